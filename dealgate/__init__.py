@@ -1,0 +1,1 @@
+"""Dealgate: stage-gated sales pipelines."""

@@ -1,0 +1,40 @@
+"""The `dealgate` console command: Dealgate's management commands under one name."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+SUMMARY = """\
+usage: dealgate <command> [options]
+
+Everyday commands (each has --help):
+  serve                     migrate, load demo data into an empty database, serve on 127.0.0.1:8000
+  init --template NAME      create a pipeline from a template (b2b-7, b2b-9, distributor-5)
+  demo --deals N --seed S   generate a believable demo company
+  deals list [--json]       list deals as a table
+  deal show ID [--json]     one deal: stage, next step, criteria, flags, history
+  move ID STAGE             move a deal through its gates (exit 1 and the unmet criteria if refused)
+  worker                    run background jobs (the database task queue)
+
+All Django management commands (migrate, createsuperuser, ...) work too: `dealgate help --all`.
+"""
+
+
+def main(argv: list[str] | None = None) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dealgate.settings")
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        sys.stdout.write(SUMMARY)
+        return
+    if args[:2] == ["help", "--all"]:
+        args = ["help"]
+    if args[0] == "worker":
+        args = ["db_worker", *args[1:]]
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["dealgate", *args])
+
+
+if __name__ == "__main__":
+    main()

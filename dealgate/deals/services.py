@@ -1,0 +1,486 @@
+"""Every write to deals, accounts, contacts and activities.
+
+UI, API, CLI, imports and automation call these functions and nothing else that writes. Each
+one validates first, then writes the rows and their history inside one transaction, so a
+refusal leaves nothing behind. `by=None` means the system itself (automation, imports).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any, Iterable
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from dealgate.deals.models import (
+    Account,
+    Activity,
+    ActivityKind,
+    Approval,
+    ChecklistAnswer,
+    Contact,
+    ContactRole,
+    Deal,
+    DealContact,
+    FieldChange,
+    ForecastCategory,
+    MoveKind,
+    Source,
+    StageHistory,
+)
+from dealgate.errors import Conflict, MoveBlocked, NotAllowed, NotFound, ValidationFailed
+from dealgate.people.access import can_edit_deal, can_override, role_of, team_id_of
+from dealgate.pipelines.criteria import evaluate, load_facts
+from dealgate.pipelines.gate import PipelineRules
+from dealgate.pipelines.models import LostReason, Pipeline, Stage, StageKind
+
+# ---------------------------------------------------------------------------------------------
+# Parsing helpers: turn user input into values or a ValidationFailed naming the field.
+
+
+def parse_amount(value: Any, field: str = "amount") -> Decimal | None:
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        return None
+    try:
+        amount = Decimal(str(value).strip().replace(",", ""))
+    except InvalidOperation:
+        raise ValidationFailed.for_field(field, f"{value!r} is not a number") from None
+    if not amount.is_finite():
+        raise ValidationFailed.for_field(field, f"{value!r} is not a number")
+    if amount < 0:
+        raise ValidationFailed.for_field(field, "cannot be negative")
+    if amount >= Decimal("1e12"):
+        raise ValidationFailed.for_field(field, "is too large (at most 999,999,999,999.99)")
+    return amount.quantize(Decimal("0.01"))
+
+
+def parse_date(value: Any, field: str) -> dt.date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ValidationFailed.for_field(field, f"{value!r} is not a date; use YYYY-MM-DD") from None
+
+
+def parse_probability(value: Any, field: str = "probability_override") -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValidationFailed.for_field(field, f"{value!r} is not a whole number") from None
+    if not 0 <= number <= 100:
+        raise ValidationFailed.for_field(field, "must be between 0 and 100")
+    return number
+
+
+def _choice(value: Any, choices: Any, field: str) -> str:
+    if value not in choices.values:
+        raise ValidationFailed.for_field(field, f"{value!r} is not one of {', '.join(choices.values)}")
+    return value
+
+
+def _currency(value: Any) -> str:
+    code = str(value or settings.DEALGATE_CURRENCY).strip().upper()
+    if len(code) != 3 or not code.isalpha():
+        raise ValidationFailed.for_field("currency", f"{value!r} is not a three-letter currency code")
+    return code
+
+
+def _text(value: Any, field: str, *, max_length: int, required: bool = False) -> str:
+    text = "" if value is None else str(value).strip()
+    if required and not text:
+        raise ValidationFailed.for_field(field, "is required")
+    if len(text) > max_length:
+        raise ValidationFailed.for_field(field, f"is longer than {max_length} characters")
+    return text
+
+
+def _require_edit(by: Any, deal: Deal) -> None:
+    if by is not None and not can_edit_deal(by, deal):
+        raise NotAllowed(f"{by} may not change deal {deal.pk} ({deal.title}).", details={"deal": deal.pk})
+
+
+def _lock(deal: Deal) -> Deal:
+    """Re-read the deal under a row lock (PostgreSQL) / the write lock (SQLite, IMMEDIATE)."""
+    try:
+        return Deal.objects.select_for_update().select_related("stage", "pipeline").get(pk=deal.pk)
+    except Deal.DoesNotExist:
+        raise NotFound(f"Deal {deal.pk} does not exist.") from None
+
+
+def _bump(locked: Deal, original: Deal, fields: Iterable[str]) -> None:
+    """Save the locked copy and mirror the change onto the caller's instance."""
+    locked.version += 1
+    names = [*fields, "version"]
+    locked.save(update_fields=names)
+    for name in names:
+        setattr(original, name, getattr(locked, name))
+
+
+def _history_row(deal: Deal, from_stage: Stage | None, to_stage: Stage, kind: str, *, at: dt.datetime, by: Any,
+                 override_reason: str = "", imported: bool = False) -> StageHistory:
+    return StageHistory(
+        deal=deal, from_stage=from_stage, to_stage=to_stage, kind=kind, at=at, by=by,
+        amount=deal.amount, currency=deal.currency, probability=deal.effective_probability,
+        override=bool(override_reason), override_reason=override_reason, imported=imported,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Accounts and contacts
+
+
+def create_account(*, by: Any, name: str, segment: str = "", owner: Any = None, external_id: str | None = None) -> Account:
+    return Account.objects.create(
+        name=_text(name, "name", max_length=200, required=True),
+        segment=_text(segment, "segment", max_length=50),
+        owner=owner if owner is not None else by,
+        external_id=external_id or None,
+    )
+
+
+def create_contact(*, by: Any, name: str, account: Account | None = None, email: str = "", phone: str = "",
+                   title: str = "") -> Contact:
+    email = _text(email, "email", max_length=254)
+    if email and ("@" not in email or email.startswith("@") or email.endswith("@")):
+        raise ValidationFailed.for_field("email", f"{email!r} is not an e-mail address")
+    return Contact.objects.create(
+        account=account, name=_text(name, "name", max_length=200, required=True), email=email,
+        phone=_text(phone, "phone", max_length=50), title=_text(title, "title", max_length=100),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Deals
+
+
+def first_open_stage(pipeline: Pipeline) -> Stage:
+    stage = pipeline.stages.filter(kind=StageKind.OPEN).order_by("position").first()
+    if stage is None:
+        raise ValidationFailed.for_field("pipeline", f"pipeline {pipeline.key!r} has no open stage")
+    return stage
+
+
+@transaction.atomic
+def create_deal(
+    *, by: Any, title: str, account: Account, pipeline: Pipeline, owner: Any = None, amount: Any = None,
+    currency: str | None = None, expected_close_date: Any = None, source: str = Source.OUTBOUND,
+    forecast_category: str = ForecastCategory.PIPELINE, next_step: str = "", next_step_due: Any = None,
+    custom_fields: dict | None = None, external_id: str | None = None,
+) -> Deal:
+    """A new deal starts in the pipeline's first open stage; later stages are reached through gates."""
+    owner = owner if owner is not None else by
+    if owner is None:
+        raise ValidationFailed.for_field("owner", "a deal needs an owner")
+    now = timezone.now()
+    deal = Deal(
+        title=_text(title, "title", max_length=200, required=True), account=account, owner=owner,
+        team_id=team_id_of(owner), pipeline=pipeline, stage=first_open_stage(pipeline),
+        amount=parse_amount(amount), currency=_currency(currency),
+        expected_close_date=parse_date(expected_close_date, "expected_close_date"),
+        source=_choice(source, Source, "source"),
+        forecast_category=_choice(forecast_category, ForecastCategory, "forecast_category"),
+        next_step=_text(next_step, "next_step", max_length=300),
+        next_step_due=parse_date(next_step_due, "next_step_due"),
+        custom_fields=dict(custom_fields or {}), external_id=external_id or None,
+        created_at=now, stage_entered_at=now,
+    )
+    if by is not None and role_of(by) == "rep" and owner.pk != by.pk:
+        raise NotAllowed("A sales rep can only create deals they own.")
+    deal.save()
+    _history_row(deal, None, deal.stage, MoveKind.CREATED, at=now, by=by).save()
+    return deal
+
+
+def unmet_criteria(deal: Deal, to_stage: Stage, rules: PipelineRules | None = None) -> list[dict[str, Any]]:
+    """What stands between a deal and a stage, without moving it (used by the UI before a drop)."""
+    rules = rules or PipelineRules.load(deal.pipeline_id)
+    specs = rules.required(rules.stages[deal.stage_id], to_stage)
+    if not specs:
+        return []
+    facts = load_facts([deal.pk])[deal.pk]
+    return [r.as_dict() for r in evaluate(specs, facts) if not r.met]
+
+
+def move_deal(
+    deal: Deal, to_stage: Stage | str, *, by: Any, override_reason: str | None = None,
+    lost_reason: LostReason | str | None = None, lost_note: str = "", expected_stage: Stage | None = None,
+) -> StageHistory:
+    """Move a deal through its pipeline's gates; the one path for board, page, API, CLI and rules.
+
+    Raises MoveBlocked (listing every unmet criterion) when the gates do not hold and no override
+    is given, Conflict when someone moved the deal first, NotAllowed for a missing permission.
+    """
+    with transaction.atomic():
+        locked = _lock(deal)
+        _require_edit(by, locked)
+        target = resolve_stage(locked.pipeline, to_stage)
+        if expected_stage is not None and locked.stage_id != expected_stage.pk:
+            raise Conflict(
+                f"Deal {locked.pk} is now in {locked.stage.name}, not {expected_stage.name}: someone moved it. "
+                "Reload and try again.",
+                details={"deal": locked.pk, "current_stage": locked.stage.key},
+            )
+        if locked.stage_id == target.pk:
+            raise Conflict(f"Deal {locked.pk} is already in {target.name}.",
+                           details={"deal": locked.pk, "current_stage": target.key})
+        reason_text = (override_reason or "").strip()
+        rules = PipelineRules.load(locked.pipeline_id)
+        from_stage = rules.stages[locked.stage_id]
+        kind = rules.direction(from_stage, target)
+        lost = None
+        if kind == "lost":
+            lost = _resolve_lost_reason(lost_reason)
+        unmet = unmet_criteria(locked, target, rules)
+        if unmet and not reason_text:
+            raise MoveBlocked(
+                f"{locked.title} cannot move to {target.name}: {len(unmet)} criteria not met.",
+                unmet=unmet, deal_id=locked.pk, to_stage=target.key,
+            )
+        if reason_text and not unmet:
+            reason_text = ""  # nothing to override; do not mark the history as forced
+        if reason_text and not can_override(by):
+            raise NotAllowed("Only a manager or admin may override unmet criteria.",
+                             details={"unmet": unmet})
+        now = timezone.now()
+        locked.stage = target
+        locked.stage_entered_at = now
+        changed = ["stage", "stage_entered_at"]
+        if kind in ("won", "lost"):
+            locked.closed_at = now
+            locked.lost_reason = lost
+            locked.lost_note = _text(lost_note, "lost_note", max_length=300) if lost else ""
+            changed += ["closed_at", "lost_reason", "lost_note"]
+        elif locked.closed_at is not None:  # reopened
+            locked.closed_at, locked.lost_reason, locked.lost_note = None, None, ""
+            changed += ["closed_at", "lost_reason", "lost_note"]
+        _bump(locked, deal, changed)
+        deal.stage = target
+        row = _history_row(locked, from_stage, target, kind, at=now, by=by, override_reason=reason_text)
+        row.save()
+        return row
+
+
+def resolve_stage(pipeline: Pipeline, stage: Stage | str) -> Stage:
+    if isinstance(stage, Stage):
+        if stage.pipeline_id != pipeline.pk:
+            raise ValidationFailed.for_field("stage", f"stage {stage.name!r} is not in pipeline {pipeline.name!r}")
+        return stage
+    wanted = str(stage).strip()
+    found = Stage.objects.filter(pipeline=pipeline).filter(key=wanted).first() or Stage.objects.filter(
+        pipeline=pipeline, name__iexact=wanted
+    ).first()
+    if found is None:
+        names = ", ".join(pipeline.stages.values_list("key", flat=True))
+        raise NotFound(f"No stage {wanted!r} in pipeline {pipeline.key!r}; stages are: {names}.",
+                       details={"stage": wanted, "pipeline": pipeline.key})
+    return found
+
+
+def _resolve_lost_reason(value: LostReason | str | None) -> LostReason:
+    if isinstance(value, LostReason):
+        return value
+    if not value or not str(value).strip():
+        choices = ", ".join(LostReason.objects.filter(active=True).values_list("key", flat=True))
+        raise ValidationFailed.for_field("lost_reason", f"a deal moved to Lost needs a reason: one of {choices}")
+    found = LostReason.objects.filter(active=True, key=str(value).strip()).first() or LostReason.objects.filter(
+        active=True, label__iexact=str(value).strip()).first()
+    if found is None:
+        choices = ", ".join(LostReason.objects.filter(active=True).values_list("key", flat=True))
+        raise ValidationFailed.for_field("lost_reason", f"{value!r} is not a lost reason; use one of {choices}")
+    return found
+
+
+TRACKED_FIELDS = ("amount", "expected_close_date", "currency", "probability_override")
+
+
+def update_deal(deal: Deal, *, by: Any, **changes: Any) -> Deal:
+    """Change a deal's fields. Amount and close-date changes are logged; a later close date is a slip."""
+    parsers = {
+        "title": lambda v: _text(v, "title", max_length=200, required=True),
+        "amount": parse_amount,
+        "currency": _currency,
+        "expected_close_date": lambda v: parse_date(v, "expected_close_date"),
+        "probability_override": parse_probability,
+        "forecast_category": lambda v: _choice(v, ForecastCategory, "forecast_category"),
+        "source": lambda v: _choice(v, Source, "source"),
+        "custom_fields": lambda v: _custom_fields(v),
+    }
+    unknown = set(changes) - set(parsers)
+    if unknown:
+        raise ValidationFailed(f"Unknown or read-only fields: {', '.join(sorted(unknown))}.",
+                               details={name: ["cannot be changed here"] for name in sorted(unknown)})
+    values = {name: parsers[name](value) for name, value in changes.items()}
+    with transaction.atomic():
+        locked = _lock(deal)
+        _require_edit(by, locked)
+        now = timezone.now()
+        changed = []
+        for name, value in values.items():
+            old = getattr(locked, name)
+            if old == value:
+                continue
+            if name in TRACKED_FIELDS:
+                FieldChange(deal=locked, field=name, old_value="" if old is None else str(old),
+                            new_value="" if value is None else str(value), at=now, by=by).save()
+            if name == "expected_close_date" and old is not None and value is not None and value > old:
+                locked.close_date_slips += 1
+                changed.append("close_date_slips")
+            setattr(locked, name, value)
+            changed.append(name)
+        if changed:
+            _bump(locked, deal, changed)
+    return deal
+
+
+def _custom_fields(value: Any) -> dict:
+    from dealgate.pipelines.models import CustomField
+
+    if not isinstance(value, dict):
+        raise ValidationFailed.for_field("custom_fields", "must be an object of key: value")
+    known = set(CustomField.objects.values_list("key", flat=True))
+    unknown = sorted(set(value) - known)
+    if unknown:
+        raise ValidationFailed.for_field("custom_fields", f"unknown custom field(s): {', '.join(unknown)}")
+    return value
+
+
+def set_next_step(deal: Deal, *, by: Any, text: str, due: Any) -> Deal:
+    text = _text(text, "next_step", max_length=300)
+    due_date = parse_date(due, "next_step_due")
+    if text and due_date is None:
+        raise ValidationFailed.for_field("next_step_due", "a next step needs a due date")
+    with transaction.atomic():
+        locked = _lock(deal)
+        _require_edit(by, locked)
+        locked.next_step, locked.next_step_due = text, due_date if text else None
+        _bump(locked, deal, ["next_step", "next_step_due"])
+    return deal
+
+
+def reassign_deal(deal: Deal, new_owner: Any, *, by: Any) -> Deal:
+    with transaction.atomic():
+        locked = _lock(deal)
+        _require_edit(by, locked)
+        if by is not None and role_of(by) == "rep":
+            raise NotAllowed("Only a manager or admin may reassign a deal.")
+        if locked.owner_id == new_owner.pk:
+            return deal
+        FieldChange(deal=locked, field="owner", old_value=str(locked.owner_id), new_value=str(new_owner.pk),
+                    at=timezone.now(), by=by).save()
+        locked.owner = new_owner
+        locked.team_id = team_id_of(new_owner)
+        _bump(locked, deal, ["owner", "team"])
+    return deal
+
+
+def log_activity(
+    *, by: Any, kind: str, subject: str, deal: Deal | None = None, account: Account | None = None,
+    outcome: str = "", notes: str = "", occurred_at: dt.datetime | None = None,
+    contacts: Iterable[Contact] = (),
+) -> Activity:
+    """Record a call, email, meeting, note or task. It never moves a stage, but may satisfy a criterion."""
+    kind = _choice(kind, ActivityKind, "kind")
+    if deal is None and account is None:
+        raise ValidationFailed.for_field("deal", "an activity belongs to a deal or an account")
+    when = occurred_at or timezone.now()
+    if timezone.is_naive(when):
+        raise ValidationFailed.for_field("occurred_at", "needs a time zone")
+    with transaction.atomic():
+        if deal is not None:
+            locked = _lock(deal)
+            _require_edit(by, locked)
+            account = account or locked.account
+        activity = Activity.objects.create(
+            deal=deal, account=account, kind=kind, subject=_text(subject, "subject", max_length=200, required=True),
+            outcome=_text(outcome, "outcome", max_length=50).lower().replace(" ", "_"),
+            notes=_text(notes, "notes", max_length=10_000), occurred_at=when, by=by,
+        )
+        if contacts:
+            activity.contacts.set(list(contacts))
+        if deal is not None and (locked.last_activity_at is None or when > locked.last_activity_at):
+            locked.last_activity_at = when
+            _bump(locked, deal, ["last_activity_at"])
+    return activity
+
+
+def record_checklist_answer(deal: Deal, item: str, *, by: Any, checked: bool = True, evidence: str = "") -> ChecklistAnswer:
+    item = _text(item, "item", max_length=60, required=True)
+    evidence = _text(evidence, "evidence", max_length=500)
+    with transaction.atomic():
+        locked = _lock(deal)
+        _require_edit(by, locked)
+        answer, _ = ChecklistAnswer.objects.update_or_create(
+            deal=locked, item=item,
+            defaults={"checked": checked, "evidence": evidence, "by": by, "at": timezone.now()},
+        )
+        _bump(locked, deal, [])
+    return answer
+
+
+def approval_roles(pipeline_id: int, condition: str) -> set[str]:
+    """Roles that may confirm a close condition, from the criteria of the deal's pipeline."""
+    from dealgate.pipelines.models import Criterion
+
+    roles: set[str] = set()
+    for config in Criterion.objects.filter(stage__pipeline_id=pipeline_id, kind="approval").values_list("config", flat=True):
+        if config.get("condition") == condition:
+            roles.update(config.get("approver_roles") or ["manager", "admin"])
+    return roles
+
+
+def approve_condition(deal: Deal, condition: str, *, by: Any, note: str = "") -> Approval:
+    """Confirm a close condition; only users whose role the criterion names may confirm it."""
+    condition = _text(condition, "condition", max_length=60, required=True)
+    with transaction.atomic():
+        locked = _lock(deal)
+        if by is not None and not can_view_deal_or_admin(by, locked):
+            raise NotAllowed(f"{by} may not act on deal {locked.pk}.")
+        roles = approval_roles(locked.pipeline_id, condition)
+        if not roles:
+            raise NotFound(f"No close condition {condition!r} in pipeline {locked.pipeline.key!r}.",
+                           details={"condition": condition})
+        if by is not None and role_of(by) not in roles:
+            raise NotAllowed(f"'{condition}' can only be confirmed by a {' or '.join(sorted(roles))}.",
+                             details={"condition": condition, "approver_roles": sorted(roles)})
+        try:
+            with transaction.atomic():
+                approval = Approval.objects.create(deal=locked, condition=condition, approved_by=by,
+                                                   approved_at=timezone.now(), note=_text(note, "note", max_length=300))
+        except IntegrityError:
+            raise Conflict(f"'{condition}' is already confirmed on deal {locked.pk}.") from None
+        _bump(locked, deal, [])
+    return approval
+
+
+def can_view_deal_or_admin(user: Any, deal: Deal) -> bool:
+    from dealgate.people.access import can_view_deal
+
+    return can_view_deal(user, deal)
+
+
+def link_contact(deal: Deal, contact: Contact, role: str, *, by: Any) -> DealContact:
+    role = _choice(role, ContactRole, "role")
+    with transaction.atomic():
+        locked = _lock(deal)
+        _require_edit(by, locked)
+        link, _ = DealContact.objects.get_or_create(deal=locked, contact=contact, role=role)
+        _bump(locked, deal, [])
+    return link
+
+
+def unlink_contact(deal: Deal, contact: Contact, role: str, *, by: Any) -> None:
+    with transaction.atomic():
+        locked = _lock(deal)
+        _require_edit(by, locked)
+        DealContact.objects.filter(deal=locked, contact=contact, role=role).delete()
+        _bump(locked, deal, [])

@@ -1,0 +1,278 @@
+"""The criteria engine: one small evaluator for every kind of stage criterion.
+
+A criterion is a kind plus a JSON config (see `CONFIG_SCHEMAS`). Evaluation is a pure function
+of a deal's facts (`DealFacts`), which `load_facts` gathers for many deals in a fixed number of
+queries, so a whole board can be evaluated without one query per card.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, Iterable, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+# Built-in deal fields a `field` criterion may name; custom fields are `custom.<key>`.
+DEAL_FIELDS: dict[str, str] = {
+    "amount": "number",
+    "currency": "text",
+    "expected_close_date": "date",
+    "probability_override": "number",
+    "forecast_category": "text",
+    "source": "text",
+    "next_step": "text",
+    "next_step_due": "date",
+    "account": "ref",
+    "title": "text",
+}
+
+FieldOp = Literal["set", "true", "eq", "in", "gt", "gte", "lt", "lte"]
+ACTIVITY_KINDS = ("call", "email", "meeting", "note", "task")
+CONTACT_ROLES = ("champion", "economic_buyer", "decision_maker", "influencer", "user", "blocker")
+
+
+class CriterionConfigError(ValueError):
+    """A criterion config that cannot be evaluated; the message says which part and why."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldConfig(_Strict):
+    field: str
+    op: FieldOp = "set"
+    value: Any = None
+
+    @field_validator("field")
+    @classmethod
+    def _known_field(cls, name: str) -> str:
+        if name.startswith("custom."):
+            if len(name) <= len("custom."):
+                raise ValueError("'custom.' must be followed by the custom field's key")
+            return name
+        if name not in DEAL_FIELDS:
+            known = ", ".join(sorted(DEAL_FIELDS))
+            raise ValueError(f"unknown deal field {name!r}; use one of {known}, or custom.<key>")
+        return name
+
+    def model_post_init(self, _context: Any) -> None:
+        if self.op in ("gt", "gte", "lt", "lte", "eq") and self.value is None:
+            raise ValueError(f"operator {self.op!r} needs a value")
+        if self.op == "in" and not isinstance(self.value, list):
+            raise ValueError("operator 'in' needs a list of values")
+        if self.op in ("gt", "gte", "lt", "lte"):
+            try:
+                Decimal(str(self.value))
+            except InvalidOperation:
+                raise ValueError(f"operator {self.op!r} needs a number, not {self.value!r}") from None
+
+
+class ChecklistConfig(_Strict):
+    item: str = Field(min_length=1, max_length=60, pattern=r"^[a-z0-9_-]+$")
+    group: str = ""
+    require_evidence: bool = True
+
+
+class ActivityConfig(_Strict):
+    activity: Literal["call", "email", "meeting", "note", "task"]
+    outcome: str | None = None
+    scope: Literal["stage", "ever"] = "stage"
+    min_count: int = Field(default=1, ge=1, le=100)
+
+
+class ContactRoleConfig(_Strict):
+    role: Literal["champion", "economic_buyer", "decision_maker", "influencer", "user", "blocker"] | None = None
+    min_count: int = Field(default=1, ge=1, le=100)
+
+
+class ApprovalConfig(_Strict):
+    condition: str = Field(min_length=1, max_length=60, pattern=r"^[a-z0-9_-]+$")
+    approver_roles: list[Literal["rep", "manager", "admin"]] = Field(default_factory=lambda: ["manager", "admin"])
+
+
+CONFIG_SCHEMAS: dict[str, type[_Strict]] = {
+    "field": FieldConfig,
+    "checklist": ChecklistConfig,
+    "activity": ActivityConfig,
+    "contact_role": ContactRoleConfig,
+    "approval": ApprovalConfig,
+}
+
+
+def parse_config(kind: str, config: Any) -> _Strict:
+    """Validate a criterion config, raising CriterionConfigError with a readable message."""
+    schema = CONFIG_SCHEMAS.get(kind)
+    if schema is None:
+        raise CriterionConfigError(f"unknown criterion kind {kind!r}; use one of {', '.join(CONFIG_SCHEMAS)}")
+    if not isinstance(config, dict):
+        raise CriterionConfigError(f"a {kind} criterion's config must be a JSON object, not {type(config).__name__}")
+    try:
+        return schema.model_validate(config)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "config"
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{where}: {msg}")
+        raise CriterionConfigError(f"{kind} criterion: " + "; ".join(problems)) from None
+
+
+@dataclass(frozen=True)
+class CriterionSpec:
+    """A criterion as the engine sees it, detached from the database row."""
+
+    key: str
+    label: str
+    kind: str
+    config: _Strict
+    stage_name: str = ""
+    phase: str = "exit"
+
+    @classmethod
+    def from_row(cls, row: Any, stage_name: str = "") -> "CriterionSpec":
+        return cls(row.key, row.label, row.kind, parse_config(row.kind, row.config), stage_name, row.phase)
+
+
+@dataclass
+class DealFacts:
+    """Everything the engine needs to know about one deal."""
+
+    fields: dict[str, Any]
+    stage_entered_at: dt.datetime
+    checklist: dict[str, str] = field(default_factory=dict)  # ticked item -> evidence
+    approvals: set[str] = field(default_factory=set)
+    activities: list[tuple[str, str, dt.datetime]] = field(default_factory=list)  # (kind, outcome, when)
+    contact_roles: Counter = field(default_factory=Counter)  # role -> number of contacts
+    contact_count: int = 0
+
+
+@dataclass(frozen=True)
+class Result:
+    key: str
+    label: str
+    kind: str
+    met: bool
+    missing: str  # empty when met
+    stage: str = ""
+    phase: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "label": self.label, "kind": self.kind, "missing": self.missing,
+                "stage": self.stage, "phase": self.phase}
+
+
+def _compare(op: str, actual: Any, expected: Any) -> bool:
+    if op == "set":
+        return actual not in (None, "", [], {})
+    if op == "true":
+        return actual is True
+    if actual is None or actual == "":
+        return False
+    if op == "eq":
+        return str(actual) == str(expected)
+    if op == "in":
+        return str(actual) in {str(v) for v in expected}
+    try:
+        left, right = Decimal(str(actual)), Decimal(str(expected))
+    except InvalidOperation:
+        return False
+    return {"gt": left > right, "gte": left >= right, "lt": left < right, "lte": left <= right}[op]
+
+
+_OP_WORDS = {"gt": "greater than", "gte": "at least", "lt": "less than", "lte": "at most", "eq": "equal to"}
+
+
+def _field_missing(cfg: FieldConfig, actual: Any) -> str:
+    name = cfg.field.removeprefix("custom.").replace("_", " ")
+    if cfg.op == "set":
+        return f"{name} is not filled in"
+    if cfg.op == "true":
+        return f"{name} is not ticked"
+    if cfg.op == "in":
+        return f"{name} is {actual!r}; needs one of {', '.join(map(str, cfg.value))}"
+    shown = "empty" if actual in (None, "") else str(actual)
+    return f"{name} is {shown}; needs {_OP_WORDS[cfg.op]} {cfg.value}"
+
+
+def evaluate_one(spec: CriterionSpec, facts: DealFacts) -> Result:
+    cfg = spec.config
+    missing = ""
+    if isinstance(cfg, FieldConfig):
+        if cfg.field.startswith("custom."):
+            actual = (facts.fields.get("custom_fields") or {}).get(cfg.field.removeprefix("custom."))
+        else:
+            actual = facts.fields.get(cfg.field)
+        if not _compare(cfg.op, actual, cfg.value):
+            missing = _field_missing(cfg, actual)
+    elif isinstance(cfg, ChecklistConfig):
+        if cfg.item not in facts.checklist:
+            missing = f"checklist item '{cfg.item}' is not ticked"
+        elif cfg.require_evidence and not facts.checklist[cfg.item].strip():
+            missing = f"checklist item '{cfg.item}' is ticked but has no evidence note"
+    elif isinstance(cfg, ActivityConfig):
+        count = sum(
+            1
+            for kind, outcome, when in facts.activities
+            if kind == cfg.activity
+            and (cfg.outcome is None or outcome == cfg.outcome)
+            and (cfg.scope == "ever" or when >= facts.stage_entered_at)
+        )
+        if count < cfg.min_count:
+            what = cfg.activity + (f" with outcome '{cfg.outcome}'" if cfg.outcome else "")
+            when = "in this stage" if cfg.scope == "stage" else "on this deal"
+            need = "a" if cfg.min_count == 1 else str(cfg.min_count)
+            missing = f"needs {need} {what} logged {when}; found {count}"
+    elif isinstance(cfg, ContactRoleConfig):
+        have = facts.contact_count if cfg.role is None else facts.contact_roles.get(cfg.role, 0)
+        if have < cfg.min_count:
+            who = "contact" if cfg.role is None else f"contact with role {cfg.role.replace('_', ' ')}"
+            missing = f"needs {cfg.min_count} {who}{'s' if cfg.min_count > 1 else ''} on the deal; has {have}"
+    elif isinstance(cfg, ApprovalConfig):
+        if cfg.condition not in facts.approvals:
+            roles = " or ".join(cfg.approver_roles)
+            missing = f"'{cfg.condition.replace('_', ' ')}' is not confirmed yet (by a {roles})"
+    else:  # pragma: no cover - parse_config only builds the classes above
+        raise CriterionConfigError(f"no evaluator for {type(cfg).__name__}")
+    return Result(spec.key, spec.label, spec.kind, not missing, missing, spec.stage_name, spec.phase)
+
+
+def evaluate(specs: Iterable[CriterionSpec], facts: DealFacts) -> list[Result]:
+    return [evaluate_one(spec, facts) for spec in specs]
+
+
+FACT_FIELDS = ["id", "stage_entered_at", "custom_fields", *[f if f != "account" else "account_id" for f in DEAL_FIELDS]]
+
+
+def load_facts(deal_ids: list[int]) -> dict[int, DealFacts]:
+    """Gather facts for many deals in five queries, whatever their number."""
+    from dealgate.deals.models import Activity, Approval, ChecklistAnswer, Deal, DealContact
+
+    facts: dict[int, DealFacts] = {}
+    if not deal_ids:
+        return facts
+    for row in Deal.objects.filter(id__in=deal_ids).values(*FACT_FIELDS):
+        row["account"] = row.pop("account_id")
+        facts[row["id"]] = DealFacts(fields=row, stage_entered_at=row["stage_entered_at"])
+    for deal_id, item, evidence in ChecklistAnswer.objects.filter(deal_id__in=deal_ids, checked=True).values_list(
+        "deal_id", "item", "evidence"
+    ):
+        facts[deal_id].checklist[item] = evidence
+    for deal_id, condition in Approval.objects.filter(deal_id__in=deal_ids).values_list("deal_id", "condition"):
+        facts[deal_id].approvals.add(condition)
+    for deal_id, kind, outcome, when in Activity.objects.filter(deal_id__in=deal_ids).values_list(
+        "deal_id", "kind", "outcome", "occurred_at"
+    ):
+        facts[deal_id].activities.append((kind, outcome, when))
+    contacts: dict[int, set[int]] = defaultdict(set)
+    for deal_id, contact_id, role in DealContact.objects.filter(deal_id__in=deal_ids).values_list(
+        "deal_id", "contact_id", "role"
+    ):
+        facts[deal_id].contact_roles[role] += 1
+        contacts[deal_id].add(contact_id)
+    for deal_id, ids in contacts.items():
+        facts[deal_id].contact_count = len(ids)
+    return facts

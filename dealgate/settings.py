@@ -1,0 +1,147 @@
+"""Django settings for Dealgate, read from the environment with safe local defaults.
+
+Variables: DATABASE_URL, DEALGATE_DATA_DIR, SECRET_KEY, DEALGATE_PRODUCTION, DEALGATE_DEBUG,
+DEALGATE_ALLOWED_HOSTS, DEALGATE_CURRENCY, DEALGATE_TASK_BACKEND, EMAIL_URL-style settings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from dealgate.env import envbool, envint, envstr
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(envstr("DEALGATE_DATA_DIR", str(BASE_DIR / "data"))).resolve()
+
+PRODUCTION = envbool("DEALGATE_PRODUCTION", False)
+DEBUG = envbool("DEALGATE_DEBUG", not PRODUCTION)
+
+_INSECURE_KEY = "dealgate-local-development-key-not-for-production"
+SECRET_KEY = envstr("SECRET_KEY", _INSECURE_KEY)
+if PRODUCTION and (SECRET_KEY == _INSECURE_KEY or len(SECRET_KEY) < 32):
+    raise ImproperlyConfigured(
+        "DEALGATE_PRODUCTION=1 needs SECRET_KEY set to a random string of at least 32 characters."
+    )
+
+ALLOWED_HOSTS = [h.strip() for h in envstr("DEALGATE_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h.strip()]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "django_tasks",
+    "django_tasks_db",
+    "dealgate.people",
+    "dealgate.pipelines",
+    "dealgate.deals",
+    "dealgate.analytics",
+    "dealgate.demo",
+    "dealgate.web",
+    "dealgate.api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "dealgate.urls"
+WSGI_APPLICATION = "dealgate.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+_database_url = envstr("DATABASE_URL", "")
+if _database_url:
+    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=envint("DEALGATE_CONN_MAX_AGE", 60, minimum=0))}
+else:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "dealgate.sqlite3",
+            "OPTIONS": {
+                # WAL lets readers work while one writer writes; IMMEDIATE takes the write lock at
+                # BEGIN so two concurrent moves serialise instead of failing half-way.
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+        }
+    }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("TEST", {})["NAME"] = envstr("DEALGATE_TEST_SQLITE", "") or None
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = envstr("DEALGATE_TIME_ZONE", "UTC")
+USE_I18N = False
+USE_TZ = True
+USE_THOUSAND_SEPARATOR = False
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# The company currency: totals in other currencies convert into it with the rate table.
+DEALGATE_CURRENCY = envstr("DEALGATE_CURRENCY", "EUR").upper()
+if len(DEALGATE_CURRENCY) != 3 or not DEALGATE_CURRENCY.isalpha():
+    raise ImproperlyConfigured(f"DEALGATE_CURRENCY={DEALGATE_CURRENCY!r} is not a three-letter ISO 4217 code.")
+
+_task_backends = {
+    "database": "django_tasks_db.DatabaseBackend",
+    "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+}
+_task_backend = envstr("DEALGATE_TASK_BACKEND", "database")
+if _task_backend not in _task_backends:
+    raise ImproperlyConfigured(f"DEALGATE_TASK_BACKEND={_task_backend!r}; choose one of {', '.join(_task_backends)}.")
+TASKS = {"default": {"BACKEND": _task_backends[_task_backend]}}
+
+EMAIL_BACKEND = envstr("DEALGATE_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = envbool("DEALGATE_SECURE_COOKIES", True)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": envstr("DEALGATE_LOG_LEVEL", "WARNING")},
+}

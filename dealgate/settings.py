@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "dealgate.analytics",
     "dealgate.demo",
     "dealgate.web",
+    "dealgate.imports",
     "dealgate.api",
 ]
 

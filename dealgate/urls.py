@@ -4,5 +4,8 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("dealgate.api.urls")),
+    path("tokens/", include("dealgate.api.token_urls")),
+    path("imports/", include("dealgate.imports.urls")),
+    path("insights/", include("dealgate.analytics.urls")),
     path("", include("dealgate.web.urls")),
 ]

@@ -1,0 +1,46 @@
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+DEMO_PASSWORD = "dealgate-demo"
+
+
+class Command(BaseCommand):
+    help = (
+        "Start Dealgate: apply migrations, load demo data into an empty database, print the demo "
+        "login and serve the app (default http://127.0.0.1:8000)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000", help="address:port to listen on")
+        parser.add_argument("--no-demo", action="store_true", help="do not load demo data into an empty database")
+        parser.add_argument("--demo-deals", type=int, default=1500, help="how many demo deals (default 1500)")
+        parser.add_argument("--seed", type=int, default=7, help="demo data seed (default 7)")
+
+    def handle(self, *args, addrport, no_demo, demo_deals, seed, **options):
+        from dealgate.deals.models import Deal
+        from dealgate.pipelines.models import Pipeline
+
+        self.stdout.write("Applying database migrations...")
+        call_command("migrate", interactive=False, verbosity=0)
+        if not no_demo and not Pipeline.objects.exists() and not Deal.objects.exists():
+            from dealgate.demo.generator import generate
+
+            self.stdout.write(f"Empty database: generating {demo_deals} demo deals (seed {seed})...")
+            generate(deals=demo_deals, seed=seed, stdout=self.stdout)
+        self.print_logins()
+        self.stdout.write(f"Dealgate is at http://{addrport}/  (Ctrl+C stops it)")
+        call_command("runserver", addrport, use_reloader=False, skip_checks=False)
+
+    def print_logins(self):
+        users = get_user_model().objects.select_related("profile").order_by("id")
+        demo = [u for u in users[:50] if u.has_usable_password() and u.check_password(DEMO_PASSWORD)]
+        if not demo:
+            return
+        shown = {}
+        for user in demo:
+            role = getattr(getattr(user, "profile", None), "role", "rep")
+            shown.setdefault(role, user.username)
+        for role in ("rep", "manager", "admin"):
+            if role in shown:
+                self.stdout.write(f"Demo login ({role}): username {shown[role]}  password {DEMO_PASSWORD}")

@@ -1,0 +1,101 @@
+"""Write paths for pipelines: create one from a template, seed lost reasons, validate criteria.
+
+Every pipeline write goes through here (the CLI `init`, the demo generator, tests), so a
+pipeline is always created whole inside one transaction or not at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from dealgate.errors import ValidationFailed
+from dealgate.pipelines.criteria import CriterionConfigError, FieldConfig, parse_config
+from dealgate.pipelines.models import Criterion, CustomField, LostReason, Pipeline, Stage
+from dealgate.pipelines.templates import DEFAULT_LOST_REASONS, TEMPLATES
+
+TEMPLATE_NAMES: tuple[str, ...] = tuple(TEMPLATES)
+
+
+def validate_criterion(kind: str, config: Any) -> None:
+    """Refuse a criterion config the engine cannot evaluate, or one naming a custom field nobody defined.
+
+    Raises CriterionConfigError with a sentence an admin can act on.
+    """
+    parsed = parse_config(kind, config)
+    if isinstance(parsed, FieldConfig) and parsed.field.startswith("custom."):
+        custom_key = parsed.field.removeprefix("custom.")
+        if not CustomField.objects.filter(key=custom_key).exists():
+            known = sorted(CustomField.objects.values_list("key", flat=True))
+            hint = f"defined custom fields: {', '.join(known)}" if known else "no custom fields are defined yet"
+            raise CriterionConfigError(
+                f"field criterion: field: unknown custom field {custom_key!r}; add it under Custom fields first "
+                f"({hint})"
+            )
+
+
+def ensure_lost_reasons() -> list[LostReason]:
+    """Create the default lost reasons that are missing; never touches reasons an admin edited."""
+    reasons = []
+    for key, label in DEFAULT_LOST_REASONS:
+        reason, _ = LostReason.objects.get_or_create(key=key, defaults={"label": label})
+        reasons.append(reason)
+    return reasons
+
+
+def create_pipeline_from_template(template: str, *, key: str | None = None, name: str | None = None) -> Pipeline:
+    """Build a pipeline with its stages and criteria from a named template, all or nothing.
+
+    `key` defaults to the template name, so the same template can be used twice with two keys.
+    """
+    spec = TEMPLATES.get(template)
+    if spec is None:
+        valid = ", ".join(TEMPLATE_NAMES)
+        raise ValidationFailed(
+            f"Unknown template {template!r}; choose one of: {valid}.",
+            details={"template": [f"unknown template; valid templates: {valid}"]},
+        )
+    key = (key or template).strip()
+    name = (name or spec["name"]).strip()
+    if not key:
+        raise ValidationFailed.for_field("key", "a pipeline needs a key")
+    if Pipeline.objects.filter(key=key).exists():
+        raise _duplicate_key(key)
+    try:
+        with transaction.atomic():
+            pipeline = Pipeline.objects.create(
+                key=key, name=name, template=template,
+                single_threaded_from=spec.get("single_threaded_from"),
+                business_days=spec.get("business_days", False),
+            )
+            for position, stage_spec in enumerate(spec["stages"], start=1):
+                _create_stage(pipeline, position, stage_spec)
+            ensure_lost_reasons()
+    except IntegrityError:
+        # Someone else created the same key between our check and our insert.
+        raise _duplicate_key(key) from None
+    return pipeline
+
+
+def _duplicate_key(key: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"A pipeline with key {key!r} already exists; choose another key (e.g. --key {key}-2).",
+        details={"key": [f"pipeline key {key!r} is taken"]},
+    )
+
+
+def _create_stage(pipeline: Pipeline, position: int, spec: dict[str, Any]) -> Stage:
+    stage = Stage.objects.create(
+        pipeline=pipeline, key=spec["key"], name=spec["name"], position=position, kind=spec.get("kind", "open"),
+        probability=spec["probability"], goal=spec.get("goal", ""), exit_question=spec.get("exit_question", ""),
+        guidance=spec.get("guidance", ""), rot_days=spec.get("rot_days"),
+    )
+    criteria = []
+    for phase in ("entry", "exit"):
+        for order, crit in enumerate(spec.get(phase, ()), start=1):
+            parse_config(crit["kind"], crit["config"])  # templates are data: fail loudly if one is wrong
+            criteria.append(Criterion(stage=stage, phase=phase, key=crit["key"], label=crit["label"],
+                                      kind=crit["kind"], config=crit["config"], position=order))
+    Criterion.objects.bulk_create(criteria)
+    return stage

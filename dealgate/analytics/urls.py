@@ -1,3 +1,11 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from dealgate.analytics import views
+
+app_name = "analytics"
+urlpatterns = [
+    path("", views.insights, name="insights"),
+    path("forecast/", views.forecast_page, name="forecast"),
+    path("forecast/adopt/<int:stage_id>/", views.adopt, name="adopt"),
+    path("plotly.min.js", views.plotly_js, name="plotly_js"),
+]

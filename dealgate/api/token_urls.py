@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from dealgate.api import views
+
+app_name = "tokens"
+urlpatterns = [
+    path("", views.token_list, name="list"),
+    path("<int:token_id>/revoke/", views.token_revoke, name="revoke"),
+]

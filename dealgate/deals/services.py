@@ -8,6 +8,7 @@ refusal leaves nothing behind. `by=None` means the system itself (automation, im
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable
 
@@ -110,9 +111,16 @@ def _require_edit(by: Any, deal: Deal) -> None:
 
 
 def _lock(deal: Deal) -> Deal:
-    """Re-read the deal under a row lock (PostgreSQL) / the write lock (SQLite, IMMEDIATE)."""
+    """Re-read the deal under a row lock (PostgreSQL) / the write lock (SQLite, IMMEDIATE).
+
+    The locking query reads the deal table alone. With a join (select_related), PostgreSQL
+    re-checks the join against the *old* stage row after waiting for a concurrent move, finds
+    no match and returns nothing: the second of two simultaneous moves then saw "deal does not
+    exist" instead of a conflict. It would also lock the stage and pipeline rows, queueing every
+    move in the pipeline behind one another. Stage and pipeline load on first use instead.
+    """
     try:
-        return Deal.objects.select_for_update().select_related("stage", "pipeline").get(pk=deal.pk)
+        return Deal.objects.select_for_update().get(pk=deal.pk)
     except Deal.DoesNotExist:
         raise NotFound(f"Deal {deal.pk} does not exist.") from None
 
@@ -181,6 +189,13 @@ def create_deal(
     owner = owner if owner is not None else by
     if owner is None:
         raise ValidationFailed.for_field("owner", "a deal needs an owner")
+    if account is None:
+        raise ValidationFailed.for_field("account", "a deal needs an account")
+    step_due = parse_date(next_step_due, "next_step_due")
+    if _text(next_step, "next_step", max_length=300) and step_due is None:
+        raise ValidationFailed.for_field("next_step_due", "a next step needs a due date")
+    if external_id and Deal.objects.filter(external_id=external_id).exists():
+        raise Conflict(f"A deal with external id {external_id!r} already exists.", details={"external_id": external_id})
     now = timezone.now()
     deal = Deal(
         title=_text(title, "title", max_length=200, required=True), account=account, owner=owner,
@@ -190,8 +205,8 @@ def create_deal(
         source=_choice(source, Source, "source"),
         forecast_category=_choice(forecast_category, ForecastCategory, "forecast_category"),
         next_step=_text(next_step, "next_step", max_length=300),
-        next_step_due=parse_date(next_step_due, "next_step_due"),
-        custom_fields=dict(custom_fields or {}), external_id=external_id or None,
+        next_step_due=step_due,
+        custom_fields=_custom_fields(custom_fields) if custom_fields else {}, external_id=external_id or None,
         created_at=now, stage_entered_at=now,
     )
     if by is not None and role_of(by) == "rep" and owner.pk != by.pk:
@@ -203,12 +218,22 @@ def create_deal(
 
 def unmet_criteria(deal: Deal, to_stage: Stage, rules: PipelineRules | None = None) -> list[dict[str, Any]]:
     """What stands between a deal and a stage, without moving it (used by the UI before a drop)."""
+    if to_stage.pipeline_id != deal.pipeline_id:
+        raise ValidationFailed.for_field("stage", f"stage {to_stage.name!r} is not in this deal's pipeline")
     rules = rules or PipelineRules.load(deal.pipeline_id)
-    specs = rules.required(rules.stages[deal.stage_id], to_stage)
+    current = rules.stages[deal.stage_id]
+    specs = rules.required(current, to_stage, reopened_from=_closed_from(deal) if current.is_closed else None)
     if not specs:
         return []
     facts = load_facts([deal.pk])[deal.pk]
     return [r.as_dict() for r in evaluate(specs, facts) if not r.met]
+
+
+def _closed_from(deal: Deal) -> Stage | None:
+    """The open stage a closed deal was in when it closed: its latest move out of an open stage."""
+    row = (StageHistory.objects.filter(deal_id=deal.pk, from_stage__kind=StageKind.OPEN)
+           .select_related("from_stage").order_by("-at", "-id").first())
+    return row.from_stage if row else None
 
 
 def move_deal(
@@ -288,6 +313,8 @@ def resolve_stage(pipeline: Pipeline, stage: Stage | str) -> Stage:
 
 def _resolve_lost_reason(value: LostReason | str | None) -> LostReason:
     if isinstance(value, LostReason):
+        if not value.active:
+            raise ValidationFailed.for_field("lost_reason", f"{value.key!r} is no longer in use; pick an active reason")
         return value
     if not value or not str(value).strip():
         choices = ", ".join(LostReason.objects.filter(active=True).values_list("key", flat=True))
@@ -413,8 +440,14 @@ def log_activity(
     return activity
 
 
+CHECKLIST_ITEM = re.compile(r"[a-z0-9_-]+")
+
+
 def record_checklist_answer(deal: Deal, item: str, *, by: Any, checked: bool = True, evidence: str = "") -> ChecklistAnswer:
     item = _text(item, "item", max_length=60, required=True)
+    if not CHECKLIST_ITEM.fullmatch(item):
+        # Criteria name items as slugs; "Budget" would be stored but never satisfy 'budget'.
+        raise ValidationFailed.for_field("item", f"{item!r} is not an item key (lowercase letters, digits, - and _)")
     evidence = _text(evidence, "evidence", max_length=500)
     with transaction.atomic():
         locked = _lock(deal)

@@ -1,3 +1,11 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from dealgate.imports import views
+
+app_name = "imports"
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("upload/", views.upload, name="upload"),
+    path("export/<str:kind>.csv", views.export, name="export"),
+    path("<str:token>/", views.map_columns, name="map"),
+]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 # Built-in deal fields a `field` criterion may name; custom fields are `custom.<key>`.
 DEAL_FIELDS: dict[str, str] = {
@@ -45,7 +45,8 @@ class _Strict(BaseModel):
 class FieldConfig(_Strict):
     field: str
     op: FieldOp = "set"
-    value: Any = None
+    # validate_default: the operator check below must also run when no value was given.
+    value: Any = Field(default=None, validate_default=True)
 
     @field_validator("field")
     @classmethod
@@ -59,16 +60,18 @@ class FieldConfig(_Strict):
             raise ValueError(f"unknown deal field {name!r}; use one of {known}, or custom.<key>")
         return name
 
-    def model_post_init(self, _context: Any) -> None:
-        if self.op in ("gt", "gte", "lt", "lte", "eq") and self.value is None:
-            raise ValueError(f"operator {self.op!r} needs a value")
-        if self.op == "in" and not isinstance(self.value, list):
+    @field_validator("value")
+    @classmethod
+    def _value_fits_operator(cls, value: Any, info: ValidationInfo) -> Any:
+        """Checked on `value` (not the whole model) so the error message names the field."""
+        op = info.data.get("op")
+        if op in ("gt", "gte", "lt", "lte", "eq") and value is None:
+            raise ValueError(f"operator {op!r} needs a value")
+        if op == "in" and not isinstance(value, list):
             raise ValueError("operator 'in' needs a list of values")
-        if self.op in ("gt", "gte", "lt", "lte"):
-            try:
-                Decimal(str(self.value))
-            except InvalidOperation:
-                raise ValueError(f"operator {self.op!r} needs a number, not {self.value!r}") from None
+        if op in ("gt", "gte", "lt", "lte") and _number(value) is None:
+            raise ValueError(f"operator {op!r} needs a finite number, not {value!r}")
+        return value
 
 
 class ChecklistConfig(_Strict):
@@ -79,9 +82,16 @@ class ChecklistConfig(_Strict):
 
 class ActivityConfig(_Strict):
     activity: Literal["call", "email", "meeting", "note", "task"]
-    outcome: str | None = None
+    outcome: str | None = Field(default=None, max_length=50)
     scope: Literal["stage", "ever"] = "stage"
     min_count: int = Field(default=1, ge=1, le=100)
+
+    @field_validator("outcome")
+    @classmethod
+    def _normalise_outcome(cls, outcome: str | None) -> str | None:
+        """Spell the outcome as log_activity stores it ("No show" -> "no_show"); blank means any outcome."""
+        outcome = (outcome or "").strip().lower().replace(" ", "_")
+        return outcome or None
 
 
 class ContactRoleConfig(_Strict):
@@ -91,7 +101,9 @@ class ContactRoleConfig(_Strict):
 
 class ApprovalConfig(_Strict):
     condition: str = Field(min_length=1, max_length=60, pattern=r"^[a-z0-9_-]+$")
-    approver_roles: list[Literal["rep", "manager", "admin"]] = Field(default_factory=lambda: ["manager", "admin"])
+    approver_roles: list[Literal["rep", "manager", "admin"]] = Field(
+        default_factory=lambda: ["manager", "admin"], min_length=1
+    )
 
 
 CONFIG_SCHEMAS: dict[str, type[_Strict]] = {
@@ -165,20 +177,42 @@ class Result:
                 "stage": self.stage, "phase": self.phase}
 
 
+def _number(value: Any) -> Decimal | None:
+    """A finite number, or None for anything else (booleans, text, NaN and infinity included)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def _same(actual: Any, expected: Any) -> bool:
+    """Numbers compare by value (amount 1200.00 equals 1200); everything else by its text."""
+    left, right = _number(actual), _number(expected)
+    if left is not None and right is not None:
+        return left == right
+    return _as_text(actual) == _as_text(expected)
+
+
+def _as_text(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
 def _compare(op: str, actual: Any, expected: Any) -> bool:
     if op == "set":
-        return actual not in (None, "", [], {})
+        return actual is not None and actual not in ("", [], {})
     if op == "true":
         return actual is True
     if actual is None or actual == "":
         return False
     if op == "eq":
-        return str(actual) == str(expected)
+        return _same(actual, expected)
     if op == "in":
-        return str(actual) in {str(v) for v in expected}
-    try:
-        left, right = Decimal(str(actual)), Decimal(str(expected))
-    except InvalidOperation:
+        return any(_same(actual, option) for option in expected)
+    left, right = _number(actual), _number(expected)
+    if left is None or right is None:
         return False
     return {"gt": left > right, "gte": left >= right, "lt": left < right, "lte": left <= right}[op]
 
@@ -192,9 +226,9 @@ def _field_missing(cfg: FieldConfig, actual: Any) -> str:
         return f"{name} is not filled in"
     if cfg.op == "true":
         return f"{name} is not ticked"
+    shown = "empty" if actual is None or actual == "" else _as_text(actual)
     if cfg.op == "in":
-        return f"{name} is {actual!r}; needs one of {', '.join(map(str, cfg.value))}"
-    shown = "empty" if actual in (None, "") else str(actual)
+        return f"{name} is {shown}; needs one of {', '.join(map(_as_text, cfg.value))}"
     return f"{name} is {shown}; needs {_OP_WORDS[cfg.op]} {cfg.value}"
 
 

@@ -3,6 +3,7 @@
 - forward to a later open stage: exit criteria of the current stage and of every stage skipped,
   plus the entry criteria of the target;
 - backward: nothing;
+- reopening a closed deal: nothing up to the stage it closed from; past it, as moving forward from there;
 - to Lost: nothing here (the service asks for a lost reason);
 - to Won: the won stage's entry criteria.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dealgate.pipelines.criteria import CriterionSpec
+from dealgate.pipelines.criteria import CriterionConfigError, CriterionSpec
 from dealgate.pipelines.models import Criterion, Stage, StageKind
 
 
@@ -30,7 +31,12 @@ class PipelineRules:
         exit_: dict[int, list[CriterionSpec]] = {sid: [] for sid in stages}
         rows = Criterion.objects.filter(stage__pipeline_id=pipeline_id).order_by("position", "id")
         for row in rows:
-            spec = CriterionSpec.from_row(row, stages[row.stage_id].name)
+            stage = stages[row.stage_id]
+            try:
+                spec = CriterionSpec.from_row(row, stage.name)
+            except CriterionConfigError as exc:
+                # A broken row must say where it is, or no one can find and fix it.
+                raise CriterionConfigError(f"stage {stage.name!r}, {row.phase} criterion {row.key!r}: {exc}") from None
             (entry if row.phase == "entry" else exit_)[row.stage_id].append(spec)
         return cls(stages, entry, exit_)
 
@@ -43,10 +49,19 @@ class PipelineRules:
             return "reopened"
         return "forward" if to_stage.position > from_stage.position else "backward"
 
-    def required(self, from_stage: Stage, to_stage: Stage) -> list[CriterionSpec]:
+    def required(self, from_stage: Stage, to_stage: Stage, *, reopened_from: Stage | None = None) -> list[CriterionSpec]:
+        """The criteria a move must meet. `reopened_from`: the open stage a closed deal left when it closed.
+
+        Reopening to that stage or an earlier one is free, like moving back; reopening further on
+        needs what moving forward from there would, so Lost -> reopen is no way around the gates.
+        """
+        if from_stage.id not in self.stages or to_stage.id not in self.stages:
+            raise ValueError(f"{from_stage.name!r} and {to_stage.name!r} are not both stages of this pipeline")
         kind = self.direction(from_stage, to_stage)
         if kind == "won":
             return list(self.entry[to_stage.id])
+        if kind == "reopened" and reopened_from is not None and reopened_from.kind == StageKind.OPEN:
+            return self.required(reopened_from, to_stage) if to_stage.id != reopened_from.id else []
         if kind != "forward":
             return []
         specs: list[CriterionSpec] = []

@@ -114,10 +114,11 @@ class Criterion(models.Model):
         return f"{self.stage}: {self.label}"
 
     def clean(self) -> None:
-        from dealgate.pipelines.criteria import CriterionConfigError, parse_config
+        from dealgate.pipelines.criteria import CriterionConfigError
+        from dealgate.pipelines.services import validate_criterion
 
         try:
-            parse_config(self.kind, self.config)
+            validate_criterion(self.kind, self.config)
         except CriterionConfigError as exc:
             raise ValidationError({"config": str(exc)}) from None
 

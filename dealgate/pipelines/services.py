@@ -6,6 +6,7 @@ pipeline is always created whole inside one transaction or not at all.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -73,8 +74,9 @@ def create_pipeline_from_template(template: str, *, key: str | None = None, name
                 _create_stage(pipeline, position, stage_spec)
             ensure_lost_reasons()
     except IntegrityError:
-        # Someone else created the same key between our check and our insert.
-        raise _duplicate_key(key) from None
+        if Pipeline.objects.filter(key=key).exists():  # someone created the key since our check
+            raise _duplicate_key(key) from None
+        raise
     return pipeline
 
 
@@ -96,6 +98,6 @@ def _create_stage(pipeline: Pipeline, position: int, spec: dict[str, Any]) -> St
         for order, crit in enumerate(spec.get(phase, ()), start=1):
             parse_config(crit["kind"], crit["config"])  # templates are data: fail loudly if one is wrong
             criteria.append(Criterion(stage=stage, phase=phase, key=crit["key"], label=crit["label"],
-                                      kind=crit["kind"], config=crit["config"], position=order))
+                                      kind=crit["kind"], config=copy.deepcopy(crit["config"]), position=order))
     Criterion.objects.bulk_create(criteria)
     return stage

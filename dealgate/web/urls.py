@@ -1,8 +1,28 @@
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from dealgate.web import views
+from dealgate.web.views import actions, admin_settings, board, deal, lists
 
 app_name = "web"
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", board.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(template_name="web/login.html", redirect_authenticated_user=True),
+         name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("board/<slug:key>/", board.board, name="board"),
+    path("board/<slug:key>/column/<int:stage_id>/", board.column, name="column"),
+    path("deals/", lists.deals, name="deals"),
+    path("deals/<int:pk>/", deal.deal_page, name="deal"),
+    path("deals/<int:pk>/move/", actions.move, name="move"),
+    path("deals/<int:pk>/panel/<str:mode>/", actions.panel, name="panel"),
+    path("deals/<int:pk>/do/<str:action>/", actions.deal_action, name="deal_action"),
+    path("my-day/", lists.my_day, name="my_day"),
+    path("accounts/", lists.accounts, name="accounts"),
+    path("accounts/<int:pk>/", lists.account, name="account"),
+    path("contacts/", lists.contacts, name="contacts"),
+    path("settings/", admin_settings.settings_home, name="settings"),
+    path("settings/pipelines/<slug:key>/", admin_settings.pipeline_settings, name="settings_pipeline"),
+    path("settings/pipelines/<slug:key>/<str:action>/", admin_settings.pipeline_action, name="settings_action"),
+    path("settings/pipelines/<slug:key>/<str:action>/<int:target>/", admin_settings.pipeline_action,
+         name="settings_action"),
 ]

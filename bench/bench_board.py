@@ -1,0 +1,97 @@
+"""Benchmark: the board page of one pipeline with N open deals (server time, SQL queries).
+
+    python bench/bench_board.py --open 20000 --requests 40
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/dg_bench python bench/bench_board.py --open 20000
+
+Fills the bench database with the demo generator until one pipeline holds at least N open deals,
+then requests that pipeline's board through Django's test client (URL routing, session, the board
+query, flags for the visible cards, template rendering: everything but the network) as an admin
+(who sees every deal) and as that pipeline's team manager. Prints median and p95 milliseconds and
+the number of SQL queries per request, which must not depend on N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from _setup import database_label, django_setup, machine_label, summary_ms
+
+
+def _open_in_biggest_pipeline():
+    from django.db.models import Count
+
+    from dealgate.deals.models import Deal
+
+    row = (Deal.objects.filter(closed_at__isnull=True).values("pipeline_id").annotate(n=Count("id"))
+           .order_by("-n").first())
+    return (row["pipeline_id"], row["n"]) if row else (None, 0)
+
+
+def ensure_open_deals(wanted: int, seed: int = 23) -> tuple[int, int]:
+    from dealgate.deals.models import Deal
+    from dealgate.demo.generator import generate
+
+    pipeline_id, have = _open_in_biggest_pipeline()
+    while have < wanted:
+        batch = max(5_000, (wanted - have) * 3)
+        print(f"generating {batch:,} demo deals ({have:,} open in the biggest pipeline so far)...", flush=True)
+        generate(deals=batch, seed=seed + Deal.objects.count())
+        pipeline_id, have = _open_in_biggest_pipeline()
+    return pipeline_id, have
+
+
+def time_board(client, url: str, requests: int) -> tuple[list[float], int]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.get(url)  # warm caches, compile templates
+    samples, queries = [], 0
+    for _ in range(requests):
+        with CaptureQueriesContext(connection) as ctx:
+            start = time.perf_counter()
+            response = client.get(url)
+            samples.append(time.perf_counter() - start)
+        assert response.status_code == 200, response.status_code
+        queries = len(ctx.captured_queries)
+    return samples, queries
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--open", type=int, default=20_000, help="open deals wanted in one pipeline")
+    parser.add_argument("--requests", type=int, default=40)
+    args = parser.parse_args()
+    django_setup("board")
+    pipeline_id, open_deals = ensure_open_deals(args.open)
+
+    from django.test import Client
+
+    from dealgate.people.models import Profile, Role
+    from dealgate.pipelines.models import Pipeline
+
+    pipeline = Pipeline.objects.get(pk=pipeline_id)
+    url = f"/board/{pipeline.key}/"
+    print(f"board {url}: {open_deals:,} open deals; {database_label()}; {machine_label()}")
+    print(f"{'viewer':<28} {'visible open':>12} {'median ms':>10} {'p95 ms':>8} {'queries':>8}")
+    from dealgate.deals.models import Deal
+    from dealgate.people.access import visible_deals
+
+    admin = Profile.objects.filter(role=Role.ADMIN).select_related("user").first().user
+    manager = (Profile.objects.filter(role=Role.MANAGER, team__deals__pipeline=pipeline).select_related("user")
+               .distinct().first())
+    viewers = [("admin (all deals)", admin)] + ([("team manager", manager.user)] if manager else [])
+    for label, user in viewers:
+        client = Client()
+        client.force_login(user)
+        visible = visible_deals(user, Deal.objects.filter(pipeline=pipeline, closed_at__isnull=True)).count()
+        samples, queries = time_board(client, url, args.requests)
+        median, p95 = summary_ms(samples)
+        print(f"{label:<28} {visible:>12,} {median:>10.1f} {p95:>8.1f} {queries:>8}")
+        samples, queries = time_board(client, url + "?flagged=on", args.requests)
+        median, p95 = summary_ms(samples)
+        print(f"{label + ', flagged only':<28} {'':>12} {median:>10.1f} {p95:>8.1f} {queries:>8}")
+
+
+if __name__ == "__main__":
+    main()

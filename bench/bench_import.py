@@ -1,0 +1,102 @@
+"""Benchmark: import a 100,000-row deal CSV (new deals + their imported history), then re-import it.
+
+    python bench/bench_import.py --rows 100000
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/dg_bench python bench/bench_import.py --rows 100000
+
+The file is generated deterministically from --seed: 20 owners, 5,000 accounts, stages spread over
+the b2b-7 template, about 40% closed (won or lost, with a lost reason), three date formats. Each run
+uses a fresh external-id prefix, so runs never collide in the same database.
+
+Timed, each a full `import_file` call (read + validate every row + write in one transaction):
+  * create    every row is a new deal: bulk_create of accounts, deals and history rows;
+  * reimport  the same file again: every row matches an existing deal and nothing changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import tempfile
+import time
+from pathlib import Path
+
+from _setup import database_label, django_setup, machine_label
+
+STAGES = ["Prospecting", "Lead Qualification", "Needs Analysis", "Solution Presentation", "Proposal",
+          "Negotiation & Closing", "Onboarding"]
+REASONS = ["price", "no-budget", "competitor"]
+FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y %H:%M"]
+
+
+def generate(path: Path, rows: int, seed: int, prefix: str) -> None:
+    import datetime as dt
+
+    rng = random.Random(seed)
+    start = dt.datetime(2024, 1, 1)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        out = csv.writer(handle)
+        out.writerow(["Id", "Name", "Company", "Owner", "Stage", "Status", "Value", "Created", "Closed", "Reason"])
+        for n in range(rows):
+            created = start + dt.timedelta(days=rng.randrange(700), minutes=rng.randrange(1440))
+            fmt = FORMATS[n % 3]
+            status = rng.choices(["Open", "Won", "Lost"], weights=[60, 16, 24])[0]
+            closed = (created + dt.timedelta(days=rng.randrange(5, 200))).strftime(fmt) if status != "Open" else ""
+            out.writerow([
+                f"{prefix}{n}", f"Deal {n}", f"Account {rng.randrange(5000)}", f"bench-rep-{rng.randrange(20)}",
+                rng.choice(STAGES), status, f"{rng.randrange(1, 500) * 250}.00", created.strftime(fmt), closed,
+                rng.choice(REASONS) if status == "Lost" else "",
+            ])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    os.environ.setdefault("DEALGATE_DEBUG", "0")  # as in production: no per-query debug log
+    django_setup("import")
+
+    from dealgate.deals.models import Deal
+    from dealgate.imports.services import import_file
+    from dealgate.people.models import Profile
+    from dealgate.people.services import create_user
+    from dealgate.pipelines.models import Pipeline
+    from dealgate.pipelines.services import create_pipeline_from_template
+
+    if not Pipeline.objects.filter(key="bench-import").exists():
+        create_pipeline_from_template("b2b-7", key="bench-import", name="Import benchmark")
+    have = set(Profile.objects.filter(user__username__startswith="bench-rep-").values_list("user__username", flat=True))
+    for n in range(20):
+        if f"bench-rep-{n}" not in have:
+            create_user(username=f"bench-rep-{n}", password=None, role="rep")
+    mapping = {
+        "external_id": "Id",
+        "columns": {"Name": "title", "Company": "account", "Owner": "owner", "Stage": "stage", "Status": "status",
+                    "Value": "amount", "Created": "created_at", "Closed": "closed_at", "Reason": "lost_reason"},
+        "pipeline": "bench-import", "date_formats": FORMATS, "currency": "EUR",
+    }
+    prefix = f"B{int(time.time())}-"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "deals.csv"
+        generate(path, args.rows, args.seed, prefix)
+        before = Deal.objects.count()
+        results = []
+        for label in ("create", "reimport"):
+            started, cpu = time.perf_counter(), time.process_time()
+            report = import_file("deals", str(path), mapping)
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+            assert report.written and not report.errors, report.as_text(5)
+            results.append((label, seconds, cpu, report))
+    assert Deal.objects.count() - before == args.rows
+    print(f"# {database_label()} | {machine_label()}")
+    print("| operation | rows | wall s | rows/s | python CPU s | created | unchanged | history rows |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for label, seconds, cpu, report in results:
+        print(f"| import {label} | {args.rows:,} | {seconds:.1f} | {args.rows / seconds:,.0f} | {cpu:.1f} | "
+              f"{report.created:,} | {report.unchanged:,} | {report.history_rows:,} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand
+
+from dealgate.analytics import forecast
+from dealgate.analytics.cli import add_scope_arguments, fmt_money, fmt_pct, period_and_cutoff, scope_from
+from dealgate.cli_support import dumps, table
+
+
+class Command(BaseCommand):
+    help = ("Forecast what will be won in a period, as of a date: stage-weighted, historical probability, "
+            "time-aware (with a 10/50/90 range), and the forecast categories per owner beside quota.")
+
+    def add_arguments(self, parser):
+        add_scope_arguments(parser)
+        parser.add_argument("--method", choices=(*forecast.METHODS, "all"), default="all")
+        parser.add_argument("--seed", type=int, default=7, help="simulation seed (default 7)")
+
+    def handle(self, *args, **options):
+        scope = scope_from(options)
+        period, cutoff = period_and_cutoff(options)
+        methods = forecast.METHODS if options["method"] == "all" else (options["method"],)
+        config = forecast.Settings(seed=options["seed"])
+        result = forecast.forecast(scope, period, cutoff, methods, config)
+        result["categories"] = forecast.categories(scope, period, cutoff, "owner", config)
+        result["probabilities"] = forecast.historical_probabilities(scope, cutoff, config)
+        if options["json"]:
+            self.stdout.write(dumps(result))
+            return
+        self.stdout.write(f"Forecast for {period.label}, as of {cutoff:%Y-%m-%d %H:%M} UTC, in {scope.currency}\n")
+        rows = []
+        for name, value in result["methods"].items():
+            rows.append([name, fmt_money(value["expected"]), fmt_money(value.get("p10")),
+                         fmt_money(value.get("p50")), fmt_money(value.get("p90"))])
+        self.stdout.write(table(["Method", "Expected", "P10", "P50", "P90"], rows, right=(1, 2, 3, 4)))
+        self.stdout.write("\nStage probabilities (configured vs learned from the last 365 days)")
+        self.stdout.write(table(
+            ["Stage", "Configured", "Closed", "Won", "Raw", "Learned (smoothed)"],
+            [[p["stage"], fmt_pct(p["configured"]), f"{p['closed']:,}", f"{p['won']:,}", fmt_pct(p["raw"]),
+              fmt_pct(p["learned"])] for p in result["probabilities"].values()], right=(1, 2, 3, 4, 5)))
+        self.stdout.write("\nForecast categories per owner (open deals expected to close by the period end)")
+        self.stdout.write(table(
+            ["Owner", "Won", "Commit", "Best case", "Pipeline", "Commit call", "Best-case call", "Model", "Quota"],
+            [[c["name"], fmt_money(c["won"]), fmt_money(c["commit"]), fmt_money(c["best_case"]),
+              fmt_money(c["pipeline"]), fmt_money(c["commit_call"]), fmt_money(c["best_case_call"]),
+              fmt_money(c["model"]), fmt_money(c["quota"])] for c in result["categories"]], right=range(1, 9)))

@@ -1,0 +1,331 @@
+"""The numbers of domain.md section 5 for a period, as of an instant, from the stage history.
+
+A figure for period P "as of D" sees only events before the cutoff of D. Closed-in-P means: the
+deal's state at the cutoff is won or lost and it reached that state inside P.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from dealgate.analytics import formulas
+from dealgate.analytics.history import (
+    Scope, base_ctes, cents, days_between, fetch, interpolate, money, percentile_rows, pipeline_by_stage, ts,
+)
+from dealgate.analytics.periods import Period
+from dealgate.pipelines.models import Stage
+
+
+def _known(period: Period, cutoff: dt.datetime) -> dt.datetime:
+    """The end of what is known about a period: its end, or the cutoff if that comes first."""
+    return min(period.end, cutoff)
+
+
+def stages_of(scope: Scope) -> list[Stage]:
+    qs = Stage.objects.select_related("pipeline").order_by("pipeline__name", "pipeline_id", "position")
+    if scope.pipeline_id is not None:
+        qs = qs.filter(pipeline_id=scope.pipeline_id)
+    return list(qs)
+
+
+def outcomes(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[str, Any]:
+    """Won and lost in the period; win rate, average deal size, sales cycle (mean and median days)."""
+    ctes, params = base_ctes(scope, cutoff)
+    params.update(start=ts(period.start), end=ts(period.end))
+    closed_in_period = "state.kind IN ('won', 'lost') AND state.stage_at >= %(start)s AND state.stage_at < %(end)s"
+    rows = fetch(ctes + f"""
+SELECT state.kind, COUNT(*) AS deals, COUNT(state.amount) AS with_amount, SUM({cents('state.amount')}) AS amount_cents,
+       AVG({days_between('state.created_at', 'state.stage_at')}) AS mean_cycle
+FROM state WHERE {closed_in_period} GROUP BY state.kind""", params)
+    by_kind = {row["kind"]: row for row in rows}
+    won, lost = by_kind.get("won", {}), by_kind.get("lost", {})
+    won_count, lost_count = int(won.get("deals") or 0), int(lost.get("deals") or 0)
+    won_amount = money(won.get("amount_cents"))
+    with_amount = int(won.get("with_amount") or 0)
+    median = interpolate(fetch(ctes + percentile_rows(
+        f"SELECT 1 AS grp, {days_between('state.created_at', 'state.stage_at')} AS value FROM state "
+        f"WHERE {closed_in_period} AND state.kind = 'won'", (500,)), params), (500,))
+    return {
+        "won": won_count, "lost": lost_count, "won_amount": won_amount,
+        "lost_amount": money(lost.get("amount_cents")),
+        "win_rate": formulas.win_rate(won_count, lost_count),
+        "avg_deal_size": (won_amount / with_amount).quantize(Decimal("0.01")) if with_amount else None,
+        "cycle_mean_days": float(won["mean_cycle"]) if won.get("mean_cycle") is not None else None,
+        "cycle_median_days": median.get(1, {}).get(500),
+    }
+
+
+def pipeline_summary(scope: Scope, cutoff: dt.datetime, *, due_by: dt.date | None = None) -> dict[str, Any]:
+    rows = pipeline_by_stage(scope, cutoff, due_by=due_by)
+    return {
+        "deals": sum(r["deals"] for r in rows),
+        "amount": sum((r["amount"] for r in rows), Decimal("0.00")),
+        "weighted": sum((r["weighted"] for r in rows), Decimal("0.00")),
+        "by_stage": {r["stage_id"]: r for r in rows},
+    }
+
+
+def period_metrics(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[str, Any]:
+    """Win rate, deal size, cycle, velocity with its four inputs, pipeline and coverage."""
+    from dealgate.analytics.models import quota_for
+
+    known = _known(period, cutoff)
+    result = outcomes(scope, period, cutoff)
+    pipe = pipeline_summary(scope, known)
+    due = pipeline_summary(scope, known, due_by=period.last_day)
+    quota = quota_for(scope, period)
+    result.update(
+        open_deals=pipe["deals"], pipeline=pipe["amount"], weighted_pipeline=pipe["weighted"],
+        pipeline_due=due["amount"], quota=quota,
+        velocity_per_day=formulas.sales_velocity(pipe["deals"], result["win_rate"], result["avg_deal_size"],
+                                                 result["cycle_mean_days"]),
+        coverage=formulas.coverage(due["amount"], quota, result["won_amount"]),
+    )
+    result["coverage_verdict"] = formulas.coverage_verdict(result["coverage"])
+    return result
+
+
+def time_in_stage(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[int, dict[str, Any]]:
+    """Per open stage: finished stays that ended in the period (median, p75, p90 days) and the
+    current age of the deals sitting in it at the end of what is known."""
+    known = _known(period, cutoff)
+    ctes, params = base_ctes(scope, known)
+    params.update(start=ts(period.start))
+    finished = interpolate(fetch(ctes + percentile_rows(
+        f"SELECT stays.stage_id AS grp, {days_between('stays.entered_at', 'stays.left_at')} AS value "
+        "FROM stays JOIN pipelines_stage st ON st.id = stays.stage_id "
+        "WHERE st.kind = 'open' AND stays.left_at IS NOT NULL AND stays.left_at >= %(start)s"), params))
+    current = interpolate(fetch(ctes + percentile_rows(
+        f"SELECT state.stage_id AS grp, {days_between('state.stage_at', '%(cutoff)s')} AS value "
+        "FROM state WHERE state.kind = 'open'", (500, 900)), params), (500, 900))
+    result: dict[int, dict[str, Any]] = {}
+    for stage_id in set(finished) | set(current):
+        done, now = finished.get(stage_id, {}), current.get(stage_id, {})
+        result[stage_id] = {
+            "stays": done.get("n", 0), "median": done.get(500), "p75": done.get(750), "p90": done.get(900),
+            "open_deals": now.get("n", 0), "open_age_median": now.get(500), "open_age_p90": now.get(900),
+        }
+    return result
+
+
+def conversion(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[int, dict[str, Any]]:
+    """Per open stage, the cohort of deals that entered it in the period: how many later reached a
+    later stage (won included) before the cutoff, and of those now closed how many were won."""
+    ctes, params = base_ctes(scope, cutoff)
+    params.update(start=ts(period.start), end=ts(period.end))
+    rows = fetch(ctes + """,
+reach AS (
+  SELECT stays.deal_id, stays.stage_id, stays.entered_at, st.kind, st.position, stays.final_stage_id,
+         MAX(CASE WHEN st.kind = 'won' THEN 1000000 WHEN st.kind = 'open' THEN st.position ELSE 0 END)
+           OVER (PARTITION BY stays.deal_id ORDER BY stays.entered_at, stays.id
+                 ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS furthest_after,
+         ROW_NUMBER() OVER (PARTITION BY stays.deal_id, stays.stage_id, (stays.entered_at >= %(start)s
+                            AND stays.entered_at < %(end)s) ORDER BY stays.entered_at, stays.id) AS nth
+  FROM stays JOIN pipelines_stage st ON st.id = stays.stage_id
+),
+cohort AS MATERIALIZED (
+  SELECT deal_id, stage_id, position, furthest_after, final_stage_id FROM reach
+  WHERE kind = 'open' AND entered_at >= %(start)s AND entered_at < %(end)s AND nth = 1
+)
+SELECT c.stage_id, COUNT(*) AS entered,
+  SUM(CASE WHEN c.furthest_after > c.position THEN 1 ELSE 0 END) AS advanced,
+  SUM(CASE WHEN final.kind = 'won' THEN 1 ELSE 0 END) AS won_now,
+  SUM(CASE WHEN final.kind IN ('won', 'lost') THEN 1 ELSE 0 END) AS closed_now
+FROM cohort c JOIN pipelines_stage final ON final.id = c.final_stage_id
+GROUP BY c.stage_id""", params)
+    return {
+        row["stage_id"]: {
+            "entered": int(row["entered"]), "advanced": int(row["advanced"]),
+            "conversion": formulas.ratio(row["advanced"], row["entered"]),
+            "closed": int(row["closed_now"]), "won": int(row["won_now"]),
+            "stage_to_win": formulas.ratio(row["won_now"], row["closed_now"]),
+        }
+        for row in rows
+    }
+
+
+def funnel(scope: Scope, period: Period, cutoff: dt.datetime) -> list[dict[str, Any]]:
+    """One row per open stage: conversion, stage-to-win, time in stage and what sits there now."""
+    conv = conversion(scope, period, cutoff)
+    times = time_in_stage(scope, period, cutoff)
+    pipe = pipeline_summary(scope, _known(period, cutoff))["by_stage"]
+    rows = []
+    for stage in stages_of(scope):
+        if stage.kind != "open":
+            continue
+        c, t, p = conv.get(stage.pk, {}), times.get(stage.pk, {}), pipe.get(stage.pk, {})
+        rows.append({
+            "stage_id": stage.pk, "stage": stage.name, "pipeline": stage.pipeline.name, "position": stage.position,
+            "configured_probability": stage.probability,
+            "entered": c.get("entered", 0), "advanced": c.get("advanced", 0), "conversion": c.get("conversion"),
+            "closed": c.get("closed", 0), "won": c.get("won", 0), "stage_to_win": c.get("stage_to_win"),
+            "stays": t.get("stays", 0), "median_days": t.get("median"), "p75_days": t.get("p75"),
+            "p90_days": t.get("p90"), "open_age_median": t.get("open_age_median"),
+            "open_deals": p.get("deals", 0), "open_amount": p.get("amount", Decimal("0.00")),
+        })
+    return rows
+
+
+def waterfall(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[str, Any]:
+    """Open pipeline (sum of amounts of open deals in the scope) from the start of the period to its
+    end (or the cutoff): opening + created + moved in (reopened) - moved out - won - lost +/- amount
+    changes = closing. Each event is classified by the state before and after it, so it adds up exactly.
+
+    Moved out counts deals that left the open pipeline without being won or lost (none today: a
+    deal cannot change pipeline); it is kept so the columns match the definition.
+    """
+    known = _known(period, cutoff)
+    ctes, params = base_ctes(scope, known)
+    params.update(start=ts(period.start))
+    rows = fetch(ctes + f""",
+flow AS (
+  SELECT ev.deal_id, ev.at, ev.moved_to,
+         CASE WHEN st.kind = 'open' THEN 1 ELSE 0 END AS open_after, st.kind AS kind_after,
+         {cents('ev.amount')} AS amount_after,
+         LAG(CASE WHEN st.kind = 'open' THEN 1 ELSE 0 END) OVER w AS open_before,
+         LAG({cents('ev.amount')}) OVER w AS amount_before,
+         LAG(ev.eid) OVER w AS previous_event
+  FROM ev LEFT JOIN pipelines_stage st ON st.id = ev.stage_id
+  WINDOW w AS (PARTITION BY ev.deal_id ORDER BY ev.at, ev.prio, ev.eid)
+)
+SELECT
+  SUM(CASE WHEN previous_event IS NULL AND open_after = 1 THEN COALESCE(amount_after, 0) ELSE 0 END) AS created,
+  SUM(CASE WHEN previous_event IS NULL AND open_after = 1 THEN 1 ELSE 0 END) AS created_deals,
+  SUM(CASE WHEN previous_event IS NOT NULL AND open_before = 0 AND open_after = 1
+           THEN COALESCE(amount_after, 0) ELSE 0 END) AS moved_in,
+  SUM(CASE WHEN previous_event IS NOT NULL AND open_before = 0 AND open_after = 1 THEN 1 ELSE 0 END) AS moved_in_deals,
+  SUM(CASE WHEN open_before = 1 AND kind_after = 'won' THEN COALESCE(amount_before, 0) ELSE 0 END) AS won,
+  SUM(CASE WHEN open_before = 1 AND kind_after = 'won' THEN 1 ELSE 0 END) AS won_deals,
+  SUM(CASE WHEN open_before = 1 AND kind_after = 'lost' THEN COALESCE(amount_before, 0) ELSE 0 END) AS lost,
+  SUM(CASE WHEN open_before = 1 AND kind_after = 'lost' THEN 1 ELSE 0 END) AS lost_deals,
+  SUM(CASE WHEN open_before = 1 AND open_after = 0 AND kind_after NOT IN ('won', 'lost')
+           THEN COALESCE(amount_before, 0) ELSE 0 END) AS moved_out,
+  SUM(CASE WHEN open_before = 1 AND open_after = 0 AND kind_after NOT IN ('won', 'lost') THEN 1 ELSE 0 END)
+      AS moved_out_deals,
+  SUM(CASE WHEN open_before = 1 AND open_after = 1
+           THEN COALESCE(amount_after, 0) - COALESCE(amount_before, 0) ELSE 0 END) AS amount_changes,
+  SUM(CASE WHEN open_before = 1 AND open_after = 1 AND moved_to IS NULL THEN 1 ELSE 0 END) AS amount_change_events
+FROM flow WHERE flow.at >= %(start)s""", params)[0]
+    opening = _open_pipeline_cents(scope, period.start)
+    closing = _open_pipeline_cents(scope, known)
+    flows = {key: int(rows[key] or 0) for key in ("created", "moved_in", "moved_out", "won", "lost", "amount_changes")}
+    computed = opening + flows["created"] + flows["moved_in"] - flows["moved_out"] - flows["won"] - flows["lost"] \
+        + flows["amount_changes"]
+    counts = {key: int(rows[f"{key}_deals"] or 0) for key in ("created", "moved_in", "moved_out", "won", "lost")}
+    counts["amount_changes"] = int(rows["amount_change_events"] or 0)
+    return {
+        "opening": money(opening), **{k: money(v) for k, v in flows.items()}, "closing": money(closing),
+        "counts": counts, "adds_up": computed == closing, "from": period.start, "to": known,
+    }
+
+
+def _open_pipeline_cents(scope: Scope, cutoff: dt.datetime) -> int:
+    ctes, params = base_ctes(scope, cutoff)
+    row = fetch(ctes + f"SELECT SUM({cents('state.amount')}) AS total FROM state WHERE state.kind = 'open'", params)[0]
+    return int(row["total"] or 0)
+
+
+def trailing(period: Period, count: int = 4) -> Period:
+    """The `count` periods just before `period`, as one span."""
+    first = period.shifted(-count)
+    return Period(f"{count} periods before {period.label}", first.start, period.start, period.months * count)
+
+
+def bottlenecks(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[str, Any]:
+    """Where the pipeline is stuck, in words with the numbers behind them.
+
+    Three readings per open stage: conversion this period against the four periods before (each
+    measured with what was known at the end of its own window), median time in stage against the
+    same trailing span, and where open deals pile up now.
+    """
+    before = trailing(period)
+    now_rows = {r["stage_id"]: r for r in funnel(scope, period, cutoff)}
+    past_conv = conversion(scope, before, before.end)
+    past_time = time_in_stage(scope, before, before.end)
+    total_open = sum(r["open_deals"] for r in now_rows.values()) or 0
+    stages = []
+    for stage_id, row in now_rows.items():
+        past_c = past_conv.get(stage_id, {})
+        past_t = past_time.get(stage_id, {})
+        stages.append({
+            **row,
+            "trailing_conversion": past_c.get("conversion"), "trailing_entered": past_c.get("entered", 0),
+            "trailing_median_days": past_t.get("median"),
+            "conversion_change": (row["conversion"] - past_c["conversion"])
+            if row["conversion"] is not None and past_c.get("conversion") is not None else None,
+            "median_change_days": (row["median_days"] - past_t["median"])
+            if row["median_days"] is not None and past_t.get("median") is not None else None,
+            "open_share": formulas.ratio(row["open_deals"], total_open),
+        })
+    return {"stages": stages, "sentences": _bottleneck_sentences(stages), "trailing": before.label}
+
+
+MIN_COHORT = 5
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.0f}%"
+
+
+def _bottleneck_sentences(stages: list[dict[str, Any]]) -> list[str]:
+    sentences = []
+    comparable = [s for s in stages if s["conversion_change"] is not None and s["entered"] >= MIN_COHORT
+                  and s["trailing_entered"] >= MIN_COHORT]
+    if comparable:
+        worst = min(comparable, key=lambda s: s["conversion_change"])
+        if worst["conversion_change"] < 0:
+            sentences.append(
+                f"{worst['stage']} converts worst against its own history: {_pct(worst['conversion'])} of the "
+                f"{worst['entered']:,} deals that entered it this period moved on, against "
+                f"{_pct(worst['trailing_conversion'])} of {worst['trailing_entered']:,} in the four periods before."
+            )
+    slower = [s for s in stages if s["median_change_days"] is not None and s["stays"] >= MIN_COHORT]
+    if slower:
+        slowest = max(slower, key=lambda s: s["median_change_days"])
+        if slowest["median_change_days"] > 0:
+            sentences.append(
+                f"Deals spend longer in {slowest['stage']}: a median of {slowest['median_days']:.1f} days, up "
+                f"{slowest['median_change_days']:.1f} days on the four periods before "
+                f"({slowest['trailing_median_days']:.1f})."
+            )
+    piled = [s for s in stages if s["open_deals"]]
+    if piled:
+        pile = max(piled, key=lambda s: s["open_deals"])
+        sentences.append(
+            f"Open deals pile up in {pile['stage']}: {pile['open_deals']:,} deals ({_pct(pile['open_share'])} of the "
+            f"open pipeline, {pile['open_amount']:,.0f}), a median of "
+            f"{(pile['open_age_median'] or 0):.0f} days there so far."
+        )
+    if not sentences:
+        sentences.append("No bottleneck: too few deals moved to compare stages yet.")
+    return sentences
+
+
+def distinct_cut_values(scope: Scope, cut: str) -> list[tuple[Any, str]]:
+    """(value, label) of a cut among the scope's deals, e.g. every owner with deals."""
+    from django.contrib.auth import get_user_model
+
+    from dealgate.deals.models import Deal
+    from dealgate.people.models import Team
+    from dealgate.pipelines.models import Pipeline
+
+    deals = Deal.objects.filter(currency=scope.currency)
+    if scope.viewer_id is not None:
+        from django.db.models import Q
+
+        deals = deals.filter(Q(owner_id=scope.viewer_id) | Q(team_id=scope.viewer_team_id or -1))
+    if cut == "owner":
+        users = get_user_model().objects.filter(pk__in=deals.values("owner_id")).order_by("username")
+        return [(u.pk, u.get_full_name() or u.username) for u in users]
+    if cut == "team":
+        return [(t.pk, t.name) for t in Team.objects.filter(pk__in=deals.values("team_id"))]
+    if cut == "pipeline":
+        return [(p.pk, p.name) for p in Pipeline.objects.filter(pk__in=deals.values("pipeline_id"))]
+    if cut == "source":
+        return [(v, v) for v in deals.order_by("source").values_list("source", flat=True).distinct()]
+    if cut == "segment":
+        values = deals.order_by("account__segment").values_list("account__segment", flat=True).distinct()
+        return [(v, v or "(none)") for v in values]
+    raise ValueError(f"unknown cut {cut!r}")

@@ -1,0 +1,82 @@
+"""Quotas (for coverage and forecast categories) and the audit trail of adopted probabilities.
+
+Analytics reads history and writes nothing else; these two tables are its only own data.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q, Sum
+
+from dealgate.people.models import Team
+
+
+class Quota(models.Model):
+    """A target for a user, a team, or (neither set) the whole company, for `months` from `period_start`."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="quotas")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE, related_name="quotas")
+    period_start = models.DateField(help_text="First day of the month the quota starts.")
+    months = models.PositiveSmallIntegerField(default=3, help_text="1 (month), 3 (quarter) or 12 (year).")
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    currency = models.CharField(max_length=3, default="EUR")
+
+    class Meta:
+        ordering = ["period_start"]
+        constraints = [
+            models.CheckConstraint(condition=~(Q(user__isnull=False) & Q(team__isnull=False)),
+                                   name="quota_user_or_team_not_both"),
+        ]
+
+    def __str__(self) -> str:
+        who = self.user or self.team or "company"
+        return f"{who} {self.period_start:%Y-%m} +{self.months}m: {self.amount} {self.currency}"
+
+
+def quota_for(scope: Any, period: Any) -> Decimal | None:
+    """The quota of the scope's owner, team or the company for the period.
+
+    Quotas lying inside the period add up; a longer quota containing the period counts pro rata
+    (a 120k quarter is 40k a month). The company figure is the company quota, else the sum of team
+    quotas, else the sum of user quotas. None when no quota is set.
+    """
+    rows = Quota.objects.filter(currency=scope.currency)
+    if scope.owner_id is not None:
+        rows = rows.filter(user_id=scope.owner_id)
+    elif scope.team_id is not None:
+        rows = rows.filter(team_id=scope.team_id)
+    else:
+        company = rows.filter(user__isnull=True, team__isnull=True)
+        teams = rows.filter(team__isnull=False)
+        rows = company if company.exists() else teams if teams.exists() else rows.filter(user__isnull=False)
+    start, end = period.start.date(), period.end.date()
+    inside = rows.filter(period_start__gte=start, period_start__lt=end).aggregate(total=Sum("amount"))["total"]
+    total = Decimal(inside or 0)
+    found = inside is not None
+    for quota in rows.filter(period_start__lt=start, months__gt=period.months).only("period_start", "months", "amount"):
+        q_end_index = quota.period_start.year * 12 + quota.period_start.month - 1 + quota.months
+        if q_end_index >= start.year * 12 + start.month - 1 + period.months:
+            total += quota.amount * period.months / quota.months
+            found = True
+    return total.quantize(Decimal("0.01")) if found else None
+
+
+class ProbabilityAdoption(models.Model):
+    """An admin wrote a learned (historical) win probability into a stage. Reverting writes another row."""
+
+    stage = models.ForeignKey("pipelines.Stage", on_delete=models.CASCADE, related_name="probability_adoptions")
+    old_probability = models.PositiveSmallIntegerField()
+    new_probability = models.PositiveSmallIntegerField()
+    sample_closed = models.PositiveIntegerField(default=0, help_text="Closed deals the learned value came from.")
+    sample_won = models.PositiveIntegerField(default=0)
+    reverts = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]

@@ -1,0 +1,144 @@
+"""Insights pages: pipeline analytics (/insights/) and forecasts (/insights/forecast/).
+
+Thin: read the filters, build a scope the viewer may see, call metrics/forecast, render. The one
+write (adopting a learned probability) goes through `dealgate.analytics.services`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from dealgate.analytics import charts, forecast, metrics
+from dealgate.analytics.backtest import backtest
+from dealgate.analytics.history import Scope, scope_for
+from dealgate.analytics.periods import Period, parse_as_of, parse_period, period_containing
+from dealgate.analytics.services import adopt_probability
+from dealgate.deals.models import Source
+from dealgate.errors import DealgateError
+from dealgate.people.access import role_of, visible_deals
+from dealgate.people.models import Team
+from dealgate.pipelines.models import Pipeline, Stage
+
+
+def plotly_js(request: HttpRequest) -> FileResponse:
+    """plotly.js from the installed plotly package: charts work offline, nothing from a CDN."""
+    import plotly
+
+    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    if not path.exists():
+        raise Http404("plotly.min.js is not installed")
+    response = FileResponse(path.open("rb"), content_type="text/javascript")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+def _filters(request: HttpRequest) -> tuple[Scope, Period, Any, dict[str, Any]]:
+    """Scope, period and cutoff from the query string; the form's choices limited to what the viewer sees."""
+    user = request.user
+    deals = visible_deals(user)
+    pipelines = list(Pipeline.objects.filter(pk__in=deals.values("pipeline_id")))
+    errors = []
+    try:
+        cutoff = parse_as_of(request.GET.get("as_of") or None)
+    except DealgateError as exc:
+        errors.append(exc.message)
+        cutoff = parse_as_of(None)
+    try:
+        period = parse_period(request.GET["period"]) if request.GET.get("period") else \
+            period_containing(cutoff.date(), 3)
+    except DealgateError as exc:
+        errors.append(exc.message)
+        period = period_containing(cutoff.date(), 3)
+
+    def number(name: str) -> int | None:
+        value = request.GET.get(name, "")
+        return int(value) if value.isdigit() else None
+
+    pipeline_id = number("pipeline")
+    if pipeline_id is None and pipelines:
+        pipeline_id = max(pipelines, key=lambda p: deals.filter(pipeline=p).count()).pk
+    scope = scope_for(user, pipeline_id=pipeline_id, owner_id=number("owner"), team_id=number("team"),
+                      source=request.GET.get("source") or None, segment=request.GET.get("segment") or None)
+    form = {
+        "period": period.label, "as_of": request.GET.get("as_of", ""), "pipelines": pipelines,
+        "pipeline": pipeline_id, "owner": number("owner"), "team": number("team"),
+        "source": request.GET.get("source", ""), "segment": request.GET.get("segment", ""),
+        "owners": get_user_model().objects.filter(pk__in=deals.values("owner_id")).order_by("username"),
+        "teams": Team.objects.filter(pk__in=deals.values("team_id")),
+        "sources": Source.choices,
+        "segments": [s for s in deals.order_by().values_list("account__segment", flat=True).distinct() if s],
+        "errors": errors, "query": request.GET.urlencode(),
+    }
+    return scope, period, cutoff, form
+
+
+def _chart(name: str, spec: dict) -> dict:
+    return {"id": f"chart-{name}", "spec": json.dumps(spec, default=float)}
+
+
+@login_required
+def insights(request: HttpRequest) -> HttpResponse:
+    scope, period, cutoff, form = _filters(request)
+    numbers = metrics.period_metrics(scope, period, cutoff)
+    funnel_rows = metrics.funnel(scope, period, cutoff)
+    flow = metrics.waterfall(scope, period, cutoff)
+    neck = metrics.bottlenecks(scope, period, cutoff)
+    return render(request, "analytics/insights.html", {
+        "form": form, "period": period, "cutoff": cutoff, "scope": scope, "m": numbers, "funnel": funnel_rows,
+        "waterfall": flow, "bottlenecks": neck,
+        "charts": {
+            "funnel": _chart("funnel", charts.funnel(funnel_rows)),
+            "time": _chart("time", charts.time_in_stage(funnel_rows)),
+            "waterfall": _chart("waterfall", charts.waterfall(flow)),
+            "coverage": _chart("coverage", charts.coverage(numbers["coverage"])),
+        },
+    })
+
+
+@login_required
+def forecast_page(request: HttpRequest) -> HttpResponse:
+    scope, period, cutoff, form = _filters(request)
+    result = forecast.forecast(scope, period, cutoff)
+    months = 1 if period.months == 1 else 3
+    history = [period_containing(cutoff.date(), months).shifted(-step) for step in range(6 if months == 1 else 4, 0, -1)]
+    tested = backtest(scope, history, cutoff)
+    return render(request, "analytics/forecast.html", {
+        "form": form, "period": period, "cutoff": cutoff, "scope": scope, "result": result,
+        "methods": result["methods"], "probabilities": forecast.historical_probabilities(scope, cutoff),
+        "owners": forecast.categories(scope, period, cutoff, "owner"),
+        "teams": forecast.categories(scope, period, cutoff, "team"),
+        "accuracy": forecast.commit_accuracy(scope, period, cutoff),
+        "backtest": tested, "is_admin": role_of(request.user) == "admin",
+        "charts": {
+            "range": _chart("range", charts.forecast_range(result["methods"])),
+            "backtest": _chart("backtest", charts.backtest(tested["rows"], forecast.METHODS)),
+        },
+    })
+
+
+@login_required
+@require_POST
+def adopt(request: HttpRequest, stage_id: int) -> HttpResponse:
+    """Write the learned probability of a stage into its configuration (admins; audited)."""
+    stage = get_object_or_404(Stage, pk=stage_id)
+    scope = Scope(pipeline_id=stage.pipeline_id)
+    learned = forecast.historical_probabilities(scope, parse_as_of(None)).get(stage.pk)
+    try:
+        if learned is None:
+            raise DealgateError(f"{stage.name} is not an open stage.")
+        audit = adopt_probability(stage, round(learned["learned"] * 100), by=request.user,
+                                  sample_closed=learned["closed"], sample_won=learned["won"])
+        messages.success(request, f"{stage.name}: probability {audit.old_probability}% → {audit.new_probability}% "
+                                  f"(learned from {audit.sample_closed} closed deals).")
+    except DealgateError as exc:
+        messages.error(request, exc.message)
+    return redirect(f"/insights/forecast/?{request.POST.get('query', '')}")

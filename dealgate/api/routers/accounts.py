@@ -1,0 +1,69 @@
+"""Accounts and contacts: a company-wide directory every user can read and add to.
+
+Deals are team-scoped; the companies and people they are sold to are shared, so two teams
+do not create the same account twice.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from django.db.models import Q
+from ninja import Query, Router
+
+from dealgate.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate
+from dealgate.api.routers import ERRORS, WRITE_ERRORS
+from dealgate.api.routers.deals import Cursor, SearchText
+from dealgate.api.routers.lookups import account_by_id, contact_by_id
+from dealgate.api.schemas import AccountIn, AccountOut, AccountPage, ContactIn, ContactOut, ContactPage
+from dealgate.deals import services
+from dealgate.deals.models import Account, Contact
+
+router = Router(tags=["accounts"])
+contacts = Router(tags=["contacts"])
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+
+
+@router.get("", response={200: AccountPage, **ERRORS}, summary="List accounts")
+def list_accounts(request, search: SearchText | None = None, cursor: Cursor | None = None,
+                  limit: Limit = DEFAULT_LIMIT):
+    accounts = Account.objects.select_related("owner")
+    if search:
+        accounts = accounts.filter(name__icontains=search)
+    items, next_cursor = paginate(accounts, cursor=cursor, limit=limit, time_field="created_at")
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get("/{int:account_id}", response={200: AccountOut, **ERRORS}, summary="Get an account")
+def get_account(request, account_id: int):
+    return account_by_id(account_id)
+
+
+@router.post("", response={201: AccountOut, **WRITE_ERRORS}, summary="Create an account")
+def create_account(request, payload: AccountIn):
+    account = services.create_account(by=request.auth, name=payload.name, segment=payload.segment)
+    return 201, account_by_id(account.pk)
+
+
+@contacts.get("", response={200: ContactPage, **ERRORS}, summary="List contacts")
+def list_contacts(request, account: int | None = None, search: SearchText | None = None,
+                  cursor: Cursor | None = None, limit: Limit = DEFAULT_LIMIT):
+    rows = Contact.objects.all()
+    if account is not None:
+        rows = rows.filter(account_id=account)
+    if search:
+        rows = rows.filter(Q(name__icontains=search) | Q(email__icontains=search))
+    items, next_cursor = paginate(rows, cursor=cursor, limit=limit, time_field=None)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@contacts.get("/{int:contact_id}", response={200: ContactOut, **ERRORS}, summary="Get a contact")
+def get_contact(request, contact_id: int):
+    return contact_by_id(contact_id)
+
+
+@contacts.post("", response={201: ContactOut, **WRITE_ERRORS}, summary="Create a contact")
+def create_contact(request, payload: ContactIn):
+    account = account_by_id(payload.account) if payload.account is not None else None
+    return 201, services.create_contact(by=request.auth, name=payload.name, account=account, email=payload.email,
+                                        phone=payload.phone, title=payload.title)

@@ -1,0 +1,476 @@
+"""Request and response shapes of the REST API (they become the OpenAPI document).
+
+Text inputs refuse NUL characters in the schema itself (PostgreSQL cannot store them), so a
+client sees the rule in the OpenAPI document instead of discovering it by a refusal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from ninja import Field, Schema
+from pydantic import AwareDatetime
+
+Text = Annotated[str, Field(pattern=r"^[^\x00]*$")]
+Key = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_-]+$")]
+Money = Annotated[Decimal, Field(ge=0, lt=Decimal("1e12"), max_digits=14, decimal_places=2)]
+Currency = Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")]
+# Dates far outside a sales horizon only ever come from typos or fuzzers; keep them out of the database.
+Day = Annotated[dt.date, Field(ge=dt.date(1900, 1, 1), le=dt.date(2999, 12, 31))]
+Moment = Annotated[AwareDatetime, Field(ge=dt.datetime(1900, 1, 2, tzinfo=dt.timezone.utc),
+                                         le=dt.datetime(2999, 12, 30, tzinfo=dt.timezone.utc))]
+ForecastCategoryName = Literal["pipeline", "best_case", "commit", "omitted"]
+SourceName = Literal["inbound", "outbound", "signal", "referral", "existing_account"]
+RoleName = Literal["champion", "economic_buyer", "decision_maker", "influencer", "user", "blocker"]
+ActivityKindName = Literal["call", "email", "meeting", "note", "task"]
+
+
+class ErrorOut(Schema):
+    """Every error: a stable machine code, a sentence for people, and structured details."""
+
+    code: str = Field(examples=["move_blocked"])
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class UserRef(Schema):
+    id: int
+    username: str
+    name: str
+
+    @staticmethod
+    def resolve_name(user: Any) -> str:
+        return user.get_full_name() or user.username
+
+
+class AccountRef(Schema):
+    id: int
+    name: str
+
+
+# -- pipelines -------------------------------------------------------------------------------
+
+
+class CriterionOut(Schema):
+    key: str
+    label: str
+    kind: str
+    phase: str
+    config: dict[str, Any]
+
+
+class StageOut(Schema):
+    key: str
+    name: str
+    position: int
+    kind: Literal["open", "won", "lost"]
+    probability: int
+    goal: str
+    exit_question: str
+    guidance: str
+    rot_days: int | None
+    criteria: list[CriterionOut]
+
+    @staticmethod
+    def resolve_criteria(stage: Any) -> list[Any]:
+        return list(stage.criteria.all())
+
+
+class PipelineOut(Schema):
+    key: str
+    name: str
+    template: str
+    business_days: bool
+    single_threaded_from: int | None
+    stages: list[StageOut]
+
+    @staticmethod
+    def resolve_stages(pipeline: Any) -> list[Any]:
+        return list(pipeline.stages.all())
+
+
+class PipelineCreateIn(Schema):
+    template: Key
+    key: Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_-]+$")] | None = None
+    name: Annotated[Text, Field(max_length=100)] | None = None
+
+
+class LostReasonOut(Schema):
+    key: str
+    label: str
+
+
+# -- deals -----------------------------------------------------------------------------------
+
+
+class StageRef(Schema):
+    key: str
+    name: str
+    kind: Literal["open", "won", "lost"]
+
+
+class DealOut(Schema):
+    id: int
+    title: str
+    account: AccountRef
+    owner: UserRef
+    team_id: int | None
+    pipeline: str = Field(description="Pipeline key.")
+    stage: StageRef
+    status: Literal["open", "won", "lost"]
+    amount: str | None = Field(description="Decimal as a string, e.g. \"12000.00\".")
+    currency: str
+    probability: int = Field(description="Effective win probability: the override, else the stage's.")
+    probability_override: int | None
+    expected_close_date: dt.date | None
+    close_date_slips: int
+    forecast_category: ForecastCategoryName
+    source: SourceName
+    next_step: str
+    next_step_due: dt.date | None
+    created_at: dt.datetime
+    stage_entered_at: dt.datetime
+    last_activity_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    lost_reason: str | None
+    lost_note: str
+    custom_fields: dict[str, Any]
+    version: int
+
+    @staticmethod
+    def resolve_pipeline(deal: Any) -> str:
+        return deal.pipeline.key
+
+    @staticmethod
+    def resolve_status(deal: Any) -> str:
+        return deal.stage.kind
+
+    @staticmethod
+    def resolve_amount(deal: Any) -> str | None:
+        return None if deal.amount is None else str(deal.amount)
+
+    @staticmethod
+    def resolve_probability(deal: Any) -> int:
+        return deal.effective_probability
+
+    @staticmethod
+    def resolve_lost_reason(deal: Any) -> str | None:
+        return deal.lost_reason.key if deal.lost_reason_id else None
+
+
+class DealPage(Schema):
+    items: list[DealOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` to get the next page; null on the last page.")
+
+
+class DealCreateIn(Schema):
+    title: Annotated[Text, Field(min_length=1, max_length=200)]
+    account: int = Field(description="Account id.")
+    pipeline: Key = Field(description="Pipeline key.")
+    owner: Annotated[Text, Field(max_length=150)] | None = Field(
+        None, description="Owner's username; defaults to the caller. Reps can only own their deals.")
+    amount: Money | None = None
+    currency: Currency | None = None
+    expected_close_date: Day | None = None
+    source: SourceName = "outbound"
+    forecast_category: ForecastCategoryName = "pipeline"
+    next_step: Annotated[Text, Field(max_length=300)] = ""
+    next_step_due: Day | None = None
+    custom_fields: dict[str, Any] | None = None
+
+
+class DealUpdateIn(Schema):
+    """Send only the fields to change. `owner` reassigns the deal (managers and admins)."""
+
+    title: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
+    amount: Money | None = None
+    currency: Currency | None = None
+    expected_close_date: Day | None = None
+    probability_override: Annotated[int, Field(ge=0, le=100)] | None = None
+    forecast_category: ForecastCategoryName | None = None
+    source: SourceName | None = None
+    custom_fields: dict[str, Any] | None = None
+    owner: Annotated[Text, Field(max_length=150)] | None = None
+
+
+class MoveIn(Schema):
+    stage: Key = Field(description="Target stage key (or name).")
+    override_reason: Annotated[Text, Field(max_length=500)] | None = Field(
+        None, description="Force a blocked move (managers and admins); recorded in the history.")
+    lost_reason: Key | None = Field(None, description="Required when moving to a lost stage.")
+    lost_note: Annotated[Text, Field(max_length=300)] = ""
+    expected_stage: Key | None = Field(
+        None, description="The stage you saw the deal in; if someone moved it since, the answer is 409 conflict.")
+
+
+class UnmetOut(Schema):
+    key: str
+    label: str
+    kind: str
+    missing: str
+    stage: str
+    phase: str
+
+
+class StageHistoryOut(Schema):
+    id: int
+    deal: int
+    from_stage: str | None
+    to_stage: str
+    kind: str
+    at: dt.datetime
+    by: str | None
+    amount: str | None
+    currency: str
+    probability: int
+    override: bool
+    override_reason: str
+    imported: bool
+
+    @staticmethod
+    def resolve_deal(row: Any) -> int:
+        return row.deal_id
+
+    @staticmethod
+    def resolve_from_stage(row: Any) -> str | None:
+        return row.from_stage.key if row.from_stage_id else None
+
+    @staticmethod
+    def resolve_to_stage(row: Any) -> str:
+        return row.to_stage.key
+
+    @staticmethod
+    def resolve_by(row: Any) -> str | None:
+        return row.by.username if row.by_id else None
+
+    @staticmethod
+    def resolve_amount(row: Any) -> str | None:
+        return None if row.amount is None else str(row.amount)
+
+
+class FieldChangeOut(Schema):
+    field: str
+    old_value: str
+    new_value: str
+    at: dt.datetime
+    by: str | None
+
+    @staticmethod
+    def resolve_by(row: Any) -> str | None:
+        return row.by.username if row.by_id else None
+
+
+class HistoryOut(Schema):
+    stages: list[StageHistoryOut]
+    field_changes: list[FieldChangeOut]
+
+
+class NextStepIn(Schema):
+    text: Annotated[Text, Field(max_length=300)] = Field(description="Empty text clears the next step.")
+    due: Day | None = None
+
+
+class NextStepOut(Schema):
+    text: str
+    due: dt.date | None
+
+
+# -- contacts on a deal, checklist, approvals ------------------------------------------------
+
+
+class DealContactIn(Schema):
+    contact: int = Field(description="Contact id.")
+    role: RoleName
+
+
+class DealContactOut(Schema):
+    contact: int
+    name: str
+    role: RoleName
+
+    @staticmethod
+    def resolve_contact(link: Any) -> int:
+        return link.contact_id
+
+    @staticmethod
+    def resolve_name(link: Any) -> str:
+        return link.contact.name
+
+
+class ChecklistIn(Schema):
+    checked: bool = True
+    evidence: Annotated[Text, Field(max_length=500)] = ""
+
+
+class ChecklistOut(Schema):
+    item: str
+    checked: bool
+    evidence: str
+    by: str | None
+    at: dt.datetime
+
+    @staticmethod
+    def resolve_by(row: Any) -> str | None:
+        return row.by.username if row.by_id else None
+
+
+class ApprovalIn(Schema):
+    condition: Key
+    note: Annotated[Text, Field(max_length=300)] = ""
+
+
+class ApprovalOut(Schema):
+    condition: str
+    approved_by: str | None
+    approved_at: dt.datetime
+    note: str
+
+    @staticmethod
+    def resolve_approved_by(row: Any) -> str | None:
+        return row.approved_by.username if row.approved_by_id else None
+
+
+# -- accounts, contacts, activities ----------------------------------------------------------
+
+
+class AccountOut(Schema):
+    id: int
+    name: str
+    segment: str
+    owner: UserRef | None
+    created_at: dt.datetime
+
+
+class AccountPage(Schema):
+    items: list[AccountOut]
+    next_cursor: str | None
+
+
+class AccountIn(Schema):
+    name: Annotated[Text, Field(min_length=1, max_length=200)]
+    segment: Annotated[Text, Field(max_length=50)] = ""
+
+
+class ContactOut(Schema):
+    id: int
+    account: int | None
+    name: str
+    email: str
+    phone: str
+    title: str
+
+    @staticmethod
+    def resolve_account(contact: Any) -> int | None:
+        return contact.account_id
+
+
+class ContactPage(Schema):
+    items: list[ContactOut]
+    next_cursor: str | None
+
+
+class ContactIn(Schema):
+    name: Annotated[Text, Field(min_length=1, max_length=200)]
+    account: int | None = None
+    email: Annotated[Text, Field(max_length=254)] = ""
+    phone: Annotated[Text, Field(max_length=50)] = ""
+    title: Annotated[Text, Field(max_length=100)] = ""
+
+
+class ActivityOut(Schema):
+    id: int
+    deal: int | None
+    account: int | None
+    kind: ActivityKindName
+    subject: str
+    outcome: str
+    notes: str
+    occurred_at: dt.datetime
+    by: str | None
+    contacts: list[int]
+
+    @staticmethod
+    def resolve_deal(row: Any) -> int | None:
+        return row.deal_id
+
+    @staticmethod
+    def resolve_account(row: Any) -> int | None:
+        return row.account_id
+
+    @staticmethod
+    def resolve_by(row: Any) -> str | None:
+        return row.by.username if row.by_id else None
+
+    @staticmethod
+    def resolve_contacts(row: Any) -> list[int]:
+        return [c.pk for c in row.contacts.all()]
+
+
+class ActivityPage(Schema):
+    items: list[ActivityOut]
+    next_cursor: str | None
+
+
+class ActivityIn(Schema):
+    kind: ActivityKindName
+    subject: Annotated[Text, Field(min_length=1, max_length=200)]
+    deal: int | None = Field(None, description="Deal id; an activity needs a deal or an account.")
+    account: int | None = Field(None, description="Account id.")
+    outcome: Annotated[Text, Field(max_length=50)] = Field("", description="e.g. held, replied, no_show.")
+    notes: Annotated[Text, Field(max_length=10_000)] = ""
+    occurred_at: Moment | None = Field(None, description="With a time zone; defaults to now.")
+    contacts: list[int] = Field(default_factory=list, max_length=50)
+
+
+# -- personal API tokens ---------------------------------------------------------------------
+
+
+class TokenIn(Schema):
+    name: Annotated[Text, Field(min_length=1, max_length=100)]
+
+
+class TokenOut(Schema):
+    id: int
+    name: str
+    prefix: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+class TokenCreatedOut(TokenOut):
+    token: str = Field(description="The secret. Shown in this answer only: Dealgate keeps just its hash.")
+
+
+# -- flags -----------------------------------------------------------------------------------
+
+
+class FlagOut(Schema):
+    code: str = Field(examples=["stale"])
+    label: str
+    reason: str
+    since: dt.date | None
+    severity: Literal["alarm", "warning", "info"]
+
+
+class CriterionResultOut(Schema):
+    key: str
+    label: str
+    kind: str
+    met: bool
+    missing: str
+    stage: str
+    phase: str
+
+
+class CriteriaProgressOut(Schema):
+    met: int
+    total: int
+    results: list[CriterionResultOut]
+
+
+class DealFlagsOut(Schema):
+    flags: list[FlagOut] = Field(description="Most severe first; empty for a closed deal.")
+    criteria: CriteriaProgressOut = Field(description="Exit criteria of the current stage met so far.")

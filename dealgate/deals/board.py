@@ -1,0 +1,203 @@
+"""The board read: one column per open stage with its count, money and first cards.
+
+Everything here is a fixed number of queries whatever the number of deals: one aggregate for
+the column headers, one windowed query for the first cards of every column, and the flag and
+criteria reads of `dealgate.deals.flags` done once for all cards. Totals are kept per currency:
+different currencies are never added together.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import (
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    Window,
+)
+from django.db.models.functions import Coalesce, Greatest, RowNumber
+from django.utils import timezone
+
+from dealgate.deals.flags import flags_and_progress
+from dealgate.deals.models import Deal
+from dealgate.people.access import can_edit_deal, visible_deals
+from dealgate.pipelines.models import Pipeline, Stage, StageKind
+
+CARDS_PER_COLUMN = 50
+CARD_ORDER = (F("expected_close_date").asc(nulls_last=True), F("id").desc())
+
+
+@dataclass(frozen=True)
+class BoardFilters:
+    """What the person asked to see; every field narrows the board."""
+
+    owner: int | None = None
+    team: int | None = None
+    mine: bool = False
+    flagged: bool = False
+    close_from: dt.date | None = None
+    close_to: dt.date | None = None
+    q: str = ""
+
+
+@dataclass(frozen=True)
+class Money:
+    currency: str
+    total: Decimal
+    weighted: Decimal
+
+
+@dataclass
+class Card:
+    deal: Deal
+    days_in_stage: int
+    flags: list[Any]
+    progress: Any  # CriteriaProgress(met, total, results) or None when the stage has no exit criteria
+    editable: bool
+    next_step_overdue: bool
+
+
+@dataclass
+class Column:
+    stage: Stage
+    count: int = 0
+    money: list[Money] = field(default_factory=list)
+    cards: list[Card] = field(default_factory=list)
+    next_offset: int | None = None  # where "load more" starts; None when every card is shown
+
+
+@dataclass
+class Board:
+    pipeline: Pipeline
+    columns: list[Column]
+    won: Stage | None
+    lost: Stage | None
+
+
+def weighted_amount() -> ExpressionWrapper:
+    """amount x (the deal's probability override, else its stage's probability) / 100."""
+    probability = Coalesce("probability_override", "stage__probability")
+    return ExpressionWrapper(
+        F("amount") * probability / Value(Decimal(100)),
+        output_field=DecimalField(max_digits=20, decimal_places=4),
+    )
+
+
+def flagged_q(stages: list[Stage], *, now: dt.datetime) -> Q:
+    """Deals carrying at least one date flag: no or overdue next step, close date passed, idle past rot_days.
+
+    A SQL approximation of the flags, so "flagged only" can filter 20,000 deals without
+    computing every flag in Python (stuck and missing-criteria flags are shown on the cards,
+    not used for this filter).
+    """
+    today = timezone.localdate(now)
+    condition = Q(next_step="") | Q(next_step_due__lt=today) | Q(expected_close_date__lt=today)
+    for stage in stages:
+        if stage.rot_days:
+            condition |= Q(stage_id=stage.pk, last_touch__lt=now - dt.timedelta(days=stage.rot_days))
+    return condition
+
+
+def open_deals(pipeline: Pipeline, user: Any, filters: BoardFilters, *, stages: list[Stage],
+               now: dt.datetime) -> QuerySet:
+    """The open deals of a pipeline this user may see, narrowed by the filters."""
+    qs = visible_deals(user, Deal.objects.filter(pipeline=pipeline, closed_at__isnull=True,
+                                                 stage__kind=StageKind.OPEN))
+    if filters.mine:
+        qs = qs.filter(owner_id=user.pk)
+    if filters.owner:
+        qs = qs.filter(owner_id=filters.owner)
+    if filters.team:
+        qs = qs.filter(team_id=filters.team)
+    if filters.close_from:
+        qs = qs.filter(expected_close_date__gte=filters.close_from)
+    if filters.close_to:
+        qs = qs.filter(expected_close_date__lte=filters.close_to)
+    if filters.q:
+        qs = qs.filter(Q(title__icontains=filters.q) | Q(account__name__icontains=filters.q))
+    if filters.flagged:
+        qs = qs.annotate(
+            last_touch=Greatest(Coalesce("last_activity_at", "stage_entered_at"), "stage_entered_at")
+        ).filter(flagged_q(stages, now=now))
+    return qs
+
+
+def column_money(qs: QuerySet) -> dict[int, tuple[int, list[Money]]]:
+    """Per stage: deal count and (total, weighted total) per currency, in one grouped query."""
+    rows = (
+        qs.order_by()
+        .values("stage_id", "currency")
+        .annotate(n=Count("id"), total=Sum("amount"), weighted=Sum(weighted_amount()))
+        .order_by("stage_id", "currency")
+    )
+    result: dict[int, tuple[int, list[Money]]] = {}
+    for row in rows:
+        count, money = result.get(row["stage_id"], (0, []))
+        if row["total"] is not None:
+            money.append(Money(row["currency"], row["total"], row["weighted"] or Decimal(0)))
+        result[row["stage_id"]] = (count + row["n"], money)
+    return result
+
+
+def _cards(deals: list[Deal], user: Any, *, now: dt.datetime) -> list[Card]:
+    """Wrap deals as cards, reading flags and criteria progress once for all of them."""
+    today = timezone.localdate(now)
+    flags, progress = flags_and_progress(deals, today=today)
+    return [
+        Card(
+            deal=deal,
+            days_in_stage=(today - timezone.localdate(deal.stage_entered_at)).days,
+            flags=flags.get(deal.pk, []),
+            progress=progress.get(deal.pk),
+            editable=can_edit_deal(user, deal),
+            next_step_overdue=bool(deal.next_step_due and deal.next_step_due < today),
+        )
+        for deal in deals
+    ]
+
+
+def build_board(pipeline: Pipeline, user: Any, filters: BoardFilters, *, per_column: int = CARDS_PER_COLUMN,
+                now: dt.datetime | None = None) -> Board:
+    now = now or timezone.now()
+    all_stages = list(Stage.objects.filter(pipeline=pipeline).order_by("position"))
+    stages = [s for s in all_stages if s.kind == StageKind.OPEN]
+    qs = open_deals(pipeline, user, filters, stages=stages, now=now)
+    money = column_money(qs)
+    ranked = (
+        qs.annotate(rank=Window(RowNumber(), partition_by=[F("stage_id")], order_by=list(CARD_ORDER)))
+        .filter(rank__lte=per_column)
+        .select_related("account", "owner", "stage", "pipeline")
+        .order_by("stage_id", "rank")
+    )
+    cards_by_stage: dict[int, list[Card]] = defaultdict(list)
+    for card in _cards(list(ranked), user, now=now):
+        cards_by_stage[card.deal.stage_id].append(card)
+    columns = []
+    for stage in stages:
+        count, stage_money = money.get(stage.pk, (0, []))
+        cards = cards_by_stage.get(stage.pk, [])
+        columns.append(Column(stage, count, stage_money, cards, len(cards) if count > len(cards) else None))
+    by_kind = {s.kind: s for s in all_stages if s.kind != StageKind.OPEN}
+    return Board(pipeline, columns, by_kind.get(StageKind.WON), by_kind.get(StageKind.LOST))
+
+
+def build_column(pipeline: Pipeline, stage: Stage, user: Any, filters: BoardFilters, *, offset: int = 0,
+                 limit: int = CARDS_PER_COLUMN, now: dt.datetime | None = None) -> Column:
+    """One column: its header numbers and the cards from `offset` (the "load more" page)."""
+    now = now or timezone.now()
+    stages = list(Stage.objects.filter(pipeline=pipeline, kind=StageKind.OPEN))
+    qs = open_deals(pipeline, user, filters, stages=stages, now=now).filter(stage=stage)
+    count, stage_money = column_money(qs).get(stage.pk, (0, []))
+    deals = list(qs.select_related("account", "owner", "stage", "pipeline").order_by(*CARD_ORDER)[offset:offset + limit])
+    end = offset + len(deals)
+    return Column(stage, count, stage_money, _cards(deals, user, now=now), end if count > end else None)

@@ -1,0 +1,139 @@
+"""Reads of deals shared by the web pages, the API and the CLI.
+
+Each reader applies the same visibility rule (`dealgate.people.access`), so a deal hidden on the
+board is hidden in the API and at the command line too. `user=None` means the system itself
+(automation, CLI without --user), as in the services; an anonymous user sees nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from dealgate.deals.flags import CriteriaProgress, Flag, flags_and_progress
+from dealgate.deals.models import (
+    Activity,
+    Approval,
+    ChecklistAnswer,
+    Deal,
+    DealContact,
+    FieldChange,
+    StageHistory,
+)
+from dealgate.errors import NotAllowed, NotFound, ValidationFailed
+from dealgate.people.access import can_edit_deal, can_view_deal, visible_deals
+from dealgate.pipelines.models import Pipeline, Stage, StageKind
+
+STATUSES = ("open", "won", "lost", "all")
+
+
+def _scoped(user: Any) -> QuerySet:
+    return Deal.objects.all() if user is None else visible_deals(user)
+
+
+def _by_key_or_id(value: Any, model_field: str) -> Q:
+    """A filter on an object, its id (int) or its key (str), e.g. pipeline=<Pipeline>, 3 or "b2b-7"."""
+    if hasattr(value, "pk"):
+        return Q(**{f"{model_field}_id": value.pk})
+    if isinstance(value, int):
+        return Q(**{f"{model_field}_id": value})
+    return Q(**{f"{model_field}__key": str(value).strip()})
+
+
+def _owner_filter(owner: Any) -> Q:
+    if hasattr(owner, "pk"):
+        return Q(owner_id=owner.pk)
+    if isinstance(owner, int):
+        return Q(owner_id=owner)
+    return Q(owner__username=str(owner).strip())
+
+
+def deal_list(
+    user: Any, *, pipeline: Pipeline | int | str | None = None, owner: Any = None,
+    stage: Stage | int | str | None = None, status: str = "open", search: str | None = None,
+    limit: int | None = 50, offset: int = 0,
+) -> QuerySet:
+    """Deals the user may see, newest first, with stage, pipeline, owner and account joined.
+
+    `limit=None` returns the whole (unsliced) queryset, for callers that aggregate or paginate.
+    """
+    if status not in STATUSES:
+        raise ValidationFailed.for_field("status", f"{status!r} is not one of {', '.join(STATUSES)}")
+    if limit is not None and (not isinstance(limit, int) or limit < 1):
+        raise ValidationFailed.for_field("limit", "must be a whole number of at least 1")
+    if not isinstance(offset, int) or offset < 0:
+        raise ValidationFailed.for_field("offset", "must be a whole number of at least 0")
+    qs = _scoped(user).select_related("stage", "pipeline", "owner", "account")
+    if pipeline is not None and pipeline != "":
+        qs = qs.filter(_by_key_or_id(pipeline, "pipeline"))
+    if stage is not None and stage != "":
+        qs = qs.filter(_by_key_or_id(stage, "stage"))
+    if owner is not None and owner != "":
+        qs = qs.filter(_owner_filter(owner))
+    if status == "open":
+        qs = qs.filter(closed_at__isnull=True)
+    elif status == "won":
+        qs = qs.filter(stage__kind=StageKind.WON)
+    elif status == "lost":
+        qs = qs.filter(stage__kind=StageKind.LOST)
+    text = (search or "").strip()
+    if text:
+        qs = qs.filter(Q(title__icontains=text) | Q(account__name__icontains=text))
+    qs = qs.order_by("-created_at", "-id")
+    return qs if limit is None else qs[offset: offset + limit]
+
+
+@dataclass
+class DealDetail:
+    """Everything the deal page, `GET /deals/{id}` and `dealgate deal show` display."""
+
+    deal: Deal
+    stages: list[Stage]  # the pipeline's stages in order, for the stage path
+    contacts: list[DealContact]  # .contact and .role / .get_role_display()
+    history: list[StageHistory]  # oldest first; .from_stage, .to_stage, .by, .override, .override_reason
+    field_changes: list[FieldChange]  # oldest first; amount, close date, owner...
+    activities: list[Activity]  # newest first, with .contacts prefetched
+    approvals: list[Approval]
+    checklist: list[ChecklistAnswer]
+    flags: list[Flag]
+    progress: CriteriaProgress  # the current stage's exit criteria
+    can_edit: bool
+
+
+def deal_detail(deal_id: Any, user: Any) -> DealDetail:
+    """One deal with everything around it, or NotFound / NotAllowed saying why not."""
+    try:
+        pk = int(deal_id)
+    except (TypeError, ValueError):
+        raise NotFound(f"There is no deal {deal_id!r}: deal numbers are whole numbers.",
+                       details={"deal": str(deal_id)}) from None
+    deal = (
+        Deal.objects.select_related("stage", "pipeline", "owner", "account", "team", "lost_reason")
+        .filter(pk=pk).first()
+    )
+    if deal is None:
+        raise NotFound(f"There is no deal {pk}.", details={"deal": pk})
+    if user is not None and not can_view_deal(user, deal):
+        raise NotAllowed(
+            f"You may not see deal {pk}: it belongs to another team. Sales reps and managers see their own and "
+            "their team's deals; ask an admin if you need access.",
+            details={"deal": pk},
+        )
+    flags, progress = flags_and_progress([deal])
+    return DealDetail(
+        deal=deal,
+        stages=list(Stage.objects.filter(pipeline_id=deal.pipeline_id).order_by("position")),
+        contacts=list(deal.contact_links.select_related("contact").order_by("contact__name", "role")),
+        history=list(StageHistory.objects.filter(deal=deal).select_related("from_stage", "to_stage", "by")
+                     .order_by("at", "id")),
+        field_changes=list(FieldChange.objects.filter(deal=deal).select_related("by").order_by("at", "id")),
+        activities=list(deal.activities.select_related("by").prefetch_related("contacts")
+                        .order_by("-occurred_at", "-id")),
+        approvals=list(deal.approvals.select_related("approved_by").order_by("approved_at", "id")),
+        checklist=list(deal.checklist_answers.select_related("by").order_by("item")),
+        flags=flags[deal.pk],
+        progress=progress[deal.pk],
+        can_edit=user is None or can_edit_deal(user, deal),
+    )

@@ -1,0 +1,48 @@
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from dealgate.cli_support import acting_user, add_user_argument, fail
+from dealgate.errors import DealgateError
+from dealgate.imports.mappings import KINDS, ready_mapping_names
+from dealgate.imports.services import import_file
+
+
+class Command(BaseCommand):
+    help = (
+        "Import deals, accounts, contacts or activities from a CSV file with a mapping (a JSON file, or a ready "
+        "mapping by name: " + ", ".join(ready_mapping_names()) + "). Every row is checked first: if any row is "
+        "bad, nothing is written, the problems are listed (row as numbered in the file, header = row 1) and the "
+        "exit code is 1. Re-importing a file updates records by external id instead of duplicating them."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("kind", choices=KINDS, help="what each row of the file is")
+        parser.add_argument("file", help="the CSV file (comma, semicolon or tab separated)")
+        parser.add_argument("--mapping", required=True, help="mapping JSON file, or a ready mapping name")
+        parser.add_argument("--pipeline", default="", help="pipeline key for deals (overrides the mapping's)")
+        parser.add_argument("--dry-run", action="store_true", help="check every row and report; write nothing")
+        parser.add_argument("--skip-bad-rows", action="store_true", help="import the good rows, report the bad ones")
+        parser.add_argument("--create-users", action="store_true",
+                            help="create owners the file names but Dealgate does not know, as sales reps")
+        parser.add_argument("--max-errors", type=int, default=50, help="problems to print (default 50)")
+        parser.add_argument("--json", action="store_true", dest="as_json", help="print the full report as JSON")
+        add_user_argument(parser)
+
+    def handle(self, *args, kind, file, mapping, pipeline, dry_run, skip_bad_rows, create_users, max_errors,
+               as_json, user, **options):
+        try:
+            with open(file, "rb") as handle:
+                report = import_file(kind, handle, mapping, by=acting_user(user), dry_run=dry_run,
+                                     skip_bad_rows=skip_bad_rows, create_users=create_users, pipeline=pipeline or None)
+        except FileNotFoundError:
+            raise CommandError(f"No file {file!r}.") from None
+        except DealgateError as exc:
+            raise fail(exc) from None
+        if as_json:
+            self.stdout.write(json.dumps(report.as_dict(), indent=2, default=str))
+        else:
+            self.stdout.write(report.as_text(max_errors=max_errors))
+        if report.blocked:
+            raise CommandError(f"{len(report.bad_rows)} bad rows; nothing was imported.")
+

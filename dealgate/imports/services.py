@@ -1,0 +1,1162 @@
+"""Importing deals, accounts, contacts and activities from another system's CSV export.
+
+One call, `import_file`, in two phases:
+
+1. *Read*: every row is parsed and checked in Python against the mapping and against what is
+   already in the database (fetched in a few set-based queries). Each problem becomes a
+   `RowError` naming the row (as numbered in the file), the column, the value and why.
+2. *Write*, only if no row is bad (or the caller chose to skip bad rows) and it is not a dry
+   run: new rows are written with `bulk_create` in chunks, existing ones (matched by external
+   id) are changed through the deal services, all inside one transaction.
+
+Imported deals keep their history from the other system: they enter the pipeline's first stage
+at their created date and their current stage (or Won/Lost) at the date the file gives. That
+history is marked `imported=True` and is not gated; see
+docs/decisions/007-imports-write-history-without-gates.md for why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import IO, Any, Callable, Iterable
+
+from django.contrib.auth import get_user_model
+from django.db import connection, models, transaction
+from django.db.models import F, OuterRef, Subquery
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from dealgate.deals.models import (
+    Account,
+    Activity,
+    ActivityKind,
+    Contact,
+    Deal,
+    ForecastCategory,
+    MoveKind,
+    Source,
+    StageHistory,
+)
+from dealgate.deals.services import reassign_deal, set_next_step, update_deal
+from dealgate.errors import NotAllowed
+from dealgate.imports.mappings import FIELDS, REQUIRED, Mapping, MappingInvalid, load_mapping
+from dealgate.imports.parsers import (
+    CellError,
+    DateParser,
+    Table,
+    normalize,
+    open_table,
+    parse_bool,
+    parse_int,
+    parse_money,
+    undefuse,
+)
+from dealgate.people.access import role_of
+from dealgate.people.models import Role
+from dealgate.pipelines.models import CustomField, LostReason, Pipeline, Stage, StageKind
+
+CHUNK = 1000  # rows per INSERT and per IN (...) lookup; well under SQLite's variable limit
+SAMPLE_CHANGES = 50  # how many "would update" lines a report keeps
+NEW = "(new)"  # stands for the id of a user or account the import will create
+
+
+@dataclass
+class RowError:
+    row: int
+    column: str
+    value: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "column": self.column, "value": self.value, "message": self.message}
+
+    def __str__(self) -> str:
+        value = self.value if len(self.value) <= 60 else self.value[:57] + "..."
+        return f"row {self.row}, column {self.column!r}, value {value!r}: {self.message}"
+
+
+@dataclass
+class ImportReport:
+    kind: str
+    dry_run: bool = False
+    skip_bad_rows: bool = False
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    accounts_created: int = 0
+    history_rows: int = 0
+    users_created: list[str] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+    written: bool = False
+    seconds: float = 0.0
+
+    @property
+    def bad_rows(self) -> list[int]:
+        return sorted({e.row for e in self.errors})
+
+    @property
+    def blocked(self) -> bool:
+        """Bad rows and no permission to skip them: nothing was (or would be) written."""
+        return bool(self.errors) and not self.skip_bad_rows
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind, "dry_run": self.dry_run, "written": self.written, "blocked": self.blocked,
+            "rows": self.rows, "created": self.created, "updated": self.updated, "unchanged": self.unchanged,
+            "skipped": len(self.bad_rows) if self.skip_bad_rows else 0, "bad_rows": len(self.bad_rows),
+            "accounts_created": self.accounts_created, "history_rows": self.history_rows,
+            "users_created": self.users_created, "errors": [e.as_dict() for e in self.errors],
+            "warnings": self.warnings, "changes": self.changes, "seconds": round(self.seconds, 3),
+        }
+
+    def summary(self) -> str:
+        verb = "would be" if self.dry_run or self.blocked else "were"
+        if self.blocked:
+            head = (f"Nothing was imported: {len(self.bad_rows)} of {self.rows} rows are bad. Fix them, or use "
+                    "--skip-bad-rows to import the good ones.")
+        else:
+            head = f"{'Dry run: nothing written. ' if self.dry_run else ''}{self.rows} rows read."
+        counts = (f"{self.kind}: {self.created} {verb} created, {self.updated} updated, {self.unchanged} unchanged"
+                  + (f", {len(self.bad_rows)} bad rows skipped" if self.skip_bad_rows and self.errors else "")
+                  + (f"; {self.accounts_created} accounts created" if self.accounts_created else "")
+                  + (f"; {self.history_rows} history rows (imported)" if self.history_rows else "")
+                  + (f"; users created: {', '.join(self.users_created)}" if self.users_created else ""))
+        return f"{head}\n{counts}."
+
+    def as_text(self, max_errors: int = 50) -> str:
+        lines = [self.summary()]
+        if self.errors:
+            lines.append(f"Problems ({len(self.errors)} in {len(self.bad_rows)} rows; the header is row 1):")
+            lines.extend(f"  {e}" for e in self.errors[:max_errors])
+            if len(self.errors) > max_errors:
+                lines.append(f"  ... and {len(self.errors) - max_errors} more (use --json for all of them)")
+        if self.warnings:
+            lines.append("Warnings:")
+            lines.extend(f"  {w}" for w in self.warnings)
+        if self.changes and (self.dry_run or self.blocked):
+            lines.append("Changes to existing records:")
+            lines.extend(f"  {c}" for c in self.changes)
+        return "\n".join(lines)
+
+
+def import_file(kind: str, source: IO[bytes] | str | bytes, mapping: Mapping | str | dict[str, Any], *,
+                by: Any = None, dry_run: bool = False, skip_bad_rows: bool = False, create_users: bool = False,
+                pipeline: str | None = None) -> ImportReport:
+    """Import one CSV file of `kind` rows. Returns the report; writes nothing when any row is bad
+    (unless `skip_bad_rows`) or when `dry_run`. Raises MappingInvalid for a wrong mapping and
+    NotAllowed for a user who may not import (`by=None` is the system, e.g. the CLI)."""
+    started = time.perf_counter()
+    if by is not None and role_of(by) not in (Role.MANAGER, Role.ADMIN):
+        raise NotAllowed("Only managers and admins may import data.")
+    if not isinstance(mapping, Mapping):
+        mapping = load_mapping(mapping, kind)
+    if pipeline:
+        mapping.pipeline = pipeline
+    report = ImportReport(kind=kind, dry_run=dry_run, skip_bad_rows=skip_bad_rows)
+    table = open_table(source, delimiter=mapping.delimiter, encoding=mapping.encoding)
+    importer = IMPORTERS[kind](mapping, report, create_users=create_users)
+    importer.read(table)
+    if not report.blocked and not dry_run:
+        with transaction.atomic():
+            importer.write()
+        report.written = True
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# Row access
+
+
+class Row:
+    """One record of the file: the text of each mapped field, and the problems found in it."""
+
+    __slots__ = ("number", "values", "sources", "columns", "errors")
+
+    def __init__(self, number: int, cells: list[str], columns: dict[str, list[tuple[int, str]]]):
+        self.number = number
+        self.columns = columns
+        self.values: dict[str, str] = {}
+        self.sources: dict[str, str] = {}  # field -> the column its text came from
+        width = len(cells)
+        for name, sources in columns.items():
+            for index, column in sources:
+                text = cells[index].strip() if index < width else ""
+                if text:
+                    self.values[name] = undefuse(text)
+                    self.sources[name] = column
+                    break
+        self.errors: list[RowError] = []
+
+    def get(self, name: str) -> str:
+        return self.values.get(name, "")
+
+    def mapped(self, name: str) -> bool:
+        return bool(self.columns.get(name))
+
+    def column(self, name: str) -> str:
+        """The column a field came from (the first non-empty one), for error messages."""
+        if name in self.sources:
+            return self.sources[name]
+        found = self.columns.get(name, ())
+        return found[0][1] if found else f"({name})"
+
+    def error(self, name: str, message: str, value: str | None = None) -> None:
+        self.errors.append(RowError(self.number, self.column(name), self.get(name) if value is None else value,
+                                    message))
+
+    def parse(self, name: str, parser: Callable[[str], Any]) -> Any:
+        text = self.get(name)
+        if not text:
+            return None
+        try:
+            return parser(text)
+        except CellError as exc:
+            self.error(name, str(exc), text)
+            return None
+
+    def text(self, name: str, max_length: int, *, required: bool = False, hint: str = "") -> str:
+        text = self.get(name)
+        if required and not text:
+            self.error(name, f"is required{hint}", "")
+        elif len(text) > max_length:
+            self.error(name, f"is longer than {max_length} characters", text)
+            return text[:max_length]
+        return text
+
+
+def _lookup(table: dict[str, str], text: str) -> str | None:
+    """A value map lookup: exact first, then ignoring case, spaces and punctuation."""
+    if text in table:
+        return table[text]
+    wanted = normalize(text)
+    for key, value in table.items():
+        if normalize(key) == wanted:
+            return value
+    return None
+
+
+def _choice(text: str, choices: Any, table: dict[str, str], what: str) -> str:
+    """Match a cell against a Django choices class by value or label, after the mapping's value map."""
+    mapped = _lookup(table, text)
+    wanted = normalize(mapped or text)
+    for value, label in choices.choices:
+        if normalize(value) == wanted or normalize(label) == wanted:
+            return value
+    raise CellError(f"is not a {what}; use one of {', '.join(choices.values)} or map it in the mapping")
+
+
+def _sample(report: ImportReport, line: str) -> None:
+    if len(report.changes) < SAMPLE_CHANGES:
+        report.changes.append(line)
+
+
+def _chunks(items: list[Any], size: int = CHUNK) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _insert(model: Any, names: list[str], rows: list[tuple], *, returning: bool = False) -> list[int]:
+    """Multi-row INSERT of plain tuples, [RETURNING id]: bulk_create without building a model
+    instance per row, which is most of its cost at 100,000 rows. Values are adapted the way the
+    ORM adapts them (time zones for SQLite, decimals, JSON)."""
+    meta = model._meta
+    fields = [meta.get_field(name) for name in names]
+    ops = connection.ops
+
+    def adapter(f: Any) -> Callable[[Any], Any]:
+        if isinstance(f, models.DateTimeField):
+            if connection.vendor == "sqlite":  # what the ORM stores there: naive UTC text; 3x faster than ops'
+                return lambda v: None if v is None else str(v.astimezone(dt.timezone.utc).replace(tzinfo=None))
+            return ops.adapt_datetimefield_value
+        if isinstance(f, models.DateField):
+            return ops.adapt_datefield_value
+        if isinstance(f, models.DecimalField):
+            return lambda v: ops.adapt_decimalfield_value(v, f.max_digits, f.decimal_places)
+        if isinstance(f, models.JSONField):
+            return lambda v: f.get_db_prep_save(v, connection)
+        return lambda v: v
+
+    adapters = [adapter(f) for f in fields]
+    columns = ", ".join(ops.quote_name(f.column) for f in fields)
+    one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    size = max(1, min(CHUNK, 30_000 // len(fields)))  # SQLite allows 32,766 parameters per statement
+    ids: list[int] = []
+    with connection.cursor() as wrapper:
+        cursor = wrapper.cursor  # the driver's cursor: no per-statement debug logging of 30,000 parameters
+        for chunk in _chunks(rows, size):
+            params = [adapt(value) for row in chunk for adapt, value in zip(adapters, row)]
+            sql = f"INSERT INTO {ops.quote_name(meta.db_table)} ({columns}) VALUES {', '.join([one] * len(chunk))}"
+            if returning:
+                cursor.execute(sql + f" RETURNING {ops.quote_name(meta.pk.column)}", params)
+                ids.extend(row[0] for row in cursor.fetchall())
+            else:
+                cursor.execute(sql, params)
+    return ids
+
+
+# ---------------------------------------------------------------------------------------------
+# People and accounts referenced by rows
+
+
+class People:
+    """Resolves owner cells (username, e-mail, full name, or the mapping's "owners") to users,
+    planning new sales reps when the import may create users."""
+
+    NEW = "new"
+
+    def __init__(self, mapping: Mapping, create_users: bool):
+        self.mapping = mapping
+        self.create_users = create_users
+        self.by_key: dict[str, Any] = {}
+        for user in get_user_model().objects.select_related("profile"):
+            for key in (user.username, user.email, user.get_full_name()):
+                if key:
+                    self.by_key.setdefault(key.casefold(), user)
+        self.planned: dict[str, dict[str, str]] = {}  # username -> fields of the rep to create
+        self.cache: dict[str, Any] = {}
+
+    def resolve(self, text: str) -> Any:
+        """A user, or ('new', username) for a user to be created; CellError when unknown."""
+        if text not in self.cache:
+            self.cache[text] = self._resolve(text)
+        result = self.cache[text]
+        if isinstance(result, CellError):
+            raise result
+        return result
+
+    def _resolve(self, text: str) -> Any:
+        target = _lookup(self.mapping.owners, text)
+        user = self.by_key.get((target or text).casefold())
+        if user is not None:
+            return user
+        if not self.create_users:
+            if target:
+                return CellError(f"the mapping's \"owners\" points it to {target!r}, who is not a user; "
+                                 "create that user or use --create-users")
+            return CellError("is not a Dealgate user (matched by username, e-mail and full name); map it "
+                             "under \"owners\" in the mapping, or use --create-users to add them as sales reps")
+        username = target or self._username_for(text)
+        if username.casefold() not in self.planned:
+            first, _, last = ("" if "@" in text else text).partition(" ")
+            self.planned[username.casefold()] = {"username": username, "email": text if "@" in text else "",
+                                                 "first_name": first, "last_name": last}
+        return (self.NEW, username.casefold())
+
+    def _username_for(self, text: str) -> str:
+        base = re.sub(r"[^\w.@+-]+", ".", (text.split("@")[0] if "@" in text else text).strip().lower()).strip(".")
+        base = base[:140] or "user"
+        candidate, n = base, 1
+        while candidate.casefold() in self.by_key or candidate.casefold() in self.planned:
+            n += 1
+            candidate = f"{base}{n}"
+        return candidate
+
+    def create_planned(self, report: ImportReport) -> None:
+        from dealgate.people.services import create_user
+
+        for key, spec in self.planned.items():
+            user = create_user(role=Role.REP, password=None, **spec)
+            self.by_key[key] = user
+            report.users_created.append(user.username)
+
+    def user(self, ref: Any) -> Any:
+        return self.by_key[ref[1]] if isinstance(ref, tuple) else ref
+
+
+class Accounts:
+    """Accounts referenced by name and/or external id: found in one pass, the missing ones created."""
+
+    def __init__(self) -> None:
+        self.wanted_names: set[str] = set()
+        self.wanted_ext: set[str] = set()
+        self.by_ext: dict[str, int] = {}
+        self.by_name: dict[str, int] = {}
+        self.new: dict[tuple[str, str], Account] = {}
+
+    def want(self, name: str, ext: str) -> tuple[str, str]:
+        if ext:
+            self.wanted_ext.add(ext)
+        elif name:
+            self.wanted_names.add(name)
+        return (name, ext)
+
+    def load(self) -> None:
+        for chunk in _chunks(sorted(self.wanted_ext)):
+            self.by_ext.update(Account.objects.filter(external_id__in=chunk).values_list("external_id", "id"))
+        for chunk in _chunks(sorted(self.wanted_names)):
+            for name, pk in Account.objects.filter(name__in=chunk).order_by("-id").values_list("name", "id"):
+                self.by_name[name] = pk  # the oldest account of that name wins
+
+    def existing(self, key: tuple[str, str]) -> int | None:
+        name, ext = key
+        return self.by_ext.get(ext) if ext else self.by_name.get(name)
+
+    def plan(self, key: tuple[str, str], owner_id: int | None) -> None:
+        if self.existing(key) is None and key not in self.new:
+            name, ext = key
+            self.new[key] = Account(name=name or ext, external_id=ext or None, owner_id=owner_id)
+
+    def create(self) -> int:
+        accounts = list(self.new.values())
+        Account.objects.bulk_create(accounts, batch_size=CHUNK)
+        return len(accounts)
+
+    def id_of(self, key: tuple[str, str]) -> int:
+        found = self.existing(key)
+        return found if found is not None else self.new[key].pk
+
+
+# ---------------------------------------------------------------------------------------------
+# Importers: one per kind of row
+
+
+class Importer:
+    kind = ""
+
+    def __init__(self, mapping: Mapping, report: ImportReport, *, create_users: bool):
+        self.mapping = mapping
+        self.report = report
+        self.people = People(mapping, create_users) if self._uses_people() else None
+        self.dates = DateParser(mapping.date_formats, mapping.timezone)
+        self.plans: list[Any] = []
+
+    def _uses_people(self) -> bool:
+        return any(f in ("owner", "by") for f in set(self.mapping.columns.values())) or bool(
+            self.mapping.default_owner)
+
+    def read(self, table: Table) -> None:
+        index = {column: i for i, column in enumerate(table.header)}
+        columns: dict[str, list[tuple[int, str]]] = {}
+        missing: dict[str, list[str]] = {}
+        for column, target in self.mapping.columns.items():
+            if column in index:
+                columns.setdefault(target, []).append((index[column], column))
+            else:
+                missing.setdefault(target, []).append(column)
+        self._check_columns(columns, missing, table.header)
+        width = len(table.header)
+        for number, cells in table.rows:
+            self.report.rows += 1
+            row = Row(number, cells, columns)
+            if len(cells) > width and any(c.strip() for c in cells[width:]):
+                row.errors.append(RowError(number, "(row)", "", f"has {len(cells)} cells but the header has {width}"))
+            plan = self.read_row(row)
+            if row.errors:
+                self.report.errors.extend(row.errors)
+            elif plan is not None:
+                self.plans.append(plan)
+        self.resolve()
+        self.report.errors.sort(key=lambda e: e.row)
+
+    def _check_columns(self, columns: dict, missing: dict[str, list[str]], header: list[str]) -> None:
+        problems, absent = {}, []
+        for target, names in missing.items():
+            if target in columns:
+                continue  # another column feeds the same field
+            quoted = ", ".join(repr(n) for n in names)
+            if target in REQUIRED[self.kind]:
+                problems[f"columns[{names[0]!r}]"] = [
+                    f"column {quoted} (for {target!r}) is not in the file; the file's columns are: "
+                    f"{', '.join(header)}"]
+            else:
+                absent.append(quoted)
+        if absent:
+            self.report.warnings.append(f"not in the file, so left as they are: {', '.join(absent)}")
+        if problems:
+            message = "The file does not have the columns the mapping needs:\n  " + "\n  ".join(
+                m for ms in problems.values() for m in ms)
+            raise MappingInvalid(message, details=problems)
+
+    def read_row(self, row: Row) -> Any:  # pragma: no cover - each importer defines it
+        raise NotImplementedError
+
+    def resolve(self) -> None:
+        """After all rows are read: look up existing records in bulk and decide create/update."""
+
+    def write(self) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def owner_of(self, row: Row, name: str = "owner") -> Any:
+        text = row.get(name) or self.mapping.default_owner
+        if not text or self.people is None:
+            return None
+        try:
+            return self.people.resolve(text)
+        except CellError as exc:
+            row.error(name, str(exc), text)
+            return None
+
+    def fail_plan(self, plan: Any, name: str, value: str, message: str) -> None:
+        """A problem found after the row was read (e.g. against an existing record)."""
+        column = self.mapping.columns_for(name)
+        self.report.errors.append(RowError(plan.row, column[0] if column else f"({name})", value, message))
+        plan.bad = True
+
+
+@dataclass(slots=True)
+class DealPlan:
+    row: int
+    external_id: str | None
+    title: str
+    pipeline: Pipeline
+    stage: Stage
+    account: tuple[str, str]
+    owner: Any
+    values: dict[str, Any]
+    created_at: dt.datetime
+    stage_entered_at: dt.datetime
+    closed_at: dt.datetime | None
+    lost_reason_id: int | None
+    lost_note: str
+    existing: dict[str, Any] | None = None
+    changes: dict[str, Any] = field(default_factory=dict)
+    bad: bool = False
+
+
+class Pipelines:
+    """Pipelines and stages by key or name, with the mapping's stage and status maps applied."""
+
+    def __init__(self, mapping: Mapping):
+        self.mapping = mapping
+        self.pipelines = list(Pipeline.objects.all())
+        stages = list(Stage.objects.order_by("pipeline_id", "position"))
+        self.stages: dict[int, list[Stage]] = {p.pk: [] for p in self.pipelines}
+        for stage in stages:
+            self.stages[stage.pipeline_id].append(stage)
+        self.cache: dict[tuple, Any] = {}
+        self.default: Pipeline | None = None
+        if mapping.pipeline:
+            self.default = self.find(mapping.pipeline)
+            if self.default is None:
+                keys = ", ".join(p.key for p in self.pipelines) or "none yet"
+                raise MappingInvalid(
+                    f"pipeline: no pipeline {mapping.pipeline!r} (pipelines: {keys}). Create it (dealgate init "
+                    "--template ...) or choose another with --pipeline.",
+                    details={"pipeline": [f"no pipeline {mapping.pipeline!r}; pipelines are: {keys}"]})
+        elif len(self.pipelines) == 1:
+            self.default = self.pipelines[0]
+
+    def find(self, text: str) -> Pipeline | None:
+        wanted = normalize(text)
+        for pipeline in self.pipelines:
+            if normalize(pipeline.key) == wanted or normalize(pipeline.name) == wanted:
+                return pipeline
+        return None
+
+    def first_open(self, pipeline: Pipeline) -> Stage:
+        return next(s for s in self.stages[pipeline.pk] if s.kind == StageKind.OPEN)
+
+    def stage_names(self, pipeline: Pipeline) -> str:
+        return ", ".join(s.key for s in self.stages[pipeline.pk])
+
+    def _stage(self, pipeline: Pipeline, text: str) -> Stage | None:
+        wanted = normalize(text)
+        for stage in self.stages[pipeline.pk]:
+            if normalize(stage.key) == wanted or normalize(stage.name) == wanted:
+                return stage
+        return None
+
+    def _closing(self, pipeline: Pipeline, kind: str) -> Stage | None:
+        return next((s for s in self.stages[pipeline.pk] if s.kind == kind), None)
+
+    def stage(self, pipeline: Pipeline, stage_text: str, status_text: str) -> tuple[Stage | None, str, str]:
+        """(stage, None, None) or (None, field at fault, why), cached per distinct value pair."""
+        key = (pipeline.pk, stage_text, status_text)
+        if key not in self.cache:
+            self.cache[key] = self._resolve_stage(pipeline, stage_text, status_text)
+        return self.cache[key]
+
+    def _resolve_stage(self, pipeline: Pipeline, stage_text: str, status_text: str) -> tuple[Stage | None, str, str]:
+        status = ""
+        if status_text:
+            status = _lookup(self.mapping.statuses, status_text) or status_text.casefold()
+            if status not in ("open", "won", "lost"):
+                return None, "status", "is not open, won or lost; map it under \"statuses\" in the mapping"
+        stage = None
+        if stage_text:
+            target = _lookup(self.mapping.stages, stage_text)
+            stage = self._stage(pipeline, target or stage_text)
+            if stage is None:
+                if target:
+                    return None, "stage", (f"the mapping's \"stages\" sends it to {target!r}, which is not a stage "
+                                           f"of pipeline {pipeline.key!r}; its stages are: {self.stage_names(pipeline)}")
+                return None, "stage", (f"is not a stage of pipeline {pipeline.key!r} and not in the mapping's "
+                                       f"\"stages\"; its stages are: {self.stage_names(pipeline)}")
+        if status in ("won", "lost"):
+            if stage is not None and stage.kind != StageKind.OPEN and stage.kind != status:
+                return None, "status", f"says {status} but the stage {stage_text!r} is {stage.kind}"
+            stage = self._closing(pipeline, status)
+            if stage is None:
+                return None, "status", f"pipeline {pipeline.key!r} has no {status} stage"
+        elif status == "open" and stage is not None and stage.kind != StageKind.OPEN:
+            return None, "status", f"says open but the stage {stage_text!r} is {stage.kind}"
+        return stage or self.first_open(pipeline), "", ""
+
+
+class DealImporter(Importer):
+    kind = "deals"
+    # Fields a re-import may change, applied through update_deal (tracked ones leave a FieldChange).
+    UPDATABLE = ("title", "amount", "currency", "expected_close_date", "probability_override", "forecast_category",
+                 "source")
+
+    def __init__(self, mapping: Mapping, report: ImportReport, *, create_users: bool):
+        super().__init__(mapping, report, create_users=create_users)
+        self.pipelines = Pipelines(mapping)
+        self.accounts = Accounts()
+        self.lost_reasons = {normalize(r.key): r for r in LostReason.objects.all()}
+        self.lost_reasons.update({normalize(r.label): r for r in LostReason.objects.all()})
+        self.custom = {c.key: c for c in CustomField.objects.all()}
+        unknown = [t[len("custom."):] for t in mapping.columns.values()
+                   if t.startswith("custom.") and t[len("custom."):] not in self.custom]
+        if unknown:
+            known = ", ".join(self.custom) or "none defined yet"
+            raise MappingInvalid(f"columns: unknown custom field(s) {', '.join(unknown)}; custom fields: {known}.",
+                                 details={"columns": [f"unknown custom field {k!r}" for k in unknown]})
+        self.seen_ids: dict[str, int] = {}
+        self.now = timezone.now()
+
+    def read_row(self, row: Row) -> DealPlan | None:
+        external_id = row.text("external_id", 100) or None
+        if external_id:
+            if external_id in self.seen_ids:
+                row.error("external_id", f"the same id is already on row {self.seen_ids[external_id]}")
+            else:
+                self.seen_ids[external_id] = row.number
+        title = row.text("title", 200, required=True)
+        pipeline = self.pipelines.default
+        if row.get("pipeline"):
+            pipeline = self.pipelines.find(row.get("pipeline"))
+            if pipeline is None:
+                row.error("pipeline", "is not a pipeline; pipelines are: "
+                          + ", ".join(p.key for p in self.pipelines.pipelines))
+                return None
+        if pipeline is None:
+            row.error("pipeline", "no pipeline: set \"pipeline\" in the mapping, pass --pipeline, or map a column "
+                      "to 'pipeline'", "")
+            return None
+        stage, at_fault, why = self.pipelines.stage(pipeline, row.get("stage"), row.get("status"))
+        if stage is None:
+            row.error(at_fault, why)
+            return None
+        closed = stage.kind != StageKind.OPEN
+
+        values: dict[str, Any] = {}
+        money = row.parse("amount", lambda t: parse_money(t, self.mapping.decimal_separator))
+        values["amount"], money_currency = money if money else (None, None)
+        currency = row.get("currency").upper() or money_currency or self.mapping.currency
+        if len(currency) != 3 or not currency.isalpha():
+            row.error("currency", "is not a three-letter currency code such as EUR")
+        values["currency"] = currency
+        close_date = row.parse("close_date", self.dates.datetime)
+        expected = row.parse("expected_close_date", self.dates.date)
+        values["expected_close_date"] = expected or (close_date.date() if close_date else None)
+        if row.mapped("probability_override"):
+            values["probability_override"] = row.parse("probability_override", lambda t: parse_int(t, 0, 100))
+        category = row.parse("forecast_category", lambda t: _choice(t, ForecastCategory, {}, "forecast category"))
+        if category:
+            values["forecast_category"] = category
+        source = row.parse("source", lambda t: _choice(t, Source, self.mapping.sources, "source"))
+        if source:
+            values["source"] = source
+        next_step = row.text("next_step", 300)
+        next_due = row.parse("next_step_due", self.dates.date)
+        if next_step and next_due is None and not any(e.column == row.column("next_step_due") for e in row.errors):
+            row.error("next_step", "a next step needs a due date: map a column to next_step_due")
+        if row.mapped("next_step"):
+            values["next_step"], values["next_step_due"] = next_step, next_due if next_step else None
+        custom = self._custom_values(row)
+        if custom:
+            values["custom_fields"] = custom
+
+        created_at = row.parse("created_at", self.dates.datetime)
+        closed_at = row.parse("closed_at", self.dates.datetime) or (close_date if closed else None)
+        if closed and closed_at is None and not (row.get("closed_at") or row.get("close_date")):
+            row.error("closed_at" if row.mapped("closed_at") else "close_date",
+                      f"a {stage.kind} deal needs the date it closed: map a column to closed_at or close_date", "")
+        created_at = created_at or closed_at or self.now
+        if closed_at and created_at > closed_at:
+            row.error("created_at", f"is after the closed date {closed_at:%Y-%m-%d}")
+        entered = row.parse("stage_entered_at", self.dates.datetime) if not closed else None
+        if entered and entered < created_at:
+            row.error("stage_entered_at", f"is before the created date {created_at:%Y-%m-%d}")
+        lost_reason_id, lost_note = None, ""
+        if stage.kind == StageKind.LOST:
+            lost_reason_id = self._lost_reason(row)
+            lost_note = row.text("lost_note", 300)
+
+        owner = self.owner_of(row)
+        if owner is None and not (row.get("owner") or self.mapping.default_owner):
+            row.error("owner", "a deal needs an owner: map a column to 'owner' or set \"default_owner\"", "")
+        account_name = row.text("account", 200) or self.mapping.default_account
+        account_ext = row.text("account_external_id", 100)
+        if not account_name and not account_ext:
+            row.error("account", "a deal needs an account: map a column to 'account' or set \"default_account\"",
+                      "")
+        if row.errors:
+            return None
+        account = self.accounts.want(account_name, account_ext)
+        return DealPlan(
+            row=row.number, external_id=external_id, title=title, pipeline=pipeline, stage=stage, account=account,
+            owner=owner, values=values, created_at=created_at,
+            stage_entered_at=closed_at if closed else (entered or created_at), closed_at=closed_at if closed else None,
+            lost_reason_id=lost_reason_id, lost_note=lost_note,
+        )
+
+    def _custom_values(self, row: Row) -> dict[str, Any]:
+        values = {}
+        for key, spec in self.custom.items():
+            name = f"custom.{key}"
+            if not row.mapped(name) or not row.get(name):
+                continue
+            parser = {
+                CustomField.Type.NUMBER: lambda t: float(parse_money(t, self.mapping.decimal_separator)[0]),
+                CustomField.Type.DATE: lambda t: self.dates.date(t).isoformat(),
+                CustomField.Type.BOOLEAN: parse_bool,
+            }.get(spec.type, lambda t: t)
+            value = row.parse(name, parser)
+            if value is not None:
+                values[key] = value
+        return values
+
+    def _lost_reason(self, row: Row) -> int | None:
+        text = row.get("lost_reason") or self.mapping.default_lost_reason
+        if not text:
+            return None
+        reason = self.lost_reasons.get(normalize(_lookup(self.mapping.lost_reasons, text) or text))
+        if reason is None:
+            valid = ", ".join(sorted({r.key for r in self.lost_reasons.values()}))
+            row.error("lost_reason", f"is not a lost reason; valid reasons: {valid} (or map it under "
+                      "\"lost_reasons\" in the mapping)", text)
+            return None
+        return reason.pk
+
+    def resolve(self) -> None:
+        self.accounts.load()
+        existing: dict[str, dict[str, Any]] = {}
+        ids = [p.external_id for p in self.plans if p.external_id]
+        fields = ("id", "external_id", "pipeline_id", "stage_id", "owner_id", "next_step", "next_step_due",
+                  "custom_fields", *self.UPDATABLE)
+        for chunk in _chunks(ids):
+            for values in Deal.objects.filter(external_id__in=chunk).values(*fields):
+                existing[values["external_id"]] = values
+        no_lost_reason = 0
+        for plan in self.plans:
+            if plan.stage.kind == StageKind.LOST and plan.lost_reason_id is None:
+                no_lost_reason += 1
+            plan.existing = existing.get(plan.external_id) if plan.external_id else None
+            if plan.existing is None:
+                self.accounts.plan(plan.account, None if isinstance(plan.owner, tuple) else plan.owner.pk)
+                continue
+            self._diff(plan)
+        if no_lost_reason:
+            self.report.warnings.append(f"{no_lost_reason} lost deals have no lost reason")
+        self.plans = [p for p in self.plans if not p.bad]
+        for plan in self.plans:
+            if plan.existing is None:
+                self.report.created += 1
+            elif plan.changes:
+                self.report.updated += 1
+            else:
+                self.report.unchanged += 1
+
+    def _diff(self, plan: DealPlan) -> None:
+        old = plan.existing
+        assert old is not None
+        if old["pipeline_id"] != plan.pipeline.pk:
+            self.fail_plan(plan, "pipeline", plan.pipeline.key,
+                           f"deal {plan.external_id!r} is in another pipeline; an import does not move deals "
+                           "between pipelines")
+            return
+        wanted = {"title": plan.title, **plan.values}
+        for name, value in wanted.items():
+            if name == "custom_fields":
+                value = {**old["custom_fields"], **value}
+            if old.get(name) != value:
+                plan.changes[name] = value
+        if old["stage_id"] != plan.stage.pk:
+            plan.changes["stage"] = plan.stage
+        if isinstance(plan.owner, tuple) or plan.owner.pk != old["owner_id"]:
+            plan.changes["owner"] = plan.owner
+        if plan.changes:
+            described = "; ".join(
+                f"{k} {old.get(k)!s} -> {getattr(v, 'name', v)!s}" if k not in ("stage", "owner") else f"{k} changes"
+                for k, v in plan.changes.items())
+            _sample(self.report, f"row {plan.row} ({plan.external_id}): {described}")
+
+    DEAL_COLUMNS = ["title", "account", "owner", "team", "pipeline", "stage", "external_id", "created_at",
+                    "stage_entered_at", "closed_at", "lost_reason", "lost_note", "amount", "currency",
+                    "expected_close_date", "probability_override", "forecast_category", "source", "next_step",
+                    "next_step_due", "custom_fields", "close_date_slips", "version"]
+    HISTORY_COLUMNS = ["deal", "from_stage", "to_stage", "kind", "at", "by", "amount", "currency", "probability",
+                       "override", "override_reason", "imported"]
+
+    def write(self) -> None:
+        if self.people:
+            self.people.create_planned(self.report)
+        self.report.accounts_created = self.accounts.create()
+        new = [p for p in self.plans if p.existing is None]
+        for chunk in _chunks(new):
+            ids = _insert(Deal, self.DEAL_COLUMNS, [self._new_deal(p) for p in chunk], returning=True)
+            history = [row for plan, pk in zip(chunk, ids) for row in self._history(plan, pk)]
+            _insert(StageHistory, self.HISTORY_COLUMNS, history)
+            self.report.history_rows += len(history)
+        changed = [p for p in self.plans if p.existing is not None and p.changes]
+        for chunk in _chunks(changed):
+            deals = Deal.objects.select_related("stage", "pipeline").in_bulk([p.existing["id"] for p in chunk])
+            for plan in chunk:
+                self._apply_changes(plan, deals[plan.existing["id"]])
+
+    def _new_deal(self, plan: DealPlan) -> tuple:
+        """One row of DEAL_COLUMNS; fields the file does not give take the model's defaults."""
+        owner = self.people.user(plan.owner)
+        v = plan.values
+        return (
+            plan.title, self.accounts.id_of(plan.account), owner.pk,
+            getattr(getattr(owner, "profile", None), "team_id", None), plan.pipeline.pk, plan.stage.pk,
+            plan.external_id, plan.created_at, plan.stage_entered_at, plan.closed_at, plan.lost_reason_id,
+            plan.lost_note, v.get("amount"), v["currency"], v.get("expected_close_date"),
+            v.get("probability_override"), v.get("forecast_category") or ForecastCategory.PIPELINE,
+            v.get("source") or Source.OUTBOUND, v.get("next_step") or "", v.get("next_step_due"),
+            v.get("custom_fields") or {}, 0, 1,
+        )
+
+    def _history(self, plan: DealPlan, deal_id: int) -> list[tuple]:
+        """Created in the first stage at the created date; then the current stage, Won or Lost."""
+        first = self.pipelines.first_open(plan.pipeline)
+        override = plan.values.get("probability_override")
+        amount, currency = plan.values.get("amount"), plan.values["currency"]
+
+        def row(from_stage: Stage | None, to_stage: Stage, kind: str, at: dt.datetime) -> tuple:
+            probability = {"won": 100, "lost": 0}.get(to_stage.kind, override if override is not None
+                                                      else to_stage.probability)
+            return (deal_id, from_stage.pk if from_stage else None, to_stage.pk, kind, at, None, amount, currency,
+                    probability, False, "", True)
+
+        rows = [row(None, first, MoveKind.CREATED, plan.created_at)]
+        if plan.stage.pk != first.pk:
+            kind = {"won": MoveKind.WON, "lost": MoveKind.LOST}.get(plan.stage.kind, MoveKind.FORWARD)
+            rows.append(row(first, plan.stage, kind, plan.stage_entered_at))
+        return rows
+
+    def _apply_changes(self, plan: DealPlan, deal: Deal) -> None:
+        changes = dict(plan.changes)
+        stage = changes.pop("stage", None)
+        owner = changes.pop("owner", None)
+        next_step = {k: changes.pop(k) for k in ("next_step", "next_step_due") if k in changes}
+        if changes:
+            update_deal(deal, by=None, **changes)
+        if owner is not None:
+            reassign_deal(deal, self.people.user(owner), by=None)
+        if next_step:
+            set_next_step(deal, by=None, text=plan.values.get("next_step", ""), due=plan.values.get("next_step_due"))
+        if stage is not None:
+            record_imported_move(deal, stage, at=plan.stage_entered_at if stage.is_open else plan.closed_at,
+                                 lost_reason_id=plan.lost_reason_id, lost_note=plan.lost_note)
+            self.report.history_rows += 1
+
+
+def record_imported_move(deal: Deal, to_stage: Stage, *, at: dt.datetime | None, lost_reason_id: int | None = None,
+                         lost_note: str = "") -> StageHistory:
+    """Put a deal where the other system says it is, as imported history (not gated: it already happened)."""
+    with transaction.atomic():
+        locked = Deal.objects.select_for_update().select_related("stage").get(pk=deal.pk)
+        from_stage = locked.stage
+        at = at or timezone.now()
+        if to_stage.kind in (StageKind.WON, StageKind.LOST):
+            kind = to_stage.kind
+        elif from_stage.kind != StageKind.OPEN:
+            kind = MoveKind.REOPENED
+        else:
+            kind = MoveKind.FORWARD if to_stage.position > from_stage.position else MoveKind.BACKWARD
+        locked.stage, locked.stage_entered_at = to_stage, at
+        if to_stage.kind == StageKind.OPEN:
+            locked.closed_at, locked.lost_reason_id, locked.lost_note = None, None, ""
+        else:
+            locked.closed_at = at
+            locked.lost_reason_id = lost_reason_id if to_stage.kind == StageKind.LOST else None
+            locked.lost_note = lost_note if to_stage.kind == StageKind.LOST else ""
+        locked.version += 1
+        locked.save(update_fields=["stage", "stage_entered_at", "closed_at", "lost_reason", "lost_note", "version"])
+        deal.stage, deal.version = to_stage, locked.version
+        return StageHistory.objects.create(
+            deal=locked, from_stage=from_stage, to_stage=to_stage, kind=kind, at=at, by=None, amount=locked.amount,
+            currency=locked.currency, probability=locked.effective_probability, imported=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Accounts and contacts: created in bulk, updated in bulk, matched by external id (else name/e-mail)
+
+
+@dataclass(slots=True)
+class RecordPlan:
+    row: int
+    key: str | None
+    values: dict[str, Any]
+    account: tuple[str, str] | None = None
+    owner: Any = None
+    existing_id: int | None = None
+    changes: dict[str, Any] = field(default_factory=dict)
+    bad: bool = False
+
+
+class RecordImporter(Importer):
+    """Shared by accounts and contacts: a key per row, existing rows found in bulk, diffs applied."""
+
+    model: Any = None
+    key_field = ""  # natural key when the mapping has no external id
+
+    def __init__(self, mapping: Mapping, report: ImportReport, *, create_users: bool):
+        super().__init__(mapping, report, create_users=create_users)
+        self.by_external = bool(mapping.columns_for("external_id"))
+        self.seen: dict[str, int] = {}
+        self.accounts = Accounts()
+
+    def key_of(self, row: Row, values: dict[str, Any]) -> str | None:
+        key = row.text("external_id", 100) if self.by_external else str(values.get(self.key_field) or "")
+        key = key or None
+        if key:
+            folded = key if self.by_external else key.casefold()
+            if folded in self.seen:
+                row.error("external_id" if self.by_external else self.key_field,
+                          f"the same {'id' if self.by_external else self.key_field} is already on row "
+                          f"{self.seen[folded]}")
+            self.seen[folded] = row.number
+        return key
+
+    def resolve(self) -> None:
+        self.accounts.load()
+        for plan in self.plans:
+            if plan.account is not None:
+                self.accounts.plan(plan.account, None)
+                found = self.accounts.existing(plan.account)
+                plan.values["account_id"] = NEW if found is None else found
+        lookup = "external_id" if self.by_external else self.key_field
+        keys = [p.key for p in self.plans if p.key]
+        existing: dict[str, dict[str, Any]] = {}
+        value_names = sorted({k for p in self.plans for k in p.values} | {"id", lookup})
+        rows = self.model.objects.all() if self.by_external else self.model.objects.annotate(folded=Lower(lookup))
+        for chunk in _chunks(keys):
+            query = {f"{lookup}__in": chunk} if self.by_external else {"folded__in": [k.casefold() for k in chunk]}
+            for values in rows.filter(**query).order_by("-id").values(*value_names):
+                key = values[lookup] if self.by_external else values[lookup].casefold()
+                existing[key] = values
+        for plan in self.plans:
+            old = existing.get((plan.key if self.by_external else plan.key.casefold())) if plan.key else None
+            if old is None:
+                self.report.created += 1
+                continue
+            plan.existing_id = old["id"]
+            plan.changes = {k: v for k, v in plan.values.items() if old.get(k) != v}
+            if plan.changes:
+                self.report.updated += 1
+                _sample(self.report, f"row {plan.row} ({plan.key}): " + "; ".join(
+                    f"{k} {old.get(k)!s} -> {v!s}" for k, v in plan.changes.items()))
+            else:
+                self.report.unchanged += 1
+
+    def finish_values(self, plan: RecordPlan) -> dict[str, Any]:
+        values = dict(plan.values)
+        if "account_id" in values and plan.account is not None:
+            values["account_id"] = self.accounts.id_of(plan.account)
+        if "owner_id" in values and plan.owner is not None:
+            values["owner_id"] = self.people.user(plan.owner).pk
+        return values
+
+    def write(self) -> None:
+        if self.people:
+            self.people.create_planned(self.report)
+        self.report.accounts_created = self.accounts.create()
+        new = [self.model(**self.finish_values(p), **({"external_id": p.key} if self.by_external else {}))
+               for p in self.plans if p.existing_id is None]
+        self.model.objects.bulk_create(new, batch_size=CHUNK)
+        changed = []
+        names: set[str] = set()
+        for plan in self.plans:
+            if plan.existing_id is not None and plan.changes:
+                values = self.finish_values(plan)
+                changed.append(self.model(id=plan.existing_id, **{k: values[k] for k in plan.changes}))
+                names.update(plan.changes)
+        if changed:
+            self.model.objects.bulk_update(changed, sorted(names), batch_size=CHUNK)
+
+    def account_of(self, row: Row) -> tuple[str, str] | None:
+        name, ext = row.text("account", 200), row.text("account_external_id", 100)
+        return self.accounts.want(name, ext) if (name or ext) else None
+
+
+class AccountImporter(RecordImporter):
+    kind = "accounts"
+    model = Account
+    key_field = "name"
+
+    def read_row(self, row: Row) -> RecordPlan | None:
+        values: dict[str, Any] = {"name": row.text("name", 200, required=True)}
+        if row.mapped("segment"):
+            values["segment"] = row.text("segment", 50)
+        owner = self.owner_of(row) if row.mapped("owner") or self.mapping.default_owner else None
+        if owner is not None:
+            values["owner_id"] = NEW if isinstance(owner, tuple) else owner.pk
+        key = self.key_of(row, values)
+        return None if row.errors else RecordPlan(row=row.number, key=key, values=values, owner=owner)
+
+
+class ContactImporter(RecordImporter):
+    kind = "contacts"
+    model = Contact
+    key_field = "email"
+
+    def read_row(self, row: Row) -> RecordPlan | None:
+        name = row.get("name") or " ".join(p for p in (row.get("first_name"), row.get("last_name")) if p)
+        if not name:
+            row.error("name", "is required (or first_name/last_name)", "")
+        elif len(name) > 200:
+            row.error("name", "is longer than 200 characters", name)
+        values: dict[str, Any] = {"name": name[:200]}
+        for name_, length in (("email", 254), ("phone", 50), ("title", 100)):
+            if row.mapped(name_):
+                values[name_] = row.text(name_, length)
+        email = values.get("email", "")
+        if email and ("@" not in email or email.startswith("@") or email.endswith("@") or " " in email):
+            row.error("email", "is not an e-mail address")
+        account = self.account_of(row)
+        key = self.key_of(row, values)
+        return None if row.errors else RecordPlan(row=row.number, key=key, values=values, account=account)
+
+
+# ---------------------------------------------------------------------------------------------
+# Activities: appended; a row identical to an existing activity (same deal/account, kind,
+# subject and time) is left alone, so re-importing a file does not log calls twice.
+
+
+@dataclass(slots=True)
+class ActivityPlan:
+    row: int
+    kind: str
+    subject: str
+    occurred_at: dt.datetime
+    outcome: str
+    notes: str
+    deal_ext: str
+    account: tuple[str, str] | None
+    by: Any
+    deal_id: int | None = None
+    account_id: int | None = None
+
+
+class ActivityImporter(Importer):
+    kind = "activities"
+
+    def __init__(self, mapping: Mapping, report: ImportReport, *, create_users: bool):
+        super().__init__(mapping, report, create_users=create_users)
+        self.accounts = Accounts()
+
+    def read_row(self, row: Row) -> ActivityPlan | None:
+        kind = row.parse("kind", lambda t: _choice(t, ActivityKind, self.mapping.kinds, "kind of activity"))
+        subject = row.text("subject", 200, required=True)
+        occurred_at = row.parse("occurred_at", self.dates.datetime)
+        if occurred_at is None and not row.get("occurred_at"):
+            row.error("occurred_at", "is required", "")
+        deal_ext = row.text("deal_external_id", 100)
+        name, ext = row.text("account", 200), row.text("account_external_id", 100)
+        account = self.accounts.want(name, ext) if (name or ext) else None
+        if not deal_ext and account is None:
+            row.error("deal_external_id", "an activity belongs to a deal or an account: neither is given", "")
+        by = self.owner_of(row, "by")
+        if row.errors:
+            return None
+        return ActivityPlan(row=row.number, kind=kind, subject=subject, occurred_at=occurred_at,
+                            outcome=row.text("outcome", 50).lower().replace(" ", "_"), notes=row.text("notes", 10_000),
+                            deal_ext=deal_ext, account=account, by=by)
+
+    def resolve(self) -> None:
+        self.accounts.load()
+        deals: dict[str, tuple[int, int]] = {}
+        exts = sorted({p.deal_ext for p in self.plans if p.deal_ext})
+        for chunk in _chunks(exts):
+            deals.update((e, (i, a)) for e, i, a in Deal.objects.filter(external_id__in=chunk).values_list(
+                "external_id", "id", "account_id"))
+        for plan in self.plans:
+            if plan.deal_ext:
+                if plan.deal_ext not in deals:
+                    self.report.errors.append(RowError(plan.row, self._column("deal_external_id"), plan.deal_ext,
+                                                       "no deal has this external id; import the deals first"))
+                    plan.deal_id = -1
+                    continue
+                plan.deal_id, plan.account_id = deals[plan.deal_ext]
+            else:
+                plan.account_id = self.accounts.existing(plan.account)
+                if plan.account_id is None:
+                    self.accounts.plan(plan.account, None)
+        self.plans = [p for p in self.plans if p.deal_id != -1]
+        self.report.errors.sort(key=lambda e: e.row)
+        known = self._existing_keys()
+        for plan in self.plans:
+            key = self._key(plan)
+            if key in known:
+                self.report.unchanged += 1
+                plan.deal_id = -2  # already there
+            else:
+                known.add(key)
+                self.report.created += 1
+
+    def _column(self, name: str) -> str:
+        columns = self.mapping.columns_for(name)
+        return columns[0] if columns else f"({name})"
+
+    @staticmethod
+    def _key(plan: ActivityPlan) -> tuple:
+        return (plan.deal_id, plan.account_id if plan.deal_id is None else None, plan.kind, plan.subject,
+                plan.occurred_at.astimezone(dt.timezone.utc).replace(microsecond=0))
+
+    def _existing_keys(self) -> set[tuple]:
+        keys: set[tuple] = set()
+        fields = ("deal_id", "account_id", "kind", "subject", "occurred_at")
+
+        def add(rows: Iterable[tuple]) -> None:
+            for deal_id, account_id, kind, subject, at in rows:
+                keys.add((deal_id, account_id if deal_id is None else None, kind, subject,
+                          at.astimezone(dt.timezone.utc).replace(microsecond=0)))
+
+        deal_ids = sorted({p.deal_id for p in self.plans if p.deal_id})
+        for chunk in _chunks(deal_ids):
+            add(Activity.objects.filter(deal_id__in=chunk).values_list(*fields))
+        account_ids = sorted({p.account_id for p in self.plans if p.deal_id is None and p.account_id})
+        for chunk in _chunks(account_ids):
+            add(Activity.objects.filter(deal__isnull=True, account_id__in=chunk).values_list(*fields))
+        return keys
+
+    def write(self) -> None:
+        if self.people:
+            self.people.create_planned(self.report)
+        self.report.accounts_created = self.accounts.create()
+        new = [p for p in self.plans if p.deal_id != -2]
+        for plan in new:
+            if plan.deal_id is None and plan.account_id is None:
+                plan.account_id = self.accounts.id_of(plan.account)
+        Activity.objects.bulk_create([
+            Activity(deal_id=p.deal_id, account_id=p.account_id, kind=p.kind, subject=p.subject, outcome=p.outcome,
+                     notes=p.notes, occurred_at=p.occurred_at, by=self.people.user(p.by) if p.by else None)
+            for p in new], batch_size=CHUNK)
+        # A deal's last activity is the latest of all its activities, imported ones included.
+        deal_ids = sorted({p.deal_id for p in new if p.deal_id})
+        latest = Activity.objects.filter(deal_id=OuterRef("pk")).order_by("-occurred_at").values("occurred_at")[:1]
+        for chunk in _chunks(deal_ids):
+            Deal.objects.filter(pk__in=chunk).update(last_activity_at=Subquery(latest), version=F("version") + 1)
+
+
+IMPORTERS: dict[str, type[Importer]] = {
+    "deals": DealImporter,
+    "accounts": AccountImporter,
+    "contacts": ContactImporter,
+    "activities": ActivityImporter,
+}
+assert set(IMPORTERS) == set(FIELDS)
+_ = Decimal  # amounts are Decimals throughout (parse_money)

@@ -1,0 +1,174 @@
+"""The import page: upload a file, map its columns, preview, dry run, import; and CSV downloads.
+
+Managers and admins only: an import writes many deals at once and an export reads every deal,
+past the team scope a rep's pages keep to. The work itself is `services.import_file` and
+`exports.csv_lines`, the same calls the CLI makes.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from dealgate.errors import DealgateError
+from dealgate.imports.exports import EXPORTS, csv_lines
+from dealgate.imports.mappings import FIELDS, KINDS, ready_mapping_data, ready_mappings_for
+from dealgate.imports.parsers import open_table
+from dealgate.imports.services import import_file
+from dealgate.people.access import role_of
+from dealgate.people.models import Role
+from dealgate.pipelines.models import Pipeline
+
+PREVIEW_ROWS = 5
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+SESSION_KEY = "dealgate_imports"
+
+
+def _require_importer(request: HttpRequest) -> None:
+    if role_of(request.user) not in (Role.MANAGER, Role.ADMIN):
+        raise PermissionDenied("Only managers and admins may import or export data.")
+
+
+def _upload_dir() -> Path:
+    path = Path(settings.DATA_DIR) / "uploads"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _upload(request: HttpRequest, token: str) -> dict[str, Any]:
+    """The upload this session made under `token` (never another session's)."""
+    upload = request.session.get(SESSION_KEY, {}).get(token)
+    if upload is None or not (_upload_dir() / f"{token}.csv").is_file():
+        raise Http404("No such upload; upload the file again.")
+    return upload
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    _require_importer(request)
+    return render(request, "imports/home.html", {
+        "kinds": KINDS, "ready": {kind: ready_mappings_for(kind) for kind in KINDS}, "exports": EXPORTS,
+        "pipelines": Pipeline.objects.order_by("name"), "error": request.GET.get("error", ""),
+    })
+
+
+@login_required
+@require_POST
+def upload(request: HttpRequest) -> HttpResponse:
+    _require_importer(request)
+    kind = request.POST.get("kind", "")
+    file = request.FILES.get("file")
+    if kind not in KINDS or file is None:
+        return redirect(f"{request.path.rsplit('upload/', 1)[0]}?error=Choose+what+to+import+and+a+CSV+file.")
+    if file.size > MAX_UPLOAD_BYTES:
+        return redirect(f"{request.path.rsplit('upload/', 1)[0]}?error=The+file+is+larger+than+200+MB.")
+    mapping: dict[str, Any] = {}
+    ready = request.POST.get("ready", "")
+    if ready:
+        try:
+            mapping = ready_mapping_data(ready, kind)
+        except DealgateError:
+            mapping = {}
+    token = secrets.token_urlsafe(16)
+    with open(_upload_dir() / f"{token}.csv", "wb") as handle:
+        for chunk in file.chunks():
+            handle.write(chunk)
+    if request.POST.get("pipeline"):
+        mapping["pipeline"] = request.POST["pipeline"]
+    uploads = request.session.get(SESSION_KEY, {})
+    uploads[token] = {"kind": kind, "name": file.name, "mapping": mapping}
+    request.session[SESSION_KEY] = uploads
+    return redirect("imports:map", token=token)
+
+
+@login_required
+def map_columns(request: HttpRequest, token: str) -> HttpResponse:
+    """Map each column to a field, see the first rows, then dry-run or import."""
+    _require_importer(request)
+    upload = _upload(request, token)
+    kind = upload["kind"]
+    path = _upload_dir() / f"{token}.csv"
+    mapping = dict(upload["mapping"])
+    report, error = None, ""
+    if request.method == "POST":
+        mapping, error = _mapping_from_form(request, kind)
+        upload["mapping"] = mapping
+        request.session.modified = True
+        if not error:
+            try:
+                with open(path, "rb") as handle:
+                    report = import_file(
+                        kind, handle, mapping, by=request.user, dry_run=request.POST.get("action") != "import",
+                        skip_bad_rows=bool(request.POST.get("skip_bad_rows")),
+                        create_users=bool(request.POST.get("create_users")),
+                    )
+            except DealgateError as exc:
+                error = exc.message
+    header, preview, read_error = _preview(path, mapping)
+    columns = _column_targets(mapping)
+    advanced = {k: v for k, v in mapping.items() if k not in ("columns", "external_id", "kind", "extends")}
+    return render(request, "imports/map.html", {
+        "token": token, "kind": kind, "file_name": upload["name"], "fields": FIELDS[kind],
+        "header": [(column, columns.get(column, ""), [cells[i] if i < len(cells) else "" for _, cells in preview])
+                   for i, column in enumerate(header)],
+        "preview": preview, "advanced": json.dumps(advanced, indent=2), "report": report,
+        "error": error or read_error, "errors": report.errors[:200] if report else [],
+        "skip_bad_rows": request.POST.get("skip_bad_rows"), "create_users": request.POST.get("create_users"),
+    })
+
+
+def _column_targets(mapping: dict[str, Any]) -> dict[str, str]:
+    columns = dict(mapping.get("columns") or {})
+    if mapping.get("external_id"):
+        columns[mapping["external_id"]] = "external_id"
+    return columns
+
+
+def _mapping_from_form(request: HttpRequest, kind: str) -> tuple[dict[str, Any], str]:
+    """Column choices from the selects, everything else from the JSON box."""
+    try:
+        advanced = json.loads(request.POST.get("advanced") or "{}")
+        if not isinstance(advanced, dict):
+            raise ValueError("must be a JSON object")
+    except ValueError as exc:
+        return {}, f"The settings box is not valid JSON: {exc}"
+    columns = {}
+    for key, target in request.POST.items():
+        if key.startswith("column:") and target:
+            columns[key[len("column:"):]] = target
+    return {**advanced, "kind": kind, "columns": columns}, ""
+
+
+def _preview(path: Path, mapping: dict[str, Any]) -> tuple[list[str], list[tuple[int, list[str]]], str]:
+    try:
+        with open(path, "rb") as handle:
+            table = open_table(handle, delimiter=mapping.get("delimiter"), encoding=mapping.get("encoding", "utf-8-sig"))
+            rows = []
+            for number, cells in table.rows:
+                rows.append((number, cells))
+                if len(rows) == PREVIEW_ROWS:
+                    break
+            return table.header, rows, ""
+    except DealgateError as exc:
+        return [], [], exc.message
+
+
+@login_required
+def export(request: HttpRequest, kind: str) -> StreamingHttpResponse:
+    _require_importer(request)
+    if kind not in EXPORTS:
+        raise Http404(f"No export {kind!r}.")
+    response = StreamingHttpResponse(csv_lines(kind), content_type="text/csv; charset=utf-8")
+    stamp = timezone.localdate().isoformat()
+    response["Content-Disposition"] = f'attachment; filename="dealgate-{kind}-{stamp}.csv"'
+    return response

@@ -1,0 +1,62 @@
+"""Admin for pipelines: a pipeline with its stages inline, a stage with its criteria inline.
+
+Criterion configs are JSON; `Criterion.clean` (via `services.validate_criterion`) refuses a config
+the engine cannot evaluate, so a typo never reaches a gate.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from dealgate.pipelines.models import Criterion, CustomField, LostReason, Pipeline, Stage
+
+
+class StageInline(admin.TabularInline):
+    model = Stage
+    extra = 0
+    ordering = ["position"]
+    fields = ["position", "key", "name", "kind", "probability", "rot_days", "exit_question"]
+    show_change_link = True
+
+
+@admin.register(Pipeline)
+class PipelineAdmin(admin.ModelAdmin):
+    list_display = ["name", "key", "template", "single_threaded_from", "business_days", "created_at"]
+    search_fields = ["name", "key"]
+    readonly_fields = ["template", "created_at"]
+    inlines = [StageInline]
+
+
+class CriterionInline(admin.StackedInline):
+    model = Criterion
+    extra = 0
+    ordering = ["phase", "position", "id"]
+    fields = [("phase", "position"), ("key", "kind"), "label", "config"]
+
+
+@admin.register(Stage)
+class StageAdmin(admin.ModelAdmin):
+    list_display = ["name", "pipeline", "position", "kind", "probability", "rot_days"]
+    list_filter = ["pipeline", "kind"]
+    ordering = ["pipeline__name", "position"]
+    search_fields = ["name", "key", "pipeline__name"]
+    inlines = [CriterionInline]
+
+
+@admin.register(Criterion)
+class CriterionAdmin(admin.ModelAdmin):
+    list_display = ["label", "stage", "phase", "kind", "position"]
+    list_filter = ["stage__pipeline", "kind", "phase"]
+    ordering = ["stage__pipeline__name", "stage__position", "phase", "position"]
+    search_fields = ["label", "key", "stage__name"]
+
+
+@admin.register(LostReason)
+class LostReasonAdmin(admin.ModelAdmin):
+    list_display = ["label", "key", "active"]
+    list_editable = ["active"]
+
+
+@admin.register(CustomField)
+class CustomFieldAdmin(admin.ModelAdmin):
+    list_display = ["label", "key", "type"]

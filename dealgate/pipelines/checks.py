@@ -1,0 +1,41 @@
+"""`manage.py check` for pipelines: every stored criterion must be one the engine can evaluate.
+
+Criteria are edited as JSON in the admin or written by imports; a config that slipped past
+validation would make every move through that stage fail, so we say which one, where, at startup.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.checks import Error, Tags, register
+from django.db import DatabaseError
+
+from dealgate.pipelines.criteria import CriterionConfigError
+
+
+@register(Tags.models, "pipelines")
+def check_criteria(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[Error]:
+    from dealgate.pipelines.models import Criterion
+    from dealgate.pipelines.services import validate_criterion
+
+    errors: list[Error] = []
+    rows = Criterion.objects.select_related("stage__pipeline").order_by("stage__pipeline__key", "stage__position",
+                                                                         "phase", "position", "id")
+    try:
+        criteria = list(rows)
+    except DatabaseError:
+        return []  # tables not migrated yet: `migrate` comes first and has its own messages
+    for criterion in criteria:
+        try:
+            validate_criterion(criterion.kind, criterion.config)
+        except CriterionConfigError as exc:
+            stage = criterion.stage
+            errors.append(Error(
+                f"Pipeline {stage.pipeline.key!r}, stage {stage.name!r}, {criterion.phase} criterion "
+                f"{criterion.label!r} (key {criterion.key!r}): {exc}",
+                hint="Fix the criterion's config in the admin (Pipelines > Stages), or delete it.",
+                obj=criterion,
+                id="dealgate.pipelines.E001",
+            ))
+    return errors

@@ -1,0 +1,117 @@
+"""Per-stage statistics learned from the stage history (read-only).
+
+A *stay* in a stage starts with the history row that entered it and ends with the next history
+row of the same deal; a stay with no next row is still running and is not counted. Durations are
+in days (fractional). The "stuck" flag compares a deal's age in its stage with the 90th
+percentile of these finished stays; analytics shows the same numbers as time in stage.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Iterable, Sequence
+
+from django.db import connection
+
+# Percentiles travel into SQL as whole parts per million, so the row selection is exact integer
+# arithmetic on every database (no float rounding deciding which row is the 90th percentile).
+_SCALE = 1_000_000
+
+_DAYS_BETWEEN = {
+    "sqlite": "(julianday({end}) - julianday({start}))",
+    "postgresql": "(EXTRACT(EPOCH FROM ({end} - {start})) / 86400.0)",
+}
+
+
+@dataclass(frozen=True)
+class StageDurations:
+    """Finished stays of one stage: how many, and their duration percentiles in days."""
+
+    stage_id: int
+    stays: int
+    percentiles: dict[float, float]
+
+    def days_at(self, percentile: float) -> float:
+        return self.percentiles[percentile]
+
+
+def _scaled(percentile: float) -> int:
+    if not 0 <= percentile <= 1:
+        raise ValueError(f"a percentile is a fraction between 0 and 1, not {percentile!r}")
+    return round(percentile * _SCALE)
+
+
+def _duration_sql(start: str, end: str) -> str:
+    try:
+        template = _DAYS_BETWEEN[connection.vendor]
+    except KeyError:
+        raise NotImplementedError(f"stage durations are not written for {connection.vendor}") from None
+    return template.format(start=start, end=end)
+
+
+def stage_duration_percentiles(
+    pipeline_ids: Iterable[int], percentiles: Sequence[float] = (0.5, 0.75, 0.9)
+) -> dict[int, StageDurations]:
+    """Duration percentiles (linear interpolation, like PostgreSQL's percentile_cont) per stage.
+
+    One query for any number of pipelines and deals. The database orders each stage's stays and
+    returns only the (at most two) rows around each requested percentile; Python interpolates
+    between them. Stages without a finished stay are absent from the answer.
+    """
+    from dealgate.deals.models import Deal, StageHistory
+
+    pipeline_ids = sorted(set(pipeline_ids))
+    if not pipeline_ids:
+        return {}
+    scaled = {p: _scaled(p) for p in percentiles}
+    around_percentile = " OR ".join(
+        f"({_SCALE} * k > %s * last_k - {_SCALE} AND {_SCALE} * k < %s * last_k + {_SCALE})" for _ in scaled
+    ) or "1 = 0"
+    history, deals = StageHistory._meta.db_table, Deal._meta.db_table
+    in_pipelines = ", ".join(["%s"] * len(pipeline_ids))
+    sql = f"""
+        WITH moves AS (
+            SELECT h.to_stage_id AS stage_id, h.at AS entered_at,
+                   LEAD(h.at) OVER (PARTITION BY h.deal_id ORDER BY h.at, h.id) AS left_at
+            FROM {history} h
+            WHERE h.deal_id IN (SELECT d.id FROM {deals} d WHERE d.pipeline_id IN ({in_pipelines}))
+        ),
+        stays AS (
+            SELECT stage_id, {_duration_sql("entered_at", "left_at")} AS days
+            FROM moves WHERE left_at IS NOT NULL
+        ),
+        ranked AS (
+            SELECT stage_id, days,
+                   ROW_NUMBER() OVER (PARTITION BY stage_id ORDER BY days) - 1 AS k,
+                   COUNT(*) OVER (PARTITION BY stage_id) - 1 AS last_k
+            FROM stays
+        )
+        SELECT stage_id, k, last_k, days FROM ranked
+        WHERE {around_percentile}
+        ORDER BY stage_id, k
+    """
+    params: list[int] = list(pipeline_ids)
+    for value in scaled.values():
+        params += [value, value]
+    rows_by_stage: dict[int, tuple[int, dict[int, float]]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for stage_id, k, last_k, days in cursor.fetchall():
+            rows_by_stage.setdefault(stage_id, (int(last_k), {}))[1][int(k)] = float(days)
+    return {
+        stage_id: StageDurations(
+            stage_id=stage_id,
+            stays=last_k + 1,
+            percentiles={p: _interpolate(sorted_days, last_k, scaled[p]) for p in percentiles},
+        )
+        for stage_id, (last_k, sorted_days) in rows_by_stage.items()
+    }
+
+
+def _interpolate(days_at_rank: dict[int, float], last_k: int, scaled_percentile: int) -> float:
+    position = Fraction(scaled_percentile * last_k, _SCALE)
+    low, high = math.floor(position), math.ceil(position)
+    below, above = days_at_rank[low], days_at_rank[high]
+    return below + (above - below) * float(position - low)

@@ -1,0 +1,146 @@
+"""Admin edits of pipelines, stages and criteria made from the settings pages.
+
+These are the write paths behind the settings screens: each validates first (a bad probability or
+criterion config raises ValidationFailed naming the field) and writes in one transaction. They
+belong with the other pipeline writes in `dealgate/pipelines/services.py`; they live here only
+until that module grows stage and criterion editing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+
+from dealgate.errors import NotAllowed, ValidationFailed
+from dealgate.people.access import role_of
+from dealgate.people.models import Role
+from dealgate.pipelines.criteria import CriterionConfigError
+from dealgate.pipelines.models import Criterion, CriterionKind, Phase, Pipeline, Stage, StageKind
+from dealgate.pipelines.services import validate_criterion
+
+
+def _require_admin(by: Any) -> None:
+    if by is not None and role_of(by) != Role.ADMIN:
+        raise NotAllowed("Only an administrator may change pipelines, stages and criteria.")
+
+
+def _int(value: Any, field: str, *, low: int, high: int, required: bool = True) -> int | None:
+    if value in (None, ""):
+        if required:
+            raise ValidationFailed.for_field(field, "is required")
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValidationFailed.for_field(field, f"{value!r} is not a whole number") from None
+    if not low <= number <= high:
+        raise ValidationFailed.for_field(field, f"must be between {low} and {high}")
+    return number
+
+
+def _text(value: Any, field: str, *, max_length: int, required: bool = False) -> str:
+    text = str(value or "").strip()
+    if required and not text:
+        raise ValidationFailed.for_field(field, "is required")
+    if len(text) > max_length:
+        raise ValidationFailed.for_field(field, f"is longer than {max_length} characters")
+    return text
+
+
+def _config(value: Any, kind: str) -> dict:
+    try:
+        config = json.loads(value) if isinstance(value, str) else value
+    except json.JSONDecodeError as exc:
+        raise ValidationFailed.for_field("config", f"is not valid JSON: {exc.msg} (line {exc.lineno})") from None
+    try:
+        validate_criterion(kind, config)
+    except CriterionConfigError as exc:
+        raise ValidationFailed.for_field("config", str(exc)) from None
+    return config
+
+
+@transaction.atomic
+def update_pipeline(pipeline: Pipeline, *, by: Any, name: Any, business_days: bool, single_threaded_from: Any) -> Pipeline:
+    _require_admin(by)
+    pipeline.name = _text(name, "name", max_length=100, required=True)
+    pipeline.business_days = bool(business_days)
+    pipeline.single_threaded_from = _int(single_threaded_from, "single_threaded_from", low=1, high=100, required=False)
+    pipeline.save(update_fields=["name", "business_days", "single_threaded_from"])
+    return pipeline
+
+
+@transaction.atomic
+def update_stage(stage: Stage, *, by: Any, name: Any, probability: Any, rot_days: Any, exit_question: Any,
+                 goal: Any = "", guidance: Any = "") -> Stage:
+    """Change what a stage asks and promises; won stays 100% and lost 0%."""
+    _require_admin(by)
+    stage.name = _text(name, "name", max_length=100, required=True)
+    stage.probability = _int(probability, "probability", low=0, high=100)
+    if stage.kind == StageKind.WON and stage.probability != 100:
+        raise ValidationFailed.for_field("probability", "a won stage has probability 100")
+    if stage.kind == StageKind.LOST and stage.probability != 0:
+        raise ValidationFailed.for_field("probability", "a lost stage has probability 0")
+    stage.rot_days = _int(rot_days, "rot_days", low=1, high=3650, required=False)
+    stage.exit_question = _text(exit_question, "exit_question", max_length=300)
+    stage.goal = _text(goal, "goal", max_length=300)
+    stage.guidance = _text(guidance, "guidance", max_length=5000)
+    stage.save(update_fields=["name", "probability", "rot_days", "exit_question", "goal", "guidance"])
+    return stage
+
+
+@transaction.atomic
+def move_stage(stage: Stage, direction: str, *, by: Any) -> Stage:
+    """Swap an open stage with its open neighbour (up = earlier); Won and Lost stay last."""
+    _require_admin(by)
+    if stage.kind != StageKind.OPEN:
+        raise ValidationFailed.for_field("stage", "only open stages can be reordered; Won and Lost stay last")
+    stages = list(Stage.objects.select_for_update().filter(pipeline_id=stage.pipeline_id, kind=StageKind.OPEN)
+                  .order_by("position"))
+    index = next(i for i, s in enumerate(stages) if s.pk == stage.pk)
+    other_index = index - 1 if direction == "up" else index + 1
+    if direction not in ("up", "down") or not 0 <= other_index < len(stages):
+        return stage
+    other = stages[other_index]
+    spare = (Stage.objects.filter(pipeline_id=stage.pipeline_id).aggregate(m=Max("position"))["m"] or 0) + 1
+    mine, theirs = stages[index].position, other.position
+    Stage.objects.filter(pk=other.pk).update(position=spare)
+    Stage.objects.filter(pk=stage.pk).update(position=theirs)
+    Stage.objects.filter(pk=other.pk).update(position=mine)
+    stage.position = theirs
+    return stage
+
+
+@transaction.atomic
+def add_criterion(stage: Stage, *, by: Any, phase: Any, key: Any, label: Any, kind: Any, config: Any) -> Criterion:
+    _require_admin(by)
+    if phase not in Phase.values:
+        raise ValidationFailed.for_field("phase", f"choose one of {', '.join(Phase.values)}")
+    if kind not in CriterionKind.values:
+        raise ValidationFailed.for_field("kind", f"choose one of {', '.join(CriterionKind.values)}")
+    key = _text(key, "key", max_length=60, required=True).lower().replace(" ", "-")
+    position = (stage.criteria.filter(phase=phase).aggregate(m=Max("position"))["m"] or 0) + 1
+    try:
+        with transaction.atomic():
+            return Criterion.objects.create(stage=stage, phase=phase, key=key, kind=kind, position=position,
+                                            label=_text(label, "label", max_length=200, required=True),
+                                            config=_config(config, kind))
+    except IntegrityError:
+        raise ValidationFailed.for_field("key", f"{stage.name} already has a {phase} criterion {key!r}") from None
+
+
+@transaction.atomic
+def update_criterion(criterion: Criterion, *, by: Any, label: Any, config: Any) -> Criterion:
+    _require_admin(by)
+    criterion.label = _text(label, "label", max_length=200, required=True)
+    criterion.config = _config(config, criterion.kind)
+    criterion.save(update_fields=["label", "config"])
+    return criterion
+
+
+@transaction.atomic
+def delete_criterion(criterion: Criterion, *, by: Any) -> None:
+    _require_admin(by)
+    criterion.delete()

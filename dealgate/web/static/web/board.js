@@ -1,0 +1,130 @@
+/* Dealgate board: native HTML5 drag and drop plus a keyboard alternative.
+ *
+ * The server decides every move (the gate lives in the move service): a drop only asks it.
+ * On success the server re-renders the two columns (out-of-band swap) and closes the panel;
+ * on refusal the card stays where it was and the side panel lists what is missing.
+ */
+(function () {
+  "use strict";
+  var dragged = null;
+
+  function boardPage() { return document.querySelector(".board-page"); }
+  function boardQuery() { var b = boardPage(); return b ? b.dataset.boardQuery || "" : ""; }
+  function panel() { return document.getElementById("panel"); }
+
+  function closePanel() { var p = panel(); if (p) p.innerHTML = ""; }
+
+  function toast(text) {
+    var t = document.getElementById("toast");
+    if (!t) return;
+    t.textContent = text;
+    t.classList.add("show");
+    clearTimeout(t._timer);
+    t._timer = setTimeout(function () { t.classList.remove("show"); }, 2600);
+  }
+
+  function move(card, stageId) {
+    card.classList.add("pending");
+    return htmx.ajax("POST", "/deals/" + card.dataset.deal + "/move/", {
+      source: card, target: "#panel", swap: "innerHTML",
+      values: { to: stageId, expected: card.dataset.stage, origin: "board", board_query: boardQuery() }
+    }).finally(function () {
+      var still = document.getElementById(card.id);
+      if (still) still.classList.remove("pending");
+    });
+  }
+
+  function openPanel(card, mode, extra) {
+    var url = "/deals/" + card.dataset.deal + "/panel/" + mode + "/?origin=board&board_query=" +
+      encodeURIComponent(boardQuery()) + (extra || "");
+    return htmx.ajax("GET", url, { source: card, target: "#panel", swap: "innerHTML" });
+  }
+
+  function dropTarget(el) { return el && el.closest ? el.closest(".column, .dropzone") : null; }
+
+  function drop(card, target) {
+    if (!card || !target) return;
+    var kind = target.dataset.kind;
+    if (kind === "won" || kind === "lost") { openPanel(card, kind); return; }
+    if (target.dataset.stage === card.dataset.stage) return;
+    move(card, target.dataset.stage);
+  }
+
+  document.addEventListener("dragstart", function (e) {
+    var card = e.target.closest && e.target.closest(".card[draggable=true]");
+    if (!card) return;
+    dragged = card;
+    e.dataTransfer.effectAllowed = "move";
+    e.dataTransfer.setData("text/plain", card.dataset.deal);
+    card.classList.add("dragging");
+    document.body.classList.add("is-dragging");
+  });
+
+  document.addEventListener("dragend", function () {
+    if (dragged) dragged.classList.remove("dragging");
+    dragged = null;
+    document.body.classList.remove("is-dragging");
+    document.querySelectorAll(".drop-over").forEach(function (el) { el.classList.remove("drop-over"); });
+  });
+
+  document.addEventListener("dragover", function (e) {
+    var target = dragged && dropTarget(e.target);
+    if (!target) return;
+    e.preventDefault();
+    e.dataTransfer.dropEffect = "move";
+    if (!target.classList.contains("drop-over")) {
+      document.querySelectorAll(".drop-over").forEach(function (el) { el.classList.remove("drop-over"); });
+      target.classList.add("drop-over");
+    }
+  });
+
+  document.addEventListener("drop", function (e) {
+    var target = dragged && dropTarget(e.target);
+    if (!target) return;
+    e.preventDefault();
+    var card = dragged;
+    target.classList.remove("drop-over");
+    drop(card, target);
+  });
+
+  /* Keyboard: M opens the move menu, Shift+Arrow moves one stage, Enter opens the deal. */
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape") { closePanel(); return; }
+    var card = e.target.closest && e.target.closest(".card");
+    if (!card || e.target !== card) return;
+    var columns = Array.prototype.slice.call(document.querySelectorAll(".board .column"));
+    var index = columns.findIndex(function (c) { return c.dataset.stage === card.dataset.stage; });
+    if (e.key === "Enter") { window.location = card.querySelector(".card-title").href; }
+    else if (e.key === "m" || e.key === "M") { e.preventDefault(); openPanel(card, "menu"); }
+    else if (e.shiftKey && (e.key === "ArrowRight" || e.key === "ArrowLeft")) {
+      e.preventDefault();
+      var next = columns[index + (e.key === "ArrowRight" ? 1 : -1)];
+      if (next && card.getAttribute("draggable") === "true") move(card, next.dataset.stage);
+    } else if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      var sibling = e.key === "ArrowDown" ? card.nextElementSibling : card.previousElementSibling;
+      if (sibling && sibling.classList.contains("card")) { e.preventDefault(); sibling.focus(); }
+    }
+  });
+
+  document.addEventListener("click", function (e) {
+    if (e.target.closest("[data-close-panel]")) closePanel();
+  });
+
+  /* A refused drop: the card did not move; shake it so the eye finds it. */
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var source = e.detail.elt;
+    var xhr = e.detail.xhr;
+    if (source && source.classList && source.classList.contains("card") && xhr && xhr.status >= 400) {
+      var card = document.getElementById(source.id) || source;
+      card.classList.remove("refused");
+      void card.offsetWidth;
+      card.classList.add("refused");
+    }
+  });
+
+  document.addEventListener("dg:moved", function (e) {
+    var card = document.getElementById("deal-" + e.detail.deal);
+    toast(card ? "Moved “" + card.querySelector(".card-title").textContent + "”" : "Deal closed");
+    if (card) { card.classList.add("landed"); card.focus(); }
+  });
+})();

@@ -1,0 +1,119 @@
+"""The deal page: readable in seconds by someone who has never seen the deal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from dealgate.deals.flags import flags_and_progress
+from dealgate.deals.models import Activity, ActivityKind, Approval, DealContact, FieldChange, StageHistory
+from dealgate.deals.models import Deal, ForecastCategory, Source
+from dealgate.people.access import can_edit_deal, can_override, role_of
+from dealgate.pipelines.criteria import ApprovalConfig
+from dealgate.pipelines.gate import PipelineRules
+from dealgate.pipelines.models import LostReason, StageKind
+from dealgate.web import gate
+from dealgate.web.views.common import deal_for
+
+QUICK_LOG = [("call", "Call"), ("email", "Email"), ("meeting", "Meeting"), ("note", "Note")]
+
+
+@dataclass
+class PathStep:
+    stage: Any
+    state: str  # done, current, ahead
+
+
+@dataclass
+class TimelineEntry:
+    at: Any
+    kind: str  # activity, move, change
+    title: str
+    detail: str
+    by: Any
+    override: bool = False
+
+
+def stage_path(deal: Deal, rules: PipelineRules) -> list[PathStep]:
+    """Open stages in order, then the closed stage the deal is in (or Won as the goal)."""
+    steps = []
+    current = rules.stages[deal.stage_id]
+    for stage in rules.stages.values():
+        if stage.kind != StageKind.OPEN:
+            continue
+        if current.kind != StageKind.OPEN or stage.position < current.position:
+            state = "done"
+        else:
+            state = "current" if stage.pk == current.pk else "ahead"
+        steps.append(PathStep(stage, state))
+    if current.kind != StageKind.OPEN:
+        steps.append(PathStep(current, "current"))
+    else:
+        won = next((s for s in rules.stages.values() if s.kind == StageKind.WON), None)
+        if won:
+            steps.append(PathStep(won, "ahead"))
+    return steps
+
+
+def timeline(deal: Deal, limit: int = 100) -> list[TimelineEntry]:
+    """Activities, stage moves and tracked field changes, newest first (three queries)."""
+    entries = [
+        TimelineEntry(a.occurred_at, "activity", f"{a.get_kind_display()}: {a.subject}",
+                      " · ".join(x for x in (a.outcome.replace("_", " "), a.notes) if x), a.by)
+        for a in Activity.objects.filter(deal=deal).select_related("by")[:limit]
+    ]
+    for h in StageHistory.objects.filter(deal=deal).select_related("from_stage", "to_stage", "by"):
+        title = (f"Created in {h.to_stage.name}" if h.from_stage is None
+                 else f"{h.get_kind_display()}: {h.from_stage.name} → {h.to_stage.name}")
+        detail = f"Override: {h.override_reason}" if h.override else ("imported" if h.imported else "")
+        entries.append(TimelineEntry(h.at, "move", title, detail, h.by, h.override))
+    for c in FieldChange.objects.filter(deal=deal).select_related("by")[:limit]:
+        entries.append(TimelineEntry(c.at, "change", f"{c.field.replace('_', ' ').capitalize()} changed",
+                                     f"{c.old_value or '—'} → {c.new_value or '—'}", c.by))
+    entries.sort(key=lambda e: e.at, reverse=True)
+    return entries[:limit]
+
+
+def close_conditions(deal: Deal, rules: PipelineRules) -> list[dict[str, Any]]:
+    """Every approval the pipeline asks for, with who confirmed it and when."""
+    approvals = {a.condition: a for a in Approval.objects.filter(deal=deal).select_related("approved_by")}
+    seen, rows = set(), []
+    for specs in [*rules.entry.values(), *rules.exit.values()]:
+        for spec in specs:
+            cfg = spec.config
+            if isinstance(cfg, ApprovalConfig) and cfg.condition not in seen:
+                seen.add(cfg.condition)
+                rows.append({"spec": spec, "condition": cfg.condition, "approval": approvals.get(cfg.condition),
+                             "roles": " or ".join(cfg.approver_roles)})
+    return rows
+
+
+def render_deal(request: HttpRequest, deal: Deal, *, status: int = 200, errors: dict | None = None,
+                error_form: str = "", message: str = "") -> HttpResponse:
+    rules = PipelineRules.load(deal.pipeline_id)
+    items = gate.stage_exit_items(deal, request.user, rules)
+    current = rules.stages[deal.stage_id]
+    context = {
+        "deal": deal, "stage": current, "path": stage_path(deal, rules), "items": items,
+        "met": sum(1 for i in items if i.met), "flags": flags_and_progress([deal], today=timezone.localdate())[0].get(deal.pk, []),
+        "contact_links": DealContact.objects.filter(deal=deal).select_related("contact").order_by("contact__name"),
+        "contacts": gate.contact_choices(deal), "contact_roles": gate.CONTACT_ROLES,
+        "conditions": close_conditions(deal, rules), "timeline": timeline(deal),
+        "can_edit": can_edit_deal(request.user, deal), "can_override": can_override(request.user),
+        "role": role_of(request.user), "quick_log": QUICK_LOG, "activity_kinds": ActivityKind.choices,
+        "forecast_categories": ForecastCategory.choices, "sources": Source.choices,
+        "lost_reasons": LostReason.objects.filter(active=True), "today": timezone.localdate(),
+        "errors": errors or {}, "error_form": error_form, "error_message": message,
+        "next_open": rules.next_open_stage(current) if current.kind == StageKind.OPEN else None,
+    }
+    return render(request, "web/deal.html", context, status=status)
+
+
+@login_required
+def deal_page(request: HttpRequest, pk: int) -> HttpResponse:
+    return render_deal(request, deal_for(request, pk))

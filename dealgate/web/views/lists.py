@@ -1,0 +1,140 @@
+"""Lists: deals (sortable, filterable, CSV of the current view), accounts, contacts, an account, my day."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from typing import Any, Iterator
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+
+from dealgate.deals.flags import compute_flags
+from dealgate.deals.models import Account, Activity, Contact, Deal
+from dealgate.deals.selectors import STATUSES, deal_list
+from dealgate.people.access import role_of, visible_deals
+from dealgate.people.models import Role
+from dealgate.pipelines.models import Pipeline, Stage
+
+SORTS = {
+    "title": "title", "account": "account__name", "amount": "amount", "stage": "stage__position",
+    "owner": "owner__username", "close": "expected_close_date", "created": "created_at", "next": "next_step_due",
+}
+CSV_COLUMNS = [
+    ("id", "id"), ("title", "title"), ("account", "account__name"), ("pipeline", "pipeline__key"),
+    ("stage", "stage__name"), ("owner", "owner__username"), ("amount", "amount"), ("currency", "currency"),
+    ("expected_close_date", "expected_close_date"), ("next_step", "next_step"), ("next_step_due", "next_step_due"),
+    ("forecast_category", "forecast_category"), ("created_at", "created_at"), ("closed_at", "closed_at"),
+]
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_rows(qs: QuerySet) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow([name for name, _ in CSV_COLUMNS])
+    for row in qs.values_list(*[field for _, field in CSV_COLUMNS]).iterator(chunk_size=2000):
+        yield writer.writerow(["" if v is None else v for v in row])
+
+
+@login_required
+def deals(request: HttpRequest) -> HttpResponse:
+    """The deals table; `?format=csv` downloads exactly the rows of the current filters and sort."""
+    params = request.GET
+    status = params.get("status") or "open"
+    if status not in STATUSES:
+        status = "open"
+    qs = deal_list(request.user, pipeline=params.get("pipeline") or None, owner=params.get("owner") or None,
+                   stage=params.get("stage") or None, status=status, search=params.get("q"), limit=None)
+    sort = params.get("sort") or "-created"
+    key = sort.lstrip("-")
+    if key in SORTS:
+        field = SORTS[key]
+        qs = qs.order_by(f"-{field}" if sort.startswith("-") else field, "-id")
+    if params.get("format") == "csv":
+        response = StreamingHttpResponse(_csv_rows(qs), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="deals-{timezone.localdate():%Y-%m-%d}.csv"'
+        return response
+    page = Paginator(qs, 50).get_page(params.get("page"))
+    query = params.copy()
+    query.pop("page", None)
+    sort_query = query.copy()
+    sort_query.pop("sort", None)
+    return render(request, "web/deals.html", {
+        "page": page, "status": status, "sort": sort, "query": query.urlencode(), "sort_query": sort_query.urlencode(),
+        "pipelines": Pipeline.objects.order_by("name"), "statuses": STATUSES,
+        "stages": Stage.objects.filter(pipeline__key=params.get("pipeline")) if params.get("pipeline") else [],
+        "params": params,
+    })
+
+
+def visible_accounts(user: Any) -> QuerySet:
+    """Admins see every account; others those they own or where they can see a deal."""
+    qs = Account.objects.all()
+    if role_of(user) == Role.ADMIN:
+        return qs
+    seen = visible_deals(user, Deal.objects.filter(account_id=OuterRef("pk")))
+    return qs.filter(Q(owner_id=user.pk) | Exists(seen))
+
+
+@login_required
+def accounts(request: HttpRequest) -> HttpResponse:
+    q = (request.GET.get("q") or "").strip()
+    qs = visible_accounts(request.user).select_related("owner").annotate(
+        open_deals=Count("deals", filter=Q(deals__closed_at__isnull=True)),
+        contact_count=Count("contacts", distinct=True),
+    ).order_by("name")
+    if q:
+        qs = qs.filter(name__icontains=q)
+    return render(request, "web/accounts.html", {"page": Paginator(qs, 50).get_page(request.GET.get("page")), "q": q})
+
+
+@login_required
+def contacts(request: HttpRequest) -> HttpResponse:
+    q = (request.GET.get("q") or "").strip()
+    qs = Contact.objects.filter(account__in=visible_accounts(request.user)).select_related("account").order_by("name")
+    if q:
+        qs = qs.filter(Q(name__icontains=q) | Q(email__icontains=q) | Q(account__name__icontains=q))
+    return render(request, "web/contacts.html", {"page": Paginator(qs, 50).get_page(request.GET.get("page")), "q": q})
+
+
+@login_required
+def account(request: HttpRequest, pk: int) -> HttpResponse:
+    acc = get_object_or_404(visible_accounts(request.user).select_related("owner"), pk=pk)
+    deals_qs = visible_deals(request.user, acc.deals.all()).select_related("stage", "owner").order_by("-created_at")
+    deal_ids = deals_qs.values("pk")
+    activities = (
+        Activity.objects.filter(Q(account=acc, deal__isnull=True) | Q(deal_id__in=deal_ids))
+        .select_related("by", "deal").order_by("-occurred_at")[:100]
+    )
+    all_deals = list(deals_qs)
+    open_money = deals_qs.filter(closed_at__isnull=True).values("currency").annotate(total=Sum("amount")).order_by("currency")
+    return render(request, "web/account.html", {
+        "account": acc, "contacts": acc.contacts.order_by("name"),
+        "open_deals": [d for d in all_deals if d.closed_at is None],
+        "closed_deals": [d for d in all_deals if d.closed_at is not None],
+        "open_money": open_money, "activities": activities,
+    })
+
+
+@login_required
+def my_day(request: HttpRequest) -> HttpResponse:
+    """A rep's day, most urgent first: overdue or missing next steps, stale deals, tasks due."""
+    today = timezone.localdate()
+    mine = Deal.objects.filter(owner=request.user, closed_at__isnull=True).select_related("stage", "pipeline", "account")
+    overdue = list(mine.filter(Q(next_step_due__lt=today) | Q(next_step="")).order_by("next_step_due", "id")[:100])
+    candidates = list(mine.order_by("stage_entered_at")[:500])
+    flags = compute_flags(candidates, today=today)
+    stale = [(d, f) for d in candidates for f in flags.get(d.pk, []) if f.code in ("stale", "stuck")]
+    tasks = list(
+        Activity.objects.filter(deal__in=mine, kind="task", occurred_at__date__lte=today + dt.timedelta(days=1))
+        .exclude(outcome__in=("done", "completed")).select_related("deal").order_by("occurred_at")[:100]
+    )
+    return render(request, "web/my_day.html", {"overdue": overdue, "stale": stale, "tasks": tasks, "today": today})

@@ -1,0 +1,99 @@
+"""The board in a real browser: a gated drag, fixing criteria from the panel, closing as Lost, scope."""
+
+from __future__ import annotations
+
+import pytest
+
+from dealgate.deals import services
+from dealgate.deals.models import Deal
+from tests.e2e.conftest import shot, sign_in
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def _column(page, stage_key_name: str):
+    return page.locator(f"section.column[aria-label='{stage_key_name}']")
+
+
+def _drag_to_closer(page, card, zone_selector: str) -> None:
+    """Won and Lost only appear once a drag has started, as on the real board."""
+    card.hover()
+    page.mouse.down()
+    box = card.bounding_box()
+    page.mouse.move(box["x"] + 30, box["y"] + 30, steps=5)
+    zone = page.locator(zone_selector)
+    zone.wait_for(state="visible")
+    zone.hover()
+    page.mouse.up()
+
+
+def test_a_refused_drag_opens_the_panel_and_a_fixed_deal_lands_with_totals_updated(page, world, make_deal):
+    deal = make_deal(owner=world.alice, title="Acme rollout", amount=5000)
+    sign_in(page, "alice", world.password)
+    page.goto("/board/test/")
+    card = page.locator(f"#deal-{deal.pk}")
+    propose = _column(page, "Propose")
+    assert "No amounts" in propose.locator(".column-money").inner_text()
+
+    card.drag_to(propose)
+    panel = page.locator("#panel")
+    panel.get_by_text("Can't move to Propose yet").wait_for()
+    assert "Budget confirmed" in panel.inner_text()
+    assert "Decision maker identified" in panel.inner_text()
+    assert _column(page, "Qualify").locator(f"#deal-{deal.pk}").count() == 1  # the card came back
+    shot(page, "e2e-refused")
+
+    panel.locator("input[name=evidence]").fill("CFO confirmed budget on the call of 12 May")
+    panel.get_by_role("button", name="Tick").click()
+    panel.get_by_text("Ticked budget").wait_for()
+    panel.locator("form.fix-contact input[name=name]").fill("Dana Buyer")
+    panel.locator("form.fix-contact input[name=email]").fill("dana@acme.test")
+    panel.locator("form.fix-contact button").click()
+    panel.get_by_text("All 3 criteria for Propose are met").wait_for()
+
+    page.locator("[data-close-panel]").click()
+    page.locator(f"#deal-{deal.pk}").drag_to(propose)
+    page.locator(f"section.column[aria-label='Propose'] #deal-{deal.pk}").wait_for()
+    assert "EUR 5,000" in _column(page, "Propose").locator(".column-money").inner_text()
+    assert "No amounts" in _column(page, "Qualify").locator(".column-money").inner_text()
+    shot(page, "e2e-landed")
+    deal.refresh_from_db()
+    assert deal.stage.key == "propose"
+
+
+def test_dropping_on_lost_asks_for_a_reason_and_closes_the_deal(page, world, make_deal):
+    deal = make_deal(owner=world.alice, title="Globex pilot", amount=1200)
+    sign_in(page, "alice", world.password)
+    page.goto("/board/test/")
+    _drag_to_closer(page, page.locator(f"#deal-{deal.pk}"), ".dropzone.lost")
+    panel = page.locator("#panel")
+    panel.get_by_role("button", name="Mark as lost").wait_for()
+    panel.get_by_role("button", name="Mark as lost").click()  # no reason yet: the browser or server refuses
+    panel.locator("select[name=lost_reason]").select_option("competitor")
+    panel.locator("input[name=lost_note]").fill("Went with the incumbent")
+    panel.get_by_role("button", name="Mark as lost").click()
+    page.locator(f"#deal-{deal.pk}").wait_for(state="detached")
+    deal.refresh_from_db()
+    assert deal.stage.kind == "lost" and deal.lost_reason.key == "competitor"
+
+
+def test_the_keyboard_moves_a_card_without_a_mouse(page, world, make_deal):
+    deal = make_deal(owner=world.alice, title="Initech upgrade", amount=800)
+    services.record_checklist_answer(deal, "budget", by=world.alice, evidence="Approved in Q2 plan")
+    sign_in(page, "alice", world.password)
+    page.goto("/board/test/")
+    page.locator(f"#deal-{deal.pk}").focus()
+    page.keyboard.press("m")
+    panel = page.locator("#panel")
+    panel.get_by_role("button", name="Propose").click()
+    panel.get_by_text("Decision maker identified").wait_for()  # entry criterion still unmet
+    assert Deal.objects.get(pk=deal.pk).stage.key == "qualify"
+
+
+def test_a_rep_cannot_open_another_teams_deal(page, world, make_deal):
+    deal = make_deal(owner=world.alice, title="East secret")
+    sign_in(page, "carol", world.password)
+    page.goto("/board/test/")
+    assert page.locator(f"#deal-{deal.pk}").count() == 0
+    response = page.goto(f"/deals/{deal.pk}/")
+    assert response.status == 404

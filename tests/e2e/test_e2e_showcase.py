@@ -1,0 +1,117 @@
+"""A believable team board on the b2b-7 template, walked through in the browser; its screenshots
+are the pictures in docs/img/ (board, deal page, refusal panel)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from dealgate.deals import services
+from dealgate.deals.models import Deal
+from dealgate.pipelines.gate import PipelineRules
+from dealgate.pipelines.services import create_pipeline_from_template, ensure_lost_reasons
+from dealgate.web.gate import move_items
+from tests.e2e.conftest import publish, shot, sign_in
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+# title, account, owner, amount, currency, stage reached, next step, due in days, idle days
+DEALS = [
+    ("Warehouse scanners", "Northwind Traders", "alice", 18_000, "EUR", "prospecting", "Intro call with ops lead", 2, 3),
+    ("Fleet telematics", "Fabrikam Logistics", "bob", 42_000, "EUR", "prospecting", "", None, 20),
+    ("Store analytics", "Globex Retail", "alice", 9_500, "EUR", "lead-qualification", "Send BANT recap", -3, 5),
+    ("HR suite renewal", "Initech Software", "alice", 27_000, "USD", "lead-qualification", "Budget call with CFO", 4, 1),
+    ("Clinic scheduling", "Umbrella Health", "bob", 64_000, "EUR", "needs-analysis", "Discovery workshop", 6, 2),
+    ("Line sensors", "Stark Components", "alice", 120_000, "EUR", "needs-analysis", "Pain interview with plant manager", 1, 9),
+    ("Cold-chain tracking", "Wayne Foods", "alice", 35_500, "EUR", "solution-presentation", "Demo for QA team", 3, 4),
+    ("Lab data platform", "Tyrell Biotech", "bob", 88_000, "USD", "solution-presentation", "Security review", -6, 25),
+    ("Grid forecasting", "Soylent Energy", "alice", 150_000, "EUR", "proposal", "Walk CFO through proposal", 5, 2),
+    ("Cloud migration", "Hooli Cloud", "bob", 73_000, "EUR", "negotiation-closing", "Legal redlines", -1, 6),
+    ("Import compliance", "Vandelay Imports", "alice", 21_000, "EUR", "negotiation-closing", "Send final quote", 2, 1),
+    ("Retail POS rollout", "Contoso Stores", "alice", 56_000, "EUR", "onboarding", "Kick-off with project lead", 7, 3),
+]
+PEOPLE = ["Maria Lopez", "Tom Becker", "Aisha Khan", "Jonas Weber"]
+
+
+def _satisfy(deal: Deal, to_stage, user, manager) -> None:
+    """Do what the criteria ask (tick, log, link, fill), through the services, then move normally."""
+    for item in move_items(deal, to_stage, user):
+        if item.met:
+            continue
+        cfg = item.spec.config
+        if item.fix == "checklist":
+            services.record_checklist_answer(deal, cfg.item, by=user, evidence=f"Confirmed with the buyer ({cfg.item})")
+        elif item.fix == "activity":
+            services.log_activity(by=user, kind=cfg.activity, subject=f"{cfg.activity.capitalize()} with buyer",
+                                  deal=deal, outcome=cfg.outcome or "")
+        elif item.fix == "contact":
+            for n in range(cfg.min_count):
+                person = services.create_contact(by=user, name=PEOPLE[(deal.pk + n) % len(PEOPLE)], account=deal.account,
+                                                 title="Head of Operations")
+                services.link_contact(deal, person, cfg.role or "influencer", by=user)
+        elif item.fix == "field" and cfg.field == "expected_close_date":
+            services.update_deal(deal, by=user, expected_close_date=timezone.localdate() + dt.timedelta(days=45))
+        elif item.fix == "next_step":
+            services.set_next_step(deal, by=user, text="Follow up", due=timezone.localdate() + dt.timedelta(days=3))
+        elif item.fix == "approve":
+            services.approve_condition(deal, cfg.condition, by=manager, note="Within discount policy")
+    services.move_deal(deal, to_stage, by=user)
+
+
+def seed_team_board(world):
+    pipeline = create_pipeline_from_template("b2b-7")
+    ensure_lost_reasons()
+    rules = PipelineRules.load(pipeline.pk)
+    stages = {s.key: s for s in rules.stages.values()}
+    order = [s for s in rules.stages.values() if s.kind == "open"]
+    users = {"alice": world.alice, "bob": world.bob}
+    today = timezone.localdate()
+    deals = {}
+    for title, account_name, owner, amount, currency, target, step, due, idle in DEALS:
+        user = users[owner]
+        account = services.create_account(by=user, name=account_name, segment="Mid-market")
+        deal = services.create_deal(by=user, title=title, account=account, pipeline=pipeline, amount=amount,
+                                    currency=currency)
+        for stage in order[1:]:
+            if stage.position > stages[target].position:
+                break
+            _satisfy(deal, stage, user, world.bob)
+        if step:
+            services.set_next_step(deal, by=user, text=step, due=today + dt.timedelta(days=due))
+        # The seeded world is weeks old: age the stay so idle and stale flags show as they would.
+        Deal.objects.filter(pk=deal.pk).update(
+            stage_entered_at=timezone.now() - dt.timedelta(days=idle),
+            last_activity_at=timezone.now() - dt.timedelta(days=idle),
+        )
+        deals[title] = Deal.objects.select_related("stage").get(pk=deal.pk)
+    return pipeline, deals
+
+
+def test_showcase_board_refusal_panel_and_deal_page(page, world):
+    pipeline, deals = seed_team_board(world)
+    # A deal half-way through Needs Analysis: the deal page shows progress and the timeline.
+    sensors = deals["Line sensors"]
+    services.log_activity(by=world.alice, kind="meeting", subject="Discovery with plant manager", deal=sensors,
+                          outcome="held", notes="Scrap rate 4.2%; target under 2% by Q3")
+    services.record_checklist_answer(sensors, "metrics", by=world.alice, evidence="Scrap rate 4.2% -> 2%")
+    services.update_deal(sensors, by=world.alice, amount=Decimal("135000"))
+
+    sign_in(page, "bob", world.password)
+    page.goto(f"/board/{pipeline.key}/")
+    page.locator(".card").first.wait_for()
+    assert page.locator(".card").count() == len(DEALS)
+    publish(shot(page, "board"), "board.png")
+
+    sensors_card = page.locator(f"#deal-{sensors.pk}")
+    sensors_card.drag_to(page.locator("section.column[aria-label='Solution Presentation']"))
+    page.locator("#panel").get_by_text("Can't move to Solution Presentation yet").wait_for()
+    page.locator("#panel details.override summary").click()
+    publish(shot(page, "refusal-panel"), "refusal-panel.png")
+
+    page.goto(f"/deals/{sensors.pk}/")
+    page.get_by_role("navigation", name="Stage path").wait_for()
+    assert "Could we explain the buyer's problem" in page.content()
+    publish(shot(page, "deal"), "deal.png")

@@ -1,0 +1,100 @@
+"""Stuck: time in the current stage above the stage's historical 90th percentile of finished stays.
+
+Stays come from hand-built histories: deals created by the service at a chosen time, then
+StageHistory rows written with bulk_create at chosen times (history is synthetic in these tests).
+"""
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+
+from dealgate.deals.models import StageHistory
+from dealgate.pipelines.models import Stage
+from dealgate.pipelines.stats import stage_duration_percentiles
+from tests.conftest import build_test_pipeline
+
+OCT_1 = dt.datetime(2026, 10, 1, 12, 0, tzinfo=dt.timezone.utc)
+
+
+def row(deal, from_key, to_key, at, kind="forward"):
+    stages = {s.key: s for s in Stage.objects.filter(pipeline_id=deal.pipeline_id)}
+    return StageHistory(deal=deal, from_stage=stages[from_key], to_stage=stages[to_key], kind=kind, at=at,
+                        amount=None, currency="EUR", probability=stages[to_key].probability)
+
+
+def past_qualify_stays(make_deal, clock, days):
+    """One deal per duration: created in Qualify on 1 Oct, moved to Propose `days` later."""
+    clock.now = OCT_1
+    rows = []
+    for length in days:
+        deal = make_deal(title=f"History {length}d")
+        rows.append(row(deal, "qualify", "propose", OCT_1 + dt.timedelta(days=length)))
+    StageHistory.objects.bulk_create(rows)
+
+
+def test_it_computes_stay_percentiles_per_stage_from_the_history(clock, make_deal, pipeline):
+    t0 = clock.now
+    a, b = make_deal(title="A"), make_deal(title="B")
+    StageHistory.objects.bulk_create([
+        row(a, "qualify", "propose", t0 + dt.timedelta(days=3)),
+        row(a, "propose", "qualify", t0 + dt.timedelta(days=5), kind="backward"),
+        row(a, "qualify", "propose", t0 + dt.timedelta(days=6)),
+        row(a, "propose", "negotiate", t0 + dt.timedelta(days=10)),  # still there: not a finished stay
+        row(b, "qualify", "propose", t0 + dt.timedelta(days=1.5)),
+        row(b, "propose", "lost", t0 + dt.timedelta(days=2.5), kind="lost"),
+    ])
+    stats = stage_duration_percentiles([pipeline.pk])
+    stage = {s.key: s.pk for s in pipeline.stages.all()}
+    assert set(stats) == {stage["qualify"], stage["propose"]}
+    qualify, propose = stats[stage["qualify"]], stats[stage["propose"]]
+    # Qualify stays 1, 1.5, 3 days; Propose stays 1, 2, 4 days (linear interpolation between ranks).
+    assert qualify.stays == 3 and propose.stays == 3
+    assert qualify.percentiles == pytest.approx({0.5: 1.5, 0.75: 2.25, 0.9: 2.7})
+    assert propose.percentiles == pytest.approx({0.5: 2.0, 0.75: 3.0, 0.9: 3.6})
+
+
+def test_it_ignores_other_pipelines_and_answers_nothing_for_none(clock, make_deal, pipeline):
+    other = build_test_pipeline("other")
+    deal = make_deal(pipeline=other)
+    StageHistory.objects.bulk_create([row(deal, "qualify", "propose", clock.now + dt.timedelta(days=2))])
+    assert stage_duration_percentiles([pipeline.pk]) == {}
+    assert list(stage_duration_percentiles([other.pk])) == [other.stages.get(key="qualify").pk]
+    assert stage_duration_percentiles([]) == {}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="percentile_cont is PostgreSQL only")
+def test_it_matches_postgresql_percentile_cont(clock, make_deal, pipeline):
+    clock.now = OCT_1
+    rows = []
+    for i in range(23):
+        deal = make_deal()
+        rows.append(row(deal, "qualify", "propose", OCT_1 + dt.timedelta(hours=(i * 37) % 101 + 1)))
+    StageHistory.objects.bulk_create(rows)
+    ours = stage_duration_percentiles([pipeline.pk], percentiles=(0.1, 0.5, 0.9, 0.95))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT percentile_cont(ARRAY[0.1, 0.5, 0.9, 0.95]) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM h.at - %s) / 86400.0) "
+            "FROM deals_stagehistory h WHERE h.kind = 'forward'", [OCT_1])
+        expected = cursor.fetchone()[0]
+    qualify = ours[pipeline.stages.get(key="qualify").pk]
+    assert [qualify.percentiles[p] for p in (0.1, 0.5, 0.9, 0.95)] == pytest.approx([float(x) for x in expected])
+
+
+def test_it_flags_a_deal_in_its_stage_longer_than_the_90th_percentile(clock, make_deal, flags_on):
+    past_qualify_stays(make_deal, clock, [2, 4, 6, 8, 10])  # 90th percentile: 8 + 0.6 * 2 = 9.2 days
+    clock.now = dt.datetime(2026, 11, 2, 12, tzinfo=dt.timezone.utc)
+    deal = make_deal(title="Now")
+    assert "stuck" not in flags_on(deal, dt.date(2026, 11, 11))  # 9 days
+    stuck = flags_on(deal, dt.date(2026, 11, 12))["stuck"]  # 10 days
+    assert stuck.label == "Stuck 10d"
+    assert stuck.severity == "warning"
+    assert stuck.reason == "10 days in Qualify; 90% of the 5 past stays there ended within 9.2 days"
+    assert stuck.since == dt.date(2026, 11, 12)
+
+
+def test_it_does_not_flag_stuck_with_fewer_than_five_finished_stays(clock, make_deal, flags_on):
+    past_qualify_stays(make_deal, clock, [2, 4, 6, 8])
+    clock.now = dt.datetime(2026, 11, 2, 12, tzinfo=dt.timezone.utc)
+    deal = make_deal(title="Now")
+    assert "stuck" not in flags_on(deal, dt.date(2026, 12, 30))

@@ -1,0 +1,36 @@
+"""Helpers for import tests: the sample files under data/ and a b2b-7 pipeline for ready mappings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dealgate.pipelines.services import create_pipeline_from_template
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def b2b7(db):
+    return create_pipeline_from_template("b2b-7")
+
+
+@pytest.fixture
+def csv_file(tmp_path):
+    """csv_file("a,b\\n1,2\\n") -> path of a file holding that text."""
+    counter = {"n": 0}
+
+    def write(text: str, name: str | None = None) -> str:
+        counter["n"] += 1
+        path = tmp_path / (name or f"file{counter['n']}.csv")
+        path.write_text(text, encoding="utf-8")
+        return str(path)
+
+    return write
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """The world's users are created with passwords; a fast hasher keeps these tests quick."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

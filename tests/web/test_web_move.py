@@ -1,0 +1,134 @@
+"""Moving from the board: the move service decides; a refusal opens the panel with fixes."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from dealgate.deals import services
+from dealgate.deals.models import Deal, StageHistory
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def deal(make_deal, world):
+    return make_deal(owner=world.alice, title="Acme rollout", amount=5000)
+
+
+def _stage(deal, key):
+    return deal.pipeline.stages.get(key=key)
+
+
+def _move(client, deal, key, **extra):
+    data = {"to": _stage(deal, key).pk, "expected": deal.stage_id, "origin": "board", **extra}
+    return client.post(reverse("web:move", args=[deal.pk]), data, headers=HX)
+
+
+def test_a_refused_move_changes_nothing_and_lists_each_unmet_criterion_with_its_fix(client, world, deal):
+    client.force_login(world.alice)
+    response = _move(client, deal, "propose")
+    html = response.content.decode()
+    assert response.status_code == 409
+    assert "Can't move to Propose yet" in html
+    assert "Budget confirmed" in html and 'name="evidence"' in html
+    assert "Decision maker identified" in html and 'name="role" value="decision_maker"' in html
+    assert "Override" not in html  # alice is a rep
+    assert Deal.objects.get(pk=deal.pk).stage.key == "qualify"
+    assert StageHistory.objects.filter(deal=deal).count() == 1
+
+
+def test_a_manager_sees_the_override_form_in_the_panel(client, world, deal):
+    client.force_login(world.bob)
+    assert "Override as a manager" in _move(client, deal, "propose").content.decode()
+
+
+def test_fixing_from_the_panel_rerenders_it_with_what_is_left(client, world, deal):
+    client.force_login(world.alice)
+    propose = _stage(deal, "propose")
+    url = reverse("web:deal_action", args=[deal.pk, "checklist"])
+    response = client.post(url, {"item": "budget", "evidence": "CFO said yes", "panel_to": propose.pk,
+                                 "form_id": "qualify-exit-budget"}, headers=HX)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Ticked budget" in html and "1 of 3 criteria not met" in html
+    response = client.post(reverse("web:deal_action", args=[deal.pk, "contact"]),
+                           {"name": "Dana Buyer", "email": "dana@acme.test", "role": "decision_maker",
+                            "panel_to": propose.pk}, headers=HX)
+    assert "All 3 criteria for Propose are met" in response.content.decode()
+    assert deal.contact_links.get().contact.account_id == deal.account_id
+
+
+def test_a_fix_with_bad_input_shows_the_error_next_to_its_form(client, world, deal):
+    client.force_login(world.alice)
+    services.update_deal(deal, by=world.alice, amount=None)
+    response = client.post(reverse("web:deal_action", args=[deal.pk, "field"]),
+                           {"field": "amount", "value": "lots", "panel_to": _stage(deal, "propose").pk,
+                            "form_id": "qualify-exit-amount"}, headers=HX)
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert "is not a number" in html
+    assert html.index("is not a number") > html.index('id="crit-qualify-exit-amount"')
+
+
+def test_a_successful_move_rerenders_both_columns_with_their_totals(client, world, deal):
+    services.record_checklist_answer(deal, "budget", by=world.alice, evidence="ok")
+    contact = services.create_contact(by=world.alice, name="Dana", account=deal.account)
+    services.link_contact(deal, contact, "decision_maker", by=world.alice)
+    client.force_login(world.alice)
+    qualify, propose = _stage(deal, "qualify"), _stage(deal, "propose")
+    response = _move(client, deal, "propose")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert f'id="col-{qualify.pk}" data-stage="{qualify.pk}" data-kind="open" aria-label="Qualify" hx-swap-oob="true"' in html
+    assert f'id="col-{propose.pk}"' in html
+    assert "EUR 5,000" in html and "EUR 3,000" in html  # 60% weighted in Propose
+    assert "dg:moved" in response["HX-Trigger-After-Settle"]
+    assert Deal.objects.get(pk=deal.pk).stage == propose
+
+
+def test_a_stale_drop_is_a_conflict_not_a_second_move(client, world, deal):
+    client.force_login(world.alice)
+    lost = _stage(deal, "lost")
+    services.move_deal(deal, lost, by=world.alice, lost_reason="price")
+    response = client.post(reverse("web:move", args=[deal.pk]),
+                           {"to": _stage(deal, "negotiate").pk, "expected": _stage(deal, "qualify").pk}, headers=HX)
+    assert response.status_code == 409
+    assert "someone moved it" in response.content.decode()
+
+
+def test_lost_needs_a_reason_shown_next_to_the_select(client, world, deal):
+    client.force_login(world.alice)
+    response = _move(client, deal, "lost")
+    assert response.status_code == 422
+    assert "needs a reason" in response.content.decode()
+    response = _move(client, deal, "lost", lost_reason="competitor", lost_note="Incumbent")
+    assert response.status_code == 200
+    deal.refresh_from_db()
+    assert deal.stage.kind == "lost" and deal.lost_reason.key == "competitor" and deal.lost_note == "Incumbent"
+
+
+def test_won_opens_a_checklist_and_records_the_handoff(client, world, deal):
+    client.force_login(world.bob)
+    panel = client.get(reverse("web:panel", args=[deal.pk, "won"]))
+    assert "Pricing approved" in panel.content.decode() and "Approve" in panel.content.decode()
+    services.approve_condition(deal, "pricing_approved", by=world.bob)
+    response = _move(client, deal, "won", handoff="Go-live 1 June; 40 seats")
+    assert response.status_code == 200
+    deal.refresh_from_db()
+    assert deal.stage.kind == "won"
+    assert deal.activities.get().notes == "Go-live 1 June; 40 seats"
+
+
+def test_the_keyboard_menu_lists_every_stage(client, world, deal):
+    client.force_login(world.alice)
+    html = client.get(reverse("web:panel", args=[deal.pk, "menu"])).content.decode()
+    for name in ("Qualify (now)", "Propose", "Negotiate", "Won…", "Lost…"):
+        assert name in html
+
+
+def test_a_move_from_the_deal_page_redirects_back_to_it(client, world, deal):
+    client.force_login(world.alice)
+    response = _move(client, deal, "lost", lost_reason="price", origin="deal")
+    assert response.status_code == 204
+    assert response["HX-Redirect"] == reverse("web:deal", args=[deal.pk])

@@ -91,6 +91,16 @@ def main() -> None:
         samples, queries = time_board(client, url + "?flagged=on", args.requests)
         median, p95 = summary_ms(samples)
         print(f"{label + ', flagged only':<28} {'':>12} {median:>10.1f} {p95:>8.1f} {queries:>8}")
+    # The "stuck" flag's stage-duration percentiles are read on every board request; show their share.
+    from dealgate.pipelines.stats import stage_duration_percentiles
+
+    samples = []
+    for _ in range(max(3, args.requests // 3)):
+        start = time.perf_counter()
+        stage_duration_percentiles([pipeline.pk], percentiles=(0.9,))
+        samples.append(time.perf_counter() - start)
+    median, p95 = summary_ms(samples)
+    print(f"{'of which stuck percentiles':<28} {'':>12} {median:>10.1f} {p95:>8.1f} {1:>8}")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,12 @@ from dealgate.pipelines.models import Criterion, LostReason, Pipeline, Stage
 PASSWORD = "correct-horse-battery"
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """The shared `world` hashes four passwords per test; the default hasher makes that seconds."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def world(db):
     east = create_team(name="East")

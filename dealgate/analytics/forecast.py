@@ -88,24 +88,29 @@ def timing_table(scope: Scope, period: Period, cutoff: dt.datetime, config: Sett
     """{(stage_id, age bucket): q} where q = P(won inside the period | stage, age), smoothed twice:
     a bucket toward its stage, a stage toward configured probability x the share of wins that land
     inside the window overall."""
-    ctes, params = base_ctes(scope, cutoff)
     w0, w1 = _window_days(period, cutoff)
+    ctes, params = base_ctes(scope, cutoff, rows_of=(
+        "EXISTS (SELECT 1 FROM deals_stagehistory x WHERE x.deal_id = state.deal_id AND x.at >= %(lookback)s "
+        "AND x.at < %(cutoff)s)"))
     params.update(lookback=ts(cutoff - dt.timedelta(days=config.lookback_days)), w0=w0, w1=w1)
     buckets = " UNION ALL ".join(f"SELECT {lo} AS lo" for lo in AGE_BUCKETS)
+    # Every stay that began in the look-back window counts, whatever became of the deal (won, lost,
+    # still open), provided it was watched for the whole horizon after reaching the age: counting
+    # only closed deals would keep the fast closers and overstate the chance of closing soon.
     rows = fetch(ctes + f""",
 buckets AS ({buckets}),
 ref AS (
-  SELECT stays.stage_id, {days_between('stays.entered_at', 'stays.left_at')} AS dur,
+  SELECT stays.stage_id, {days_between('stays.entered_at', 'COALESCE(stays.left_at, %(cutoff)s)')} AS dur,
+         {days_between('stays.entered_at', '%(cutoff)s')} AS watched,
          {days_between('stays.entered_at', 'stays.final_at')} AS to_close,
          CASE WHEN final.kind = 'won' THEN 1 ELSE 0 END AS won
   FROM stays JOIN pipelines_stage st ON st.id = stays.stage_id JOIN pipelines_stage final ON final.id = stays.final_stage_id
-  WHERE st.kind = 'open' AND stays.left_at IS NOT NULL AND final.kind IN ('won', 'lost')
-    AND stays.final_at >= %(lookback)s
+  WHERE st.kind = 'open' AND stays.entered_at >= %(lookback)s
 )
 SELECT ref.stage_id, b.lo, COUNT(*) AS n, SUM(ref.won) AS won,
        SUM(CASE WHEN ref.won = 1 AND ref.to_close - b.lo >= %(w0)s AND ref.to_close - b.lo < %(w1)s
                 THEN 1 ELSE 0 END) AS won_in_window
-FROM ref JOIN buckets b ON ref.dur >= b.lo
+FROM ref JOIN buckets b ON ref.dur >= b.lo AND ref.watched >= b.lo + %(w1)s
 GROUP BY ref.stage_id, b.lo""", params)
     cells = {(r["stage_id"], int(r["lo"])): (int(r["n"]), int(r["won"] or 0), int(r["won_in_window"] or 0))
              for r in rows}
@@ -195,7 +200,7 @@ def forecast(scope: Scope, period: Period, cutoff: dt.datetime, methods: tuple[s
 
 
 def categories(scope: Scope, period: Period, cutoff: dt.datetime, by: str = "owner",
-               config: Settings = Settings()) -> list[dict[str, Any]]:
+               config: Settings = Settings(), time_aware: dict | None = None) -> list[dict[str, Any]]:
     """Per owner (or team): won so far, commit, best case and pipeline among open deals expected to
     close by the period end, beside the time-aware model's number and the quota."""
     from django.contrib.auth import get_user_model
@@ -204,7 +209,7 @@ def categories(scope: Scope, period: Period, cutoff: dt.datetime, by: str = "own
     from dealgate.people.models import Team
 
     column = "owner_id" if by == "owner" else "team_id"
-    ctes, params = base_ctes(scope, cutoff)
+    ctes, params = base_ctes(scope, cutoff, plans=True)
     params.update(start=ts(period.start), end=ts(period.end), due_by=period.last_day.isoformat())
     rows = fetch(ctes + f"""
 SELECT state.{column} AS who, state.kind, state.category, SUM({cents('state.amount')}) AS amount_cents
@@ -212,7 +217,7 @@ FROM state
 WHERE (state.kind = 'open' AND state.close_date IS NOT NULL AND state.close_date <= %(due_by)s)
    OR (state.kind = 'won' AND state.stage_at >= %(start)s AND state.stage_at < %(end)s)
 GROUP BY state.{column}, state.kind, state.category""", params)
-    model = time_aware_forecast(scope, period, cutoff, config)["by_" + by]
+    model = (time_aware or time_aware_forecast(scope, period, cutoff, config))["by_" + by]
     table: dict[Any, dict[str, Any]] = {}
     for row in rows:
         entry = table.setdefault(row["who"], {k: Decimal("0.00") for k in ("won", "commit", "best_case", "pipeline",
@@ -242,7 +247,7 @@ def commit_accuracy(scope: Scope, period: Period, cutoff: dt.datetime, periods: 
     result: dict[int, dict[str, Any]] = {}
     for step in range(periods, 0, -1):
         past = period.shifted(-step)
-        ctes, params = base_ctes(scope, past.start)
+        ctes, params = base_ctes(scope, past.start, plans=True)
         params.update(due_by=past.last_day.isoformat())
         commits = fetch(ctes + f"""
 SELECT state.owner_id AS who, SUM({cents('state.amount')}) AS amount_cents FROM state

@@ -6,8 +6,9 @@ window functions). It only reads.
 One event stream per deal, ordered by (at, stage rows before field changes, id):
   * a StageHistory row sets the deal's stage, probability and amount (the snapshot at the move);
   * a FieldChange row with field "amount" sets the amount.
-The deal's state at an instant is the state after its last event before that instant. A deal with
-no stage row yet did not exist. Money is summed in integer cents so totals add up exactly.
+The deal's state at an instant is the state after its last event before that instant (found by
+index seeks); windows over the event stream are only run for the deals a figure needs. A deal
+with no stage row yet did not exist. Money is summed in integer cents so totals add up exactly.
 
 Cuts (pipeline, owner, team, source, segment) and the currency use the deal's current values.
 The expected close date and the forecast category are rebuilt from FieldChange rows: the last new
@@ -110,71 +111,84 @@ def _field_as_of(name: str, column: str) -> str:
     """The value of a FieldChange-tracked field at the cutoff, as text (see the module docstring)."""
     return (
         "COALESCE("
-        f"(SELECT f.new_value FROM deals_fieldchange f WHERE f.deal_id = d.id AND f.field = '{name}' "
+        f"(SELECT f.new_value FROM deals_fieldchange f WHERE f.deal_id = s.id AND f.field = '{name}' "
         "AND f.at < %(cutoff)s ORDER BY f.at DESC, f.id DESC LIMIT 1), "
-        f"(SELECT f.old_value FROM deals_fieldchange f WHERE f.deal_id = d.id AND f.field = '{name}' "
+        f"(SELECT f.old_value FROM deals_fieldchange f WHERE f.deal_id = s.id AND f.field = '{name}' "
         "AND f.at >= %(cutoff)s ORDER BY f.at, f.id LIMIT 1), "
         f"CAST({column} AS VARCHAR(20)))"
     )
 
 
-def base_ctes(scope: Scope, cutoff: dt.datetime) -> tuple[str, dict[str, Any]]:
+def _last_row(table: str, extra: str = "") -> str:
+    """The id of a deal's last row in `table` before the cutoff: one index seek per deal."""
+    return (f"(SELECT x.id FROM {table} x WHERE x.deal_id = s.id {extra} AND x.at < %(cutoff)s "
+            "ORDER BY x.at DESC, x.id DESC LIMIT 1)")
+
+
+def base_ctes(scope: Scope, cutoff: dt.datetime, *, rows_of: str | None = None,
+              plans: bool = False) -> tuple[str, dict[str, Any]]:
     """WITH-clauses every analytic builds on, for events strictly before `cutoff`.
 
     scoped  the deals of the scope (current attributes)
-    stays   one row per StageHistory row: the stay it opens, when it ended (left_at), the previous stage,
-            and the deal's last stage and when it got there (final_stage_id, final_at) at the cutoff
-    ev      the event stream with the stage, probability and amount in force after each event
-    state   each deal's last event: stage, kind, position, probability, amount, stage entered at,
-            expected close date and forecast category as of the cutoff
+    state   each deal's state at the cutoff, found by index seeks (its last stage row, its last
+            amount change): stage, kind, position, probability, amount, when it entered the stage,
+            expected close date and forecast category. Deals with no stage row yet are absent.
+    stays   one row per StageHistory row of the picked deals: the stay it opens, when it ended
+            (left_at), and the deal's last stage and when it got there (final_stage_id, final_at)
+    ev      the picked deals' event stream with the stage, probability and amount after each event
+
+    `rows_of` is a condition on `state` picking the deals whose rows `stays` and `ev` window over
+    (e.g. only deals with an event in the period); the window CTEs are only computed when used.
+    `plans`: also rebuild the expected close date and forecast category (four more seeks a deal).
     """
     where, params = _scope_where(scope)
     params["cutoff"] = ts(cutoff)
-    carried = "s.created_at, s.owner_id, s.team_id, s.close_date, s.category"
+    picked = f"SELECT state.deal_id FROM state WHERE {rows_of}" if rows_of else "SELECT state.deal_id FROM state"
     sql = f"""
 WITH scoped AS MATERIALIZED (
-  SELECT d.id, d.created_at, d.owner_id, d.team_id, d.pipeline_id, d.source, a.segment,
-         {_field_as_of('expected_close_date', 'd.expected_close_date')} AS close_date,
-         {_field_as_of('forecast_category', 'd.forecast_category')} AS category
+  SELECT d.id, d.created_at, d.owner_id, d.team_id, d.expected_close_date, d.forecast_category
   FROM deals_deal d JOIN deals_account a ON a.id = d.account_id
-  WHERE {where} AND EXISTS (SELECT 1 FROM deals_stagehistory h0 WHERE h0.deal_id = d.id AND h0.at < %(cutoff)s)
+  WHERE {where}
 ),
+state AS MATERIALIZED (
+  SELECT s.id AS deal_id, h.to_stage_id AS stage_id, st.kind, st.position, h.probability, h.at AS stage_at,
+         CASE WHEN f.id IS NOT NULL AND f.at >= h.at THEN CAST(NULLIF(f.new_value, '') AS NUMERIC(14, 2))
+              ELSE h.amount END AS amount,
+         s.created_at, s.owner_id, s.team_id,
+         {_field_as_of('expected_close_date', 's.expected_close_date') if plans else 'NULL'} AS close_date,
+         {_field_as_of('forecast_category', 's.forecast_category') if plans else 'NULL'} AS category
+  FROM scoped s
+  JOIN deals_stagehistory h ON h.id = {_last_row('deals_stagehistory')}
+  JOIN pipelines_stage st ON st.id = h.to_stage_id
+  LEFT JOIN deals_fieldchange f ON f.id = {_last_row('deals_fieldchange', "AND x.field = 'amount'")}
+),
+picked AS MATERIALIZED ({picked}),
 stays AS MATERIALIZED (
   SELECT h.id, h.deal_id, h.to_stage_id AS stage_id, h.at AS entered_at, h.amount,
          LEAD(h.at) OVER (PARTITION BY h.deal_id ORDER BY h.at, h.id) AS left_at,
-         LAG(h.to_stage_id) OVER (PARTITION BY h.deal_id ORDER BY h.at, h.id) AS prev_stage_id,
          LAST_VALUE(h.to_stage_id) OVER whole AS final_stage_id,
          LAST_VALUE(h.at) OVER whole AS final_at
-  FROM deals_stagehistory h JOIN scoped s ON s.id = h.deal_id
-  WHERE h.at < %(cutoff)s
+  FROM deals_stagehistory h
+  WHERE h.deal_id IN (SELECT deal_id FROM picked) AND h.at < %(cutoff)s
   WINDOW whole AS (PARTITION BY h.deal_id ORDER BY h.at, h.id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
 ),
 ev0 AS (
-  SELECT h.deal_id, h.at, 0 AS prio, h.id AS eid, h.to_stage_id AS stage_id, h.probability, h.amount, {carried}
-  FROM deals_stagehistory h JOIN scoped s ON s.id = h.deal_id WHERE h.at < %(cutoff)s
+  SELECT h.deal_id, h.at, 0 AS prio, h.id AS eid, h.to_stage_id AS stage_id, h.probability, h.amount
+  FROM deals_stagehistory h WHERE h.deal_id IN (SELECT deal_id FROM picked) AND h.at < %(cutoff)s
   UNION ALL
-  SELECT f.deal_id, f.at, 1, f.id, NULL, NULL, CAST(NULLIF(f.new_value, '') AS NUMERIC(14, 2)), {carried}
-  FROM deals_fieldchange f JOIN scoped s ON s.id = f.deal_id WHERE f.field = 'amount' AND f.at < %(cutoff)s
+  SELECT f.deal_id, f.at, 1, f.id, NULL, NULL, CAST(NULLIF(f.new_value, '') AS NUMERIC(14, 2))
+  FROM deals_fieldchange f
+  WHERE f.deal_id IN (SELECT deal_id FROM picked) AND f.field = 'amount' AND f.at < %(cutoff)s
 ),
 ev1 AS (
   SELECT ev0.*,
-         COUNT(stage_id) OVER (PARTITION BY deal_id ORDER BY at, prio, eid ROWS UNBOUNDED PRECEDING) AS g,
-         ROW_NUMBER() OVER (PARTITION BY deal_id ORDER BY at DESC, prio DESC, eid DESC) AS rn_desc
+         COUNT(stage_id) OVER (PARTITION BY deal_id ORDER BY at, prio, eid ROWS UNBOUNDED PRECEDING) AS g
   FROM ev0
 ),
 ev AS MATERIALIZED (
-  SELECT ev1.deal_id, ev1.at, ev1.prio, ev1.eid, ev1.amount, ev1.rn_desc, ev1.stage_id AS moved_to,
-         ev1.created_at, ev1.owner_id, ev1.team_id, ev1.close_date, ev1.category,
-         MAX(ev1.stage_id) OVER (PARTITION BY ev1.deal_id, ev1.g) AS stage_id,
-         MAX(ev1.probability) OVER (PARTITION BY ev1.deal_id, ev1.g) AS probability,
-         MAX(CASE WHEN ev1.prio = 0 THEN ev1.at END) OVER (PARTITION BY ev1.deal_id, ev1.g) AS stage_at
+  SELECT ev1.deal_id, ev1.at, ev1.prio, ev1.eid, ev1.amount, ev1.stage_id AS moved_to,
+         MAX(ev1.stage_id) OVER (PARTITION BY ev1.deal_id, ev1.g) AS stage_id
   FROM ev1
-),
-state AS (
-  SELECT ev.deal_id, ev.stage_id, st.kind, st.position, ev.probability, ev.amount, ev.stage_at,
-         ev.created_at, ev.owner_id, ev.team_id, ev.close_date, ev.category
-  FROM ev JOIN pipelines_stage st ON st.id = ev.stage_id
-  WHERE ev.rn_desc = 1
 )"""
     return sql, params
 
@@ -184,7 +198,7 @@ def pipeline_by_stage(scope: Scope, cutoff: dt.datetime, *, due_by: dt.date | No
 
     `due_by`: only deals whose expected close date (as of the cutoff) is on or before that day.
     """
-    ctes, params = base_ctes(scope, cutoff)
+    ctes, params = base_ctes(scope, cutoff, plans=due_by is not None)
     due = ""
     if due_by is not None:
         due = "AND state.close_date IS NOT NULL AND state.close_date <= %(due_by)s"

@@ -18,6 +18,12 @@ from dealgate.analytics.periods import Period
 from dealgate.pipelines.models import Stage
 
 
+MOVED_SINCE_START = ("EXISTS (SELECT 1 FROM deals_stagehistory x WHERE x.deal_id = state.deal_id "
+                     "AND x.at >= %(start)s AND x.at < %(cutoff)s)")
+CHANGED_SINCE_START = MOVED_SINCE_START + (" OR EXISTS (SELECT 1 FROM deals_fieldchange x WHERE x.deal_id = state.deal_id "
+                                           "AND x.field = 'amount' AND x.at >= %(start)s AND x.at < %(cutoff)s)")
+
+
 def _known(period: Period, cutoff: dt.datetime) -> dt.datetime:
     """The end of what is known about a period: its end, or the cutoff if that comes first."""
     return min(period.end, cutoff)
@@ -91,7 +97,7 @@ def time_in_stage(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[int
     """Per open stage: finished stays that ended in the period (median, p75, p90 days) and the
     current age of the deals sitting in it at the end of what is known."""
     known = _known(period, cutoff)
-    ctes, params = base_ctes(scope, known)
+    ctes, params = base_ctes(scope, known, rows_of=MOVED_SINCE_START)
     params.update(start=ts(period.start))
     finished = interpolate(fetch(ctes + percentile_rows(
         f"SELECT stays.stage_id AS grp, {days_between('stays.entered_at', 'stays.left_at')} AS value "
@@ -113,7 +119,7 @@ def time_in_stage(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[int
 def conversion(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[int, dict[str, Any]]:
     """Per open stage, the cohort of deals that entered it in the period: how many later reached a
     later stage (won included) before the cutoff, and of those now closed how many were won."""
-    ctes, params = base_ctes(scope, cutoff)
+    ctes, params = base_ctes(scope, cutoff, rows_of=MOVED_SINCE_START)
     params.update(start=ts(period.start), end=ts(period.end))
     rows = fetch(ctes + """,
 reach AS (
@@ -177,7 +183,7 @@ def waterfall(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[str, An
     deal cannot change pipeline); it is kept so the columns match the definition.
     """
     known = _known(period, cutoff)
-    ctes, params = base_ctes(scope, known)
+    ctes, params = base_ctes(scope, known, rows_of=CHANGED_SINCE_START)
     params.update(start=ts(period.start))
     rows = fetch(ctes + f""",
 flow AS (
@@ -233,7 +239,8 @@ def trailing(period: Period, count: int = 4) -> Period:
     return Period(f"{count} periods before {period.label}", first.start, period.start, period.months * count)
 
 
-def bottlenecks(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[str, Any]:
+def bottlenecks(scope: Scope, period: Period, cutoff: dt.datetime,
+                funnel_rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Where the pipeline is stuck, in words with the numbers behind them.
 
     Three readings per open stage: conversion this period against the four periods before (each
@@ -241,7 +248,7 @@ def bottlenecks(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[str, 
     same trailing span, and where open deals pile up now.
     """
     before = trailing(period)
-    now_rows = {r["stage_id"]: r for r in funnel(scope, period, cutoff)}
+    now_rows = {r["stage_id"]: r for r in (funnel_rows if funnel_rows is not None else funnel(scope, period, cutoff))}
     past_conv = conversion(scope, before, before.end)
     past_time = time_in_stage(scope, before, before.end)
     total_open = sum(r["open_deals"] for r in now_rows.values()) or 0
@@ -329,3 +336,48 @@ def distinct_cut_values(scope: Scope, cut: str) -> list[tuple[Any, str]]:
         values = deals.order_by("account__segment").values_list("account__segment", flat=True).distinct()
         return [(v, v or "(none)") for v in values]
     raise ValueError(f"unknown cut {cut!r}")
+
+
+def weekly_review(scope: Scope, since: dt.datetime, until: dt.datetime) -> list[dict[str, Any]]:
+    """What changed between two instants, per owner: new, advanced, moved back, reopened, won, lost
+    (stage rows), slipped close dates and amount changes (field changes); plus, today, open deals
+    without a next step or with an overdue one."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Count, Q
+    from django.utils import timezone
+
+    from dealgate.deals.models import Deal
+
+    ctes, params = base_ctes(scope, until)
+    params.update(since=ts(since), until=ts(until))
+    rows = fetch(ctes + """
+SELECT s.owner_id AS who, h.kind AS what, COUNT(*) AS n
+FROM deals_stagehistory h JOIN scoped s ON s.id = h.deal_id
+WHERE h.at >= %(since)s AND h.at < %(until)s GROUP BY s.owner_id, h.kind
+UNION ALL
+SELECT s.owner_id, CASE WHEN f.field = 'amount' THEN 'amount_changed' ELSE 'close_date_slipped' END, COUNT(*)
+FROM deals_fieldchange f JOIN scoped s ON s.id = f.deal_id
+WHERE f.at >= %(since)s AND f.at < %(until)s AND (f.field = 'amount' OR (f.field = 'expected_close_date'
+  AND f.old_value <> '' AND f.new_value > f.old_value))
+GROUP BY s.owner_id, CASE WHEN f.field = 'amount' THEN 'amount_changed' ELSE 'close_date_slipped' END""", params)
+    table: dict[Any, dict[str, int]] = {}
+    for row in rows:
+        table.setdefault(row["who"], {})[row["what"]] = table.get(row["who"], {}).get(row["what"], 0) + int(row["n"])
+    today = timezone.now().date()
+    open_deals = Deal.objects.filter(stage__kind="open", currency=scope.currency)
+    for column, value in (("pipeline_id", scope.pipeline_id), ("owner_id", scope.owner_id), ("team_id", scope.team_id),
+                          ("source", scope.source), ("account__segment", scope.segment)):
+        if value is not None:
+            open_deals = open_deals.filter(**{column: value})
+    if scope.viewer_id is not None:
+        open_deals = open_deals.filter(Q(owner_id=scope.viewer_id) | Q(team_id=scope.viewer_team_id or -1))
+    for row in open_deals.values("owner_id").annotate(
+            missing=Count("id", filter=Q(next_step="")),
+            overdue=Count("id", filter=Q(next_step_due__lt=today) & ~Q(next_step=""))):
+        entry = table.setdefault(row["owner_id"], {})
+        entry["no_next_step"], entry["next_step_overdue"] = row["missing"], row["overdue"]
+    names = {u.pk: u.get_full_name() or u.username for u in get_user_model().objects.filter(pk__in=list(table))}
+    keys = ("created", "forward", "backward", "reopened", "won", "lost", "close_date_slipped", "amount_changed",
+            "no_next_step", "next_step_overdue")
+    return sorted(({"name": names.get(who, str(who)), **{k: counts.get(k, 0) for k in keys}}
+                   for who, counts in table.items()), key=lambda r: r["name"])

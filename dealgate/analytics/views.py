@@ -91,7 +91,7 @@ def insights(request: HttpRequest) -> HttpResponse:
     numbers = metrics.period_metrics(scope, period, cutoff)
     funnel_rows = metrics.funnel(scope, period, cutoff)
     flow = metrics.waterfall(scope, period, cutoff)
-    neck = metrics.bottlenecks(scope, period, cutoff)
+    neck = metrics.bottlenecks(scope, period, cutoff, funnel_rows)
     return render(request, "analytics/insights.html", {
         "form": form, "period": period, "cutoff": cutoff, "scope": scope, "m": numbers, "funnel": funnel_rows,
         "waterfall": flow, "bottlenecks": neck,
@@ -114,8 +114,8 @@ def forecast_page(request: HttpRequest) -> HttpResponse:
     return render(request, "analytics/forecast.html", {
         "form": form, "period": period, "cutoff": cutoff, "scope": scope, "result": result,
         "methods": result["methods"], "probabilities": forecast.historical_probabilities(scope, cutoff),
-        "owners": forecast.categories(scope, period, cutoff, "owner"),
-        "teams": forecast.categories(scope, period, cutoff, "team"),
+        "owners": forecast.categories(scope, period, cutoff, "owner", time_aware=result["methods"]["time-aware"]),
+        "teams": forecast.categories(scope, period, cutoff, "team", time_aware=result["methods"]["time-aware"]),
         "accuracy": forecast.commit_accuracy(scope, period, cutoff),
         "backtest": tested, "is_admin": role_of(request.user) == "admin",
         "charts": {

@@ -84,15 +84,6 @@ class Board:
     lost: Stage | None
 
 
-def weighted_amount() -> ExpressionWrapper:
-    """amount x (the deal's probability override, else its stage's probability) / 100."""
-    probability = Coalesce("probability_override", "stage__probability")
-    return ExpressionWrapper(
-        F("amount") * probability / Value(Decimal(100)),
-        output_field=DecimalField(max_digits=20, decimal_places=4),
-    )
-
-
 def flagged_q(stages: list[Stage], *, now: dt.datetime) -> Q:
     """Deals carrying at least one date flag: no or overdue next step, close date passed, idle past rot_days.
 
@@ -112,7 +103,7 @@ def open_deals(pipeline: Pipeline, user: Any, filters: BoardFilters, *, stages: 
                now: dt.datetime) -> QuerySet:
     """The open deals of a pipeline this user may see, narrowed by the filters."""
     qs = visible_deals(user, Deal.objects.filter(pipeline=pipeline, closed_at__isnull=True,
-                                                 stage__kind=StageKind.OPEN))
+                                                 stage_id__in=[s.pk for s in stages]))
     if filters.mine:
         qs = qs.filter(owner_id=user.pk)
     if filters.owner:
@@ -132,19 +123,33 @@ def open_deals(pipeline: Pipeline, user: Any, filters: BoardFilters, *, stages: 
     return qs
 
 
-def column_money(qs: QuerySet) -> dict[int, tuple[int, list[Money]]]:
-    """Per stage: deal count and (total, weighted total) per currency, in one grouped query."""
+def column_money(qs: QuerySet, stages: list[Stage]) -> dict[int, tuple[int, list[Money]]]:
+    """Per stage: deal count and (total, weighted total) per currency, in one grouped query.
+
+    The stage probability is applied here rather than joined in SQL: the sums split into deals
+    with and without their own probability, so the query reads only the deal table.
+    """
+    hundred = Value(Decimal(100))
     rows = (
         qs.order_by()
         .values("stage_id", "currency")
-        .annotate(n=Count("id"), total=Sum("amount"), weighted=Sum(weighted_amount()))
+        .annotate(
+            n=Count("id"),
+            total=Sum("amount"),
+            plain=Sum("amount", filter=Q(probability_override__isnull=True)),
+            overridden=Sum(ExpressionWrapper(F("amount") * F("probability_override") / hundred,
+                                             output_field=DecimalField(max_digits=20, decimal_places=4)),
+                           filter=Q(probability_override__isnull=False)),
+        )
         .order_by("stage_id", "currency")
     )
+    probability = {s.pk: Decimal(s.probability) for s in stages}
     result: dict[int, tuple[int, list[Money]]] = {}
     for row in rows:
         count, money = result.get(row["stage_id"], (0, []))
         if row["total"] is not None:
-            money.append(Money(row["currency"], row["total"], row["weighted"] or Decimal(0)))
+            weighted = (row["plain"] or 0) * probability[row["stage_id"]] / 100 + (row["overridden"] or 0)
+            money.append(Money(row["currency"], row["total"], Decimal(weighted)))
         result[row["stage_id"]] = (count + row["n"], money)
     return result
 
@@ -172,15 +177,20 @@ def build_board(pipeline: Pipeline, user: Any, filters: BoardFilters, *, per_col
     all_stages = list(Stage.objects.filter(pipeline=pipeline).order_by("position"))
     stages = [s for s in all_stages if s.kind == StageKind.OPEN]
     qs = open_deals(pipeline, user, filters, stages=stages, now=now)
-    money = column_money(qs)
-    ranked = (
+    money = column_money(qs, stages)
+    # Rank narrow rows first (id only), then read the few winning deals with their joins.
+    first_ids = (
         qs.annotate(rank=Window(RowNumber(), partition_by=[F("stage_id")], order_by=list(CARD_ORDER)))
         .filter(rank__lte=per_column)
+        .values_list("id", flat=True)
+    )
+    deals = (
+        Deal.objects.filter(id__in=list(first_ids))
         .select_related("account", "owner", "stage", "pipeline")
-        .order_by("stage_id", "rank")
+        .order_by(*CARD_ORDER)
     )
     cards_by_stage: dict[int, list[Card]] = defaultdict(list)
-    for card in _cards(list(ranked), user, now=now):
+    for card in _cards(list(deals), user, now=now):
         cards_by_stage[card.deal.stage_id].append(card)
     columns = []
     for stage in stages:
@@ -197,7 +207,7 @@ def build_column(pipeline: Pipeline, stage: Stage, user: Any, filters: BoardFilt
     now = now or timezone.now()
     stages = list(Stage.objects.filter(pipeline=pipeline, kind=StageKind.OPEN))
     qs = open_deals(pipeline, user, filters, stages=stages, now=now).filter(stage=stage)
-    count, stage_money = column_money(qs).get(stage.pk, (0, []))
+    count, stage_money = column_money(qs, stages).get(stage.pk, (0, []))
     deals = list(qs.select_related("account", "owner", "stage", "pipeline").order_by(*CARD_ORDER)[offset:offset + limit])
     end = offset + len(deals)
     return Column(stage, count, stage_money, _cards(deals, user, now=now), end if count > end else None)

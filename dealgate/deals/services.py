@@ -45,11 +45,8 @@ from dealgate.pipelines.models import LostReason, Pipeline, Stage, StageKind
 def parse_amount(value: Any, field: str = "amount") -> Decimal | None:
     if value is None or (isinstance(value, str) and value.strip() == ""):
         return None
-    try:
-        amount = Decimal(str(value).strip().replace(",", ""))
-    except InvalidOperation:
-        raise ValidationFailed.for_field(field, f"{value!r} is not a number") from None
-    if not amount.is_finite():
+    amount = None if isinstance(value, bool) else _finite_decimal(value)
+    if amount is None:
         raise ValidationFailed.for_field(field, f"{value!r} is not a number")
     if amount < 0:
         raise ValidationFailed.for_field(field, "cannot be negative")
@@ -148,6 +145,9 @@ def _history_row(deal: Deal, from_stage: Stage | None, to_stage: Stage, kind: st
 
 
 def create_account(*, by: Any, name: str, segment: str = "", owner: Any = None, external_id: str | None = None) -> Account:
+    if external_id and Account.objects.filter(external_id=external_id).exists():
+        raise Conflict(f"An account with external id {external_id!r} already exists.",
+                       details={"external_id": external_id})
     return Account.objects.create(
         name=_text(name, "name", max_length=200, required=True),
         segment=_text(segment, "segment", max_length=50),
@@ -370,15 +370,50 @@ def update_deal(deal: Deal, *, by: Any, **changes: Any) -> Deal:
 
 
 def _custom_fields(value: Any) -> dict:
+    """Check custom fields against their declared type and store each in its JSON shape.
+
+    Typed values let `field` criteria compare them: a number field holds a number, a yes/no field
+    true or false, a date field YYYY-MM-DD. Blank clears a field.
+    """
     from dealgate.pipelines.models import CustomField
 
     if not isinstance(value, dict):
         raise ValidationFailed.for_field("custom_fields", "must be an object of key: value")
-    known = set(CustomField.objects.values_list("key", flat=True))
-    unknown = sorted(set(value) - known)
+    types = dict(CustomField.objects.values_list("key", "type"))
+    unknown = sorted(set(value) - set(types))
     if unknown:
         raise ValidationFailed.for_field("custom_fields", f"unknown custom field(s): {', '.join(unknown)}")
-    return value
+    return {key: _custom_value(key, types[key], raw) for key, raw in value.items()}
+
+
+_YES, _NO = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}
+
+
+def _custom_value(key: str, kind: str, raw: Any) -> Any:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if kind == "boolean":
+        word = str(raw).strip().lower()
+        if isinstance(raw, bool) or word in _YES | _NO:
+            return raw if isinstance(raw, bool) else word in _YES
+        raise ValidationFailed.for_field("custom_fields", f"{key}: {raw!r} is not yes or no")
+    if kind == "number":
+        number = None if isinstance(raw, bool) else _finite_decimal(raw)
+        if number is None:
+            raise ValidationFailed.for_field("custom_fields", f"{key}: {raw!r} is not a number")
+        return int(number) if number == number.to_integral_value() else float(number)
+    try:
+        return parse_date(raw, key).isoformat() if kind == "date" else _text(raw, key, max_length=500)
+    except ValidationFailed as exc:  # one error key for the whole dict, as the other checks use
+        raise ValidationFailed.for_field("custom_fields", exc.message) from None
+
+
+def _finite_decimal(raw: Any) -> Decimal | None:
+    try:
+        number = Decimal(str(raw).strip().replace(",", ""))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
 
 
 def set_next_step(deal: Deal, *, by: Any, text: str, due: Any) -> Deal:

@@ -47,7 +47,7 @@ from .cast import DEMO_PASSWORD, Cast, ensure_cast, lost_reasons
 from .simulate import DealStory, PipelinePlan, Simulator, TeamPlan
 
 CHUNK = 5_000  # deals simulated and inserted per transaction: bounds memory, keeps transactions short
-BATCH = 2_000  # rows per bulk_create call
+BATCH = 2_000  # rows per executemany / COPY call
 _CUSTOM_KINDS = {"number": "int", "date": "isodate", "boolean": "boolean", "text": "text"}
 
 
@@ -112,7 +112,7 @@ def _team_plans(cast: Cast, seed: int) -> list[TeamPlan]:
     for team in cast.teams:
         pipeline = team.pipeline
         if pipeline.pk not in pipelines:
-            rng = random.Random(seed * 1_000 + pipeline.pk)
+            rng = random.Random(f"{seed}:{pipeline.key}")  # by key, not id: the same plan in any database
             pipelines[pipeline.pk] = PipelinePlan.build(pipeline, PipelineRules.load(pipeline.pk), reasons, rng)
         plans.append(TeamPlan(
             team_id=team.team.pk, share=team.share, rep_ids=tuple(u.pk for u in team.reps),
@@ -124,11 +124,12 @@ def _team_plans(cast: Cast, seed: int) -> list[TeamPlan]:
 
 
 class _Table:
-    """Fast inserts for one table: `executemany` of one INSERT, values prepared by the model's own fields.
+    """Fast inserts for one table (COPY on PostgreSQL, executemany on SQLite), values converted by the backend.
 
-    Measured on SQLite, `bulk_create` spends about three quarters of the demo's time compiling
-    SQL and building model instances; this path skips both and still converts every value the
-    way the ORM would (Field.get_db_prep_save), so what lands in the table is the same.
+    Measured on SQLite, `bulk_create` spent about three quarters of the demo's time compiling SQL
+    and building model instances (2,000 deals: 15 s against 5 s this way). This path skips both
+    and converts values with the backend's own adapters (`connection.ops.adapt_*`, the JSON
+    field's `get_db_prep_save`), as the ORM does, so what lands in the table is the same.
     """
 
     def __init__(self, model: Any, columns: tuple[str, ...]):
@@ -137,8 +138,9 @@ class _Table:
         fields = [model._meta.get_field(c) for c in columns]
         self.prepare = [(i, adapt) for i, adapt in enumerate(map(_adapter, fields)) if adapt is not None]
         quote = connection.ops.quote_name
-        self.sql = (f"INSERT INTO {quote(self.table)} ({', '.join(quote(f.column) for f in fields)}) "
-                    f"VALUES ({', '.join(['%s'] * len(fields))})")
+        names = ", ".join(quote(f.column) for f in fields)
+        self.sql = f"INSERT INTO {quote(self.table)} ({names}) VALUES ({', '.join(['%s'] * len(fields))})"
+        self.copy_sql = f"COPY {quote(self.table)} ({names}) FROM STDIN"
 
     def insert(self, rows: Iterable[tuple], summary: Summary) -> None:
         it = iter(rows)
@@ -146,7 +148,13 @@ class _Table:
             while batch := list(itertools.islice(it, BATCH)):
                 if self.prepare:
                     batch = [self._prepared(row) for row in batch]
-                cursor.executemany(self.sql, batch)
+                if connection.vendor == "postgresql":
+                    # COPY streams the rows in one round trip; executemany costs one per row.
+                    with cursor.cursor.copy(self.copy_sql) as copy:
+                        for row in batch:
+                            copy.write_row(row)
+                else:
+                    cursor.executemany(self.sql, batch)
                 summary.rows[self.table] += len(batch)
 
     def _prepared(self, row: tuple) -> list:

@@ -220,7 +220,7 @@ class Simulator:
     def account_row(self, j: int) -> dict[str, Any]:
         plan = self.teams[self.book.team[j]]
         return {"name": self.book.name(j), "segment": plan.segments[self.book.segment[j]][0],
-                "owner_id": plan.rep_ids[self.book.owner[j]], "created_at": None}
+                "owner_id": plan.rep_ids[self.book.owner[j]]}
 
     def contact_rows(self, j: int) -> list[dict[str, Any]]:
         """The account's people; seeded by the account number so they do not disturb the deal stream."""
@@ -247,7 +247,7 @@ class Simulator:
         created = _office((self.start + (k + rng.random()) / self.total * 365 * DAY).replace(microsecond=0))
         if created >= self.now:
             created = self.now - dt.timedelta(hours=1)
-        segment_name, typical = team.segments[book.segment[j]]
+        typical = team.segments[book.segment[j]][1]
         amount = _money(typical * rng.lognormvariate(0, 0.6))
         override = None
         if rng.random() < 0.03:
@@ -263,7 +263,7 @@ class Simulator:
         })
         walk = _Walk(self, story, plan, team, owner_id, skill, created)
         walk.run()
-        walk.settle_fields(amount, segment_name)
+        walk.settle_fields(amount)
         return story
 
     def take_new_accounts(self) -> list[int]:
@@ -411,7 +411,7 @@ class _Walk:
 
     # -- fields and history ---------------------------------------------------------------------
 
-    def settle_fields(self, amount: Decimal, segment: str) -> None:
+    def settle_fields(self, amount: Decimal) -> None:
         """Amount, close date and next step over time, then the history rows with their values."""
         rng, sim, deal = self.rng, self.sim, self.story.deal
         end = self.closed_at or sim.now
@@ -424,14 +424,15 @@ class _Walk:
                 amount_changed_at = _moment(rng, self.created, end)
                 changes.append(("amount", str(amount), str(new_amount), amount_changed_at, self.owner_id))
                 amount = new_amount
-        close = (self.created + rng.lognormvariate(math.log(self.plan.expected_cycle_days), 0.4) * DAY).date()
+        # Reps guess optimistically: the first close date is well before a typical cycle would end.
+        close = (self.created + rng.lognormvariate(math.log(0.6 * self.plan.expected_cycle_days), 0.4) * DAY).date()
         slips = 0
         slips_due = min(rng.choices((0, 1, 2, 3), (60, 22, 11, 7))[0], int((end - self.created) / (21 * DAY)))
         for at in sorted(_moment(rng, self.created, end) for _ in range(slips_due)):
             later = max(close + rng.randint(14, 45) * DAY, at.date() + 7 * DAY)
             changes.append(("expected_close_date", close.isoformat(), later.isoformat(), at, self.owner_id))
             close, slips = later, slips + 1
-        if self.outcome == "open" and close < sim.today and rng.random() < 0.6:
+        if self.outcome == "open" and close < sim.today and rng.random() < 0.5:
             at = _moment(rng, max([self.created, *(c[3] for c in changes)]), self.quiet_from or sim.now)
             later = sim.today + rng.randint(7, 60) * DAY
             changes.append(("expected_close_date", close.isoformat(), later.isoformat(), at, self.owner_id))

@@ -117,10 +117,6 @@ class Mapping:
         """Source columns feeding a field, in mapping order (the first non-empty cell wins)."""
         return [column for column, target in self.columns.items() if target == name]
 
-    def as_json(self) -> dict[str, Any]:
-        data = {k: v for k, v in self.__dict__.items() if v not in ("", None, {}, [])}
-        return data
-
 
 def ready_mapping_names() -> list[str]:
     return sorted(p.stem for p in READY_DIR.glob("*.json"))

@@ -6,8 +6,8 @@ One call, `import_file`, in two phases:
    already in the database (fetched in a few set-based queries). Each problem becomes a
    `RowError` naming the row (as numbered in the file), the column, the value and why.
 2. *Write*, only if no row is bad (or the caller chose to skip bad rows) and it is not a dry
-   run: new rows are written with `bulk_create` in chunks, existing ones (matched by external
-   id) are changed through the deal services, all inside one transaction.
+   run: new rows are written in bulk (`bulk.insert_rows`: COPY on PostgreSQL), existing ones
+   (matched by external id) are changed through the deal services, all in one transaction.
 
 Imported deals keep their history from the other system: they enter the pipeline's first stage
 at their created date and their current stage (or Won/Lost) at the date the file gives. That
@@ -21,11 +21,10 @@ import datetime as dt
 import re
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import IO, Any, Callable, Iterable
 
 from django.contrib.auth import get_user_model
-from django.db import connection, models, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, OuterRef, Subquery
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -42,7 +41,8 @@ from dealgate.deals.models import (
     StageHistory,
 )
 from dealgate.deals.services import reassign_deal, set_next_step, update_deal
-from dealgate.errors import NotAllowed
+from dealgate.errors import Conflict, NotAllowed
+from dealgate.imports.bulk import CHUNK, chunks, insert_rows
 from dealgate.imports.mappings import FIELDS, REQUIRED, Mapping, MappingInvalid, load_mapping
 from dealgate.imports.parsers import (
     CellError,
@@ -57,93 +57,11 @@ from dealgate.imports.parsers import (
 )
 from dealgate.people.access import role_of
 from dealgate.people.models import Role
+from dealgate.imports.report import ImportReport, RowError
 from dealgate.pipelines.models import CustomField, LostReason, Pipeline, Stage, StageKind
 
-CHUNK = 1000  # rows per INSERT and per IN (...) lookup; well under SQLite's variable limit
 SAMPLE_CHANGES = 50  # how many "would update" lines a report keeps
 NEW = "(new)"  # stands for the id of a user or account the import will create
-
-
-@dataclass
-class RowError:
-    row: int
-    column: str
-    value: str
-    message: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "column": self.column, "value": self.value, "message": self.message}
-
-    def __str__(self) -> str:
-        value = self.value if len(self.value) <= 60 else self.value[:57] + "..."
-        return f"row {self.row}, column {self.column!r}, value {value!r}: {self.message}"
-
-
-@dataclass
-class ImportReport:
-    kind: str
-    dry_run: bool = False
-    skip_bad_rows: bool = False
-    rows: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    accounts_created: int = 0
-    history_rows: int = 0
-    users_created: list[str] = field(default_factory=list)
-    errors: list[RowError] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    changes: list[str] = field(default_factory=list)
-    written: bool = False
-    seconds: float = 0.0
-
-    @property
-    def bad_rows(self) -> list[int]:
-        return sorted({e.row for e in self.errors})
-
-    @property
-    def blocked(self) -> bool:
-        """Bad rows and no permission to skip them: nothing was (or would be) written."""
-        return bool(self.errors) and not self.skip_bad_rows
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind, "dry_run": self.dry_run, "written": self.written, "blocked": self.blocked,
-            "rows": self.rows, "created": self.created, "updated": self.updated, "unchanged": self.unchanged,
-            "skipped": len(self.bad_rows) if self.skip_bad_rows else 0, "bad_rows": len(self.bad_rows),
-            "accounts_created": self.accounts_created, "history_rows": self.history_rows,
-            "users_created": self.users_created, "errors": [e.as_dict() for e in self.errors],
-            "warnings": self.warnings, "changes": self.changes, "seconds": round(self.seconds, 3),
-        }
-
-    def summary(self) -> str:
-        verb = "would be" if self.dry_run or self.blocked else "were"
-        if self.blocked:
-            head = (f"Nothing was imported: {len(self.bad_rows)} of {self.rows} rows are bad. Fix them, or use "
-                    "--skip-bad-rows to import the good ones.")
-        else:
-            head = f"{'Dry run: nothing written. ' if self.dry_run else ''}{self.rows} rows read."
-        counts = (f"{self.kind}: {self.created} {verb} created, {self.updated} updated, {self.unchanged} unchanged"
-                  + (f", {len(self.bad_rows)} bad rows skipped" if self.skip_bad_rows and self.errors else "")
-                  + (f"; {self.accounts_created} accounts created" if self.accounts_created else "")
-                  + (f"; {self.history_rows} history rows (imported)" if self.history_rows else "")
-                  + (f"; users created: {', '.join(self.users_created)}" if self.users_created else ""))
-        return f"{head}\n{counts}."
-
-    def as_text(self, max_errors: int = 50) -> str:
-        lines = [self.summary()]
-        if self.errors:
-            lines.append(f"Problems ({len(self.errors)} in {len(self.bad_rows)} rows; the header is row 1):")
-            lines.extend(f"  {e}" for e in self.errors[:max_errors])
-            if len(self.errors) > max_errors:
-                lines.append(f"  ... and {len(self.errors) - max_errors} more (use --json for all of them)")
-        if self.warnings:
-            lines.append("Warnings:")
-            lines.extend(f"  {w}" for w in self.warnings)
-        if self.changes and (self.dry_run or self.blocked):
-            lines.append("Changes to existing records:")
-            lines.extend(f"  {c}" for c in self.changes)
-        return "\n".join(lines)
 
 
 def import_file(kind: str, source: IO[bytes] | str | bytes, mapping: Mapping | str | dict[str, Any], *,
@@ -152,6 +70,10 @@ def import_file(kind: str, source: IO[bytes] | str | bytes, mapping: Mapping | s
     """Import one CSV file of `kind` rows. Returns the report; writes nothing when any row is bad
     (unless `skip_bad_rows`) or when `dry_run`. Raises MappingInvalid for a wrong mapping and
     NotAllowed for a user who may not import (`by=None` is the system, e.g. the CLI)."""
+    if isinstance(source, str):
+        with open(source, "rb") as handle:
+            return import_file(kind, handle, mapping, by=by, dry_run=dry_run, skip_bad_rows=skip_bad_rows,
+                               create_users=create_users, pipeline=pipeline)
     started = time.perf_counter()
     if by is not None and role_of(by) not in (Role.MANAGER, Role.ADMIN):
         raise NotAllowed("Only managers and admins may import data.")
@@ -164,8 +86,13 @@ def import_file(kind: str, source: IO[bytes] | str | bytes, mapping: Mapping | s
     importer = IMPORTERS[kind](mapping, report, create_users=create_users)
     importer.read(table)
     if not report.blocked and not dry_run:
-        with transaction.atomic():
-            importer.write()
+        try:
+            with transaction.atomic():
+                importer.write()
+        except IntegrityError:
+            # Rows were checked against the database just before; someone wrote the same ids since.
+            raise Conflict("Records with the same external ids were written while this import ran; nothing "
+                           "was imported. Run it again: it will update them.") from None
         report.written = True
     report.seconds = time.perf_counter() - started
     return report
@@ -258,50 +185,6 @@ def _sample(report: ImportReport, line: str) -> None:
         report.changes.append(line)
 
 
-def _chunks(items: list[Any], size: int = CHUNK) -> Iterable[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
-def _insert(model: Any, names: list[str], rows: list[tuple], *, returning: bool = False) -> list[int]:
-    """Multi-row INSERT of plain tuples, [RETURNING id]: bulk_create without building a model
-    instance per row, which is most of its cost at 100,000 rows. Values are adapted the way the
-    ORM adapts them (time zones for SQLite, decimals, JSON)."""
-    meta = model._meta
-    fields = [meta.get_field(name) for name in names]
-    ops = connection.ops
-
-    def adapter(f: Any) -> Callable[[Any], Any]:
-        if isinstance(f, models.DateTimeField):
-            if connection.vendor == "sqlite":  # what the ORM stores there: naive UTC text; 3x faster than ops'
-                return lambda v: None if v is None else str(v.astimezone(dt.timezone.utc).replace(tzinfo=None))
-            return ops.adapt_datetimefield_value
-        if isinstance(f, models.DateField):
-            return ops.adapt_datefield_value
-        if isinstance(f, models.DecimalField):
-            return lambda v: ops.adapt_decimalfield_value(v, f.max_digits, f.decimal_places)
-        if isinstance(f, models.JSONField):
-            return lambda v: f.get_db_prep_save(v, connection)
-        return lambda v: v
-
-    adapters = [adapter(f) for f in fields]
-    columns = ", ".join(ops.quote_name(f.column) for f in fields)
-    one = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    size = max(1, min(CHUNK, 30_000 // len(fields)))  # SQLite allows 32,766 parameters per statement
-    ids: list[int] = []
-    with connection.cursor() as wrapper:
-        cursor = wrapper.cursor  # the driver's cursor: no per-statement debug logging of 30,000 parameters
-        for chunk in _chunks(rows, size):
-            params = [adapt(value) for row in chunk for adapt, value in zip(adapters, row)]
-            sql = f"INSERT INTO {ops.quote_name(meta.db_table)} ({columns}) VALUES {', '.join([one] * len(chunk))}"
-            if returning:
-                cursor.execute(sql + f" RETURNING {ops.quote_name(meta.pk.column)}", params)
-                ids.extend(row[0] for row in cursor.fetchall())
-            else:
-                cursor.execute(sql, params)
-    return ids
-
-
 # ---------------------------------------------------------------------------------------------
 # People and accounts referenced by rows
 
@@ -389,9 +272,9 @@ class Accounts:
         return (name, ext)
 
     def load(self) -> None:
-        for chunk in _chunks(sorted(self.wanted_ext)):
+        for chunk in chunks(sorted(self.wanted_ext)):
             self.by_ext.update(Account.objects.filter(external_id__in=chunk).values_list("external_id", "id"))
-        for chunk in _chunks(sorted(self.wanted_names)):
+        for chunk in chunks(sorted(self.wanted_names)):
             for name, pk in Account.objects.filter(name__in=chunk).order_by("-id").values_list("name", "id"):
                 self.by_name[name] = pk  # the oldest account of that name wins
 
@@ -455,6 +338,8 @@ class Importer:
                 self.plans.append(plan)
         self.resolve()
         self.report.errors.sort(key=lambda e: e.row)
+        if self.people is not None:
+            self.report.users_to_create = [spec["username"] for spec in self.people.planned.values()]
 
     def _check_columns(self, columns: dict, missing: dict[str, list[str]], header: list[str]) -> None:
         problems, absent = {}, []
@@ -516,6 +401,7 @@ class DealPlan:
     closed_at: dt.datetime | None
     lost_reason_id: int | None
     lost_note: str
+    entered: dt.datetime | None = None  # the file's stage_entered_at, if it gives one
     existing: dict[str, Any] | None = None
     changes: dict[str, Any] = field(default_factory=dict)
     bad: bool = False
@@ -637,16 +523,16 @@ class DealImporter(Importer):
             if pipeline is None:
                 row.error("pipeline", "is not a pipeline; pipelines are: "
                           + ", ".join(p.key for p in self.pipelines.pipelines))
-                return None
+        stage = None
         if pipeline is None:
             row.error("pipeline", "no pipeline: set \"pipeline\" in the mapping, pass --pipeline, or map a column "
                       "to 'pipeline'", "")
-            return None
-        stage, at_fault, why = self.pipelines.stage(pipeline, row.get("stage"), row.get("status"))
-        if stage is None:
-            row.error(at_fault, why)
-            return None
-        closed = stage.kind != StageKind.OPEN
+        else:
+            stage, at_fault, why = self.pipelines.stage(pipeline, row.get("stage"), row.get("status"))
+            if stage is None:
+                row.error(at_fault, why)
+        # Without a stage the row is bad already; go on reading it so every problem is reported at once.
+        closed = stage is not None and stage.kind != StageKind.OPEN
 
         values: dict[str, Any] = {}
         money = row.parse("amount", lambda t: parse_money(t, self.mapping.decimal_separator))
@@ -678,7 +564,7 @@ class DealImporter(Importer):
 
         created_at = row.parse("created_at", self.dates.datetime)
         closed_at = row.parse("closed_at", self.dates.datetime) or (close_date if closed else None)
-        if closed and closed_at is None and not (row.get("closed_at") or row.get("close_date")):
+        if stage is not None and closed and closed_at is None and not (row.get("closed_at") or row.get("close_date")):
             row.error("closed_at" if row.mapped("closed_at") else "close_date",
                       f"a {stage.kind} deal needs the date it closed: map a column to closed_at or close_date", "")
         created_at = created_at or closed_at or self.now
@@ -688,7 +574,7 @@ class DealImporter(Importer):
         if entered and entered < created_at:
             row.error("stage_entered_at", f"is before the created date {created_at:%Y-%m-%d}")
         lost_reason_id, lost_note = None, ""
-        if stage.kind == StageKind.LOST:
+        if stage is not None and stage.kind == StageKind.LOST:
             lost_reason_id = self._lost_reason(row)
             lost_note = row.text("lost_note", 300)
 
@@ -700,14 +586,14 @@ class DealImporter(Importer):
         if not account_name and not account_ext:
             row.error("account", "a deal needs an account: map a column to 'account' or set \"default_account\"",
                       "")
-        if row.errors:
+        if row.errors or stage is None or pipeline is None:
             return None
         account = self.accounts.want(account_name, account_ext)
         return DealPlan(
             row=row.number, external_id=external_id, title=title, pipeline=pipeline, stage=stage, account=account,
             owner=owner, values=values, created_at=created_at,
             stage_entered_at=closed_at if closed else (entered or created_at), closed_at=closed_at if closed else None,
-            lost_reason_id=lost_reason_id, lost_note=lost_note,
+            lost_reason_id=lost_reason_id, lost_note=lost_note, entered=entered,
         )
 
     def _custom_values(self, row: Row) -> dict[str, Any]:
@@ -744,7 +630,7 @@ class DealImporter(Importer):
         ids = [p.external_id for p in self.plans if p.external_id]
         fields = ("id", "external_id", "pipeline_id", "stage_id", "owner_id", "next_step", "next_step_due",
                   "custom_fields", *self.UPDATABLE)
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             for values in Deal.objects.filter(external_id__in=chunk).values(*fields):
                 existing[values["external_id"]] = values
         no_lost_reason = 0
@@ -803,13 +689,13 @@ class DealImporter(Importer):
             self.people.create_planned(self.report)
         self.report.accounts_created = self.accounts.create()
         new = [p for p in self.plans if p.existing is None]
-        for chunk in _chunks(new):
-            ids = _insert(Deal, self.DEAL_COLUMNS, [self._new_deal(p) for p in chunk], returning=True)
+        for chunk in chunks(new):
+            ids = insert_rows(Deal, self.DEAL_COLUMNS, [self._new_deal(p) for p in chunk], returning=True)
             history = [row for plan, pk in zip(chunk, ids) for row in self._history(plan, pk)]
-            _insert(StageHistory, self.HISTORY_COLUMNS, history)
+            insert_rows(StageHistory, self.HISTORY_COLUMNS, history)
             self.report.history_rows += len(history)
         changed = [p for p in self.plans if p.existing is not None and p.changes]
-        for chunk in _chunks(changed):
+        for chunk in chunks(changed):
             deals = Deal.objects.select_related("stage", "pipeline").in_bulk([p.existing["id"] for p in chunk])
             for plan in chunk:
                 self._apply_changes(plan, deals[plan.existing["id"]])
@@ -858,7 +744,8 @@ class DealImporter(Importer):
         if next_step:
             set_next_step(deal, by=None, text=plan.values.get("next_step", ""), due=plan.values.get("next_step_due"))
         if stage is not None:
-            record_imported_move(deal, stage, at=plan.stage_entered_at if stage.is_open else plan.closed_at,
+            # An open stage the file gives no date for was entered "by now": the import is when we learn it.
+            record_imported_move(deal, stage, at=plan.entered if stage.is_open else plan.closed_at,
                                  lost_reason_id=plan.lost_reason_id, lost_note=plan.lost_note)
             self.report.history_rows += 1
 
@@ -943,7 +830,7 @@ class RecordImporter(Importer):
         existing: dict[str, dict[str, Any]] = {}
         value_names = sorted({k for p in self.plans for k in p.values} | {"id", lookup})
         rows = self.model.objects.all() if self.by_external else self.model.objects.annotate(folded=Lower(lookup))
-        for chunk in _chunks(keys):
+        for chunk in chunks(keys):
             query = {f"{lookup}__in": chunk} if self.by_external else {"folded__in": [k.casefold() for k in chunk]}
             for values in rows.filter(**query).order_by("-id").values(*value_names):
                 key = values[lookup] if self.by_external else values[lookup].casefold()
@@ -1080,7 +967,7 @@ class ActivityImporter(Importer):
         self.accounts.load()
         deals: dict[str, tuple[int, int]] = {}
         exts = sorted({p.deal_ext for p in self.plans if p.deal_ext})
-        for chunk in _chunks(exts):
+        for chunk in chunks(exts):
             deals.update((e, (i, a)) for e, i, a in Deal.objects.filter(external_id__in=chunk).values_list(
                 "external_id", "id", "account_id"))
         for plan in self.plans:
@@ -1126,10 +1013,10 @@ class ActivityImporter(Importer):
                           at.astimezone(dt.timezone.utc).replace(microsecond=0)))
 
         deal_ids = sorted({p.deal_id for p in self.plans if p.deal_id})
-        for chunk in _chunks(deal_ids):
+        for chunk in chunks(deal_ids):
             add(Activity.objects.filter(deal_id__in=chunk).values_list(*fields))
         account_ids = sorted({p.account_id for p in self.plans if p.deal_id is None and p.account_id})
-        for chunk in _chunks(account_ids):
+        for chunk in chunks(account_ids):
             add(Activity.objects.filter(deal__isnull=True, account_id__in=chunk).values_list(*fields))
         return keys
 
@@ -1148,7 +1035,7 @@ class ActivityImporter(Importer):
         # A deal's last activity is the latest of all its activities, imported ones included.
         deal_ids = sorted({p.deal_id for p in new if p.deal_id})
         latest = Activity.objects.filter(deal_id=OuterRef("pk")).order_by("-occurred_at").values("occurred_at")[:1]
-        for chunk in _chunks(deal_ids):
+        for chunk in chunks(deal_ids):
             Deal.objects.filter(pk__in=chunk).update(last_activity_at=Subquery(latest), version=F("version") + 1)
 
 
@@ -1159,4 +1046,3 @@ IMPORTERS: dict[str, type[Importer]] = {
     "activities": ActivityImporter,
 }
 assert set(IMPORTERS) == set(FIELDS)
-_ = Decimal  # amounts are Decimals throughout (parse_money)

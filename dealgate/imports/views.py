@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -32,6 +34,10 @@ from dealgate.pipelines.models import Pipeline
 PREVIEW_ROWS = 5
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 SESSION_KEY = "dealgate_imports"
+UPLOAD_ERRORS = {
+    "missing": "Choose what each row is and a CSV file.",
+    "too-large": f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB; import it with `dealgate import`.",
+}
 
 
 def _require_importer(request: HttpRequest) -> None:
@@ -53,12 +59,20 @@ def _upload(request: HttpRequest, token: str) -> dict[str, Any]:
     return upload
 
 
+def _forget_old_uploads(max_age_seconds: int = 24 * 3600) -> None:
+    """Uploads are kept for a day so a dry run can be followed by the import; then removed."""
+    cutoff = time.time() - max_age_seconds
+    for path in _upload_dir().glob("*.csv"):
+        if path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+
+
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     _require_importer(request)
     return render(request, "imports/home.html", {
         "kinds": KINDS, "ready": {kind: ready_mappings_for(kind) for kind in KINDS}, "exports": EXPORTS,
-        "pipelines": Pipeline.objects.order_by("name"), "error": request.GET.get("error", ""),
+        "pipelines": Pipeline.objects.order_by("name"), "error": UPLOAD_ERRORS.get(request.GET.get("error", ""), ""),
     })
 
 
@@ -69,9 +83,9 @@ def upload(request: HttpRequest) -> HttpResponse:
     kind = request.POST.get("kind", "")
     file = request.FILES.get("file")
     if kind not in KINDS or file is None:
-        return redirect(f"{request.path.rsplit('upload/', 1)[0]}?error=Choose+what+to+import+and+a+CSV+file.")
+        return redirect(reverse("imports:home") + "?error=missing")
     if file.size > MAX_UPLOAD_BYTES:
-        return redirect(f"{request.path.rsplit('upload/', 1)[0]}?error=The+file+is+larger+than+200+MB.")
+        return redirect(reverse("imports:home") + "?error=too-large")
     mapping: dict[str, Any] = {}
     ready = request.POST.get("ready", "")
     if ready:
@@ -79,6 +93,7 @@ def upload(request: HttpRequest) -> HttpResponse:
             mapping = ready_mapping_data(ready, kind)
         except DealgateError:
             mapping = {}
+    _forget_old_uploads()
     token = secrets.token_urlsafe(16)
     with open(_upload_dir() / f"{token}.csv", "wb") as handle:
         for chunk in file.chunks():

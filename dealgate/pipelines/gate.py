@@ -49,7 +49,9 @@ class PipelineRules:
             return "reopened"
         return "forward" if to_stage.position > from_stage.position else "backward"
 
-    def required(self, from_stage: Stage, to_stage: Stage, *, reopened_from: Stage | None = None) -> list[CriterionSpec]:
+    def required(
+        self, from_stage: Stage, to_stage: Stage, *, reopened_from: Stage | None = None
+    ) -> list[CriterionSpec]:
         """The criteria a move must meet. `reopened_from`: the open stage a closed deal left when it closed.
 
         Reopening to that stage or an earlier one is free, like moving back; reopening further on

@@ -133,3 +133,21 @@ def test_an_adoption_can_be_reverted_and_the_revert_is_recorded(book, world, pip
     back = revert_adoption(first, by=world.dave)
     qualify.refresh_from_db()
     assert qualify.probability == 20 and back.reverts == first and back.new_probability == 20
+
+
+def test_the_weekly_review_counts_what_changed_per_owner(book, world):
+    from analytics_builders import at
+
+    from dealgate.analytics.history import Scope
+    from dealgate.analytics.metrics import weekly_review
+
+    deal = book.deal("2026-07-27", 1000, close_date="2026-08-10")
+    book.move(deal, "propose", "2026-07-28")
+    book.move(deal, "qualify", "2026-07-29")
+    book.change(deal, "expected_close_date", "2026-09-01", "2026-07-30", old="2026-08-10")
+    book.change(deal, "amount", 1500, "2026-07-30")
+    rows = {r["name"]: r for r in weekly_review(Scope(), at("2026-07-26"), at("2026-08-02"))}
+    alice = rows["Alice"]
+    assert (alice["created"], alice["forward"], alice["backward"], alice["won"]) == (1, 1, 1, 1)
+    assert (alice["close_date_slipped"], alice["amount_changed"]) == (1, 1)
+    assert "Close date slipped" in run("report", "review", "--since", "2026-07-26", "--as-of", "2026-08-01")

@@ -26,8 +26,3 @@ def auth(token_for):
 
     return headers
 
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """The shared world hashes four passwords; the default hasher spends a second on each."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

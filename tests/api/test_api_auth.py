@@ -183,3 +183,10 @@ def test_it_answers_unknown_api_paths_with_the_error_shape(client, world, auth):
     response = client.get("/api/no-such-thing", headers=auth(world.alice))
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+def test_it_answers_a_wrong_method_with_the_error_shape(client, world, auth):
+    response = client.put("/api/deals", {}, content_type="application/json", headers=auth(world.alice))
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+    assert set(response.json()["details"]["allowed"]) == {"GET", "POST"}

@@ -209,3 +209,16 @@ def test_it_reports_flags_and_criteria_progress_like_the_board(client, world, ma
     assert "no_next_step" in {f["code"] for f in body["flags"]}
     assert (body["criteria"]["met"], body["criteria"]["total"]) == (1, 2)
     assert {r["key"]: r["met"] for r in body["criteria"]["results"]} == {"amount": True, "budget": False}
+
+
+def test_listing_deals_costs_the_same_queries_for_three_or_twelve(client, world, make_deal, auth,
+                                                                  django_assert_max_num_queries):
+    headers = auth(world.alice)
+    for _ in range(3):
+        make_deal()
+    with django_assert_max_num_queries(6) as few:
+        assert len(client.get("/api/deals", headers=headers).json()["items"]) == 3
+    for _ in range(9):
+        make_deal()
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert len(client.get("/api/deals", headers=headers).json()["items"]) == 12

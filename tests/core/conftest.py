@@ -24,12 +24,6 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(needs_postgres)
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """The world's four users cost ~3 s per test with the real hasher; these tests are not about passwords."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 class Gates:
     """Makes each criterion of the test pipeline (see tests/conftest.py) hold for a deal."""
 

@@ -61,7 +61,8 @@ FIELD_CASES = [
 @pytest.mark.parametrize(("op", "value", "actual", "met"), FIELD_CASES)
 def test_a_field_criterion_applies_its_operator(op, value, actual, met):
     config = {"field": "amount", "op": op} | ({} if value is None else {"value": value})
-    result = evaluate_one(spec("field", **config), DealFacts(fields={"amount": actual}, stage_entered_at=timezone.now()))
+    facts = DealFacts(fields={"amount": actual}, stage_entered_at=timezone.now())
+    result = evaluate_one(spec("field", **config), facts)
     assert result.met is met
     assert (result.missing == "") is met
 

@@ -69,6 +69,12 @@ def test_create_deal_refuses_a_duplicate_external_id(world, pipeline, acme):
     assert counts() == before
 
 
+def test_create_account_refuses_a_duplicate_external_id(world):
+    services.create_account(by=world.alice, name="Acme", external_id="ERP-7")
+    with pytest.raises(Conflict, match="ERP-7"):
+        services.create_account(by=world.bob, name="Acme again", external_id="ERP-7")
+
+
 def test_a_rep_cannot_create_a_deal_for_someone_else(world, pipeline, acme):
     before = counts()
     with pytest.raises(NotAllowed):
@@ -87,6 +93,37 @@ def test_create_deal_parses_and_stores_clean_values(world, pipeline, acme):
     assert (deal.next_step, deal.next_step_due, deal.custom_fields) == ("Send proposal", dt.date(2030, 1, 10),
                                                                         {"seats": 12})
     assert (deal.stage.key, deal.version, deal.close_date_slips) == ("qualify", 1, 0)
+
+
+@pytest.mark.parametrize(("value", "stored"), [
+    ({"seats": "12", "pilot": "yes", "go_live": "2030-05-01", "notes": " VIP "},
+     {"seats": 12, "pilot": True, "go_live": "2030-05-01", "notes": "VIP"}),
+    ({"seats": "2.5", "pilot": False, "go_live": "", "notes": None},
+     {"seats": 2.5, "pilot": False, "go_live": None, "notes": None}),
+])
+def test_custom_fields_are_stored_in_their_declared_type(make_deal, world, value, stored):
+    for key, kind in (("seats", "number"), ("pilot", "boolean"), ("go_live", "date"), ("notes", "text")):
+        CustomField.objects.create(key=key, label=key, type=kind)
+    deal = make_deal()
+    services.update_deal(deal, by=world.alice, custom_fields=value)
+    assert Deal.objects.get(pk=deal.pk).custom_fields == stored
+
+
+@pytest.mark.parametrize(("key", "kind", "raw", "says"), [
+    ("seats", "number", "a dozen", "seats: 'a dozen' is not a number"),
+    ("seats", "number", True, "seats: True is not a number"),
+    ("pilot", "boolean", "maybe", "pilot: 'maybe' is not yes or no"),
+    ("go_live", "date", "May", "go_live: 'May' is not a date"),
+])
+def test_a_custom_field_value_of_the_wrong_type_is_refused(make_deal, world, snapshot, key, kind, raw, says):
+    CustomField.objects.create(key=key, label=key, type=kind)
+    deal = make_deal()
+    before = snapshot(deal)
+    with pytest.raises(ValidationFailed) as excinfo:
+        services.update_deal(deal, by=world.alice, custom_fields={key: raw})
+    assert list(excinfo.value.details) == ["custom_fields"]
+    assert says in excinfo.value.message
+    assert snapshot(deal) == before and Deal.objects.get(pk=deal.pk).custom_fields == {}
 
 
 # --- update_deal ---------------------------------------------------------------------------------

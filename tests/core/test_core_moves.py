@@ -355,3 +355,18 @@ def test_a_rep_cannot_change_contacts_on_another_teams_deal(make_deal, world):
         link_contact(deal, contact, "champion", by=world.carol)
     with pytest.raises(NotAllowed):
         unlink_contact(deal, contact, "champion", by=world.carol)
+
+
+def test_unmet_criteria_previews_exactly_what_a_move_would_refuse(make_deal, world, pipeline, snapshot):
+    from dealgate.deals.services import unmet_criteria
+
+    deal = make_deal()
+    before = snapshot(deal)
+    preview = unmet_criteria(deal, pipeline.stages.get(key="negotiate"))
+    with pytest.raises(MoveBlocked) as excinfo:
+        move_deal(deal, "negotiate", by=world.alice)
+    assert preview == excinfo.value.details["unmet"]
+    assert unmet_criteria(deal, pipeline.stages.get(key="lost")) == []
+    assert snapshot(deal) == before
+    with pytest.raises(ValidationFailed):
+        unmet_criteria(deal, build_test_pipeline("other").stages.get(key="propose"))

@@ -11,6 +11,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db.models import F, Max, Q
 from django.db.models.functions import Coalesce
 
@@ -31,6 +32,7 @@ from dealgate.people.models import Team
 from dealgate.pipelines.criteria import evaluate, load_facts
 from dealgate.pipelines.gate import PipelineRules
 from dealgate.pipelines.models import Pipeline, Stage
+from dealgate.pipelines.services import create_pipeline_from_template
 from tests.conftest import build_test_pipeline
 
 TODAY = dt.date(2026, 11, 24)
@@ -154,7 +156,7 @@ def test_open_deals_can_step_back_and_have_met_every_passed_stage(demo):
 
 
 def test_the_mix_has_won_lost_open_stale_overdue_and_slipped_deals(demo):
-    assert demo.won > 0 and demo.lost > 0 and demo.open > 0
+    assert demo.won > 0 and demo.lost > 0 and demo.open > 0, demo
     assert demo.won + demo.lost + demo.open == demo.deals == 200
     open_deals = Deal.objects.filter(closed_at__isnull=True)
     idle_since = Coalesce("last_activity_at", "stage_entered_at")
@@ -218,3 +220,17 @@ def test_it_follows_the_criteria_of_whatever_pipeline_it_finds(db):
     assert len(deals) > 50
     assert Deal.objects.filter(pipeline=custom, stage__kind="won").exists()
     assert _replay_gates(deals) > 50
+
+
+def test_it_fills_the_nine_stage_template_within_its_gates_too(db):
+    nine = create_pipeline_from_template("b2b-9", key="b2b-7")  # taken by the b2b-7 teams
+    make_demo(deals=150, seed=6)
+    deals = list(Deal.objects.filter(pipeline=nine).values_list("id", flat=True))
+    assert Deal.objects.filter(pipeline=nine, stage__kind="won").exists()
+    assert _replay_gates(deals) > 50
+
+
+def test_the_command_refuses_a_day_that_is_not_a_date(db):
+    with pytest.raises(CommandError, match="YYYY-MM-DD"):
+        call_command("demo", "--deals", "5", "--today", "next friday", stdout=StringIO())
+    assert not Deal.objects.exists()

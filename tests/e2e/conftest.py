@@ -43,7 +43,8 @@ def fast_password_hashing(settings):
 @pytest.fixture
 def page(browser, live_server):
     context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=live_server.url)
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(20_000)
+    context.set_default_navigation_timeout(30_000)
     tab = context.new_page()
     yield tab
     context.close()

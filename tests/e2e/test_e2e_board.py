@@ -71,6 +71,7 @@ def test_dropping_on_lost_asks_for_a_reason_and_closes_the_deal(page, world, mak
     panel.get_by_role("button", name="Mark as lost").click()  # no reason yet: the browser or server refuses
     panel.locator("select[name=lost_reason]").select_option("competitor")
     panel.locator("input[name=lost_note]").fill("Went with the incumbent")
+    shot(page, "e2e-lost-form")
     panel.get_by_role("button", name="Mark as lost").click()
     page.locator(f"#deal-{deal.pk}").wait_for(state="detached")
     deal.refresh_from_db()

@@ -28,12 +28,6 @@ class Clock:
         self.now += dt.timedelta(**delta)
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """The shared `world` hashes four passwords per test; the default hasher makes that seconds."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def clock(monkeypatch, settings):
     settings.TIME_ZONE = "UTC"

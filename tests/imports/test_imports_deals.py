@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from dealgate.deals.models import Account, Deal, FieldChange, StageHistory
 from dealgate.errors import NotAllowed
@@ -105,6 +106,7 @@ def test_a_reimport_applies_changed_values_and_records_them(world, pipeline, csv
     assert (change.old_value, change.new_value) == ("1000.00", "1500.00")
     last = StageHistory.objects.filter(deal=deal).last()
     assert (last.kind, last.to_stage.key, last.imported) == ("forward", "propose", True)
+    assert last.at > timezone.now() - dt.timedelta(minutes=5)  # the file gives no date: moved when imported
     assert Deal.objects.count() == 4
 
 
@@ -169,6 +171,9 @@ def test_unknown_owners_become_reps_only_when_asked(world, pipeline, csv_file):
     text = "D-1,Acme,Acme,Erin Example,Qualified,100,2026-01-01,,\n"
     refused = run(csv_file, text)
     assert refused.errors[0].column == "owner" and "--create-users" in refused.errors[0].message
+    dry = run(csv_file, text, create_users=True, dry_run=True)
+    assert dry.users_to_create == ["erin.example"] and "new sales reps: erin.example" in dry.summary()
+    assert not Deal.objects.exists()
     report = run(csv_file, text, create_users=True)
     assert report.users_created == ["erin.example"]
     deal = Deal.objects.select_related("owner__profile").get(external_id="D-1")
@@ -197,3 +202,41 @@ def test_a_rep_may_not_import(world, pipeline, csv_file):
     with pytest.raises(NotAllowed):
         run(csv_file, GOOD, by=world.alice)
     assert run(csv_file, GOOD, by=world.bob).created == 4
+
+
+def test_words_in_dates_decimal_commas_and_currency_signs_are_read(world, pipeline, csv_file):
+    mapping = {**MAPPING, "date_formats": ["%d %b %Y"], "decimal_separator": ","}
+    report = run(csv_file, 'D-1,Acme,Acme,alice,Qualified,"€1.250,50",3 Mar 2026,,\n', mapping)
+    assert report.written, report.as_text()
+    deal = Deal.objects.get(external_id="D-1")
+    assert deal.amount == Decimal("1250.50") and deal.currency == "EUR"
+    assert deal.created_at == dt.datetime(2026, 3, 3, tzinfo=dt.timezone.utc)
+
+
+def test_an_impossible_date_is_reported_not_guessed(world, pipeline, csv_file):
+    report = run(csv_file, "D-1,Acme,Acme,alice,Qualified,10,31/02/2026,,\n")
+    assert [(e.column, e.value) for e in report.errors] == [("created", "31/02/2026")]
+    assert "%d/%m/%Y" in report.errors[0].message
+
+
+def test_an_imported_deal_matches_one_created_by_the_service(world, pipeline, make_deal, csv_file):
+    made = make_deal(owner=world.alice, title="Made", amount="1000")
+    run(csv_file, "D-1,Imported,Acme,alice,Qualified,1000,2026-01-10,,\n")
+    imported = Deal.objects.get(external_id="D-1")
+    for name in ("team_id", "currency", "source", "forecast_category", "version", "close_date_slips", "stage_id",
+                 "pipeline_id", "amount", "custom_fields", "next_step"):
+        assert getattr(imported, name) == getattr(made, name), name
+    made_row = StageHistory.objects.get(deal=made)
+    imported_row = StageHistory.objects.get(deal=imported)
+    for name in ("kind", "to_stage_id", "from_stage_id", "amount", "currency", "probability", "override"):
+        assert getattr(imported_row, name) == getattr(made_row, name), name
+
+
+def test_lost_deals_without_a_reason_are_counted_in_the_warnings(world, pipeline, csv_file):
+    report = run(csv_file, "D-1,Acme,Acme,alice,Dead,10,2026-01-01,2026-02-01,\n")
+    assert report.written and any("1 lost deals have no lost reason" in w for w in report.warnings)
+
+
+def test_a_row_with_a_bad_stage_still_reports_its_other_problems(world, pipeline, csv_file):
+    report = run(csv_file, "D-1,Acme,Acme,alice,Pending,lots,2026-01-01,,\n")
+    assert {e.column for e in report.errors} == {"stage", "amount"}

@@ -104,3 +104,22 @@ def test_a_manager_downloads_a_streamed_csv_export(client, world, make_deal):
     body = b"".join(response.streaming_content).decode()
     assert body.splitlines()[0].startswith("id,external_id,title") and "Streamed" in body
     assert client.get("/imports/export/passwords.csv").status_code == 404
+
+
+def test_uploads_older_than_a_day_are_removed_on_the_next_upload(client, world, pipeline, settings):
+    import os
+    import time
+
+    old = Path(settings.DATA_DIR) / "uploads" / "stale.csv"
+    old.parent.mkdir(parents=True, exist_ok=True)
+    old.write_text("a,b\n")
+    os.utime(old, (time.time() - 2 * 86400, time.time() - 2 * 86400))
+    login(client, world.bob, world)
+    upload(client)
+    assert not old.exists() and len(list(old.parent.glob("*.csv"))) == 1
+
+
+def test_an_upload_without_a_file_comes_back_with_a_message(client, world):
+    login(client, world.bob, world)
+    response = client.post("/imports/upload/", {"kind": "deals"}, follow=True)
+    assert b"Choose what each row is and a CSV file." in response.content

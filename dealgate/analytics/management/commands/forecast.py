@@ -22,7 +22,8 @@ class Command(BaseCommand):
         methods = forecast.METHODS if options["method"] == "all" else (options["method"],)
         config = forecast.Settings(seed=options["seed"])
         result = forecast.forecast(scope, period, cutoff, methods, config)
-        result["categories"] = forecast.categories(scope, period, cutoff, "owner", config)
+        result["categories"] = forecast.categories(scope, period, cutoff, "owner", config,
+                                                   time_aware=result["methods"].get("time-aware"))
         result["probabilities"] = forecast.historical_probabilities(scope, cutoff, config)
         if options["json"]:
             self.stdout.write(dumps(result))

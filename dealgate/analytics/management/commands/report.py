@@ -10,7 +10,7 @@ from dealgate.analytics.cli import (
 )
 from dealgate.cli_support import dumps, table
 
-REPORTS = ("metrics", "funnel", "waterfall", "bottlenecks")
+REPORTS = ("metrics", "funnel", "waterfall", "bottlenecks", "review")
 
 
 class Command(BaseCommand):
@@ -18,13 +18,16 @@ class Command(BaseCommand):
             "pipeline, coverage), funnel (conversion and time in stage), waterfall, bottlenecks.")
 
     def add_arguments(self, parser):
-        parser.add_argument("report", choices=REPORTS, help="which report")
+        parser.add_argument("report", choices=REPORTS, help="which report (review: what changed since --since)")
+        parser.add_argument("--since", help="review: YYYY-MM-DD, default 7 days before --as-of")
         add_scope_arguments(parser)
         add_by_argument(parser)
 
     def handle(self, *args, report, **options):
         scope = scope_from(options)
         period, cutoff = period_and_cutoff(options)
+        if report == "review":
+            return self.review(scope, cutoff, options)
         groups = [(None, "All", scope)]
         if options["by"]:
             groups = [(value, label, scope.narrowed(options["by"], value))
@@ -55,9 +58,10 @@ class Command(BaseCommand):
         for label, rows in results:
             if by:
                 self.stdout.write(f"\n{by}: {label}")
+            several = len({r["pipeline"] for r in rows}) > 1
             headers = ["Stage", "Entered", "Advanced", "Conversion", "Stage-to-win", "Median d", "P75 d", "P90 d",
                        "Open", "Open amount", "Open age med d"]
-            body = [[r["stage"], f"{r['entered']:,}", f"{r['advanced']:,}", fmt_pct(r["conversion"]),
+            body = [[f"{r['pipeline']}: {r['stage']}" if several else r["stage"], f"{r['entered']:,}", f"{r['advanced']:,}", fmt_pct(r["conversion"]),
                      fmt_pct(r["stage_to_win"]), fmt_days(r["median_days"]), fmt_days(r["p75_days"]),
                      fmt_days(r["p90_days"]), f"{r['open_deals']:,}", fmt_money(r["open_amount"]),
                      fmt_days(r["open_age_median"])] for r in rows]
@@ -82,3 +86,22 @@ class Command(BaseCommand):
                      fmt_days(s["median_days"]), fmt_days(s["trailing_median_days"]), f"{s['open_deals']:,}",
                      fmt_pct(s["open_share"])] for s in r["stages"]]
             self.stdout.write(table(headers, body, right=range(1, 7)))
+
+    def review(self, scope, cutoff, options):
+        import datetime as dt
+
+        from dealgate.analytics.periods import parse_as_of
+
+        since = parse_as_of(options["since"]) - dt.timedelta(days=1) if options.get("since") \
+            else cutoff - dt.timedelta(days=7)
+        rows = metrics.weekly_review(scope, since, cutoff)
+        if options["json"]:
+            self.stdout.write(dumps({"since": since, "until": cutoff, "owners": rows}))
+            return
+        self.stdout.write(f"What changed from {since:%Y-%m-%d} to {cutoff:%Y-%m-%d %H:%M} UTC\n")
+        headers = ["Owner", "New", "Advanced", "Moved back", "Reopened", "Won", "Lost", "Close date slipped",
+                   "Amount changed", "No next step", "Next step overdue"]
+        keys = ("created", "forward", "backward", "reopened", "won", "lost", "close_date_slipped", "amount_changed",
+                "no_next_step", "next_step_overdue")
+        self.stdout.write(table(headers, [[r["name"], *[f"{r[k]:,}" for k in keys]] for r in rows],
+                                right=range(1, 11)))

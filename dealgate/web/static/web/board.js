@@ -95,7 +95,10 @@
     var columns = Array.prototype.slice.call(document.querySelectorAll(".board .column"));
     var index = columns.findIndex(function (c) { return c.dataset.stage === card.dataset.stage; });
     if (e.key === "Enter") { window.location = card.querySelector(".card-title").href; }
-    else if (e.key === "m" || e.key === "M") { e.preventDefault(); openPanel(card, "menu"); }
+    else if ((e.key === "m" || e.key === "M") && card.getAttribute("draggable") === "true") {
+      e.preventDefault();
+      openPanel(card, "menu");
+    }
     else if (e.shiftKey && (e.key === "ArrowRight" || e.key === "ArrowLeft")) {
       e.preventDefault();
       var next = columns[index + (e.key === "ArrowRight" ? 1 : -1)];

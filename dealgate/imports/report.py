@@ -1,0 +1,91 @@
+"""What an import found and did: counts, every bad row with its column and value, warnings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class RowError:
+    row: int
+    column: str
+    value: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "column": self.column, "value": self.value, "message": self.message}
+
+    def __str__(self) -> str:
+        value = self.value if len(self.value) <= 60 else self.value[:57] + "..."
+        return f"row {self.row}, column {self.column!r}, value {value!r}: {self.message}"
+
+
+@dataclass
+class ImportReport:
+    kind: str
+    dry_run: bool = False
+    skip_bad_rows: bool = False
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    accounts_created: int = 0
+    history_rows: int = 0
+    users_created: list[str] = field(default_factory=list)
+    users_to_create: list[str] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+    written: bool = False
+    seconds: float = 0.0
+
+    @property
+    def bad_rows(self) -> list[int]:
+        return sorted({e.row for e in self.errors})
+
+    @property
+    def blocked(self) -> bool:
+        """Bad rows and no permission to skip them: nothing was (or would be) written."""
+        return bool(self.errors) and not self.skip_bad_rows
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind, "dry_run": self.dry_run, "written": self.written, "blocked": self.blocked,
+            "rows": self.rows, "created": self.created, "updated": self.updated, "unchanged": self.unchanged,
+            "skipped": len(self.bad_rows) if self.skip_bad_rows else 0, "bad_rows": len(self.bad_rows),
+            "accounts_created": self.accounts_created, "history_rows": self.history_rows,
+            "users_created": self.users_created, "users_to_create": self.users_to_create, "errors": [e.as_dict() for e in self.errors],
+            "warnings": self.warnings, "changes": self.changes, "seconds": round(self.seconds, 3),
+        }
+
+    def summary(self) -> str:
+        verb = "would be" if self.dry_run or self.blocked else "were"
+        if self.blocked:
+            head = (f"Nothing was imported: {len(self.bad_rows)} of {self.rows} rows are bad. Fix them, or skip "
+                    "bad rows (--skip-bad-rows) to import the good ones.")
+        else:
+            head = f"{'Dry run: nothing written. ' if self.dry_run else ''}{self.rows} rows read."
+        counts = (f"{self.kind}: {self.created} {verb} created, {self.updated} updated, {self.unchanged} unchanged"
+                  + (f", {len(self.bad_rows)} bad rows skipped" if self.skip_bad_rows and self.errors else "")
+                  + (f"; {self.accounts_created} accounts created" if self.accounts_created else "")
+                  + (f"; {self.history_rows} history rows (imported)" if self.history_rows else "")
+                  + (f"; users created: {', '.join(self.users_created)}" if self.users_created else "")
+                  + (f"; new sales reps: {', '.join(self.users_to_create)}"
+                     if self.users_to_create and not self.users_created else ""))
+        return f"{head}\n{counts}."
+
+    def as_text(self, max_errors: int = 50) -> str:
+        lines = [self.summary()]
+        if self.errors:
+            lines.append(f"Problems ({len(self.errors)} in {len(self.bad_rows)} rows; the header is row 1):")
+            lines.extend(f"  {e}" for e in self.errors[:max_errors])
+            if len(self.errors) > max_errors:
+                lines.append(f"  ... and {len(self.errors) - max_errors} more (use --json for all of them)")
+        if self.warnings:
+            lines.append("Warnings:")
+            lines.extend(f"  {w}" for w in self.warnings)
+        if self.changes and (self.dry_run or self.blocked):
+            lines.append("Changes to existing records:")
+            lines.extend(f"  {c}" for c in self.changes)
+        return "\n".join(lines)

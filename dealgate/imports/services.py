@@ -337,7 +337,8 @@ class Importer:
             elif plan is not None:
                 self.plans.append(plan)
         self.resolve()
-        self.report.errors.sort(key=lambda e: e.row)
+        # Row by row, and within a row in the file's column order, as a person reads the file.
+        self.report.errors.sort(key=lambda e: (e.row, index.get(e.column, len(index))))
         if self.people is not None:
             self.report.users_to_create = [spec["username"] for spec in self.people.planned.values()]
 
@@ -936,6 +937,8 @@ class ActivityPlan:
     by: Any
     deal_id: int | None = None
     account_id: int | None = None
+    bad: bool = False  # names a deal that does not exist
+    logged: bool = False  # the same activity is already there
 
 
 class ActivityImporter(Importer):
@@ -975,21 +978,20 @@ class ActivityImporter(Importer):
                 if plan.deal_ext not in deals:
                     self.report.errors.append(RowError(plan.row, self._column("deal_external_id"), plan.deal_ext,
                                                        "no deal has this external id; import the deals first"))
-                    plan.deal_id = -1
+                    plan.bad = True
                     continue
                 plan.deal_id, plan.account_id = deals[plan.deal_ext]
             else:
                 plan.account_id = self.accounts.existing(plan.account)
                 if plan.account_id is None:
                     self.accounts.plan(plan.account, None)
-        self.plans = [p for p in self.plans if p.deal_id != -1]
-        self.report.errors.sort(key=lambda e: e.row)
+        self.plans = [p for p in self.plans if not p.bad]
         known = self._existing_keys()
         for plan in self.plans:
             key = self._key(plan)
             if key in known:
                 self.report.unchanged += 1
-                plan.deal_id = -2  # already there
+                plan.logged = True
             else:
                 known.add(key)
                 self.report.created += 1
@@ -1024,7 +1026,7 @@ class ActivityImporter(Importer):
         if self.people:
             self.people.create_planned(self.report)
         self.report.accounts_created = self.accounts.create()
-        new = [p for p in self.plans if p.deal_id != -2]
+        new = [p for p in self.plans if not p.logged]
         for plan in new:
             if plan.deal_id is None and plan.account_id is None:
                 plan.account_id = self.accounts.id_of(plan.account)

@@ -240,3 +240,38 @@ def test_lost_deals_without_a_reason_are_counted_in_the_warnings(world, pipeline
 def test_a_row_with_a_bad_stage_still_reports_its_other_problems(world, pipeline, csv_file):
     report = run(csv_file, "D-1,Acme,Acme,alice,Pending,lots,2026-01-01,,\n")
     assert {e.column for e in report.errors} == {"stage", "amount"}
+
+
+def test_custom_fields_and_next_steps_are_imported_and_checked(world, pipeline, csv_file):
+    from dealgate.pipelines.models import CustomField
+
+    CustomField.objects.create(key="region", label="Region")
+    CustomField.objects.create(key="seats", label="Seats", type="number")
+    mapping = {**MAPPING, "columns": {**MAPPING["columns"], "region": "custom.region", "seats": "custom.seats",
+                                      "next": "next_step", "due": "next_step_due"}}
+    header = HEADER.rstrip("\n") + ",region,seats,next,due\n"
+    text = ("D-1,Acme,Acme,alice,Qualified,10,2026-01-01,,,North,25,Send proposal,2026-12-01\n"
+            "D-2,Globex,Globex,alice,Qualified,10,2026-01-01,,,South,many,Call back,\n")
+    report = import_file("deals", csv_file(header + text), mapping)
+    assert [(e.row, e.column) for e in report.errors] == [(3, "seats"), (3, "next")]
+    report = import_file("deals", csv_file(header + text.splitlines()[0] + "\n"), mapping)
+    deal = Deal.objects.get(external_id="D-1")
+    assert deal.custom_fields == {"region": "North", "seats": 25.0}
+    assert (deal.next_step, deal.next_step_due) == ("Send proposal", dt.date(2026, 12, 1))
+
+
+def test_an_unknown_custom_field_in_the_mapping_is_refused(world, pipeline, csv_file):
+    with pytest.raises(MappingInvalid) as caught:
+        run(csv_file, GOOD, {**MAPPING, "columns": {**MAPPING["columns"], "amount": "custom.nope"}})
+    assert "nope" in caught.value.message
+
+
+def test_the_pipeline_option_overrides_the_mappings(world, pipeline, csv_file):
+    from dealgate.pipelines.services import create_pipeline_from_template
+
+    create_pipeline_from_template("b2b-7")
+    report = run(csv_file, "D-1,Acme,Acme,alice,Prospecting,10,2026-01-01,,\n", {**MAPPING, "pipeline": "b2b-7"})
+    assert Deal.objects.get(external_id="D-1").pipeline.key == "b2b-7" and report.created == 1
+    report = run(csv_file, "D-2,Acme,Acme,alice,Qualified,10,2026-01-01,,\n", {**MAPPING, "pipeline": "b2b-7"},
+                 pipeline="test")
+    assert Deal.objects.get(external_id="D-2").stage.key == "qualify"

@@ -64,6 +64,10 @@ def main() -> None:
     args = parser.parse_args()
     django_setup("board")
     pipeline_id, open_deals = ensure_open_deals(args.open)
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # fresh bulk inserts: give the planner real statistics
+        cursor.execute("ANALYZE")
 
     from django.test import Client
 

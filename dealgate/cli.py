@@ -15,6 +15,10 @@ Everyday commands (each has --help):
   deals list [--json]       list deals as a table
   deal show ID [--json]     one deal: stage, next step, criteria, flags, history
   move ID STAGE             move a deal through its gates (exit 1 and the unmet criteria if refused)
+  import deals FILE --mapping M [--dry-run]   import from CSV (hubspot, pipedrive, salesforce, generic)
+  export deals|accounts|contacts|activities|history [--out FILE]
+  report metrics|funnel|waterfall|bottlenecks --period P [--as-of D]
+  forecast --period P [--method ...]    backtest --from 2025-01 --to 2025-12
   worker                    run background jobs (the database task queue)
 
 All Django management commands (migrate, createsuperuser, ...) work too: `dealgate help --all`.

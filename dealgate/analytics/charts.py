@@ -22,7 +22,8 @@ def funnel(rows: list[dict]) -> dict:
     return {"data": [{"type": "funnel", "y": [r["stage"] for r in rows], "x": [r["entered"] for r in rows],
                       "text": [("—" if r["conversion"] is None else f"{r['conversion'] * 100:.0f}% moved on")
                                for r in rows], "textinfo": "value+text", "marker": {"color": BLUE}}],
-            "layout": {**LAYOUT, "title": {"text": "Deals that entered each stage"}}}
+            "layout": {**LAYOUT, "margin": {**LAYOUT["margin"], "l": 170},
+                       "title": {"text": "Deals that entered each stage"}}}
 
 
 def time_in_stage(rows: list[dict]) -> dict:

@@ -55,7 +55,7 @@ COVERAGE_BAND = (3.0, 4.0)
 def coverage_verdict(value: float | None) -> str:
     low, high = COVERAGE_BAND
     if value is None:
-        return "no quota gap"
+        return "quota already met"
     if value < low:
         return "below the 3x-4x band"
     if value > high:

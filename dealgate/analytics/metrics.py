@@ -89,7 +89,7 @@ def period_metrics(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[st
                                                  result["cycle_mean_days"]),
         coverage=formulas.coverage(due["amount"], quota, result["won_amount"]),
     )
-    result["coverage_verdict"] = formulas.coverage_verdict(result["coverage"])
+    result["coverage_verdict"] = "no quota set" if quota is None else formulas.coverage_verdict(result["coverage"])
     return result
 
 

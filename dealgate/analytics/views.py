@@ -82,7 +82,8 @@ def _filters(request: HttpRequest) -> tuple[Scope, Period, Any, dict[str, Any]]:
 
 
 def _chart(name: str, spec: dict) -> dict:
-    return {"id": f"chart-{name}", "spec": json.dumps(spec, default=float)}
+    """A chart spec for `json_script` (Decimals as numbers) and the id the page script looks it up by."""
+    return {"id": f"chart-{name}", "spec": json.loads(json.dumps(spec, default=float))}
 
 
 @login_required

@@ -15,6 +15,8 @@ from typing import Any, Iterable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from dealgate.errors import DealgateError
+
 # Built-in deal fields a `field` criterion may name; custom fields are `custom.<key>`.
 DEAL_FIELDS: dict[str, str] = {
     "amount": "number",
@@ -34,8 +36,11 @@ ACTIVITY_KINDS = ("call", "email", "meeting", "note", "task")
 CONTACT_ROLES = ("champion", "economic_buyer", "decision_maker", "influencer", "user", "blocker")
 
 
-class CriterionConfigError(ValueError):
+class CriterionConfigError(DealgateError, ValueError):
     """A criterion config that cannot be evaluated; the message says which part and why."""
+
+    code = "bad_criterion_config"
+    http_status = 500  # the pipeline's configuration is broken, not the request
 
 
 class _Strict(BaseModel):

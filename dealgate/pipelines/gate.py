@@ -66,10 +66,15 @@ class PipelineRules:
             return self.required(reopened_from, to_stage) if to_stage.id != reopened_from.id else []
         if kind != "forward":
             return []
+        # Skipping a stage does not skip its criteria: a stage passed over must be entered and left
+        # as if the deal had stopped there.
         specs: list[CriterionSpec] = []
         for stage in self.stages.values():
-            if stage.kind == StageKind.OPEN and from_stage.position <= stage.position < to_stage.position:
-                specs.extend(self.exit[stage.id])
+            if stage.kind != StageKind.OPEN or not from_stage.position <= stage.position < to_stage.position:
+                continue
+            if stage.position > from_stage.position:
+                specs.extend(self.entry[stage.id])
+            specs.extend(self.exit[stage.id])
         specs.extend(self.entry[to_stage.id])
         return specs
 

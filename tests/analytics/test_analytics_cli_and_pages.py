@@ -82,6 +82,8 @@ def test_insights_page_shows_the_numbers_under_every_chart(client, book, world):
     assert page.status_code == 200
     html = page.content.decode()
     assert "/insights/plotly.min.js" in html and "cdn" not in html.lower()
+    spec = json.loads(html.split('id="chart-waterfall" type="application/json">')[1].split("</script>")[0])
+    assert spec["data"][0]["type"] == "waterfall"  # an object for Plotly, not a JSON string
     for text in ("Sales velocity", "Funnel", "Time in stage", "Pipeline waterfall", "55,500", "3x–4x"):
         assert text in html
 

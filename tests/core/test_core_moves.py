@@ -54,25 +54,27 @@ def test_it_refuses_forward_when_the_targets_entry_criteria_do_not_hold(make_dea
     assert unmet_keys(excinfo) == ["decision-maker"]
 
 
-def test_it_refuses_skipping_a_stage_whose_exit_criteria_do_not_hold(make_deal, gates, world):
+def test_it_refuses_skipping_a_stage_whose_entry_and_exit_criteria_do_not_hold(make_deal, gates, world):
     deal = make_deal(amount="5000")
     gates.qualify_exit(deal)
     with pytest.raises(MoveBlocked) as excinfo:
         move_deal(deal, "negotiate", by=world.alice)
-    assert unmet_keys(excinfo) == ["meeting"]  # Propose's exit criterion, although Propose is skipped
+    # Propose's entry and exit criteria, although Propose is skipped
+    assert unmet_keys(excinfo) == ["decision-maker", "meeting"]
 
+    gates.propose_entry(deal)
     gates.propose_exit(deal)
     row = move_deal(deal, "negotiate", by=world.alice)
     assert (row.kind, row.from_stage.key, row.to_stage.key) == ("forward", "qualify", "negotiate")
     assert history(deal) == [("created", None, "qualify"), ("forward", "qualify", "negotiate")]
 
 
-def test_it_lists_the_exit_criteria_of_every_stage_on_the_way_when_skipping(make_deal, world):
+def test_it_lists_the_criteria_of_every_stage_on_the_way_when_skipping(make_deal, world):
     deal = make_deal()
     with pytest.raises(MoveBlocked) as excinfo:
         move_deal(deal, "negotiate", by=world.alice)
-    assert unmet_keys(excinfo) == ["amount", "budget", "meeting"]
-    assert [item["stage"] for item in excinfo.value.details["unmet"]] == ["Qualify", "Qualify", "Propose"]
+    assert unmet_keys(excinfo) == ["amount", "budget", "decision-maker", "meeting"]
+    assert [item["stage"] for item in excinfo.value.details["unmet"]] == ["Qualify", "Qualify", "Propose", "Propose"]
 
 
 # --- backward, lost, won, reopen ------------------------------------------------------------------
@@ -172,7 +174,7 @@ def test_losing_and_reopening_is_no_way_around_the_gates(make_deal, world, snaps
     before = snapshot(deal)
     with pytest.raises(MoveBlocked) as excinfo:
         move_deal(deal, "negotiate", by=world.alice)
-    assert unmet_keys(excinfo) == ["amount", "budget", "meeting"]
+    assert unmet_keys(excinfo) == ["amount", "budget", "decision-maker", "meeting"]
     assert snapshot(deal) == before
     assert move_deal(deal, "qualify", by=world.alice).kind == "reopened"
 
@@ -209,6 +211,7 @@ def test_a_refused_move_changes_nothing_and_lists_every_unmet_criterion(make_dea
     assert [(u["key"], u["label"], u["kind"]) for u in unmet] == [
         ("amount", "Amount estimated", "field"),
         ("budget", "Budget confirmed", "checklist"),
+        ("decision-maker", "Decision maker identified", "contact_role"),
         ("meeting", "Proposal meeting held", "activity"),
     ]
     assert all(u["missing"] for u in unmet)

@@ -93,7 +93,8 @@ def period_metrics(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[st
     return result
 
 
-def time_in_stage(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[int, dict[str, Any]]:
+def time_in_stage(scope: Scope, period: Period, cutoff: dt.datetime, *,
+                  open_ages: bool = True) -> dict[int, dict[str, Any]]:
     """Per open stage: finished stays that ended in the period (median, p75, p90 days) and the
     current age of the deals sitting in it at the end of what is known."""
     known = _known(period, cutoff)
@@ -103,7 +104,7 @@ def time_in_stage(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[int
         f"SELECT stays.stage_id AS grp, {days_between('stays.entered_at', 'stays.left_at')} AS value "
         "FROM stays JOIN pipelines_stage st ON st.id = stays.stage_id "
         "WHERE st.kind = 'open' AND stays.left_at IS NOT NULL AND stays.left_at >= %(start)s"), params))
-    current = interpolate(fetch(ctes + percentile_rows(
+    current = {} if not open_ages else interpolate(fetch(ctes + percentile_rows(
         f"SELECT state.stage_id AS grp, {days_between('state.stage_at', '%(cutoff)s')} AS value "
         "FROM state WHERE state.kind = 'open'", (500, 900)), params), (500, 900))
     result: dict[int, dict[str, Any]] = {}
@@ -250,7 +251,7 @@ def bottlenecks(scope: Scope, period: Period, cutoff: dt.datetime,
     before = trailing(period)
     now_rows = {r["stage_id"]: r for r in (funnel_rows if funnel_rows is not None else funnel(scope, period, cutoff))}
     past_conv = conversion(scope, before, before.end)
-    past_time = time_in_stage(scope, before, before.end)
+    past_time = time_in_stage(scope, before, before.end, open_ages=False)
     total_open = sum(r["open_deals"] for r in now_rows.values()) or 0
     stages = []
     for stage_id, row in now_rows.items():

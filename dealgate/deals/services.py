@@ -327,7 +327,7 @@ def _resolve_lost_reason(value: LostReason | str | None) -> LostReason:
     return found
 
 
-TRACKED_FIELDS = ("amount", "expected_close_date", "currency", "probability_override")
+TRACKED_FIELDS = ("amount", "expected_close_date", "currency", "probability_override", "forecast_category")
 
 
 def update_deal(deal: Deal, *, by: Any, **changes: Any) -> Deal:

@@ -165,9 +165,13 @@ class DealPage(Schema):
     next_cursor: str | None = Field(description="Pass as `cursor` to get the next page; null on the last page.")
 
 
+# Ids arriving from clients: bounded to the database's 64-bit range, so a huge number is a 422, not a crash.
+RowId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+
+
 class DealCreateIn(Schema):
     title: Annotated[Text, Field(min_length=1, max_length=200)]
-    account: int = Field(description="Account id.")
+    account: RowId = Field(description="Account id.")
     pipeline: Key = Field(description="Pipeline key.")
     owner: Annotated[Text, Field(max_length=150)] | None = Field(
         None, description="Owner's username; defaults to the caller. Reps can only own their deals.")
@@ -281,7 +285,7 @@ class NextStepOut(Schema):
 
 
 class DealContactIn(Schema):
-    contact: int = Field(description="Contact id.")
+    contact: RowId = Field(description="Contact id.")
     role: RoleName
 
 
@@ -416,12 +420,12 @@ class ActivityPage(Schema):
 class ActivityIn(Schema):
     kind: ActivityKindName
     subject: Annotated[Text, Field(min_length=1, max_length=200)]
-    deal: int | None = Field(None, description="Deal id; an activity needs a deal or an account.")
-    account: int | None = Field(None, description="Account id.")
+    deal: RowId | None = Field(None, description="Deal id; an activity needs a deal or an account.")
+    account: RowId | None = Field(None, description="Account id.")
     outcome: Annotated[Text, Field(max_length=50)] = Field("", description="e.g. held, replied, no_show.")
     notes: Annotated[Text, Field(max_length=10_000)] = ""
     occurred_at: Moment | None = Field(None, description="With a time zone; defaults to now.")
-    contacts: list[int] = Field(default_factory=list, max_length=50)
+    contacts: list[RowId] = Field(default_factory=list, max_length=50)
 
 
 # -- personal API tokens ---------------------------------------------------------------------

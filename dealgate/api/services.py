@@ -35,7 +35,7 @@ def create_token(*, user: Any, name: str) -> tuple[ApiToken, str]:
 
 def revoke_token(token_id: int, *, by: Any) -> ApiToken:
     """Users revoke their own tokens; a token of someone else is reported as not found."""
-    token = ApiToken.objects.filter(pk=token_id, user=by).first()
+    token = ApiToken.objects.filter(pk=token_id, user=by).first() if 0 < token_id < 2**63 else None
     if token is None:
         raise NotFound(f"No API token {token_id} of yours.", details={"token": token_id})
     if token.revoked_at is None:

@@ -17,8 +17,16 @@ from dealgate.pipelines.models import Pipeline
 DEAL_RELATED = ("account", "owner", "stage", "pipeline", "lost_reason")
 
 
+MAX_ID = 2**63 - 1
+
+
+def _in_range(row_id: int) -> bool:
+    """Ids beyond the 64-bit range cannot exist; asking the database would overflow."""
+    return 0 < row_id <= MAX_ID
+
+
 def visible_deal(user: Any, deal_id: int) -> Deal:
-    deal = visible_deals(user).select_related(*DEAL_RELATED).filter(pk=deal_id).first()
+    deal = visible_deals(user).select_related(*DEAL_RELATED).filter(pk=deal_id).first() if _in_range(deal_id) else None
     if deal is None:
         raise NotFound(f"No deal {deal_id}.", details={"deal": deal_id})
     return deal
@@ -32,14 +40,14 @@ def pipeline_by_key(key: str) -> Pipeline:
 
 
 def account_by_id(account_id: int) -> Account:
-    account = Account.objects.select_related("owner").filter(pk=account_id).first()
+    account = Account.objects.select_related("owner").filter(pk=account_id).first() if _in_range(account_id) else None
     if account is None:
         raise NotFound(f"No account {account_id}.", details={"account": account_id})
     return account
 
 
 def contact_by_id(contact_id: int) -> Contact:
-    contact = Contact.objects.filter(pk=contact_id).first()
+    contact = Contact.objects.filter(pk=contact_id).first() if _in_range(contact_id) else None
     if contact is None:
         raise NotFound(f"No contact {contact_id}.", details={"contact": contact_id})
     return contact

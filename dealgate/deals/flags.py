@@ -21,7 +21,7 @@ from django.utils import timezone
 from dealgate.pipelines.criteria import DealFacts, Result, evaluate, load_facts
 from dealgate.pipelines.gate import PipelineRules
 from dealgate.pipelines.models import StageKind
-from dealgate.pipelines.stats import StageDurations, stage_duration_percentiles
+from dealgate.pipelines.stats import StageDurations, cached_stage_duration_percentiles
 
 STUCK_PERCENTILE = 0.9
 MIN_STAYS_FOR_STUCK = 5  # fewer finished stays than this say nothing about what "too long" is
@@ -262,7 +262,7 @@ def flags_and_progress(
     open_deals = [d for d in deals if _open(d)]
     if not open_deals:
         return flags, progress
-    durations = stage_duration_percentiles({d.pipeline_id for d in open_deals}, percentiles=(STUCK_PERCENTILE,))
+    durations = cached_stage_duration_percentiles({d.pipeline_id for d in open_deals}, percentiles=(STUCK_PERCENTILE,))
     for deal in open_deals:
         deal_facts = facts.get(deal.pk)
         candidates = [

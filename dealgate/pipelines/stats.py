@@ -32,6 +32,7 @@ class StageDurations:
     stage_id: int
     stays: int
     percentiles: dict[float, float]
+    pipeline_id: int = 0
 
     def days_at(self, percentile: float) -> float:
         return self.percentiles[percentile]
@@ -61,6 +62,7 @@ def stage_duration_percentiles(
     between them. Stages without a finished stay are absent from the answer.
     """
     from dealgate.deals.models import Deal, StageHistory
+    from dealgate.pipelines.models import Stage
 
     pipeline_ids = sorted(set(pipeline_ids))
     if not pipeline_ids:
@@ -69,7 +71,7 @@ def stage_duration_percentiles(
     around_percentile = " OR ".join(
         f"({_SCALE} * k > %s * last_k - {_SCALE} AND {_SCALE} * k < %s * last_k + {_SCALE})" for _ in scaled
     ) or "1 = 0"
-    history, deals = StageHistory._meta.db_table, Deal._meta.db_table
+    history, deals, stages = StageHistory._meta.db_table, Deal._meta.db_table, Stage._meta.db_table
     in_pipelines = ", ".join(["%s"] * len(pipeline_ids))
     sql = f"""
         WITH moves AS (
@@ -88,25 +90,27 @@ def stage_duration_percentiles(
                    COUNT(*) OVER (PARTITION BY stage_id) - 1 AS last_k
             FROM stays
         )
-        SELECT stage_id, k, last_k, days FROM ranked
+        SELECT ranked.stage_id, s.pipeline_id, k, last_k, days
+        FROM ranked JOIN {stages} s ON s.id = ranked.stage_id
         WHERE {around_percentile}
-        ORDER BY stage_id, k
+        ORDER BY ranked.stage_id, k
     """
     params: list[int] = list(pipeline_ids)
     for value in scaled.values():
         params += [value, value]
-    rows_by_stage: dict[int, tuple[int, dict[int, float]]] = {}
+    rows_by_stage: dict[int, tuple[int, int, dict[int, float]]] = {}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        for stage_id, k, last_k, days in cursor.fetchall():
-            rows_by_stage.setdefault(stage_id, (int(last_k), {}))[1][int(k)] = float(days)
+        for stage_id, pipeline_id, k, last_k, days in cursor.fetchall():
+            rows_by_stage.setdefault(stage_id, (int(last_k), pipeline_id, {}))[2][int(k)] = float(days)
     return {
         stage_id: StageDurations(
             stage_id=stage_id,
             stays=last_k + 1,
             percentiles={p: _interpolate(sorted_days, last_k, scaled[p]) for p in percentiles},
+            pipeline_id=pipeline_id,
         )
-        for stage_id, (last_k, sorted_days) in rows_by_stage.items()
+        for stage_id, (last_k, pipeline_id, sorted_days) in rows_by_stage.items()
     }
 
 
@@ -115,3 +119,34 @@ def _interpolate(days_at_rank: dict[int, float], last_k: int, scaled_percentile:
     low, high = math.floor(position), math.ceil(position)
     below, above = days_at_rank[low], days_at_rank[high]
     return below + (above - below) * float(position - low)
+
+
+STATS_CACHE_SECONDS = 600
+
+
+def cached_stage_duration_percentiles(
+    pipeline_ids: Iterable[int], percentiles: Sequence[float] = (0.5, 0.75, 0.9)
+) -> dict[int, StageDurations]:
+    """`stage_duration_percentiles`, remembered per pipeline for ten minutes.
+
+    Every board load needs the stuck threshold, and the query scans the whole stage history (about
+    2 s at 20,000 open deals). A threshold that is ten minutes old is still the same 90th percentile
+    for practical purposes; fresh history reaches it on the next refresh.
+    """
+    from django.core.cache import cache
+
+    key_of = {pid: f"dealgate:stage-durations:{pid}:{','.join(map(str, percentiles))}" for pid in set(pipeline_ids)}
+    found = cache.get_many(list(key_of.values()))
+    missing = [pid for pid, key in key_of.items() if key not in found]
+    answer: dict[int, StageDurations] = {}
+    for pid in key_of:
+        if pid not in missing:
+            answer.update(found[key_of[pid]])
+    if missing:
+        fresh = stage_duration_percentiles(missing, percentiles)
+        per_pipeline: dict[int, dict[int, StageDurations]] = {pid: {} for pid in missing}
+        for stage_id, durations in fresh.items():
+            per_pipeline[durations.pipeline_id][stage_id] = durations
+        cache.set_many({key_of[pid]: value for pid, value in per_pipeline.items()}, STATS_CACHE_SECONDS)
+        answer.update(fresh)
+    return answer

@@ -25,10 +25,10 @@ from django.db.models import (
     Value,
     Window,
 )
-from django.db.models.functions import Coalesce, Greatest, RowNumber
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from dealgate.deals.flags import flags_and_progress
+from dealgate.deals.flags import flags_and_progress, with_date_flags
 from dealgate.deals.models import Deal
 from dealgate.people.access import can_edit_deal, visible_deals
 from dealgate.pipelines.models import Pipeline, Stage, StageKind
@@ -84,21 +84,6 @@ class Board:
     lost: Stage | None
 
 
-def flagged_q(stages: list[Stage], *, now: dt.datetime) -> Q:
-    """Deals carrying at least one date flag: no or overdue next step, close date passed, idle past rot_days.
-
-    A SQL approximation of the flags, so "flagged only" can filter 20,000 deals without
-    computing every flag in Python (stuck and missing-criteria flags are shown on the cards,
-    not used for this filter).
-    """
-    today = timezone.localdate(now)
-    condition = Q(next_step="") | Q(next_step_due__lt=today) | Q(expected_close_date__lt=today)
-    for stage in stages:
-        if stage.rot_days:
-            condition |= Q(stage_id=stage.pk, last_touch__lt=now - dt.timedelta(days=stage.rot_days))
-    return condition
-
-
 def open_deals(pipeline: Pipeline, user: Any, filters: BoardFilters, *, stages: list[Stage],
                now: dt.datetime) -> QuerySet:
     """The open deals of a pipeline this user may see, narrowed by the filters."""
@@ -117,9 +102,7 @@ def open_deals(pipeline: Pipeline, user: Any, filters: BoardFilters, *, stages: 
     if filters.q:
         qs = qs.filter(Q(title__icontains=filters.q) | Q(account__name__icontains=filters.q))
     if filters.flagged:
-        qs = qs.annotate(
-            last_touch=Greatest(Coalesce("last_activity_at", "stage_entered_at"), "stage_entered_at")
-        ).filter(flagged_q(stages, now=now))
+        qs = with_date_flags(qs, stages, business_days=pipeline.business_days, today=timezone.localdate(now))
     return qs
 
 

@@ -12,7 +12,7 @@ One call, `import_file`, in two phases:
 Imported deals keep their history from the other system: they enter the pipeline's first stage
 at their created date and their current stage (or Won/Lost) at the date the file gives. That
 history is marked `imported=True` and is not gated; see
-docs/decisions/007-imports-write-history-without-gates.md for why.
+docs/decisions/005-imports-write-history-without-gates.md for why.
 """
 
 from __future__ import annotations

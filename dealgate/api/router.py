@@ -92,3 +92,7 @@ def _server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
 from dealgate.api.routers import register  # noqa: E402
 
 register(api)
+
+from dealgate.api.routers import analytics  # noqa: E402
+
+api.add_router("", analytics.router)

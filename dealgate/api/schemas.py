@@ -478,3 +478,129 @@ class CriteriaProgressOut(Schema):
 class DealFlagsOut(Schema):
     flags: list[FlagOut] = Field(description="Most severe first; empty for a closed deal.")
     criteria: CriteriaProgressOut = Field(description="Exit criteria of the current stage met so far.")
+
+
+# -- analytics (read-only; the numbers of `dealgate report` / `dealgate forecast --json`) -------
+
+AmountText = Annotated[str, Field(description="Decimal as a string, e.g. \"12000.00\".")]
+PeriodText = Annotated[str, Field(pattern=r"^[12][0-9]{3}(-[Qq][1-4]|-[0-9]{2})?$",
+                                  description="2026-Q3 (quarter), 2026-09 (month) or 2026 (year).")]
+
+
+class AnalyticsFilters(Schema):
+    """Which deals and which moment a figure is about; always narrowed to what the caller may see."""
+
+    period: PeriodText | None = Field(None, description="Default: the quarter containing `as_of`.")
+    as_of: Day | None = Field(None, description="Only what was recorded by the end of this day (UTC). Default: now.")
+    pipeline: Key | None = Field(None, description="Pipeline key. Default: every pipeline.")
+    owner: Annotated[str, Field(max_length=150, pattern=r"^[^\x00]*$")] | None = Field(
+        None, description="Owner's username.")
+    team: Annotated[str, Field(max_length=100, pattern=r"^[^\x00]*$")] | None = Field(None, description="Team name.")
+    source: SourceName | None = None
+    segment: Annotated[str, Field(max_length=100, pattern=r"^[^\x00]*$")] | None = Field(
+        None, description="Account segment.")
+    currency: Currency | None = Field(None, description="Only deals in this currency. Default: the company's.")
+
+
+class PeriodMetricsOut(Schema):
+    won: int
+    lost: int
+    won_amount: AmountText
+    lost_amount: AmountText
+    win_rate: float | None = Field(description="0-1; null when nothing closed.")
+    avg_deal_size: AmountText | None
+    cycle_mean_days: float | None
+    cycle_median_days: float | None
+    open_deals: int
+    pipeline: AmountText
+    weighted_pipeline: AmountText
+    pipeline_due: AmountText = Field(description="Open pipeline expected to close by the period end.")
+    quota: AmountText | None
+    velocity_per_day: float | None
+    coverage: float | None
+    coverage_verdict: str
+
+
+class MetricsOut(Schema):
+    period: str
+    as_of: dt.datetime
+    currency: str
+    metrics: PeriodMetricsOut
+
+
+class ForecastMethodOut(Schema):
+    expected: AmountText
+    already_won: AmountText | None = None
+    open_deals: int | None = None
+    p10: AmountText | None = None
+    p50: AmountText | None = None
+    p90: AmountText | None = None
+
+
+class ForecastCategoryOut(Schema):
+    id: int | None = Field(description="Owner's user id.")
+    name: str
+    won: AmountText
+    commit: AmountText
+    best_case: AmountText
+    pipeline: AmountText
+    omitted: AmountText
+    commit_call: AmountText
+    best_case_call: AmountText
+    model: AmountText
+    quota: AmountText | None
+
+
+class StageProbabilityOut(Schema):
+    stage_id: int
+    stage: str
+    configured: float
+    closed: int
+    won: int
+    raw: float | None
+    learned: float
+
+
+class ForecastOut(Schema):
+    period: str
+    as_of: dt.datetime
+    currency: str
+    methods: dict[Literal["weighted", "historical", "time-aware"], ForecastMethodOut]
+    categories: list[ForecastCategoryOut]
+    probabilities: list[StageProbabilityOut]
+
+
+class BottleneckStageOut(Schema):
+    stage_id: int
+    stage: str
+    pipeline: str
+    position: int
+    configured_probability: int
+    entered: int
+    advanced: int
+    conversion: float | None
+    closed: int
+    won: int
+    stage_to_win: float | None
+    stays: int
+    median_days: float | None
+    p75_days: float | None
+    p90_days: float | None
+    open_age_median: float | None
+    open_deals: int
+    open_amount: AmountText
+    trailing_conversion: float | None
+    trailing_entered: int
+    trailing_median_days: float | None
+    conversion_change: float | None
+    median_change_days: float | None
+    open_share: float | None
+
+
+class BottlenecksOut(Schema):
+    period: str
+    as_of: dt.datetime
+    currency: str
+    trailing: str = Field(description="The span the stages are compared with.")
+    sentences: list[str]
+    stages: list[BottleneckStageOut]

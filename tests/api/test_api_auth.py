@@ -48,6 +48,9 @@ ENDPOINTS = [
     ("get", "/api/tokens", None),
     ("post", "/api/tokens", {"name": "script"}),
     ("delete", "/api/tokens/{token}", None),
+    ("get", "/api/metrics", None),
+    ("get", "/api/forecast", None),
+    ("get", "/api/bottlenecks", None),
 ]
 # Endpoints about one of alice's deals or tokens: someone else must not learn it exists.
 OWNED_ENDPOINTS = [e for e in ENDPOINTS if "{deal}" in e[1] or "{token}" in e[1]]

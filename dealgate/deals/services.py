@@ -225,7 +225,7 @@ def unmet_criteria(deal: Deal, to_stage: Stage, rules: PipelineRules | None = No
     specs = rules.required(current, to_stage, reopened_from=_closed_from(deal) if current.is_closed else None)
     if not specs:
         return []
-    facts = load_facts([deal.pk])[deal.pk]
+    facts = load_facts([deal.pk], deals=[deal])[deal.pk]
     return [r.as_dict() for r in evaluate(specs, facts) if not r.met]
 
 
@@ -248,7 +248,10 @@ def move_deal(
     with transaction.atomic():
         locked = _lock(deal)
         _require_edit(by, locked)
-        target = resolve_stage(locked.pipeline, to_stage)
+        if isinstance(to_stage, Stage) and to_stage.pipeline_id == locked.pipeline_id:
+            target = to_stage  # already resolved: no need to load the pipeline
+        else:
+            target = resolve_stage(locked.pipeline, to_stage)
         if expected_stage is not None and locked.stage_id != expected_stage.pk:
             raise Conflict(
                 f"Deal {locked.pk} is now in {locked.stage.name}, not {expected_stage.name}: someone moved it. "

@@ -286,14 +286,21 @@ def evaluate(specs: Iterable[CriterionSpec], facts: DealFacts) -> list[Result]:
 FACT_FIELDS = ["id", "stage_entered_at", "custom_fields", *[f if f != "account" else "account_id" for f in DEAL_FIELDS]]
 
 
-def load_facts(deal_ids: list[int]) -> dict[int, DealFacts]:
-    """Gather facts for many deals in five queries, whatever their number."""
+def load_facts(deal_ids: list[int], *, deals: Iterable[Any] = ()) -> dict[int, DealFacts]:
+    """Gather facts for many deals in five queries, whatever their number.
+
+    `deals`: Deal instances already in hand (e.g. the row a move just locked); their fields are
+    used as they are, which saves re-reading them.
+    """
     from dealgate.deals.models import Activity, Approval, ChecklistAnswer, Deal, DealContact
 
     facts: dict[int, DealFacts] = {}
     if not deal_ids:
         return facts
-    for row in Deal.objects.filter(id__in=deal_ids).values(*FACT_FIELDS):
+    in_hand = [{name: getattr(deal, name) for name in FACT_FIELDS} for deal in deals if deal.pk in deal_ids]
+    missing = set(deal_ids) - {row["id"] for row in in_hand}
+    rows = Deal.objects.filter(id__in=missing).values(*FACT_FIELDS) if missing else []
+    for row in [*in_hand, *rows]:
         row["account"] = row.pop("account_id")
         facts[row["id"]] = DealFacts(fields=row, stage_entered_at=row["stage_entered_at"])
     for deal_id, item, evidence in ChecklistAnswer.objects.filter(deal_id__in=deal_ids, checked=True).values_list(

@@ -30,7 +30,3 @@ def csv_file(tmp_path):
     return write
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """The world's users are created with passwords; a fast hasher keeps these tests quick."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -15,7 +15,7 @@ from dealgate.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate
 from dealgate.api.routers import ERRORS, WRITE_ERRORS
 from dealgate.api.routers.deals import Cursor, SearchText
 from dealgate.api.routers.lookups import account_by_id, contact_by_id
-from dealgate.api.schemas import AccountIn, AccountOut, AccountPage, ContactIn, ContactOut, ContactPage
+from dealgate.api.schemas import AccountIn, AccountOut, AccountPage, ContactIn, ContactOut, ContactPage, RowId
 from dealgate.deals import services
 from dealgate.deals.models import Account, Contact
 
@@ -46,7 +46,7 @@ def create_account(request, payload: AccountIn):
 
 
 @contacts.get("", response={200: ContactPage, **ERRORS}, summary="List contacts")
-def list_contacts(request, account: int | None = None, search: SearchText | None = None,
+def list_contacts(request, account: RowId | None = None, search: SearchText | None = None,
                   cursor: Cursor | None = None, limit: Limit = DEFAULT_LIMIT):
     rows = Contact.objects.all()
     if account is not None:

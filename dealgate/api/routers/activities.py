@@ -11,7 +11,7 @@ from dealgate.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate
 from dealgate.api.routers import ERRORS, WRITE_ERRORS
 from dealgate.api.routers.deals import Cursor
 from dealgate.api.routers.lookups import account_by_id, visible_deal
-from dealgate.api.schemas import ActivityIn, ActivityOut, ActivityPage
+from dealgate.api.schemas import ActivityIn, ActivityOut, ActivityPage, RowId
 from dealgate.deals import services
 from dealgate.deals.models import Activity, Contact
 from dealgate.errors import ValidationFailed
@@ -26,7 +26,7 @@ def visible_activities(user):
 
 
 @router.get("", response={200: ActivityPage, **ERRORS}, summary="List activities, newest first")
-def list_activities(request, deal: int | None = None, account: int | None = None, cursor: Cursor | None = None,
+def list_activities(request, deal: RowId | None = None, account: RowId | None = None, cursor: Cursor | None = None,
                     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT):
     rows = visible_activities(request.auth).select_related("by").prefetch_related("contacts")
     if deal is not None:

@@ -59,6 +59,9 @@ def month_period(year: int, month: int, months: int = 1) -> Period:
 def parse_period(text: str) -> Period:
     """'2026-Q3' (quarter), '2026-09' (month) or '2026' (year)."""
     value = (text or "").strip().upper()
+    year = re.match(r"(\d{4})", value)
+    if year and not 1900 <= int(year[1]) <= 2999:
+        raise ValidationFailed.for_field("period", f"{text!r} is out of range; use a year from 1900 to 2999")
     if m := re.fullmatch(r"(\d{4})-Q([1-4])", value):
         return month_period(int(m[1]), (int(m[2]) - 1) * 3 + 1, 3)
     if m := re.fullmatch(r"(\d{4})-(\d{2})", value):

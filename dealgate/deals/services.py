@@ -225,7 +225,7 @@ def unmet_criteria(deal: Deal, to_stage: Stage, rules: PipelineRules | None = No
     specs = rules.required(current, to_stage, reopened_from=_closed_from(deal) if current.is_closed else None)
     if not specs:
         return []
-    facts = load_facts([deal.pk], deals=[deal])[deal.pk]
+    facts = load_facts([deal.pk], deals=[deal], kinds={spec.kind for spec in specs})[deal.pk]
     return [r.as_dict() for r in evaluate(specs, facts) if not r.met]
 
 

@@ -11,8 +11,9 @@ from dealgate.deals.flags import compute_flags
 from tests.conftest import build_test_pipeline
 
 TODAY = dt.date(2026, 11, 20)
-# Rules (stages + criteria) per distinct pipeline, five queries of criteria facts, one percentile query.
-QUERIES_FOR_ONE_PIPELINE = 2 + 5 + 1
+# Rules (stages joined to criteria) per distinct pipeline, five queries of criteria facts, one percentile query.
+RULES_QUERIES_PER_PIPELINE = 1
+QUERIES_FOR_ONE_PIPELINE = RULES_QUERIES_PER_PIPELINE + 5 + 1
 
 
 def busy_deals(make_deal, world, count, **fields):
@@ -52,7 +53,7 @@ def test_a_second_pipeline_adds_only_its_rules_queries(clock, make_deal, world, 
     deals = board(*busy_deals(make_deal, world, 4), *busy_deals(make_deal, world, 4, pipeline=other))
     with CaptureQueriesContext(connection) as queries:
         compute_flags(deals, today=TODAY)
-    assert len(queries) == QUERIES_FOR_ONE_PIPELINE + 2
+    assert len(queries) == QUERIES_FOR_ONE_PIPELINE + RULES_QUERIES_PER_PIPELINE
 
 
 def test_it_makes_no_query_when_every_deal_is_closed(clock, make_deal, world, board, django_assert_num_queries):

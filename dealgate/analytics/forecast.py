@@ -199,6 +199,18 @@ def forecast(scope: Scope, period: Period, cutoff: dt.datetime, methods: tuple[s
     return result
 
 
+def forecast_report(scope: Scope, period: Period, cutoff: dt.datetime, methods: tuple[str, ...] = METHODS,
+                    config: Settings = Settings(), groups: tuple[str, ...] = ("owner",)) -> dict[str, Any]:
+    """The forecast as the page, the CLI and the API show it: every method side by side, the
+    categories per owner (and team) beside the model's number, and each stage's probabilities."""
+    result = forecast(scope, period, cutoff, methods, config)
+    time_aware = result["methods"].get("time-aware")
+    result["categories"] = {group: categories(scope, period, cutoff, group, config, time_aware=time_aware)
+                            for group in groups}
+    result["probabilities"] = historical_probabilities(scope, cutoff, config)
+    return result
+
+
 def categories(scope: Scope, period: Period, cutoff: dt.datetime, by: str = "owner",
                config: Settings = Settings(), time_aware: dict | None = None) -> list[dict[str, Any]]:
     """Per owner (or team): won so far, commit, best case and pipeline among open deals expected to

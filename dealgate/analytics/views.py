@@ -108,15 +108,14 @@ def insights(request: HttpRequest) -> HttpResponse:
 @login_required
 def forecast_page(request: HttpRequest) -> HttpResponse:
     scope, period, cutoff, form = _filters(request)
-    result = forecast.forecast(scope, period, cutoff)
+    result = forecast.forecast_report(scope, period, cutoff, groups=("owner", "team"))
     months = 1 if period.months == 1 else 3
     history = [period_containing(cutoff.date(), months).shifted(-step) for step in range(6 if months == 1 else 4, 0, -1)]
     tested = backtest(scope, history, cutoff)
     return render(request, "analytics/forecast.html", {
         "form": form, "period": period, "cutoff": cutoff, "scope": scope, "result": result,
-        "methods": result["methods"], "probabilities": forecast.historical_probabilities(scope, cutoff),
-        "owners": forecast.categories(scope, period, cutoff, "owner", time_aware=result["methods"]["time-aware"]),
-        "teams": forecast.categories(scope, period, cutoff, "team", time_aware=result["methods"]["time-aware"]),
+        "methods": result["methods"], "probabilities": result["probabilities"],
+        "owners": result["categories"]["owner"], "teams": result["categories"]["team"],
         "accuracy": forecast.commit_accuracy(scope, period, cutoff),
         "backtest": tested, "is_admin": role_of(request.user) == "admin",
         "charts": {

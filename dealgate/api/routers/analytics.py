@@ -74,12 +74,10 @@ def get_forecast(request, filters: Query[AnalyticsFilters],
     """Each method's expected amount, the categories per owner and the stage probabilities (`dealgate forecast`)."""
     scope, period, cutoff, head = _request(request, filters)
     methods = forecasting.METHODS if method == "all" else (method,)
-    result = forecasting.forecast(scope, period, cutoff, methods)
-    categories = forecasting.categories(scope, period, cutoff, "owner",
-                                        time_aware=result["methods"].get("time-aware"))
-    probabilities = forecasting.historical_probabilities(scope, cutoff)
-    return {**head, "methods": as_json(result["methods"]), "categories": as_json(categories),
-            "probabilities": as_json([{"stage_id": stage_id, **row} for stage_id, row in probabilities.items()])}
+    result = forecasting.forecast_report(scope, period, cutoff, methods)
+    probabilities = [{"stage_id": stage_id, **row} for stage_id, row in result["probabilities"].items()]
+    return {**head, "methods": as_json(result["methods"]), "categories": as_json(result["categories"]["owner"]),
+            "probabilities": as_json(probabilities)}
 
 
 @router.get("/bottlenecks", response={200: BottlenecksOut, **ERRORS}, summary="Where the pipeline is stuck")

@@ -21,10 +21,8 @@ class Command(BaseCommand):
         period, cutoff = period_and_cutoff(options)
         methods = forecast.METHODS if options["method"] == "all" else (options["method"],)
         config = forecast.Settings(seed=options["seed"])
-        result = forecast.forecast(scope, period, cutoff, methods, config)
-        result["categories"] = forecast.categories(scope, period, cutoff, "owner", config,
-                                                   time_aware=result["methods"].get("time-aware"))
-        result["probabilities"] = forecast.historical_probabilities(scope, cutoff, config)
+        result = forecast.forecast_report(scope, period, cutoff, methods, config)
+        result["categories"] = result["categories"]["owner"]
         if options["json"]:
             self.stdout.write(dumps(result))
             return

@@ -2,6 +2,7 @@
 
     python bench/bench_move.py --deals 100000 --moves 300
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/dg_bench python bench/bench_move.py --deals 100000
+    ... --rules-cache off     # the same moves with the rules rebuilt every time (as before decision 007)
 
 Two operations are timed per deal, each a full call of the move service:
   * forward   the owner moves the deal to the next stage; when its criteria hold this is timed as is,
@@ -25,6 +26,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--deals", type=int, default=100_000)
     parser.add_argument("--moves", type=int, default=300)
+    parser.add_argument("--rules-cache", choices=["on", "off"], default="on",
+                        help="off: rebuild the pipeline rules on every move, to compare on the same data and load")
     args = parser.parse_args()
     django_setup("move")
     total = ensure_deals(args.deals)
@@ -38,6 +41,9 @@ def main() -> None:
     from dealgate.errors import MoveBlocked
     from dealgate.people.models import Profile
     from dealgate.pipelines.gate import PipelineRules
+
+    if args.rules_cache == "off":
+        PipelineRules.load = PipelineRules.load_uncached  # type: ignore[method-assign]
 
     manager = Profile.objects.filter(role="admin").select_related("user").first().user
     rules = {}
@@ -73,7 +79,8 @@ def main() -> None:
         call_command("deals", "list", stdout=StringIO())
         listing.append(time.perf_counter() - start)
 
-    print(f"database: {database_label()}; deals: {total:,}; machine: {machine_label()}")
+    print(f"database: {database_label()}; deals: {total:,}; rules cache: {args.rules_cache}; "
+          f"machine: {machine_label()}")
     for name, samples in (("move forward (validate+write+history)", forward), ("move refused (validate only)", refused),
                           ("deals list, first 50", listing)):
         med, p95 = summary_ms(samples)

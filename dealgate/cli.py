@@ -20,6 +20,7 @@ Everyday commands (each has --help):
   report metrics|funnel|waterfall|bottlenecks --period P [--as-of D]
   forecast --period P [--method ...]    backtest --from 2025-01 --to 2025-12
   worker                    run background jobs (the database task queue)
+  spans --rebuild           rebuild what analytics reads from the stage history
 
 All Django management commands (migrate, createsuperuser, ...) work too: `dealgate help --all`.
 """

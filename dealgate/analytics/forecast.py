@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from dealgate.analytics import formulas
+from dealgate.analytics import formulas, simulation
+from dealgate.analytics.cache import figure
 from dealgate.analytics.history import (
-    Scope, base_ctes, cents, days_between, fetch, money, open_deals, pipeline_by_stage, ts,
+    Scope, days_between, fetch, money, open_deals, pipeline_by_stage, spans, state_cte, ts,
 )
 from dealgate.analytics.metrics import conversion, outcomes, stages_of
 from dealgate.analytics.periods import Period
@@ -49,6 +50,7 @@ def won_so_far(scope: Scope, period: Period, cutoff: dt.datetime) -> Decimal:
     return outcomes(scope, period, cutoff)["won_amount"]
 
 
+@figure
 def historical_probabilities(scope: Scope, cutoff: dt.datetime, config: Settings = Settings()) -> dict[int, dict]:
     """Per open stage: configured and learned win probability (0-1), with the sample behind it."""
     learned = conversion(scope, _lookback(cutoff, config), cutoff)
@@ -84,28 +86,31 @@ def _window_days(period: Period, cutoff: dt.datetime) -> tuple[float, float]:
     return max(0.0, (period.start - cutoff).total_seconds() / 86400), (period.end - cutoff).total_seconds() / 86400
 
 
+@figure
 def timing_table(scope: Scope, period: Period, cutoff: dt.datetime, config: Settings = Settings()) -> dict:
-    """{(stage_id, age bucket): q} where q = P(won inside the period | stage, age), smoothed twice:
-    a bucket toward its stage, a stage toward configured probability x the share of wins that land
-    inside the window overall."""
+    """{(stage_id, age bucket): Belief} whose q = P(won inside the period | stage, age), smoothed
+    twice: a bucket toward its stage, a stage toward configured probability x the share of wins that
+    land inside the window overall. The Belief keeps the counts (n, won in window) behind q, so the
+    simulation knows how uncertain q is."""
     w0, w1 = _window_days(period, cutoff)
-    ctes, params = base_ctes(scope, cutoff, rows_of=(
-        "EXISTS (SELECT 1 FROM deals_stagehistory x WHERE x.deal_id = state.deal_id AND x.at >= %(lookback)s "
-        "AND x.at < %(cutoff)s)"))
-    params.update(lookback=ts(cutoff - dt.timedelta(days=config.lookback_days)), w0=w0, w1=w1)
+    source, where, params = spans(scope)
+    params.update(cutoff=ts(cutoff), lookback=ts(cutoff - dt.timedelta(days=config.lookback_days)), w0=w0, w1=w1)
     buckets = " UNION ALL ".join(f"SELECT {lo} AS lo" for lo in AGE_BUCKETS)
     # Every stay that began in the look-back window counts, whatever became of the deal (won, lost,
     # still open), provided it was watched for the whole horizon after reaching the age: counting
     # only closed deals would keep the fast closers and overstate the chance of closing soon.
-    rows = fetch(ctes + f""",
-buckets AS ({buckets}),
-ref AS (
-  SELECT stays.stage_id, {days_between('stays.entered_at', 'COALESCE(stays.left_at, %(cutoff)s)')} AS dur,
-         {days_between('stays.entered_at', '%(cutoff)s')} AS watched,
-         {days_between('stays.entered_at', 'stays.final_at')} AS to_close,
-         CASE WHEN final.kind = 'won' THEN 1 ELSE 0 END AS won
-  FROM stays JOIN pipelines_stage st ON st.id = stays.stage_id JOIN pipelines_stage final ON final.id = stays.final_stage_id
-  WHERE st.kind = 'open' AND stays.entered_at >= %(lookback)s
+    left = "CASE WHEN s.next_move_at < %(cutoff)s THEN s.next_move_at ELSE %(cutoff)s END"
+    rows = fetch(f"""
+WITH buckets AS ({buckets}),
+ref AS MATERIALIZED (
+  SELECT s.stage_id, {days_between('s.starts_at', left)} AS dur,
+         {days_between('s.starts_at', '%(cutoff)s')} AS watched,
+         {days_between('s.starts_at', 'f.stage_entered_at')} AS to_close,
+         CASE WHEN f.stage_kind = 'won' THEN 1 ELSE 0 END AS won
+  FROM {source}
+  JOIN deals_statespan f ON f.deal_id = s.deal_id AND f.starts_at < %(cutoff)s AND f.ends_at >= %(cutoff)s
+  WHERE {where} AND s.history_id IS NOT NULL AND s.stage_kind = 'open'
+    AND s.starts_at >= %(lookback)s AND s.starts_at < %(cutoff)s
 )
 SELECT ref.stage_id, b.lo, COUNT(*) AS n, SUM(ref.won) AS won,
        SUM(CASE WHEN ref.won = 1 AND ref.to_close - b.lo >= %(w0)s AND ref.to_close - b.lo < %(w1)s
@@ -117,15 +122,15 @@ GROUP BY ref.stage_id, b.lo""", params)
     all_won = sum(won for (s, lo), (n, won, ww) in cells.items() if lo == 0)
     all_ww = sum(ww for (s, lo), (n, won, ww) in cells.items() if lo == 0)
     in_window_share = all_ww / all_won if all_won else 0.5
-    table: dict[tuple[int, int], float] = {}
+    table: dict[tuple[int, int], simulation.Belief] = {}
     for stage in stages_of(scope):
         if stage.kind != "open":
             continue
         n0, _, ww0 = cells.get((stage.pk, 0), (0, 0, 0))
-        stage_q = formulas.smoothed_probability(ww0, n0, stage.probability / 100 * in_window_share, config.smoothing)
+        stage_q = simulation.Belief.smoothed(ww0, n0, stage.probability / 100 * in_window_share, config.smoothing)
         for lo in AGE_BUCKETS:
             n, _, ww = cells.get((stage.pk, lo), (0, 0, 0))
-            table[(stage.pk, lo)] = formulas.smoothed_probability(ww, n, stage_q, config.smoothing)
+            table[(stage.pk, lo)] = simulation.Belief.smoothed(ww, n, stage_q, config.smoothing)
     return table
 
 
@@ -143,13 +148,18 @@ def time_aware_forecast(scope: Scope, period: Period, cutoff: dt.datetime, confi
     amounts = np.array([int(r[2]) for r in rows], dtype=np.float64) / 100
     bucket_index = np.searchsorted(np.array(AGE_BUCKETS, dtype=float), ages, side="right") - 1
     bucket_lo = np.array(AGE_BUCKETS)[np.clip(bucket_index, 0, len(AGE_BUCKETS) - 1)]
-    q = _lookup(table, stage_ids, bucket_lo) if table else np.zeros(len(rows))
+    beliefs = [simulation.Belief.certain(0.0), *table.values()]  # cell 0: a deal whose stage has no cell
+    cell = (_lookup(dict(zip(table, range(1, len(beliefs)))), stage_ids, bucket_lo).astype(np.int64)
+            if table else np.zeros(len(rows), dtype=np.int64))
+    q = np.array([b.q for b in beliefs])[cell]
     expected = float(q @ amounts)
-    sims = _simulate(q, amounts, config)
+    spread = simulation.period_spread(scope, cutoff, config.lookback_days)
+    sims = _simulate(beliefs, cell, amounts, spread, config)
+    span = simulation.percentiles(sims)
     base = float(already)
     result.update(
-        expected=_dec(base + expected), p10=_dec(base + np.percentile(sims, 10)),
-        p50=_dec(base + np.percentile(sims, 50)), p90=_dec(base + np.percentile(sims, 90)),
+        expected=_dec(base + expected), p10=_dec(base + span.p10), p50=_dec(base + span.p50),
+        p90=_dec(base + span.p90),
         by_owner=_group_sum([r[3] for r in rows], q * amounts), by_team=_group_sum([r[4] for r in rows], q * amounts),
     )
     return result
@@ -166,14 +176,11 @@ def _lookup(table: dict, stage_ids: np.ndarray, bucket_lo: np.ndarray) -> np.nda
     return np.where(keys[position] == wanted, values[position], 0.0)
 
 
-def _simulate(q: np.ndarray, amounts: np.ndarray, config: Settings) -> np.ndarray:
-    rng = np.random.default_rng(config.seed)
-    totals = np.zeros(config.simulations)
-    chunk = max(1, 4_000_000 // config.simulations)
-    for start in range(0, len(q), chunk):  # chunks of deals keep memory flat; each chunk is vectorised
-        draws = rng.random((config.simulations, len(q[start:start + chunk]))) < q[start:start + chunk]
-        totals += draws @ amounts[start:start + chunk]
-    return totals
+def _simulate(beliefs: list[simulation.Belief], cell: np.ndarray, amounts: np.ndarray, period_spread: float,
+              config: Settings) -> np.ndarray:
+    """Simulated totals of the period (dealgate.analytics.simulation: shared uncertainty included)."""
+    return simulation.simulate(beliefs, cell, amounts, simulations=config.simulations, seed=config.seed,
+                               period_spread=period_spread)
 
 
 def _group_sum(keys: list, values: np.ndarray) -> dict:
@@ -221,10 +228,10 @@ def categories(scope: Scope, period: Period, cutoff: dt.datetime, by: str = "own
     from dealgate.people.models import Team
 
     column = "owner_id" if by == "owner" else "team_id"
-    ctes, params = base_ctes(scope, cutoff, plans=True)
+    cte, params = state_cte(scope, cutoff)
     params.update(start=ts(period.start), end=ts(period.end), due_by=period.last_day.isoformat())
-    rows = fetch(ctes + f"""
-SELECT state.{column} AS who, state.kind, state.category, SUM({cents('state.amount')}) AS amount_cents
+    rows = fetch(cte + f"""
+SELECT state.{column} AS who, state.kind, state.category, SUM(state.amount_cents) AS amount_cents
 FROM state
 WHERE (state.kind = 'open' AND state.close_date IS NOT NULL AND state.close_date <= %(due_by)s)
    OR (state.kind = 'won' AND state.stage_at >= %(start)s AND state.stage_at < %(end)s)
@@ -251,6 +258,7 @@ GROUP BY state.{column}, state.kind, state.category""", params)
     return result
 
 
+@figure
 def commit_accuracy(scope: Scope, period: Period, cutoff: dt.datetime, periods: int = 4) -> list[dict[str, Any]]:
     """For each of the `periods` before `period`: per owner, the commit at the period's start (open
     deals in category commit expected to close by its end) against what the owner won in it."""
@@ -259,16 +267,16 @@ def commit_accuracy(scope: Scope, period: Period, cutoff: dt.datetime, periods: 
     result: dict[int, dict[str, Any]] = {}
     for step in range(periods, 0, -1):
         past = period.shifted(-step)
-        ctes, params = base_ctes(scope, past.start, plans=True)
+        cte, params = state_cte(scope, past.start)
         params.update(due_by=past.last_day.isoformat())
-        commits = fetch(ctes + f"""
-SELECT state.owner_id AS who, SUM({cents('state.amount')}) AS amount_cents FROM state
+        commits = fetch(cte + """
+SELECT state.owner_id AS who, SUM(state.amount_cents) AS amount_cents FROM state
 WHERE state.kind = 'open' AND state.category = 'commit' AND state.close_date IS NOT NULL
   AND state.close_date <= %(due_by)s GROUP BY state.owner_id""", params)
-        ctes, params = base_ctes(scope, cutoff)
+        cte, params = state_cte(scope, cutoff)
         params.update(start=ts(past.start), end=ts(past.end))
-        won = fetch(ctes + f"""
-SELECT state.owner_id AS who, SUM({cents('state.amount')}) AS amount_cents FROM state
+        won = fetch(cte + """
+SELECT state.owner_id AS who, SUM(state.amount_cents) AS amount_cents FROM state
 WHERE state.kind = 'won' AND state.stage_at >= %(start)s AND state.stage_at < %(end)s
 GROUP BY state.owner_id""", params)
         for kind, rows in (("commit", commits), ("won", won)):

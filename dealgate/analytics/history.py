@@ -1,18 +1,17 @@
-"""The as-of rebuild: the pipeline as it stood at an instant, from the append-only history.
+"""The as-of rebuild: the pipeline as it stood at an instant, read from the deals' state spans.
 
-Everything here is SQL that runs unchanged on SQLite and PostgreSQL (common table expressions and
-window functions). It only reads.
+`deals_statespan` (dealgate.deals.timeline) holds, per deal, every stretch of time in which its
+stage, amount, probability, currency, close date, forecast category, owner and team did not
+change, rebuilt from the append-only history whenever it grows. The state at an instant T is the
+span with starts_at < T <= ends_at (events strictly before T count); an event in a window is a
+span starting in it, with the state just before it in its prev_* columns. So every figure is one
+pass over an index range, with no window over the event stream at request time.
 
-One event stream per deal, ordered by (at, stage rows before field changes, id):
-  * a StageHistory row sets the deal's stage, probability and amount (the snapshot at the move);
-  * a FieldChange row with field "amount" sets the amount.
-The deal's state at an instant is the state after its last event before that instant (found by
-index seeks); windows over the event stream are only run for the deals a figure needs. A deal
-with no stage row yet did not exist. Money is summed in integer cents so totals add up exactly.
+Everything here is SQL that runs unchanged on SQLite and PostgreSQL. It only reads. Money is summed
+in integer cents so totals add up exactly.
 
-Cuts (pipeline, owner, team, source, segment) and the currency use the deal's current values.
-The expected close date and the forecast category are rebuilt from FieldChange rows: the last new
-value before the instant, else the first old value after it, else today's value.
+Cuts by currency, owner and team use the values as of the span; source and segment (and who may
+see a deal) use the deal's current values.
 """
 
 from __future__ import annotations
@@ -25,7 +24,9 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
+from dealgate.analytics.cache import figure
 from dealgate.people.access import role_of, team_id_of
+from dealgate.pipelines.models import Pipeline
 
 CUTS = ("pipeline", "owner", "team", "source", "segment")
 
@@ -57,18 +58,54 @@ def scope_for(user: Any, **cuts: Any) -> Scope:
     return scope
 
 
-def _scope_where(scope: Scope) -> tuple[str, dict[str, Any]]:
-    clauses, params = ["d.currency = %(currency)s"], {"currency": scope.currency}
-    for column, value in (("d.pipeline_id", scope.pipeline_id), ("d.owner_id", scope.owner_id),
-                          ("d.team_id", scope.team_id), ("d.source", scope.source), ("a.segment", scope.segment)):
-        if value is not None:
-            key = "cut_" + column.split(".")[1]
-            clauses.append(f"{column} = %({key})s")
-            params[key] = value
-    if scope.viewer_id is not None:
-        clauses.append("(d.owner_id = %(viewer)s OR d.team_id = %(viewer_team)s)")
-        params.update(viewer=scope.viewer_id, viewer_team=scope.viewer_team_id if scope.viewer_team_id else -1)
+def _scope_where(scope: Scope, span: str = "s", *, before: bool = False,
+                 parts: str = "all") -> tuple[str, dict[str, Any]]:
+    """The scope as a condition on a span (`before`: on the state just before the span's event).
+
+    Currency, owner and team are read as of the span ("as_of" part: they are logged when they
+    change); the pipeline, source, segment and who may see the deal are fixed or current values
+    ("fixed" part; source, segment and visibility joined as `d` and `a`).
+    """
+    prev = "prev_" if before else ""
+    clauses: list[str] = []
+    params: dict[str, Any] = {"currency": scope.currency}
+    if parts in ("all", "as_of"):
+        clauses.append(f"{span}.{prev}currency = %(currency)s")
+        for column, value in (("owner_id", scope.owner_id), ("team_id", scope.team_id)):
+            if value is not None:
+                clauses.append(f"{span}.{prev}{column} = %(cut_{column})s")
+                params[f"cut_{column}"] = value
+    if parts in ("all", "fixed"):
+        if scope.pipeline_id is not None:
+            clauses.append(f"{span}.pipeline_id = %(cut_pipeline)s")
+            params["cut_pipeline"] = scope.pipeline_id
+        else:  # every pipeline, spelled so the (pipeline_id, ...) indexes still apply
+            ids = list(Pipeline.objects.values_list("pk", flat=True)) or [-1]
+            clauses.append(f"{span}.pipeline_id IN ({', '.join(str(int(i)) for i in ids)})")
+        for column, value in (("d.source", scope.source), ("a.segment", scope.segment)):
+            if value is not None:
+                clauses.append(f"{column} = %(cut_{column[2:]})s")
+                params[f"cut_{column[2:]}"] = value
+        if scope.viewer_id is not None:
+            clauses.append("(d.owner_id = %(viewer)s OR d.team_id = %(viewer_team)s)")
+            params.update(viewer=scope.viewer_id, viewer_team=scope.viewer_team_id if scope.viewer_team_id else -1)
     return " AND ".join(clauses), params
+
+
+def _joins(scope: Scope, span: str = "s") -> str:
+    """The deal (and account) joins that the current-value cuts need; none for the common case."""
+    joins = ""
+    if scope.source is not None or scope.segment is not None or scope.viewer_id is not None:
+        joins += f" JOIN deals_deal d ON d.id = {span}.deal_id"
+    if scope.segment is not None:
+        joins += " JOIN deals_account a ON a.id = d.account_id"
+    return joins
+
+
+def spans(scope: Scope, span: str = "s") -> tuple[str, str, dict[str, Any]]:
+    """(FROM clause, WHERE condition, params) for the scope's spans: the start of every query here."""
+    where, params = _scope_where(scope, span)
+    return f"deals_statespan {span}{_joins(scope, span)}", where, params
 
 
 # --- dialect: the few expressions SQLite and PostgreSQL spell differently ------------------------
@@ -107,106 +144,33 @@ def fetch(sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-def _field_as_of(name: str, column: str) -> str:
-    """The value of a FieldChange-tracked field at the cutoff, as text (see the module docstring)."""
-    return (
-        "COALESCE("
-        f"(SELECT f.new_value FROM deals_fieldchange f WHERE f.deal_id = s.id AND f.field = '{name}' "
-        "AND f.at < %(cutoff)s ORDER BY f.at DESC, f.id DESC LIMIT 1), "
-        f"(SELECT f.old_value FROM deals_fieldchange f WHERE f.deal_id = s.id AND f.field = '{name}' "
-        "AND f.at >= %(cutoff)s ORDER BY f.at, f.id LIMIT 1), "
-        f"CAST({column} AS VARCHAR(20)))"
-    )
-
-
-def _last_row(table: str, extra: str = "") -> str:
-    """The id of a deal's last row in `table` before the cutoff: one index seek per deal."""
-    return (f"(SELECT x.id FROM {table} x WHERE x.deal_id = s.id {extra} AND x.at < %(cutoff)s "
-            "ORDER BY x.at DESC, x.id DESC LIMIT 1)")
-
-
-def base_ctes(scope: Scope, cutoff: dt.datetime, *, rows_of: str | None = None,
-              plans: bool = False) -> tuple[str, dict[str, Any]]:
-    """WITH-clauses every analytic builds on, for events strictly before `cutoff`.
-
-    scoped  the deals of the scope (current attributes)
-    state   each deal's state at the cutoff, found by index seeks (its last stage row, its last
-            amount change): stage, kind, position, probability, amount, when it entered the stage,
-            expected close date and forecast category. Deals with no stage row yet are absent.
-    stays   one row per StageHistory row of the picked deals: the stay it opens, when it ended
-            (left_at), and the deal's last stage and when it got there (final_stage_id, final_at)
-    ev      the picked deals' event stream with the stage, probability and amount after each event
-
-    `rows_of` is a condition on `state` picking the deals whose rows `stays` and `ev` window over
-    (e.g. only deals with an event in the period); the window CTEs are only computed when used.
-    `plans`: also rebuild the expected close date and forecast category (four more seeks a deal).
-    """
-    where, params = _scope_where(scope)
+def state_cte(scope: Scope, cutoff: dt.datetime) -> tuple[str, dict[str, Any]]:
+    """WITH state: each in-scope deal as it stood at `cutoff`, i.e. its span holding that instant
+    (events strictly before the cutoff count). Deals with no stage row yet are absent. Filters on
+    `state` in the caller's query reach the span indexes (the CTE is inlined)."""
+    source, where, params = spans(scope)
     params["cutoff"] = ts(cutoff)
-    picked = f"SELECT state.deal_id FROM state WHERE {rows_of}" if rows_of else "SELECT state.deal_id FROM state"
-    sql = f"""
-WITH scoped AS MATERIALIZED (
-  SELECT d.id, d.created_at, d.owner_id, d.team_id, d.expected_close_date, d.forecast_category
-  FROM deals_deal d JOIN deals_account a ON a.id = d.account_id
-  WHERE {where}
-),
-state AS MATERIALIZED (
-  SELECT s.id AS deal_id, h.to_stage_id AS stage_id, st.kind, st.position, h.probability, h.at AS stage_at,
-         CASE WHEN f.id IS NOT NULL AND f.at >= h.at THEN CAST(NULLIF(f.new_value, '') AS NUMERIC(14, 2))
-              ELSE h.amount END AS amount,
-         s.created_at, s.owner_id, s.team_id,
-         {_field_as_of('expected_close_date', 's.expected_close_date') if plans else 'NULL'} AS close_date,
-         {_field_as_of('forecast_category', 's.forecast_category') if plans else 'NULL'} AS category
-  FROM scoped s
-  JOIN deals_stagehistory h ON h.id = {_last_row('deals_stagehistory')}
-  JOIN pipelines_stage st ON st.id = h.to_stage_id
-  LEFT JOIN deals_fieldchange f ON f.id = {_last_row('deals_fieldchange', "AND x.field = 'amount'")}
-),
-picked AS MATERIALIZED ({picked}),
-stays AS MATERIALIZED (
-  SELECT h.id, h.deal_id, h.to_stage_id AS stage_id, h.at AS entered_at, h.amount,
-         LEAD(h.at) OVER (PARTITION BY h.deal_id ORDER BY h.at, h.id) AS left_at,
-         LAST_VALUE(h.to_stage_id) OVER whole AS final_stage_id,
-         LAST_VALUE(h.at) OVER whole AS final_at
-  FROM deals_stagehistory h
-  WHERE h.deal_id IN (SELECT deal_id FROM picked) AND h.at < %(cutoff)s
-  WINDOW whole AS (PARTITION BY h.deal_id ORDER BY h.at, h.id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
-),
-ev0 AS (
-  SELECT h.deal_id, h.at, 0 AS prio, h.id AS eid, h.to_stage_id AS stage_id, h.probability, h.amount
-  FROM deals_stagehistory h WHERE h.deal_id IN (SELECT deal_id FROM picked) AND h.at < %(cutoff)s
-  UNION ALL
-  SELECT f.deal_id, f.at, 1, f.id, NULL, NULL, CAST(NULLIF(f.new_value, '') AS NUMERIC(14, 2))
-  FROM deals_fieldchange f
-  WHERE f.deal_id IN (SELECT deal_id FROM picked) AND f.field = 'amount' AND f.at < %(cutoff)s
-),
-ev1 AS (
-  SELECT ev0.*,
-         COUNT(stage_id) OVER (PARTITION BY deal_id ORDER BY at, prio, eid ROWS UNBOUNDED PRECEDING) AS g
-  FROM ev0
-),
-ev AS MATERIALIZED (
-  SELECT ev1.deal_id, ev1.at, ev1.prio, ev1.eid, ev1.amount, ev1.stage_id AS moved_to,
-         MAX(ev1.stage_id) OVER (PARTITION BY ev1.deal_id, ev1.g) AS stage_id
-  FROM ev1
-)"""
-    return sql, params
+    return f"""WITH state AS (
+  SELECT s.deal_id, s.stage_id, s.stage_kind AS kind, s.probability, s.stage_entered_at AS stage_at,
+         s.amount_cents, s.created_at, s.owner_id, s.team_id, s.close_date, s.forecast_category AS category
+  FROM {source} WHERE {where} AND s.starts_at < %(cutoff)s AND s.ends_at >= %(cutoff)s
+)""", params
 
 
+@figure
 def pipeline_by_stage(scope: Scope, cutoff: dt.datetime, *, due_by: dt.date | None = None) -> list[dict[str, Any]]:
     """Open deals per stage at `cutoff`: count, amount, weighted amount (cents), mean age in stage.
 
     `due_by`: only deals whose expected close date (as of the cutoff) is on or before that day.
     """
-    ctes, params = base_ctes(scope, cutoff, plans=due_by is not None)
+    cte, params = state_cte(scope, cutoff)
     due = ""
     if due_by is not None:
         due = "AND state.close_date IS NOT NULL AND state.close_date <= %(due_by)s"
         params["due_by"] = due_by.isoformat()
-    rows = fetch(ctes + f"""
-SELECT state.stage_id, COUNT(*) AS deals, COUNT(state.amount) AS with_amount,
-       SUM({cents('state.amount')}) AS amount_cents,
-       SUM({cents('state.amount')} * state.probability) AS weighted_cents_x100,
+    rows = fetch(cte + f"""
+SELECT state.stage_id, COUNT(*) AS deals, COUNT(state.amount_cents) AS with_amount,
+       SUM(state.amount_cents) AS amount_cents, SUM(state.amount_cents * state.probability) AS weighted_cents_x100,
        AVG({days_between('state.stage_at', '%(cutoff)s')}) AS mean_age_days
 FROM state WHERE state.kind = 'open' {due}
 GROUP BY state.stage_id""", params)
@@ -224,14 +188,27 @@ def pipeline_total(scope: Scope, cutoff: dt.datetime) -> Decimal:
 def open_deals(scope: Scope, cutoff: dt.datetime) -> list[tuple]:
     """Open deals at `cutoff` as columns for vectorised simulation: (stage_id, age days, amount cents,
     owner_id, team_id, close_date, category). Rows, not a loop: the caller hands them to numpy."""
-    ctes, params = base_ctes(scope, cutoff)
-    sql = ctes + f"""
-SELECT state.stage_id, {days_between('state.stage_at', '%(cutoff)s')} AS age, {cents('state.amount')} AS cents,
+    cte, params = state_cte(scope, cutoff)
+    sql = cte + f"""
+SELECT state.stage_id, {days_between('state.stage_at', '%(cutoff)s')} AS age, state.amount_cents AS cents,
        state.owner_id, state.team_id, state.close_date, state.category
-FROM state WHERE state.kind = 'open' AND state.amount IS NOT NULL"""
+FROM state WHERE state.kind = 'open' AND state.amount_cents IS NOT NULL"""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+def percentiles(inner_sql: str, params: dict[str, Any], quantiles: tuple[int, ...] = (500, 750, 900), *,
+                prefix: str = "") -> dict[Any, dict[str, Any]]:
+    """{grp: {"n": n, 500: value, ...}} of a query of (grp, value), per-mille quantiles interpolated
+    linearly between ranks. PostgreSQL has the aggregate (percentile_cont); SQLite ranks in SQL."""
+    if is_postgres():
+        fractions = ", ".join(str(q / 1000) for q in quantiles)
+        rows = fetch(prefix + f"""
+SELECT grp, COUNT(*) AS n, percentile_cont(ARRAY[{fractions}]) WITHIN GROUP (ORDER BY value) AS p
+FROM ({inner_sql}) v GROUP BY grp""", params)
+        return {row["grp"]: {"n": int(row["n"]), **{q: float(v) for q, v in zip(quantiles, row["p"])}} for row in rows}
+    return interpolate(fetch(prefix + percentile_rows(inner_sql, quantiles), params), quantiles)
 
 
 def percentile_rows(inner_sql: str, quantiles: tuple[int, ...] = (500, 750, 900)) -> str:

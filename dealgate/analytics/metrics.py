@@ -11,17 +11,13 @@ from decimal import Decimal
 from typing import Any
 
 from dealgate.analytics import formulas
+from dealgate.analytics.cache import figure
 from dealgate.analytics.history import (
-    Scope, base_ctes, cents, days_between, fetch, interpolate, money, percentile_rows, pipeline_by_stage, ts,
+    Scope, _scope_where, days_between, fetch, money, percentiles, pipeline_by_stage, spans,
+    state_cte, ts,
 )
 from dealgate.analytics.periods import Period
 from dealgate.pipelines.models import Stage
-
-
-MOVED_SINCE_START = ("EXISTS (SELECT 1 FROM deals_stagehistory x WHERE x.deal_id = state.deal_id "
-                     "AND x.at >= %(start)s AND x.at < %(cutoff)s)")
-CHANGED_SINCE_START = MOVED_SINCE_START + (" OR EXISTS (SELECT 1 FROM deals_fieldchange x WHERE x.deal_id = state.deal_id "
-                                           "AND x.field = 'amount' AND x.at >= %(start)s AND x.at < %(cutoff)s)")
 
 
 def _known(period: Period, cutoff: dt.datetime) -> dt.datetime:
@@ -36,13 +32,14 @@ def stages_of(scope: Scope) -> list[Stage]:
     return list(qs)
 
 
+@figure
 def outcomes(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[str, Any]:
     """Won and lost in the period; win rate, average deal size, sales cycle (mean and median days)."""
-    ctes, params = base_ctes(scope, cutoff)
+    cte, params = state_cte(scope, cutoff)
     params.update(start=ts(period.start), end=ts(period.end))
     closed_in_period = "state.kind IN ('won', 'lost') AND state.stage_at >= %(start)s AND state.stage_at < %(end)s"
-    rows = fetch(ctes + f"""
-SELECT state.kind, COUNT(*) AS deals, COUNT(state.amount) AS with_amount, SUM({cents('state.amount')}) AS amount_cents,
+    rows = fetch(cte + f"""
+SELECT state.kind, COUNT(*) AS deals, COUNT(state.amount_cents) AS with_amount, SUM(state.amount_cents) AS amount_cents,
        AVG({days_between('state.created_at', 'state.stage_at')}) AS mean_cycle
 FROM state WHERE {closed_in_period} GROUP BY state.kind""", params)
     by_kind = {row["kind"]: row for row in rows}
@@ -50,9 +47,9 @@ FROM state WHERE {closed_in_period} GROUP BY state.kind""", params)
     won_count, lost_count = int(won.get("deals") or 0), int(lost.get("deals") or 0)
     won_amount = money(won.get("amount_cents"))
     with_amount = int(won.get("with_amount") or 0)
-    median = interpolate(fetch(ctes + percentile_rows(
+    median = percentiles(
         f"SELECT 1 AS grp, {days_between('state.created_at', 'state.stage_at')} AS value FROM state "
-        f"WHERE {closed_in_period} AND state.kind = 'won'", (500,)), params), (500,))
+        f"WHERE {closed_in_period} AND state.kind = 'won'", params, (500,), prefix=cte) if won_count else {}
     return {
         "won": won_count, "lost": lost_count, "won_amount": won_amount,
         "lost_amount": money(lost.get("amount_cents")),
@@ -93,20 +90,25 @@ def period_metrics(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[st
     return result
 
 
+@figure
 def time_in_stage(scope: Scope, period: Period, cutoff: dt.datetime, *,
                   open_ages: bool = True) -> dict[int, dict[str, Any]]:
     """Per open stage: finished stays that ended in the period (median, p75, p90 days) and the
     current age of the deals sitting in it at the end of what is known."""
     known = _known(period, cutoff)
-    ctes, params = base_ctes(scope, known, rows_of=MOVED_SINCE_START)
-    params.update(start=ts(period.start))
-    finished = interpolate(fetch(ctes + percentile_rows(
-        f"SELECT stays.stage_id AS grp, {days_between('stays.entered_at', 'stays.left_at')} AS value "
-        "FROM stays JOIN pipelines_stage st ON st.id = stays.stage_id "
-        "WHERE st.kind = 'open' AND stays.left_at IS NOT NULL AND stays.left_at >= %(start)s"), params))
-    current = {} if not open_ages else interpolate(fetch(ctes + percentile_rows(
-        f"SELECT state.stage_id AS grp, {days_between('state.stage_at', '%(cutoff)s')} AS value "
-        "FROM state WHERE state.kind = 'open'", (500, 900)), params), (500, 900))
+    source, where, params = spans(scope)
+    params.update(start=ts(period.start), cutoff=ts(known))
+    # A stay ends with the deal's next stage row: that row's span knows when the stay began.
+    finished = percentiles(
+        f"SELECT s.prev_stage_id AS grp, {days_between('s.prev_stage_entered_at', 's.starts_at')} AS value "
+        f"FROM {source} WHERE {where} AND s.starts_at >= %(start)s AND s.starts_at < %(cutoff)s "
+        "AND s.history_id IS NOT NULL AND s.prev_stage_kind = 'open'", params)
+    current = {}
+    if open_ages:
+        cte, params = state_cte(scope, known)
+        current = percentiles(
+            f"SELECT state.stage_id AS grp, {days_between('state.stage_at', '%(cutoff)s')} AS value "
+            "FROM state WHERE state.kind = 'open'", params, (500, 900), prefix=cte)
     result: dict[int, dict[str, Any]] = {}
     for stage_id in set(finished) | set(current):
         done, now = finished.get(stage_id, {}), current.get(stage_id, {})
@@ -117,37 +119,42 @@ def time_in_stage(scope: Scope, period: Period, cutoff: dt.datetime, *,
     return result
 
 
+def stage_entries(scope: Scope, window: Period, cutoff: dt.datetime) -> tuple[str, dict[str, Any]]:
+    """WITH entry, final: each deal's first entry into each open stage inside `window` (before the
+    cutoff), whether it reached a later stage or won before the cutoff, and the deal's state at the
+    cutoff. Shared by stage conversion and the learned probabilities of the forecast."""
+    source, where, params = spans(scope)
+    params.update(start=ts(window.start), end=ts(min(window.end, cutoff)), cutoff=ts(cutoff))
+    return f"""WITH entry AS (
+  SELECT s.deal_id, s.stage_id, MIN(s.starts_at) AS entered_at,
+         MAX(CASE WHEN s.next_advance_at < %(cutoff)s THEN 1 ELSE 0 END) AS advanced
+  FROM {source}
+  WHERE {where} AND s.starts_at >= %(start)s AND s.starts_at < %(end)s
+    AND s.history_id IS NOT NULL AND s.stage_kind = 'open'
+  GROUP BY s.deal_id, s.stage_id
+),
+final AS (
+  SELECT e.deal_id, e.stage_id, e.entered_at, e.advanced, f.stage_kind AS kind, f.stage_entered_at AS final_at
+  FROM entry e JOIN deals_statespan f ON f.deal_id = e.deal_id AND f.starts_at < %(cutoff)s AND f.ends_at >= %(cutoff)s
+)""", params
+
+
+@figure
 def conversion(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[int, dict[str, Any]]:
     """Per open stage, the cohort of deals that entered it in the period: how many later reached a
     later stage (won included) before the cutoff, and of those now closed how many were won."""
-    ctes, params = base_ctes(scope, cutoff, rows_of=MOVED_SINCE_START)
-    params.update(start=ts(period.start), end=ts(period.end))
-    rows = fetch(ctes + """,
-reach AS (
-  SELECT stays.deal_id, stays.stage_id, stays.entered_at, st.kind, st.position, stays.final_stage_id,
-         MAX(CASE WHEN st.kind = 'won' THEN 1000000 WHEN st.kind = 'open' THEN st.position ELSE 0 END)
-           OVER (PARTITION BY stays.deal_id ORDER BY stays.entered_at, stays.id
-                 ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS furthest_after,
-         ROW_NUMBER() OVER (PARTITION BY stays.deal_id, stays.stage_id, (stays.entered_at >= %(start)s
-                            AND stays.entered_at < %(end)s) ORDER BY stays.entered_at, stays.id) AS nth
-  FROM stays JOIN pipelines_stage st ON st.id = stays.stage_id
-),
-cohort AS MATERIALIZED (
-  SELECT deal_id, stage_id, position, furthest_after, final_stage_id FROM reach
-  WHERE kind = 'open' AND entered_at >= %(start)s AND entered_at < %(end)s AND nth = 1
-)
-SELECT c.stage_id, COUNT(*) AS entered,
-  SUM(CASE WHEN c.furthest_after > c.position THEN 1 ELSE 0 END) AS advanced,
+    cte, params = stage_entries(scope, period, cutoff)
+    rows = fetch(cte + """
+SELECT final.stage_id, COUNT(*) AS entered, SUM(final.advanced) AS advanced,
   SUM(CASE WHEN final.kind = 'won' THEN 1 ELSE 0 END) AS won_now,
   SUM(CASE WHEN final.kind IN ('won', 'lost') THEN 1 ELSE 0 END) AS closed_now
-FROM cohort c JOIN pipelines_stage final ON final.id = c.final_stage_id
-GROUP BY c.stage_id""", params)
+FROM final GROUP BY final.stage_id""", params)
     return {
         row["stage_id"]: {
-            "entered": int(row["entered"]), "advanced": int(row["advanced"]),
-            "conversion": formulas.ratio(row["advanced"], row["entered"]),
-            "closed": int(row["closed_now"]), "won": int(row["won_now"]),
-            "stage_to_win": formulas.ratio(row["won_now"], row["closed_now"]),
+            "entered": int(row["entered"]), "advanced": int(row["advanced"] or 0),
+            "conversion": formulas.ratio(row["advanced"] or 0, row["entered"]),
+            "closed": int(row["closed_now"] or 0), "won": int(row["won_now"] or 0),
+            "stage_to_win": formulas.ratio(row["won_now"] or 0, row["closed_now"] or 0),
         }
         for row in rows
     }
@@ -175,46 +182,43 @@ def funnel(scope: Scope, period: Period, cutoff: dt.datetime) -> list[dict[str, 
     return rows
 
 
+@figure
 def waterfall(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[str, Any]:
     """Open pipeline (sum of amounts of open deals in the scope) from the start of the period to its
     end (or the cutoff): opening + created + moved in (reopened) - moved out - won - lost +/- amount
     changes = closing. Each event is classified by the state before and after it, so it adds up exactly.
 
-    Moved out counts deals that left the open pipeline without being won or lost (none today: a
-    deal cannot change pipeline); it is kept so the columns match the definition.
+    Moved out counts deals that left the scope's open pipeline without being won or lost: with an
+    owner, team or currency cut, a deal reassigned to someone else (moved in for them).
     """
     known = _known(period, cutoff)
-    ctes, params = base_ctes(scope, known, rows_of=CHANGED_SINCE_START)
-    params.update(start=ts(period.start))
-    rows = fetch(ctes + f""",
-flow AS (
-  SELECT ev.deal_id, ev.at, ev.moved_to,
-         CASE WHEN st.kind = 'open' THEN 1 ELSE 0 END AS open_after, st.kind AS kind_after,
-         {cents('ev.amount')} AS amount_after,
-         LAG(CASE WHEN st.kind = 'open' THEN 1 ELSE 0 END) OVER w AS open_before,
-         LAG({cents('ev.amount')}) OVER w AS amount_before,
-         LAG(ev.eid) OVER w AS previous_event
-  FROM ev LEFT JOIN pipelines_stage st ON st.id = ev.stage_id
-  WINDOW w AS (PARTITION BY ev.deal_id ORDER BY ev.at, ev.prio, ev.eid)
-)
+    source, _, params = spans(scope)
+    fixed, _ = _scope_where(scope, parts="fixed")
+    after, _ = _scope_where(scope, parts="as_of")
+    before, _ = _scope_where(scope, parts="as_of", before=True)
+    params.update(start=ts(period.start), cutoff=ts(known))
+    within = f"(s.stage_kind = 'open' AND {after})"
+    was_within = f"(s.prev_stage_kind = 'open' AND {before})"
+    first = "s.prev_stage_kind = ''"
+    rows = fetch(f"""
 SELECT
-  SUM(CASE WHEN previous_event IS NULL AND open_after = 1 THEN COALESCE(amount_after, 0) ELSE 0 END) AS created,
-  SUM(CASE WHEN previous_event IS NULL AND open_after = 1 THEN 1 ELSE 0 END) AS created_deals,
-  SUM(CASE WHEN previous_event IS NOT NULL AND open_before = 0 AND open_after = 1
-           THEN COALESCE(amount_after, 0) ELSE 0 END) AS moved_in,
-  SUM(CASE WHEN previous_event IS NOT NULL AND open_before = 0 AND open_after = 1 THEN 1 ELSE 0 END) AS moved_in_deals,
-  SUM(CASE WHEN open_before = 1 AND kind_after = 'won' THEN COALESCE(amount_before, 0) ELSE 0 END) AS won,
-  SUM(CASE WHEN open_before = 1 AND kind_after = 'won' THEN 1 ELSE 0 END) AS won_deals,
-  SUM(CASE WHEN open_before = 1 AND kind_after = 'lost' THEN COALESCE(amount_before, 0) ELSE 0 END) AS lost,
-  SUM(CASE WHEN open_before = 1 AND kind_after = 'lost' THEN 1 ELSE 0 END) AS lost_deals,
-  SUM(CASE WHEN open_before = 1 AND open_after = 0 AND kind_after NOT IN ('won', 'lost')
-           THEN COALESCE(amount_before, 0) ELSE 0 END) AS moved_out,
-  SUM(CASE WHEN open_before = 1 AND open_after = 0 AND kind_after NOT IN ('won', 'lost') THEN 1 ELSE 0 END)
+  SUM(CASE WHEN {first} AND {within} THEN COALESCE(s.amount_cents, 0) ELSE 0 END) AS created,
+  SUM(CASE WHEN {first} AND {within} THEN 1 ELSE 0 END) AS created_deals,
+  SUM(CASE WHEN NOT {first} AND NOT {was_within} AND {within} THEN COALESCE(s.amount_cents, 0) ELSE 0 END) AS moved_in,
+  SUM(CASE WHEN NOT {first} AND NOT {was_within} AND {within} THEN 1 ELSE 0 END) AS moved_in_deals,
+  SUM(CASE WHEN {was_within} AND s.stage_kind = 'won' THEN COALESCE(s.prev_amount_cents, 0) ELSE 0 END) AS won,
+  SUM(CASE WHEN {was_within} AND s.stage_kind = 'won' THEN 1 ELSE 0 END) AS won_deals,
+  SUM(CASE WHEN {was_within} AND s.stage_kind = 'lost' THEN COALESCE(s.prev_amount_cents, 0) ELSE 0 END) AS lost,
+  SUM(CASE WHEN {was_within} AND s.stage_kind = 'lost' THEN 1 ELSE 0 END) AS lost_deals,
+  SUM(CASE WHEN {was_within} AND NOT {within} AND s.stage_kind NOT IN ('won', 'lost')
+           THEN COALESCE(s.prev_amount_cents, 0) ELSE 0 END) AS moved_out,
+  SUM(CASE WHEN {was_within} AND NOT {within} AND s.stage_kind NOT IN ('won', 'lost') THEN 1 ELSE 0 END)
       AS moved_out_deals,
-  SUM(CASE WHEN open_before = 1 AND open_after = 1
-           THEN COALESCE(amount_after, 0) - COALESCE(amount_before, 0) ELSE 0 END) AS amount_changes,
-  SUM(CASE WHEN open_before = 1 AND open_after = 1 AND moved_to IS NULL THEN 1 ELSE 0 END) AS amount_change_events
-FROM flow WHERE flow.at >= %(start)s""", params)[0]
+  SUM(CASE WHEN {was_within} AND {within}
+           THEN COALESCE(s.amount_cents, 0) - COALESCE(s.prev_amount_cents, 0) ELSE 0 END) AS amount_changes,
+  SUM(CASE WHEN {was_within} AND {within} AND s.history_id IS NULL THEN 1 ELSE 0 END) AS amount_change_events
+FROM {source}
+WHERE {fixed} AND s.starts_at >= %(start)s AND s.starts_at < %(cutoff)s""", params)[0]
     opening = _open_pipeline_cents(scope, period.start)
     closing = _open_pipeline_cents(scope, known)
     flows = {key: int(rows[key] or 0) for key in ("created", "moved_in", "moved_out", "won", "lost", "amount_changes")}
@@ -228,9 +232,10 @@ FROM flow WHERE flow.at >= %(start)s""", params)[0]
     }
 
 
+@figure
 def _open_pipeline_cents(scope: Scope, cutoff: dt.datetime) -> int:
-    ctes, params = base_ctes(scope, cutoff)
-    row = fetch(ctes + f"SELECT SUM({cents('state.amount')}) AS total FROM state WHERE state.kind = 'open'", params)[0]
+    cte, params = state_cte(scope, cutoff)
+    row = fetch(cte + "SELECT SUM(state.amount_cents) AS total FROM state WHERE state.kind = 'open'", params)[0]
     return int(row["total"] or 0)
 
 
@@ -349,18 +354,18 @@ def weekly_review(scope: Scope, since: dt.datetime, until: dt.datetime) -> list[
 
     from dealgate.deals.models import Deal
 
-    ctes, params = base_ctes(scope, until)
+    cte, params = state_cte(scope, until)
     params.update(since=ts(since), until=ts(until))
-    rows = fetch(ctes + """
-SELECT s.owner_id AS who, h.kind AS what, COUNT(*) AS n
-FROM deals_stagehistory h JOIN scoped s ON s.id = h.deal_id
-WHERE h.at >= %(since)s AND h.at < %(until)s GROUP BY s.owner_id, h.kind
+    rows = fetch(cte + """
+SELECT state.owner_id AS who, h.kind AS what, COUNT(*) AS n
+FROM deals_stagehistory h JOIN state ON state.deal_id = h.deal_id
+WHERE h.at >= %(since)s AND h.at < %(until)s GROUP BY state.owner_id, h.kind
 UNION ALL
-SELECT s.owner_id, CASE WHEN f.field = 'amount' THEN 'amount_changed' ELSE 'close_date_slipped' END, COUNT(*)
-FROM deals_fieldchange f JOIN scoped s ON s.id = f.deal_id
+SELECT state.owner_id, CASE WHEN f.field = 'amount' THEN 'amount_changed' ELSE 'close_date_slipped' END, COUNT(*)
+FROM deals_fieldchange f JOIN state ON state.deal_id = f.deal_id
 WHERE f.at >= %(since)s AND f.at < %(until)s AND (f.field = 'amount' OR (f.field = 'expected_close_date'
   AND f.old_value <> '' AND f.new_value > f.old_value))
-GROUP BY s.owner_id, CASE WHEN f.field = 'amount' THEN 'amount_changed' ELSE 'close_date_slipped' END""", params)
+GROUP BY state.owner_id, CASE WHEN f.field = 'amount' THEN 'amount_changed' ELSE 'close_date_slipped' END""", params)
     table: dict[Any, dict[str, int]] = {}
     for row in rows:
         table.setdefault(row["who"], {})[row["what"]] = table.get(row["who"], {}).get(row["what"], 0) + int(row["n"])

@@ -13,6 +13,9 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -21,7 +24,8 @@ from dealgate.analytics import charts, forecast, metrics
 from dealgate.analytics.backtest import backtest
 from dealgate.analytics.history import Scope, scope_for
 from dealgate.analytics.periods import Period, parse_as_of, parse_period, period_containing
-from dealgate.analytics.services import adopt_probability
+from dealgate.analytics.models import ProbabilityAdoption
+from dealgate.analytics.services import adopt_probability, revert_adoption
 from dealgate.deals.models import Source
 from dealgate.errors import DealgateError
 from dealgate.people.access import role_of, visible_deals
@@ -118,6 +122,7 @@ def forecast_page(request: HttpRequest) -> HttpResponse:
         "owners": result["categories"]["owner"], "teams": result["categories"]["team"],
         "accuracy": forecast.commit_accuracy(scope, period, cutoff),
         "backtest": tested, "is_admin": role_of(request.user) == "admin",
+        "adoptions": latest_adoptions(result["probabilities"]) if role_of(request.user) == "admin" else {},
         "charts": {
             "range": _chart("range", charts.forecast_range(result["methods"])),
             "backtest": _chart("backtest", charts.backtest(tested["rows"], forecast.METHODS)),
@@ -125,10 +130,25 @@ def forecast_page(request: HttpRequest) -> HttpResponse:
     })
 
 
+def latest_adoptions(stage_ids: Any) -> dict[int, ProbabilityAdoption]:
+    """Stage id -> its latest adoption, when that one can still be undone (see `undo_adoption`)."""
+    latest = Stage.objects.filter(pk__in=list(stage_ids)).annotate(adoption=Subquery(
+        ProbabilityAdoption.objects.filter(stage=OuterRef("pk")).order_by("-at", "-id").values("pk")[:1]))
+    rows = ProbabilityAdoption.objects.filter(pk__in=latest.values("adoption"), reverts__isnull=True).select_related(
+        "stage", "by")
+    return {row.stage_id: row for row in rows if row.stage.probability == row.new_probability}
+
+
 @login_required
 @require_POST
 def adopt(request: HttpRequest, stage_id: int) -> HttpResponse:
-    """Write the learned probability of a stage into its configuration (admins; audited)."""
+    """Write the learned probability of a stage into its configuration (admins; audited).
+
+    `action=undo` undoes the stage's latest adoption instead (same route: the undo acts on the
+    same stage's adopted probability).
+    """
+    if request.POST.get("action") == "undo":
+        return undo_adoption(request, stage_id)
     stage = get_object_or_404(Stage, pk=stage_id)
     scope = Scope(pipeline_id=stage.pipeline_id)
     learned = forecast.historical_probabilities(scope, parse_as_of(None)).get(stage.pk)
@@ -141,4 +161,32 @@ def adopt(request: HttpRequest, stage_id: int) -> HttpResponse:
                                   f"(learned from {audit.sample_closed} closed deals).")
     except DealgateError as exc:
         messages.error(request, exc.message)
+    return _back_to_forecast(request)
+
+
+def undo_adoption(request: HttpRequest, stage_id: int) -> HttpResponse:
+    """Put back the probability the stage's latest adoption replaced (admins; the undo is audited too).
+
+    Only the latest, and only while the stage still has the adopted value: undoing an older one,
+    or after someone changed the probability in settings, would silently overwrite a later decision.
+    """
+    if role_of(request.user) != "admin":
+        raise PermissionDenied("Only an admin may undo an adopted probability.")
+    stage = get_object_or_404(Stage, pk=stage_id)
+    try:
+        with transaction.atomic():
+            Stage.objects.select_for_update().get(pk=stage.pk)  # two admins undoing at once: one undo
+            adoption = latest_adoptions([stage.pk]).get(stage.pk)
+            if adoption is None:
+                raise DealgateError(f"{stage.name} has no adopted probability to undo: the latest change was "
+                                    "already undone, or the probability was changed in settings since.")
+            back = revert_adoption(adoption, by=request.user)
+        messages.success(request, f"{stage.name}: probability back to {back.new_probability}% "
+                                  f"(undid the adoption of {adoption.new_probability}%).")
+    except DealgateError as exc:
+        messages.error(request, exc.message)
+    return _back_to_forecast(request)
+
+
+def _back_to_forecast(request: HttpRequest) -> HttpResponse:
     return redirect(f"/insights/forecast/?{request.POST.get('query', '')}")

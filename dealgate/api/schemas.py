@@ -357,6 +357,13 @@ class AccountIn(Schema):
     segment: Annotated[Text, Field(max_length=50)] = ""
 
 
+class AccountUpdateIn(Schema):
+    """Send only the fields to change."""
+
+    name: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
+    segment: Annotated[Text, Field(max_length=50)] | None = None
+
+
 class ContactOut(Schema):
     id: int
     account: int | None
@@ -381,6 +388,16 @@ class ContactIn(Schema):
     email: Annotated[Text, Field(max_length=254)] = ""
     phone: Annotated[Text, Field(max_length=50)] = ""
     title: Annotated[Text, Field(max_length=100)] = ""
+
+
+class ContactUpdateIn(Schema):
+    """Send only the fields to change; `"account": null` detaches the contact from their account."""
+
+    name: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
+    account: RowId | None = None
+    email: Annotated[Text, Field(max_length=254)] | None = None
+    phone: Annotated[Text, Field(max_length=50)] | None = None
+    title: Annotated[Text, Field(max_length=100)] | None = None
 
 
 class ActivityOut(Schema):

@@ -1,9 +1,11 @@
 """The board read: one column per open stage with its count, money and first cards.
 
 Everything here is a fixed number of queries whatever the number of deals: one aggregate for
-the column headers, one windowed query for the first cards of every column, and the flag and
-criteria reads of `dealgate.deals.flags` done once for all cards. Totals are kept per currency:
-different currencies are never added together.
+the column headers, one query for the first cards of every column (each column's first page is
+its own LIMIT subquery, walked in card order on the deal index (pipeline, stage, close date, id)
+that also carries the money columns), and the flag and criteria reads of `dealgate.deals.flags`
+done once for all cards. Totals are kept per currency: different currencies are never added
+together.
 """
 
 from __future__ import annotations
@@ -23,9 +25,8 @@ from django.db.models import (
     QuerySet,
     Sum,
     Value,
-    Window,
 )
-from django.db.models.functions import RowNumber
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from dealgate.deals.flags import flags_and_progress, with_date_flags
@@ -86,9 +87,14 @@ class Board:
 
 def open_deals(pipeline: Pipeline, user: Any, filters: BoardFilters, *, stages: list[Stage],
                now: dt.datetime) -> QuerySet:
-    """The open deals of a pipeline this user may see, narrowed by the filters."""
-    qs = visible_deals(user, Deal.objects.filter(pipeline=pipeline, closed_at__isnull=True,
-                                                 stage_id__in=[s.pk for s in stages]))
+    """The open deals of a pipeline this user may see, narrowed by the filters.
+
+    Open means in an open stage: the move service sets `closed_at` exactly when a deal enters Won
+    or Lost, so the stage alone decides. Filtering on (pipeline, stage) only, with no `closed_at IS
+    NULL` test, keeps SQLite on the board index: without per-value statistics it takes the
+    `closed_at` index for "IS NULL" as if it matched a couple of rows, where it matches every open deal.
+    """
+    qs = visible_deals(user, Deal.objects.filter(pipeline=pipeline, stage_id__in=[s.pk for s in stages]))
     if filters.mine:
         qs = qs.filter(owner_id=user.pk)
     if filters.owner:
@@ -154,26 +160,45 @@ def _cards(deals: list[Deal], user: Any, *, now: dt.datetime) -> list[Card]:
     ]
 
 
+def first_cards(qs: QuerySet, stages: list[Stage], *, offset: int, limit: int) -> list[Deal]:
+    """The deals of cards `offset` to `offset + limit` of each stage's column, in one query.
+
+    Each column is its own ordered LIMIT subquery, so the database walks the board index of each
+    stage and stops after `limit` rows instead of numbering every open deal; the subqueries are
+    glued with UNION ALL, each wrapped in a derived table (SQLite allows no LIMIT on a bare UNION
+    member). The stage and pipeline objects in hand are attached to the deals instead of joined.
+    """
+    if not stages:
+        return []
+    parts, params = [], []
+    for stage in stages:
+        column = qs.filter(stage_id=stage.pk).order_by(*CARD_ORDER).values("id")[offset:offset + limit]
+        sql, column_params = column.query.sql_with_params()
+        parts.append(f"SELECT * FROM ({sql}) column_{stage.pk}")
+        params.extend(column_params)
+    deals = list(
+        Deal.objects.filter(id__in=RawSQL(" UNION ALL ".join(parts), params))
+        .select_related("account", "owner")
+        .order_by(*CARD_ORDER)
+    )
+    stage_by_id = {s.pk: s for s in stages}
+    for deal in deals:
+        deal.stage = stage_by_id[deal.stage_id]
+        deal.pipeline = deal.stage.pipeline
+    return deals
+
+
 def build_board(pipeline: Pipeline, user: Any, filters: BoardFilters, *, per_column: int = CARDS_PER_COLUMN,
                 now: dt.datetime | None = None) -> Board:
     now = now or timezone.now()
     all_stages = list(Stage.objects.filter(pipeline=pipeline).order_by("position"))
+    for stage in all_stages:
+        stage.pipeline = pipeline
     stages = [s for s in all_stages if s.kind == StageKind.OPEN]
     qs = open_deals(pipeline, user, filters, stages=stages, now=now)
     money = column_money(qs, stages)
-    # Rank narrow rows first (id only), then read the few winning deals with their joins.
-    first_ids = (
-        qs.annotate(rank=Window(RowNumber(), partition_by=[F("stage_id")], order_by=list(CARD_ORDER)))
-        .filter(rank__lte=per_column)
-        .values_list("id", flat=True)
-    )
-    deals = (
-        Deal.objects.filter(id__in=list(first_ids))
-        .select_related("account", "owner", "stage", "pipeline")
-        .order_by(*CARD_ORDER)
-    )
     cards_by_stage: dict[int, list[Card]] = defaultdict(list)
-    for card in _cards(list(deals), user, now=now):
+    for card in _cards(first_cards(qs, stages, offset=0, limit=per_column), user, now=now):
         cards_by_stage[card.deal.stage_id].append(card)
     columns = []
     for stage in stages:
@@ -189,8 +214,10 @@ def build_column(pipeline: Pipeline, stage: Stage, user: Any, filters: BoardFilt
     """One column: its header numbers and the cards from `offset` (the "load more" page)."""
     now = now or timezone.now()
     stages = list(Stage.objects.filter(pipeline=pipeline, kind=StageKind.OPEN))
-    qs = open_deals(pipeline, user, filters, stages=stages, now=now).filter(stage=stage)
-    count, stage_money = column_money(qs, stages).get(stage.pk, (0, []))
-    deals = list(qs.select_related("account", "owner", "stage", "pipeline").order_by(*CARD_ORDER)[offset:offset + limit])
+    for each in stages:
+        each.pipeline = pipeline
+    qs = open_deals(pipeline, user, filters, stages=stages, now=now)
+    count, stage_money = column_money(qs.filter(stage=stage), stages).get(stage.pk, (0, []))
+    deals = first_cards(qs, [s for s in stages if s.pk == stage.pk], offset=offset, limit=limit)
     end = offset + len(deals)
     return Column(stage, count, stage_money, _cards(deals, user, now=now), end if count > end else None)

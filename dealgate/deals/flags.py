@@ -3,8 +3,8 @@
 Board, deal page, CLI, API and automation all call `compute_flags`, so a badge, a JSON field and
 an alert can never disagree. It works on a whole board in a constant number of queries: the
 deals come in with `stage` and `pipeline` already joined, then it reads each distinct pipeline's
-rules (two queries each), the criteria facts of every open deal (`load_facts`, five queries) and
-the stage-duration percentiles (one query). Nothing here writes.
+rules, the criteria facts of every open deal (`load_facts`, four queries: the deal rows are the
+ones in hand) and the stage-duration percentiles (one query, cached). Nothing here writes.
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ from dealgate.pipelines.stats import StageDurations, cached_stage_duration_perce
 
 STUCK_PERCENTILE = 0.9
 MIN_STAYS_FOR_STUCK = 5  # fewer finished stays than this say nothing about what "too long" is
+# "Historical" for the stuck flag: the stays that ended with the pipeline's latest 5,000 stage moves.
+# Bounded so the threshold costs the same at any history size (tens of ms, not seconds at 500,000
+# moves); still hundreds of stays per stage on a busy pipeline, and it follows how the team works now.
+STUCK_WINDOW_MOVES = 5_000
 
 CODES = (
     "stale", "waiting", "stuck", "no_next_step", "next_step_overdue", "close_date_passed", "slipped",
@@ -226,9 +230,12 @@ def _progress(deal: Any, rules: PipelineRules, facts: DealFacts | None) -> Crite
 
 
 def _facts_and_progress(deals: Sequence[Any]) -> tuple[dict[int, DealFacts], dict[int, CriteriaProgress]]:
-    """Two queries per distinct pipeline plus five for the facts, whatever the number of deals."""
+    """Two queries per distinct pipeline plus four for the facts, whatever the number of deals.
+
+    The deals in hand are the facts' deal rows (`load_facts(deals=...)`), so they are not read twice.
+    """
     rules = {pid: PipelineRules.load(pid) for pid in sorted({d.pipeline_id for d in deals})}
-    facts = load_facts([d.pk for d in deals])
+    facts = load_facts([d.pk for d in deals], deals=deals)
     return facts, {d.pk: _progress(d, rules[d.pipeline_id], facts.get(d.pk)) for d in deals}
 
 
@@ -262,7 +269,8 @@ def flags_and_progress(
     open_deals = [d for d in deals if _open(d)]
     if not open_deals:
         return flags, progress
-    durations = cached_stage_duration_percentiles({d.pipeline_id for d in open_deals}, percentiles=(STUCK_PERCENTILE,))
+    durations = cached_stage_duration_percentiles({d.pipeline_id for d in open_deals}, percentiles=(STUCK_PERCENTILE,),
+                                                  latest_moves=STUCK_WINDOW_MOVES)
     for deal in open_deals:
         deal_facts = facts.get(deal.pk)
         candidates = [
@@ -306,9 +314,12 @@ def with_date_flags(deals: QuerySet, stages: Iterable[Any], *, business_days: bo
 
     `stages` are the stages the deals may be in (their rot_days), `business_days` the pipeline's
     setting. Stuck, missing-criteria and single-threaded flags need history or criteria and are
-    not part of this filter.
+    not part of this filter. Deals count as open when their stage is open (the move service sets
+    `closed_at` exactly on entering Won or Lost); testing the stage id rather than `closed_at IS
+    NULL` keeps SQLite on the board's (pipeline, stage, ...) index.
     """
     today = today or timezone.localdate()
+    stages = list(stages)
     condition = (
         Q(next_step="") | Q(next_step_due__isnull=True) | Q(next_step_due__lt=today)
         | Q(expected_close_date__lt=today) | Q(close_date_slips__gte=1)
@@ -319,7 +330,7 @@ def with_date_flags(deals: QuerySet, stages: Iterable[Any], *, business_days: bo
             start_of_cutoff = timezone.make_aware(dt.datetime.combine(cutoff, dt.time.min))
             condition |= Q(stage_id=stage.pk, flag_last_touch__lt=start_of_cutoff)
     return (
-        deals.filter(closed_at__isnull=True, stage__kind=StageKind.OPEN)
+        deals.filter(stage_id__in=[stage.pk for stage in stages if stage.kind == StageKind.OPEN])
         .annotate(flag_last_touch=Greatest("stage_entered_at", Coalesce("last_activity_at", "stage_entered_at")))
         .filter(condition)
     )

@@ -71,9 +71,9 @@ class Source(models.TextChoices):
 class Deal(models.Model):
     title = models.CharField(max_length=200)
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="deals")
-    owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="deals")
+    owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="deals", db_index=False)
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="deals")
-    pipeline = models.ForeignKey(Pipeline, on_delete=models.PROTECT, related_name="deals")
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.PROTECT, related_name="deals", db_index=False)
     stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="deals")
     amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     currency = models.CharField(max_length=3, default="EUR")
@@ -102,11 +102,19 @@ class Deal(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # A foreign key that leads one of these (or a unique constraint) has db_index=False: the
+        # composite index serves lookups by that column alone, and each extra index is upkeep on
+        # every bulk insert (migration 0002).
         indexes = [
             models.Index(fields=["pipeline", "stage"]),
             models.Index(fields=["owner", "stage"]),
             models.Index(fields=["closed_at"]),
             models.Index(fields=["created_at"]),
+            # The board: each column's cards in card order (close date, newest first) straight off
+            # the index, and the columns after `id` make the header sums and the team filter
+            # index-only reads (migration 0003).
+            models.Index(fields=["pipeline", "stage", "expected_close_date", "-id", "amount", "currency",
+                                 "probability_override", "owner", "team"], name="deal_board_idx"),
         ]
         permissions = [("override_gate", "Can force a stage move whose criteria do not hold")]
 
@@ -130,7 +138,7 @@ class Deal(models.Model):
 
 
 class DealContact(models.Model):
-    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="contact_links")
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="contact_links", db_index=False)
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="deal_links")
     role = models.CharField(max_length=20, choices=ContactRole.choices)
 
@@ -147,7 +155,8 @@ class ActivityKind(models.TextChoices):
 
 
 class Activity(models.Model):
-    deal = models.ForeignKey(Deal, null=True, blank=True, on_delete=models.CASCADE, related_name="activities")
+    deal = models.ForeignKey(Deal, null=True, blank=True, on_delete=models.CASCADE, related_name="activities",
+                             db_index=False)
     account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="activities")
     kind = models.CharField(max_length=10, choices=ActivityKind.choices)
     subject = models.CharField(max_length=200)
@@ -170,7 +179,7 @@ class Activity(models.Model):
 class ChecklistAnswer(models.Model):
     """A ticked qualification item (BANT, MEDDPICC...) with the rep's evidence."""
 
-    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="checklist_answers")
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="checklist_answers", db_index=False)
     item = models.SlugField(max_length=60)
     checked = models.BooleanField(default=True)
     evidence = models.CharField(max_length=500, blank=True)
@@ -184,7 +193,7 @@ class ChecklistAnswer(models.Model):
 class Approval(models.Model):
     """A close condition (pricing approved, credit approved...) confirmed by an allowed user."""
 
-    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="approvals")
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="approvals", db_index=False)
     condition = models.SlugField(max_length=60)
     approved_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
     approved_at = models.DateTimeField()
@@ -203,9 +212,19 @@ class AppendOnlyQuerySet(models.QuerySet):
     def delete(self):  # type: ignore[override]
         raise TypeError(f"{self.model.__name__} rows are append-only and cannot be deleted.")
 
+    def bulk_create(self, objs, *args, **kwargs):
+        created = super().bulk_create(objs, *args, **kwargs)
+        if self.model.feeds_state_spans and created:
+            from dealgate.deals.timeline import refresh_spans
+
+            refresh_spans({row.deal_id for row in created}, changed_from=min(row.at for row in created))
+        return created
+
 
 class AppendOnlyModel(models.Model):
     objects = AppendOnlyQuerySet.as_manager()
+    # New rows change the deal's state spans (StateSpan), which are rebuilt right after the insert.
+    feeds_state_spans = False
 
     class Meta:
         abstract = True
@@ -214,6 +233,10 @@ class AppendOnlyModel(models.Model):
         if not self._state.adding:
             raise TypeError(f"{type(self).__name__} rows are append-only and cannot be changed.")
         super().save(*args, **kwargs)
+        if self.feeds_state_spans:
+            from dealgate.deals.timeline import refresh_spans
+
+            refresh_spans([self.deal_id], changed_from=self.at)
 
     def delete(self, *args, **kwargs):
         raise TypeError(f"{type(self).__name__} rows are append-only and cannot be deleted.")
@@ -229,9 +252,11 @@ class MoveKind(models.TextChoices):
 
 
 class StageHistory(AppendOnlyModel):
-    deal = models.ForeignKey(Deal, on_delete=models.DO_NOTHING, related_name="history", db_constraint=True)
+    feeds_state_spans = True
+    deal = models.ForeignKey(Deal, on_delete=models.DO_NOTHING, related_name="history", db_constraint=True,
+                             db_index=False)
     from_stage = models.ForeignKey(Stage, null=True, on_delete=models.PROTECT, related_name="+")
-    to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
+    to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+", db_index=False)
     kind = models.CharField(max_length=8, choices=MoveKind.choices)
     at = models.DateTimeField()
     by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
@@ -255,7 +280,9 @@ class StageHistory(AppendOnlyModel):
 class FieldChange(AppendOnlyModel):
     """Changes of amount, close date and owner, kept so slips and amount changes are answerable."""
 
-    deal = models.ForeignKey(Deal, on_delete=models.DO_NOTHING, related_name="field_changes")
+    feeds_state_spans = True
+
+    deal = models.ForeignKey(Deal, on_delete=models.DO_NOTHING, related_name="field_changes", db_index=False)
     field = models.CharField(max_length=30)
     old_value = models.CharField(max_length=100, blank=True)
     new_value = models.CharField(max_length=100, blank=True)
@@ -265,3 +292,68 @@ class FieldChange(AppendOnlyModel):
     class Meta:
         ordering = ["at", "id"]
         indexes = [models.Index(fields=["deal", "field", "at"])]
+
+
+# Spans that never end carry this instant as their end, so "the span holding instant T" is a plain
+# range test (starts_at < T <= ends_at) that an index on ends_at can answer.
+FOREVER = "9999-12-31 00:00:00+00:00"
+
+
+class StateSpan(models.Model):
+    """One stretch of time in which a deal's analytic state did not change: a projection of its
+    StageHistory and FieldChange rows, rebuilt by `dealgate.deals.timeline` whenever either gets a row.
+
+    Analytics reads these instead of replaying the history on every request (docs/decisions/
+    007-state-spans-for-analytics.md). Nothing else writes them, and `dealgate spans --rebuild`
+    recreates them from the history alone, so they are never the only record of anything.
+
+    A span starts at an event (a stage row or a tracked field change) and lasts until the deal's
+    next event; `prev_*` hold the state just before the event, so one row classifies its event.
+    """
+
+    deal = models.ForeignKey(Deal, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    pipeline_id = models.BigIntegerField()
+    created_at = models.DateTimeField(help_text="The deal's creation, for cycle length.")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(help_text="The deal's next event; FOREVER for the current span.")
+    history_id = models.BigIntegerField(null=True, help_text="The stage row that began this span, if any.")
+    move_kind = models.CharField(max_length=8, blank=True)
+    stage_id = models.BigIntegerField()
+    stage_kind = models.CharField(max_length=4)
+    stage_position = models.PositiveSmallIntegerField()
+    stage_entered_at = models.DateTimeField()
+    next_move_at = models.DateTimeField(null=True, help_text="The deal's next stage row after this span began.")
+    next_advance_at = models.DateTimeField(
+        null=True, help_text="Move spans into an open stage: when the deal next reached a later stage or won.")
+    probability = models.PositiveSmallIntegerField()
+    amount_cents = models.BigIntegerField(null=True)
+    currency = models.CharField(max_length=3)
+    close_date = models.DateField(null=True)
+    forecast_category = models.CharField(max_length=10, blank=True)
+    owner_id = models.BigIntegerField(null=True)
+    team_id = models.BigIntegerField(null=True)
+    prev_stage_id = models.BigIntegerField(null=True)
+    prev_stage_kind = models.CharField(max_length=4, blank=True, help_text="Empty for a deal's first span.")
+    prev_stage_entered_at = models.DateTimeField(null=True)
+    prev_amount_cents = models.BigIntegerField(null=True)
+    prev_currency = models.CharField(max_length=3, blank=True)
+    prev_owner_id = models.BigIntegerField(null=True)
+    prev_team_id = models.BigIntegerField(null=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["deal", "starts_at"]),
+            models.Index(fields=["pipeline_id", "starts_at"]),
+            models.Index(fields=["pipeline_id", "stage_kind", "ends_at"]),
+            models.Index(fields=["pipeline_id", "stage_kind", "stage_entered_at"]),
+        ]
+
+
+class SpanRewrite(models.Model):
+    """A note that spans were rebuilt for events older than a few minutes (an import, a backfill,
+    the demo generator). Figures cached for a past cutoff stay valid until a note says that
+    something before that cutoff changed (dealgate.analytics.cache). Live writes leave no note:
+    their events are at "now", after every cutoff a cached figure can have."""
+
+    changed_from = models.DateTimeField(null=True, help_text="Earliest event rewritten; empty: unknown, so all.")
+    written_at = models.DateTimeField(auto_now_add=True)

@@ -440,10 +440,14 @@ def reassign_deal(deal: Deal, new_owner: Any, *, by: Any) -> Deal:
             raise NotAllowed("Only a manager or admin may reassign a deal.")
         if locked.owner_id == new_owner.pk:
             return deal
+        now, new_team = timezone.now(), team_id_of(new_owner)
+        if locked.team_id != new_team:  # logged too, so analytics can cut by team as of a date
+            FieldChange(deal=locked, field="team", old_value=str(locked.team_id or ""), new_value=str(new_team or ""),
+                        at=now, by=by).save()
         FieldChange(deal=locked, field="owner", old_value=str(locked.owner_id), new_value=str(new_owner.pk),
-                    at=timezone.now(), by=by).save()
+                    at=now, by=by).save()
         locked.owner = new_owner
-        locked.team_id = team_id_of(new_owner)
+        locked.team_id = new_team
         _bump(locked, deal, ["owner", "team"])
     return deal
 
@@ -555,3 +559,95 @@ def unlink_contact(deal: Deal, contact: Contact, role: str, *, by: Any) -> None:
         _require_edit(by, locked)
         DealContact.objects.filter(deal=locked, contact=contact, role=role).delete()
         _bump(locked, deal, [])
+
+
+# ---------------------------------------------------------------------------------------------
+# Account and contact changes. The directory is company-wide (deals are team-scoped, the
+# companies and people they are sold to are shared): every user may correct an entry, only
+# managers and admins may delete one, and a delete never takes a deal's evidence with it.
+
+
+def _email(value: Any) -> str:
+    email = _text(value, "email", max_length=254)
+    if email and ("@" not in email or email.startswith("@") or email.endswith("@")):
+        raise ValidationFailed.for_field("email", f"{email!r} is not an e-mail address")
+    return email
+
+
+def _field(name: str, max_length: int, required: bool = False) -> Any:
+    return lambda value: _text(value, name, max_length=max_length, required=required)
+
+
+# The fields a directory entry's update may change, each with its check.
+DIRECTORY_FIELDS: dict[str, dict[str, Any]] = {
+    "account": {"name": _field("name", 200, required=True), "segment": _field("segment", 50)},
+    "contact": {"name": _field("name", 200, required=True), "account": lambda account: account, "email": _email,
+                "phone": _field("phone", 50), "title": _field("title", 100)},
+}
+
+
+def _update_entry(row: Any, changes: dict[str, Any]) -> Any:
+    """Check every change first, then write them in one UPDATE and onto the caller's instance."""
+    kind = type(row).__name__.lower()
+    fields = DIRECTORY_FIELDS[kind]
+    unknown = sorted(set(changes) - set(fields))
+    if unknown:
+        raise ValidationFailed(f"A {kind} has no field(s) {', '.join(unknown)} to change.",
+                               details={name: ["is not a field you can change"] for name in unknown})
+    values = {name: fields[name](value) for name, value in changes.items()}
+    if values:
+        if not type(row).objects.filter(pk=row.pk).update(**values):
+            raise NotFound(f"No {kind} {row.pk}.", details={kind: row.pk})
+        for name, value in values.items():
+            setattr(row, name, value)
+    return row
+
+
+def _delete_unused_entry(row: Any, *, by: Any, deals_using: Any, unused_how: str) -> None:
+    """Delete a directory entry under a row lock, unless `deals_using(pk)` counts deals on it.
+
+    The lock conflicts with the key-share lock a concurrent deal or link insert takes on the row,
+    so a deal created meanwhile is counted, not orphaned."""
+    from dealgate.people.models import Role
+
+    kind = type(row).__name__.lower()
+    if by is not None and role_of(by) not in (Role.MANAGER, Role.ADMIN):
+        raise NotAllowed(f"Only managers and admins may delete {kind}s.")
+    with transaction.atomic():
+        locked = type(row).objects.select_for_update().filter(pk=row.pk).first()
+        if locked is None:
+            raise NotFound(f"No {kind} {row.pk}.", details={kind: row.pk})
+        deals = deals_using(locked.pk)
+        if deals:
+            raise Conflict(f"{kind.capitalize()} {locked.pk} ({locked.name}) is used by {deals} deal(s); {unused_how} "
+                           "first.", details={kind: locked.pk, "deals": deals})
+        locked.delete()
+
+
+def update_account(account: Account, *, by: Any, **changes: Any) -> Account:
+    """Change an account's name and/or segment (any user: the directory is shared)."""
+    return _update_entry(account, changes)
+
+
+def delete_account(account: Account, *, by: Any) -> None:
+    """Managers and admins remove an account that no deal points at (e.g. a duplicate).
+
+    Refused while deals use it: they carry history that analytics reads. Its contacts stay in the
+    directory without an account; activities logged on the account alone go with it."""
+    _delete_unused_entry(account, by=by, deals_using=lambda pk: Deal.objects.filter(account_id=pk).count(),
+                         unused_how="move or delete them")
+
+
+def update_contact(contact: Contact, *, by: Any, **changes: Any) -> Contact:
+    """Change a contact's fields; `account=None` detaches them from their account."""
+    return _update_entry(contact, changes)
+
+
+def delete_contact(contact: Contact, *, by: Any) -> None:
+    """Managers and admins remove a contact who plays no role on any deal.
+
+    Refused while linked to deals: a contact's role (champion, economic buyer...) is evidence that
+    stage criteria were checked against; unlink them from those deals first."""
+    _delete_unused_entry(
+        contact, by=by, unused_how="unlink them",
+        deals_using=lambda pk: DealContact.objects.filter(contact_id=pk).values("deal_id").distinct().count())

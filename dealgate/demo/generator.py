@@ -7,7 +7,7 @@ created through their services and reused on later runs; each call adds `deals` 
 
 This is the one documented exception to "writes go through services": deals and their history
 are bulk-inserted, chunk by chunk (one transaction per chunk), because the generator must reach
-a million deals and the services write one row at a time (see `_Table` for how). The
+a million deals and the services write one row at a time (see `dealgate.deals.bulk`). The
 simulation (`dealgate.demo.simulate`) only creates facts that satisfy each stage's criteria
 before each move, so the history is one the gate would have allowed.
 """
@@ -15,8 +15,6 @@ before each move, so the history is one the gate would have allowed.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import itertools
 import random
 import sys
 import time
@@ -25,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
+from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from dealgate.deals.models import (
@@ -39,6 +38,8 @@ from dealgate.deals.models import (
     FieldChange,
     StageHistory,
 )
+from dealgate.deals.bulk import BulkWriter
+from dealgate.deals.timeline import refresh_spans
 from dealgate.errors import ValidationFailed
 from dealgate.pipelines.gate import PipelineRules
 from dealgate.pipelines.models import CustomField
@@ -47,7 +48,6 @@ from .cast import DEMO_PASSWORD, Cast, ensure_cast, lost_reasons
 from .simulate import DealStory, PipelinePlan, Simulator, TeamPlan
 
 CHUNK = 5_000  # deals simulated and inserted per transaction: bounds memory, keeps transactions short
-BATCH = 2_000  # rows per executemany / COPY call
 _CUSTOM_KINDS = {"number": "int", "date": "isodate", "boolean": "boolean", "text": "text"}
 
 
@@ -96,7 +96,9 @@ def generate(*, deals: int, seed: int, today: dt.date | None = None, stdout: Any
     for start in range(0, deals, chunk_size):
         stories = [sim.story(k) for k in range(start, min(deals, start + chunk_size))]
         with transaction.atomic():
+            before = _last_deal_id()
             _insert(tables, sim, stories, summary)
+            refresh_spans(id_range=(before, _last_deal_id()))
         if deals > chunk_size:
             rate = summary.deals / (time.perf_counter() - started)
             out.write(f"  {summary.deals:,} / {deals:,} deals ({rate:,.0f} deals/s)\n")
@@ -104,6 +106,10 @@ def generate(*, deals: int, seed: int, today: dt.date | None = None, stdout: Any
     summary.seconds = time.perf_counter() - started
     out.write("\n".join(summary.lines()) + "\n")
     return summary
+
+
+def _last_deal_id() -> int:
+    return Deal.objects.aggregate(last=Max("id"))["last"] or 0
 
 
 def _refresh_planner_statistics() -> None:
@@ -132,96 +138,19 @@ def _team_plans(cast: Cast, seed: int) -> list[TeamPlan]:
     return plans
 
 
-class _Table:
-    """Fast inserts for one table (COPY on PostgreSQL, executemany on SQLite), values converted by the backend.
-
-    Measured on SQLite, `bulk_create` spent about three quarters of the demo's time compiling SQL
-    and building model instances (2,000 deals: 15 s against 5 s this way). This path skips both
-    and converts values with the backend's own adapters (`connection.ops.adapt_*`, the JSON
-    field's `get_db_prep_save`), as the ORM does, so what lands in the table is the same.
-    """
-
-    def __init__(self, model: Any, columns: tuple[str, ...]):
-        self.model = model
-        self.table = model._meta.db_table
-        fields = [model._meta.get_field(c) for c in columns]
-        self.prepare = [(i, adapt) for i, adapt in enumerate(map(_adapter, fields)) if adapt is not None]
-        quote = connection.ops.quote_name
-        names = ", ".join(quote(f.column) for f in fields)
-        self.sql = f"INSERT INTO {quote(self.table)} ({names}) VALUES ({', '.join(['%s'] * len(fields))})"
-        self.copy_sql = f"COPY {quote(self.table)} ({names}) FROM STDIN"
-
-    def insert(self, rows: Iterable[tuple], summary: Summary) -> None:
-        it = iter(rows)
-        with connection.cursor() as cursor:
-            while batch := list(itertools.islice(it, BATCH)):
-                if self.prepare:
-                    batch = [self._prepared(row) for row in batch]
-                if connection.vendor == "postgresql":
-                    # COPY streams the rows in one round trip; executemany costs one per row.
-                    with cursor.cursor.copy(self.copy_sql) as copy:
-                        for row in batch:
-                            copy.write_row(row)
-                else:
-                    cursor.executemany(self.sql, batch)
-                summary.rows[self.table] += len(batch)
-
-    def _prepared(self, row: tuple) -> list:
-        values = list(row)
-        for i, adapt in self.prepare:
-            if values[i] is not None:
-                values[i] = adapt(values[i])
-        return values
-
-    def reserve_ids(self, count: int) -> list[int]:
-        """Ids for `count` new rows, taken before inserting so children can point at them.
-
-        PostgreSQL hands them out from the table's sequence (safe with concurrent writers);
-        SQLite continues after the highest id, under the write lock the chunk's transaction holds.
-        """
-        if count == 0:
-            return []
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                               [self.table, count])
-                return [row[0] for row in cursor.fetchall()]
-            cursor.execute(f"SELECT MAX(id) FROM {connection.ops.quote_name(self.table)}")
-            top = cursor.fetchone()[0] or 0
-            cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [self.table])
-            seq = cursor.fetchone()
-            first = max(top, seq[0] if seq else 0) + 1
-            return list(range(first, first + count))
-
-
-def _sqlite_utc(value: dt.datetime) -> str:
-    if value.tzinfo is dt.timezone.utc:
-        return str(value.replace(tzinfo=None))
-    return connections[DEFAULT_DB_ALIAS].ops.adapt_datetimefield_value(value)
-
-
-def _adapter(field: Any) -> Any:
-    """The backend's own conversion for a column's values, or None when the driver takes them as they are."""
-    db = connections[DEFAULT_DB_ALIAS]  # the real wrapper, not the per-thread proxy: looked up once
-    ops = db.ops
-    if isinstance(field, models.DateTimeField):
-        if db.vendor == "sqlite" and db.timezone == dt.timezone.utc:
-            return _sqlite_utc  # what adapt_datetimefield_value returns for UTC values, three times faster
-        return ops.adapt_datetimefield_value
-    if isinstance(field, models.DateField):
-        return ops.adapt_datefield_value
-    if isinstance(field, models.DecimalField):
-        return ops.adapt_decimalfield_value
-    if isinstance(field, models.JSONField):
-        return functools.partial(field.get_db_prep_save, connection=connections[DEFAULT_DB_ALIAS])
-    return None
-
 DEAL_COLUMNS = (
     "id", "account_id", "title", "owner_id", "team_id", "pipeline_id", "stage_id", "amount", "currency",
     "expected_close_date", "probability_override", "forecast_category", "source", "next_step", "next_step_due",
     "created_at", "stage_entered_at", "last_activity_at", "closed_at", "lost_reason_id", "lost_note",
     "close_date_slips", "custom_fields", "external_id", "version",
 )
+
+
+class _Table(BulkWriter):
+    """A demo table: its rows are counted in the run's summary."""
+
+    def insert(self, rows: Iterable[tuple], summary: Summary) -> None:  # type: ignore[override]
+        summary.rows[self.table] += super().insert(rows)
 
 
 class _Tables:

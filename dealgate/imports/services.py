@@ -6,7 +6,7 @@ One call, `import_file`, in two phases:
    already in the database (fetched in a few set-based queries). Each problem becomes a
    `RowError` naming the row (as numbered in the file), the column, the value and why.
 2. *Write*, only if no row is bad (or the caller chose to skip bad rows) and it is not a dry
-   run: new rows are written in bulk (`bulk.insert_rows`: COPY on PostgreSQL), existing ones
+   run: new rows are written in bulk (`dealgate.deals.bulk`: COPY on PostgreSQL), existing ones
    (matched by external id) are changed through the deal services, all in one transaction.
 
 Imported deals keep their history from the other system: they enter the pipeline's first stage
@@ -40,9 +40,10 @@ from dealgate.deals.models import (
     Source,
     StageHistory,
 )
+from dealgate.deals.bulk import CHUNK, BulkWriter, chunks, matching
 from dealgate.deals.services import reassign_deal, set_next_step, update_deal
 from dealgate.errors import Conflict, NotAllowed
-from dealgate.imports.bulk import CHUNK, chunks, insert_rows
+from dealgate.deals.timeline import refresh_spans
 from dealgate.imports.mappings import FIELDS, REQUIRED, Mapping, MappingInvalid, load_mapping
 from dealgate.imports.parsers import (
     CellError,
@@ -272,10 +273,10 @@ class Accounts:
         return (name, ext)
 
     def load(self) -> None:
-        for chunk in chunks(sorted(self.wanted_ext)):
-            self.by_ext.update(Account.objects.filter(external_id__in=chunk).values_list("external_id", "id"))
-        for chunk in chunks(sorted(self.wanted_names)):
-            for name, pk in Account.objects.filter(name__in=chunk).order_by("-id").values_list("name", "id"):
+        for found in matching(Account.objects.all(), "external_id", sorted(self.wanted_ext)):
+            self.by_ext.update(found.values_list("external_id", "id"))
+        for found in matching(Account.objects.all(), "name", sorted(self.wanted_names)):
+            for name, pk in found.order_by("-id").values_list("name", "id"):
                 self.by_name[name] = pk  # the oldest account of that name wins
 
     def existing(self, key: tuple[str, str]) -> int | None:
@@ -631,8 +632,8 @@ class DealImporter(Importer):
         ids = [p.external_id for p in self.plans if p.external_id]
         fields = ("id", "external_id", "pipeline_id", "stage_id", "owner_id", "next_step", "next_step_due",
                   "custom_fields", *self.UPDATABLE)
-        for chunk in chunks(ids):
-            for values in Deal.objects.filter(external_id__in=chunk).values(*fields):
+        for found in matching(Deal.objects.order_by(), "external_id", ids):
+            for values in found.values(*fields):
                 existing[values["external_id"]] = values
         no_lost_reason = 0
         for plan in self.plans:
@@ -690,10 +691,12 @@ class DealImporter(Importer):
             self.people.create_planned(self.report)
         self.report.accounts_created = self.accounts.create()
         new = [p for p in self.plans if p.existing is None]
+        deals, histories = BulkWriter(Deal, self.DEAL_COLUMNS), BulkWriter(StageHistory, self.HISTORY_COLUMNS)
         for chunk in chunks(new):
-            ids = insert_rows(Deal, self.DEAL_COLUMNS, [self._new_deal(p) for p in chunk], returning=True)
+            ids = deals.insert_returning([self._new_deal(p) for p in chunk])
             history = [row for plan, pk in zip(chunk, ids) for row in self._history(plan, pk)]
-            insert_rows(StageHistory, self.HISTORY_COLUMNS, history)
+            histories.insert(history)
+            refresh_spans(ids)  # raw inserts bypass the models' hook (lead: keep this call)
             self.report.history_rows += len(history)
         changed = [p for p in self.plans if p.existing is not None and p.changes]
         for chunk in chunks(changed):
@@ -831,9 +834,9 @@ class RecordImporter(Importer):
         existing: dict[str, dict[str, Any]] = {}
         value_names = sorted({k for p in self.plans for k in p.values} | {"id", lookup})
         rows = self.model.objects.all() if self.by_external else self.model.objects.annotate(folded=Lower(lookup))
-        for chunk in chunks(keys):
-            query = {f"{lookup}__in": chunk} if self.by_external else {"folded__in": [k.casefold() for k in chunk]}
-            for values in rows.filter(**query).order_by("-id").values(*value_names):
+        field, wanted = (lookup, keys) if self.by_external else ("folded", [k.casefold() for k in keys])
+        for found in matching(rows, field, wanted):
+            for values in found.order_by("-id").values(*value_names):
                 key = values[lookup] if self.by_external else values[lookup].casefold()
                 existing[key] = values
         for plan in self.plans:
@@ -970,9 +973,8 @@ class ActivityImporter(Importer):
         self.accounts.load()
         deals: dict[str, tuple[int, int]] = {}
         exts = sorted({p.deal_ext for p in self.plans if p.deal_ext})
-        for chunk in chunks(exts):
-            deals.update((e, (i, a)) for e, i, a in Deal.objects.filter(external_id__in=chunk).values_list(
-                "external_id", "id", "account_id"))
+        for found in matching(Deal.objects.order_by(), "external_id", exts):
+            deals.update((e, (i, a)) for e, i, a in found.values_list("external_id", "id", "account_id"))
         for plan in self.plans:
             if plan.deal_ext:
                 if plan.deal_ext not in deals:

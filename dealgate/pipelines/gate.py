@@ -12,13 +12,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db import connection
+
 from dealgate.pipelines.criteria import CriterionConfigError, CriterionSpec
-from dealgate.pipelines.models import Criterion, Stage, StageKind
+from dealgate.pipelines.models import Criterion, RulesVersion, Stage, StageKind
+
+# pipeline id -> (rules version, rules): this process's last rules of each pipeline.
+_cache: dict[int, tuple[int, "PipelineRules"]] = {}
+_VERSION_SQL = (f"SELECT version FROM {RulesVersion._meta.db_table} "
+                f"WHERE {RulesVersion._meta.pk.column} = %s")
+
+
+def rules_version(pipeline_id: int) -> int | None:
+    """The pipeline's current rules version (None if it has no row, e.g. no such pipeline).
+
+    Plain SQL: this runs on every move, and the ORM's query building would cost a third of it.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_VERSION_SQL, [pipeline_id])
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 @dataclass(frozen=True)
 class PipelineRules:
-    """A pipeline's stages and criteria, loaded in one query and reused for many deals."""
+    """A pipeline's stages and criteria, loaded in one query and reused for many deals.
+
+    Shared between callers through the cache: treat the stages and specs as read-only.
+    """
 
     stages: dict[int, Stage]
     entry: dict[int, list[CriterionSpec]]
@@ -26,8 +47,25 @@ class PipelineRules:
 
     @classmethod
     def load(cls, pipeline_id: int) -> "PipelineRules":
-        # One LEFT JOIN of stages to their criteria: every move loads the rules, and each round trip
-        # to PostgreSQL costs about a millisecond.
+        """The pipeline's rules as they are now: from this process's cache when its version is current.
+
+        Checking the version is one primary-key read; building the rules is a join plus parsing
+        every criterion's config. The version is read first and the rules after it, so a cached
+        entry is never older than the version it is filed under (decision 007).
+        """
+        version = rules_version(pipeline_id)
+        cached = _cache.get(pipeline_id)
+        if cached is not None and version is not None and cached[0] == version:
+            return cached[1]
+        rules = cls.load_uncached(pipeline_id)
+        if version is not None:
+            _cache[pipeline_id] = (version, rules)
+        return rules
+
+    @classmethod
+    def load_uncached(cls, pipeline_id: int) -> "PipelineRules":
+        # One LEFT JOIN of stages to their criteria: each round trip to PostgreSQL costs about a
+        # millisecond.
         stage_fields = [f.attname for f in Stage._meta.concrete_fields]
         criterion_fields = [f.attname for f in Criterion._meta.concrete_fields]
         joined = (

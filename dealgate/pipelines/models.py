@@ -150,3 +150,20 @@ class CustomField(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+
+class RulesVersion(models.Model):
+    """A random number that changes whenever anything a pipeline's move rules are built from changes.
+
+    Written only by database triggers (migration 0002), never by Django: every write path (services,
+    the admin, imports, `QuerySet.update`, raw SQL) then changes it, in the same transaction as the
+    change. `PipelineRules.load` keys its per-process cache on it. Random, not a counter, so a
+    value seen inside a transaction that rolled back never comes back with other rules behind it.
+    See docs/decisions/007-cached-pipeline-rules.md.
+    """
+
+    pipeline = models.OneToOneField(Pipeline, on_delete=models.CASCADE, primary_key=True, related_name="rules_version")
+    version = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.pipeline_id}: {self.version}"

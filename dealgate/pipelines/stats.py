@@ -53,36 +53,60 @@ def _duration_sql(start: str, end: str) -> str:
 
 
 def stage_duration_percentiles(
-    pipeline_ids: Iterable[int], percentiles: Sequence[float] = (0.5, 0.75, 0.9)
+    pipeline_ids: Iterable[int], percentiles: Sequence[float] = (0.5, 0.75, 0.9), *, latest_moves: int | None = None
 ) -> dict[int, StageDurations]:
     """Duration percentiles (linear interpolation, like PostgreSQL's percentile_cont) per stage.
 
-    One query for any number of pipelines and deals. The database orders each stage's stays and
-    returns only the (at most two) rows around each requested percentile; Python interpolates
-    between them. Stages without a finished stay are absent from the answer.
+    One query for any number of pipelines and deals. `latest_moves` bounds the work: only stays
+    that ended with one of each pipeline's latest N history rows count (None: the whole history).
+    Picking stays by when they ended does not favour short ones (picking them by when they started
+    would: the long stays begun recently have not ended yet). The database orders each stage's
+    stays and returns only the (at most two) rows around each requested percentile; Python
+    interpolates between them. Stages without a finished stay are absent from the answer.
     """
-    from dealgate.deals.models import Deal, StageHistory
+    from dealgate.deals.models import StageHistory
     from dealgate.pipelines.models import Stage
 
     pipeline_ids = sorted(set(pipeline_ids))
     if not pipeline_ids:
         return {}
+    if latest_moves is not None and latest_moves < 1:
+        raise ValueError(f"latest_moves counts history rows and must be at least 1, not {latest_moves!r}")
     scaled = {p: _scaled(p) for p in percentiles}
     around_percentile = " OR ".join(
         f"({_SCALE} * k > %s * last_k - {_SCALE} AND {_SCALE} * k < %s * last_k + {_SCALE})" for _ in scaled
     ) or "1 = 0"
-    history, deals, stages = StageHistory._meta.db_table, Deal._meta.db_table, Stage._meta.db_table
-    in_pipelines = ", ".join(["%s"] * len(pipeline_ids))
+    history, stages = StageHistory._meta.db_table, Stage._meta.db_table
+
+    def rows_of_pipelines(test: str) -> str:  # a deal's rows all lead into stages of its one pipeline
+        return f"h.to_stage_id IN (SELECT s.id FROM {stages} s WHERE s.pipeline_id {test})"
+
+    if latest_moves is None:
+        ending = ""
+        whose_moves = rows_of_pipelines(f"IN ({', '.join(['%s'] * len(pipeline_ids))})")
+        which_ends = ""
+    else:
+        # Each pipeline's newest rows as its own derived table (SQLite allows no LIMIT on a bare
+        # UNION member). A row ends the stay that its deal's previous row began.
+        ending = "ending AS ({}),".format(" UNION ALL ".join(
+            f"""SELECT * FROM (SELECT h.id, h.deal_id FROM {history} h WHERE {rows_of_pipelines("= %s")}
+                ORDER BY h.at DESC, h.id DESC LIMIT {int(latest_moves)}) AS pipeline_{n}"""
+            for n in range(len(pipeline_ids))
+        ))
+        whose_moves = "h.deal_id IN (SELECT deal_id FROM ending)"
+        which_ends = "AND id IN (SELECT id FROM ending)"
     sql = f"""
-        WITH moves AS (
-            SELECT h.to_stage_id AS stage_id, h.at AS entered_at,
-                   LEAD(h.at) OVER (PARTITION BY h.deal_id ORDER BY h.at, h.id) AS left_at
+        WITH {ending}
+        moves AS (
+            SELECT h.id, h.at AS left_at,
+                   LAG(h.to_stage_id) OVER by_deal AS stage_id, LAG(h.at) OVER by_deal AS entered_at
             FROM {history} h
-            WHERE h.deal_id IN (SELECT d.id FROM {deals} d WHERE d.pipeline_id IN ({in_pipelines}))
+            WHERE {whose_moves}
+            WINDOW by_deal AS (PARTITION BY h.deal_id ORDER BY h.at, h.id)
         ),
         stays AS (
             SELECT stage_id, {_duration_sql("entered_at", "left_at")} AS days
-            FROM moves WHERE left_at IS NOT NULL
+            FROM moves WHERE entered_at IS NOT NULL {which_ends}
         ),
         ranked AS (
             SELECT stage_id, days,
@@ -125,17 +149,20 @@ STATS_CACHE_SECONDS = 600
 
 
 def cached_stage_duration_percentiles(
-    pipeline_ids: Iterable[int], percentiles: Sequence[float] = (0.5, 0.75, 0.9)
+    pipeline_ids: Iterable[int], percentiles: Sequence[float] = (0.5, 0.75, 0.9), *, latest_moves: int | None = None
 ) -> dict[int, StageDurations]:
     """`stage_duration_percentiles`, remembered per pipeline for ten minutes.
 
-    Every board load needs the stuck threshold, and the query scans the whole stage history (about
-    2 s at 20,000 open deals). A threshold that is ten minutes old is still the same 90th percentile
-    for practical purposes; fresh history reaches it on the next refresh.
+    Every board load needs the stuck threshold. With `latest_moves` bounding the query, a refresh
+    costs about the same at any history size; the cache spares even that on all but one request in
+    ten minutes. A threshold that is ten minutes old is still the same 90th percentile for
+    practical purposes; fresh history reaches it on the next refresh.
     """
     from django.core.cache import cache
 
-    key_of = {pid: f"dealgate:stage-durations:{pid}:{','.join(map(str, percentiles))}" for pid in set(pipeline_ids)}
+    window = "all" if latest_moves is None else str(latest_moves)
+    key_of = {pid: f"dealgate:stage-durations:{pid}:{','.join(map(str, percentiles))}:{window}"
+              for pid in set(pipeline_ids)}
     found = cache.get_many(list(key_of.values()))
     missing = [pid for pid, key in key_of.items() if key not in found]
     answer: dict[int, StageDurations] = {}
@@ -143,7 +170,7 @@ def cached_stage_duration_percentiles(
         if pid not in missing:
             answer.update(found[key_of[pid]])
     if missing:
-        fresh = stage_duration_percentiles(missing, percentiles)
+        fresh = stage_duration_percentiles(missing, percentiles, latest_moves=latest_moves)
         per_pipeline: dict[int, dict[int, StageDurations]] = {pid: {} for pid in missing}
         for stage_id, durations in fresh.items():
             per_pipeline[durations.pipeline_id][stage_id] = durations

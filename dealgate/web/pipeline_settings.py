@@ -14,6 +14,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from dealgate.deals.timeline import refresh_spans
 from dealgate.errors import NotAllowed, ValidationFailed
 from dealgate.people.access import role_of
 from dealgate.people.models import Role
@@ -110,6 +111,8 @@ def move_stage(stage: Stage, direction: str, *, by: Any) -> Stage:
     Stage.objects.filter(pk=stage.pk).update(position=theirs)
     Stage.objects.filter(pk=other.pk).update(position=mine)
     stage.position = theirs
+    # "Reached a later stage" depends on the order: the pipeline's state spans are rebuilt with it.
+    refresh_spans(pipeline_id=stage.pipeline_id)
     return stage
 
 

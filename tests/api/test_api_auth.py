@@ -15,7 +15,7 @@ from dealgate.deals import services as deal_services
 from dealgate.deals.models import Deal
 
 # Every operation of the API, with a request body that would succeed for the right caller.
-# {deal}, {account} and {contact} are alice's (team East).
+# {deal}, {account} and {contact} are alice's (team East); {spare_account} is used by no deal.
 ENDPOINTS = [
     ("get", "/api/pipelines", None),
     ("get", "/api/pipelines/test", None),
@@ -40,9 +40,13 @@ ENDPOINTS = [
     ("get", "/api/accounts", None),
     ("post", "/api/accounts", {"name": "Globex"}),
     ("get", "/api/accounts/{account}", None),
+    ("patch", "/api/accounts/{account}", {"segment": "Enterprise"}),
+    ("delete", "/api/accounts/{spare_account}", None),
     ("get", "/api/contacts", None),
     ("post", "/api/contacts", {"name": "Sam"}),
     ("get", "/api/contacts/{contact}", None),
+    ("patch", "/api/contacts/{contact}", {"title": "CFO"}),
+    ("delete", "/api/contacts/{contact}", None),
     ("get", "/api/activities", None),
     ("post", "/api/activities", {"kind": "call", "subject": "Intro", "deal": "{deal}"}),
     ("get", "/api/tokens", None),
@@ -63,7 +67,9 @@ def alices(world, make_deal):
     deal = make_deal(owner=world.alice)
     contact = deal_services.create_contact(by=world.alice, name="Pat", account=deal.account)
     token, _ = create_token(user=world.alice, name="alice's script")
-    return {"deal": deal.pk, "account": deal.account_id, "contact": contact.pk, "token": token.pk}
+    spare = deal_services.create_account(by=world.alice, name="Spare")
+    return {"deal": deal.pk, "account": deal.account_id, "contact": contact.pk, "token": token.pk,
+            "spare_account": spare.pk}
 
 
 def fill(value, ids):
@@ -87,6 +93,7 @@ def test_the_endpoint_list_covers_every_operation_in_the_schema():
     schema = api.get_openapi_schema()
     documented = {(method, path) for path, ops in schema["paths"].items() for method in ops}
     listed = {(m, p.replace("{deal}", "{deal_id}").replace("{account}", "{account_id}")
+               .replace("{spare_account}", "{account_id}")
                .replace("/contacts/{contact}/champion", "/contacts/{contact_id}/{role}")
                .replace("{contact}", "{contact_id}").replace("/test", "/{key}")
                .replace("/checklist/budget", "/checklist/{item}").replace("{token}", "{token_id}")) for m, p, _ in ENDPOINTS}

@@ -11,9 +11,10 @@ from dealgate.deals.flags import compute_flags
 from tests.conftest import build_test_pipeline
 
 TODAY = dt.date(2026, 11, 20)
-# Rules (stages joined to criteria) per distinct pipeline, five queries of criteria facts, one percentile query.
+# Rules (stages joined to criteria) per distinct pipeline, four queries of criteria facts (the deal rows are in
+# hand), one percentile query.
 RULES_QUERIES_PER_PIPELINE = 1
-QUERIES_FOR_ONE_PIPELINE = RULES_QUERIES_PER_PIPELINE + 5 + 1
+QUERIES_FOR_ONE_PIPELINE = RULES_QUERIES_PER_PIPELINE + 4 + 1
 
 
 def busy_deals(make_deal, world, count, **fields):

@@ -38,3 +38,13 @@ def test_the_sql_filter_agrees_with_compute_flags(clock, make_deal, world, pipel
         seen.add(frozenset(by_python))
     assert len(seen) >= 3  # the days walked through several different answers
     assert by_python == {"Quiet", "No next step", "Called on Saturday", "Moved"}  # all flagged by Dec 11
+
+
+def test_the_sql_filter_leaves_out_won_and_lost_deals(clock, make_deal, world, pipeline):
+    lost = make_deal(title="Lost, close date long gone", expected_close_date="2026-01-31")
+    services.move_deal(lost, "lost", by=world.alice, lost_reason="price")
+    make_deal(title="Open, close date long gone", expected_close_date="2026-01-31")
+    flagged = with_date_flags(Deal.objects.all(), pipeline.stages.all(), business_days=False,
+                              today=dt.date(2026, 11, 20))
+    assert [d.title for d in flagged] == ["Open, close date long gone"]
+    assert compute_flags([Deal.objects.select_related("stage", "pipeline").get(pk=lost.pk)])[lost.pk] == []

@@ -9,6 +9,7 @@ import datetime as dt
 import pytest
 from django.db import connection
 
+from dealgate.deals import flags
 from dealgate.deals.models import StageHistory
 from dealgate.pipelines.models import Stage
 from dealgate.pipelines.stats import stage_duration_percentiles
@@ -98,3 +99,61 @@ def test_it_does_not_flag_stuck_with_fewer_than_five_finished_stays(clock, make_
     clock.now = dt.datetime(2026, 11, 2, 12, tzinfo=dt.timezone.utc)
     deal = make_deal(title="Now")
     assert "stuck" not in flags_on(deal, dt.date(2026, 12, 30))
+
+
+def test_a_window_counts_only_the_stays_that_ended_with_the_latest_moves(clock, make_deal, pipeline):
+    clock.now = OCT_1
+    early = make_deal(title="Early")  # history row 1: created in Qualify on 1 Oct
+    clock.advance(days=30)
+    middle = make_deal(title="Middle")  # row 3: 31 Oct
+    clock.advance(days=10)
+    late = make_deal(title="Late")  # row 5: 10 Nov
+    StageHistory.objects.bulk_create([
+        row(early, "qualify", "propose", OCT_1 + dt.timedelta(days=20)),  # row 2: a 20-day stay
+        row(middle, "qualify", "propose", OCT_1 + dt.timedelta(days=32)),  # row 4: 2 days
+        row(late, "qualify", "propose", OCT_1 + dt.timedelta(days=43)),  # row 6: 3 days
+    ])
+    qualify = pipeline.stages.get(key="qualify").pk
+    whole = stage_duration_percentiles([pipeline.pk], percentiles=(0.5,))[qualify]
+    assert whole.stays == 3 and whole.percentiles[0.5] == pytest.approx(3.0)  # 2, 3, 20
+    # The latest four rows (3 to 6) end the 2- and 3-day stays; the 20-day stay ended with row 2.
+    recent = stage_duration_percentiles([pipeline.pk], percentiles=(0.5,), latest_moves=4)[qualify]
+    assert recent.stays == 2 and recent.percentiles[0.5] == pytest.approx(2.5)
+    # A stay needs its start row only to measure it: the window counts where stays end.
+    assert stage_duration_percentiles([pipeline.pk], percentiles=(0.5,), latest_moves=1)[qualify].stays == 1
+
+
+def test_a_window_is_counted_per_pipeline(clock, make_deal, pipeline):
+    other = build_test_pipeline("other")
+    clock.now = OCT_1
+    ours, theirs = make_deal(), make_deal(pipeline=other)
+    StageHistory.objects.bulk_create([
+        row(ours, "qualify", "propose", OCT_1 + dt.timedelta(days=4)),
+        row(theirs, "qualify", "propose", OCT_1 + dt.timedelta(days=6)),  # newer, but in the other pipeline
+    ])
+    stats = stage_duration_percentiles([pipeline.pk, other.pk], percentiles=(0.5,), latest_moves=1)
+    medians = {s.pipeline_id: s.percentiles[0.5] for s in stats.values()}
+    assert medians == pytest.approx({pipeline.pk: 4.0, other.pk: 6.0})
+
+
+def test_a_window_must_hold_at_least_one_move(pipeline):
+    with pytest.raises(ValueError, match="latest_moves counts history rows and must be at least 1, not 0"):
+        stage_duration_percentiles([pipeline.pk], latest_moves=0)
+
+
+def test_the_stuck_flag_measures_against_the_stays_that_ended_recently(clock, make_deal, flags_on, monkeypatch):
+    past_qualify_stays(make_deal, clock, [20, 22, 24, 26, 28])  # long ago the team was slow...
+    clock.now = dt.datetime(2026, 11, 10, 12, tzinfo=dt.timezone.utc)
+    recent = [make_deal(title=f"Recent {n}") for n in range(5)]
+    StageHistory.objects.bulk_create([
+        row(deal, "qualify", "propose", clock.now + dt.timedelta(days=length))
+        for deal, length in zip(recent, [2, 3, 4, 5, 6])  # ...lately stays in Qualify end within a week
+    ])
+    clock.now = dt.datetime(2026, 11, 20, 12, tzinfo=dt.timezone.utc)
+    deal = make_deal(title="Now")
+    # 90th percentile of the recent stays: 5 + 0.6 * 1 = 5.6 days; of all ten stays it is 26.2 days.
+    monkeypatch.setattr(flags, "STUCK_WINDOW_MOVES", 11)  # the five recent deals' two rows each, and "Now"
+    stuck = flags_on(deal, dt.date(2026, 11, 30))["stuck"]  # 10 days
+    assert stuck.reason == "10 days in Qualify; 90% of the 5 past stays there ended within 5.6 days"
+    monkeypatch.setattr(flags, "STUCK_WINDOW_MOVES", 1_000)
+    assert "stuck" not in flags_on(deal, dt.date(2026, 11, 30))

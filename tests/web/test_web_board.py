@@ -125,3 +125,31 @@ def test_a_bad_filter_is_shown_next_to_its_field_and_ignored(client, world, make
 def test_an_unknown_pipeline_is_404(client, world, key):
     client.force_login(world.alice)
     assert client.get(reverse("web:board", args=[key])).status_code == 404
+
+
+def test_each_column_shows_the_soonest_close_dates_first_and_pages_in_that_order(world, make_deal, pipeline):
+    today = timezone.localdate()
+    undated_old = make_deal(title="No date, older")
+    later = make_deal(title="Closes later", expected_close_date=today + dt.timedelta(days=40))
+    undated_new = make_deal(title="No date, newer")
+    soon = make_deal(title="Closes soon", expected_close_date=today + dt.timedelta(days=5))
+    same_day_old = make_deal(title="Same day, older", expected_close_date=today + dt.timedelta(days=20))
+    same_day_new = make_deal(title="Same day, newer", expected_close_date=today + dt.timedelta(days=20))
+    elsewhere = make_deal(title="Negotiating", expected_close_date=today + dt.timedelta(days=1))
+    services.move_deal(elsewhere, "negotiate", by=world.bob, override_reason="test")
+    expected = [soon, same_day_new, same_day_old, later, undated_new, undated_old]  # dated first, then newest first
+    board = build_board(pipeline, world.alice, BoardFilters(), per_column=4)
+    qualify = _column(board, "qualify")
+    assert [c.deal.pk for c in qualify.cards] == [d.pk for d in expected[:4]]
+    assert [c.deal.pk for c in _column(board, "negotiate").cards] == [elsewhere.pk]
+    rest = build_column(pipeline, qualify.stage, world.alice, BoardFilters(), offset=4, limit=4)
+    assert [c.deal.pk for c in rest.cards] == [d.pk for d in expected[4:]] and rest.next_offset is None
+
+
+def test_won_and_lost_deals_leave_the_columns_and_their_totals(world, make_deal, pipeline):
+    make_deal(amount=1000)
+    gone = make_deal(amount=5000)
+    services.move_deal(gone, "lost", by=world.alice, lost_reason="price")
+    qualify = _column(build_board(pipeline, world.alice, BoardFilters()), "qualify")
+    assert qualify.count == 1 and [m.total for m in qualify.money] == [Decimal("1000")]
+    assert gone.pk not in {c.deal.pk for c in qualify.cards}

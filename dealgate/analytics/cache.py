@@ -1,0 +1,83 @@
+"""Reuse of computed figures, without ever serving one the history has since contradicted.
+
+Two cases, told apart by the instant a figure looks up to (its `cutoff`):
+
+* a cutoff in the past (older than a few minutes): the figure only reads events before it, and live
+  writes add events at "now", after it. It stays valid until a SpanRewrite note (left by imports,
+  backfills, the demo generator: anything that writes older events) says that something before the
+  cutoff changed. Trailing comparisons, backtests and as-of reports hit this case.
+* a cutoff at or near now: valid while no span was written since, which the highest span id tells
+  (spans are rewritten, never updated, so every write raises it). In one page several panels ask for
+  the same figure; they share it.
+
+Values live in Django's cache (per process by default). Reading the notes or the highest id is one
+indexed query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import inspect
+from typing import Any, Callable
+
+from django.core.cache import cache
+from django.db import connection
+from django.utils import timezone
+
+from dealgate.deals.timeline import LIVE_WINDOW
+
+SETTLED = LIVE_WINDOW * 5  # a cutoff this far back cannot see an event a live write adds now
+TTL = 24 * 3600
+
+
+def _scalar(sql: str, params: list[Any]) -> Any:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _last_rewrite() -> int:
+    return _scalar("SELECT MAX(id) FROM deals_spanrewrite", []) or 0
+
+
+def _rewritten_before(since_id: int, cutoff: dt.datetime) -> bool:
+    return _scalar("SELECT 1 FROM deals_spanrewrite WHERE id > %s AND (changed_from IS NULL OR changed_from < %s) "
+                   "LIMIT 1", [since_id, cutoff]) is not None
+
+
+def _last_span() -> int:
+    return _scalar("SELECT MAX(id) FROM deals_statespan", []) or 0
+
+
+def figure(fn: Callable) -> Callable:
+    """Cache a read-only figure function that has a `cutoff` parameter (the instant it reads up to)."""
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        cutoff = bound.arguments["cutoff"]
+        name = f"{connection.settings_dict['NAME']}:{fn.__module__}.{fn.__qualname__}:{sorted(bound.arguments.items())!r}"
+        key = "dealgate-figure:" + hashlib.sha256(name.encode()).hexdigest()
+        if cutoff <= timezone.now() - SETTLED:
+            stored = cache.get(key)
+            if stored is not None and not _rewritten_before(stored[0], cutoff):
+                return stored[1]
+            mark = _last_rewrite()
+            value = fn(*args, **kwargs)
+            cache.set(key, (mark, value), TTL)
+            return value
+        version = _last_span()
+        stored = cache.get(key)
+        if stored is not None and stored[0] == version:
+            return stored[1]
+        value = fn(*args, **kwargs)
+        cache.set(key, (version, value), TTL)
+        return value
+
+    wrapper.uncached = fn  # type: ignore[attr-defined]
+    return wrapper

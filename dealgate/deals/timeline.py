@@ -1,0 +1,181 @@
+"""Rebuild deals' state spans (`StateSpan`) from their append-only history.
+
+One mechanism for every writer: the services and any ORM insert of StageHistory/FieldChange rows
+call `refresh_spans` for the deals they touched (AppendOnlyModel does it), bulk loaders call it
+once for their batch, and `dealgate timeline --rebuild` calls it for everything. It deletes a
+deal's spans and inserts them again from one windowed query over its events, so the result never
+depends on the order in which rows arrived (the same query serves one deal or a million).
+
+A deal's events, in order (at, stage rows before field changes, id):
+  * a StageHistory row sets stage, probability, amount and currency (its snapshot at the move);
+  * a FieldChange row sets the field it names (amount, currency, expected close date, forecast
+    category, owner, team).
+A field's value at an event is the last change's new value up to it, else the first change's old
+value, else the deal's current value (no change was ever logged). Events before the deal's first
+stage row (none in practice) have no span: a deal with no stage row did not exist yet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Iterable
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from dealgate.deals.models import SpanRewrite
+
+FIELDS = {  # FieldChange.field -> (span column, how to read the logged text, the deal's current value)
+    "expected_close_date": ("close_date", "date", "d.expected_close_date"),
+    "forecast_category": ("forecast_category", "text", "d.forecast_category"),
+    "owner": ("owner_id", "id", "d.owner_id"),
+    "team": ("team_id", "id", "d.team_id"),
+}
+COLUMNS = (
+    "deal_id, pipeline_id, created_at, starts_at, ends_at, history_id, move_kind, stage_id, stage_kind, "
+    "stage_position, stage_entered_at, next_move_at, next_advance_at, probability, amount_cents, currency, "
+    "close_date, forecast_category, owner_id, team_id, prev_stage_id, prev_stage_kind, prev_stage_entered_at, "
+    "prev_amount_cents, prev_currency, prev_owner_id, prev_team_id"
+)
+
+
+def _typed(kind: str, text: str) -> str:
+    if kind == "date":
+        return f"CAST(NULLIF({text}, '') AS DATE)" if connection.vendor == "postgresql" else f"NULLIF({text}, '')"
+    if kind == "id":
+        return f"CAST(NULLIF(NULLIF({text}, ''), 'None') AS BIGINT)"
+    return text
+
+
+def _cents(text: str) -> str:
+    return f"CAST(ROUND(CAST(NULLIF({text}, '') AS NUMERIC(14, 2)) * 100) AS BIGINT)"
+
+
+def _insert_sql(deals: str) -> str:
+    """INSERT ... SELECT of every span of the deals matched by `deals`, a condition on a deal id
+    column spelled `{deal}`. It is applied to each table directly (not through a list of picked
+    deals), so each table's deal index answers it even when the planner's statistics are stale."""
+    order = "PARTITION BY deal_id ORDER BY at, prio, eid"
+    running = f"({order} ROWS UNBOUNDED PRECEDING)"
+    field_counts = ",\n    ".join(
+        f"SUM(CASE WHEN field = '{name}' THEN 1 ELSE 0 END) OVER {running} AS n_{column}"
+        for name, (column, _, _) in FIELDS.items())
+    field_values = ",\n    ".join(
+        f"MAX(CASE WHEN field = '{name}' THEN new_value END) OVER (PARTITION BY deal_id, n_{column}) AS new_{column},\n"
+        f"    MAX(CASE WHEN field = '{name}' AND n_{column} = 1 THEN old_value END) OVER (PARTITION BY deal_id) "
+        f"AS first_old_{column},\n"
+        f"    MAX(n_{column}) OVER (PARTITION BY deal_id) AS all_{column}"
+        for name, (column, _, _) in FIELDS.items())
+    field_finals = ",\n    ".join(
+        f"CASE WHEN all_{column} = 0 THEN {current} WHEN n_{column} > 0 THEN {_typed(kind, f'new_{column}')} "
+        f"ELSE {_typed(kind, f'first_old_{column}')} END AS {column}"
+        for name, (column, kind, current) in FIELDS.items())
+    return f"""
+INSERT INTO deals_statespan ({COLUMNS})
+WITH ev AS (
+  SELECT h.deal_id, h.at, 0 AS prio, h.id AS eid, h.id AS history_id, h.kind AS move_kind,
+         h.to_stage_id AS stage_id, h.probability, 1 AS sets_amount,
+         CAST(ROUND(h.amount * 100) AS BIGINT) AS amount_cents, 1 AS sets_currency, h.currency,
+         CAST(NULL AS VARCHAR(30)) AS field, CAST(NULL AS VARCHAR(100)) AS old_value,
+         CAST(NULL AS VARCHAR(100)) AS new_value
+  FROM deals_stagehistory h WHERE {deals.format(deal="h.deal_id")}
+  UNION ALL
+  SELECT f.deal_id, f.at, 1, f.id, NULL, '', NULL, NULL,
+         CASE WHEN f.field = 'amount' THEN 1 ELSE 0 END,
+         CASE WHEN f.field = 'amount' THEN {_cents('f.new_value')} END,
+         CASE WHEN f.field = 'currency' THEN 1 ELSE 0 END,
+         CASE WHEN f.field = 'currency' THEN f.new_value END,
+         f.field, f.old_value, f.new_value
+  FROM deals_fieldchange f
+  WHERE {deals.format(deal="f.deal_id")}
+    AND f.field IN ('amount', 'currency', {", ".join(f"'{name}'" for name in FIELDS)})
+),
+l1 AS (
+  SELECT ev.*,
+    COUNT(stage_id) OVER {running} AS n_stage,
+    SUM(sets_amount) OVER {running} AS n_amount,
+    SUM(sets_currency) OVER {running} AS n_currency,
+    {field_counts},
+    LEAD(at) OVER ({order}) AS next_at,
+    MIN(CASE WHEN prio = 0 THEN at END) OVER ({order} ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)
+      AS next_move_at
+  FROM ev
+),
+l2 AS (
+  SELECT l1.*,
+    MAX(stage_id) OVER (PARTITION BY deal_id, n_stage) AS cur_stage_id,
+    MAX(CASE WHEN prio = 0 THEN at END) OVER (PARTITION BY deal_id, n_stage) AS cur_stage_at,
+    MAX(probability) OVER (PARTITION BY deal_id, n_stage) AS cur_probability,
+    MAX(amount_cents) OVER (PARTITION BY deal_id, n_amount) AS cur_amount,
+    MAX(currency) OVER (PARTITION BY deal_id, n_currency) AS cur_currency,
+    {field_values}
+  FROM l1
+),
+spans AS (
+  SELECT l2.deal_id, d.pipeline_id, d.created_at, l2.at AS starts_at, COALESCE(l2.next_at, %(forever)s) AS ends_at,
+    l2.history_id, l2.move_kind, l2.cur_stage_id AS stage_id, st.kind AS stage_kind, st.position AS stage_position,
+    l2.cur_stage_at AS stage_entered_at, l2.next_move_at, l2.at, l2.eid, l2.prio,
+    l2.cur_probability AS probability, l2.cur_amount AS amount_cents, l2.cur_currency AS currency,
+    {field_finals}
+  FROM l2 JOIN deals_deal d ON d.id = l2.deal_id JOIN pipelines_stage st ON st.id = l2.cur_stage_id
+  WHERE l2.n_stage > 0
+)
+SELECT deal_id, pipeline_id, created_at, starts_at, ends_at, history_id, move_kind, stage_id, stage_kind,
+  stage_position, stage_entered_at, next_move_at,
+  CASE WHEN history_id IS NOT NULL AND stage_kind = 'open' THEN (
+    SELECT MIN(x.at) FROM deals_stagehistory x JOIN pipelines_stage xs ON xs.id = x.to_stage_id
+    WHERE x.deal_id = spans.deal_id AND (x.at > spans.at OR (x.at = spans.at AND x.id > spans.eid))
+      AND (xs.kind = 'won' OR (xs.kind = 'open' AND xs.position > spans.stage_position))
+  ) END AS next_advance_at,
+  probability, amount_cents, currency, close_date, forecast_category, owner_id, team_id,
+  LAG(stage_id) OVER w, COALESCE(LAG(stage_kind) OVER w, ''), LAG(stage_entered_at) OVER w,
+  LAG(amount_cents) OVER w, COALESCE(LAG(currency) OVER w, ''), LAG(owner_id) OVER w, LAG(team_id) OVER w
+FROM spans
+WINDOW w AS (PARTITION BY deal_id ORDER BY at, prio, eid)"""
+
+
+def _forever():
+    value = dt.datetime(9999, 12, 31, tzinfo=dt.timezone.utc)
+    adapted = connection.ops.adapt_datetimefield_value(value)
+    return adapted if connection.vendor == "postgresql" else str(adapted)
+
+
+# Events older than this when written are "backdated": figures cached for past cutoffs must hear of them.
+LIVE_WINDOW = dt.timedelta(minutes=1)
+
+
+def refresh_spans(deal_ids: Iterable[int] | None = None, *, pipeline_id: int | None = None,
+                  id_range: tuple[int, int] | None = None, changed_from: dt.datetime | None = None) -> None:
+    """Recompute the spans of these deals (of a pipeline; with ids lo < id <= hi; of every deal).
+
+    `changed_from`: the earliest event that is new since the last refresh (None: unknown).
+    """
+    if deal_ids is not None:
+        deal_ids = sorted({int(i) for i in deal_ids})
+        if not deal_ids:
+            return
+    if changed_from is None or changed_from < timezone.now() - LIVE_WINDOW:
+        SpanRewrite.objects.create(changed_from=changed_from)
+    if id_range is not None:
+        _refresh("{deal} > %s AND {deal} <= %s", list(id_range))
+        return
+    if deal_ids is not None:
+        for start in range(0, len(deal_ids), 500):
+            chunk = deal_ids[start:start + 500]
+            _refresh(f"{{deal}} IN ({', '.join(['%s'] * len(chunk))})", chunk)
+        return
+    if pipeline_id is not None:
+        _refresh("{deal} IN (SELECT p.id FROM deals_deal p WHERE p.pipeline_id = %s)", [pipeline_id])
+    else:
+        _refresh("1 = 1", [])
+
+
+def _refresh(condition: str, values: list) -> None:
+    """Delete and re-insert the spans of the deals matching `condition` ({deal}: the id column)."""
+    # The condition uses positional %s; the big query names its parameters, so rename them there.
+    parts = condition.split("%s")
+    named = "".join(part + (f"%(v{i})s" if i < len(parts) - 1 else "") for i, part in enumerate(parts))
+    params = {"forever": _forever(), **{f"v{i}": value for i, value in enumerate(values)}}
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM deals_statespan WHERE " + condition.format(deal="deal_id"), values)
+        cursor.execute(_insert_sql(named), params)

@@ -82,6 +82,10 @@ TEMPLATES = [
 _database_url = envstr("DATABASE_URL", "")
 if _database_url:
     DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=envint("DEALGATE_CONN_MAX_AGE", 60, minimum=0))}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # PostgreSQL's JIT compiles any query its planner thinks costly; the analytics queries are
+        # short scans where compiling took longer (0.5 s) than running. Measured: bench/README.md.
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {

@@ -23,7 +23,8 @@ import numpy as np
 from dealgate.analytics import formulas, simulation
 from dealgate.analytics.cache import figure
 from dealgate.analytics.history import (
-    Scope, days_between, fetch, money, open_deals, pipeline_by_stage, spans, state_cte, ts,
+    Scope, days_between, fetch, money, open_deals, outcome_at_cutoff, pipeline_by_stage, spans, state_cte, ts,
+    won_at_cutoff,
 )
 from dealgate.analytics.metrics import conversion, outcomes, stages_of
 from dealgate.analytics.periods import Period
@@ -105,10 +106,9 @@ WITH buckets AS ({buckets}),
 ref AS MATERIALIZED (
   SELECT s.stage_id, {days_between('s.starts_at', left)} AS dur,
          {days_between('s.starts_at', '%(cutoff)s')} AS watched,
-         {days_between('s.starts_at', 'f.stage_entered_at')} AS to_close,
-         CASE WHEN f.stage_kind = 'won' THEN 1 ELSE 0 END AS won
+         {days_between('s.starts_at', won_at_cutoff())} AS to_close,
+         CASE WHEN {outcome_at_cutoff()} = 'won' THEN 1 ELSE 0 END AS won
   FROM {source}
-  JOIN deals_statespan f ON f.deal_id = s.deal_id AND f.starts_at < %(cutoff)s AND f.ends_at >= %(cutoff)s
   WHERE {where} AND s.history_id IS NOT NULL AND s.stage_kind = 'open'
     AND s.starts_at >= %(lookback)s AND s.starts_at < %(cutoff)s
 )

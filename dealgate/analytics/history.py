@@ -157,6 +157,31 @@ def state_cte(scope: Scope, cutoff: dt.datetime) -> tuple[str, dict[str, Any]]:
 )""", params
 
 
+def _at_cutoff(column: str, span: str) -> str:
+    """A column of the deal's state at the cutoff, looked up (used only after a reopening)."""
+    return (f"(SELECT f.{column} FROM deals_statespan f WHERE f.deal_id = {span}.deal_id "
+            "AND f.starts_at < %(cutoff)s AND f.ends_at >= %(cutoff)s)")
+
+
+def outcome_at_cutoff(span: str = "s") -> str:
+    """SQL: 'won', 'lost' or 'open' for the deal of an open-stage span, as it stood at the cutoff.
+
+    The span knows the deal's next win, loss and reopening after it; unless the deal was reopened
+    before the cutoff, the first close before the cutoff (if any) is its state then. After a
+    reopening, the state is looked up."""
+    won, lost, reopen = (f"{span}.next_{e}_at" for e in ("won", "lost", "reopen"))
+    return f"""(CASE WHEN {reopen} < %(cutoff)s THEN {_at_cutoff('stage_kind', span)}
+  WHEN {won} < %(cutoff)s AND ({lost} IS NULL OR {won} < {lost}) THEN 'won'
+  WHEN {lost} < %(cutoff)s AND ({won} IS NULL OR {lost} < {won}) THEN 'lost'
+  ELSE 'open' END)"""
+
+
+def won_at_cutoff(span: str = "s") -> str:
+    """SQL: when the deal of an open-stage span was won, if its state at the cutoff is won."""
+    return f"(CASE WHEN {span}.next_reopen_at < %(cutoff)s THEN {_at_cutoff('stage_entered_at', span)} " \
+           f"ELSE {span}.next_won_at END)"
+
+
 @figure
 def pipeline_by_stage(scope: Scope, cutoff: dt.datetime, *, due_by: dt.date | None = None) -> list[dict[str, Any]]:
     """Open deals per stage at `cutoff`: count, amount, weighted amount (cents), mean age in stage.

@@ -13,7 +13,7 @@ from typing import Any
 from dealgate.analytics import formulas
 from dealgate.analytics.cache import figure
 from dealgate.analytics.history import (
-    Scope, _scope_where, days_between, fetch, money, percentiles, pipeline_by_stage, spans,
+    Scope, _scope_where, days_between, fetch, money, outcome_at_cutoff, percentiles, pipeline_by_stage, spans,
     state_cte, ts,
 )
 from dealgate.analytics.periods import Period
@@ -120,22 +120,19 @@ def time_in_stage(scope: Scope, period: Period, cutoff: dt.datetime, *,
 
 
 def stage_entries(scope: Scope, window: Period, cutoff: dt.datetime) -> tuple[str, dict[str, Any]]:
-    """WITH entry, final: each deal's first entry into each open stage inside `window` (before the
-    cutoff), whether it reached a later stage or won before the cutoff, and the deal's state at the
-    cutoff. Shared by stage conversion and the learned probabilities of the forecast."""
+    """WITH entry: each deal's first entry into each open stage inside `window` (before the cutoff),
+    whether it reached a later stage or won before the cutoff, and the deal's outcome at the cutoff
+    (won, lost, open). Shared by stage conversion and the learned probabilities of the forecast."""
     source, where, params = spans(scope)
     params.update(start=ts(window.start), end=ts(min(window.end, cutoff)), cutoff=ts(cutoff))
     return f"""WITH entry AS (
   SELECT s.deal_id, s.stage_id, MIN(s.starts_at) AS entered_at,
-         MAX(CASE WHEN s.next_advance_at < %(cutoff)s THEN 1 ELSE 0 END) AS advanced
+         MAX(CASE WHEN s.next_advance_at < %(cutoff)s THEN 1 ELSE 0 END) AS advanced,
+         MAX({outcome_at_cutoff()}) AS kind
   FROM {source}
   WHERE {where} AND s.starts_at >= %(start)s AND s.starts_at < %(end)s
     AND s.history_id IS NOT NULL AND s.stage_kind = 'open'
   GROUP BY s.deal_id, s.stage_id
-),
-final AS (
-  SELECT e.deal_id, e.stage_id, e.entered_at, e.advanced, f.stage_kind AS kind, f.stage_entered_at AS final_at
-  FROM entry e JOIN deals_statespan f ON f.deal_id = e.deal_id AND f.starts_at < %(cutoff)s AND f.ends_at >= %(cutoff)s
 )""", params
 
 
@@ -145,10 +142,10 @@ def conversion(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[int, d
     later stage (won included) before the cutoff, and of those now closed how many were won."""
     cte, params = stage_entries(scope, period, cutoff)
     rows = fetch(cte + """
-SELECT final.stage_id, COUNT(*) AS entered, SUM(final.advanced) AS advanced,
-  SUM(CASE WHEN final.kind = 'won' THEN 1 ELSE 0 END) AS won_now,
-  SUM(CASE WHEN final.kind IN ('won', 'lost') THEN 1 ELSE 0 END) AS closed_now
-FROM final GROUP BY final.stage_id""", params)
+SELECT entry.stage_id, COUNT(*) AS entered, SUM(entry.advanced) AS advanced,
+  SUM(CASE WHEN entry.kind = 'won' THEN 1 ELSE 0 END) AS won_now,
+  SUM(CASE WHEN entry.kind IN ('won', 'lost') THEN 1 ELSE 0 END) AS closed_now
+FROM entry GROUP BY entry.stage_id""", params)
     return {
         row["stage_id"]: {
             "entered": int(row["entered"]), "advanced": int(row["advanced"] or 0),

@@ -339,6 +339,11 @@ class StateSpan(models.Model):
     prev_currency = models.CharField(max_length=3, blank=True)
     prev_owner_id = models.BigIntegerField(null=True)
     prev_team_id = models.BigIntegerField(null=True)
+    # The deal's next win, loss and reopening after this span began: its outcome as of any later
+    # instant without looking up its state then (a reopening before that instant needs the lookup).
+    next_won_at = models.DateTimeField(null=True)
+    next_lost_at = models.DateTimeField(null=True)
+    next_reopen_at = models.DateTimeField(null=True)
 
     class Meta:
         indexes = [

@@ -35,7 +35,7 @@ COLUMNS = (
     "deal_id, pipeline_id, created_at, starts_at, ends_at, history_id, move_kind, stage_id, stage_kind, "
     "stage_position, stage_entered_at, next_move_at, next_advance_at, probability, amount_cents, currency, "
     "close_date, forecast_category, owner_id, team_id, prev_stage_id, prev_stage_kind, prev_stage_entered_at, "
-    "prev_amount_cents, prev_currency, prev_owner_id, prev_team_id"
+    "prev_amount_cents, prev_currency, prev_owner_id, prev_team_id, next_won_at, next_lost_at, next_reopen_at"
 )
 
 
@@ -129,9 +129,14 @@ SELECT deal_id, pipeline_id, created_at, starts_at, ends_at, history_id, move_ki
   ) END AS next_advance_at,
   probability, amount_cents, currency, close_date, forecast_category, owner_id, team_id,
   LAG(stage_id) OVER w, COALESCE(LAG(stage_kind) OVER w, ''), LAG(stage_entered_at) OVER w,
-  LAG(amount_cents) OVER w, COALESCE(LAG(currency) OVER w, ''), LAG(owner_id) OVER w, LAG(team_id) OVER w
+  LAG(amount_cents) OVER w, COALESCE(LAG(currency) OVER w, ''), LAG(owner_id) OVER w, LAG(team_id) OVER w,
+  MIN(CASE WHEN history_id IS NOT NULL AND stage_kind = 'won' THEN at END) OVER later,
+  MIN(CASE WHEN history_id IS NOT NULL AND stage_kind = 'lost' THEN at END) OVER later,
+  MIN(CASE WHEN move_kind = 'reopened' THEN at END) OVER later
 FROM spans
-WINDOW w AS (PARTITION BY deal_id ORDER BY at, prio, eid)"""
+WINDOW w AS (PARTITION BY deal_id ORDER BY at, prio, eid),
+  later AS (PARTITION BY deal_id ORDER BY at, prio, eid ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)
+ORDER BY pipeline_id, starts_at"""
 
 
 def _forever():
@@ -164,6 +169,9 @@ def refresh_spans(deal_ids: Iterable[int] | None = None, *, pipeline_id: int | N
             chunk = deal_ids[start:start + 500]
             _refresh(f"{{deal}} IN ({', '.join(['%s'] * len(chunk))})", chunk)
         return
+    with connection.cursor() as cursor:  # a wholesale rebuild often follows a bulk load: fresh statistics
+        for table in ("deals_deal", "deals_stagehistory", "deals_fieldchange"):
+            cursor.execute(f"ANALYZE {table}")
     if pipeline_id is not None:
         _refresh("{deal} IN (SELECT p.id FROM deals_deal p WHERE p.pipeline_id = %s)", [pipeline_id])
     else:

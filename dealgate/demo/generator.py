@@ -149,8 +149,8 @@ DEAL_COLUMNS = (
 class _Table(BulkWriter):
     """A demo table: its rows are counted in the run's summary."""
 
-    def insert(self, rows: Iterable[tuple], summary: Summary) -> None:  # type: ignore[override]
-        summary.rows[self.table] += super().insert(rows)
+    def write(self, rows: Iterable[tuple], summary: Summary) -> None:
+        summary.rows[self.table] += self.insert(rows)
 
 
 class _Tables:
@@ -183,7 +183,7 @@ def _insert(tables: _Tables, sim: Simulator, stories: list[DealStory], summary: 
         row = sim.account_row(j)
         created = first_deal[j] - dt.timedelta(days=1 + j % 29)
         accounts.append((account_id, row["name"], row["segment"], row["owner_id"], None, created))
-    tables.account.insert(accounts, summary)
+    tables.account.write(accounts, summary)
     book.ids.extend(account_ids)
     people = [(j, account_id, person) for j, account_id in zip(new_accounts, account_ids)
               for person in sim.contact_rows(j)]
@@ -194,14 +194,14 @@ def _insert(tables: _Tables, sim: Simulator, stories: list[DealStory], summary: 
             seen.add(j)
             book.contact_start.append(len(book.contact_ids) + len(contacts))
         contacts.append((contact_id, account_id, p["name"], p["email"], p["phone"], p["title"], None))
-    tables.contact.insert(contacts, summary)
+    tables.contact.write(contacts, summary)
     book.contact_ids.extend(contact_ids)
     summary.accounts += len(accounts)
     summary.contacts += len(contacts)
 
     deal_ids = tables.deal.reserve_ids(len(stories))
     defaults = {"team_id": None, "lost_reason_id": None, "external_id": None, "probability_override": None}
-    tables.deal.insert((
+    tables.deal.write((
         tuple({**defaults, **s.deal, "id": deal_id, "account_id": book.ids[s.account]}[c] for c in DEAL_COLUMNS)
         for s, deal_id in zip(stories, deal_ids)
     ), summary)
@@ -213,13 +213,13 @@ def _insert(tables: _Tables, sim: Simulator, stories: list[DealStory], summary: 
         summary.lost += kind == "lost"
         summary.open += kind not in ("won", "lost")
     pairs = list(zip(stories, deal_ids))
-    tables.history.insert(((d, *h, s.deal["currency"], False, "", False) for s, d in pairs for h in s.history), summary)
-    tables.activity.insert(((d, book.ids[s.account], kind, subject, outcome, at, by, "", at)
+    tables.history.write(((d, *h, s.deal["currency"], False, "", False) for s, d in pairs for h in s.history), summary)
+    tables.activity.write(((d, book.ids[s.account], kind, subject, outcome, at, by, "", at)
                             for s, d in pairs for kind, subject, outcome, at, by in s.activities), summary)
-    tables.checklist.insert(((d, item, evidence, by, at, True)
+    tables.checklist.write(((d, item, evidence, by, at, True)
                              for s, d in pairs for item, (evidence, by, at) in s.checklist.items()), summary)
-    tables.approval.insert(((d, condition, by, at, note)
+    tables.approval.write(((d, condition, by, at, note)
                             for s, d in pairs for condition, (by, at, note) in s.approvals.items()), summary)
-    tables.deal_contact.insert(((d, book.contact_ids[book.contact_start[s.account] + slot], role)
+    tables.deal_contact.write(((d, book.contact_ids[book.contact_start[s.account] + slot], role)
                                 for s, d in pairs for slot, role in s.contacts), summary)
-    tables.change.insert(((d, *change) for s, d in pairs for change in s.changes), summary)
+    tables.change.write(((d, *change) for s, d in pairs for change in s.changes), summary)

@@ -247,3 +247,18 @@ def test_the_bottleneck_names_the_stage_and_the_numbers_behind_it(world, pipelin
     assert "Qualify converts worst against its own history: 17% of the 6 deals" in text
     assert "against 100% of 12" in text
     assert "Open deals pile up in Qualify: 5 deals" in text
+
+
+@pytest.mark.parametrize("cutoff, advanced, closed, won", [
+    ("2026-07-15", 0, 1, 0),  # lost on Jul 11, not yet reopened
+    ("2026-07-25", 1, 0, 0),  # reopened into Propose on Jul 21: open again, and it reached a later stage
+    ("2026-12-01", 1, 1, 1),  # won on Aug 10
+])
+def test_conversion_of_a_reopened_deal_follows_its_state_at_each_cutoff(world, pipeline, cutoff, advanced, closed, won):
+    h = History(world, pipeline)
+    deal = h.deal("2026-07-01", 1000)
+    h.move(deal, "lost", "2026-07-11")
+    h.move(deal, "propose", "2026-07-21")
+    h.move(deal, "won", "2026-08-10")
+    row = metrics.conversion(Scope(), Q3, at(cutoff))[pipeline.stages.get(key="qualify").pk]
+    assert (row["entered"], row["advanced"], row["closed"], row["won"]) == (1, advanced, closed, won)

@@ -1,8 +1,11 @@
-"""The board's column queries read the board index (deal_board_idx), not a scan of every deal.
+"""On SQLite, the board's column queries read the board index (deal_board_idx), not every deal.
 
 At 20,000 open deals the difference is the page's speed (bench/README.md, Board). A filter that
-steers a database off this index shows up here as a plan without it: with a `closed_at IS NULL`
-test back in the board query, SQLite plans "my deals" on the `closed_at` index.
+steers SQLite off this index shows up here as a plan without it: with a `closed_at IS NULL` test
+back in the board query, SQLite plans "my deals" on the `closed_at` index. SQLite plans from the
+schema alone here (the test database has no statistics), so the check means the same as at
+scale. PostgreSQL plans a dozen-row table by its statistics and may pick any index, so there the
+plans are checked at scale instead (EXPLAIN ANALYZE in bench/README.md).
 """
 
 from __future__ import annotations
@@ -14,22 +17,21 @@ from django.test.utils import CaptureQueriesContext
 from dealgate.deals.board import BoardFilters, build_board, build_column
 
 
-def _plan(sql: str) -> str:
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET LOCAL enable_seqscan = off")  # a test table is tiny: judge the index, not size
-            cursor.execute(f"EXPLAIN {sql}")
-        else:
-            cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
-        return "\n".join(str(row[-1] if connection.vendor == "sqlite" else row[0]) for row in cursor.fetchall())
+pytestmark = pytest.mark.skipif(connection.vendor != "sqlite", reason="plans of toy tables mean nothing on PostgreSQL")
 
 
-def _column_queries(read) -> list[str]:
-    """The header sums (GROUP BY) and the first cards (UNION ALL of per-column LIMITs) of one read."""
+def _assert_board_index(read) -> None:
+    """The header sums (GROUP BY) and the first cards (per-column LIMITs) of one read use the index."""
     with CaptureQueriesContext(connection) as ctx:
         read()
-    return [q["sql"] for q in ctx.captured_queries
-            if '"deals_deal"' in q["sql"] and any(word in q["sql"] for word in ("GROUP BY", "UNION ALL", "LIMIT"))]
+    column_queries = [q["sql"] for q in ctx.captured_queries
+                      if '"deals_deal"' in q["sql"] and ("GROUP BY" in q["sql"] or "LIMIT" in q["sql"])]
+    assert len(column_queries) == 2, column_queries
+    for sql in column_queries:
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
+            plan = "\n".join(row[-1] for row in cursor.fetchall())
+        assert "deal_board_idx" in plan, f"{sql}\n{plan}"
 
 
 @pytest.mark.parametrize("filters", [BoardFilters(), BoardFilters(flagged=True), BoardFilters(mine=True)],
@@ -38,17 +40,11 @@ def _column_queries(read) -> list[str]:
 def test_the_board_reads_its_columns_from_the_board_index(world, make_deal, pipeline, filters, viewer):
     for n in range(12):
         make_deal(title=f"Deal {n}", amount=1000 + n, owner=world.bob if n % 2 else world.alice)
-    queries = _column_queries(lambda: build_board(pipeline, getattr(world, viewer), filters))
-    assert len(queries) == 2, queries
-    for sql in queries:
-        assert "deal_board_idx" in _plan(sql), sql
+    _assert_board_index(lambda: build_board(pipeline, getattr(world, viewer), filters))
 
 
 def test_a_column_page_reads_the_board_index_too(world, make_deal, pipeline):
     for n in range(12):
         make_deal(title=f"Deal {n}")
     qualify = pipeline.stages.get(key="qualify")
-    queries = _column_queries(lambda: build_column(pipeline, qualify, world.alice, BoardFilters(), offset=5, limit=5))
-    assert len(queries) == 2, queries
-    for sql in queries:
-        assert "deal_board_idx" in _plan(sql), sql
+    _assert_board_index(lambda: build_column(pipeline, qualify, world.alice, BoardFilters(), offset=5, limit=5))

@@ -14,9 +14,6 @@ class Migration(migrations.Migration):
         ('deals', '0001_initial'),
         ('pipelines', '0001_initial'),
     ]
-    # Keeps one leaf while the state-span migrations (0004, 0005) also start from 0001; the lead
-    # chains the numbers when merging, after which this line can go.
-    run_before = [('deals', '0004_state_spans')]
 
     operations = [
         migrations.AlterField(

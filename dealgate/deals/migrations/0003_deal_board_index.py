@@ -7,11 +7,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('deals', '0001_initial'),
+        ('deals', '0002_drop_redundant_indexes'),
     ]
-    # Keeps one leaf while 0002 and the state-span migrations (0004, 0005) also start from 0001; the
-    # lead chains the numbers when merging, after which this line can go.
-    run_before = [('deals', '0004_state_spans')]
 
     operations = [
         migrations.AddIndex(

@@ -114,7 +114,7 @@ def main() -> None:
             results.append((label, seconds, cpu, server, report, spans["seconds"]))
     assert Deal.objects.count() - before == args.rows
     print(f"# {database_label()} | {machine_label()}")
-    print("| operation | rows | wall s | of which span refresh s | rows/s wall | CPU s (python + server) | "
+    print("| operation | rows | wall s | of which state spans s | rows/s wall | CPU s (python + server) | "
           "rows per CPU-second | created | unchanged | history rows |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, seconds, cpu, server, report, span_seconds in results:
@@ -124,12 +124,12 @@ def main() -> None:
 
 
 def _time_span_refresh() -> dict[str, float]:
-    """Wall time inside the import's state-span refresh (another write path's upkeep), reported
-    apart so a change in either shows on its own. Timing only: the function runs unchanged."""
+    """Wall time inside the import's state-span writing (analytics' upkeep), reported apart so a
+    change in either shows on its own. Timing only: the function runs unchanged."""
     import dealgate.imports.services as services
 
     spent = {"seconds": 0.0}
-    refresh = getattr(services, "refresh_spans", None)
+    refresh = getattr(services, "write_new_deals", None)
     if refresh is not None:
         def timed(*args, **kwargs):
             started = time.perf_counter()
@@ -138,7 +138,7 @@ def _time_span_refresh() -> dict[str, float]:
             finally:
                 spent["seconds"] += time.perf_counter() - started
 
-        services.refresh_spans = timed
+        services.write_new_deals = timed
     return spent
 
 

@@ -2,7 +2,7 @@
 
     python bench/bench_move.py --deals 100000 --moves 300
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/dg_bench python bench/bench_move.py --deals 100000
-    ... --rules-cache off     # the same moves with the rules rebuilt every time (as before decision 007)
+    ... --rules-cache off     # the same moves with the rules rebuilt every time (as before decision 008)
 
 Two operations are timed per deal, each a full call of the move service:
   * forward   the owner moves the deal to the next stage; when its criteria hold this is timed as is,

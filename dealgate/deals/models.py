@@ -214,10 +214,11 @@ class AppendOnlyQuerySet(models.QuerySet):
 
     def bulk_create(self, objs, *args, **kwargs):
         created = super().bulk_create(objs, *args, **kwargs)
-        if self.model.feeds_state_spans and created:
+        feeding = [row for row in created if row.feeds_spans()]
+        if feeding:
             from dealgate.deals.timeline import refresh_spans
 
-            refresh_spans({row.deal_id for row in created}, changed_from=min(row.at for row in created))
+            refresh_spans({row.deal_id for row in feeding}, changed_from=min(row.at for row in feeding))
         return created
 
 
@@ -233,13 +234,17 @@ class AppendOnlyModel(models.Model):
         if not self._state.adding:
             raise TypeError(f"{type(self).__name__} rows are append-only and cannot be changed.")
         super().save(*args, **kwargs)
-        if self.feeds_state_spans:
+        if self.feeds_spans():
             from dealgate.deals.timeline import refresh_spans
 
             refresh_spans([self.deal_id], changed_from=self.at)
 
     def delete(self, *args, **kwargs):
         raise TypeError(f"{type(self).__name__} rows are append-only and cannot be deleted.")
+
+    def feeds_spans(self) -> bool:
+        """Whether this new row changes its deal's state spans."""
+        return self.feeds_state_spans
 
 
 class MoveKind(models.TextChoices):
@@ -293,10 +298,10 @@ class FieldChange(AppendOnlyModel):
         ordering = ["at", "id"]
         indexes = [models.Index(fields=["deal", "field", "at"])]
 
+    def feeds_spans(self) -> bool:
+        from dealgate.deals.timeline import CHANGES
 
-# Spans that never end carry this instant as their end, so "the span holding instant T" is a plain
-# range test (starts_at < T <= ends_at) that an index on ends_at can answer.
-FOREVER = "9999-12-31 00:00:00+00:00"
+        return self.field in CHANGES
 
 
 class StateSpan(models.Model):

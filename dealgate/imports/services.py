@@ -43,7 +43,7 @@ from dealgate.deals.models import (
 from dealgate.deals.bulk import CHUNK, BulkWriter, chunks, matching
 from dealgate.deals.services import reassign_deal, set_next_step, update_deal
 from dealgate.errors import Conflict, NotAllowed
-from dealgate.deals.timeline import refresh_spans
+from dealgate.deals.timeline import write_new_deals
 from dealgate.imports.mappings import FIELDS, REQUIRED, Mapping, MappingInvalid, load_mapping
 from dealgate.imports.parsers import (
     CellError,
@@ -695,8 +695,12 @@ class DealImporter(Importer):
         for chunk in chunks(new):
             ids = deals.insert_returning([self._new_deal(p) for p in chunk])
             history = [row for plan, pk in zip(chunk, ids) for row in self._history(plan, pk)]
-            histories.insert(history)
-            refresh_spans(ids)  # raw inserts bypass the models' hook (lead: keep this call)
+            history_ids = histories.insert_returning(history)
+            # Raw inserts bypass the models' hook: the state spans are written from the rows in hand.
+            moves: dict[int, list[tuple]] = {}
+            for hid, (deal, _, stage, kind, at, _, amount, currency, probability, *_) in zip(history_ids, history):
+                moves.setdefault(deal, []).append((at, hid, kind, stage, probability, amount, currency))
+            write_new_deals({pk: self._span_facts(plan) for plan, pk in zip(chunk, ids)}, moves)
             self.report.history_rows += len(history)
         changed = [p for p in self.plans if p.existing is not None and p.changes]
         for chunk in chunks(changed):
@@ -717,6 +721,14 @@ class DealImporter(Importer):
             v.get("source") or Source.OUTBOUND, v.get("next_step") or "", v.get("next_step_due"),
             v.get("custom_fields") or {}, 0, 1,
         )
+
+    def _span_facts(self, plan: DealPlan) -> dict[str, Any]:
+        """What the state spans copy from a new deal (timeline.DEAL_COLUMNS)."""
+        owner = self.people.user(plan.owner)
+        return {"pipeline_id": plan.pipeline.pk, "created_at": plan.created_at,
+                "expected_close_date": plan.values.get("expected_close_date"),
+                "forecast_category": plan.values.get("forecast_category") or ForecastCategory.PIPELINE,
+                "owner_id": owner.pk, "team_id": getattr(getattr(owner, "profile", None), "team_id", None)}
 
     def _history(self, plan: DealPlan, deal_id: int) -> list[tuple]:
         """Created in the first stage at the created date; then the current stage, Won or Lost."""

@@ -78,9 +78,11 @@ def _keep_an_admin(user: Any, field: str, doing: str) -> None:
     """Refuse the change that would leave no active admin: nobody could manage users any more."""
     if not user.is_active or role_of(user) != Role.ADMIN:
         return
-    others = get_user_model().objects.filter(is_active=True).exclude(pk=user.pk).filter(
+    # Lock every active admin's row, this one included: two admins demoting each other at once
+    # then run one after the other, and the second sees the first's change.
+    admins = get_user_model().objects.select_for_update(of=("self",)).filter(is_active=True).filter(
         Q(is_superuser=True) | Q(profile__role=Role.ADMIN))
-    if not others.exists():
+    if not any(pk != user.pk for pk in admins.values_list("pk", flat=True)):
         raise ValidationFailed.for_field(field, f"{user.username} is the only active administrator; "
                                                 f"make someone else an administrator before {doing}")
 

@@ -51,7 +51,7 @@ class PipelineRules:
 
         Checking the version is one primary-key read; building the rules is a join plus parsing
         every criterion's config. The version is read first and the rules after it, so a cached
-        entry is never older than the version it is filed under (decision 007).
+        entry is never older than the version it is filed under (decision 008).
         """
         version = rules_version(pipeline_id)
         cached = _cache.get(pipeline_id)

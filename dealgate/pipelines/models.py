@@ -159,7 +159,7 @@ class RulesVersion(models.Model):
     the admin, imports, `QuerySet.update`, raw SQL) then changes it, in the same transaction as the
     change. `PipelineRules.load` keys its per-process cache on it. Random, not a counter, so a
     value seen inside a transaction that rolled back never comes back with other rules behind it.
-    See docs/decisions/007-cached-pipeline-rules.md.
+    See docs/decisions/008-cached-pipeline-rules.md.
     """
 
     pipeline = models.OneToOneField(Pipeline, on_delete=models.CASCADE, primary_key=True, related_name="rules_version")

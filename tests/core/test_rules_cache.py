@@ -147,3 +147,16 @@ def test_an_unrelated_pipeline_keeps_its_version(pipeline, world):
     pipeline_settings.update_stage(stage(pipeline, "qualify"), by=world.dave, name="Qualify", probability=30,
                                    rot_days=7, exit_question="", goal="", guidance="")
     assert rules_version(other.pk) == before
+
+
+def test_an_edit_in_the_django_admin_is_seen_by_the_next_move(client, ready_deal, world):
+    amount = Criterion.objects.get(key="amount")
+    client.force_login(world.dave)  # an admin is a Django superuser
+    response = client.post(f"/admin/pipelines/criterion/{amount.pk}/change/", {
+        "stage": amount.stage_id, "phase": "exit", "key": "amount", "label": "Amount over 10k", "kind": "field",
+        "config": '{"field": "amount", "op": "gt", "value": 10000}', "position": 1,
+    })
+    assert response.status_code == 302, response.content.decode()[:2000]
+    with pytest.raises(MoveBlocked) as excinfo:
+        move_deal(ready_deal, "propose", by=world.alice)
+    assert [item["key"] for item in excinfo.value.details["unmet"]] == ["amount"]

@@ -275,3 +275,26 @@ def test_the_pipeline_option_overrides_the_mappings(world, pipeline, csv_file):
     report = run(csv_file, "D-2,Acme,Acme,alice,Qualified,10,2026-01-01,,\n", {**MAPPING, "pipeline": "b2b-7"},
                  pipeline="test")
     assert Deal.objects.get(external_id="D-2").stage.key == "qualify"
+
+
+def test_imported_deals_state_spans_are_what_a_rebuild_from_their_history_gives(world, pipeline, csv_file):
+    """The importer writes spans from the rows it has in hand; they must equal the projection of the
+    history it wrote, and a re-import that changes a deal refreshes them."""
+    from dealgate.deals.models import StateSpan
+    from dealgate.deals.timeline import refresh_spans
+
+    def spans():
+        fields = [f.attname for f in StateSpan._meta.fields if f.name != "id"]
+        return sorted(tuple(getattr(s, f) for f in fields) for s in StateSpan.objects.all())
+
+    run(csv_file, GOOD)
+    written = spans()
+    assert len(written) == StageHistory.objects.count() == 7  # 2 open deals: 1 row; 2 closed: 2 rows
+    refresh_spans()
+    assert spans() == written
+    run(csv_file, GOOD.replace("2500.50", "3100"))
+    d2 = Deal.objects.get(external_id="D-2")
+    assert StateSpan.objects.filter(deal=d2).order_by("starts_at").last().amount_cents == 310000
+    live = spans()
+    refresh_spans()
+    assert spans() == live

@@ -1,4 +1,4 @@
-"""A per-pipeline rules version kept by database triggers (docs/decisions/007-cached-pipeline-rules.md).
+"""A per-pipeline rules version kept by database triggers (docs/decisions/008-cached-pipeline-rules.md).
 
 Triggers rather than Django signals: signals miss `QuerySet.update`, `bulk_create`, raw SQL and
 COPY, and the settings pages, template creation and imports use some of those. A trigger sees

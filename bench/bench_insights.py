@@ -3,10 +3,12 @@
     python bench/bench_insights.py --deals 100000
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/h8bench python bench/bench_insights.py --deals 100000
 
-Timed (median of --repeat runs, whole company, one pipeline):
+Timed (median of --repeat runs, one pipeline, as of "now"; the data ends the day before the run):
   * insights   everything /insights/ computes: metrics (win rate, size, cycle, velocity, pipeline,
                coverage), funnel (conversion + time in stage), waterfall, bottlenecks (with the
-               four trailing quarters)
+               four trailing quarters). "cold": the figure cache emptied first; "warm": a second
+               page view with its own "now" and nothing written in between (the trailing quarters,
+               whose cutoff is past, come from the cache; everything as of now is computed again)
   * forecast   the three forecast methods for the next quarter (time-aware with 2,000 simulations)
   * core       the figures the DuckDB reference also computes (outcomes, open pipeline at the
                period's start and end, time in stage), for a like-for-like ratio

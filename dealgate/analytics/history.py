@@ -166,7 +166,8 @@ def _at_cutoff(column: str, span: str) -> str:
 def outcome_at_cutoff(span: str = "s") -> str:
     """SQL: 'won', 'lost' or 'open' for the deal of an open-stage span, as it stood at the cutoff.
 
-    The span knows the deal's next win, loss and reopening after it; unless the deal was reopened
+    `span` (a span, or a row with the same next_won_at / next_lost_at / next_reopen_at / deal_id
+    columns) knows the deal's next win, loss and reopening after it; unless the deal was reopened
     before the cutoff, the first close before the cutoff (if any) is its state then. After a
     reopening, the state is looked up."""
     won, lost, reopen = (f"{span}.next_{e}_at" for e in ("won", "lost", "reopen"))

@@ -122,17 +122,24 @@ def time_in_stage(scope: Scope, period: Period, cutoff: dt.datetime, *,
 def stage_entries(scope: Scope, window: Period, cutoff: dt.datetime) -> tuple[str, dict[str, Any]]:
     """WITH entry: each deal's first entry into each open stage inside `window` (before the cutoff),
     whether it reached a later stage or won before the cutoff, and the deal's outcome at the cutoff
-    (won, lost, open). Shared by stage conversion and the learned probabilities of the forecast."""
+    (won, lost, open). Shared by stage conversion and the learned probabilities of the forecast.
+
+    The earliest entry has the earliest next win, loss and reopening, so MIN over the entries gives
+    the first entry's; the outcome is worked out once per deal and stage, after grouping."""
     source, where, params = spans(scope)
     params.update(start=ts(window.start), end=ts(min(window.end, cutoff)), cutoff=ts(cutoff))
-    return f"""WITH entry AS (
+    return f"""WITH first_entry AS (
   SELECT s.deal_id, s.stage_id, MIN(s.starts_at) AS entered_at,
          MAX(CASE WHEN s.next_advance_at < %(cutoff)s THEN 1 ELSE 0 END) AS advanced,
-         MAX({outcome_at_cutoff()}) AS kind
+         MIN(s.next_won_at) AS next_won_at, MIN(s.next_lost_at) AS next_lost_at,
+         MIN(s.next_reopen_at) AS next_reopen_at
   FROM {source}
   WHERE {where} AND s.starts_at >= %(start)s AND s.starts_at < %(end)s
     AND s.history_id IS NOT NULL AND s.stage_kind = 'open'
   GROUP BY s.deal_id, s.stage_id
+),
+entry AS (
+  SELECT e.deal_id, e.stage_id, e.entered_at, e.advanced, {outcome_at_cutoff("e")} AS kind FROM first_entry e
 )""", params
 
 

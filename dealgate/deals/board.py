@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db.models import (
     Count,
     DecimalField,
@@ -168,14 +169,17 @@ def first_cards(qs: QuerySet, stages: list[Stage], *, offset: int, limit: int) -
     glued with UNION ALL, each wrapped in a derived table (SQLite allows no LIMIT on a bare UNION
     member). The stage and pipeline objects in hand are attached to the deals instead of joined.
     """
-    if not stages:
-        return []
     parts, params = [], []
     for stage in stages:
         column = qs.filter(stage_id=stage.pk).order_by(*CARD_ORDER).values("id")[offset:offset + limit]
-        sql, column_params = column.query.sql_with_params()
+        try:
+            sql, column_params = column.query.sql_with_params()
+        except EmptyResultSet:  # e.g. `qs.none()` for someone who may see nothing
+            continue
         parts.append(f"SELECT * FROM ({sql}) column_{stage.pk}")
         params.extend(column_params)
+    if not parts:
+        return []
     deals = list(
         Deal.objects.filter(id__in=RawSQL(" UNION ALL ".join(parts), params))
         .select_related("account", "owner")

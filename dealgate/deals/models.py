@@ -316,7 +316,8 @@ class StateSpan(models.Model):
     next event; `prev_*` hold the state just before the event, so one row classifies its event.
     """
 
-    deal = models.ForeignKey(Deal, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    # No index of its own: (deal, starts_at) below serves every lookup by deal.
+    deal = models.ForeignKey(Deal, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+")
     pipeline_id = models.BigIntegerField()
     created_at = models.DateTimeField(help_text="The deal's creation, for cycle length.")
     starts_at = models.DateTimeField()

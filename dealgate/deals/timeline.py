@@ -142,7 +142,7 @@ SELECT deal_id, pipeline_id, created_at, starts_at, ends_at, history_id, move_ki
 FROM spans
 WINDOW w AS (PARTITION BY deal_id ORDER BY at, prio, eid),
   later AS (PARTITION BY deal_id ORDER BY at, prio, eid ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)
-ORDER BY pipeline_id, starts_at"""
+ORDER BY pipeline_id, starts_at, deal_id, prio, eid"""
 
 
 # Spans that never end ("FOREVER") carry this instant as their end, so "the span holding instant T"

@@ -105,6 +105,14 @@ def test_forecast_page_shows_methods_categories_and_backtest(client, book, world
     for text in ("time-aware", "Forecast categories", "Backtest", "Commit accuracy"):
         assert text in html
     assert "Adopt" not in html  # only admins
+    assert "inside P10–P90" not in html  # no period of the backtest has anything won yet
+
+
+def test_forecast_page_says_how_often_the_range_held(client, book, world):
+    client.force_login(world.bob)
+    html = client.get("/insights/forecast/?period=2026-Q4&as_of=2026-11-30").content.decode()
+    footer = html.split("<tfoot>")[-1].split("</tfoot>")[0]
+    assert "time-aware: MAPE" in footer and "of periods" in footer and "inside P10–P90" in footer
 
 
 def test_plotly_is_served_locally(client):

@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.urls import reverse
 from django.utils import timezone
 
@@ -153,3 +154,9 @@ def test_won_and_lost_deals_leave_the_columns_and_their_totals(world, make_deal,
     qualify = _column(build_board(pipeline, world.alice, BoardFilters()), "qualify")
     assert qualify.count == 1 and [m.total for m in qualify.money] == [Decimal("1000")]
     assert gone.pk not in {c.deal.pk for c in qualify.cards}
+
+
+def test_someone_who_may_see_no_deal_gets_empty_columns(world, make_deal, pipeline):
+    make_deal(title="Hidden")
+    board = build_board(pipeline, AnonymousUser(), BoardFilters(flagged=True))
+    assert [(c.count, c.cards) for c in board.columns] == [(0, [])] * 3

@@ -114,3 +114,11 @@ def test_a_closed_deal_page_shows_the_result(client, world, deal):
     client.force_login(world.alice)
     html = _page(client, Deal.objects.get(pk=deal.pk))
     assert "Lost: Price too high" in html
+
+
+def test_the_timeline_names_the_people_and_teams_of_a_reassignment(client, world, deal):
+    services.reassign_deal(deal, world.carol, by=world.dave)
+    client.force_login(world.dave)
+    html = _page(client, deal)
+    assert "Owner changed" in html and "Alice → Carol" in html
+    assert "Team changed" in html and "East → West" in html

@@ -59,7 +59,7 @@ class Migration(migrations.Migration):
                 ('next_won_at', models.DateTimeField(null=True)),
                 ('next_lost_at', models.DateTimeField(null=True)),
                 ('next_reopen_at', models.DateTimeField(null=True)),
-                ('deal', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='deals.deal')),
+                ('deal', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='deals.deal')),
             ],
             options={
                 'indexes': [models.Index(fields=['deal', 'starts_at'], name='deals_state_deal_id_ce2a5d_idx'), models.Index(fields=['pipeline_id', 'starts_at'], name='deals_state_pipelin_5a70f8_idx'), models.Index(fields=['pipeline_id', 'stage_kind', 'ends_at'], name='deals_state_pipelin_90698f_idx'), models.Index(fields=['pipeline_id', 'stage_kind', 'stage_entered_at'], name='deals_state_pipelin_951efc_idx')],

@@ -72,11 +72,29 @@ def timeline(deal: Deal, limit: int = 100) -> list[TimelineEntry]:
                  else f"{h.get_kind_display()}: {h.from_stage.name} → {h.to_stage.name}")
         detail = f"Override: {h.override_reason}" if h.override else ("imported" if h.imported else "")
         entries.append(TimelineEntry(h.at, "move", title, detail, h.by, h.override))
-    for c in FieldChange.objects.filter(deal=deal).select_related("by")[:limit]:
+    changes = list(FieldChange.objects.filter(deal=deal).select_related("by")[:limit])
+    names = _names_of_ids(changes)
+    for c in changes:
+        old, new = (names.get((c.field, value), value) or "—" for value in (c.old_value, c.new_value))
         entries.append(TimelineEntry(c.at, "change", f"{c.field.replace('_', ' ').capitalize()} changed",
-                                     f"{c.old_value or '—'} → {c.new_value or '—'}", c.by))
+                                     f"{old} → {new}", c.by))
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries[:limit]
+
+
+def _names_of_ids(changes: list[FieldChange]) -> dict[tuple[str, str], str]:
+    """Owner and team changes are logged as ids; the timeline shows names."""
+    from django.contrib.auth import get_user_model
+
+    from dealgate.people.models import Team
+
+    wanted = {field: {v for c in changes if c.field == field for v in (c.old_value, c.new_value) if v.isdigit()}
+              for field in ("owner", "team")}
+    names = {("owner", str(u.pk)): u.get_full_name() or u.username
+             for u in get_user_model().objects.filter(pk__in=wanted["owner"])} if wanted["owner"] else {}
+    if wanted["team"]:
+        names.update({("team", str(t.pk)): t.name for t in Team.objects.filter(pk__in=wanted["team"])})
+    return names
 
 
 def close_conditions(deal: Deal, rules: PipelineRules) -> list[dict[str, Any]]:

@@ -76,6 +76,34 @@ def print_row(label: str, visible: str, samples: list[float], cpu: list[float], 
     print(f"{label:<28} {visible:>12} {median:>10.1f} {p95:>8.1f} {cpu_median:>8.1f} {queries:>8}")
 
 
+def time_criteria_facts(pipeline, user, repeat: int) -> None:
+    """The exit-criteria progress of the admin's first cards alone: their facts (`load_facts`, the
+    board's biggest read), the pipeline rules and the evaluation, as the board reads them."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from dealgate.deals.board import CARDS_PER_COLUMN, BoardFilters, first_cards, open_deals
+    from dealgate.deals.models import Activity
+    from dealgate.deals.flags import criteria_progress
+    from dealgate.pipelines.models import StageKind
+
+    stages = list(pipeline.stages.filter(kind=StageKind.OPEN))
+    qs = open_deals(pipeline, user, BoardFilters(), stages=stages, now=timezone.now())
+    deals = first_cards(qs, stages, offset=0, limit=CARDS_PER_COLUMN)
+    ids = [deal.pk for deal in deals]
+    samples, cpu = [], []
+    for _ in range(repeat):
+        with CaptureQueriesContext(connection) as ctx:
+            start, start_cpu = time.perf_counter(), time.process_time()
+            criteria_progress(deals)
+            samples.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
+    activities = Activity.objects.filter(deal_id__in=ids).count()
+    print_row("criteria progress", f"{len(ids)} cards", samples, cpu, len(ctx.captured_queries))
+    print(f"  ({activities:,} activities on those cards)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--open", type=int, default=20_000, help="open deals wanted in one pipeline")
@@ -111,6 +139,7 @@ def main() -> None:
         print_row(label, f"{visible:,}", *time_board(client, url, args.requests))
         print_row(label + ", flagged only", "", *time_board(client, url + "?flagged=on", args.requests))
         print_row(label + ", cold cache", "", *time_board(client, url, args.requests, cold=True))
+    time_criteria_facts(pipeline, admin, max(10, args.requests))
     # The "stuck" flag's stage-duration percentiles, computed when the cache has none.
     from dealgate.deals.flags import STUCK_PERCENTILE, STUCK_WINDOW_MOVES
     from dealgate.pipelines.stats import stage_duration_percentiles

@@ -58,6 +58,30 @@ def timed(fn, repeat: int) -> tuple[float, object]:
     return statistics.median(samples), result
 
 
+def page_times(pipeline, period, repeat: int) -> tuple[float, float]:
+    """The whole /insights/ request through Django's test client: cold (cache emptied) and warm."""
+    from django.core.cache import cache
+    from django.test import Client
+
+    from dealgate.people.models import Profile, Role
+
+    client = Client()
+    client.force_login(Profile.objects.filter(role=Role.ADMIN).select_related("user").first().user)
+    url = f"/insights/?pipeline={pipeline.pk}&period={period.label}"
+
+    def get() -> float:
+        start = time.perf_counter()
+        response = client.get(url)
+        assert response.status_code == 200, response.status_code
+        return time.perf_counter() - start
+
+    cold = []
+    for _ in range(repeat):
+        cache.clear()
+        cold.append(get())
+    return statistics.median(cold), statistics.median([get() for _ in range(repeat)])
+
+
 def warm(fn, repeat: int) -> float:
     """Median of `repeat` runs right after a cold one, with nothing written in between: what a second
     viewer of the page waits (past-cutoff figures and figures shared between panels come from the cache)."""
@@ -203,6 +227,9 @@ def main() -> None:
         return (metrics.outcomes(scope, period, cutoff), metrics.pipeline_summary(scope, period.end),
                 metrics.pipeline_summary(scope, period.start), metrics.time_in_stage(scope, period, cutoff))
 
+    page_cold, page_warm = page_times(pipeline, period, args.repeat)
+    print(f"insights page (GET /insights/, admin, template and charts included): median {page_cold:.2f} s cold, "
+          f"{page_warm:.2f} s warm")
     core_s, _ = timed(core, args.repeat)
     print(f"core figures (outcomes, pipeline at start and end, time in stage): median {core_s:.2f} s")
     next_quarter = period.shifted(1)

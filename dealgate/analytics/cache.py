@@ -43,9 +43,15 @@ def _last_rewrite() -> int:
     return _scalar("SELECT MAX(id) FROM deals_spanrewrite", []) or 0
 
 
+def stored_timestamp(value: dt.datetime) -> Any:
+    """A timestamp in the form the backend stores it (SQLite keeps naive UTC text)."""
+    adapted = connection.ops.adapt_datetimefield_value(value)
+    return adapted if connection.vendor == "postgresql" else str(adapted)
+
+
 def _rewritten_before(since_id: int, cutoff: dt.datetime) -> bool:
     return _scalar("SELECT 1 FROM deals_spanrewrite WHERE id > %s AND (changed_from IS NULL OR changed_from < %s) "
-                   "LIMIT 1", [since_id, cutoff]) is not None
+                   "LIMIT 1", [since_id, stored_timestamp(cutoff)]) is not None
 
 
 def _last_span() -> int:

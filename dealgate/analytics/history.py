@@ -24,7 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from dealgate.analytics.cache import figure
+from dealgate.analytics.cache import figure, stored_timestamp
 from dealgate.people.access import role_of, team_id_of
 from dealgate.pipelines.models import Pipeline
 
@@ -125,12 +125,7 @@ def cents(expr: str) -> str:
     return f"CAST(ROUND(({expr}) * 100) AS BIGINT)"
 
 
-def ts(value: dt.datetime) -> Any:
-    """A timestamp parameter in the form the backend stores (SQLite keeps naive UTC text)."""
-    adapted = connection.ops.adapt_datetimefield_value(value)
-    if is_postgres():
-        return adapted
-    return str(adapted)
+ts = stored_timestamp  # a timestamp parameter in the form the backend stores
 
 
 def money(cents_value: Any) -> Decimal:

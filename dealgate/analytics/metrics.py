@@ -236,11 +236,9 @@ WHERE {fixed} AND s.starts_at >= %(start)s AND s.starts_at < %(cutoff)s""", para
     }
 
 
-@figure
 def _open_pipeline_cents(scope: Scope, cutoff: dt.datetime) -> int:
-    cte, params = state_cte(scope, cutoff)
-    row = fetch(cte + "SELECT SUM(state.amount_cents) AS total FROM state WHERE state.kind = 'open'", params)[0]
-    return int(row["total"] or 0)
+    """The open pipeline at an instant, from the per-stage figure the page has usually computed already."""
+    return sum(int(row["amount"] * 100) for row in pipeline_by_stage(scope, cutoff))
 
 
 def trailing(period: Period, count: int = 4) -> Period:
@@ -280,6 +278,10 @@ def bottlenecks(scope: Scope, period: Period, cutoff: dt.datetime,
 
 
 MIN_COHORT = 5
+# A stage is named a bottleneck when it converts or moves at least this much worse than its own
+# history; smaller moves are noise in a sentence a manager acts on.
+MIN_CONVERSION_DROP = 0.02  # 2 percentage points
+MIN_SLOWDOWN_DAYS = 1.0
 
 
 def _pct(value: float | None) -> str:
@@ -292,16 +294,19 @@ def _bottleneck_sentences(stages: list[dict[str, Any]]) -> list[str]:
                   and s["trailing_entered"] >= MIN_COHORT]
     if comparable:
         worst = min(comparable, key=lambda s: s["conversion_change"])
-        if worst["conversion_change"] < 0:
+        if worst["conversion_change"] <= -MIN_CONVERSION_DROP:
             sentences.append(
                 f"{worst['stage']} converts worst against its own history: {_pct(worst['conversion'])} of the "
                 f"{worst['entered']:,} deals that entered it this period moved on, against "
                 f"{_pct(worst['trailing_conversion'])} of {worst['trailing_entered']:,} in the four periods before."
             )
+        else:
+            sentences.append(f"No stage converts {MIN_CONVERSION_DROP * 100:.0f} points or more below its own "
+                             "history in the four periods before.")
     slower = [s for s in stages if s["median_change_days"] is not None and s["stays"] >= MIN_COHORT]
     if slower:
         slowest = max(slower, key=lambda s: s["median_change_days"])
-        if slowest["median_change_days"] > 0:
+        if slowest["median_change_days"] >= MIN_SLOWDOWN_DAYS:
             sentences.append(
                 f"Deals spend longer in {slowest['stage']}: a median of {slowest['median_days']:.1f} days, up "
                 f"{slowest['median_change_days']:.1f} days on the four periods before "

@@ -18,7 +18,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from dealgate.pipelines.criteria import DealFacts, Result, evaluate, load_facts
+from dealgate.pipelines.criteria import DealFacts, Result, counted_activities, evaluate, load_facts
 from dealgate.pipelines.gate import PipelineRules
 from dealgate.pipelines.models import StageKind
 from dealgate.pipelines.stats import StageDurations, cached_stage_duration_percentiles
@@ -232,10 +232,13 @@ def _progress(deal: Any, rules: PipelineRules, facts: DealFacts | None) -> Crite
 def _facts_and_progress(deals: Sequence[Any]) -> tuple[dict[int, DealFacts], dict[int, CriteriaProgress]]:
     """Two queries per distinct pipeline plus four for the facts, whatever the number of deals.
 
-    The deals in hand are the facts' deal rows (`load_facts(deals=...)`), so they are not read twice.
+    The deals in hand are the facts' deal rows (`load_facts(deals=...)`), so they are not read twice;
+    of the activities, only groups of those the deals' exit criteria count are read.
     """
     rules = {pid: PipelineRules.load(pid) for pid in sorted({d.pipeline_id for d in deals})}
-    facts = load_facts([d.pk for d in deals], deals=deals)
+    specs = [spec for d in deals for spec in rules[d.pipeline_id].exit.get(d.stage_id, [])]
+    facts = load_facts([d.pk for d in deals], deals=deals, group_activities=True,
+                       activities=counted_activities(specs))
     return facts, {d.pk: _progress(d, rules[d.pipeline_id], facts.get(d.pk)) for d in deals}
 
 

@@ -68,6 +68,10 @@ class Source(models.TextChoices):
     EXISTING_ACCOUNT = "existing_account", "Existing account"
 
 
+# What `flags.with_date_flags` reads besides the board's columns; kept in the board index.
+BOARD_FLAG_COLUMNS = ["next_step_due", "close_date_slips", "stage_entered_at", "last_activity_at", "next_step"]
+
+
 class Deal(models.Model):
     title = models.CharField(max_length=200)
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="deals")
@@ -112,9 +116,11 @@ class Deal(models.Model):
             models.Index(fields=["created_at"]),
             # The board: each column's cards in card order (close date, newest first) straight off
             # the index, and the columns after `id` make the header sums and the team filter
-            # index-only reads (migration 0003).
+            # index-only reads (migration 0003); so do the date-flag columns for "flagged only"
+            # (`flags.with_date_flags`, migration 0005).
             models.Index(fields=["pipeline", "stage", "expected_close_date", "-id", "amount", "currency",
-                                 "probability_override", "owner", "team"], name="deal_board_idx"),
+                                 "probability_override", "owner", "team", *BOARD_FLAG_COLUMNS],
+                         name="deal_board_idx"),
         ]
         permissions = [("override_gate", "Can force a stage move whose criteria do not hold")]
 

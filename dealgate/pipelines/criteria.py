@@ -162,9 +162,9 @@ class DealFacts:
     stage_entered_at: dt.datetime
     checklist: dict[str, str] = field(default_factory=dict)  # ticked item -> evidence
     approvals: set[str] = field(default_factory=set)
-    # One (kind, outcome, when) per activity. `load_facts` reads them grouped, so there `when` is the
-    # latest date of the group of same kind and outcome on the same side of stage entry: exact for the
-    # one thing the engine asks of a date (logged in this stage or before it).
+    # One (kind, outcome, when) per activity. With `load_facts(group_activities=True)`, `when` is the
+    # latest date of the activity's group (same kind and outcome, same side of stage entry): exact for
+    # the one thing the engine asks of a date, logged in this stage or before it.
     activities: list[tuple[str, str, dt.datetime]] = field(default_factory=list)
     contact_roles: Counter = field(default_factory=Counter)  # role -> number of contacts
     contact_count: int = 0
@@ -289,12 +289,35 @@ def evaluate(specs: Iterable[CriterionSpec], facts: DealFacts) -> list[Result]:
 FACT_FIELDS = ["id", "stage_entered_at", "custom_fields", *[f if f != "account" else "account_id" for f in DEAL_FIELDS]]
 
 
-def load_facts(deal_ids: list[int], *, deals: Iterable[Any] = (), kinds: Iterable[str] | None = None) -> dict[int, DealFacts]:
+def counted_activities(specs: Iterable[CriterionSpec]) -> set[tuple[str, str | None]]:
+    """The (kind, outcome) pairs these criteria count (outcome None: any), for `load_facts(activities=...)`."""
+    return {(spec.config.activity, spec.config.outcome) for spec in specs if isinstance(spec.config, ActivityConfig)}
+
+
+def _matching(pairs: Iterable[tuple[str, str | None]], prefix: str = "") -> Any:
+    """Activities of these (kind, outcome) pairs, as a filter on `prefix` + the activity's fields."""
+    from django.db.models import Q
+
+    match = Q(pk__in=[])
+    for kind, outcome in pairs:
+        match |= Q(**{f"{prefix}kind": kind}, **({f"{prefix}outcome": outcome} if outcome is not None else {}))
+    return match
+
+
+def load_facts(deal_ids: list[int], *, deals: Iterable[Any] = (), kinds: Iterable[str] | None = None,
+               group_activities: bool = False,
+               activities: Iterable[tuple[str, str | None]] | None = None) -> dict[int, DealFacts]:
     """Gather facts for many deals in five queries, whatever their number.
 
     `deals`: Deal instances already in hand (e.g. the row a move just locked); their fields are
     used as they are, which saves re-reading them. `kinds`: only the criterion kinds about to be
     evaluated; facts no such criterion reads are left empty, which saves their queries.
+    `group_activities`: count the activities in SQL (`_activity_groups`) instead of reading each
+    row, for many deals at once (the board). Criteria then decide exactly as on the rows, but only
+    against the deals' stored `stage_entered_at`: the dates are each group's latest, so facts
+    loaded this way cannot replay another moment (e.g. an earlier stage entry). `activities`: only
+    the activities of these (kind, outcome) pairs (`counted_activities` of the criteria about to be
+    evaluated, which count no others); None reads them all.
     """
     wanted = set(CONFIG_SCHEMAS if kinds is None else kinds)
     from dealgate.deals.models import Activity, Approval, ChecklistAnswer, Deal, DealContact
@@ -316,8 +339,15 @@ def load_facts(deal_ids: list[int], *, deals: Iterable[Any] = (), kinds: Iterabl
         for deal_id, condition in Approval.objects.filter(deal_id__in=deal_ids).values_list("deal_id", "condition"):
             facts[deal_id].approvals.add(condition)
     if "activity" in wanted:
-        for deal_id, kind, outcome, count, latest in _activity_groups(deal_ids):
-            facts[deal_id].activities.extend([(kind, outcome, latest)] * count)
+        if group_activities:
+            groups = _activity_groups(deal_ids, None if activities is None else _matching(activities, "activities__"))
+        else:
+            rows = Activity.objects.filter(deal_id__in=deal_ids)
+            rows = (rows if activities is None else rows.filter(_matching(activities))).values_list(
+                "deal_id", "kind", "outcome", "occurred_at")
+            groups = [(deal_id, kind, outcome, 1, when) for deal_id, kind, outcome, when in rows]
+        for deal_id, kind, outcome, count, when in groups:
+            facts[deal_id].activities.extend([(kind, outcome, when)] * count)
     contacts: dict[int, set[int]] = defaultdict(set)
     links = DealContact.objects.filter(deal_id__in=deal_ids) if "contact_role" in wanted else DealContact.objects.none()
     for deal_id, contact_id, role in links.values_list("deal_id", "contact_id", "role"):
@@ -328,24 +358,28 @@ def load_facts(deal_ids: list[int], *, deals: Iterable[Any] = (), kinds: Iterabl
     return facts
 
 
-def _activity_groups(deal_ids: Iterable[int]) -> Any:
+def _activity_groups(deal_ids: Iterable[int], matching: Any = None) -> list[tuple[int, str, str, int, dt.datetime]]:
     """(deal id, kind, outcome, count, latest date) per group of activities, split at stage entry.
 
     Grouped in SQL: a board's 200 cards carry thousands of activities, and reading (and, on SQLite,
     parsing the date of) each row costs more than the engine's counting. Splitting each group at the
     deal's stored `stage_entered_at` keeps "in this stage" exact: the latest date of a group lies on
-    the same side of stage entry as all of its activities.
+    the same side of stage entry as all of its activities. The query starts from the deals so that
+    PostgreSQL looks up only their activities (from the activities it would walk every deal).
+    `matching`: a filter on the deals' `activities__` that keeps only the activities it matches.
     """
     from django.db.models import BooleanField, Count, ExpressionWrapper, F, Max, Q
 
-    from dealgate.deals.models import Activity
+    from dealgate.deals.models import Deal
 
-    in_stage = ExpressionWrapper(Q(occurred_at__gte=F("deal__stage_entered_at")), output_field=BooleanField())
-    return (
-        Activity.objects.filter(deal_id__in=deal_ids)
+    in_stage = ExpressionWrapper(Q(activities__occurred_at__gte=F("stage_entered_at")), output_field=BooleanField())
+    deals = Deal.objects.filter(id__in=deal_ids)
+    rows = (
+        (deals if matching is None else deals.filter(matching))
         .annotate(in_stage=in_stage)
-        .values("deal_id", "kind", "outcome", "in_stage")
-        .annotate(count=Count("id"), latest=Max("occurred_at"))
+        .values("id", "activities__kind", "activities__outcome", "in_stage")
+        .annotate(count=Count("activities__kind"), latest=Max("activities__occurred_at"))
         .order_by()
-        .values_list("deal_id", "kind", "outcome", "count", "latest")
+        .values_list("id", "activities__kind", "activities__outcome", "count", "latest")
     )
+    return [row for row in rows if row[3]]  # a deal without activities comes back as one empty group

@@ -262,3 +262,14 @@ def test_conversion_of_a_reopened_deal_follows_its_state_at_each_cutoff(world, p
     h.move(deal, "won", "2026-08-10")
     row = metrics.conversion(Scope(), Q3, at(cutoff))[pipeline.stages.get(key="qualify").pk]
     assert (row["entered"], row["advanced"], row["closed"], row["won"]) == (1, advanced, closed, won)
+
+
+def test_a_drop_smaller_than_two_points_is_not_called_a_bottleneck():
+    row = {"stage": "Qualify", "entered": 100, "trailing_entered": 100, "conversion": 0.59,
+           "trailing_conversion": 0.60, "conversion_change": -0.01, "median_change_days": 0.5, "stays": 50,
+           "median_days": 10.5, "trailing_median_days": 10.0, "open_deals": 0}
+    assert metrics._bottleneck_sentences([row]) == [
+        "No stage converts 2 points or more below its own history in the four periods before."]
+    worse = {**row, "conversion": 0.50, "conversion_change": -0.10, "median_change_days": 3.0, "median_days": 13.0}
+    text = " ".join(metrics._bottleneck_sentences([worse]))
+    assert "Qualify converts worst" in text and "Deals spend longer in Qualify" in text

@@ -9,17 +9,20 @@ from collections import Counter
 
 from dealgate.deals import services
 from dealgate.deals.models import Activity, Deal
-from dealgate.pipelines.criteria import ACTIVITY_KINDS, CriterionSpec, DealFacts, evaluate_one, load_facts, parse_config
+from dealgate.pipelines.criteria import (
+    ACTIVITY_KINDS,
+    CriterionSpec,
+    counted_activities,
+    evaluate_one,
+    load_facts,
+    parse_config,
+)
 
 
 def _spec(**config) -> CriterionSpec:
     return CriterionSpec(key="a", label="A", kind="activity", config=parse_config("activity", config))
 
 
-def _facts_from_rows(deal: Deal) -> DealFacts:
-    """The reference: one (kind, outcome, when) per stored activity row, as the engine defines them."""
-    rows = Activity.objects.filter(deal=deal).values_list("kind", "outcome", "occurred_at")
-    return DealFacts(fields={}, stage_entered_at=deal.stage_entered_at, activities=list(rows))
 
 
 def _log_varied(deal: Deal, rng: random.Random) -> None:
@@ -31,23 +34,32 @@ def _log_varied(deal: Deal, rng: random.Random) -> None:
                               outcome=rng.choice(["held", "no_show", "", "replied"]), occurred_at=entered + offset)
 
 
-def test_grouped_facts_decide_every_activity_criterion_as_the_rows_do(make_deal):
+CONFIGS = [
+    {"activity": kind, "outcome": outcome, "scope": scope, "min_count": count}
+    for kind, outcome, scope, count in itertools.product(
+        ACTIVITY_KINDS, [None, "held", "no_show", "replied"], ["stage", "ever"], [1, 2, 3, 5])
+]
+
+
+def _varied_deals(make_deal) -> list[Deal]:
     rng = random.Random(4)
     deals = [make_deal() for _ in range(6)]
     for deal in deals[1:]:  # the first deal has no activities at all
         _log_varied(deal, rng)
-    facts = load_facts([d.pk for d in deals], kinds={"activity"})
-    configs = [
-        {"activity": kind, "outcome": outcome, "scope": scope, "min_count": count}
-        for kind, outcome, scope, count in itertools.product(
-            ACTIVITY_KINDS, [None, "held", "no_show", "replied"], ["stage", "ever"], [1, 2, 3, 5])
-    ]
+    return deals
+
+
+def test_grouped_facts_decide_every_activity_criterion_as_the_rows_do(make_deal):
+    deals = _varied_deals(make_deal)
+    ids = [d.pk for d in deals]
+    grouped_facts = load_facts(ids, kinds={"activity"}, group_activities=True)
+    row_facts = load_facts(ids, kinds={"activity"})
+    configs = CONFIGS
     compared = 0
     for deal in deals:
-        deal.refresh_from_db()
-        rows = _facts_from_rows(deal)
-        grouped = facts[deal.pk]
-        entered = deal.stage_entered_at
+        rows, grouped = row_facts[deal.pk], grouped_facts[deal.pk]
+        assert sorted(rows.activities) == sorted(Activity.objects.filter(deal=deal).values_list("kind", "outcome", "occurred_at"))
+        entered = rows.stage_entered_at
         assert Counter((k, o, w >= entered) for k, o, w in grouped.activities) == \
             Counter((k, o, w >= entered) for k, o, w in rows.activities)
         for config in configs:
@@ -56,13 +68,37 @@ def test_grouped_facts_decide_every_activity_criterion_as_the_rows_do(make_deal)
     assert compared == len(deals) * len(configs)
 
 
+def test_grouping_reads_one_row_per_group_not_per_activity(make_deal, django_assert_num_queries):
+    deal = make_deal()
+    for _ in range(3):
+        services.log_activity(by=deal.owner, kind="call", subject="s", deal=deal, outcome="held")
+    with django_assert_num_queries(1):
+        facts = load_facts([deal.pk], deals=[deal], kinds={"activity"}, group_activities=True)[deal.pk]
+    assert len(set(facts.activities)) == 1 and len(facts.activities) == 3
+
+
+def test_reading_only_the_activities_a_criterion_counts_decides_it_as_reading_all(make_deal):
+    deals = _varied_deals(make_deal)
+    ids = [d.pk for d in deals]
+    everything = load_facts(ids, kinds={"activity"})
+    for config in CONFIGS:
+        spec = _spec(**config)
+        for grouped in (False, True):
+            only = load_facts(ids, kinds={"activity"}, group_activities=grouped, activities=counted_activities([spec]))
+            for deal_id in ids:
+                assert evaluate_one(spec, only[deal_id]) == evaluate_one(spec, everything[deal_id]), config
+    narrowed = load_facts(ids, kinds={"activity"}, activities={("call", "held")})
+    assert all(a[:2] == ("call", "held") for f in narrowed.values() for a in f.activities)
+    assert sum(map(len, (f.activities for f in narrowed.values()))) < sum(map(len, (f.activities for f in everything.values())))
+
+
 def test_an_activity_at_the_instant_of_stage_entry_counts_in_the_stage(make_deal):
     deal = make_deal()
     services.log_activity(by=deal.owner, kind="call", subject="s", deal=deal, outcome="held",
                           occurred_at=deal.stage_entered_at)
     services.log_activity(by=deal.owner, kind="call", subject="s", deal=deal, outcome="held",
                           occurred_at=deal.stage_entered_at - dt.timedelta(microseconds=1))
-    facts = load_facts([deal.pk], kinds={"activity"})[deal.pk]
+    facts = load_facts([deal.pk], kinds={"activity"}, group_activities=True)[deal.pk]
     assert evaluate_one(_spec(activity="call", min_count=1), facts).met
     result = evaluate_one(_spec(activity="call", min_count=2), facts)
     assert not result.met and result.missing.endswith("found 1")

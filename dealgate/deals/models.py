@@ -112,7 +112,6 @@ class Deal(models.Model):
         indexes = [
             models.Index(fields=["pipeline", "stage"]),
             models.Index(fields=["owner", "stage"]),
-            models.Index(fields=["closed_at"]),
             models.Index(fields=["created_at"]),
             # The board: each column's cards in card order (close date, newest first) straight off
             # the index, and the columns after `id` make the header sums and the team filter

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 from ninja import Field, Schema
 from pydantic import AwareDatetime
 
+from dealgate.pipelines.models import CriterionKind, Phase
+
 Text = Annotated[str, Field(pattern=r"^[^\x00]*$")]
 Key = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_-]+$")]
 Money = Annotated[Decimal, Field(ge=0, lt=Decimal("1e12"), max_digits=14, decimal_places=2)]
@@ -95,6 +97,53 @@ class PipelineCreateIn(Schema):
     template: Key
     key: Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_-]+$")] | None = None
     name: Annotated[Text, Field(max_length=100)] | None = None
+
+
+class PipelineUpdateIn(Schema):
+    """Send only the fields to change; `"single_threaded_from": null` turns the rule off.
+
+    Ranges and lengths are checked by the same service the Settings page uses, not here.
+    """
+
+    name: Text | None = None
+    business_days: bool | None = None
+    single_threaded_from: int | None = Field(
+        None, description="Flag a deal with only one contact from this stage position on (1-100); null: never.")
+
+
+class StageUpdateIn(Schema):
+    """Send only the fields to change; `"rot_days": null` removes the idle limit. Won stays 100%, lost 0%."""
+
+    name: Text | None = None
+    probability: int | None = Field(None, description="Default win probability, 0-100.")
+    rot_days: int | None = Field(None, description="Idle days before a deal is stale (1-3650); null: never.")
+    exit_question: Text | None = None
+    goal: Text | None = None
+    guidance: Text | None = None
+
+
+class StageMoveIn(Schema):
+    direction: Literal["up", "down"] = Field(description="up: one place earlier; down: one place later.")
+
+
+# The choices come from the models, so the document cannot drift from what the services accept.
+PhaseName = Literal[tuple(Phase.values)]  # type: ignore[valid-type]
+CriterionKindName = Literal[tuple(CriterionKind.values)]  # type: ignore[valid-type]
+
+
+class CriterionIn(Schema):
+    phase: PhaseName
+    key: Key
+    label: Text
+    kind: CriterionKindName
+    config: dict[str, Any] = Field(default_factory=dict, description="Checked against the kind, as in Settings.")
+
+
+class CriterionUpdateIn(Schema):
+    """Send only the fields to change; a new `config` is checked against the criterion's kind."""
+
+    label: Text | None = None
+    config: dict[str, Any] | None = None
 
 
 class LostReasonOut(Schema):

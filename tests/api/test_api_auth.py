@@ -20,6 +20,14 @@ ENDPOINTS = [
     ("get", "/api/pipelines", None),
     ("get", "/api/pipelines/test", None),
     ("post", "/api/pipelines", {"template": "b2b-7", "key": "new-business"}),
+    ("patch", "/api/pipelines/test", {"name": "Renamed"}),
+    ("patch", "/api/pipelines/test/stages/qualify", {"probability": 25}),
+    ("post", "/api/pipelines/test/stages/qualify/move", {"direction": "down"}),
+    ("post", "/api/pipelines/test/stages/qualify/criteria",
+     {"phase": "entry", "key": "champion", "label": "Champion named", "kind": "contact_role",
+      "config": {"role": "champion"}}),
+    ("patch", "/api/pipelines/test/stages/qualify/criteria/budget", {"label": "Budget signed"}),
+    ("delete", "/api/pipelines/test/stages/qualify/criteria/budget", None),
     ("get", "/api/lost-reasons", None),
     ("get", "/api/deals", None),
     ("post", "/api/deals", {"title": "New", "account": "{account}", "pipeline": "test"}),
@@ -96,6 +104,7 @@ def test_the_endpoint_list_covers_every_operation_in_the_schema():
                .replace("{spare_account}", "{account_id}")
                .replace("/contacts/{contact}/champion", "/contacts/{contact_id}/{role}")
                .replace("{contact}", "{contact_id}").replace("/test", "/{key}")
+               .replace("/stages/qualify", "/stages/{stage_key}").replace("/criteria/budget", "/criteria/{criterion_key}")
                .replace("/checklist/budget", "/checklist/{item}").replace("{token}", "{token_id}")) for m, p, _ in ENDPOINTS}
     assert listed == documented
 

@@ -1,0 +1,227 @@
+"""Admin edits of pipelines, stages and criteria through the API (issue #6).
+
+They go through the Settings pages' services, so the rules are the same: admins only, every
+field checked, a refusal writes nothing.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from dealgate.pipelines.models import Criterion, Pipeline, Stage
+
+BASE = "/api/pipelines/test"
+
+
+def send(client, method, path, headers, body=None):
+    kwargs = {"headers": headers}
+    if body is not None:
+        kwargs |= {"data": body, "content_type": "application/json"}
+    return getattr(client, method)(path, **kwargs)
+
+
+def stage_row(key):
+    return Stage.objects.get(pipeline__key="test", key=key)
+
+
+def test_an_admin_renames_a_pipeline_and_unsent_fields_keep_their_value(client, world, pipeline, auth):
+    Pipeline.objects.filter(pk=pipeline.pk).update(business_days=True, single_threaded_from=3)
+    response = send(client, "patch", BASE, auth(world.dave), {"name": "New business"})
+    assert response.status_code == 200, response.json()
+    assert response.json()["name"] == "New business"
+    pipeline.refresh_from_db()
+    assert (pipeline.name, pipeline.business_days, pipeline.single_threaded_from) == ("New business", True, 3)
+
+
+def test_null_turns_off_the_single_threaded_rule(client, world, pipeline, auth):
+    Pipeline.objects.filter(pk=pipeline.pk).update(single_threaded_from=3)
+    response = send(client, "patch", BASE, auth(world.dave), {"single_threaded_from": None, "business_days": True})
+    assert response.status_code == 200, response.json()
+    pipeline.refresh_from_db()
+    assert (pipeline.single_threaded_from, pipeline.business_days, pipeline.name) == (None, True, "Test pipeline")
+
+
+def test_an_admin_changes_a_stage_and_unsent_fields_keep_their_value(client, world, pipeline, auth):
+    response = send(client, "patch", f"{BASE}/stages/propose", auth(world.dave), {"probability": 55, "goal": "Agree scope"})
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert (body["probability"], body["goal"], body["rot_days"]) == (55, "Agree scope", 10)
+    stage = stage_row("propose")
+    assert (stage.probability, stage.goal, stage.name, stage.exit_question) == (
+        55, "Agree scope", "Propose", "Did the buyer meet us about the proposal?")
+
+
+def test_null_removes_a_stages_idle_limit(client, world, pipeline, auth):
+    response = send(client, "patch", f"{BASE}/stages/propose", auth(world.dave), {"rot_days": None})
+    assert response.status_code == 200, response.json()
+    assert stage_row("propose").rot_days is None
+
+
+@pytest.mark.parametrize(("stage", "body", "field"), [
+    ("propose", {"probability": 101}, "probability"),
+    ("propose", {"rot_days": 0}, "rot_days"),
+    ("propose", {"name": "  "}, "name"),
+    ("propose", {"exit_question": "x" * 301}, "exit_question"),
+    ("won", {"probability": 90}, "probability"),
+])
+def test_a_bad_stage_field_is_refused_with_its_name_and_nothing_is_written(client, world, pipeline, auth, stage, body,
+                                                                            field):
+    before = stage_row(stage)
+    response = send(client, "patch", f"{BASE}/stages/{stage}", auth(world.dave), body)
+    assert response.status_code == 422, response.json()
+    assert response.json()["code"] == "validation_failed"
+    assert field in response.json()["details"]
+    after = stage_row(stage)
+    assert (after.name, after.probability, after.rot_days, after.exit_question) == (
+        before.name, before.probability, before.rot_days, before.exit_question)
+
+
+def test_an_admin_moves_a_stage_up_and_gets_the_new_order(client, world, pipeline, auth):
+    response = send(client, "post", f"{BASE}/stages/propose/move", auth(world.dave), {"direction": "up"})
+    assert response.status_code == 200, response.json()
+    assert [s["key"] for s in response.json()["stages"]] == ["propose", "qualify", "negotiate", "won", "lost"]
+    assert list(Stage.objects.filter(pipeline=pipeline).order_by("position").values_list("key", flat=True)) == [
+        "propose", "qualify", "negotiate", "won", "lost"]
+
+
+@pytest.mark.parametrize("stage", ["won", "lost"])
+def test_won_and_lost_cannot_be_moved(client, world, pipeline, auth, stage):
+    before = list(Stage.objects.filter(pipeline=pipeline).order_by("position").values_list("key", flat=True))
+    response = send(client, "post", f"{BASE}/stages/{stage}/move", auth(world.dave), {"direction": "up"})
+    assert response.status_code == 422, response.json()
+    assert "stage" in response.json()["details"]
+    assert list(Stage.objects.filter(pipeline=pipeline).order_by("position").values_list("key", flat=True)) == before
+
+
+def test_a_direction_other_than_up_or_down_is_refused(client, world, pipeline, auth):
+    response = send(client, "post", f"{BASE}/stages/propose/move", auth(world.dave), {"direction": "sideways"})
+    assert response.status_code == 422
+    assert "direction" in response.json()["details"]
+
+
+def test_an_admin_adds_a_criterion(client, world, pipeline, auth):
+    body = {"phase": "exit", "key": "champion", "label": "Champion named", "kind": "contact_role",
+            "config": {"role": "champion"}}
+    response = send(client, "post", f"{BASE}/stages/negotiate/criteria", auth(world.dave), body)
+    assert response.status_code == 201, response.json()
+    assert response.json() == {"key": "champion", "label": "Champion named", "kind": "contact_role", "phase": "exit",
+                               "config": {"role": "champion"}}
+    assert Criterion.objects.get(stage=stage_row("negotiate"), key="champion").config == {"role": "champion"}
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"config": {"field": "no_such_field", "op": "gt", "value": 0}}, "config"),
+    ({"config": {"field": "custom.nobody_defined", "op": "set"}}, "config"),
+    ({"key": "amount", "phase": "exit", "stage": "qualify"}, "key"),
+    ({"kind": "telepathy"}, "kind"),
+])
+def test_a_bad_criterion_is_refused_and_nothing_is_written(client, world, pipeline, auth, body, field):
+    stage = body.pop("stage", "negotiate")
+    full = {"phase": "exit", "key": "new-one", "label": "Something", "kind": "field",
+            "config": {"field": "amount", "op": "gt", "value": 0}} | body
+    before = list(Criterion.objects.order_by("pk").values_list("pk", "key", "label", "config"))
+    response = send(client, "post", f"{BASE}/stages/{stage}/criteria", auth(world.dave), full)
+    assert response.status_code == 422, response.json()
+    assert set(response.json()) == {"code", "message", "details"}
+    assert field in response.json()["details"]
+    assert list(Criterion.objects.order_by("pk").values_list("pk", "key", "label", "config")) == before
+
+
+def test_an_admin_changes_a_criterions_label_and_keeps_its_config(client, world, pipeline, auth):
+    response = send(client, "patch", f"{BASE}/stages/qualify/criteria/budget", auth(world.dave), {"label": "Budget signed"})
+    assert response.status_code == 200, response.json()
+    criterion = Criterion.objects.get(stage=stage_row("qualify"), key="budget")
+    assert (criterion.label, criterion.config) == ("Budget signed", {"item": "budget", "group": "BANT"})
+
+
+def test_a_bad_config_on_update_is_refused_and_nothing_is_written(client, world, pipeline, auth):
+    response = send(client, "patch", f"{BASE}/stages/qualify/criteria/amount", auth(world.dave),
+                    {"label": "Changed", "config": {"field": "amount", "op": "between"}})
+    assert response.status_code == 422, response.json()
+    assert "config" in response.json()["details"]
+    criterion = Criterion.objects.get(stage=stage_row("qualify"), key="amount")
+    assert (criterion.label, criterion.config) == ("Amount estimated", {"field": "amount", "op": "gt", "value": 0})
+
+
+def test_an_admin_removes_a_criterion(client, world, pipeline, auth):
+    response = send(client, "delete", f"{BASE}/stages/qualify/criteria/budget", auth(world.dave))
+    assert response.status_code == 204
+    assert response.content == b""
+    assert not Criterion.objects.filter(stage=stage_row("qualify"), key="budget").exists()
+    assert Criterion.objects.filter(stage=stage_row("qualify"), key="amount").exists()
+
+
+def test_a_key_used_in_both_phases_needs_the_phase(client, world, pipeline, auth):
+    Criterion.objects.create(stage=stage_row("qualify"), phase="entry", key="budget", label="Budget known",
+                             kind="checklist", config={"item": "budget"})
+    ambiguous = send(client, "delete", f"{BASE}/stages/qualify/criteria/budget", auth(world.dave))
+    assert ambiguous.status_code == 422
+    assert "phase" in ambiguous.json()["details"]
+    assert Criterion.objects.filter(stage=stage_row("qualify"), key="budget").count() == 2
+    chosen = send(client, "delete", f"{BASE}/stages/qualify/criteria/budget?phase=entry", auth(world.dave))
+    assert chosen.status_code == 204
+    assert list(Criterion.objects.filter(stage=stage_row("qualify"), key="budget").values_list("phase", flat=True)) == [
+        "exit"]
+
+
+WRITES = [
+    ("patch", BASE, {"name": "Renamed"}),
+    ("patch", f"{BASE}/stages/propose", {"probability": 55}),
+    ("post", f"{BASE}/stages/propose/move", {"direction": "up"}),
+    ("post", f"{BASE}/stages/negotiate/criteria",
+     {"phase": "exit", "key": "champion", "label": "Champion", "kind": "contact_role", "config": {"role": "champion"}}),
+    ("patch", f"{BASE}/stages/qualify/criteria/budget", {"label": "Changed"}),
+    ("delete", f"{BASE}/stages/qualify/criteria/budget", None),
+]
+WRITE_IDS = [f"{m.upper()} {p}" for m, p, _ in WRITES]
+
+
+def snapshot():
+    return (list(Pipeline.objects.values_list("key", "name", "business_days", "single_threaded_from")),
+            list(Stage.objects.order_by("pk").values_list("key", "name", "position", "probability", "rot_days")),
+            list(Criterion.objects.order_by("pk").values_list("key", "phase", "label", "config")))
+
+
+@pytest.mark.parametrize("who", ["alice", "bob"])
+@pytest.mark.parametrize(("method", "path", "body"), WRITES, ids=WRITE_IDS)
+def test_reps_and_managers_are_refused_and_nothing_changes(client, world, pipeline, auth, who, method, path, body):
+    before = snapshot()
+    response = send(client, method, path, auth(getattr(world, who)), body)
+    assert response.status_code == 403, response.json()
+    assert response.json()["code"] == "not_allowed"
+    assert snapshot() == before
+
+
+NOT_FOUND = [
+    ("patch", "/api/pipelines/nope", {"name": "Renamed"}, "pipeline"),
+    ("patch", "/api/pipelines/nope/stages/propose", {"probability": 55}, "pipeline"),
+    ("patch", f"{BASE}/stages/nope", {"probability": 55}, "stage"),
+    ("post", f"{BASE}/stages/nope/move", {"direction": "up"}, "stage"),
+    ("post", f"{BASE}/stages/nope/criteria",
+     {"phase": "exit", "key": "x", "label": "X", "kind": "contact_role", "config": {"role": "champion"}}, "stage"),
+    ("patch", f"{BASE}/stages/qualify/criteria/nope", {"label": "X"}, "criterion"),
+    ("delete", f"{BASE}/stages/qualify/criteria/nope", None, "criterion"),
+    # A criterion of another stage is not found through this one.
+    ("delete", f"{BASE}/stages/propose/criteria/budget", None, "criterion"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "missing"), NOT_FOUND, ids=[f"{m.upper()} {p}" for m, p, _, _ in NOT_FOUND])
+def test_unknown_keys_answer_404_and_nothing_changes(client, world, pipeline, auth, method, path, body, missing):
+    before = snapshot()
+    response = send(client, method, path, auth(world.dave), body)
+    assert response.status_code == 404, response.json()
+    assert response.json()["code"] == "not_found"
+    assert missing in response.json()["details"]
+    assert snapshot() == before
+
+
+def test_the_auth_matrix_bodies_for_pipeline_edits_succeed_for_an_admin(client, world, pipeline, auth):
+    """The auth matrix promises bodies that would succeed for the right caller; for these, that is an admin."""
+    from tests.api.test_api_auth import ENDPOINTS
+
+    edits = [e for e in ENDPOINTS if e[1].startswith("/api/pipelines/") and e[0] != "get"]
+    assert len(edits) == 6
+    for method, path, body in edits:
+        response = send(client, method, path, auth(world.dave), body)
+        assert response.status_code in (200, 201, 204), (method, path, response.content)

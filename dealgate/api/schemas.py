@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
-from pydantic import AwareDatetime
+from pydantic import AfterValidator, AwareDatetime
 
 from dealgate.pipelines.models import CriterionKind, Phase
 
@@ -126,6 +126,18 @@ class StageMoveIn(Schema):
     direction: Literal["up", "down"] = Field(description="up: one place earlier; down: one place later.")
 
 
+def _no_nul(value: Any) -> Any:
+    """PostgreSQL's jsonb cannot store a NUL character either, at any depth of a JSON value."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    items = [*value.keys(), *value.values()] if isinstance(value, dict) else value if isinstance(value, list) else []
+    for item in items:
+        _no_nul(item)
+    return value
+
+
+JsonObject = Annotated[dict[str, Any], AfterValidator(_no_nul)]
+
 # The choices come from the models, so the document cannot drift from what the services accept.
 PhaseName = Literal[tuple(Phase.values)]  # type: ignore[valid-type]
 CriterionKindName = Literal[tuple(CriterionKind.values)]  # type: ignore[valid-type]
@@ -136,14 +148,14 @@ class CriterionIn(Schema):
     key: Key
     label: Text
     kind: CriterionKindName
-    config: dict[str, Any] = Field(default_factory=dict, description="Checked against the kind, as in Settings.")
+    config: JsonObject = Field(default_factory=dict, description="Checked against the kind, as in Settings.")
 
 
 class CriterionUpdateIn(Schema):
     """Send only the fields to change; a new `config` is checked against the criterion's kind."""
 
     label: Text | None = None
-    config: dict[str, Any] | None = None
+    config: JsonObject | None = None
 
 
 class LostReasonOut(Schema):

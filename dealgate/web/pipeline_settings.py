@@ -51,11 +51,23 @@ def _text(value: Any, field: str, *, max_length: int, required: bool = False) ->
     return text
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def _config(value: Any, kind: str) -> dict:
     try:
         config = json.loads(value) if isinstance(value, str) else value
     except json.JSONDecodeError as exc:
         raise ValidationFailed.for_field("config", f"is not valid JSON: {exc.msg} (line {exc.lineno})") from None
+    if _has_nul(config):  # PostgreSQL's jsonb cannot store a NUL character
+        raise ValidationFailed.for_field("config", "must not contain NUL characters")
     try:
         validate_criterion(kind, config)
     except CriterionConfigError as exc:

@@ -114,6 +114,8 @@ def test_an_admin_adds_a_criterion(client, world, pipeline, auth):
     ({"config": {"field": "custom.nobody_defined", "op": "set"}}, "config"),
     ({"key": "amount", "phase": "exit", "stage": "qualify"}, "key"),
     ({"kind": "telepathy"}, "kind"),
+    # PostgreSQL's jsonb cannot hold a NUL character: refused before the database sees it.
+    ({"kind": "checklist", "config": {"item": "budget", "group": "BANT\x00"}}, "config"),
 ])
 def test_a_bad_criterion_is_refused_and_nothing_is_written(client, world, pipeline, auth, body, field):
     stage = body.pop("stage", "negotiate")

@@ -63,3 +63,13 @@ def test_reps_and_managers_cannot_post_settings(client, world, pipeline):
         response = client.post(_url("stage", propose.pk), {"name": "Hacked", "probability": "1"})
         assert response.status_code == 403
     assert pipeline.stages.get(key="propose").name == "Propose"
+
+
+def test_a_criterion_config_with_a_nul_character_is_refused_with_nothing_written(client, world, pipeline):
+    """PostgreSQL's jsonb cannot store NUL: the settings service refuses it instead of failing with a 500."""
+    client.force_login(world.dave)
+    negotiate = pipeline.stages.get(key="negotiate")
+    response = client.post(_url("criterion-add", negotiate.pk), {
+        "phase": "exit", "kind": "checklist", "key": "legal", "label": "Legal", "config": '{"item": "le\\u0000gal"}'})
+    assert response.status_code == 422 and "must not contain NUL characters" in response.content.decode()
+    assert not Criterion.objects.filter(stage=negotiate, key="legal").exists()

@@ -10,8 +10,8 @@ Two cases, told apart by the instant a figure looks up to (its `cutoff`):
   (spans are rewritten, never updated, so every write raises it). In one page several panels ask for
   the same figure; they share it.
 
-Values live in Django's cache (per process by default). Reading the notes or the highest id is one
-indexed query.
+Values live in Django's cache (per process by default), a past figure for an hour, a current one
+for a minute at most. Reading the notes or the highest id is one indexed query.
 """
 
 from __future__ import annotations
@@ -26,10 +26,13 @@ from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
-from dealgate.deals.timeline import LIVE_WINDOW
+from dealgate.deals.timeline import LIVE_WINDOW, stored_timestamp
 
 SETTLED = LIVE_WINDOW * 5  # a cutoff this far back cannot see an event a live write adds now
-TTL = 24 * 3600
+# Ids come from sequences, so a transaction that commits late can carry a lower id than one already
+# seen; the time limits bound how long such a race could keep a figure that missed it.
+PAST_TTL = 3600
+CURRENT_TTL = 60
 
 
 def _scalar(sql: str, params: list[Any]) -> Any:
@@ -41,12 +44,6 @@ def _scalar(sql: str, params: list[Any]) -> Any:
 
 def _last_rewrite() -> int:
     return _scalar("SELECT MAX(id) FROM deals_spanrewrite", []) or 0
-
-
-def stored_timestamp(value: dt.datetime) -> Any:
-    """A timestamp in the form the backend stores it (SQLite keeps naive UTC text)."""
-    adapted = connection.ops.adapt_datetimefield_value(value)
-    return adapted if connection.vendor == "postgresql" else str(adapted)
 
 
 def _rewritten_before(since_id: int, cutoff: dt.datetime) -> bool:
@@ -69,20 +66,18 @@ def figure(fn: Callable) -> Callable:
         cutoff = bound.arguments["cutoff"]
         name = f"{connection.settings_dict['NAME']}:{fn.__module__}.{fn.__qualname__}:{sorted(bound.arguments.items())!r}"
         key = "dealgate-figure:" + hashlib.sha256(name.encode()).hexdigest()
-        if cutoff <= timezone.now() - SETTLED:
-            stored = cache.get(key)
+        past = cutoff <= timezone.now() - SETTLED
+        stored = cache.get(key)
+        if past:
             if stored is not None and not _rewritten_before(stored[0], cutoff):
                 return stored[1]
             mark = _last_rewrite()
-            value = fn(*args, **kwargs)
-            cache.set(key, (mark, value), TTL)
-            return value
-        version = _last_span()
-        stored = cache.get(key)
-        if stored is not None and stored[0] == version:
-            return stored[1]
+        else:
+            mark = _last_span()
+            if stored is not None and stored[0] == mark:
+                return stored[1]
         value = fn(*args, **kwargs)
-        cache.set(key, (version, value), TTL)
+        cache.set(key, (mark, value), PAST_TTL if past else CURRENT_TTL)
         return value
 
     wrapper.uncached = fn  # type: ignore[attr-defined]

@@ -24,7 +24,8 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from dealgate.analytics.cache import figure, stored_timestamp
+from dealgate.analytics.cache import figure
+from dealgate.deals.timeline import stored_timestamp
 from dealgate.people.access import role_of, team_id_of
 from dealgate.pipelines.models import Pipeline
 

@@ -144,13 +144,32 @@ def _history_row(deal: Deal, from_stage: Stage | None, to_stage: Stage, kind: st
 # Accounts and contacts
 
 
+def _email(value: Any) -> str:
+    email = _text(value, "email", max_length=254)
+    if email and ("@" not in email or email.startswith("@") or email.endswith("@")):
+        raise ValidationFailed.for_field("email", f"{email!r} is not an e-mail address")
+    return email
+
+
+def _field(name: str, max_length: int, required: bool = False) -> Any:
+    return lambda value: _text(value, name, max_length=max_length, required=required)
+
+
+# The fields a directory entry's update may change, each with its check.
+DIRECTORY_FIELDS: dict[str, dict[str, Any]] = {
+    "account": {"name": _field("name", 200, required=True), "segment": _field("segment", 50)},
+    "contact": {"name": _field("name", 200, required=True), "account": lambda account: account, "email": _email,
+                "phone": _field("phone", 50), "title": _field("title", 100)},
+}
+
+
 def create_account(*, by: Any, name: str, segment: str = "", owner: Any = None, external_id: str | None = None) -> Account:
     if external_id and Account.objects.filter(external_id=external_id).exists():
         raise Conflict(f"An account with external id {external_id!r} already exists.",
                        details={"external_id": external_id})
+    checks = DIRECTORY_FIELDS["account"]
     return Account.objects.create(
-        name=_text(name, "name", max_length=200, required=True),
-        segment=_text(segment, "segment", max_length=50),
+        name=checks["name"](name), segment=checks["segment"](segment),
         owner=owner if owner is not None else by,
         external_id=external_id or None,
     )
@@ -158,12 +177,10 @@ def create_account(*, by: Any, name: str, segment: str = "", owner: Any = None, 
 
 def create_contact(*, by: Any, name: str, account: Account | None = None, email: str = "", phone: str = "",
                    title: str = "") -> Contact:
-    email = _text(email, "email", max_length=254)
-    if email and ("@" not in email or email.startswith("@") or email.endswith("@")):
-        raise ValidationFailed.for_field("email", f"{email!r} is not an e-mail address")
+    checks = DIRECTORY_FIELDS["contact"]
     return Contact.objects.create(
-        account=account, name=_text(name, "name", max_length=200, required=True), email=email,
-        phone=_text(phone, "phone", max_length=50), title=_text(title, "title", max_length=100),
+        account=account, name=checks["name"](name), email=checks["email"](email),
+        phone=checks["phone"](phone), title=checks["title"](title),
     )
 
 
@@ -354,19 +371,20 @@ def update_deal(deal: Deal, *, by: Any, **changes: Any) -> Deal:
         locked = _lock(deal)
         _require_edit(by, locked)
         now = timezone.now()
-        changed = []
+        changed, logged = [], []
         for name, value in values.items():
             old = getattr(locked, name)
             if old == value:
                 continue
             if name in TRACKED_FIELDS:
-                FieldChange(deal=locked, field=name, old_value="" if old is None else str(old),
-                            new_value="" if value is None else str(value), at=now, by=by).save()
+                logged.append(FieldChange(deal=locked, field=name, old_value="" if old is None else str(old),
+                                          new_value="" if value is None else str(value), at=now, by=by))
             if name == "expected_close_date" and old is not None and value is not None and value > old:
                 locked.close_date_slips += 1
                 changed.append("close_date_slips")
             setattr(locked, name, value)
             changed.append(name)
+        FieldChange.objects.bulk_create(logged)  # one insert, one refresh of the deal's state spans
         if changed:
             _bump(locked, deal, changed)
     return deal
@@ -441,11 +459,13 @@ def reassign_deal(deal: Deal, new_owner: Any, *, by: Any) -> Deal:
         if locked.owner_id == new_owner.pk:
             return deal
         now, new_team = timezone.now(), team_id_of(new_owner)
+        logged = []
         if locked.team_id != new_team:  # logged too, so analytics can cut by team as of a date
-            FieldChange(deal=locked, field="team", old_value=str(locked.team_id or ""), new_value=str(new_team or ""),
-                        at=now, by=by).save()
-        FieldChange(deal=locked, field="owner", old_value=str(locked.owner_id), new_value=str(new_owner.pk),
-                    at=now, by=by).save()
+            logged.append(FieldChange(deal=locked, field="team", old_value=str(locked.team_id or ""),
+                                      new_value=str(new_team or ""), at=now, by=by))
+        logged.append(FieldChange(deal=locked, field="owner", old_value=str(locked.owner_id),
+                                  new_value=str(new_owner.pk), at=now, by=by))
+        FieldChange.objects.bulk_create(logged)  # one insert, one refresh of the deal's state spans
         locked.owner = new_owner
         locked.team_id = new_team
         _bump(locked, deal, ["owner", "team"])
@@ -567,25 +587,6 @@ def unlink_contact(deal: Deal, contact: Contact, role: str, *, by: Any) -> None:
 # managers and admins may delete one, and a delete never takes a deal's evidence with it.
 
 
-def _email(value: Any) -> str:
-    email = _text(value, "email", max_length=254)
-    if email and ("@" not in email or email.startswith("@") or email.endswith("@")):
-        raise ValidationFailed.for_field("email", f"{email!r} is not an e-mail address")
-    return email
-
-
-def _field(name: str, max_length: int, required: bool = False) -> Any:
-    return lambda value: _text(value, name, max_length=max_length, required=required)
-
-
-# The fields a directory entry's update may change, each with its check.
-DIRECTORY_FIELDS: dict[str, dict[str, Any]] = {
-    "account": {"name": _field("name", 200, required=True), "segment": _field("segment", 50)},
-    "contact": {"name": _field("name", 200, required=True), "account": lambda account: account, "email": _email,
-                "phone": _field("phone", 50), "title": _field("title", 100)},
-}
-
-
 def _update_entry(row: Any, changes: dict[str, Any]) -> Any:
     """Check every change first, then write them in one UPDATE and onto the caller's instance."""
     kind = type(row).__name__.lower()
@@ -635,7 +636,7 @@ def delete_account(account: Account, *, by: Any) -> None:
     Refused while deals use it: they carry history that analytics reads. Its contacts stay in the
     directory without an account; activities logged on the account alone go with it."""
     _delete_unused_entry(account, by=by, deals_using=lambda pk: Deal.objects.filter(account_id=pk).count(),
-                         unused_how="move or delete them")
+                         unused_how="move them to another account")
 
 
 def update_contact(contact: Contact, *, by: Any, **changes: Any) -> Contact:

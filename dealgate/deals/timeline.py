@@ -150,8 +150,8 @@ ORDER BY pipeline_id, starts_at, deal_id, prio, eid"""
 FOREVER_AT = dt.datetime(9999, 12, 31, tzinfo=dt.timezone.utc)
 
 
-def _forever():
-    value = FOREVER_AT
+def stored_timestamp(value: dt.datetime) -> Any:
+    """A timestamp parameter in the form the backend stores it (SQLite keeps naive UTC text), for raw SQL."""
     adapted = connection.ops.adapt_datetimefield_value(value)
     return adapted if connection.vendor == "postgresql" else str(adapted)
 
@@ -193,7 +193,7 @@ def _refresh(condition: str, values: list) -> None:
     # The condition uses positional %s; the big query names its parameters, so rename them there.
     parts = condition.split("%s")
     named = "".join(part + (f"%(v{i})s" if i < len(parts) - 1 else "") for i, part in enumerate(parts))
-    params = {"forever": _forever(), **{f"v{i}": value for i, value in enumerate(values)}}
+    params = {"forever": stored_timestamp(FOREVER_AT), **{f"v{i}": value for i, value in enumerate(values)}}
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("DELETE FROM deals_statespan WHERE " + condition.format(deal="deal_id"), values)
         cursor.execute(_insert_sql(named), params)

@@ -59,8 +59,7 @@ def scope_for(user: Any, **cuts: Any) -> Scope:
     return scope
 
 
-def _scope_where(scope: Scope, span: str = "s", *, before: bool = False,
-                 parts: str = "all") -> tuple[str, dict[str, Any]]:
+def _scope_where(scope: Scope, *, before: bool = False, parts: str = "all") -> tuple[str, dict[str, Any]]:
     """The scope as a condition on a span (`before`: on the state just before the span's event).
 
     Currency, owner and team are read as of the span ("as_of" part: they are logged when they
@@ -71,18 +70,18 @@ def _scope_where(scope: Scope, span: str = "s", *, before: bool = False,
     clauses: list[str] = []
     params: dict[str, Any] = {"currency": scope.currency}
     if parts in ("all", "as_of"):
-        clauses.append(f"{span}.{prev}currency = %(currency)s")
+        clauses.append(f"s.{prev}currency = %(currency)s")
         for column, value in (("owner_id", scope.owner_id), ("team_id", scope.team_id)):
             if value is not None:
-                clauses.append(f"{span}.{prev}{column} = %(cut_{column})s")
+                clauses.append(f"s.{prev}{column} = %(cut_{column})s")
                 params[f"cut_{column}"] = value
     if parts in ("all", "fixed"):
         if scope.pipeline_id is not None:
-            clauses.append(f"{span}.pipeline_id = %(cut_pipeline)s")
+            clauses.append("s.pipeline_id = %(cut_pipeline)s")
             params["cut_pipeline"] = scope.pipeline_id
         else:  # every pipeline, spelled so the (pipeline_id, ...) indexes still apply
             ids = list(Pipeline.objects.values_list("pk", flat=True)) or [-1]
-            clauses.append(f"{span}.pipeline_id IN ({', '.join(str(int(i)) for i in ids)})")
+            clauses.append(f"s.pipeline_id IN ({', '.join(str(int(i)) for i in ids)})")
         for column, value in (("d.source", scope.source), ("a.segment", scope.segment)):
             if value is not None:
                 clauses.append(f"{column} = %(cut_{column[2:]})s")
@@ -93,20 +92,20 @@ def _scope_where(scope: Scope, span: str = "s", *, before: bool = False,
     return " AND ".join(clauses), params
 
 
-def _joins(scope: Scope, span: str = "s") -> str:
+def _joins(scope: Scope) -> str:
     """The deal (and account) joins that the current-value cuts need; none for the common case."""
     joins = ""
     if scope.source is not None or scope.segment is not None or scope.viewer_id is not None:
-        joins += f" JOIN deals_deal d ON d.id = {span}.deal_id"
+        joins += " JOIN deals_deal d ON d.id = s.deal_id"
     if scope.segment is not None:
         joins += " JOIN deals_account a ON a.id = d.account_id"
     return joins
 
 
-def spans(scope: Scope, span: str = "s") -> tuple[str, str, dict[str, Any]]:
+def spans(scope: Scope) -> tuple[str, str, dict[str, Any]]:
     """(FROM clause, WHERE condition, params) for the scope's spans: the start of every query here."""
-    where, params = _scope_where(scope, span)
-    return f"deals_statespan {span}{_joins(scope, span)}", where, params
+    where, params = _scope_where(scope)
+    return f"deals_statespan s{_joins(scope)}", where, params
 
 
 # --- dialect: the few expressions SQLite and PostgreSQL spell differently ------------------------
@@ -120,10 +119,6 @@ def days_between(start: str, end: str) -> str:
     if is_postgres():
         return f"(EXTRACT(EPOCH FROM ({end} - {start})) / 86400.0)"
     return f"(julianday({end}) - julianday({start}))"
-
-
-def cents(expr: str) -> str:
-    return f"CAST(ROUND(({expr}) * 100) AS BIGINT)"
 
 
 ts = stored_timestamp  # a timestamp parameter in the form the backend stores
@@ -200,11 +195,6 @@ GROUP BY state.stage_id""", params)
         row["amount"] = money(row.pop("amount_cents"))
         row["weighted"] = (Decimal(int(row.pop("weighted_cents_x100") or 0)) / 10000).quantize(Decimal("0.01"))
     return rows
-
-
-def pipeline_total(scope: Scope, cutoff: dt.datetime) -> Decimal:
-    """Sum of amounts of open deals at `cutoff` (the waterfall's opening and closing pipeline)."""
-    return sum((row["amount"] for row in pipeline_by_stage(scope, cutoff)), Decimal("0.00"))
 
 
 def open_deals(scope: Scope, cutoff: dt.datetime) -> list[tuple]:

@@ -10,6 +10,17 @@ from django.contrib import admin
 
 from dealgate.pipelines.models import Criterion, CustomField, LostReason, Pipeline, Stage
 
+# Deals' state spans copy each stage's kind and position (docs/decisions/007); an edit of either
+# here rebuilds the pipeline's spans, as the app's stage reordering does.
+SPAN_FIELDS = {"position", "kind"}
+
+
+def _refresh_spans_if(changed: bool, pipeline_id: int) -> None:
+    if changed:
+        from dealgate.deals.timeline import refresh_spans
+
+        refresh_spans(pipeline_id=pipeline_id)
+
 
 class StageInline(admin.TabularInline):
     model = Stage
@@ -26,6 +37,11 @@ class PipelineAdmin(admin.ModelAdmin):
     readonly_fields = ["template", "created_at"]
     inlines = [StageInline]
 
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        if formset.model is Stage:
+            _refresh_spans_if(any(SPAN_FIELDS & set(f.changed_data) for f in formset.forms), form.instance.pk)
+
 
 class CriterionInline(admin.StackedInline):
     model = Criterion
@@ -41,6 +57,10 @@ class StageAdmin(admin.ModelAdmin):
     ordering = ["pipeline__name", "position"]
     search_fields = ["name", "key", "pipeline__name"]
     inlines = [CriterionInline]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        _refresh_spans_if(change and bool(SPAN_FIELDS & set(form.changed_data)), obj.pipeline_id)
 
 
 @admin.register(Criterion)

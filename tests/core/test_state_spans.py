@@ -163,3 +163,25 @@ def test_python_and_sql_projections_agree_on_random_histories(world, pipeline, s
                 h.change(deal, "owner", new.pk, when, old=old.pk)
     live = snapshot()
     assert live and live == rebuilt()
+
+
+@pytest.mark.django_db
+def test_a_stage_reordered_in_the_django_admin_rebuilds_the_spans(world, pipeline, rf):
+    from django.contrib.admin.sites import site
+    from django.forms.models import model_to_dict
+
+    h = History(world, pipeline)
+    deal = h.deal("2026-03-01", 100)
+    h.move(deal, "negotiate", "2026-03-05")
+    assert StateSpan.objects.get(deal=deal, move_kind="created").next_advance_at == at("2026-03-05")
+    negotiate = Stage.objects.get(pipeline=pipeline, key="negotiate")
+    request = rf.post("/admin/")
+    request.user = world.dave
+    admin = site._registry[Stage]
+    data = {k: ("" if v is None else v) for k, v in model_to_dict(negotiate).items()}
+    data["position"] = 0  # before qualify: moving there is no longer an advance
+    form = admin.get_form(request, negotiate, change=True)(data=data, instance=negotiate)
+    assert form.is_valid(), form.errors
+    admin.save_model(request, form.save(commit=False), form, change=True)
+    assert StateSpan.objects.get(deal=deal, move_kind="created").next_advance_at is None
+    assert StateSpan.objects.get(deal=deal, move_kind="forward").stage_position == 0

@@ -96,29 +96,50 @@ def timing_table(scope: Scope, period: Period, cutoff: dt.datetime, config: Sett
     w0, w1 = _window_days(period, cutoff)
     source, where, params = spans(scope)
     params.update(cutoff=ts(cutoff), lookback=ts(cutoff - dt.timedelta(days=config.lookback_days)), w0=w0, w1=w1)
-    buckets = " UNION ALL ".join(f"SELECT {lo} AS lo" for lo in AGE_BUCKETS)
     # Every stay that began in the look-back window counts, whatever became of the deal (won, lost,
     # still open), provided it was watched for the whole horizon after reaching the age: counting
     # only closed deals would keep the fast closers and overstate the chance of closing soon.
     left = "CASE WHEN s.next_move_at < %(cutoff)s THEN s.next_move_at ELSE %(cutoff)s END"
+    dur, watched = days_between('s.starts_at', left), days_between('s.starts_at', '%(cutoff)s')
+    to_close = days_between('s.starts_at', won_at_cutoff())
+    # A stay counts in bucket lo while lo <= its duration and lo + w1 <= the time it was watched, so
+    # the buckets it counts in are the first k + 1; the buckets in which its win lands inside the
+    # window (w0 <= to_close - lo < w1) are a run [j_from, j_to]. Grouping the stays by (stage, k,
+    # won, run) leaves a few hundred rows to spread over the buckets here, instead of joining every
+    # stay with every bucket in SQL.
+    def last_bucket_at_most(value: str) -> str:
+        return "CASE " + " ".join(f"WHEN {value} >= {lo} THEN {j}" for j, lo in reversed(list(enumerate(AGE_BUCKETS)))) \
+            + " ELSE -1 END"
+
+    def first_bucket_above(value: str) -> str:
+        return "CASE " + " ".join(f"WHEN {value} < {lo} THEN {j}" for j, lo in enumerate(AGE_BUCKETS)) \
+            + f" ELSE {len(AGE_BUCKETS)} END"
+
     rows = fetch(f"""
-WITH buckets AS ({buckets}),
-ref AS MATERIALIZED (
-  SELECT s.stage_id, {days_between('s.starts_at', left)} AS dur,
-         {days_between('s.starts_at', '%(cutoff)s')} AS watched,
-         {days_between('s.starts_at', won_at_cutoff())} AS to_close,
-         CASE WHEN {outcome_at_cutoff()} = 'won' THEN 1 ELSE 0 END AS won
+WITH ref AS MATERIALIZED (
+  SELECT s.stage_id, CASE WHEN {dur} < {watched} - %(w1)s THEN {dur} ELSE {watched} - %(w1)s END AS reach,
+         CASE WHEN {outcome_at_cutoff()} = 'won' THEN 1 ELSE 0 END AS won, {to_close} AS to_close
   FROM {source}
   WHERE {where} AND s.history_id IS NOT NULL AND s.stage_kind = 'open'
     AND s.starts_at >= %(lookback)s AND s.starts_at < %(cutoff)s
 )
-SELECT ref.stage_id, b.lo, COUNT(*) AS n, SUM(ref.won) AS won,
-       SUM(CASE WHEN ref.won = 1 AND ref.to_close - b.lo >= %(w0)s AND ref.to_close - b.lo < %(w1)s
-                THEN 1 ELSE 0 END) AS won_in_window
-FROM ref JOIN buckets b ON ref.dur >= b.lo AND ref.watched >= b.lo + %(w1)s
-GROUP BY ref.stage_id, b.lo""", params)
-    cells = {(r["stage_id"], int(r["lo"])): (int(r["n"]), int(r["won"] or 0), int(r["won_in_window"] or 0))
-             for r in rows}
+SELECT stage_id, k, won, j_from, j_to, COUNT(*) AS n FROM (
+  SELECT ref.stage_id, ref.won, {last_bucket_at_most('ref.reach')} AS k,
+         CASE WHEN ref.won = 1 THEN {first_bucket_above('ref.to_close - %(w1)s')} END AS j_from,
+         CASE WHEN ref.won = 1 THEN {last_bucket_at_most('ref.to_close - %(w0)s')} END AS j_to
+  FROM ref
+) classified WHERE k >= 0
+GROUP BY stage_id, k, won, j_from, j_to""", params)
+    counts: dict[tuple[int, int], list[int]] = {}  # (stage, lo) -> [n, won, won in window]
+    for row in rows:
+        n, won = int(row["n"]), int(row["won"])
+        for j in range(int(row["k"]) + 1):
+            cell = counts.setdefault((row["stage_id"], AGE_BUCKETS[j]), [0, 0, 0])
+            cell[0] += n
+            cell[1] += n * won
+            if won and int(row["j_from"]) <= j <= int(row["j_to"]):
+                cell[2] += n
+    cells = {key: tuple(value) for key, value in counts.items()}
     all_won = sum(won for (s, lo), (n, won, ww) in cells.items() if lo == 0)
     all_ww = sum(ww for (s, lo), (n, won, ww) in cells.items() if lo == 0)
     in_window_share = all_ww / all_won if all_won else 0.5

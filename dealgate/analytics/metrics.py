@@ -124,22 +124,18 @@ def stage_entries(scope: Scope, window: Period, cutoff: dt.datetime) -> tuple[st
     whether it reached a later stage or won before the cutoff, and the deal's outcome at the cutoff
     (won, lost, open). Shared by stage conversion and the learned probabilities of the forecast.
 
-    The earliest entry has the earliest next win, loss and reopening, so MIN over the entries gives
-    the first entry's; the outcome is worked out once per deal and stage, after grouping."""
+    A first entry is a move span with no earlier entry into its stage since the window began
+    (`prev_entry_at`), counted when the deal was in scope at that entry. Later re-entries add
+    nothing: the first entry has the earliest next advance, win, loss and reopening of them all."""
     source, where, params = spans(scope)
     params.update(start=ts(window.start), end=ts(min(window.end, cutoff)), cutoff=ts(cutoff))
-    return f"""WITH first_entry AS (
-  SELECT s.deal_id, s.stage_id, MIN(s.starts_at) AS entered_at,
-         MAX(CASE WHEN s.next_advance_at < %(cutoff)s THEN 1 ELSE 0 END) AS advanced,
-         MIN(s.next_won_at) AS next_won_at, MIN(s.next_lost_at) AS next_lost_at,
-         MIN(s.next_reopen_at) AS next_reopen_at
+    return f"""WITH entry AS (
+  SELECT s.deal_id, s.stage_id, s.starts_at AS entered_at,
+         CASE WHEN s.next_advance_at < %(cutoff)s THEN 1 ELSE 0 END AS advanced, {outcome_at_cutoff("s")} AS kind
   FROM {source}
   WHERE {where} AND s.starts_at >= %(start)s AND s.starts_at < %(end)s
     AND s.history_id IS NOT NULL AND s.stage_kind = 'open'
-  GROUP BY s.deal_id, s.stage_id
-),
-entry AS (
-  SELECT e.deal_id, e.stage_id, e.entered_at, e.advanced, {outcome_at_cutoff("e")} AS kind FROM first_entry e
+    AND (s.prev_entry_at IS NULL OR s.prev_entry_at < %(start)s)
 )""", params
 
 

@@ -355,6 +355,9 @@ class StateSpan(models.Model):
     next_won_at = models.DateTimeField(null=True)
     next_lost_at = models.DateTimeField(null=True)
     next_reopen_at = models.DateTimeField(null=True)
+    # Move spans: when the deal last entered this same stage before (null the first time), so "the
+    # first entry into a stage within a window" is a test on one row, not a grouping of all entries.
+    prev_entry_at = models.DateTimeField(null=True)
 
     class Meta:
         indexes = [

@@ -41,7 +41,8 @@ COLUMNS = (
     "deal_id, pipeline_id, created_at, starts_at, ends_at, history_id, move_kind, stage_id, stage_kind, "
     "stage_position, stage_entered_at, next_move_at, next_advance_at, probability, amount_cents, currency, "
     "close_date, forecast_category, owner_id, team_id, prev_stage_id, prev_stage_kind, prev_stage_entered_at, "
-    "prev_amount_cents, prev_currency, prev_owner_id, prev_team_id, next_won_at, next_lost_at, next_reopen_at"
+    "prev_amount_cents, prev_currency, prev_owner_id, prev_team_id, next_won_at, next_lost_at, next_reopen_at, "
+    "prev_entry_at"
 )
 
 
@@ -138,7 +139,9 @@ SELECT deal_id, pipeline_id, created_at, starts_at, ends_at, history_id, move_ki
   LAG(amount_cents) OVER w, COALESCE(LAG(currency) OVER w, ''), LAG(owner_id) OVER w, LAG(team_id) OVER w,
   MIN(CASE WHEN history_id IS NOT NULL AND stage_kind = 'won' THEN at END) OVER later,
   MIN(CASE WHEN history_id IS NOT NULL AND stage_kind = 'lost' THEN at END) OVER later,
-  MIN(CASE WHEN move_kind = 'reopened' THEN at END) OVER later
+  MIN(CASE WHEN move_kind = 'reopened' THEN at END) OVER later,
+  CASE WHEN history_id IS NOT NULL THEN MAX(CASE WHEN history_id IS NOT NULL THEN at END) OVER (
+    PARTITION BY deal_id, stage_id ORDER BY at, prio, eid ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) END
 FROM spans
 WINDOW w AS (PARTITION BY deal_id ORDER BY at, prio, eid),
   later AS (PARTITION BY deal_id ORDER BY at, prio, eid ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)
@@ -259,6 +262,7 @@ def project(deal: dict[str, Any], moves: list[tuple], changes: list[tuple],
             "probability": probability, "amount_cents": amount, "currency": currency, **values,
         })
     spans = []
+    entered: dict[int, dt.datetime] = {}  # stage id -> the deal's latest entry so far
     for i, row in enumerate(rows):
         later = rows[i + 1:]
         moves_after = [r for r in later if r["history_id"] is not None]
@@ -278,7 +282,10 @@ def project(deal: dict[str, Any], moves: list[tuple], changes: list[tuple],
             "next_won_at": next((r["starts_at"] for r in moves_after if r["stage_kind"] == "won"), None),
             "next_lost_at": next((r["starts_at"] for r in moves_after if r["stage_kind"] == "lost"), None),
             "next_reopen_at": next((r["starts_at"] for r in moves_after if r["move_kind"] == "reopened"), None),
+            "prev_entry_at": entered.get(row["stage_id"]) if row["history_id"] is not None else None,
         }
+        if row["history_id"] is not None:
+            entered[row["stage_id"]] = row["starts_at"]
         spans.append(tuple(full[name] for name in SPAN_FIELDS))
     return spans
 

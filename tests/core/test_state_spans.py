@@ -185,3 +185,43 @@ def test_a_stage_reordered_in_the_django_admin_rebuilds_the_spans(world, pipelin
     admin.save_model(request, form.save(commit=False), form, change=True)
     assert StateSpan.objects.get(deal=deal, move_kind="created").next_advance_at is None
     assert StateSpan.objects.get(deal=deal, move_kind="forward").stage_position == 0
+
+
+@pytest.mark.django_db
+def test_a_reentry_knows_when_the_deal_last_entered_the_stage(world, pipeline):
+    h = History(world, pipeline)
+    deal = h.deal("2026-03-01", 100)  # enters qualify
+    h.change(deal, "amount", Decimal("150"), "2026-03-02")
+    h.move(deal, "propose", "2026-03-05")
+    h.move(deal, "qualify", "2026-03-09")  # back: a second entry into qualify
+    h.move(deal, "propose", "2026-03-12")
+    entries = {(s.move_kind, s.starts_at): s.prev_entry_at
+               for s in StateSpan.objects.filter(deal=deal, history_id__isnull=False)}
+    assert entries == {
+        ("created", at("2026-03-01")): None, ("forward", at("2026-03-05")): None,
+        ("backward", at("2026-03-09")): at("2026-03-01"), ("forward", at("2026-03-12")): at("2026-03-05"),
+    }
+    assert StateSpan.objects.get(deal=deal, history_id__isnull=True).prev_entry_at is None  # amount change
+
+
+@pytest.mark.django_db
+def test_the_migration_backfill_gives_the_projected_prev_entry(world, pipeline, seed=3):
+    """Databases with spans from before the column get it by an UPDATE (deals migration 0007);
+    it must agree with the projection."""
+    import importlib
+
+    from django.db import connection
+
+    backfill = importlib.import_module("dealgate.deals.migrations.0007_span_prev_entry").BACKFILL
+    test_python_and_sql_projections_agree_on_random_histories(world, pipeline, seed)
+    h = History(world, pipeline)
+    deal = h.deal("2026-03-01", 100)
+    for when, stage in (("2026-03-05", "propose"), ("2026-03-06", "qualify"), ("2026-03-07", "propose"),
+                        ("2026-03-08", "qualify")):
+        h.move(deal, stage, when)
+    projected = snapshot()
+    assert StateSpan.objects.filter(prev_entry_at__isnull=False).count() >= 2
+    StateSpan.objects.update(prev_entry_at=None)
+    with connection.cursor() as cursor:
+        cursor.execute(backfill)
+    assert snapshot() == projected

@@ -5,10 +5,8 @@ from django.db import migrations, models
 
 
 def build_spans(apps, schema_editor):
-    """Existing databases get their spans from the history they already hold."""
-    from dealgate.deals.timeline import refresh_spans
-
-    refresh_spans()
+    """Existing databases get their spans from the history they already hold, in 0007: today's
+    projection writes a column that this migration's table does not have yet."""
 
 
 class Migration(migrations.Migration):

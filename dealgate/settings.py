@@ -85,8 +85,9 @@ if _database_url:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # PostgreSQL's JIT compiles any query its planner thinks costly; the analytics queries are
         # short scans where compiling took longer (0.5 s) than running. Measured: bench/README.md.
-        # DEALGATE_PG_OPTIONS adds session settings (e.g. " -c work_mem=64MB" for big analytics).
-        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off" + envstr("DEALGATE_PG_OPTIONS", ""))
+        # DEALGATE_PG_OPTIONS adds session settings (e.g. "-c work_mem=64MB" for big analytics).
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+            "options", " ".join(["-c jit=off", envstr("DEALGATE_PG_OPTIONS", "").strip()]).strip())
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {

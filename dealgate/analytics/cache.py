@@ -59,14 +59,16 @@ def figure(fn: Callable) -> Callable:
     """Cache a read-only figure function that has a `cutoff` parameter (the instant it reads up to)."""
     signature = inspect.signature(fn)
 
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def key_of(args: tuple, kwargs: dict) -> tuple[str, bool, dt.datetime]:
         bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()
-        cutoff = bound.arguments["cutoff"]
         name = f"{connection.settings_dict['NAME']}:{fn.__module__}.{fn.__qualname__}:{sorted(bound.arguments.items())!r}"
-        key = "dealgate-figure:" + hashlib.sha256(name.encode()).hexdigest()
-        past = cutoff <= timezone.now() - SETTLED
+        cutoff = bound.arguments["cutoff"]
+        return "dealgate-figure:" + hashlib.sha256(name.encode()).hexdigest(), cutoff <= timezone.now() - SETTLED, cutoff
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        key, past, cutoff = key_of(args, kwargs)
         stored = cache.get(key)
         if past:
             if stored is not None and not _rewritten_before(stored[0], cutoff):
@@ -80,5 +82,13 @@ def figure(fn: Callable) -> Callable:
         cache.set(key, (mark, value), PAST_TTL if past else CURRENT_TTL)
         return value
 
+    def prime(value: Any, *args: Any, **kwargs: Any) -> None:
+        """Store a value that another figure's query produced as a by-product (same rows, one scan),
+        as if this figure had computed it for these arguments. The mark is read now: a write
+        between that query and this call goes unseen for at most the time limit, as in a commit race."""
+        key, past, _ = key_of(args, kwargs)
+        cache.set(key, (_last_rewrite() if past else _last_span(), value), PAST_TTL if past else CURRENT_TTL)
+
     wrapper.uncached = fn  # type: ignore[attr-defined]
+    wrapper.prime = prime  # type: ignore[attr-defined]
     return wrapper

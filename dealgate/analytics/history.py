@@ -156,24 +156,40 @@ def _at_cutoff(column: str, span: str) -> str:
             "AND f.starts_at < %(cutoff)s AND f.ends_at >= %(cutoff)s)")
 
 
-def outcome_at_cutoff(span: str = "s") -> str:
-    """SQL: 'won', 'lost' or 'open' for the deal of an open-stage span, as it stood at the cutoff.
+REOPENING = (False, True)
 
-    `span` (a span, or a row with the same next_won_at / next_lost_at / next_reopen_at / deal_id
-    columns) knows the deal's next win, loss and reopening after it; unless the deal was reopened
-    before the cutoff, the first close before the cutoff (if any) is its state then. After a
-    reopening, the state is looked up."""
-    won, lost, reopen = (f"{span}.next_{e}_at" for e in ("won", "lost", "reopen"))
-    return f"""(CASE WHEN {reopen} < %(cutoff)s THEN {_at_cutoff('stage_kind', span)}
-  WHEN {won} < %(cutoff)s AND ({lost} IS NULL OR {won} < {lost}) THEN 'won'
+
+def reopened_before_cutoff(reopened: bool, span: str = "s") -> str:
+    """SQL condition: the deal of the span was (not) reopened after it and before the cutoff.
+
+    Figures that need a deal's outcome at the cutoff run once per case and add the two up: without
+    a reopening the span itself knows the outcome; with one (rare, and found through a small
+    partial index) it is looked up. One query for both would put the lookup, a correlated
+    subquery, inside the aggregate, which keeps PostgreSQL from spreading the millions of other
+    spans over its parallel workers."""
+    if reopened:
+        return f"{span}.next_reopen_at < %(cutoff)s"
+    return f"({span}.next_reopen_at IS NULL OR {span}.next_reopen_at >= %(cutoff)s)"
+
+
+def outcome_at_cutoff(reopened: bool, span: str = "s") -> str:
+    """SQL: 'won', 'lost' or 'open' for the deal of an open-stage span, as it stood at the cutoff,
+    among spans that match `reopened_before_cutoff(reopened, span)`.
+
+    `span` (a span, or a row with the same next_won_at / next_lost_at / deal_id columns) knows the
+    deal's next win and loss after it; unless the deal was reopened before the cutoff, the first
+    close before the cutoff (if any) is its state then. After a reopening, the state is looked up."""
+    if reopened:
+        return _at_cutoff("stage_kind", span)
+    won, lost = f"{span}.next_won_at", f"{span}.next_lost_at"
+    return f"""(CASE WHEN {won} < %(cutoff)s AND ({lost} IS NULL OR {won} < {lost}) THEN 'won'
   WHEN {lost} < %(cutoff)s AND ({won} IS NULL OR {lost} < {won}) THEN 'lost'
   ELSE 'open' END)"""
 
 
-def won_at_cutoff(span: str = "s") -> str:
+def won_at_cutoff(reopened: bool, span: str = "s") -> str:
     """SQL: when the deal of an open-stage span was won, if its state at the cutoff is won."""
-    return f"(CASE WHEN {span}.next_reopen_at < %(cutoff)s THEN {_at_cutoff('stage_entered_at', span)} " \
-           f"ELSE {span}.next_won_at END)"
+    return _at_cutoff("stage_entered_at", span) if reopened else f"{span}.next_won_at"
 
 
 @figure

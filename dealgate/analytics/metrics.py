@@ -13,8 +13,8 @@ from typing import Any
 from dealgate.analytics import formulas
 from dealgate.analytics.cache import figure
 from dealgate.analytics.history import (
-    Scope, _scope_where, days_between, fetch, money, outcome_at_cutoff, percentiles, pipeline_by_stage, spans,
-    state_cte, ts,
+    REOPENING, Scope, _scope_where, days_between, fetch, money, outcome_at_cutoff, percentiles, pipeline_by_stage,
+    reopened_before_cutoff, spans, state_cte, ts,
 )
 from dealgate.analytics.periods import Period
 from dealgate.pipelines.models import Stage
@@ -119,10 +119,11 @@ def time_in_stage(scope: Scope, period: Period, cutoff: dt.datetime, *,
     return result
 
 
-def stage_entries(scope: Scope, window: Period, cutoff: dt.datetime) -> tuple[str, dict[str, Any]]:
+def stage_entries(scope: Scope, window: Period, cutoff: dt.datetime, reopened: bool) -> tuple[str, dict[str, Any]]:
     """WITH entry: each deal's first entry into each open stage inside `window` (before the cutoff),
     whether it reached a later stage or won before the cutoff, and the deal's outcome at the cutoff
-    (won, lost, open). Shared by stage conversion and the learned probabilities of the forecast.
+    (won, lost, open); of the deals (not) reopened since (`reopened_before_cutoff`). Shared by stage
+    conversion and the learned probabilities of the forecast.
 
     A first entry is a move span with no earlier entry into its stage since the window began
     (`prev_entry_at`), counted when the deal was in scope at that entry. Later re-entries add
@@ -131,11 +132,12 @@ def stage_entries(scope: Scope, window: Period, cutoff: dt.datetime) -> tuple[st
     params.update(start=ts(window.start), end=ts(min(window.end, cutoff)), cutoff=ts(cutoff))
     return f"""WITH entry AS (
   SELECT s.deal_id, s.stage_id, s.starts_at AS entered_at,
-         CASE WHEN s.next_advance_at < %(cutoff)s THEN 1 ELSE 0 END AS advanced, {outcome_at_cutoff("s")} AS kind
+         CASE WHEN s.next_advance_at < %(cutoff)s THEN 1 ELSE 0 END AS advanced,
+         {outcome_at_cutoff(reopened)} AS kind
   FROM {source}
   WHERE {where} AND s.starts_at >= %(start)s AND s.starts_at < %(end)s
     AND s.history_id IS NOT NULL AND s.stage_kind = 'open'
-    AND (s.prev_entry_at IS NULL OR s.prev_entry_at < %(start)s)
+    AND (s.prev_entry_at IS NULL OR s.prev_entry_at < %(start)s) AND {reopened_before_cutoff(reopened)}
 )""", params
 
 
@@ -143,20 +145,28 @@ def stage_entries(scope: Scope, window: Period, cutoff: dt.datetime) -> tuple[st
 def conversion(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[int, dict[str, Any]]:
     """Per open stage, the cohort of deals that entered it in the period: how many later reached a
     later stage (won included) before the cutoff, and of those now closed how many were won."""
-    cte, params = stage_entries(scope, period, cutoff)
-    rows = fetch(cte + """
+    counts: dict[int, list[int]] = {}  # stage -> [entered, advanced, won, closed]
+    for reopened in REOPENING:
+        cte, params = stage_entries(scope, period, cutoff, reopened)
+        for row in fetch(cte + """
 SELECT entry.stage_id, COUNT(*) AS entered, SUM(entry.advanced) AS advanced,
   SUM(CASE WHEN entry.kind = 'won' THEN 1 ELSE 0 END) AS won_now,
   SUM(CASE WHEN entry.kind IN ('won', 'lost') THEN 1 ELSE 0 END) AS closed_now
-FROM entry GROUP BY entry.stage_id""", params)
+FROM entry GROUP BY entry.stage_id""", params):
+            total = counts.setdefault(row["stage_id"], [0, 0, 0, 0])
+            for i, key in enumerate(("entered", "advanced", "won_now", "closed_now")):
+                total[i] += int(row[key] or 0)
+    return conversion_of(counts)
+
+
+def conversion_of(counts: dict[int, list[int]]) -> dict[int, dict[str, Any]]:
+    """The conversion figure from {stage: [entered, advanced, won, closed]}."""
     return {
-        row["stage_id"]: {
-            "entered": int(row["entered"]), "advanced": int(row["advanced"] or 0),
-            "conversion": formulas.ratio(row["advanced"] or 0, row["entered"]),
-            "closed": int(row["closed_now"] or 0), "won": int(row["won_now"] or 0),
-            "stage_to_win": formulas.ratio(row["won_now"] or 0, row["closed_now"] or 0),
+        stage_id: {
+            "entered": entered, "advanced": advanced, "conversion": formulas.ratio(advanced, entered),
+            "closed": closed, "won": won, "stage_to_win": formulas.ratio(won, closed),
         }
-        for row in rows
+        for stage_id, (entered, advanced, won, closed) in counts.items()
     }
 
 

@@ -360,11 +360,34 @@ class StateSpan(models.Model):
     prev_entry_at = models.DateTimeField(null=True)
 
     class Meta:
+        # Analytics reads a pipeline's spans by time range or by the instant they hold; at a million
+        # deals the rows those figures need are a quarter of the table's width. Each index below
+        # carries the columns of one family of figures after its key, so they are answered from the
+        # index alone (PostgreSQL: index-only scans; SQLite: covering indexes), in key order.
+        # docs/decisions/009-covering-indexes-for-analytics.md says which figure reads which.
         indexes = [
             models.Index(fields=["deal", "starts_at"]),
-            models.Index(fields=["pipeline_id", "starts_at"]),
-            models.Index(fields=["pipeline_id", "stage_kind", "ends_at"]),
             models.Index(fields=["pipeline_id", "stage_kind", "stage_entered_at"]),
+            # Events in a window (waterfall): every span, with the state before and after it.
+            models.Index(fields=["pipeline_id", "starts_at", "history_id", "stage_kind", "prev_stage_kind",
+                                 "amount_cents", "prev_amount_cents", "currency", "prev_currency", "owner_id",
+                                 "prev_owner_id", "team_id", "prev_team_id"], name="span_events"),
+            # The state at an instant (pipeline, open deals, outcomes): starts_at < T <= ends_at.
+            models.Index(fields=["pipeline_id", "stage_kind", "ends_at", "starts_at", "stage_id", "currency",
+                                 "amount_cents", "probability", "stage_entered_at", "close_date",
+                                 "forecast_category", "owner_id", "team_id", "created_at"], name="span_states"),
+            # Entries into open stages (conversion, learned probabilities, timing table).
+            models.Index(fields=["pipeline_id", "starts_at", "stage_id", "currency", "owner_id", "team_id", "deal",
+                                 "next_advance_at", "next_move_at", "next_won_at", "next_lost_at", "next_reopen_at",
+                                 "prev_entry_at"], name="span_entries",
+                         condition=models.Q(history_id__isnull=False, stage_kind="open")),
+            # Finished stays in open stages (time in stage): the move that ended each.
+            models.Index(fields=["pipeline_id", "starts_at", "prev_stage_id", "prev_stage_entered_at", "currency",
+                                 "owner_id", "team_id"], name="span_stays",
+                         condition=models.Q(history_id__isnull=False, prev_stage_kind="open")),
+            # The rare spans whose deal was later reopened (their outcome needs a lookup).
+            models.Index(fields=["pipeline_id", "starts_at"], name="span_reopened",
+                         condition=models.Q(next_reopen_at__isnull=False)),
         ]
 
 

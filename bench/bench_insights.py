@@ -216,8 +216,8 @@ def main() -> None:
 
     def insights():
         now = parse_as_of(None)  # each page view has its own "now"
-        return (metrics.period_metrics(scope, period, now), metrics.funnel(scope, period, now),
-                metrics.waterfall(scope, period, now), metrics.bottlenecks(scope, period, now))
+        page = metrics.insights(scope, period, now)
+        return page["metrics"], page["funnel"], page["waterfall"], page["bottlenecks"]
 
     insights_s, (m, funnel, flow, _) = timed(insights, args.repeat)
     print(f"insights (metrics + funnel + waterfall + bottlenecks): median {insights_s:.2f} s cold, "

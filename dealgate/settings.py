@@ -127,6 +127,9 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # The company currency: totals in other currencies convert into it with the rate table.
+# How many analytics figures a page computes at once, each on its own connection
+# (dealgate.analytics.together); 1 computes them one after the other.
+DEALGATE_ANALYTICS_THREADS = envint("DEALGATE_ANALYTICS_THREADS", 4, minimum=1)
 DEALGATE_CURRENCY = envstr("DEALGATE_CURRENCY", "EUR").upper()
 if len(DEALGATE_CURRENCY) != 3 or not DEALGATE_CURRENCY.isalpha():
     raise ImproperlyConfigured(f"DEALGATE_CURRENCY={DEALGATE_CURRENCY!r} is not a three-letter ISO 4217 code.")

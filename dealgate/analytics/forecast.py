@@ -28,6 +28,7 @@ from dealgate.analytics.history import (
 )
 from dealgate.analytics.metrics import conversion, conversion_of, outcomes, stages_of
 from dealgate.analytics.periods import Period
+from dealgate.analytics.together import together
 
 METHODS = ("weighted", "historical", "time-aware")
 AGE_BUCKETS = (0, 7, 14, 30, 60, 90, 180, 365)
@@ -87,10 +88,7 @@ def _window_days(period: Period, cutoff: dt.datetime) -> tuple[float, float]:
     return max(0.0, (period.start - cutoff).total_seconds() / 86400), (period.end - cutoff).total_seconds() / 86400
 
 
-# PostgreSQL guesses the groups of an expression over several columns as about one per row, and then
-# counts two million stays in one process; grouped by a column of this small set of every possible
-# code instead, it counts them in its parallel workers (1.1 s -> 0.5 s at a million deals).
-CODES_JOIN = " JOIN generate_series(0, 11999) AS codes(code) ON codes.code = classified.code"
+TIMING_SLICES = 2
 
 
 @figure
@@ -101,7 +99,8 @@ def timing_table(scope: Scope, period: Period, cutoff: dt.datetime, config: Sett
     simulation knows how uncertain q is."""
     w0, w1 = _window_days(period, cutoff)
     source, where, params = spans(scope)
-    params.update(cutoff=ts(cutoff), lookback=ts(cutoff - dt.timedelta(days=config.lookback_days)), w0=w0, w1=w1)
+    lookback = cutoff - dt.timedelta(days=config.lookback_days)
+    params.update(cutoff=ts(cutoff), lookback=ts(lookback), w0=w0, w1=w1)
     # Every stay that began in the look-back window counts, whatever became of the deal (won, lost,
     # still open), provided it was watched for the whole horizon after reaching the age: counting
     # only closed deals would keep the fast closers and overstate the chance of closing soon.
@@ -123,12 +122,11 @@ def timing_table(scope: Scope, period: Period, cutoff: dt.datetime, config: Sett
             + f" ELSE {len(AGE_BUCKETS)} END"
 
     smaller = "LEAST" if is_postgres() else "MIN"
-    counts: dict[tuple[int, int], list[int]] = {}  # (stage, lo) -> [n, won, won in window]
-    cohorts: dict[int, list[int]] = {}  # stage -> [entered, advanced, won, closed]
-    for reopened in REOPENING:
+    def count(reopened: bool, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
+        """The stays that began in [start, end), per stage and code."""
         to_close = days_between('s.starts_at', won_at_cutoff(reopened))
-        # PostgreSQL inlines `ref` (and spreads it over parallel workers); SQLite computes it once.
-        rows = fetch(f"""
+        # PostgreSQL inlines `ref`; SQLite computes it once.
+        return fetch(f"""
 WITH ref AS {"" if is_postgres() else "MATERIALIZED "}(
   SELECT s.stage_id, {smaller}({dur}, {watched} - %(w1)s) AS reach, {to_close} AS to_close,
          CASE {outcome_at_cutoff(reopened)} WHEN 'won' THEN 1 WHEN 'lost' THEN 2 ELSE 0 END AS outcome,
@@ -136,16 +134,26 @@ WITH ref AS {"" if is_postgres() else "MATERIALIZED "}(
          CASE WHEN s.next_advance_at < %(cutoff)s THEN 1 ELSE 0 END AS advanced
   FROM {source}
   WHERE {where} AND s.history_id IS NOT NULL AND s.stage_kind = 'open'
-    AND s.starts_at >= %(lookback)s AND s.starts_at < %(cutoff)s AND {reopened_before_cutoff(reopened)}
+    AND s.starts_at >= %(slice_start)s AND s.starts_at < %(slice_end)s AND {reopened_before_cutoff(reopened)}
 )
-SELECT classified.stage_id, {"codes.code" if is_postgres() else "classified.code"} AS code, COUNT(*) AS n FROM (
+SELECT stage_id, code, COUNT(*) AS n FROM (
   SELECT ref.stage_id, ((ref.outcome * 2 + ref.first_entry) * 2 + ref.advanced) * 1000
            + {buckets_up_to('ref.reach')} * 100
            + CASE WHEN ref.outcome = 1 THEN {buckets_up_to('ref.to_close - %(w1)s')} * 10
                                             + {buckets_up_to('ref.to_close - %(w0)s')} ELSE 0 END AS code
   FROM ref
-) classified{CODES_JOIN if is_postgres() else ""}
-GROUP BY 1, 2""", params)
+) classified
+GROUP BY stage_id, code""", {**params, "slice_start": ts(start), "slice_end": ts(end)})
+
+    # PostgreSQL counts a grouping by an expression over several columns in one process (it guesses
+    # about one group per row, so splitting the work looks useless to it); the look-back window is
+    # cut into time slices counted together instead (dealgate.analytics.together), and added up.
+    edges = [lookback + (cutoff - lookback) * i / TIMING_SLICES for i in range(TIMING_SLICES + 1)]
+    parts = together(*(lambda a=a, b=b: count(False, a, b) for a, b in zip(edges, edges[1:])),
+                     lambda: count(True, lookback, cutoff))
+    counts: dict[tuple[int, int], list[int]] = {}  # (stage, lo) -> [n, won, won in window]
+    cohorts: dict[int, list[int]] = {}  # stage -> [entered, advanced, won, closed]
+    for rows in parts:
         for row in rows:
             code, n = int(row["code"]), int(row["n"])
             outcome, first_entry, advanced = code // 4000, (code // 2000) % 2, (code // 1000) % 2
@@ -182,9 +190,9 @@ GROUP BY 1, 2""", params)
 
 def time_aware_forecast(scope: Scope, period: Period, cutoff: dt.datetime, config: Settings = Settings()) -> dict:
     """Expected amount won in the period, its 10/50/90 range, and the expected amount per owner and team."""
-    table = timing_table(scope, period, cutoff, config)
-    already = won_so_far(scope, period, cutoff)
-    rows = open_deals(scope, cutoff)
+    table, already, rows, spread = together(
+        lambda: timing_table(scope, period, cutoff, config), lambda: won_so_far(scope, period, cutoff),
+        lambda: open_deals(scope, cutoff), lambda: simulation.period_spread(scope, cutoff, config.lookback_days))
     result: dict[str, Any] = {"already_won": already, "open_deals": len(rows)}
     if not rows:
         result.update(expected=already, p10=already, p50=already, p90=already, by_owner={}, by_team={})
@@ -199,7 +207,6 @@ def time_aware_forecast(scope: Scope, period: Period, cutoff: dt.datetime, confi
             if table else np.zeros(len(rows), dtype=np.int64))
     q = np.array([b.q for b in beliefs])[cell]
     expected = float(q @ amounts)
-    spread = simulation.period_spread(scope, cutoff, config.lookback_days)
     sims = _simulate(beliefs, cell, amounts, spread, config)
     span = simulation.percentiles(sims)
     base = float(already)
@@ -243,10 +250,12 @@ def forecast(scope: Scope, period: Period, cutoff: dt.datetime, methods: tuple[s
              config: Settings = Settings()) -> dict[str, Any]:
     """Every requested method side by side."""
     result: dict[str, Any] = {"period": period.label, "as_of": cutoff, "methods": {}}
-    if "weighted" in methods:
-        result["methods"]["weighted"] = {"expected": weighted_forecast(scope, period, cutoff)}
-    if "time-aware" in methods:  # first: its scan also counts the learned probabilities' cohorts
-        result["methods"]["time-aware"] = time_aware_forecast(scope, period, cutoff, config)
+    calls = {"weighted": lambda: {"expected": weighted_forecast(scope, period, cutoff)},
+             "time-aware": lambda: time_aware_forecast(scope, period, cutoff, config)}
+    # Together (dealgate.analytics.together); the time-aware scan also counts the learned
+    # probabilities' cohorts, so the historical method comes after it.
+    wanted = [m for m in calls if m in methods]
+    result["methods"].update(zip(wanted, together(*(calls[m] for m in wanted))))
     if "historical" in methods:
         result["methods"]["historical"] = {"expected": historical_forecast(scope, period, cutoff, config)}
     return {**result, "methods": {m: result["methods"][m] for m in METHODS if m in result["methods"]}}

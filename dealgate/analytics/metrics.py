@@ -17,6 +17,7 @@ from dealgate.analytics.history import (
     reopened_before_cutoff, spans, state_cte, ts,
 )
 from dealgate.analytics.periods import Period
+from dealgate.analytics.together import together
 from dealgate.pipelines.models import Stage
 
 
@@ -192,7 +193,6 @@ def funnel(scope: Scope, period: Period, cutoff: dt.datetime) -> list[dict[str, 
     return rows
 
 
-@figure
 def waterfall(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[str, Any]:
     """Open pipeline (sum of amounts of open deals in the scope) from the start of the period to its
     end (or the cutoff): opening + created + moved in (reopened) - moved out - won - lost +/- amount
@@ -201,6 +201,24 @@ def waterfall(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[str, An
     Moved out counts deals that left the scope's open pipeline without being won or lost: with an
     owner, team or currency cut, a deal reassigned to someone else (moved in for them).
     """
+    known = _known(period, cutoff)
+    rows = waterfall_flows(scope, period, cutoff)
+    opening = _open_pipeline_cents(scope, period.start)
+    closing = _open_pipeline_cents(scope, known)
+    flows = {key: int(rows[key] or 0) for key in ("created", "moved_in", "moved_out", "won", "lost", "amount_changes")}
+    computed = opening + flows["created"] + flows["moved_in"] - flows["moved_out"] - flows["won"] - flows["lost"] \
+        + flows["amount_changes"]
+    counts = {key: int(rows[f"{key}_deals"] or 0) for key in ("created", "moved_in", "moved_out", "won", "lost")}
+    counts["amount_changes"] = int(rows["amount_change_events"] or 0)
+    return {
+        "opening": money(opening), **{k: money(v) for k, v in flows.items()}, "closing": money(closing),
+        "counts": counts, "adds_up": computed == closing, "from": period.start, "to": known,
+    }
+
+
+@figure
+def waterfall_flows(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[str, Any]:
+    """The waterfall's flows: each event of the period classified by the state before and after it."""
     known = _known(period, cutoff)
     source, _, params = spans(scope)
     fixed, _ = _scope_where(scope, parts="fixed")
@@ -228,18 +246,8 @@ SELECT
            THEN COALESCE(s.amount_cents, 0) - COALESCE(s.prev_amount_cents, 0) ELSE 0 END) AS amount_changes,
   SUM(CASE WHEN {was_within} AND {within} AND s.history_id IS NULL THEN 1 ELSE 0 END) AS amount_change_events
 FROM {source}
-WHERE {fixed} AND s.starts_at >= %(start)s AND s.starts_at < %(cutoff)s""", params)[0]
-    opening = _open_pipeline_cents(scope, period.start)
-    closing = _open_pipeline_cents(scope, known)
-    flows = {key: int(rows[key] or 0) for key in ("created", "moved_in", "moved_out", "won", "lost", "amount_changes")}
-    computed = opening + flows["created"] + flows["moved_in"] - flows["moved_out"] - flows["won"] - flows["lost"] \
-        + flows["amount_changes"]
-    counts = {key: int(rows[f"{key}_deals"] or 0) for key in ("created", "moved_in", "moved_out", "won", "lost")}
-    counts["amount_changes"] = int(rows["amount_change_events"] or 0)
-    return {
-        "opening": money(opening), **{k: money(v) for k, v in flows.items()}, "closing": money(closing),
-        "counts": counts, "adds_up": computed == closing, "from": period.start, "to": known,
-    }
+WHERE {fixed} AND s.starts_at >= %(start)s AND s.starts_at < %(cutoff)s""", params)
+    return rows[0]
 
 
 def _open_pipeline_cents(scope: Scope, cutoff: dt.datetime) -> int:
@@ -281,6 +289,28 @@ def bottlenecks(scope: Scope, period: Period, cutoff: dt.datetime,
             "open_share": formulas.ratio(row["open_deals"], total_open),
         })
     return {"stages": stages, "sentences": _bottleneck_sentences(stages), "trailing": before.label}
+
+
+def insights(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[str, Any]:
+    """Everything the insights page shows: metrics, funnel, waterfall and bottlenecks. The figures
+    they are made of are computed together first (dealgate.analytics.together), largest first, so
+    the composition below finds them all in the figure cache."""
+    known, before = _known(period, cutoff), trailing(period)
+    together(
+        lambda: time_in_stage(scope, before, before.end, open_ages=False),
+        lambda: time_in_stage(scope, period, cutoff),
+        lambda: waterfall_flows(scope, period, cutoff),
+        lambda: conversion(scope, before, before.end),
+        lambda: pipeline_by_stage(scope, period.start),
+        lambda: outcomes(scope, period, cutoff),
+        lambda: conversion(scope, period, cutoff),
+        lambda: pipeline_by_stage(scope, known),
+        lambda: pipeline_by_stage(scope, known, due_by=period.last_day),
+    )
+    funnel_rows = funnel(scope, period, cutoff)
+    return {"metrics": period_metrics(scope, period, cutoff), "funnel": funnel_rows,
+            "waterfall": waterfall(scope, period, cutoff),
+            "bottlenecks": bottlenecks(scope, period, cutoff, funnel_rows)}
 
 
 MIN_COHORT = 5

@@ -93,10 +93,8 @@ def _chart(name: str, spec: dict) -> dict:
 @login_required
 def insights(request: HttpRequest) -> HttpResponse:
     scope, period, cutoff, form = _filters(request)
-    numbers = metrics.period_metrics(scope, period, cutoff)
-    funnel_rows = metrics.funnel(scope, period, cutoff)
-    flow = metrics.waterfall(scope, period, cutoff)
-    neck = metrics.bottlenecks(scope, period, cutoff, funnel_rows)
+    page = metrics.insights(scope, period, cutoff)
+    numbers, funnel_rows, flow, neck = page["metrics"], page["funnel"], page["waterfall"], page["bottlenecks"]
     return render(request, "analytics/insights.html", {
         "form": form, "period": period, "cutoff": cutoff, "scope": scope, "m": numbers, "funnel": funnel_rows,
         "waterfall": flow, "bottlenecks": neck,

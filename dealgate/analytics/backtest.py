@@ -11,6 +11,7 @@ from dealgate.analytics.forecast import METHODS, Settings, forecast
 from dealgate.analytics.history import Scope
 from dealgate.analytics.metrics import outcomes
 from dealgate.analytics.periods import Period
+from dealgate.analytics.together import together
 
 
 def column(method: str) -> str:
@@ -22,10 +23,12 @@ def backtest(scope: Scope, periods: list[Period], cutoff: dt.datetime, methods: 
              config: Settings = Settings()) -> dict[str, Any]:
     """Per period: the forecast as of the period's start (only what was known then) and the amount
     actually won in it (as known at `cutoff`); per method: MAPE and bias over the periods."""
+    # Every period's forecast and outcome at once (dealgate.analytics.together).
+    computed = together(*(call for period in periods for call in (
+        lambda period=period: forecast(scope, period, period.start, methods, config),
+        lambda period=period: outcomes(scope, period, cutoff)["won_amount"])))
     rows = []
-    for period in periods:
-        made = forecast(scope, period, period.start, methods, config)
-        actual = outcomes(scope, period, cutoff)["won_amount"]
+    for period, made, actual in zip(periods, computed[::2], computed[1::2]):
         rows.append({
             "period": period.label, "actual": actual,
             **{column(m): made["methods"][m]["expected"] for m in methods},

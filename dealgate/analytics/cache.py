@@ -62,9 +62,11 @@ def figure(fn: Callable) -> Callable:
     def key_of(args: tuple, kwargs: dict) -> tuple[str, bool, dt.datetime]:
         bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()
-        name = f"{connection.settings_dict['NAME']}:{fn.__module__}.{fn.__qualname__}:{sorted(bound.arguments.items())!r}"
+        arguments = sorted(bound.arguments.items())
+        name = f"{connection.settings_dict['NAME']}:{fn.__module__}.{fn.__qualname__}:{arguments!r}"
         cutoff = bound.arguments["cutoff"]
-        return "dealgate-figure:" + hashlib.sha256(name.encode()).hexdigest(), cutoff <= timezone.now() - SETTLED, cutoff
+        key = "dealgate-figure:" + hashlib.sha256(name.encode()).hexdigest()
+        return key, cutoff <= timezone.now() - SETTLED, cutoff
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -267,8 +267,9 @@ def forecast_report(scope: Scope, period: Period, cutoff: dt.datetime, methods: 
     categories per owner (and team) beside the model's number, and each stage's probabilities."""
     result = forecast(scope, period, cutoff, methods, config)
     time_aware = result["methods"].get("time-aware")
-    result["categories"] = {group: categories(scope, period, cutoff, group, config, time_aware=time_aware)
-                            for group in groups}
+    result["categories"] = dict(zip(groups, together(*(
+        lambda group=group: categories(scope, period, cutoff, group, config, time_aware=time_aware)
+        for group in groups))))
     result["probabilities"] = historical_probabilities(scope, cutoff, config)
     return result
 
@@ -319,22 +320,28 @@ def commit_accuracy(scope: Scope, period: Period, cutoff: dt.datetime, periods: 
     deals in category commit expected to close by its end) against what the owner won in it."""
     from django.contrib.auth import get_user_model
 
-    result: dict[int, dict[str, Any]] = {}
-    for step in range(periods, 0, -1):
-        past = period.shifted(-step)
+    def commits(past: Period) -> list[dict[str, Any]]:
         cte, params = state_cte(scope, past.start)
         params.update(due_by=past.last_day.isoformat())
-        commits = fetch(cte + """
+        return fetch(cte + """
 SELECT state.owner_id AS who, SUM(state.amount_cents) AS amount_cents FROM state
 WHERE state.kind = 'open' AND state.category = 'commit' AND state.close_date IS NOT NULL
   AND state.close_date <= %(due_by)s GROUP BY state.owner_id""", params)
+
+    def won(past: Period) -> list[dict[str, Any]]:
         cte, params = state_cte(scope, cutoff)
         params.update(start=ts(past.start), end=ts(past.end))
-        won = fetch(cte + """
+        return fetch(cte + """
 SELECT state.owner_id AS who, SUM(state.amount_cents) AS amount_cents FROM state
 WHERE state.kind = 'won' AND state.stage_at >= %(start)s AND state.stage_at < %(end)s
 GROUP BY state.owner_id""", params)
-        for kind, rows in (("commit", commits), ("won", won)):
+
+    pasts = [period.shifted(-step) for step in range(periods, 0, -1)]
+    fetched = together(*(call for past in pasts
+                         for call in (lambda past=past: commits(past), lambda past=past: won(past))))
+    result: dict[int, dict[str, Any]] = {}
+    for past, commit_rows, won_rows in zip(pasts, fetched[::2], fetched[1::2]):
+        for kind, rows in (("commit", commit_rows), ("won", won_rows)):
             for row in rows:
                 entry = result.setdefault(row["who"], {"periods": {}})
                 entry["periods"].setdefault(past.label, {"commit": Decimal("0.00"), "won": Decimal("0.00")})

@@ -7,19 +7,27 @@ them side by side in threads: each thread has its own connection (Django's conne
 thread), computes its figure (which lands in the figure cache, dealgate.analytics.cache, where the
 page's ordinary sequential code then finds it) and closes its connection.
 
+A process never has more than DEALGATE_ANALYTICS_THREADS such threads (so never more than that many
+extra connections), however many requests or nested `together` calls there are. The caller works
+through the calls too, with whatever threads were free, so nobody ever waits for a thread. 1 turns
+it off.
+
 Only where another connection sees the same data: not inside a transaction (a test's, or a request
 that wrote something first: other connections cannot see its uncommitted rows), and not on an
 in-memory SQLite database (private to its connection). Elsewhere the calls run one after the other,
-with the same results. DEALGATE_ANALYTICS_THREADS sets how many at once (1: never).
+with the same results.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import threading
 from typing import Any, Callable
 
 from django.conf import settings
 from django.db import connection, connections
+
+_threads: dict[int, threading.BoundedSemaphore] = {}  # limit -> the free threads under that limit
+_threads_lock = threading.Lock()
 
 
 def can_run_together() -> bool:
@@ -35,13 +43,48 @@ def together(*calls: Callable[[], Any]) -> list[Any]:
     An error in any call is raised here, as it would be by the call itself."""
     if len(calls) < 2 or not can_run_together():
         return [call() for call in calls]
-    with ThreadPoolExecutor(max_workers=min(len(calls), settings.DEALGATE_ANALYTICS_THREADS)) as pool:
-        futures = [pool.submit(_on_own_connection, call) for call in calls]
-        return [future.result() for future in futures]
+    free = _free_threads()
+    results: list[Any] = [None] * len(calls)
+    errors: list[BaseException | None] = [None] * len(calls)
+    pending = iter(range(len(calls)))  # shared: each thread, and the caller, takes the next call
+    take = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with take:
+                index = next(pending, None)
+            if index is None:
+                return
+            try:
+                results[index] = calls[index]()
+            except BaseException as exc:  # noqa: BLE001 - raised by the caller, after all are done
+                errors[index] = exc
+
+    helpers = []
+    while len(helpers) < len(calls) - 1 and free.acquire(blocking=False):
+        helpers.append(threading.Thread(target=_on_own_connection, args=(work, free), name="dealgate-figure",
+                                        daemon=True))
+        helpers[-1].start()
+    work()  # the caller works too, on its own connection
+    for thread in helpers:
+        thread.join()
+    for error in errors:
+        if error is not None:
+            raise error
+    return results
 
 
-def _on_own_connection(call: Callable[[], Any]) -> Any:
+def _free_threads() -> threading.BoundedSemaphore:
+    limit = settings.DEALGATE_ANALYTICS_THREADS
+    with _threads_lock:
+        if limit not in _threads:
+            _threads[limit] = threading.BoundedSemaphore(limit)
+        return _threads[limit]
+
+
+def _on_own_connection(work: Callable[[], None], free: threading.BoundedSemaphore) -> None:
     try:
-        return call()
+        work()
     finally:
         connections.close_all()  # this thread's connections only
+        free.release()

@@ -24,6 +24,7 @@ from dealgate.analytics import charts, forecast, metrics
 from dealgate.analytics.backtest import backtest
 from dealgate.analytics.history import Scope, scope_for
 from dealgate.analytics.periods import Period, parse_as_of, parse_period, period_containing
+from dealgate.analytics.together import together
 from dealgate.analytics.models import ProbabilityAdoption
 from dealgate.analytics.services import adopt_probability, revert_adoption
 from dealgate.deals.models import Source
@@ -110,15 +111,16 @@ def insights(request: HttpRequest) -> HttpResponse:
 @login_required
 def forecast_page(request: HttpRequest) -> HttpResponse:
     scope, period, cutoff, form = _filters(request)
-    result = forecast.forecast_report(scope, period, cutoff, groups=("owner", "team"))
     months = 1 if period.months == 1 else 3
     history = [period_containing(cutoff.date(), months).shifted(-step) for step in range(6 if months == 1 else 4, 0, -1)]
-    tested = backtest(scope, history, cutoff)
+    result, tested, accuracy = together(  # dealgate.analytics.together
+        lambda: forecast.forecast_report(scope, period, cutoff, groups=("owner", "team")),
+        lambda: backtest(scope, history, cutoff), lambda: forecast.commit_accuracy(scope, period, cutoff))
     return render(request, "analytics/forecast.html", {
         "form": form, "period": period, "cutoff": cutoff, "scope": scope, "result": result,
         "methods": result["methods"], "probabilities": result["probabilities"],
         "owners": result["categories"]["owner"], "teams": result["categories"]["team"],
-        "accuracy": forecast.commit_accuracy(scope, period, cutoff),
+        "accuracy": accuracy,
         "backtest": tested, "is_admin": role_of(request.user) == "admin",
         "adoptions": latest_adoptions(result["probabilities"]) if role_of(request.user) == "admin" else {},
         "charts": {

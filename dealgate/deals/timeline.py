@@ -191,6 +191,15 @@ def refresh_spans(deal_ids: Iterable[int] | None = None, *, pipeline_id: int | N
         _refresh("1 = 1", [])
 
 
+def vacuum_spans() -> None:
+    """After a bulk write of spans. PostgreSQL answers analytics from its covering indexes without
+    visiting the table only for pages its visibility map marks all-visible, which VACUUM does
+    (autovacuum would, later, where it is on). Not inside a transaction, where VACUUM cannot run."""
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE deals_statespan")
+
+
 def _refresh(condition: str, values: list) -> None:
     """Delete and re-insert the spans of the deals matching `condition` ({deal}: the id column)."""
     # The condition uses positional %s; the big query names its parameters, so rename them there.

@@ -109,3 +109,31 @@ def test_figures_computed_together_equal_figures_computed_in_turn(world, pipelin
     after = connection.cursor().connection.execute(
         "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database()").fetchone()[0]
     assert after == before  # every thread closed its connection
+
+
+@pytest.mark.postgres_only
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs a database other connections see")
+def test_nested_calls_never_use_more_threads_than_the_limit():
+    import threading
+    import time
+
+    running, peak, lock = [0], [0], threading.Lock()
+
+    def work(value):
+        def call():
+            with lock:
+                running[0] += 1
+                peak[0] = max(peak[0], running[0])
+            time.sleep(0.05)
+            with lock:
+                running[0] -= 1
+            return value
+        return call
+
+    def nested(base):
+        return lambda: sum(together(*(work(base + i) for i in range(4))))
+
+    with override_settings(DEALGATE_ANALYTICS_THREADS=3):
+        assert together(*(nested(10 * n) for n in range(4))) == [sum(10 * n + i for i in range(4)) for n in range(4)]
+    # the caller's own thread works too: at most the limit of extra threads plus the caller
+    assert 2 <= peak[0] <= 3 + 1

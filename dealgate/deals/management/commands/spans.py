@@ -3,7 +3,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from dealgate.deals.models import StateSpan
-from dealgate.deals.timeline import refresh_spans
+from dealgate.deals.timeline import refresh_spans, vacuum_spans
 from dealgate.pipelines.models import Pipeline
 
 
@@ -30,5 +30,6 @@ class Command(BaseCommand):
             pipeline_id = found.pk
         started = time.perf_counter()
         refresh_spans(pipeline_id=pipeline_id)
+        vacuum_spans()
         spans = StateSpan.objects.filter(**({"pipeline_id": pipeline_id} if pipeline_id else {})).count()
         self.stdout.write(f"Rebuilt {spans:,} state spans in {time.perf_counter() - started:.1f} s.")

@@ -127,6 +127,10 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # The company currency: totals in other currencies convert into it with the rate table.
+# Analytics figures (dealgate.analytics.cache) live here; a page stores about twenty, and the
+# figures its threads compute must still be there when the page reads them.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                      "OPTIONS": {"MAX_ENTRIES": 5000}}}
 # How many analytics figures a page computes at once, each on its own connection
 # (dealgate.analytics.together); 1 computes them one after the other.
 DEALGATE_ANALYTICS_THREADS = envint("DEALGATE_ANALYTICS_THREADS", 4, minimum=1)

@@ -24,6 +24,8 @@ import threading
 from typing import Any, Callable
 
 from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.dummy import DummyCache
 from django.db import connection, connections
 
 _threads: dict[int, threading.BoundedSemaphore] = {}  # limit -> the free threads under that limit
@@ -32,6 +34,8 @@ _threads_lock = threading.Lock()
 
 def can_run_together() -> bool:
     if settings.DEALGATE_ANALYTICS_THREADS < 2 or connection.in_atomic_block:
+        return False
+    if isinstance(caches["default"], DummyCache):  # nowhere to leave a figure for the page
         return False
     if connection.vendor == "sqlite":
         return not connection.is_in_memory_db()

@@ -133,7 +133,7 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
                       "OPTIONS": {"MAX_ENTRIES": 5000}}}
 # How many analytics figures a page computes at once, each on its own connection
 # (dealgate.analytics.together); 1 computes them one after the other.
-DEALGATE_ANALYTICS_THREADS = envint("DEALGATE_ANALYTICS_THREADS", 4, minimum=1)
+DEALGATE_ANALYTICS_THREADS = envint("DEALGATE_ANALYTICS_THREADS", 8, minimum=1)
 DEALGATE_CURRENCY = envstr("DEALGATE_CURRENCY", "EUR").upper()
 if len(DEALGATE_CURRENCY) != 3 or not DEALGATE_CURRENCY.isalpha():
     raise ImproperlyConfigured(f"DEALGATE_CURRENCY={DEALGATE_CURRENCY!r} is not a three-letter ISO 4217 code.")

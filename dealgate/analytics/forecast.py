@@ -188,6 +188,7 @@ GROUP BY stage_id, code""", {**params, "slice_start": ts(start), "slice_end": ts
     return table
 
 
+@figure
 def time_aware_forecast(scope: Scope, period: Period, cutoff: dt.datetime, config: Settings = Settings()) -> dict:
     """Expected amount won in the period, its 10/50/90 range, and the expected amount per owner and team."""
     table, already, rows, spread = together(

@@ -5,10 +5,11 @@ Two cases, told apart by the instant a figure looks up to (its `cutoff`):
 * a cutoff in the past (older than a few minutes): the figure only reads events before it, and live
   writes add events at "now", after it. It stays valid until a SpanRewrite note (left by imports,
   backfills, the demo generator: anything that writes older events) says that something before the
-  cutoff changed. Trailing comparisons, backtests and as-of reports hit this case.
+  cutoff changed, or a pipeline's configuration changed. Trailing comparisons, backtests and as-of
+  reports hit this case.
 * a cutoff at or near now: valid while no span was written since, which the highest span id tells
-  (spans are rewritten, never updated, so every write raises it). In one page several panels ask for
-  the same figure; they share it.
+  (spans are rewritten, never updated, so every write raises it) and no pipeline's configuration
+  changed. In one page several panels ask for the same figure; they share it.
 
 Values live in Django's cache (per process by default), a past figure for an hour, a current one
 for a minute at most. Reading the notes or the highest id is one indexed query.
@@ -35,24 +36,36 @@ PAST_TTL = 3600
 CURRENT_TTL = 60
 
 
-def _scalar(sql: str, params: list[Any]) -> Any:
+# Figures also read the pipelines' configuration (a stage's kind, position and configured
+# probability: the prior of the learned probabilities and the timing table). Its triggers change a
+# pipeline's rules version with every edit (dealgate.pipelines.models.RulesVersion); the sum of the
+# versions is part of every mark, so an edited stage invalidates the figures at once.
+_RULES = "(SELECT COALESCE(SUM(version), 0) FROM pipelines_rulesversion)"
+
+
+def _row(sql: str, params: list[Any]) -> tuple:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        row = cursor.fetchone()
-    return row[0] if row else None
+        return cursor.fetchone()
 
 
-def _last_rewrite() -> int:
-    return _scalar("SELECT MAX(id) FROM deals_spanrewrite", []) or 0
+def _last_rewrite() -> tuple[int, int]:
+    last, rules = _row(f"SELECT (SELECT MAX(id) FROM deals_spanrewrite), {_RULES}", [])
+    return last or 0, int(rules)
 
 
-def _rewritten_before(since_id: int, cutoff: dt.datetime) -> bool:
-    return _scalar("SELECT 1 FROM deals_spanrewrite WHERE id > %s AND (changed_from IS NULL OR changed_from < %s) "
-                   "LIMIT 1", [since_id, stored_timestamp(cutoff)]) is not None
+def _still_valid(mark: tuple[int, int], cutoff: dt.datetime) -> bool:
+    """A past figure: no rewrite note since its mark says anything before `cutoff` changed, and the
+    configuration is the same."""
+    rewritten, rules = _row(
+        "SELECT (SELECT 1 FROM deals_spanrewrite WHERE id > %s AND (changed_from IS NULL OR changed_from < %s) "
+        f"LIMIT 1), {_RULES}", [mark[0], stored_timestamp(cutoff)])
+    return rewritten is None and int(rules) == mark[1]
 
 
-def _last_span() -> int:
-    return _scalar("SELECT MAX(id) FROM deals_statespan", []) or 0
+def _last_span() -> tuple[int, int]:
+    last, rules = _row(f"SELECT (SELECT MAX(id) FROM deals_statespan), {_RULES}", [])
+    return last or 0, int(rules)
 
 
 def figure(fn: Callable) -> Callable:
@@ -73,7 +86,7 @@ def figure(fn: Callable) -> Callable:
         key, past, cutoff = key_of(args, kwargs)
         stored = cache.get(key)
         if past:
-            if stored is not None and not _rewritten_before(stored[0], cutoff):
+            if stored is not None and _still_valid(stored[0], cutoff):
                 return stored[1]
             mark = _last_rewrite()
         else:

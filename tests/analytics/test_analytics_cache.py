@@ -65,3 +65,20 @@ def test_a_current_figure_is_shared_until_anything_is_written(history, world, pi
     services.update_deal(deal, by=world.alice, amount="250")
     row = pipeline_by_stage(scope, now + dt.timedelta(minutes=1))
     assert sum((r["amount"] for r in row), 0) == 250
+
+
+@pytest.mark.django_db
+def test_an_edited_stage_invalidates_cached_figures_at_once(history, world, pipeline):
+    """Learned probabilities are smoothed toward the configured one: after an admin changes it (say,
+    adopting the learned value), no figure may go on showing the old configuration."""
+    from dealgate.analytics import forecast
+    from dealgate.pipelines.models import Stage
+
+    scope, past = Scope(pipeline_id=pipeline.pk), at("2026-10-01")
+    propose = Stage.objects.get(pipeline=pipeline, key="propose")
+    before = forecast.historical_probabilities(scope, past)[propose.pk]
+    assert forecast.historical_probabilities(scope, past)[propose.pk] == before  # cached
+    Stage.objects.filter(pk=propose.pk).update(probability=propose.probability + 20)
+    after = forecast.historical_probabilities(scope, past)[propose.pk]
+    assert after["configured"] == before["configured"] + 0.2
+    assert after == forecast.historical_probabilities.uncached(scope, past)[propose.pk]

@@ -39,8 +39,9 @@ CURRENT_TTL = 60
 # Figures also read the pipelines' configuration (a stage's kind, position and configured
 # probability: the prior of the learned probabilities and the timing table). Its triggers change a
 # pipeline's rules version with every edit (dealgate.pipelines.models.RulesVersion); the sum of the
-# versions is part of every mark, so an edited stage invalidates the figures at once.
-_RULES = "(SELECT COALESCE(SUM(version), 0) FROM pipelines_rulesversion)"
+# versions is part of every mark, so an edited stage invalidates the figures at once. (Versions are
+# random 64-bit numbers: summed modulo a prime, so SQLite's integer sum cannot overflow.)
+_RULES = "(SELECT COALESCE(SUM(version - version / 2147483647 * 2147483647), 0) FROM pipelines_rulesversion)"
 
 
 def _row(sql: str, params: list[Any]) -> tuple:

@@ -122,6 +122,7 @@ def timing_table(scope: Scope, period: Period, cutoff: dt.datetime, config: Sett
             + f" ELSE {len(AGE_BUCKETS)} END"
 
     smaller = "LEAST" if is_postgres() else "MIN"
+
     def count(reopened: bool, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
         """The stays that began in [start, end), per stage and code."""
         to_close = days_between('s.starts_at', won_at_cutoff(reopened))
@@ -151,26 +152,7 @@ GROUP BY stage_id, code""", {**params, "slice_start": ts(start), "slice_end": ts
     edges = [lookback + (cutoff - lookback) * i / TIMING_SLICES for i in range(TIMING_SLICES + 1)]
     parts = together(*(lambda a=a, b=b: count(False, a, b) for a, b in zip(edges, edges[1:])),
                      lambda: count(True, lookback, cutoff))
-    counts: dict[tuple[int, int], list[int]] = {}  # (stage, lo) -> [n, won, won in window]
-    cohorts: dict[int, list[int]] = {}  # stage -> [entered, advanced, won, closed]
-    for rows in parts:
-        for row in rows:
-            code, n = int(row["code"]), int(row["n"])
-            outcome, first_entry, advanced = code // 4000, (code // 2000) % 2, (code // 1000) % 2
-            reach, j_from, j_to = (code // 100) % 10, (code // 10) % 10, code % 10 - 1
-            won = int(outcome == 1)
-            for j in range(reach):
-                cell = counts.setdefault((row["stage_id"], AGE_BUCKETS[j]), [0, 0, 0])
-                cell[0] += n
-                cell[1] += n * won
-                if won and j_from <= j <= j_to:
-                    cell[2] += n
-            if first_entry:
-                cohort = cohorts.setdefault(row["stage_id"], [0, 0, 0, 0])
-                cohort[0] += n
-                cohort[1] += n * advanced
-                cohort[2] += n * won
-                cohort[3] += n * int(outcome != 0)
+    counts, cohorts = _tally(row for rows in parts for row in rows)
     conversion.prime(conversion_of(cohorts), scope, _lookback(cutoff, config), cutoff)
     cells = {key: tuple(value) for key, value in counts.items()}
     all_won = sum(won for (s, lo), (n, won, ww) in cells.items() if lo == 0)
@@ -186,6 +168,31 @@ GROUP BY stage_id, code""", {**params, "slice_start": ts(start), "slice_end": ts
             n, _, ww = cells.get((stage.pk, lo), (0, 0, 0))
             table[(stage.pk, lo)] = simulation.Belief.smoothed(ww, n, stage_q, config.smoothing)
     return table
+
+
+def _tally(rows: Any) -> tuple[dict[tuple[int, int], list[int]], dict[int, list[int]]]:
+    """Unpack the timing table's (stage, code, n) rows: per (stage, age bucket) [stays, won, won in
+    the window], and per stage the look-back cohorts [entered, advanced, won, closed]."""
+    counts: dict[tuple[int, int], list[int]] = {}
+    cohorts: dict[int, list[int]] = {}
+    for row in rows:
+        code, n = int(row["code"]), int(row["n"])
+        outcome, first_entry, advanced = code // 4000, (code // 2000) % 2, (code // 1000) % 2
+        reach, j_from, j_to = (code // 100) % 10, (code // 10) % 10, code % 10 - 1
+        won = int(outcome == 1)
+        for j in range(reach):
+            cell = counts.setdefault((row["stage_id"], AGE_BUCKETS[j]), [0, 0, 0])
+            cell[0] += n
+            cell[1] += n * won
+            if won and j_from <= j <= j_to:
+                cell[2] += n
+        if first_entry:
+            cohort = cohorts.setdefault(row["stage_id"], [0, 0, 0, 0])
+            cohort[0] += n
+            cohort[1] += n * advanced
+            cohort[2] += n * won
+            cohort[3] += n * int(outcome != 0)
+    return counts, cohorts
 
 
 @figure

@@ -126,7 +126,6 @@ STATIC_ROOT = DATA_DIR / "static"
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
-# The company currency: totals in other currencies convert into it with the rate table.
 # Analytics figures (dealgate.analytics.cache) live here; a page stores about twenty, and the
 # figures its threads compute must still be there when the page reads them.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
@@ -134,6 +133,7 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 # How many analytics figures a page computes at once, each on its own connection
 # (dealgate.analytics.together); 1 computes them one after the other.
 DEALGATE_ANALYTICS_THREADS = envint("DEALGATE_ANALYTICS_THREADS", 8, minimum=1)
+# The company currency: totals in other currencies convert into it with the rate table.
 DEALGATE_CURRENCY = envstr("DEALGATE_CURRENCY", "EUR").upper()
 if len(DEALGATE_CURRENCY) != 3 or not DEALGATE_CURRENCY.isalpha():
     raise ImproperlyConfigured(f"DEALGATE_CURRENCY={DEALGATE_CURRENCY!r} is not a three-letter ISO 4217 code.")

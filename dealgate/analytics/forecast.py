@@ -23,7 +23,7 @@ import numpy as np
 from dealgate.analytics import formulas, simulation
 from dealgate.analytics.cache import figure
 from dealgate.analytics.history import (
-    REOPENING, Scope, days_between, fetch, is_postgres, money, open_deals, outcome_at_cutoff, pipeline_by_stage,
+    Scope, days_between, fetch, is_postgres, money, open_deals, outcome_at_cutoff, pipeline_by_stage,
     reopened_before_cutoff, spans, state_cte, ts, won_at_cutoff,
 )
 from dealgate.analytics.metrics import conversion, conversion_of, outcomes, stages_of

@@ -99,12 +99,13 @@ def generate(*, deals: int, seed: int, today: dt.date | None = None, stdout: Any
         with transaction.atomic():
             before = _last_deal_id()
             _insert(tables, sim, stories, summary)
-            refresh_spans(id_range=(before, _last_deal_id()))
-        if _last_deal_id() >= 2 * analyzed_at + chunk_size:
+            last = _last_deal_id()
+            refresh_spans(id_range=(before, last))
+        if last >= 2 * analyzed_at + chunk_size:
             # Each doubling of the tables: with the empty tables' estimates, each chunk's span query
             # planned its per-span lookups as a scan of a whole stage's history (O(total) per chunk).
             _refresh_planner_statistics()
-            analyzed_at = _last_deal_id()
+            analyzed_at = last
         if deals > chunk_size:
             rate = summary.deals / (time.perf_counter() - started)
             out.write(f"  {summary.deals:,} / {deals:,} deals ({rate:,.0f} deals/s)\n")

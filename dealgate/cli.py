@@ -36,9 +36,27 @@ def main(argv: list[str] | None = None) -> None:
         args = ["help"]
     if args[0] == "worker":
         args = ["db_worker", *args[1:]]
+    sys.exit(run_quietly(["dealgate", *args]))
+
+
+def run_quietly(argv: list[str]) -> int:
+    """Run a command; anything unexpected (bad settings, Django's own commands) is one line and a log entry."""
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(["dealgate", *args])
+    try:
+        execute_from_command_line(argv)
+    except KeyboardInterrupt:
+        sys.stderr.write("Interrupted.\n")
+        return 130
+    except BrokenPipeError:  # `dealgate export deals | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as exc:
+        from dealgate.cli_support import report_crash
+
+        sys.stderr.write(report_crash(exc, argv) + "\n")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -137,3 +137,29 @@ def deal_detail(deal_id: Any, user: Any) -> DealDetail:
         progress=progress[deal.pk],
         can_edit=user is None or can_edit_deal(user, deal),
     )
+
+
+@dataclass(frozen=True)
+class FinalStay:
+    """Where a closed deal's clock stopped: the stage it closed from and its whole days there."""
+
+    stage: Stage
+    days: int
+
+
+def stages_reached(deal: Deal) -> set[int]:
+    """Ids of the stages the deal's history shows it entered (a closed deal's path shows only these)."""
+    return set(StageHistory.objects.filter(deal=deal).values_list("to_stage_id", flat=True))
+
+
+def final_stay(history: list[StageHistory]) -> FinalStay | None:
+    """For a closed deal's history (oldest first): the stay that ended at the close, or None.
+
+    Days in stage stop at the close: a deal won years ago was in its last stage for as long as it
+    was there then, not until today.
+    """
+    closing = next((i for i in range(len(history) - 1, -1, -1) if history[i].to_stage.kind != StageKind.OPEN), None)
+    if not closing:  # never closed, or created closed (an imported historical deal)
+        return None
+    entered = history[closing - 1]
+    return FinalStay(stage=entered.to_stage, days=(history[closing].at - entered.at).days)

@@ -37,6 +37,7 @@ from dealgate.people.access import can_edit_deal, can_override, role_of, team_id
 from dealgate.pipelines.criteria import evaluate, load_facts
 from dealgate.pipelines.gate import PipelineRules
 from dealgate.pipelines.models import LostReason, Pipeline, Stage, StageKind
+from dealgate.words import plural
 
 # ---------------------------------------------------------------------------------------------
 # Parsing helpers: turn user input into values or a ValidationFailed naming the field.
@@ -288,7 +289,7 @@ def move_deal(
         unmet = unmet_criteria(locked, target, rules)
         if unmet and not reason_text:
             raise MoveBlocked(
-                f"{locked.title} cannot move to {target.name}: {len(unmet)} criteria not met.",
+                f"{locked.title} cannot move to {target.name}: {plural(len(unmet), 'criterion', 'criteria')} not met.",
                 unmet=unmet, deal_id=locked.pk, to_stage=target.key,
             )
         if reason_text and not unmet:

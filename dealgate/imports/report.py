@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from dealgate.words import plural
+
 
 @dataclass
 class RowError:
@@ -62,14 +64,14 @@ class ImportReport:
     def summary(self) -> str:
         verb = "would be" if self.dry_run or self.blocked else "were"
         if self.blocked:
-            head = (f"Nothing was imported: {len(self.bad_rows)} of {self.rows} rows are bad. Fix them, or skip "
+            head = (f"Nothing was imported: {len(self.bad_rows):,} of {plural(self.rows, 'row')} {'is' if len(self.bad_rows) == 1 else 'are'} bad. Fix them, or skip "
                     "bad rows (--skip-bad-rows) to import the good ones.")
         else:
-            head = f"{'Dry run: nothing written. ' if self.dry_run else ''}{self.rows} rows read."
+            head = f"{'Dry run: nothing written. ' if self.dry_run else ''}{plural(self.rows, 'row')} read."
         counts = (f"{self.kind}: {self.created} {verb} created, {self.updated} updated, {self.unchanged} unchanged"
-                  + (f", {len(self.bad_rows)} bad rows skipped" if self.skip_bad_rows and self.errors else "")
-                  + (f"; {self.accounts_created} accounts created" if self.accounts_created else "")
-                  + (f"; {self.history_rows} history rows (imported)" if self.history_rows else "")
+                  + (f", {plural(len(self.bad_rows), 'bad row')} skipped" if self.skip_bad_rows and self.errors else "")
+                  + (f"; {plural(self.accounts_created, 'account')} created" if self.accounts_created else "")
+                  + (f"; {plural(self.history_rows, 'history row')} (imported)" if self.history_rows else "")
                   + (f"; users created: {', '.join(self.users_created)}" if self.users_created else "")
                   + (f"; new sales reps: {', '.join(self.users_to_create)}"
                      if self.users_to_create and not self.users_created else ""))
@@ -78,7 +80,7 @@ class ImportReport:
     def as_text(self, max_errors: int = 50) -> str:
         lines = [self.summary()]
         if self.errors:
-            lines.append(f"Problems ({len(self.errors)} in {len(self.bad_rows)} rows; the header is row 1):")
+            lines.append(f"Problems ({len(self.errors):,} in {plural(len(self.bad_rows), 'row')}; the header is row 1):")
             lines.extend(f"  {e}" for e in self.errors[:max_errors])
             if len(self.errors) > max_errors:
                 lines.append(f"  ... and {len(self.errors) - max_errors} more (use --json for all of them)")

@@ -29,7 +29,7 @@ def test_it_lists_open_deals_as_a_table_with_right_aligned_amounts(make_deal):
     lines = out.splitlines()
     assert lines[0].split()[:4] == ["ID", "Title", "Account", "Stage"]
     assert any("Fleet renewal" in line and "12,500 EUR" in line for line in lines)
-    assert "2 deal(s) shown." in out
+    assert "2 deals shown." in out
     amount_column_ends = {line.index(" EUR") for line in lines if " EUR" in line}
     assert len(amount_column_ends) == 1  # right-aligned: every amount ends at the same column
 
@@ -150,3 +150,43 @@ def test_the_console_command_exits_1_with_the_reason_on_a_refused_move(tmp_path)
     assert unknown.returncode == 1 and "No stage 'nowhere'" in unknown.stderr
     help_text = subprocess.run([*dealgate, "--help"], env=env, capture_output=True, text=True).stdout
     assert "move ID STAGE" in help_text
+
+
+def _backdate(deal, created: str, closed: str) -> None:
+    """Put a closed deal's two history rows (created, closed) at these UTC times; history is append-only in
+    the ORM, so this is the raw SQL a restored backup would amount to."""
+    from django.db import connection
+
+    history, deals = StageHistory._meta.db_table, deal._meta.db_table
+    rows = list(StageHistory.objects.filter(deal=deal).order_by("at", "id").values_list("id", flat=True))
+    assert len(rows) == 2
+    with connection.cursor() as cursor:
+        for row_id, when in zip(rows, (created, closed)):
+            cursor.execute(f"UPDATE {history} SET at = %s WHERE id = %s", [when, row_id])
+        cursor.execute(f"UPDATE {deals} SET created_at = %s, stage_entered_at = %s, closed_at = %s WHERE id = %s",
+                       [created, closed, closed, deal.pk])
+
+
+def test_it_stops_the_stage_clock_of_a_deal_won_years_ago_and_shows_only_the_stages_it_reached(make_deal):
+    import datetime as dt
+
+    deal = make_deal(title="Old win", amount="9000")
+    run("move", str(deal.pk), "won", "--user", "bob", "--override", "--reason", "Signed on paper")
+    _backdate(deal, dt.datetime(2016, 1, 1, 9, tzinfo=dt.timezone.utc), dt.datetime(2016, 2, 15, 10, tzinfo=dt.timezone.utc))
+    out = run("deal", "show", str(deal.pk))
+    assert "Qualify > [Won]" in out.splitlines()[1]  # Propose and Negotiate were never reached
+    assert "won on 2016-02-15 from Qualify after 45 days there" in out  # Jan 1 -> Feb 15: 31 + 14 days
+    assert "Next step" not in out
+    data = json.loads(run("deal", "show", str(deal.pk), "--json"))
+    assert data["days_in_stage"] == 45 and data["stages_reached"] == ["qualify", "won"]
+
+
+def test_it_shows_why_and_when_a_deal_was_lost_without_a_next_step(make_deal, world):
+    deal = make_deal(title="Lost early")
+    services.set_next_step(deal, by=world.alice, text="Call again", due="2020-01-01")
+    run("move", str(deal.pk), "lost", "--user", "alice", "--lost-reason", "price")
+    out = run("deal", "show", str(deal.pk))
+    assert out.splitlines()[1] == "Qualify > [Lost]"
+    assert "lost on " in out and "from Qualify after 0 days there" in out
+    assert "Lost reason: Price too high" in out
+    assert "Call again" not in out and "Overdue" not in out

@@ -13,6 +13,7 @@ from django.utils import timezone
 from dealgate.deals.flags import flags_and_progress
 from dealgate.deals.models import Activity, ActivityKind, Approval, DealContact, FieldChange, StageHistory
 from dealgate.deals.models import Deal, ForecastCategory, Source
+from dealgate.deals.selectors import final_stay, stages_reached
 from dealgate.people.access import can_edit_deal, can_override, role_of
 from dealgate.pipelines.criteria import ApprovalConfig
 from dealgate.pipelines.gate import PipelineRules
@@ -40,24 +41,39 @@ class TimelineEntry:
 
 
 def stage_path(deal: Deal, rules: PipelineRules) -> list[PathStep]:
-    """Open stages in order, then the closed stage the deal is in (or Won as the goal)."""
-    steps = []
+    """Open deal: open stages in order, then Won as the goal. Closed deal: only the open stages its
+    history shows it reached, then the closed stage it is in (never a tick on a stage it skipped)."""
     current = rules.stages[deal.stage_id]
+    reached = stages_reached(deal) if not deal.is_open else set()
+    steps = []
     for stage in rules.stages.values():
         if stage.kind != StageKind.OPEN:
             continue
-        if current.kind != StageKind.OPEN or stage.position < current.position:
-            state = "done"
+        if stage.pk == current.pk:
+            steps.append(PathStep(stage, "current"))
+        elif not deal.is_open:
+            if stage.pk in reached:
+                steps.append(PathStep(stage, "done"))
+        elif current.kind != StageKind.OPEN or stage.position < current.position:
+            steps.append(PathStep(stage, "done"))
         else:
-            state = "current" if stage.pk == current.pk else "ahead"
-        steps.append(PathStep(stage, state))
+            steps.append(PathStep(stage, "ahead"))
     if current.kind != StageKind.OPEN:
         steps.append(PathStep(current, "current"))
     else:
         won = next((s for s in rules.stages.values() if s.kind == StageKind.WON), None)
-        if won:
+        if won and deal.is_open:
             steps.append(PathStep(won, "ahead"))
     return steps
+
+
+def closing(deal: Deal, current: Any) -> dict[str, Any] | None:
+    """A closed deal's close: when, how (won or lost), why, and the stay that ended with it."""
+    if deal.is_open:
+        return None
+    history = list(StageHistory.objects.filter(deal=deal).select_related("to_stage").order_by("at", "id"))
+    return {"at": deal.closed_at, "stay": final_stay(history), "lost_reason": deal.lost_reason,
+            "lost_note": deal.lost_note, "won": current.kind == StageKind.WON}
 
 
 def timeline(deal: Deal, limit: int = 100) -> list[TimelineEntry]:
@@ -128,6 +144,7 @@ def render_deal(request: HttpRequest, deal: Deal, *, status: int = 200, errors: 
         "lost_reasons": LostReason.objects.filter(active=True), "today": timezone.localdate(),
         "errors": errors or {}, "error_form": error_form, "error_message": message,
         "next_open": rules.next_open_stage(current) if current.kind == StageKind.OPEN else None,
+        "closing": closing(deal, current),
     }
     return render(request, "web/deal.html", context, status=status)
 

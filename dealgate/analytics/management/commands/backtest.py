@@ -1,18 +1,18 @@
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from dealgate.analytics import forecast
 from dealgate.analytics.backtest import backtest, column
 from dealgate.analytics.cli import fmt_money, fmt_pct, scope_from
 from dealgate.analytics.periods import parse_as_of, periods_between
-from dealgate.cli_support import add_user_argument, dumps, table
+from dealgate.cli_support import DealgateCommand, add_user_argument, dumps, table
 from dealgate.errors import DealgateError
 
 LENGTHS = {"month": 1, "quarter": 3}
 
 
-class Command(BaseCommand):
+class Command(DealgateCommand):
     help = ("Backtest the forecast methods: for each period, the forecast made at its start (from what was known "
             "then) against what was actually won; then MAPE and bias per method.")
 

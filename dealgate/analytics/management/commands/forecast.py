@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
-
 from dealgate.analytics import forecast
 from dealgate.analytics.cli import add_scope_arguments, fmt_money, fmt_pct, period_and_cutoff, scope_from
-from dealgate.cli_support import dumps, table
+from dealgate.cli_support import DealgateCommand, dumps, table
 
 
-class Command(BaseCommand):
+class Command(DealgateCommand):
     help = ("Forecast what will be won in a period, as of a date: stage-weighted, historical probability, "
             "time-aware (with a 10/50/90 range), and the forecast categories per owner beside quota.")
 

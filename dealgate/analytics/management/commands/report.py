@@ -2,18 +2,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
-
 from dealgate.analytics import metrics
 from dealgate.analytics.cli import (
     add_by_argument, add_scope_arguments, fmt_days, fmt_money, fmt_pct, period_and_cutoff, scope_from,
 )
-from dealgate.cli_support import dumps, table
+from dealgate.cli_support import DealgateCommand, dumps, table
 
 REPORTS = ("metrics", "funnel", "waterfall", "bottlenecks", "review")
 
 
-class Command(BaseCommand):
+class Command(DealgateCommand):
     help = ("Pipeline analytics for a period, from the stage history: metrics (win rate, deal size, cycle, velocity, "
             "pipeline, coverage), funnel (conversion and time in stage), waterfall, bottlenecks.")
 

@@ -1,12 +1,12 @@
-from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
+from django.core.management.base import CommandError
 
-from dealgate.cli_support import acting_user, add_user_argument, dumps, money, table
+from dealgate.cli_support import DealgateCommand, acting_user, add_user_argument, days_in_stage, dumps, money, plural, table
 from dealgate.deals.models import Deal, StageHistory
+from dealgate.deals.selectors import final_stay
 from dealgate.people.access import can_view_deal
 
 
-class Command(BaseCommand):
+class Command(DealgateCommand):
     help = "One deal at the command line. `dealgate deal show ID`: stage, next step, criteria, flags, history."
 
     def add_arguments(self, parser):
@@ -31,20 +31,26 @@ class Command(BaseCommand):
             {"name": link.contact.name, "role": link.get_role_display()}
             for link in deal.contact_links.select_related("contact").order_by("contact__name")
         ]
+        rows = list(StageHistory.objects.filter(deal=deal).select_related("from_stage", "to_stage", "by")
+                    .order_by("at", "id"))
         history = [
             {"at": row.at, "from": row.from_stage.name if row.from_stage else None, "to": row.to_stage.name,
              "kind": row.kind, "by": row.by.username if row.by else "system", "override": row.override,
              "reason": row.override_reason}
-            for row in StageHistory.objects.filter(deal=deal).select_related("from_stage", "to_stage", "by")
+            for row in rows
         ]
+        closed = deal.closed_at is not None
+        stay = final_stay(rows) if closed else None
         data = {
             "id": deal.pk, "title": deal.title, "account": deal.account.name, "owner": deal.owner.username,
             "pipeline": deal.pipeline.key, "stage": deal.stage.key, "stage_name": deal.stage.name,
             "exit_question": deal.stage.exit_question, "amount": deal.amount, "currency": deal.currency,
             "probability": deal.effective_probability, "expected_close_date": deal.expected_close_date,
             "next_step": deal.next_step, "next_step_due": deal.next_step_due,
-            "days_in_stage": (timezone.now() - deal.stage_entered_at).days,
-            "lost_reason": deal.lost_reason.label if deal.lost_reason else None,
+            "days_in_stage": stay.days if stay else days_in_stage(deal),
+            "closed_at": deal.closed_at, "closed_from_stage": stay.stage.name if stay else None,
+            "lost_reason": deal.lost_reason.label if deal.lost_reason else None, "lost_note": deal.lost_note,
+            "stages_reached": [s.key for s in stages if s.pk in {row.to_stage_id for row in rows}],
             "criteria": {
                 "met": progress.met if progress else 0, "total": progress.total if progress else 0,
                 "items": [r.as_dict() | {"met": r.met} for r in (progress.results if progress else [])],
@@ -57,22 +63,17 @@ class Command(BaseCommand):
         self.stdout.write(self.render(deal, stages, data))
 
     def render(self, deal, stages, data) -> str:
-        path = []
-        for stage in stages:
-            if stage.kind != "open" and stage.pk != deal.stage_id:
-                continue
-            mark = "[" + stage.name + "]" if stage.pk == deal.stage_id else stage.name
-            path.append(mark)
         lines = [
             f"Deal {data['id']}: {data['title']}  ({data['account']}, owner {data['owner']})",
-            " > ".join(path),
-            f"Amount {money(data['amount'], data['currency'])} at {data['probability']}%, "
-            f"expected close {data['expected_close_date'] or 'not set'}, {data['days_in_stage']} days in stage",
-            f"Next step: {data['next_step'] or 'none'}" + (f" (due {data['next_step_due']})" if data["next_step_due"] else ""),
+            self.path(deal, stages, data),
+            f"Amount {money(data['amount'], data['currency'])} at {data['probability']}%, " + self.timing(data),
         ]
+        if deal.closed_at is None:
+            lines.append(f"Next step: {data['next_step'] or 'none'}"
+                         + (f" (due {data['next_step_due']})" if data["next_step_due"] else ""))
         if data["lost_reason"]:
-            lines.append(f"Lost reason: {data['lost_reason']}")
-        if data["exit_question"] and deal.stage.kind == "open":
+            lines.append(f"Lost reason: {data['lost_reason']}" + (f" ({data['lost_note']})" if data["lost_note"] else ""))
+        if data["exit_question"] and deal.stage.kind == "open" and deal.closed_at is None:
             lines.append(f"Exit question: {data['exit_question']}")
         crit = data["criteria"]
         if crit["total"]:
@@ -89,3 +90,27 @@ class Command(BaseCommand):
               ("override: " + h["reason"]) if h["override"] else ""] for h in data["history"]],
         ))
         return "\n".join(lines)
+
+    @staticmethod
+    def path(deal, stages, data) -> str:
+        """Open deal: every open stage, the current one in brackets. Closed: only the stages it reached."""
+        reached = set(data["stages_reached"])
+        names = []
+        for stage in stages:
+            if stage.pk == deal.stage_id:
+                names.append(f"[{stage.name}]")
+            elif stage.kind == "open" and (deal.closed_at is None or stage.key in reached):
+                names.append(stage.name)
+        return " > ".join(names)
+
+    @staticmethod
+    def timing(data) -> str:
+        """Open: expected close and days in stage. Closed: the close date and the last stay, which ended then."""
+        if data["closed_at"] is None:
+            return (f"expected close {data['expected_close_date'] or 'not set'}, "
+                    f"{plural(data['days_in_stage'], 'day')} in stage")
+        text = f"{data['stage_name'].lower()} on {data['closed_at']:%Y-%m-%d}"
+        if data["closed_from_stage"]:
+            text += f" from {data['closed_from_stage']} after {plural(data['days_in_stage'], 'day')} there"
+        return text + (f" (expected {data['expected_close_date']})" if data["expected_close_date"] else "")
+

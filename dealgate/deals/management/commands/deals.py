@@ -1,14 +1,16 @@
-from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
+from django.core.management.base import CommandError
 
-from dealgate.cli_support import acting_user, add_user_argument, dumps, money, table
+from dealgate.cli_support import (
+    DealgateCommand, acting_user, add_user_argument, days_in_stage, dumps, known_pipeline, known_stage_key, money,
+    plural, table,
+)
 from dealgate.deals.models import Deal
 from dealgate.people.access import deal_scope
 
 STATUSES = ("open", "won", "lost", "all")
 
 
-class Command(BaseCommand):
+class Command(DealgateCommand):
     help = "Deals at the command line. `dealgate deals list` prints a table (or --json)."
 
     def add_arguments(self, parser):
@@ -20,6 +22,7 @@ class Command(BaseCommand):
         lister.add_argument("--status", choices=STATUSES, default="open", help="open (default), won, lost or all")
         lister.add_argument("--search", help="text in the title or account name")
         lister.add_argument("--limit", type=int, default=50, help="how many rows (default 50)")
+        lister.add_argument("--all", action="store_true", help="every matching row (no --limit)")
         lister.add_argument("--offset", type=int, default=0, help="skip this many rows first")
         lister.add_argument("--flags", action="store_true", help="add a column with each deal's flags")
         lister.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -28,26 +31,20 @@ class Command(BaseCommand):
     def handle(self, *args, action, **options):
         if options["limit"] < 1 or options["offset"] < 0:
             raise CommandError("--limit must be at least 1 and --offset at least 0.")
-        deals = list(self.query(**options)[options["offset"]: options["offset"] + options["limit"]])
+        query = self.query(**options)
+        offset, limit = options["offset"], None if options["all"] else options["limit"]
+        deals = list(query[offset:] if limit is None else query[offset: offset + limit])
+        matching = offset + len(deals) if deals and (limit is None or len(deals) < limit) else query.count()
         flags = {}
         if options["flags"]:
             from dealgate.deals.flags import compute_flags
 
             flags = compute_flags(deals)
-        now = timezone.now()
-        rows = [
-            {
-                "id": d.pk, "title": d.title, "account": d.account.name, "pipeline": d.pipeline.key,
-                "stage": d.stage.key, "stage_name": d.stage.name, "amount": d.amount, "currency": d.currency,
-                "owner": d.owner.username, "days_in_stage": (now - d.stage_entered_at).days,
-                "next_step": d.next_step, "next_step_due": d.next_step_due,
-                "expected_close_date": d.expected_close_date,
-                **({"flags": [f.as_dict() for f in flags.get(d.pk, [])]} if options["flags"] else {}),
-            }
-            for d in deals
-        ]
+        rows = [self.row(d, flags.get(d.pk, []) if options["flags"] else None) for d in deals]
         if options["json"]:
             self.stdout.write(dumps(rows))
+            if len(rows) < matching:
+                self.stderr.write(self.footer(len(rows), matching, offset))
             return
         headers = ["ID", "Title", "Account", "Stage", "Amount", "Owner", "Days", "Next step due"]
         body = [
@@ -59,7 +56,29 @@ class Command(BaseCommand):
         if options["flags"]:
             headers.append("Flags")
         self.stdout.write(table(headers, body, right=(0, 4, 6)))
-        self.stdout.write(f"{len(rows)} deal(s) shown.")
+        self.stdout.write(self.footer(len(rows), matching, offset))
+
+    def row(self, deal, flags) -> dict:
+        return {
+            "id": deal.pk, "title": deal.title, "account": deal.account.name, "pipeline": deal.pipeline.key,
+            "stage": deal.stage.key, "stage_name": deal.stage.name, "amount": deal.amount, "currency": deal.currency,
+            "owner": deal.owner.username, "days_in_stage": days_in_stage(deal),
+            "next_step": deal.next_step, "next_step_due": deal.next_step_due,
+            "expected_close_date": deal.expected_close_date,
+            **({"flags": [f.as_dict() for f in flags]} if flags is not None else {}),
+        }
+
+    @staticmethod
+    def footer(shown: int, matching: int, offset: int) -> str:
+        """Say when the table is not everything: `50 of 1,234 deals shown (rows 1-50); ...`."""
+        if shown == matching:
+            if not matching and not Deal.objects.exists():
+                return ("No deals yet: `dealgate demo` adds a demo company, "
+                        "`dealgate import deals FILE --mapping M` imports yours.")
+            return f"{plural(shown, 'deal')} shown."
+        rows = f"rows {offset + 1:,}-{offset + shown:,}" if shown else f"none after row {offset:,}"
+        return (f"{shown:,} of {plural(matching, 'deal')} shown ({rows}); "
+                "use --limit N, --offset N or --all for the others.")
 
     def query(self, *, pipeline, stage, owner, status, search, user, **_):
         qs = Deal.objects.select_related("account", "pipeline", "stage", "owner").order_by("-created_at", "-id")
@@ -67,11 +86,11 @@ class Command(BaseCommand):
         if by is not None:
             qs = qs.filter(deal_scope(by))
         if pipeline:
-            qs = qs.filter(pipeline__key=pipeline)
+            qs = qs.filter(pipeline=known_pipeline(pipeline))
         if stage:
-            qs = qs.filter(stage__key=stage)
+            qs = qs.filter(stage__key=known_stage_key(stage, pipeline))
         if owner:
-            qs = qs.filter(owner__username=owner)
+            qs = qs.filter(owner=acting_user(owner))
         if status == "open":
             qs = qs.filter(closed_at__isnull=True)  # a column of the deal: the newest-first index can stop at --limit
         elif status != "all":

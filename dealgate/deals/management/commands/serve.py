@@ -1,11 +1,12 @@
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+
+from dealgate.cli_support import DealgateCommand
 
 DEMO_PASSWORD = "dealgate-demo"
 
 
-class Command(BaseCommand):
+class Command(DealgateCommand):
     help = (
         "Start Dealgate: apply migrations, load demo data into an empty database, print the demo "
         "login and serve the app (default http://127.0.0.1:8000)."

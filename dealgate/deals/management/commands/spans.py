@@ -1,13 +1,14 @@
 import time
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from dealgate.cli_support import DealgateCommand
 from dealgate.deals.models import StateSpan
 from dealgate.deals.timeline import refresh_spans, vacuum_spans
 from dealgate.pipelines.models import Pipeline
 
 
-class Command(BaseCommand):
+class Command(DealgateCommand):
     help = (
         "Rebuild the deals' state spans (what analytics reads) from the stage history and field changes. "
         "Every write keeps them current; use this after editing the database by hand or restoring a backup."

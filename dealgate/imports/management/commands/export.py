@@ -1,9 +1,10 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import CommandError
 
+from dealgate.cli_support import DealgateCommand, plural
 from dealgate.imports.exports import EXPORTS, csv_lines
 
 
-class Command(BaseCommand):
+class Command(DealgateCommand):
     help = ("Export deals, accounts, contacts, activities or stage history as CSV (to stdout, or --out FILE). "
             "Rows stream from the database, so any size fits in memory. Deal, account, contact and activity "
             "exports import back with `--mapping generic`.")
@@ -15,10 +16,14 @@ class Command(BaseCommand):
     def handle(self, *args, kind, out, **options):
         count = -1
         if out:
-            with open(out, "w", encoding="utf-8", newline="") as handle:
+            try:
+                handle = open(out, "w", encoding="utf-8", newline="")
+            except OSError as exc:
+                raise CommandError(f"Cannot write {out!r}: {exc.strerror or exc}.") from None
+            with handle:
                 for count, line in enumerate(csv_lines(kind)):
                     handle.write(line)
-            self.stderr.write(f"{count} {kind} rows written to {out}")
+            self.stderr.write(f"{plural(count, 'row')} of {kind} written to {out}.")
         else:
             for line in csv_lines(kind):
                 self.stdout.write(line, ending="")

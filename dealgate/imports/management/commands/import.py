@@ -1,14 +1,14 @@
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from dealgate.cli_support import acting_user, add_user_argument, fail
+from dealgate.cli_support import DealgateCommand, acting_user, add_user_argument, fail
 from dealgate.errors import DealgateError
 from dealgate.imports.mappings import KINDS, ready_mapping_names
 from dealgate.imports.services import import_file
 
 
-class Command(BaseCommand):
+class Command(DealgateCommand):
     help = (
         "Import deals, accounts, contacts or activities from a CSV file with a mapping (a JSON file, or a ready "
         "mapping by name: " + ", ".join(ready_mapping_names()) + "). Every row is checked first: if any row is "
@@ -37,6 +37,8 @@ class Command(BaseCommand):
                                      skip_bad_rows=skip_bad_rows, create_users=create_users, pipeline=pipeline or None)
         except FileNotFoundError:
             raise CommandError(f"No file {file!r}.") from None
+        except OSError as exc:
+            raise CommandError(f"Cannot read {file!r}: {exc.strerror or exc}.") from None
         except DealgateError as exc:
             raise fail(exc) from None
         if as_json:
@@ -44,5 +46,4 @@ class Command(BaseCommand):
         else:
             self.stdout.write(report.as_text(max_errors=max_errors))
         if report.blocked:
-            raise CommandError(f"{len(report.bad_rows)} bad rows; nothing was imported.")
-
+            raise CommandError()  # exit code 1; the report above already says why, once

@@ -212,9 +212,15 @@ def fail(error: DealgateError) -> CommandError:
             lines.append(f"  - {item['label']} ({item['kind']}) {where}: {item['missing']}")
     elif isinstance(error.details, dict):
         for field, messages in error.details.items():
-            if isinstance(messages, list):  # a message already in the headline is not repeated under it
-                lines.extend(f"  - {field}: {m}" for m in messages if f"{field}: {m}" != error.message)
+            if isinstance(messages, list) and not said_in(error.message, field):
+                lines.extend(f"  - {field}: {m}" for m in messages)
     return CommandError("\n".join(lines))
+
+
+def said_in(message: str, field: str) -> bool:
+    """Whether a refusal's headline already names the field its details are about (then they are not repeated)."""
+    text = message.lower()
+    return field.lower() in text or field.replace("_", " ").lower() in text
 
 
 def money(amount: Decimal | None, currency: str) -> str:

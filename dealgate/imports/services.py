@@ -60,6 +60,7 @@ from dealgate.people.access import role_of
 from dealgate.people.models import Role
 from dealgate.imports.report import ImportReport, RowError
 from dealgate.pipelines.models import CustomField, LostReason, Pipeline, Stage, StageKind
+from dealgate.words import plural
 
 SAMPLE_CHANGES = 50  # how many "would update" lines a report keeps
 NEW = "(new)"  # stands for the id of a user or account the import will create
@@ -645,7 +646,7 @@ class DealImporter(Importer):
                 continue
             self._diff(plan)
         if no_lost_reason:
-            self.report.warnings.append(f"{no_lost_reason} lost deals have no lost reason")
+            self.report.warnings.append(f"{plural(no_lost_reason, 'lost deal')} {'has' if no_lost_reason == 1 else 'have'} no lost reason")
         self.plans = [p for p in self.plans if not p.bad]
         for plan in self.plans:
             if plan.existing is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import os
@@ -37,6 +38,13 @@ class DealgateCommand(BaseCommand):
 
     suppressed_base_arguments = DJANGO_BASE_ARGUMENTS
     sets_up_database = True
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> Any:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        for action in parser._actions:  # Django adds --skip-checks without asking suppressed_base_arguments
+            if set(action.option_strings) & DJANGO_BASE_ARGUMENTS:
+                action.help = argparse.SUPPRESS
+        return parser
 
     def run_from_argv(self, argv: list[str]) -> None:
         self._called_from_command_line = True

@@ -3,6 +3,7 @@
 
     python3 run.py         create .venv, install pinned dependencies, migrate, load demo data, serve :8000
     python3 run.py test    also install test dependencies (and Debian's chromium), run the whole suite
+    python3 run.py screenshots   regenerate the README's pictures in docs/img/ (the showcase browser test)
 
 Anything after `test` is passed to pytest (e.g. `python3 run.py test -k move`).
 """
@@ -64,6 +65,16 @@ def main(argv: list[str]) -> int:
         pip_install("requirements-test.txt")
         ensure_chromium()
         return subprocess.call([str(BIN / "python"), "-m", "pytest", *argv[1:]])
+    if argv[:1] == ["screenshots"]:
+        # Tests never touch docs/img/; this is the one deliberate way to refresh what the README shows.
+        pip_install("requirements-test.txt")
+        ensure_chromium()
+        env = dict(os.environ, DEALGATE_PUBLISH_SCREENSHOTS="1")
+        code = subprocess.call([str(BIN / "python"), "-m", "pytest", "-q", "-p", "no:randomly",
+                                "tests/e2e/test_e2e_showcase.py", *argv[1:]], env=env)
+        if code == 0:
+            say("docs/img/ regenerated: review with `git diff --stat docs/img` and commit what you want to keep")
+        return code
     pip_install("requirements.txt")
     os.execv(str(BIN / "dealgate"), [str(BIN / "dealgate"), "serve", *argv])
 

@@ -1,12 +1,15 @@
 """Browser tests: Playwright (sync API) driving Debian's Chromium against pytest-django's live_server.
 
-Screenshots go to test-artifacts/ (not committed); the showcase test copies the best ones to docs/img/.
+Screenshots go to a temporary folder ($DEALGATE_TEST_ARTIFACTS, default /tmp/dealgate-test-artifacts), never
+into the checkout. The showcase test's pictures replace the README's ones in docs/img/ only when asked to:
+`python3 run.py screenshots` (which sets DEALGATE_PUBLISH_SCREENSHOTS=1).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,8 +18,9 @@ import pytest
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
+ARTIFACTS = Path(os.environ.get("DEALGATE_TEST_ARTIFACTS") or Path(tempfile.gettempdir()) / "dealgate-test-artifacts")
 DOCS_IMG = ROOT / "docs" / "img"
+PUBLISH = os.environ.get("DEALGATE_PUBLISH_SCREENSHOTS") == "1"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run"]
 
@@ -53,13 +57,17 @@ def sign_in(page, username: str, password: str) -> None:
 
 
 def shot(page, name: str, *, full_page: bool = False) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
     return path
 
 
-def publish(path: Path, name: str) -> None:
-    """Copy a screenshot into docs/img/ (the committed pictures the README shows)."""
+def publish(path: Path, name: str) -> Path | None:
+    """Copy a screenshot into docs/img/ (the committed pictures the README shows), only on purpose:
+    with DEALGATE_PUBLISH_SCREENSHOTS=1 (`python3 run.py screenshots`). A test run leaves them alone."""
+    if not PUBLISH:
+        return None
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, DOCS_IMG / name)
+    return DOCS_IMG / name

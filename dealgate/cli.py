@@ -12,8 +12,8 @@ Everyday commands (each has --help):
   serve                     migrate, load demo data into an empty database, serve on 127.0.0.1:8000
   init --template NAME      create a pipeline from a template (b2b-7, b2b-9, distributor-5)
   demo --deals N --seed S   generate a believable demo company
-  deals list [--json]       list deals as a table
-  deal show ID [--json]     one deal: stage, next step, criteria, flags, history
+  deals list [--json]       list deals as a table (50 rows unless --limit N or --all)
+  deal show ID [--json]     one deal: stage path, next step, criteria, flags, history
   move ID STAGE             move a deal through its gates (exit 1 and the unmet criteria if refused)
   import deals FILE --mapping M [--dry-run]   import from CSV (hubspot, pipedrive, salesforce, generic)
   export deals|accounts|contacts|activities|history [--out FILE]
@@ -23,6 +23,7 @@ Everyday commands (each has --help):
   spans --rebuild           rebuild what analytics reads from the stage history
 
 All Django management commands (migrate, createsuperuser, ...) work too: `dealgate help --all`.
+A new data directory is set up by the first command; errors are one line (details in DATA_DIR/logs/).
 """
 
 

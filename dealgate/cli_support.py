@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, handle_default_options
 
 from dealgate.errors import DealgateError
 from dealgate.words import plural
@@ -37,7 +37,6 @@ class DealgateCommand(BaseCommand):
     """
 
     suppressed_base_arguments = DJANGO_BASE_ARGUMENTS
-    sets_up_database = True
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> Any:
         parser = super().create_parser(prog_name, subcommand, **kwargs)
@@ -48,14 +47,17 @@ class DealgateCommand(BaseCommand):
 
     def run_from_argv(self, argv: list[str]) -> None:
         self._called_from_command_line = True
+        parser = self.create_parser(argv[0], argv[1])
+        parsed = parser.parse_args(argv[2:])
+        handle_default_options(parsed)  # --settings and --pythonpath still work, unadvertised
+        options = vars(parsed)
+        args = options.pop("args", ())
         try:
-            parser = self.create_parser(argv[0], argv[1])
-            options = vars(parser.parse_args(argv[2:]))
-            args = options.pop("args", ())
-            if self.sets_up_database:
-                ensure_database(self.stderr)
+            ensure_database(self.stderr)
             self.execute(*args, **options)
         except CommandError as exc:
+            if options.get("traceback"):
+                raise
             if str(exc):  # an empty CommandError: the command already said why on stdout
                 self.stderr.write(str(exc))
             sys.exit(exc.returncode)
@@ -64,7 +66,9 @@ class DealgateCommand(BaseCommand):
             sys.exit(1)
         except (KeyboardInterrupt, SystemExit, BrokenPipeError):
             raise
-        except Exception as exc:  # the promise: one line and a log, never a traceback
+        except Exception as exc:  # the promise: one line and a log, never a traceback (unless --traceback)
+            if options.get("traceback"):
+                raise
             self.stderr.write(report_crash(exc, argv))
             sys.exit(1)
         finally:
@@ -137,7 +141,12 @@ def crash_log_path() -> Path:
 
 def report_crash(exc: BaseException, argv: Sequence[str]) -> str:
     """Append the traceback to the crash log; return the one line the user sees."""
-    summary = database_hint(exc) or f"Unexpected error: {type(exc).__name__}: {first_line(exc)}"
+    from django.core.exceptions import ImproperlyConfigured
+
+    if isinstance(exc, ImproperlyConfigured):
+        summary = f"Configuration error: {first_line(exc)}"
+    else:
+        summary = database_hint(exc) or f"Unexpected error: {type(exc).__name__}: {first_line(exc)}"
     try:
         path = crash_log_path()
         with open(path, "a", encoding="utf-8") as log:

@@ -9,7 +9,7 @@ from django.core.management.base import CommandError
 
 from dealgate.analytics.history import CUTS, Scope, scope_for
 from dealgate.analytics.periods import parse_as_of, parse_period, period_containing
-from dealgate.cli_support import acting_user, add_user_argument
+from dealgate.cli_support import acting_user, add_user_argument, known_pipeline
 from dealgate.errors import DealgateError
 
 
@@ -28,21 +28,19 @@ def add_scope_arguments(parser: Any, *, period_required: bool = False) -> None:
 
 
 def scope_from(options: dict[str, Any]) -> Scope:
-    from django.contrib.auth import get_user_model
-
     from dealgate.people.models import Team
-    from dealgate.pipelines.models import Pipeline
 
     cuts: dict[str, Any] = {}
-    try:
-        if options.get("pipeline"):
-            cuts["pipeline_id"] = Pipeline.objects.get(key=options["pipeline"]).pk
-        if options.get("owner"):
-            cuts["owner_id"] = get_user_model().objects.get(username=options["owner"]).pk
-        if options.get("team"):
-            cuts["team_id"] = Team.objects.get(name=options["team"]).pk
-    except (Pipeline.DoesNotExist, get_user_model().DoesNotExist, Team.DoesNotExist) as exc:
-        raise CommandError(f"Not found: {exc}") from None
+    if options.get("pipeline"):
+        cuts["pipeline_id"] = known_pipeline(options["pipeline"]).pk
+    if options.get("owner"):
+        cuts["owner_id"] = acting_user(options["owner"]).pk
+    if options.get("team"):
+        team = Team.objects.filter(name=options["team"]).first()
+        if team is None:
+            names = ", ".join(Team.objects.order_by("name").values_list("name", flat=True)) or "none yet"
+            raise CommandError(f"No team {options['team']!r} (teams: {names}).")
+        cuts["team_id"] = team.pk
     cuts.update(source=options.get("source"), segment=options.get("segment"))
     if options.get("currency"):
         cuts["currency"] = options["currency"].upper()

@@ -13,7 +13,6 @@ import pytest
 from django.core.management import call_command, get_commands, load_command_class
 from django.core.management.base import CommandError
 
-from dealgate.cli_support import DealgateCommand
 from dealgate.deals import services
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,6 +69,8 @@ def test_an_unexpected_error_is_one_line_that_names_the_log_holding_the_tracebac
 
 
 def test_every_dealgate_command_uses_the_shared_base_command():
+    from dealgate.cli_support import DealgateCommand
+
     assert len(dealgate_commands()) >= 12
     for name, app in dealgate_commands():
         if name == "worker":  # replaced by the automation work; not part of this check yet
@@ -136,3 +137,12 @@ def test_a_refused_import_prints_its_report_once(world, pipeline, tmp_path):
     assert refused.value.returncode == 1
     assert said.count("nothing was imported") == 1
     assert "1 of 1 row is bad" in said
+
+
+def test_reports_name_an_unknown_owner_pipeline_or_team(world, pipeline):
+    with pytest.raises(CommandError, match="No user 'nobody'"):
+        run("report", "metrics", "--owner", "nobody")
+    with pytest.raises(CommandError, match=r"No pipeline 'nope' \(pipelines: test\)"):
+        run("forecast", "--pipeline", "nope")
+    with pytest.raises(CommandError, match=r"No team 'North' \(teams: East, West\)"):
+        run("report", "funnel", "--team", "North")

@@ -234,7 +234,7 @@ def test_an_imported_deal_matches_one_created_by_the_service(world, pipeline, ma
 
 def test_lost_deals_without_a_reason_are_counted_in_the_warnings(world, pipeline, csv_file):
     report = run(csv_file, "D-1,Acme,Acme,alice,Dead,10,2026-01-01,2026-02-01,\n")
-    assert report.written and any("1 lost deals have no lost reason" in w for w in report.warnings)
+    assert report.written and any("1 lost deal has no lost reason" in w for w in report.warnings)
 
 
 def test_a_row_with_a_bad_stage_still_reports_its_other_problems(world, pipeline, csv_file):

@@ -64,8 +64,9 @@ class ImportReport:
     def summary(self) -> str:
         verb = "would be" if self.dry_run or self.blocked else "were"
         if self.blocked:
-            head = (f"Nothing was imported: {len(self.bad_rows):,} of {plural(self.rows, 'row')} {'is' if len(self.bad_rows) == 1 else 'are'} bad. Fix them, or skip "
-                    "bad rows (--skip-bad-rows) to import the good ones.")
+            verb = "is" if len(self.bad_rows) == 1 else "are"
+            head = (f"Nothing was imported: {len(self.bad_rows):,} of {plural(self.rows, 'row')} {verb} bad. Fix them, "
+                    "or skip bad rows (--skip-bad-rows) to import the good ones.")
         else:
             head = f"{'Dry run: nothing written. ' if self.dry_run else ''}{plural(self.rows, 'row')} read."
         counts = (f"{self.kind}: {self.created} {verb} created, {self.updated} updated, {self.unchanged} unchanged"

@@ -646,7 +646,8 @@ class DealImporter(Importer):
                 continue
             self._diff(plan)
         if no_lost_reason:
-            self.report.warnings.append(f"{plural(no_lost_reason, 'lost deal')} {'has' if no_lost_reason == 1 else 'have'} no lost reason")
+            verb = "has" if no_lost_reason == 1 else "have"
+            self.report.warnings.append(f"{plural(no_lost_reason, 'lost deal')} {verb} no lost reason")
         self.plans = [p for p in self.plans if not p.bad]
         for plan in self.plans:
             if plan.existing is None:

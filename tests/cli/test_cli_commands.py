@@ -172,7 +172,8 @@ def test_it_stops_the_stage_clock_of_a_deal_won_years_ago_and_shows_only_the_sta
 
     deal = make_deal(title="Old win", amount="9000")
     run("move", str(deal.pk), "won", "--user", "bob", "--override", "--reason", "Signed on paper")
-    _backdate(deal, dt.datetime(2016, 1, 1, 9, tzinfo=dt.timezone.utc), dt.datetime(2016, 2, 15, 10, tzinfo=dt.timezone.utc))
+    utc = dt.timezone.utc
+    _backdate(deal, dt.datetime(2016, 1, 1, 9, tzinfo=utc), dt.datetime(2016, 2, 15, 10, tzinfo=utc))
     out = run("deal", "show", str(deal.pk))
     assert "Qualify > [Won]" in out.splitlines()[1]  # Propose and Negotiate were never reached
     assert "won on 2016-02-15 from Qualify after 45 days there" in out  # Jan 1 -> Feb 15: 31 + 14 days

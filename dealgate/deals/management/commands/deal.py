@@ -1,6 +1,8 @@
 from django.core.management.base import CommandError
 
-from dealgate.cli_support import DealgateCommand, acting_user, add_user_argument, days_in_stage, dumps, money, plural, table
+from dealgate.cli_support import (
+    DealgateCommand, acting_user, add_user_argument, days_in_stage, dumps, money, plural, table,
+)
 from dealgate.deals.models import Deal, StageHistory
 from dealgate.deals.selectors import final_stay
 from dealgate.people.access import can_view_deal
@@ -39,8 +41,7 @@ class Command(DealgateCommand):
              "reason": row.override_reason}
             for row in rows
         ]
-        closed = deal.closed_at is not None
-        stay = final_stay(rows) if closed else None
+        stay = final_stay(rows) if deal.closed_at is not None else None
         data = {
             "id": deal.pk, "title": deal.title, "account": deal.account.name, "owner": deal.owner.username,
             "pipeline": deal.pipeline.key, "stage": deal.stage.key, "stage_name": deal.stage.name,
@@ -66,13 +67,14 @@ class Command(DealgateCommand):
         lines = [
             f"Deal {data['id']}: {data['title']}  ({data['account']}, owner {data['owner']})",
             self.path(deal, stages, data),
-            f"Amount {money(data['amount'], data['currency'])} at {data['probability']}%, " + self.timing(data),
+            f"Amount {money(data['amount'], data['currency'])} at {data['probability']}%, " + self.timing(deal, data),
         ]
         if deal.closed_at is None:
             lines.append(f"Next step: {data['next_step'] or 'none'}"
                          + (f" (due {data['next_step_due']})" if data["next_step_due"] else ""))
         if data["lost_reason"]:
-            lines.append(f"Lost reason: {data['lost_reason']}" + (f" ({data['lost_note']})" if data["lost_note"] else ""))
+            note = f" ({data['lost_note']})" if data["lost_note"] else ""
+            lines.append(f"Lost reason: {data['lost_reason']}{note}")
         if data["exit_question"] and deal.stage.kind == "open" and deal.closed_at is None:
             lines.append(f"Exit question: {data['exit_question']}")
         crit = data["criteria"]
@@ -104,12 +106,13 @@ class Command(DealgateCommand):
         return " > ".join(names)
 
     @staticmethod
-    def timing(data) -> str:
+    def timing(deal, data) -> str:
         """Open: expected close and days in stage. Closed: the close date and the last stay, which ended then."""
         if data["closed_at"] is None:
             return (f"expected close {data['expected_close_date'] or 'not set'}, "
                     f"{plural(data['days_in_stage'], 'day')} in stage")
-        text = f"{data['stage_name'].lower()} on {data['closed_at']:%Y-%m-%d}"
+        outcome = deal.stage.kind if deal.stage.kind in ("won", "lost") else "closed"
+        text = f"{outcome} on {data['closed_at']:%Y-%m-%d}"
         if data["closed_from_stage"]:
             text += f" from {data['closed_from_stage']} after {plural(data['days_in_stage'], 'day')} there"
         return text + (f" (expected {data['expected_close_date']})" if data["expected_close_date"] else "")

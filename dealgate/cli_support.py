@@ -162,8 +162,12 @@ def database_hint(exc: BaseException) -> str:
     from django.db import DatabaseError
 
     text = first_line(exc)
-    if isinstance(exc, DatabaseError) and ("no such table" in text or "does not exist" in text):
+    if not isinstance(exc, DatabaseError):
+        return ""
+    if "no such table" in text or ("relation" in text and "does not exist" in text):
         return f"The database is not set up ({text}): run `dealgate migrate`."
+    if "connect" in text.lower() or "unable to open" in text:
+        return f"Cannot reach the database ({text}): check DATABASE_URL or DEALGATE_DATA_DIR."
     return ""
 
 

@@ -55,6 +55,27 @@ def test_it_sets_up_a_new_data_directory_instead_of_printing_a_traceback(tmp_pat
         assert "No deals yet: `dealgate demo`" in again.stdout
 
 
+# More data commands, each on a data directory of its own (every command shares the base command that
+# does this, checked above; these four run it for real: a read, an export, a write and an import).
+NEW_DIRECTORY_COMMANDS = {
+    "report": (["report", "metrics", "--period", "2026-Q3"], 0),
+    "export": (["export", "deals"], 0),
+    "move": (["move", "1", "won"], 1),
+    "import": (["import", "deals", str(ROOT / "tests" / "imports" / "data" / "generic_deals.csv"), "--mapping",
+                "generic", "--dry-run"], 1),
+}
+
+
+def test_every_data_command_sets_up_its_own_new_data_directory(tmp_path):
+    problems = []
+    for name, (args, expected) in NEW_DIRECTORY_COMMANDS.items():
+        result = console(tmp_path / name, *args)
+        said = result.stdout + result.stderr
+        if result.returncode != expected or "Traceback" in said or "Setting up the database" not in said:
+            problems.append(f"{name}: exit {result.returncode}, expected {expected}\n{said[-500:]}")
+    assert not problems, "\n".join(problems)
+
+
 def test_an_unexpected_error_is_one_line_that_names_the_log_holding_the_traceback(tmp_path):
     data = tmp_path / "data"
     data.mkdir()

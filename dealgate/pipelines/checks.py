@@ -1,7 +1,10 @@
-"""`manage.py check` for pipelines: every stored criterion must be one the engine can evaluate.
+"""`dealgate check` for pipelines: stages in a valid order, and every stored criterion one the engine
+can evaluate.
 
 Criteria are edited as JSON in the admin or written by imports; a config that slipped past
 validation would make every move through that stage fail, so we say which one, where, at startup.
+A stage order edited by raw SQL or a half-built pipeline (an open stage after Won, no Lost stage)
+would make "forward" and "skipped" mean nothing; the same check the admin and settings use says so.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from django.core.checks import Error, Tags, register
 from django.db import DatabaseError
 
 from dealgate.pipelines.criteria import CriterionConfigError
+
+FIX_IN_ADMIN = "Fix it in the admin (Pipelines > Pipelines > {key}), or in Settings > Pipelines."
 
 
 @register(Tags.models, "pipelines")
@@ -37,5 +42,26 @@ def check_criteria(app_configs: Any = None, databases: Any = None, **kwargs: Any
                 hint="Fix the criterion's config in the admin (Pipelines > Stages), or delete it.",
                 obj=criterion,
                 id="dealgate.pipelines.E001",
+            ))
+    return errors
+
+
+@register(Tags.models, "pipelines")
+def check_stage_order(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[Error]:
+    from dealgate.pipelines.models import Pipeline
+    from dealgate.pipelines.services import stage_order_problems
+
+    try:
+        pipelines = list(Pipeline.objects.prefetch_related("stages").order_by("key"))
+    except DatabaseError:
+        return []  # tables not migrated yet: `migrate` comes first and has its own messages
+    errors: list[Error] = []
+    for pipeline in pipelines:
+        for problem in stage_order_problems(pipeline.stages.all()):
+            errors.append(Error(
+                f"Pipeline {pipeline.key!r}: stage order: {problem}.",
+                hint=FIX_IN_ADMIN.format(key=pipeline.name),
+                obj=pipeline,
+                id="dealgate.pipelines.E002",
             ))
     return errors

@@ -280,6 +280,10 @@ def move_deal(
                 "Reload and try again.",
                 details={"deal": locked.pk, "current_stage": locked.stage.key},
             )
+        if target.kind == StageKind.POST:
+            raise ValidationFailed.for_field(
+                "stage", f"{target.name} is a post-sale phase, not a stage a deal moves to: win the deal, and its "
+                         f"{target.name} checklist shows on the won deal")
         if locked.stage_id == target.pk:
             raise Conflict(f"Deal {locked.pk} is already in {target.name}.",
                            details={"deal": locked.pk, "current_stage": target.key})

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register
 from django.db import DatabaseError
 
 from dealgate.pipelines.criteria import CriterionConfigError
@@ -47,7 +47,10 @@ def check_criteria(app_configs: Any = None, databases: Any = None, **kwargs: Any
 
 
 @register(Tags.models, "pipelines")
-def check_stage_order(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[Error]:
+def check_stage_order(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[Warning]:
+    """A warning, not an error: Django runs checks before `serve` and every command, and a pipeline
+    whose order is broken must not stop the server whose admin is where it gets fixed. Moves still
+    hold (the gate only walks open stages); `dealgate check --fail-level WARNING` fails CI on it."""
     from dealgate.pipelines.models import Pipeline
     from dealgate.pipelines.services import stage_order_problems
 
@@ -55,13 +58,13 @@ def check_stage_order(app_configs: Any = None, databases: Any = None, **kwargs: 
         pipelines = list(Pipeline.objects.prefetch_related("stages").order_by("key"))
     except DatabaseError:
         return []  # tables not migrated yet: `migrate` comes first and has its own messages
-    errors: list[Error] = []
+    warnings: list[Warning] = []
     for pipeline in pipelines:
         for problem in stage_order_problems(pipeline.stages.all()):
-            errors.append(Error(
+            warnings.append(Warning(
                 f"Pipeline {pipeline.key!r}: stage order: {problem}.",
                 hint=FIX_IN_ADMIN.format(key=pipeline.name),
                 obj=pipeline,
-                id="dealgate.pipelines.E002",
+                id="dealgate.pipelines.W002",
             ))
-    return errors
+    return warnings

@@ -103,6 +103,8 @@ class PipelineRules:
             return "won"
         if to_stage.kind == StageKind.LOST:
             return "lost"
+        if to_stage.kind == StageKind.POST:
+            return "post_sale"  # no move goes there: `move_deal` refuses it, nothing is required
         if from_stage.kind != StageKind.OPEN:
             return "reopened"
         return "forward" if to_stage.position > from_stage.position else "backward"
@@ -155,6 +157,20 @@ class PipelineRules:
             first = open_stages[0]
             return list(self.entry[first.id]) + self._path(first, end)
         return self._path(from_stage, end)
+
+    def post_sale_phases(self) -> list[tuple[Stage, str, list[CriterionSpec]]]:
+        """What a won deal works through after the signature (decision 010), as (stage, title, criteria):
+        the handoff record (the Won stage's checklist items, met at the win unless overridden), then
+        each post-sale stage's criteria in order."""
+        phases = []
+        won = next((s for s in self.stages.values() if s.kind == StageKind.WON), None)
+        handoff = [spec for spec in self.entry[won.id] if spec.kind == "checklist"] if won is not None else []
+        if handoff:
+            phases.append((won, "Handoff record", handoff))
+        for stage in self.stages.values():
+            if stage.kind == StageKind.POST:
+                phases.append((stage, stage.name, [*self.entry[stage.id], *self.exit[stage.id]]))
+        return phases
 
     def next_open_stage(self, stage: Stage) -> Stage | None:
         later = [s for s in self.stages.values() if s.kind == StageKind.OPEN and s.position > stage.position]

@@ -3,11 +3,12 @@ from django.utils import timezone
 
 from dealgate.cli_support import acting_user, add_user_argument, dumps, money, table
 from dealgate.deals.models import Deal, StageHistory
+from dealgate.deals.selectors import post_sale
 from dealgate.people.access import can_view_deal
 
 
 class Command(BaseCommand):
-    help = "One deal at the command line. `dealgate deal show ID`: stage, next step, criteria, flags, history."
+    help = "One deal at the command line. `dealgate deal show ID`: stage, next step, criteria, post-sale checklist, flags, history."
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True, metavar="show")
@@ -50,6 +51,11 @@ class Command(BaseCommand):
                 "items": [r.as_dict() | {"met": r.met} for r in (progress.results if progress else [])],
             },
             "flags": [f.as_dict() for f in flags], "contacts": contacts, "history": history,
+            "post_sale": [
+                {"stage": phase.stage.key, "title": phase.title, "done": phase.done,
+                 "total": len(phase.results), "items": [r.as_dict() | {"met": r.met} for r in phase.results]}
+                for phase in post_sale(deal)
+            ],
         }
         if json:
             self.stdout.write(dumps(data))
@@ -78,6 +84,10 @@ class Command(BaseCommand):
         if crit["total"]:
             lines.append(f"Exit criteria: {crit['met']} of {crit['total']} met")
             for item in crit["items"]:
+                lines.append(f"  [{'x' if item['met'] else ' '}] {item['label']}" + ("" if item["met"] else f": {item['missing']}"))
+        for phase in data["post_sale"]:  # a won deal's onboarding checklist (decision 010)
+            lines.append(f"After the sale, {phase['title']}: {phase['done']} of {phase['total']} done")
+            for item in phase["items"]:
                 lines.append(f"  [{'x' if item['met'] else ' '}] {item['label']}" + ("" if item["met"] else f": {item['missing']}"))
         lines.append("Flags: " + ("none" if not data["flags"] else ""))
         lines.extend(f"  ! {f['label']}: {f['reason']}" for f in data["flags"])

@@ -8,7 +8,8 @@ from dealgate.people.access import can_view_deal
 
 
 class Command(BaseCommand):
-    help = "One deal at the command line. `dealgate deal show ID`: stage, next step, criteria, post-sale checklist, flags, history."
+    help = ("One deal at the command line. `dealgate deal show ID`: stage, next step, criteria, "
+            "post-sale checklist, flags, history.")
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True, metavar="show")
@@ -88,7 +89,8 @@ class Command(BaseCommand):
         for phase in data["post_sale"]:  # a won deal's onboarding checklist (decision 010)
             lines.append(f"After the sale, {phase['title']}: {phase['done']} of {phase['total']} done")
             for item in phase["items"]:
-                lines.append(f"  [{'x' if item['met'] else ' '}] {item['label']}" + ("" if item["met"] else f": {item['missing']}"))
+                missing = "" if item["met"] else f": {item['missing']}"
+                lines.append(f"  [{'x' if item['met'] else ' '}] {item['label']}{missing}")
         lines.append("Flags: " + ("none" if not data["flags"] else ""))
         lines.extend(f"  ! {f['label']}: {f['reason']}" for f in data["flags"])
         lines.append("Contacts: " + (", ".join(f"{c['name']} ({c['role']})" for c in data["contacts"]) or "none"))

@@ -58,8 +58,11 @@ def test_winning_from_the_middle_needs_the_stages_still_ahead_only(make_deal, ga
     assert (row.kind, row.from_stage.key, row.override) == ("won", "propose", False)
 
 
-def test_a_manager_override_with_a_reason_wins_from_the_first_stage_and_is_marked(make_deal, world):
+def test_a_manager_override_with_a_reason_wins_from_the_first_stage_and_is_marked(make_deal, gates, world):
     deal = make_deal()
+    gates.won_entry(deal)  # Won's own entry criteria hold; the stages on the way do not
+    with pytest.raises(MoveBlocked):
+        move_deal(deal, "won", by=world.bob)
     row = move_deal(deal, "won", by=world.bob, override_reason="Signed on paper at the trade fair")
     deal.refresh_from_db()
     assert deal.stage.key == "won" and deal.closed_at == row.at
@@ -67,8 +70,9 @@ def test_a_manager_override_with_a_reason_wins_from_the_first_stage_and_is_marke
         "won", True, "Signed on paper at the trade fair", world.bob)
 
 
-def test_a_rep_cannot_override_a_win_past_the_gates(make_deal, world, snapshot):
+def test_a_rep_cannot_override_a_win_past_the_gates(make_deal, gates, world, snapshot):
     deal = make_deal()
+    gates.won_entry(deal)
     before = snapshot(deal)
     with pytest.raises(NotAllowed):
         move_deal(deal, "won", by=world.alice, override_reason="trust me")

@@ -27,7 +27,11 @@ from dealgate.pipelines.services import create_pipeline_from_template
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "analytics"))
 from analytics_builders import History, at  # noqa: E402
 
-MIGRATION = importlib.import_module("dealgate.deals.migrations.0009_post_sale_stages_become_won")
+
+
+def run_migration() -> None:
+    importlib.import_module("dealgate.deals.migrations.0009_post_sale_stages_become_won").convert(apps, None)
+
 FIELDS = [f.name for f in StateSpan._meta.fields if f.name != "id"]
 
 
@@ -123,7 +127,7 @@ def test_the_migration_wins_deals_sitting_in_onboarding_as_of_the_day_they_enter
     before = metrics.period_metrics(Scope(), q3, later)
     assert (before["won"], before["lost"]) == (1, 1)  # the signed deal sits in open pipeline
 
-    MIGRATION.convert(apps, None)
+    run_migration()
 
     signed.refresh_from_db()
     assert (signed.stage.key, signed.closed_at, signed.stage_entered_at) == ("won", at("2026-07-20"), at("2026-07-20"))
@@ -153,5 +157,5 @@ def _spans():
 def test_the_migration_leaves_pipelines_of_other_templates_alone(world, pipeline):
     distributor = create_pipeline_from_template("distributor-5")
     before = kinds_in_order(distributor), kinds_in_order(pipeline)
-    MIGRATION.convert(apps, None)
+    run_migration()
     assert (kinds_in_order(distributor), kinds_in_order(pipeline)) == before

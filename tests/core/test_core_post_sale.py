@@ -149,6 +149,21 @@ def test_the_migration_wins_deals_sitting_in_onboarding_as_of_the_day_they_enter
     assert Deal.objects.filter(stage__kind="post").count() == 0
 
 
+def test_a_migrated_deal_page_shows_the_system_move_and_its_checklist(world, client):
+    """The appended row has no author: the page says "system" (it answered 500 on a row without one)."""
+    pipeline = create_pipeline_from_template("b2b-7")
+    _as_before_the_change(pipeline)
+    h = History(world, pipeline)
+    signed = h.deal("2026-06-01", 6000, stage="prospecting")
+    h.move(signed, "onboarding", "2026-07-20")
+    run_migration()
+    client.force_login(world.alice)
+    response = client.get(reverse("web:deal", args=[signed.pk]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Won: Onboarding → Won" in html and "system" in html and "After the sale: Onboarding" in html
+
+
 def _spans():
     spans = StateSpan.objects.order_by("deal_id", "starts_at", "history_id", "id")
     return [tuple(getattr(s, f if f != "deal" else "deal_id") for f in FIELDS) for s in spans]

@@ -95,3 +95,35 @@ def test_a_reopened_deal_is_won_only_through_the_gates_still_ahead(make_deal, wo
         move_deal(deal, "won", by=world.alice)
     assert [key for _, _, key in unmet(excinfo)] == ["amount", "budget", "decision-maker", "meeting", "pricing"]
     assert StageHistory.objects.filter(deal=deal).count() == 3
+
+
+def test_the_api_answers_409_listing_each_unmet_criterion_of_the_path_with_its_stage(make_deal, world, client):
+    from dealgate.api.services import create_token
+
+    deal = make_deal()
+    token = create_token(user=world.alice, name="test")[1]
+    response = client.post(f"/api/deals/{deal.pk}/move", {"stage": "won"}, content_type="application/json",
+                           headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 409
+    body = response.json()
+    assert body["code"] == "move_blocked"
+    assert [(u["stage"], u["phase"], u["key"]) for u in body["details"]["unmet"]] == [
+        ("Qualify", "exit", "amount"), ("Qualify", "exit", "budget"),
+        ("Propose", "entry", "decision-maker"), ("Propose", "exit", "meeting"),
+        ("Won", "entry", "pricing"),
+    ]
+
+
+def test_the_cli_lists_each_unmet_criterion_of_the_path_with_its_stage(make_deal, world):
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    deal = make_deal()
+    with pytest.raises(CommandError) as excinfo:
+        call_command("move", str(deal.pk), "won", "--user", "alice", stdout=io.StringIO())
+    lines = str(excinfo.value).splitlines()
+    assert lines[0] == f"{deal.title} cannot move to Won: 5 criteria not met."
+    assert [line.split("[")[1].split("]")[0] for line in lines[1:]] == [
+        "Qualify exit", "Qualify exit", "Propose entry", "Propose exit", "Won entry"]

@@ -27,8 +27,9 @@ from pathlib import Path
 
 from _setup import database_label, django_setup, machine_label
 
+# b2b-7's selling stages (its Onboarding is a post-sale phase of won deals, decision 010).
 STAGES = ["Prospecting", "Lead Qualification", "Needs Analysis", "Solution Presentation", "Proposal",
-          "Negotiation & Closing", "Onboarding"]
+          "Negotiation & Closing"]
 REASONS = ["price", "no-budget", "competitor"]
 FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y %H:%M"]
 

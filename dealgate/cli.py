@@ -21,6 +21,7 @@ Everyday commands (each has --help):
   forecast --period P [--method ...]    backtest --from 2025-01 --to 2025-12
   worker                    run background jobs (the database task queue)
   spans --rebuild           rebuild what analytics reads from the stage history
+  check                     validate every pipeline (stage order, criterion configs) and the settings
 
 All Django management commands (migrate, createsuperuser, ...) work too: `dealgate help --all`.
 A new data directory is set up by the first command; errors are one line (details in DATA_DIR/logs/).

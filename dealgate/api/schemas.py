@@ -67,7 +67,7 @@ class StageOut(Schema):
     key: str
     name: str
     position: int
-    kind: Literal["open", "won", "lost"]
+    kind: Literal["open", "won", "lost", "post"]
     probability: int
     goal: str
     exit_question: str
@@ -169,7 +169,7 @@ class LostReasonOut(Schema):
 class StageRef(Schema):
     key: str
     name: str
-    kind: Literal["open", "won", "lost"]
+    kind: Literal["open", "won", "lost", "post"]
 
 
 class DealOut(Schema):

@@ -163,3 +163,37 @@ def final_stay(history: list[StageHistory]) -> FinalStay | None:
         return None
     entered = history[closing - 1]
     return FinalStay(stage=entered.to_stage, days=(history[closing].at - entered.at).days)
+
+
+@dataclass
+class PostSalePhase:
+    """One part of a won deal's post-sale checklist, evaluated now (decision 010)."""
+
+    stage: Stage
+    title: str
+    results: list[Any]
+
+    @property
+    def done(self) -> int:
+        return sum(1 for r in self.results if r.met)
+
+
+def post_sale(deal: Deal, rules: Any = None) -> list[PostSalePhase]:
+    """A won deal's post-sale checklist: the handoff record, then each post-sale stage's criteria.
+
+    "In this stage" for an activity means since the win (the deal's stage entry), so a kick-off
+    counts when it happened after the signature. Empty for a deal that is not won.
+    """
+    from dealgate.pipelines.criteria import evaluate, load_facts
+    from dealgate.pipelines.gate import PipelineRules
+
+    rules = rules or PipelineRules.load(deal.pipeline_id)
+    if rules.stages[deal.stage_id].kind != StageKind.WON:
+        return []
+    phases = rules.post_sale_phases()
+    specs = [spec for _, _, phase_specs in phases for spec in phase_specs]
+    if not specs:
+        return []
+    facts = load_facts([deal.pk], deals=[deal], kinds={spec.kind for spec in specs})[deal.pk]
+    results = iter(evaluate(specs, facts))
+    return [PostSalePhase(stage, title, [next(results) for _ in phase_specs]) for stage, title, phase_specs in phases]

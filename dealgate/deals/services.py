@@ -239,12 +239,17 @@ def unmet_criteria(deal: Deal, to_stage: Stage, rules: PipelineRules | None = No
     if to_stage.pipeline_id != deal.pipeline_id:
         raise ValidationFailed.for_field("stage", f"stage {to_stage.name!r} is not in this deal's pipeline")
     rules = rules or PipelineRules.load(deal.pipeline_id)
-    current = rules.stages[deal.stage_id]
-    specs = rules.required(current, to_stage, reopened_from=_closed_from(deal) if current.is_closed else None)
+    specs = required_criteria(deal, to_stage, rules)
     if not specs:
         return []
     facts = load_facts([deal.pk], deals=[deal], kinds={spec.kind for spec in specs})[deal.pk]
     return [r.as_dict() for r in evaluate(specs, facts) if not r.met]
+
+
+def required_criteria(deal: Deal, to_stage: Stage, rules: PipelineRules) -> list[Any]:
+    """The criteria (met or not) between a deal and a stage; a closed deal starts where it closed."""
+    current = rules.stages[deal.stage_id]
+    return rules.required(current, to_stage, reopened_from=_closed_from(deal) if current.is_closed else None)
 
 
 def _closed_from(deal: Deal) -> Stage | None:
@@ -276,6 +281,10 @@ def move_deal(
                 "Reload and try again.",
                 details={"deal": locked.pk, "current_stage": locked.stage.key},
             )
+        if target.kind == StageKind.POST:
+            raise ValidationFailed.for_field(
+                "stage", f"{target.name} is a post-sale phase, not a stage a deal moves to: win the deal, and its "
+                         f"{target.name} checklist shows on the won deal")
         if locked.stage_id == target.pk:
             raise Conflict(f"Deal {locked.pk} is already in {target.name}.",
                            details={"deal": locked.pk, "current_stage": target.key})

@@ -479,6 +479,11 @@ class Pipelines:
                                            f"of pipeline {pipeline.key!r}; its stages are: {self.stage_names(pipeline)}")
                 return None, "stage", (f"is not a stage of pipeline {pipeline.key!r} and not in the mapping's "
                                        f"\"stages\"; its stages are: {self.stage_names(pipeline)}")
+        if stage is not None and stage.kind == StageKind.POST:  # the signature is the win (decision 010)
+            if status in ("open", "lost"):
+                return None, "status", (f"says {status} but {stage_text!r} is a post-sale phase, which only won "
+                                        "deals reach")
+            stage, status = None, "won"
         if status in ("won", "lost"):
             if stage is not None and stage.kind != StageKind.OPEN and stage.kind != status:
                 return None, "status", f"says {status} but the stage {stage_text!r} is {stage.kind}"

@@ -1,14 +1,19 @@
 """Admin for pipelines: a pipeline with its stages inline, a stage with its criteria inline.
 
 Criterion configs are JSON; `Criterion.clean` (via `services.validate_criterion`) refuses a config
-the engine cannot evaluate, so a typo never reaches a gate.
+the engine cannot evaluate, so a typo never reaches a gate. Stage order (open stages first, one Won,
+one Lost) is refused by `services.validate_stage_order`, the check the settings page and API use.
 """
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
+from django.forms.models import BaseInlineFormSet
 
+from dealgate.errors import ValidationFailed
 from dealgate.pipelines.models import Criterion, CustomField, LostReason, Pipeline, Stage
+from dealgate.pipelines.services import StagePlace, validate_stage_order
 
 # Deals' state spans copy each stage's kind and position (docs/decisions/007); an edit of either
 # here rebuilds the pipeline's spans, as the app's stage reordering does.
@@ -22,8 +27,52 @@ def _refresh_spans_if(changed: bool, pipeline_id: int) -> None:
         refresh_spans(pipeline_id=pipeline_id)
 
 
+def _refuse_bad_order(stages: list[StagePlace], pipeline_name: str, *, complete: bool) -> None:
+    try:
+        validate_stage_order(stages, pipeline_name=pipeline_name, complete=complete)
+    except ValidationFailed as exc:
+        raise forms.ValidationError(exc.details["stages"]) from None
+
+
+class StageOrderFormSet(BaseInlineFormSet):
+    """A pipeline's stages as edited together: the whole list must be in a valid order once saved."""
+
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        kept = [form for form in self.forms
+                if form.cleaned_data and not (self.can_delete and self._should_delete_form(form))]
+        if not kept:
+            return  # a pipeline saved before its stages are added; `dealgate check` reports it
+        _refuse_bad_order(
+            [StagePlace(f.cleaned_data.get("name") or "(unnamed)", f.cleaned_data.get("kind"),
+                        f.cleaned_data.get("position")) for f in kept],
+            self.instance.name, complete=True)
+
+
+class StageAdminForm(forms.ModelForm):
+    """One stage edited alone: it must not break its pipeline's order (a pipeline built one stage at a
+    time may still lack Won or Lost; `dealgate check` reports what is missing)."""
+
+    class Meta:
+        model = Stage
+        fields = "__all__"
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        pipeline, kind, position = cleaned.get("pipeline"), cleaned.get("kind"), cleaned.get("position")
+        if pipeline is not None and kind and position is not None:
+            others = [StagePlace(s.name, s.kind, s.position)
+                      for s in pipeline.stages.exclude(pk=self.instance.pk)]
+            mine = StagePlace(cleaned.get("name") or "this stage", kind, position)
+            _refuse_bad_order([*others, mine], pipeline.name, complete=False)
+        return cleaned
+
+
 class StageInline(admin.TabularInline):
     model = Stage
+    formset = StageOrderFormSet
     extra = 0
     ordering = ["position"]
     fields = ["position", "key", "name", "kind", "probability", "rot_days", "exit_question"]
@@ -52,6 +101,7 @@ class CriterionInline(admin.StackedInline):
 
 @admin.register(Stage)
 class StageAdmin(admin.ModelAdmin):
+    form = StageAdminForm
     list_display = ["name", "pipeline", "position", "kind", "probability", "rot_days"]
     list_filter = ["pipeline", "kind"]
     ordering = ["pipeline__name", "position"]

@@ -5,7 +5,10 @@
 - backward: nothing;
 - reopening a closed deal: nothing up to the stage it closed from; past it, as moving forward from there;
 - to Lost: nothing here (the service asks for a lost reason);
-- to Won: the won stage's entry criteria.
+- to Won: what a forward move through every open stage still ahead needs (the exit criteria of
+  the current stage, the entry and exit criteria of every later open stage), plus the won stage's
+  entry criteria. Winning is the last step forward, so it is no shortcut past the gates
+  (decision 006). A closed deal won again starts from the stage it closed from.
 """
 
 from __future__ import annotations
@@ -100,6 +103,8 @@ class PipelineRules:
             return "won"
         if to_stage.kind == StageKind.LOST:
             return "lost"
+        if to_stage.kind == StageKind.POST:
+            return "post_sale"  # no move goes there: `move_deal` refuses it, nothing is required
         if from_stage.kind != StageKind.OPEN:
             return "reopened"
         return "forward" if to_stage.position > from_stage.position else "backward"
@@ -116,22 +121,56 @@ class PipelineRules:
             raise ValueError(f"{from_stage.name!r} and {to_stage.name!r} are not both stages of this pipeline")
         kind = self.direction(from_stage, to_stage)
         if kind == "won":
-            return list(self.entry[to_stage.id])
+            return self._path_to_won(from_stage, reopened_from) + list(self.entry[to_stage.id])
         if kind == "reopened" and reopened_from is not None and reopened_from.kind == StageKind.OPEN:
             return self.required(reopened_from, to_stage) if to_stage.id != reopened_from.id else []
         if kind != "forward":
             return []
-        # Skipping a stage does not skip its criteria: a stage passed over must be entered and left
-        # as if the deal had stopped there.
+        return self._path(from_stage, to_stage.position) + list(self.entry[to_stage.id])
+
+    def _path(self, from_stage: Stage, before_position: int) -> list[CriterionSpec]:
+        """Exit criteria of `from_stage`, entry and exit criteria of every open stage after it and before
+        `before_position`. Skipping a stage does not skip its criteria: a stage passed over must be
+        entered and left as if the deal had stopped there."""
         specs: list[CriterionSpec] = []
         for stage in self.stages.values():
-            if stage.kind != StageKind.OPEN or not from_stage.position <= stage.position < to_stage.position:
+            if stage.kind != StageKind.OPEN or not from_stage.position <= stage.position < before_position:
                 continue
             if stage.position > from_stage.position:
                 specs.extend(self.entry[stage.id])
             specs.extend(self.exit[stage.id])
-        specs.extend(self.entry[to_stage.id])
         return specs
+
+    def _path_to_won(self, from_stage: Stage, reopened_from: Stage | None) -> list[CriterionSpec]:
+        """What winning from `from_stage` passes: every open stage from there on, entered and left.
+
+        A closed deal (Lost -> Won) starts from the open stage it closed from; one with no such stage
+        (e.g. imported closed) from before the first open stage, so it meets every open stage's gates.
+        """
+        if from_stage.kind != StageKind.OPEN:
+            from_stage = reopened_from if reopened_from is not None and reopened_from.kind == StageKind.OPEN else None
+        open_stages = [s for s in self.stages.values() if s.kind == StageKind.OPEN]
+        if not open_stages:
+            return []
+        end = max(s.position for s in open_stages) + 1
+        if from_stage is None:
+            first = open_stages[0]
+            return list(self.entry[first.id]) + self._path(first, end)
+        return self._path(from_stage, end)
+
+    def post_sale_phases(self) -> list[tuple[Stage, str, list[CriterionSpec]]]:
+        """What a won deal works through after the signature (decision 010), as (stage, title, criteria):
+        the handoff record (the Won stage's checklist items, met at the win unless overridden), then
+        each post-sale stage's criteria in order."""
+        phases = []
+        won = next((s for s in self.stages.values() if s.kind == StageKind.WON), None)
+        handoff = [spec for spec in self.entry[won.id] if spec.kind == "checklist"] if won is not None else []
+        if handoff:
+            phases.append((won, "Handoff record", handoff))
+        for stage in self.stages.values():
+            if stage.kind == StageKind.POST:
+                phases.append((stage, stage.name, [*self.entry[stage.id], *self.exit[stage.id]]))
+        return phases
 
     def next_open_stage(self, stage: Stage) -> Stage | None:
         later = [s for s in self.stages.values() if s.kind == StageKind.OPEN and s.position > stage.position]

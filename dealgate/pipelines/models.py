@@ -32,9 +32,13 @@ class Pipeline(models.Model):
 
 
 class StageKind(models.TextChoices):
+    """`post`: a post-sale phase (onboarding). No deal sits in it: its criteria are the checklist every
+    won deal of the pipeline works through after the signature, which is the win (decision 010)."""
+
     OPEN = "open", "Open"
     WON = "won", "Won"
     LOST = "lost", "Lost"
+    POST = "post", "Post-sale"
 
 
 class Stage(models.Model):
@@ -73,6 +77,10 @@ class Stage(models.Model):
     @property
     def is_closed(self) -> bool:
         return self.kind != StageKind.OPEN
+
+    @property
+    def is_post_sale(self) -> bool:
+        return self.kind == StageKind.POST
 
     def clean(self) -> None:
         if self.kind == StageKind.WON and self.probability != 100:

@@ -1,4 +1,4 @@
-"""Write paths for pipelines: create one from a template, seed lost reasons, validate criteria.
+"""Write paths for pipelines: create one from a template, seed lost reasons, validate criteria and stage order.
 
 Every pipeline write goes through here (the CLI `init`, the demo generator, tests), so a
 pipeline is always created whole inside one transaction or not at all.
@@ -7,13 +7,13 @@ pipeline is always created whole inside one transaction or not at all.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Iterable, NamedTuple
 
 from django.db import IntegrityError, transaction
 
 from dealgate.errors import ValidationFailed
 from dealgate.pipelines.criteria import CriterionConfigError, FieldConfig, parse_config
-from dealgate.pipelines.models import Criterion, CustomField, LostReason, Pipeline, Stage
+from dealgate.pipelines.models import Criterion, CustomField, LostReason, Pipeline, Stage, StageKind
 from dealgate.pipelines.templates import DEFAULT_LOST_REASONS, TEMPLATES
 
 TEMPLATE_NAMES: tuple[str, ...] = tuple(TEMPLATES)
@@ -34,6 +34,59 @@ def validate_criterion(kind: str, config: Any) -> None:
                 f"field criterion: field: unknown custom field {custom_key!r}; add it under Custom fields first "
                 f"({hint})"
             )
+
+
+class StagePlace(NamedTuple):
+    """A stage as the order check sees it: a row, a template's stage, or an admin form not yet saved."""
+
+    name: str
+    kind: str
+    position: int
+
+
+def stage_order_problems(stages: Iterable[Any], *, complete: bool = True) -> list[str]:
+    """Each way a pipeline's stages break the order every move relies on, with its fix; [] if none.
+
+    `stages`: anything with `name`, `kind` and `position` (rows, or an admin's unsaved forms). The
+    rule: at least one open (selling) stage, exactly one Won and one Lost, and every open stage before
+    every other stage, so "forward", "skipped" and "reached a later stage" mean one thing. Post-sale
+    stages (decision 010) sit after the open stages. `complete=False` checks a pipeline still being
+    built one stage at a time: only what the stages given break, not what is still missing.
+    """
+    ordered = sorted(stages, key=lambda s: s.position)
+    problems: list[str] = []
+    positions = [s.position for s in ordered]
+    for position in sorted({p for p in positions if positions.count(p) > 1}):
+        names = ", ".join(repr(s.name) for s in ordered if s.position == position)
+        problems.append(f"stages {names} share position {position}; give each stage its own position")
+    open_stages = [s for s in ordered if s.kind == StageKind.OPEN]
+    if complete and not open_stages:
+        problems.append("there is no open stage; add at least one open (selling) stage before Won and Lost")
+    for kind, label in ((StageKind.WON, "Won"), (StageKind.LOST, "Lost")):
+        found = [s for s in ordered if s.kind == kind]
+        if complete and not found:
+            problems.append(f"there is no {label} stage; add one stage of kind '{kind}' after the open stages")
+        elif len(found) > 1:
+            names = ", ".join(repr(s.name) for s in found)
+            problems.append(f"there are {len(found)} {label} stages ({names}); keep exactly one of kind '{kind}'")
+    first_other = next((s for s in ordered if s.kind != StageKind.OPEN), None)
+    for stage in open_stages:
+        if first_other is not None and stage.position > first_other.position:
+            problems.append(
+                f"open stage {stage.name!r} (position {stage.position}) comes after {first_other.name!r} "
+                f"(position {first_other.position}); move it before Won, Lost and any post-sale stage, "
+                "or make it a post-sale stage")
+    return problems
+
+
+def validate_stage_order(stages: Iterable[Any], *, pipeline_name: str = "", complete: bool = True) -> None:
+    """Raise ValidationFailed listing every stage-order problem: the settings page, the API and the admin
+    all refuse an order through this one function, and `dealgate check` reports with it."""
+    problems = stage_order_problems(stages, complete=complete)
+    if problems:
+        where = f"Pipeline {pipeline_name!r}" if pipeline_name else "This pipeline"
+        raise ValidationFailed(f"{where} has its stages out of order: " + "; ".join(problems) + ".",
+                               details={"stages": problems})
 
 
 def ensure_lost_reasons() -> list[LostReason]:
@@ -59,6 +112,9 @@ def create_pipeline_from_template(template: str, *, key: str | None = None, name
         )
     key = (key or template).strip()
     name = (name or spec["name"]).strip()
+    validate_stage_order(
+        [StagePlace(stage["name"], stage.get("kind", "open"), n) for n, stage in enumerate(spec["stages"], start=1)],
+        pipeline_name=name)
     if not key:
         raise ValidationFailed.for_field("key", "a pipeline needs a key")
     if Pipeline.objects.filter(key=key).exists():

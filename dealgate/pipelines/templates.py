@@ -43,9 +43,12 @@ def _approval(condition: str, label: str, roles: tuple[str, ...] = ("manager", "
             "config": {"condition": condition, "approver_roles": list(roles)}}
 
 
-def _closed(won_entry: list[Criterion]) -> list[dict[str, Any]]:
-    """The Won and Lost stages every template ends with."""
-    return [
+def _closed(won_entry: list[Criterion], post_sale: tuple[dict[str, Any], ...] = ()) -> list[dict[str, Any]]:
+    """The Won and Lost stages every template ends with, and between them its post-sale phases.
+
+    The signature is the win: a post-sale stage is no selling stage a deal sits in, its criteria are
+    the checklist a won deal works through after it (decision 010)."""
+    won, lost = [
         {"key": "won", "name": "Won", "kind": "won", "probability": 100,
          "goal": "The customer bought and the people who deliver know exactly what was promised.",
          "exit_question": "", "rot_days": None,
@@ -58,6 +61,7 @@ def _closed(won_entry: list[Criterion]) -> list[dict[str, Any]]:
          "guidance": "Any open deal may be closed as lost; pick a reason from the list and add a short note.",
          "entry": []},
     ]
+    return [won, *({**stage, "kind": "post"} for stage in post_sale), lost]
 
 
 # Shared building blocks -------------------------------------------------------------------------
@@ -85,6 +89,18 @@ VALUE_AND_DATE_SET = [
     _field("amount", "Deal value is entered", "amount", "gt", 0),
     _field("close-date", "An expected close date is set", "expected_close_date"),
 ]
+
+
+# After a b2b-7 win (the signed contract): the customer is handed over and kicked off.
+ONBOARDING = {
+    "key": "onboarding", "name": "Onboarding", "probability": 100, "rot_days": 30,
+    "goal": "Hand the customer over to delivery and make sure the first weeks go well.",
+    "exit_question": "Has the customer's kick-off happened with the delivery team?",
+    "guidance": "Introduce the delivery or success team personally and pass on everything that was promised.",
+    "exit": [
+        _activity("kickoff-held", "A kick-off meeting with the customer was held", "meeting", "held"),
+    ],
+}
 
 
 # b2b-7 ------------------------------------------------------------------------------------------
@@ -153,14 +169,20 @@ B2B_7 = {
              _check("paper_process", "Paper process: legal and procurement steps are known and done", "MEDDPICC"),
              CONTRACT_SIGNED,
          ]},
-        {"key": "onboarding", "name": "Onboarding", "probability": 90, "rot_days": 30,
-         "goal": "Hand the customer over to delivery and make sure the first weeks go well.",
-         "exit_question": "Has the customer's kick-off happened with the delivery team?",
-         "guidance": "Introduce the delivery or success team personally and pass on everything that was promised.",
-         "exit": [
-             _activity("kickoff-held", "A kick-off meeting with the customer was held", "meeting", "held"),
-         ]},
-        *_closed([*HANDOFF, PRICING_APPROVED]),
+        *_closed([*HANDOFF, PRICING_APPROVED], post_sale=(ONBOARDING,)),
+    ],
+}
+
+
+# After a b2b-9 win (the signed contract).
+POST_SALE = {
+    "key": "post-sale", "name": "Post-Sale", "probability": 100, "rot_days": 30,
+    "goal": "Hand over warmly and agree how success will be measured.",
+    "exit_question": "Has the customer kicked off with delivery and agreed how success is measured?",
+    "guidance": "Join the kick-off. The next deal with this customer starts with how this one lands.",
+    "exit": [
+        _activity("kickoff-held", "A kick-off meeting was held", "meeting", "held"),
+        _check("success_metrics", "Success measures agreed with the customer", "Handoff"),
     ],
 }
 
@@ -249,15 +271,7 @@ B2B_9 = {
              _approval("contract_reviewed", "Contract wording reviewed by a manager or admin"),
              CONTRACT_SIGNED,
          ]},
-        {"key": "post-sale", "name": "Post-Sale", "probability": 95, "rot_days": 30,
-         "goal": "Hand over warmly and agree how success will be measured.",
-         "exit_question": "Has the customer kicked off with delivery and agreed how success is measured?",
-         "guidance": "Join the kick-off. The next deal with this customer starts with how this one lands.",
-         "exit": [
-             _activity("kickoff-held", "A kick-off meeting was held", "meeting", "held"),
-             _check("success_metrics", "Success measures agreed with the customer", "Handoff"),
-         ]},
-        *_closed([*HANDOFF, PRICING_APPROVED]),
+        *_closed([*HANDOFF, PRICING_APPROVED], post_sale=(POST_SALE,)),
     ],
 }
 

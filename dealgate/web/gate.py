@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dealgate.deals.models import Contact, ContactRole, Deal, ForecastCategory, Source
+from dealgate.deals.services import required_criteria
 from dealgate.people.access import role_of
 from dealgate.pipelines.criteria import (
     DEAL_FIELDS,
@@ -87,7 +88,7 @@ def items_for(deal: Deal, specs: list[CriterionSpec], user: Any) -> list[GateIte
 def move_items(deal: Deal, to_stage: Stage, user: Any, rules: PipelineRules | None = None) -> list[GateItem]:
     """Every criterion standing between the deal and `to_stage` (met ones included, for progress)."""
     rules = rules or PipelineRules.load(deal.pipeline_id)
-    return items_for(deal, rules.required(rules.stages[deal.stage_id], to_stage), user)
+    return items_for(deal, required_criteria(deal, to_stage, rules), user)
 
 
 def stage_exit_items(deal: Deal, user: Any, rules: PipelineRules | None = None) -> list[GateItem]:

@@ -20,7 +20,7 @@ from dealgate.people.access import role_of
 from dealgate.people.models import Role
 from dealgate.pipelines.criteria import CriterionConfigError
 from dealgate.pipelines.models import Criterion, CriterionKind, Phase, Pipeline, Stage, StageKind
-from dealgate.pipelines.services import validate_criterion
+from dealgate.pipelines.services import StagePlace, validate_criterion, validate_stage_order
 
 
 def _require_admin(by: Any) -> None:
@@ -117,6 +117,10 @@ def move_stage(stage: Stage, direction: str, *, by: Any) -> Stage:
     if direction not in ("up", "down") or not 0 <= other_index < len(stages):
         return stage
     other = stages[other_index]
+    everything = Stage.objects.filter(pipeline_id=stage.pipeline_id).select_related("pipeline")
+    swapped = {stage.pk: other.position, other.pk: stages[index].position}
+    validate_stage_order([StagePlace(s.name, s.kind, swapped.get(s.pk, s.position)) for s in everything],
+                         pipeline_name=stage.pipeline.name)
     spare = (Stage.objects.filter(pipeline_id=stage.pipeline_id).aggregate(m=Max("position"))["m"] or 0) + 1
     mine, theirs = stages[index].position, other.position
     Stage.objects.filter(pk=other.pk).update(position=spare)

@@ -227,3 +227,12 @@ def test_the_auth_matrix_bodies_for_pipeline_edits_succeed_for_an_admin(client, 
     for method, path, body in edits:
         response = send(client, method, path, auth(world.dave), body)
         assert response.status_code in (200, 201, 204), (method, path, response.content)
+
+
+def test_reordering_a_pipeline_with_an_open_stage_after_lost_is_refused_naming_it(client, world, pipeline, auth):
+    Stage.objects.create(pipeline=pipeline, key="late", name="Late", position=6, probability=90)
+    response = send(client, "post", f"{BASE}/stages/propose/move", auth(world.dave), {"direction": "up"})
+    assert response.status_code == 422
+    assert "open stage 'Late' (position 6) comes after 'Won' (position 4)" in response.json()["details"]["stages"][0]
+    assert list(pipeline.stages.order_by("position").values_list("key", flat=True)) == [
+        "qualify", "propose", "negotiate", "won", "lost", "late"]

@@ -31,7 +31,7 @@ DEALS = [
     ("Grid forecasting", "Soylent Energy", "alice", 150_000, "EUR", "proposal", "Walk CFO through proposal", 5, 2),
     ("Cloud migration", "Hooli Cloud", "bob", 73_000, "EUR", "negotiation-closing", "Legal redlines", -1, 6),
     ("Import compliance", "Vandelay Imports", "alice", 21_000, "EUR", "negotiation-closing", "Send final quote", 2, 1),
-    ("Retail POS rollout", "Contoso Stores", "alice", 56_000, "EUR", "onboarding", "Kick-off with project lead", 7, 3),
+    ("Retail POS rollout", "Contoso Stores", "alice", 56_000, "EUR", "negotiation-closing", "Countersigned order form", 7, 3),
 ]
 PEOPLE = ["Maria Lopez", "Tom Becker", "Aisha Khan", "Jonas Weber"]
 

@@ -298,3 +298,20 @@ def test_imported_deals_state_spans_are_what_a_rebuild_from_their_history_gives(
     live = spans()
     refresh_spans()
     assert spans() == live
+
+
+def test_a_row_in_a_post_sale_stage_is_imported_as_won_and_open_is_refused(world, pipeline, csv_file):
+    """The signature is the win (decision 010): a deal "in Onboarding" elsewhere is a won deal here."""
+    from dealgate.pipelines.models import Stage
+
+    Stage.objects.create(pipeline=pipeline, key="onboard", name="Onboarding", position=6, kind="post", probability=100)
+    mapping = {**MAPPING, "columns": {**MAPPING["columns"], "status": "status"}}
+    header = "id,name,company,owner,stage,amount,created,closed,lost_reason,status\n"
+    refused = import_file("deals", csv_file(header + "D-9,Acme,Acme,alice,Onboarding,900,2026-01-10,,,open\n"), mapping)
+    assert refused.blocked and "is a post-sale phase, which only won deals reach" in refused.as_text()
+
+    report = import_file("deals", csv_file(header + "D-9,Acme,Acme,alice,Onboarding,900,2026-01-10,2026-02-01,,\n"),
+                         mapping)
+    assert report.written and not report.errors
+    deal = Deal.objects.get(external_id="D-9")
+    assert (deal.stage.key, deal.closed_at.date()) == ("won", dt.date(2026, 2, 1))

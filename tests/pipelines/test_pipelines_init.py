@@ -64,3 +64,14 @@ def test_every_argument_has_help_text(db):
     ours = [a for a in parser._actions if a.dest in ("template", "key", "name")]
     assert len(ours) == 3 and all(a.help for a in ours)
     assert "b2b-7" in parser.format_help()
+
+
+def test_it_advertises_check_and_says_what_a_post_sale_stage_is(db):
+    output = run_init("--template", "b2b-7")
+    onboarding = next(line for line in output.splitlines() if " onboarding " in line)
+    assert onboarding.split()[3] == "post"
+    assert "Kind post: a post-sale checklist of won deals, not a stage a deal moves to." in output
+    assert "`dealgate check` validates every pipeline's stage order and criteria" in output
+    checked = io.StringIO()
+    call_command("check", stdout=checked)  # what init advertises holds for what init made
+    assert "no issues" in checked.getvalue()

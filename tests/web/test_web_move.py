@@ -110,14 +110,20 @@ def test_lost_needs_a_reason_shown_next_to_the_select(client, world, deal):
 
 def test_won_opens_a_checklist_and_records_the_handoff(client, world, deal):
     client.force_login(world.bob)
-    panel = client.get(reverse("web:panel", args=[deal.pk, "won"]))
-    assert "Pricing approved" in panel.content.decode() and "Approve" in panel.content.decode()
+    panel = client.get(reverse("web:panel", args=[deal.pk, "won"])).content.decode()
+    assert "Pricing approved" in panel and "Approve" in panel
+    # Winning from Qualify passes Propose: its gates are on the checklist too (issue 11).
+    assert "Budget confirmed" in panel and "Decision maker identified" in panel and "Proposal meeting held" in panel
+    services.record_checklist_answer(deal, "budget", by=world.alice, evidence="CFO confirmed")
+    buyer = services.create_contact(by=world.alice, name="Dana Buyer", account=deal.account)
+    services.link_contact(deal, buyer, "decision_maker", by=world.alice)
+    services.log_activity(by=world.alice, kind="meeting", subject="Proposal", deal=deal, outcome="held")
     services.approve_condition(deal, "pricing_approved", by=world.bob)
     response = _move(client, deal, "won", handoff="Go-live 1 June; 40 seats")
     assert response.status_code == 200
     deal.refresh_from_db()
     assert deal.stage.kind == "won"
-    assert deal.activities.get().notes == "Go-live 1 June; 40 seats"
+    assert deal.activities.get(subject="Handoff").notes == "Go-live 1 June; 40 seats"
 
 
 def test_the_keyboard_menu_lists_every_stage(client, world, deal):

@@ -127,6 +127,26 @@ def close_conditions(deal: Deal, rules: PipelineRules) -> list[dict[str, Any]]:
     return rows
 
 
+@dataclass
+class PostSaleBox:
+    stage: Any
+    title: str
+    items: list[Any]
+
+    @property
+    def done(self) -> int:
+        return sum(1 for item in self.items if item.met)
+
+
+def post_sale_boxes(deal: Deal, rules: PipelineRules, user: Any) -> list[PostSaleBox]:
+    """A won deal's handoff record and post-sale phases, with their fix forms (decision 010)."""
+    if rules.stages[deal.stage_id].kind != StageKind.WON:
+        return []
+    phases = rules.post_sale_phases()
+    items = iter(gate.items_for(deal, [spec for _, _, specs in phases for spec in specs], user))
+    return [PostSaleBox(stage, title, [next(items) for _ in specs]) for stage, title, specs in phases]
+
+
 def render_deal(request: HttpRequest, deal: Deal, *, status: int = 200, errors: dict | None = None,
                 error_form: str = "", message: str = "") -> HttpResponse:
     rules = PipelineRules.load(deal.pipeline_id)
@@ -145,6 +165,7 @@ def render_deal(request: HttpRequest, deal: Deal, *, status: int = 200, errors: 
         "errors": errors or {}, "error_form": error_form, "error_message": message,
         "next_open": rules.next_open_stage(current) if current.kind == StageKind.OPEN else None,
         "closing": closing(deal, current),
+        "post_sale": post_sale_boxes(deal, rules, request.user),
     }
     return render(request, "web/deal.html", context, status=status)
 

@@ -4,12 +4,13 @@ from dealgate.cli_support import (
     DealgateCommand, acting_user, add_user_argument, days_in_stage, dumps, money, plural, table,
 )
 from dealgate.deals.models import Deal, StageHistory
-from dealgate.deals.selectors import final_stay
+from dealgate.deals.selectors import final_stay, post_sale
 from dealgate.people.access import can_view_deal
 
 
 class Command(DealgateCommand):
-    help = "One deal at the command line. `dealgate deal show ID`: stage, next step, criteria, flags, history."
+    help = ("One deal at the command line. `dealgate deal show ID`: stage, next step, criteria, "
+            "post-sale checklist, flags, history.")
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True, metavar="show")
@@ -57,6 +58,11 @@ class Command(DealgateCommand):
                 "items": [r.as_dict() | {"met": r.met} for r in (progress.results if progress else [])],
             },
             "flags": [f.as_dict() for f in flags], "contacts": contacts, "history": history,
+            "post_sale": [
+                {"stage": phase.stage.key, "title": phase.title, "done": phase.done,
+                 "total": len(phase.results), "items": [r.as_dict() | {"met": r.met} for r in phase.results]}
+                for phase in post_sale(deal)
+            ],
         }
         if json:
             self.stdout.write(dumps(data))
@@ -82,6 +88,11 @@ class Command(DealgateCommand):
             lines.append(f"Exit criteria: {crit['met']} of {crit['total']} met")
             for item in crit["items"]:
                 lines.append(f"  [{'x' if item['met'] else ' '}] {item['label']}" + ("" if item["met"] else f": {item['missing']}"))
+        for phase in data["post_sale"]:  # a won deal's onboarding checklist (decision 010)
+            lines.append(f"After the sale, {phase['title']}: {phase['done']} of {phase['total']} done")
+            for item in phase["items"]:
+                missing = "" if item["met"] else f": {item['missing']}"
+                lines.append(f"  [{'x' if item['met'] else ' '}] {item['label']}{missing}")
         lines.append("Flags: " + ("none" if not data["flags"] else ""))
         lines.extend(f"  ! {f['label']}: {f['reason']}" for f in data["flags"])
         lines.append("Contacts: " + (", ".join(f"{c['name']} ({c['role']})" for c in data["contacts"]) or "none"))

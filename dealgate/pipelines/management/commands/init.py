@@ -42,4 +42,7 @@ class Command(DealgateCommand):
         self.stdout.write(f"Created pipeline {pipeline.key!r} ({pipeline.name}) from template {template!r}.\n")
         self.stdout.write(table(["#", "key", "stage", "kind", "prob.", "rot days", "entry", "exit"], rows,
                                 right=(0, 4, 5, 6, 7)))
-        self.stdout.write("\nEdit stages and criteria in the admin; `dealgate check` validates them.")
+        if any(s.kind == "post" for s in stages):
+            self.stdout.write("\nKind post: a post-sale checklist of won deals, not a stage a deal moves to.")
+        self.stdout.write("\nEdit stages and criteria in Settings or the admin; `dealgate check` validates "
+                          "every pipeline's stage order and criteria.")

@@ -1,7 +1,8 @@
 """Property-based checks of the whole API against its own OpenAPI document (schemathesis).
 
 Every generated request, valid or not, must get an answer the document declares: no 500s, a
-declared status code, the declared content type and a body matching the declared schema.
+declared status code, the declared content type and a body matching the declared schema; and a
+request the document calls invalid must be refused.
 Path ids are pointed at real rows so the fuzzer reaches the services, not only the 404s.
 """
 
@@ -15,6 +16,7 @@ from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -23,7 +25,13 @@ from dealgate.api.services import create_token
 from dealgate.deals import services as deal_services
 from dealgate.wsgi import application
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+# negative_data_rejection: a request the document calls invalid (an array where it promises an object,
+# a wrong type, a value out of range) must be refused with a 4xx, so the document never promises
+# less than the API enforces. (The reverse, positive_data_acceptance, is not asked: the services
+# refuse schema-valid values the document cannot express, such as a forged cursor or a blank name
+# after trimming; those answer the declared 422 naming the field.)
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+          negative_data_rejection]
 
 
 # Loading the document touches no table, so it can happen at collection time.

@@ -92,3 +92,20 @@ def test_the_company_currency_must_be_a_real_code():
                             text=True, timeout=60)
     assert result.returncode != 0
     assert "DEALGATE_CURRENCY='QQQ' is not an ISO 4217 currency code" in result.stderr
+
+
+@pytest.mark.parametrize(("fields", "says"), [
+    ({"currency": "QQQ"}, "ISO 4217"),
+    ({"expected_close_date": "0001-01-01"}, None),  # the page shows no error next to the close date (yet)
+    ({"amount": "１２"}, "digits 0-9"),
+])
+def test_the_deal_page_refuses_the_same_values(client, world, make_deal, fields, says):
+    from django.urls import reverse
+
+    deal = make_deal(amount=5000, currency="EUR")
+    client.force_login(world.alice)
+    response = client.post(reverse("web:deal_action", args=[deal.pk, "fields"]), {**fields, "form_id": "fields"})
+    assert response.status_code == 422
+    assert says is None or says in response.content.decode()
+    deal.refresh_from_db()
+    assert (str(deal.amount), deal.currency, deal.expected_close_date) == ("5000.00", "EUR", None)

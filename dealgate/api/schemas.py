@@ -13,8 +13,15 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from ninja import Field, Schema
 from ninja.schema import DjangoGetter
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, ConfigDict, ValidationError, WithJsonSchema
-from pydantic import model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    ConfigDict,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from dealgate.deals.services import EARLIEST_DATE, ISO_DATE, LATEST_DATE

@@ -240,3 +240,12 @@ def test_the_body_limit_is_the_setting(client, world, make_deal, auth, settings)
     refused = send(client, "post", "/api/activities", over, auth(world.alice))
     assert refused.status_code == 413 and refused.json()["details"] == {"max_bytes": 100_000}
     assert Activity.objects.count() == 1
+
+
+def test_a_web_form_over_the_same_limit_answers_400_not_500(client, world, make_deal, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100_000
+    deal = make_deal()
+    client.force_login(world.alice)
+    response = client.post(f"/deals/{deal.pk}/do/fields/", {"title": "x" * 200_000, "form_id": "fields"})
+    assert response.status_code == 400
+    assert Deal.objects.get(pk=deal.pk).title == deal.title

@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from dealgate.deals.currencies import is_currency_code
 from dealgate.deals.services import EARLIEST_DATE, ISO_DATE, LATEST_DATE
 from dealgate.pipelines.models import CriterionKind, Phase
 
@@ -45,7 +46,17 @@ def _money(value: Any) -> Any:
 Money = Annotated[Decimal, BeforeValidator(_money), Field(ge=0, lt=Decimal("1e12"), max_digits=14, decimal_places=2),
                   WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "exclusiveMaximum": 1e12},
                                             {"type": "string", "pattern": MONEY_TEXT}]})]
-Currency = Annotated[str, Field(pattern=r"^[A-Za-z]{3}$", description="ISO 4217 code, e.g. EUR (any case).")]
+
+
+def _iso_4217(value: str) -> str:
+    if not is_currency_code(value.upper()):
+        raise PydanticCustomError("currency_code", "{code} is not an ISO 4217 currency code (e.g. EUR, USD, GBP)",
+                                  {"code": repr(value)})
+    return value
+
+
+Currency = Annotated[str, Field(pattern=r"^[A-Za-z]{3}$", description="ISO 4217 code, e.g. EUR (any case)."),
+                     AfterValidator(_iso_4217)]
 
 
 def _iso_day(value: Any) -> Any:

@@ -249,3 +249,10 @@ def test_a_web_form_over_the_same_limit_answers_400_not_500(client, world, make_
     response = client.post(f"/deals/{deal.pk}/do/fields/", {"title": "x" * 200_000, "form_id": "fields"})
     assert response.status_code == 400
     assert Deal.objects.get(pk=deal.pk).title == deal.title
+
+
+def test_the_figures_refuse_a_currency_that_does_not_exist(client, world, auth):
+    response = client.get("/api/metrics", {"currency": "QQQ"}, headers=auth(world.alice))
+    assert response.status_code == 422
+    assert list(response.json()["details"]) == ["currency"]
+    assert client.get("/api/metrics", {"currency": "usd"}, headers=auth(world.alice)).status_code == 200

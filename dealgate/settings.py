@@ -11,6 +11,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from dealgate.deals.currencies import is_currency_code
 from dealgate.env import envbool, envint, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -135,8 +136,13 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 DEALGATE_ANALYTICS_THREADS = envint("DEALGATE_ANALYTICS_THREADS", 8, minimum=1)
 # The company currency: totals in other currencies convert into it with the rate table.
 DEALGATE_CURRENCY = envstr("DEALGATE_CURRENCY", "EUR").upper()
-if len(DEALGATE_CURRENCY) != 3 or not DEALGATE_CURRENCY.isalpha():
-    raise ImproperlyConfigured(f"DEALGATE_CURRENCY={DEALGATE_CURRENCY!r} is not a three-letter ISO 4217 code.")
+if not is_currency_code(DEALGATE_CURRENCY):
+    raise ImproperlyConfigured(f"DEALGATE_CURRENCY={DEALGATE_CURRENCY!r} is not an ISO 4217 currency code (e.g. EUR).")
+
+# The largest request body read into memory (JSON to the API, a web form's fields), in bytes;
+# larger answers 413 on the API and 400 on a web page. Uploaded files do not count: a CSV import
+# streams to disk and has its own limit (dealgate.imports.views.MAX_UPLOAD_BYTES, 200 MB).
+DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DEALGATE_MAX_REQUEST_BYTES", 2_621_440, minimum=65_536)
 
 _task_backends = {
     "database": "django_tasks_db.DatabaseBackend",

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -44,10 +46,10 @@ def _dealgate_error(request: HttpRequest, exc: DealgateError) -> HttpResponse:
 
 
 def _field_name(loc: list[Any]) -> str:
-    """('body', 'payload', 'amount') -> 'amount'; ('query', 'limit') -> 'limit'."""
+    """('body', 'payload', 'amount') -> 'amount'; ('body', 'payload') -> 'body'; ('query', 'limit') -> 'limit'."""
     parts = list(loc)
-    if parts and parts[0] == "body" and len(parts) > 2:
-        parts = parts[2:]
+    if parts and parts[0] == "body":
+        parts = parts[2:] or ["body"]
     elif parts and parts[0] in ("body", "query", "path", "header", "cookie", "form", "file"):
         parts = parts[1:]
     return ".".join(str(p) for p in parts) or "request"
@@ -80,6 +82,14 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     codes = {400: "bad_request", 403: "forbidden", 405: "method_not_allowed", 429: "throttled"}
     code = "csrf_failed" if isinstance(exc, CsrfFailed) else codes.get(exc.status_code, "error")
     return error_response(request, exc.status_code, code, str(exc))
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return error_response(request, 413, "too_large",
+                          f"The request body is larger than {limit:,} bytes (DEALGATE_MAX_REQUEST_BYTES); "
+                          "send fewer or smaller changes per request.", {"max_bytes": limit})
 
 
 @api.exception_handler(Exception)

@@ -7,22 +7,80 @@ client sees the rule in the OpenAPI document instead of discovering it by a refu
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from ninja import Field, Schema
-from pydantic import AfterValidator, AwareDatetime
+from ninja.schema import DjangoGetter
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    ConfigDict,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from dealgate.deals.currencies import is_currency_code
+from dealgate.deals.services import EARLIEST_DATE, ISO_DATE, LATEST_DATE
 from dealgate.pipelines.models import CriterionKind, Phase
 
 Text = Annotated[str, Field(pattern=r"^[^\x00]*$")]
 Key = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_-]+$")]
-Money = Annotated[Decimal, Field(ge=0, lt=Decimal("1e12"), max_digits=14, decimal_places=2)]
-Currency = Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")]
-# Dates far outside a sales horizon only ever come from typos or fuzzers; keep them out of the database.
-Day = Annotated[dt.date, Field(ge=dt.date(1900, 1, 1), le=dt.date(2999, 12, 31))]
-Moment = Annotated[AwareDatetime, Field(ge=dt.datetime(1900, 1, 2, tzinfo=dt.timezone.utc),
-                                         le=dt.datetime(2999, 12, 30, tzinfo=dt.timezone.utc))]
+
+# An amount as the schema says and the API reads it: a JSON number, or a string of the digits
+# 0-9 with at most two decimals. Not "", "1e3", "１２" or true (null clears an amount).
+MONEY_TEXT = r"^[0-9]{1,12}(\.[0-9]{1,2})?$"
+
+
+def _money(value: Any) -> Any:
+    if isinstance(value, bool) or (isinstance(value, str) and not re.fullmatch(MONEY_TEXT, value)):
+        raise PydanticCustomError("amount_format", "an amount is a number, or a string of digits with at most two "
+                                                   "decimals such as \"1250.50\"; null clears it")
+    return value
+
+
+Money = Annotated[Decimal, BeforeValidator(_money), Field(ge=0, lt=Decimal("1e12"), max_digits=14, decimal_places=2),
+                  WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "exclusiveMaximum": 1e12},
+                                            {"type": "string", "pattern": MONEY_TEXT}]})]
+
+
+def _iso_4217(value: str) -> str:
+    if not is_currency_code(value.upper()):
+        raise PydanticCustomError("currency_code", "{code} is not an ISO 4217 currency code (e.g. EUR, USD, GBP)",
+                                  {"code": repr(value)})
+    return value
+
+
+Currency = Annotated[str, Field(pattern=r"^[A-Za-z]{3}$", description="ISO 4217 code, e.g. EUR (any case)."),
+                     AfterValidator(_iso_4217)]
+
+
+def _iso_day(value: Any) -> Any:
+    """A date is "YYYY-MM-DD" in the digits 0-9: never a number (0 would be 1970-01-01), never a time."""
+    if not isinstance(value, dt.date) and not (isinstance(value, str) and ISO_DATE.fullmatch(value)):
+        raise PydanticCustomError("date_format", "a date is written YYYY-MM-DD, e.g. \"2026-03-31\"")
+    return value
+
+
+def _iso_moment(value: Any) -> Any:
+    """A time is an ISO 8601 string with a time zone, never a number of seconds since 1970."""
+    if not isinstance(value, dt.datetime) and not (
+            isinstance(value, str) and value.isascii() and ISO_DATE.match(value) and len(value) > 10):
+        raise PydanticCustomError("datetime_format", "a time is written YYYY-MM-DDTHH:MM:SS with a time zone, "
+                                                     "e.g. \"2026-03-31T14:30:00+02:00\"")
+    return value
+
+
+# Dates far outside a sales horizon only ever come from typos or fuzzers: the services' range, so
+# the web, CLI, imports and API refuse the same dates.
+Day = Annotated[dt.date, BeforeValidator(_iso_day), Field(ge=EARLIEST_DATE, le=LATEST_DATE)]
+Moment = Annotated[AwareDatetime, BeforeValidator(_iso_moment),
+                   Field(ge=dt.datetime.combine(EARLIEST_DATE, dt.time(), dt.timezone.utc) + dt.timedelta(days=1),
+                         le=dt.datetime.combine(LATEST_DATE, dt.time(), dt.timezone.utc) - dt.timedelta(days=1))]
 ForecastCategoryName = Literal["pipeline", "best_case", "commit", "omitted"]
 SourceName = Literal["inbound", "outbound", "signal", "referral", "existing_account"]
 RoleName = Literal["champion", "economic_buyer", "decision_maker", "influencer", "user", "blocker"]
@@ -35,6 +93,41 @@ class ErrorOut(Schema):
     code: str = Field(examples=["move_blocked"])
     message: str
     details: dict[str, Any] = Field(default_factory=dict)
+
+
+class InputSchema(Schema):
+    """A request body: a JSON object with only the fields its schema lists.
+
+    A field the API does not take is refused by name instead of silently dropped, so a client
+    never reads 200 for a change that was not made. `changed_elsewhere` says where a field a
+    client may reasonably send here is changed instead (a deal's stage: the move endpoint).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    changed_elsewhere: ClassVar[dict[str, str]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_what_is_not_taken(cls, values: Any) -> Any:
+        if isinstance(values, (DjangoGetter, Schema)):  # ninja's second pass over a checked object
+            return values
+        if not isinstance(values, dict):
+            raise PydanticCustomError("object_expected", "the body must be a JSON object of field: value, not {kind}",
+                                      {"kind": _json_kind(values)})
+        unknown = [name for name in values if name not in cls.model_fields]
+        if unknown:
+            taken = ", ".join(cls.model_fields)
+            raise ValidationError.from_exception_data(cls.__name__, [
+                InitErrorDetails(type=PydanticCustomError("field_not_taken", "{why}", {
+                    "why": cls.changed_elsewhere.get(name) or f"is not a field of this request; it takes {taken}"}),
+                    loc=(name,), input=values[name])
+                for name in unknown])
+        return values
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {list: "an array", str: "a string", bool: "true or false", int: "a number", float: "a number"}
+    return "null" if value is None else kinds.get(type(value), type(value).__name__)
 
 
 class UserRef(Schema):
@@ -93,13 +186,13 @@ class PipelineOut(Schema):
         return list(pipeline.stages.all())
 
 
-class PipelineCreateIn(Schema):
+class PipelineCreateIn(InputSchema):
     template: Key
     key: Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_-]+$")] | None = None
     name: Annotated[Text, Field(max_length=100)] | None = None
 
 
-class PipelineUpdateIn(Schema):
+class PipelineUpdateIn(InputSchema):
     """Send only the fields to change; `"single_threaded_from": null` turns the rule off.
 
     Ranges and lengths are checked by the same service the Settings page uses, not here.
@@ -111,7 +204,7 @@ class PipelineUpdateIn(Schema):
         None, description="Flag a deal with only one contact from this stage position on (1-100); null: never.")
 
 
-class StageUpdateIn(Schema):
+class StageUpdateIn(InputSchema):
     """Send only the fields to change; `"rot_days": null` removes the idle limit. Won stays 100%, lost 0%."""
 
     name: Text | None = None
@@ -122,7 +215,7 @@ class StageUpdateIn(Schema):
     guidance: Text | None = None
 
 
-class StageMoveIn(Schema):
+class StageMoveIn(InputSchema):
     direction: Literal["up", "down"] = Field(description="up: one place earlier; down: one place later.")
 
 
@@ -143,7 +236,7 @@ PhaseName = Literal[tuple(Phase.values)]  # type: ignore[valid-type]
 CriterionKindName = Literal[tuple(CriterionKind.values)]  # type: ignore[valid-type]
 
 
-class CriterionIn(Schema):
+class CriterionIn(InputSchema):
     phase: PhaseName
     key: Key
     label: Text
@@ -151,7 +244,7 @@ class CriterionIn(Schema):
     config: JsonObject = Field(default_factory=dict, description="Checked against the kind, as in Settings.")
 
 
-class CriterionUpdateIn(Schema):
+class CriterionUpdateIn(InputSchema):
     """Send only the fields to change; a new `config` is checked against the criterion's kind."""
 
     label: Text | None = None
@@ -221,6 +314,14 @@ class DealOut(Schema):
         return deal.lost_reason.key if deal.lost_reason_id else None
 
 
+class DealChangedOut(DealOut):
+    """A deal as a PATCH saved it, and whether the caller can still see it."""
+
+    visible: bool = Field(description="false when the change (a reassignment to another team) took the deal out of "
+                                      "what you can see: it was saved, and further calls on it answer 404.")
+    notice: str | None = Field(description="Says what happened when `visible` is false; null otherwise.")
+
+
 class DealPage(Schema):
     items: list[DealOut]
     next_cursor: str | None = Field(description="Pass as `cursor` to get the next page; null on the last page.")
@@ -230,7 +331,27 @@ class DealPage(Schema):
 RowId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
-class DealCreateIn(Schema):
+# Where the fields of a deal that its PATCH does not take are changed instead.
+MOVED_ONLY = ("is changed by moving the deal through the stage gates: POST /api/deals/{id}/move "
+              "with {\"stage\": ...}")
+DEAL_FIELDS_ELSEWHERE = {
+    **dict.fromkeys(("stage", "status", "closed_at", "stage_entered_at", "lost_reason", "lost_note"), MOVED_ONLY),
+    **dict.fromkeys(("next_step", "next_step_due"), "is set with PUT /api/deals/{id}/next-step"),
+    "probability": "is the stage's probability unless overridden: send probability_override (0-100, null: none)",
+    **dict.fromkeys(("team", "team_id"), "follows the owner: send owner to reassign the deal"),
+    **dict.fromkeys(("account", "pipeline"), "cannot change once the deal exists"),
+    **dict.fromkeys(("id", "version", "created_at", "last_activity_at", "close_date_slips"), "is read-only"),
+}
+
+
+class DealCreateIn(InputSchema):
+    changed_elsewhere = {
+        **dict.fromkeys(("stage", "status"), "a new deal starts in its pipeline's first open stage; then move it "
+                                             "with POST /api/deals/{id}/move"),
+        **{name: "is read-only" for name in ("id", "version", "created_at", "last_activity_at", "close_date_slips",
+                                             "probability", "team", "team_id")},
+    }
+
     title: Annotated[Text, Field(min_length=1, max_length=200)]
     account: RowId = Field(description="Account id.")
     pipeline: Key = Field(description="Pipeline key.")
@@ -246,8 +367,12 @@ class DealCreateIn(Schema):
     custom_fields: dict[str, Any] | None = None
 
 
-class DealUpdateIn(Schema):
-    """Send only the fields to change. `owner` reassigns the deal (managers and admins)."""
+class DealUpdateIn(InputSchema):
+    """Send only the fields to change. `owner` reassigns the deal (managers and admins).
+
+    Any other field is refused by name (422), e.g. `stage`, which only a move changes."""
+
+    changed_elsewhere = DEAL_FIELDS_ELSEWHERE
 
     title: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
     amount: Money | None = None
@@ -260,7 +385,7 @@ class DealUpdateIn(Schema):
     owner: Annotated[Text, Field(max_length=150)] | None = None
 
 
-class MoveIn(Schema):
+class MoveIn(InputSchema):
     stage: Key = Field(description="Target stage key (or name).")
     override_reason: Annotated[Text, Field(max_length=500)] | None = Field(
         None, description="Force a blocked move (managers and admins); recorded in the history.")
@@ -332,7 +457,7 @@ class HistoryOut(Schema):
     field_changes: list[FieldChangeOut]
 
 
-class NextStepIn(Schema):
+class NextStepIn(InputSchema):
     text: Annotated[Text, Field(max_length=300)] = Field(description="Empty text clears the next step.")
     due: Day | None = None
 
@@ -345,7 +470,7 @@ class NextStepOut(Schema):
 # -- contacts on a deal, checklist, approvals ------------------------------------------------
 
 
-class DealContactIn(Schema):
+class DealContactIn(InputSchema):
     contact: RowId = Field(description="Contact id.")
     role: RoleName
 
@@ -364,7 +489,7 @@ class DealContactOut(Schema):
         return link.contact.name
 
 
-class ChecklistIn(Schema):
+class ChecklistIn(InputSchema):
     checked: bool = True
     evidence: Annotated[Text, Field(max_length=500)] = ""
 
@@ -381,7 +506,7 @@ class ChecklistOut(Schema):
         return row.by.username if row.by_id else None
 
 
-class ApprovalIn(Schema):
+class ApprovalIn(InputSchema):
     condition: Key
     note: Annotated[Text, Field(max_length=300)] = ""
 
@@ -413,12 +538,12 @@ class AccountPage(Schema):
     next_cursor: str | None
 
 
-class AccountIn(Schema):
+class AccountIn(InputSchema):
     name: Annotated[Text, Field(min_length=1, max_length=200)]
     segment: Annotated[Text, Field(max_length=50)] = ""
 
 
-class AccountUpdateIn(Schema):
+class AccountUpdateIn(InputSchema):
     """Send only the fields to change."""
 
     name: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
@@ -443,7 +568,7 @@ class ContactPage(Schema):
     next_cursor: str | None
 
 
-class ContactIn(Schema):
+class ContactIn(InputSchema):
     name: Annotated[Text, Field(min_length=1, max_length=200)]
     account: int | None = None
     email: Annotated[Text, Field(max_length=254)] = ""
@@ -451,7 +576,7 @@ class ContactIn(Schema):
     title: Annotated[Text, Field(max_length=100)] = ""
 
 
-class ContactUpdateIn(Schema):
+class ContactUpdateIn(InputSchema):
     """Send only the fields to change; `"account": null` detaches the contact from their account."""
 
     name: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
@@ -495,7 +620,7 @@ class ActivityPage(Schema):
     next_cursor: str | None
 
 
-class ActivityIn(Schema):
+class ActivityIn(InputSchema):
     kind: ActivityKindName
     subject: Annotated[Text, Field(min_length=1, max_length=200)]
     deal: RowId | None = Field(None, description="Deal id; an activity needs a deal or an account.")
@@ -509,7 +634,7 @@ class ActivityIn(Schema):
 # -- personal API tokens ---------------------------------------------------------------------
 
 
-class TokenIn(Schema):
+class TokenIn(InputSchema):
     name: Annotated[Text, Field(min_length=1, max_length=100)]
 
 

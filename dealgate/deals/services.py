@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from dealgate.deals.currencies import is_currency_code
 from dealgate.deals.models import (
     Account,
     Activity,
@@ -43,10 +44,26 @@ from dealgate.words import plural
 # Parsing helpers: turn user input into values or a ValidationFailed naming the field.
 
 
+# The one range of calendar dates Dealgate stores, whatever the surface (web, API, CLI, import):
+# dates far outside a sales horizon only ever come from typos, spreadsheets' day zero or fuzzers.
+EARLIEST_DATE = dt.date(1900, 1, 1)
+LATEST_DATE = dt.date(2999, 12, 31)
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _ascii_text(value: Any, field: str, what: str) -> str:
+    """Numbers and dates are written with the digits 0-9: `int()` and `Decimal()` would read
+    full-width or Arabic-Indic digits too, and store a value nobody typed on purpose."""
+    text = str(value).strip()
+    if not text.isascii():
+        raise ValidationFailed.for_field(field, f"{value!r} is not {what}; use the digits 0-9")
+    return text
+
+
 def parse_amount(value: Any, field: str = "amount") -> Decimal | None:
     if value is None or (isinstance(value, str) and value.strip() == ""):
         return None
-    amount = None if isinstance(value, bool) else _finite_decimal(value)
+    amount = None if isinstance(value, bool) else _finite_decimal(_ascii_text(value, field, "a number"))
     if amount is None:
         raise ValidationFailed.for_field(field, f"{value!r} is not a number")
     if amount < 0:
@@ -57,24 +74,35 @@ def parse_amount(value: Any, field: str = "amount") -> Decimal | None:
 
 
 def parse_date(value: Any, field: str) -> dt.date | None:
+    """A calendar date as YYYY-MM-DD (or a date) between EARLIEST_DATE and LATEST_DATE.
+
+    A number is never a date: 0 would be 1970-01-01 to one reader and a typo to everyone else."""
     if value is None or value == "":
         return None
     if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise ValidationFailed.for_field(field, f"{value!r} is not a date; use YYYY-MM-DD") from None
+        value = value.date()
+    if not isinstance(value, dt.date):
+        text = _ascii_text(value, field, "a date") if isinstance(value, str) else ""
+        if isinstance(value, (bool, int, float, Decimal)) or not ISO_DATE.fullmatch(text):
+            raise ValidationFailed.for_field(field, f"{value!r} is not a date; use YYYY-MM-DD")
+        try:
+            value = dt.date.fromisoformat(text)
+        except ValueError:
+            raise ValidationFailed.for_field(field, f"{value!r} is not a date; use YYYY-MM-DD") from None
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValidationFailed.for_field(field, f"{value.isoformat()} is outside {EARLIEST_DATE.isoformat()} "
+                                                f"to {LATEST_DATE.isoformat()}")
+    return value
 
 
 def parse_probability(value: Any, field: str = "probability_override") -> int | None:
     if value is None or value == "":
         return None
+    if isinstance(value, bool) or (isinstance(value, (float, Decimal)) and value != int(value)):
+        raise ValidationFailed.for_field(field, f"{value!r} is not a whole number")
     try:
-        number = int(value)
-    except (TypeError, ValueError):
+        number = int(_ascii_text(value, field, "a whole number") if isinstance(value, str) else value)
+    except (TypeError, ValueError, OverflowError):
         raise ValidationFailed.for_field(field, f"{value!r} is not a whole number") from None
     if not 0 <= number <= 100:
         raise ValidationFailed.for_field(field, "must be between 0 and 100")
@@ -87,10 +115,13 @@ def _choice(value: Any, choices: Any, field: str) -> str:
     return value
 
 
-def _currency(value: Any) -> str:
+def parse_currency(value: Any, field: str = "currency") -> str:
+    """An ISO 4217 code in any case ("usd" -> "USD"); empty means the company's currency."""
     code = str(value or settings.DEALGATE_CURRENCY).strip().upper()
-    if len(code) != 3 or not code.isalpha():
-        raise ValidationFailed.for_field("currency", f"{value!r} is not a three-letter currency code")
+    if len(code) != 3 or not code.isascii() or not code.isalpha():
+        raise ValidationFailed.for_field(field, f"{value!r} is not a three-letter currency code")
+    if not is_currency_code(code):
+        raise ValidationFailed.for_field(field, f"{code!r} is not an ISO 4217 currency code (e.g. EUR, USD, GBP)")
     return code
 
 
@@ -218,7 +249,7 @@ def create_deal(
     deal = Deal(
         title=_text(title, "title", max_length=200, required=True), account=account, owner=owner,
         team_id=team_id_of(owner), pipeline=pipeline, stage=first_open_stage(pipeline),
-        amount=parse_amount(amount), currency=_currency(currency),
+        amount=parse_amount(amount), currency=parse_currency(currency),
         expected_close_date=parse_date(expected_close_date, "expected_close_date"),
         source=_choice(source, Source, "source"),
         forecast_category=_choice(forecast_category, ForecastCategory, "forecast_category"),
@@ -365,7 +396,7 @@ def update_deal(deal: Deal, *, by: Any, **changes: Any) -> Deal:
     parsers = {
         "title": lambda v: _text(v, "title", max_length=200, required=True),
         "amount": parse_amount,
-        "currency": _currency,
+        "currency": parse_currency,
         "expected_close_date": lambda v: parse_date(v, "expected_close_date"),
         "probability_override": parse_probability,
         "forecast_category": lambda v: _choice(v, ForecastCategory, "forecast_category"),
@@ -440,8 +471,11 @@ def _custom_value(key: str, kind: str, raw: Any) -> Any:
 
 
 def _finite_decimal(raw: Any) -> Decimal | None:
+    text = str(raw).strip()
+    if not text.isascii():  # Decimal() reads full-width digits; nobody types those on purpose
+        return None
     try:
-        number = Decimal(str(raw).strip().replace(",", ""))
+        number = Decimal(text.replace(",", ""))
     except InvalidOperation:
         return None
     return number if number.is_finite() else None
@@ -498,7 +532,13 @@ def log_activity(
         if deal is not None:
             locked = _lock(deal)
             _require_edit(by, locked)
-            account = account or locked.account
+            if account is not None and account.pk != locked.account_id:
+                # Counted on both an account and a deal of another account, the activity would
+                # satisfy the deal's criteria with another company's evidence.
+                raise ValidationFailed.for_field(
+                    "account", f"deal {locked.pk} belongs to account {locked.account_id}, not {account.pk}; "
+                               "send the deal's account or leave it out")
+            account = locked.account
         activity = Activity.objects.create(
             deal=deal, account=account, kind=kind, subject=_text(subject, "subject", max_length=200, required=True),
             outcome=_text(outcome, "outcome", max_length=50).lower().replace(" ", "_"),

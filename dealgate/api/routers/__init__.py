@@ -9,7 +9,8 @@ from dealgate.api.schemas import ErrorOut
 # Statuses any authenticated endpoint can answer besides success, declared so the OpenAPI
 # document lists every answer a client must handle.
 ERRORS: dict[int, Any] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
-WRITE_ERRORS: dict[int, Any] = {**ERRORS, 409: ErrorOut}
+# A body over the size limit (settings.DATA_UPLOAD_MAX_MEMORY_SIZE) answers 413 before it is read.
+WRITE_ERRORS: dict[int, Any] = {**ERRORS, 409: ErrorOut, 413: ErrorOut}
 
 
 def register(api: Any) -> None:

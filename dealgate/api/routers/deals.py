@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from django.db import transaction
 from django.db.models import Q
 from ninja import Query, Router
 
@@ -16,9 +17,17 @@ from dealgate.api.routers.lookups import (
     user_by_username,
     visible_deal,
 )
-from dealgate.api.schemas import DealCreateIn, DealOut, DealPage, DealUpdateIn, MoveIn, StageHistoryOut
+from dealgate.api.schemas import (
+    DealChangedOut,
+    DealCreateIn,
+    DealOut,
+    DealPage,
+    DealUpdateIn,
+    MoveIn,
+    StageHistoryOut,
+)
 from dealgate.deals import services
-from dealgate.deals.models import StageHistory
+from dealgate.deals.models import Deal, StageHistory
 from dealgate.people.access import visible_deals
 
 router = Router(tags=["deals"])
@@ -73,19 +82,35 @@ def create_deal(request, payload: DealCreateIn):
     return 201, visible_deal(request.auth, deal.pk)
 
 
-@router.patch("/{int:deal_id}", response={200: DealOut, **WRITE_ERRORS}, summary="Change a deal's fields")
+@router.patch("/{int:deal_id}", response={200: DealChangedOut, **WRITE_ERRORS}, summary="Change a deal's fields",
+              description="Answers the deal as saved. A reassignment to another team's user takes the deal out of "
+                          "the caller's view: the answer is still 200 with the saved deal, `visible: false` and a "
+                          "`notice`; later calls on it answer 404. A refused part refuses the whole request.")
 def update_deal(request, deal_id: int, payload: DealUpdateIn):
     deal = visible_deal(request.auth, deal_id)
     changes = payload.dict(exclude_unset=True)
-    owner = changes.pop("owner", None)
+    owner_name = changes.pop("owner", None)
+    owner = user_by_username(owner_name) if owner_name else None
     # null clears a field that can be empty (amount, close date, probability override); for the
     # others it means "no change".
     changes = {name: value for name, value in changes.items() if value is not None or name in CLEARABLE}
-    if changes:
-        services.update_deal(deal, by=request.auth, **changes)
-    if owner:
-        services.reassign_deal(deal, user_by_username(owner), by=request.auth)
-    return visible_deal(request.auth, deal_id)
+    with transaction.atomic():  # a refused reassignment keeps the other changes of the request unsaved too
+        if changes:
+            services.update_deal(deal, by=request.auth, **changes)
+        if owner is not None:
+            services.reassign_deal(deal, owner, by=request.auth)
+    return _as_changed(request.auth, deal_id)
+
+
+def _as_changed(user, deal_id: int) -> Deal:
+    """The saved deal, read past the caller's visibility: they just wrote it, and must learn what it became."""
+    deal = Deal.objects.select_related(*DEAL_RELATED, "team").get(pk=deal_id)
+    deal.visible = visible_deals(user).filter(pk=deal_id).exists()
+    deal.notice = None if deal.visible else (
+        f"Saved: deal {deal_id} now belongs to {deal.owner.username}"
+        f"{f' (team {deal.team.name})' if deal.team_id else ''}, outside what you can see; "
+        "further calls on it answer 404.")
+    return deal
 
 
 @router.post(

@@ -8,9 +8,19 @@ from decimal import Decimal
 from typing import Any, Iterable, Sequence
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import CommandError
+from django.core.management.base import BaseCommand, CommandError
 
 from dealgate.errors import DealgateError
+
+
+class DealgateCommand(BaseCommand):
+    """Base of Dealgate's commands that write: what they change is recorded as coming from the CLI."""
+
+    def execute(self, *args: Any, **options: Any) -> Any:
+        from dealgate.audit.context import Surface, acting_from
+
+        with acting_from(Surface.CLI):
+            return super().execute(*args, **options)
 
 
 def add_user_argument(parser: Any) -> None:

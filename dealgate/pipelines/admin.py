@@ -1,13 +1,15 @@
 """Admin for pipelines: a pipeline with its stages inline, a stage with its criteria inline.
 
 Criterion configs are JSON; `Criterion.clean` (via `services.validate_criterion`) refuses a config
-the engine cannot evaluate, so a typo never reaches a gate.
+the engine cannot evaluate, so a typo never reaches a gate. Every add, change and delete here
+writes the audit log (AuditedAdmin, surface admin).
 """
 
 from __future__ import annotations
 
 from django.contrib import admin
 
+from dealgate.audit.admin import AuditedAdmin
 from dealgate.pipelines.models import Criterion, CustomField, LostReason, Pipeline, Stage
 
 # Deals' state spans copy each stage's kind and position (docs/decisions/007); an edit of either
@@ -31,7 +33,7 @@ class StageInline(admin.TabularInline):
 
 
 @admin.register(Pipeline)
-class PipelineAdmin(admin.ModelAdmin):
+class PipelineAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ["name", "key", "template", "single_threaded_from", "business_days", "created_at"]
     search_fields = ["name", "key"]
     readonly_fields = ["template", "created_at"]
@@ -51,7 +53,7 @@ class CriterionInline(admin.StackedInline):
 
 
 @admin.register(Stage)
-class StageAdmin(admin.ModelAdmin):
+class StageAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ["name", "pipeline", "position", "kind", "probability", "rot_days"]
     list_filter = ["pipeline", "kind"]
     ordering = ["pipeline__name", "position"]
@@ -64,7 +66,7 @@ class StageAdmin(admin.ModelAdmin):
 
 
 @admin.register(Criterion)
-class CriterionAdmin(admin.ModelAdmin):
+class CriterionAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ["label", "stage", "phase", "kind", "position"]
     list_filter = ["stage__pipeline", "kind", "phase"]
     ordering = ["stage__pipeline__name", "stage__position", "phase", "position"]
@@ -72,11 +74,11 @@ class CriterionAdmin(admin.ModelAdmin):
 
 
 @admin.register(LostReason)
-class LostReasonAdmin(admin.ModelAdmin):
+class LostReasonAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ["label", "key", "active"]
     list_editable = ["active"]
 
 
 @admin.register(CustomField)
-class CustomFieldAdmin(admin.ModelAdmin):
+class CustomFieldAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ["label", "key", "type"]

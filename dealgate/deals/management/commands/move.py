@@ -1,12 +1,12 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from dealgate.cli_support import acting_user, add_user_argument, fail
+from dealgate.cli_support import DealgateCommand, acting_user, add_user_argument, fail
 from dealgate.deals.models import Deal
 from dealgate.deals.services import move_deal
 from dealgate.errors import DealgateError
 
 
-class Command(BaseCommand):
+class Command(DealgateCommand):
     help = (
         "Move a deal to a stage through its gates. Refused moves exit with code 1 and list every unmet "
         "criterion. A manager may force a refused move with --override --reason."

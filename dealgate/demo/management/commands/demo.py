@@ -1,8 +1,8 @@
 import datetime as dt
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from dealgate.cli_support import fail
+from dealgate.cli_support import DealgateCommand, fail
 from dealgate.errors import DealgateError
 
 
@@ -13,7 +13,7 @@ def _date(value: str) -> dt.date:
         raise CommandError(f"--today {value!r} is not a date; use YYYY-MM-DD.") from None
 
 
-class Command(BaseCommand):
+class Command(DealgateCommand):
     help = (
         "Generate a believable demo company: users (password dealgate-demo), teams, pipelines, accounts, "
         "contacts and a year of deals whose history went through the stage gates. The same --deals, --seed "

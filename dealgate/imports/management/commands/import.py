@@ -1,14 +1,14 @@
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from dealgate.cli_support import acting_user, add_user_argument, fail
+from dealgate.cli_support import DealgateCommand, acting_user, add_user_argument, fail
 from dealgate.errors import DealgateError
 from dealgate.imports.mappings import KINDS, ready_mapping_names
 from dealgate.imports.services import import_file
 
 
-class Command(BaseCommand):
+class Command(DealgateCommand):
     help = (
         "Import deals, accounts, contacts or activities from a CSV file with a mapping (a JSON file, or a ready "
         "mapping by name: " + ", ".join(ready_mapping_names()) + "). Every row is checked first: if any row is "

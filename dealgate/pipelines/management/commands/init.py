@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
 from django.db.models import Count, Q
 
-from dealgate.cli_support import fail, table
+from dealgate.cli_support import DealgateCommand, fail, table
 from dealgate.errors import DealgateError
 from dealgate.pipelines.services import TEMPLATE_NAMES, create_pipeline_from_template
 
 
-class Command(BaseCommand):
+class Command(DealgateCommand):
     help = (
         "Create a pipeline from a ready template (stages, probabilities, entry and exit criteria) "
         "and the default lost reasons. Run it again with another --key to hold several pipelines."

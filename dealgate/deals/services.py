@@ -651,7 +651,10 @@ def _update_entry(row: Any, changes: dict[str, Any], *, by: Any) -> Any:
             if current is None:
                 raise NotFound(f"No {kind} {row.pk}.", details={kind: row.pk})
             type(row).objects.filter(pk=row.pk).update(**values)
-            record_changes(current, [(name, getattr(current, name), value) for name, value in values.items()], by=by)
+            changes = [(name, getattr(current, name), value) for name, value in values.items()]
+            for name, value in values.items():
+                setattr(current, name, value)  # the entry names the object as it is now called
+            record_changes(current, changes, by=by)
         for name, value in values.items():
             setattr(row, name, value)
     return row

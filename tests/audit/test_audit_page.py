@@ -93,3 +93,12 @@ def test_it_answers_bad_filters_with_a_clear_message_not_an_error(client, world,
     else:
         assert response.status_code == 422
         assert f"{field}:" in response.content.decode()
+
+
+def test_the_deal_page_links_an_admin_to_the_deals_own_trail(client, world, history):
+    deal, _ = history
+    trail = f"/settings/audit/?object_type=deal&amp;object_id={deal.pk}"
+    client.force_login(world.dave)
+    assert trail in client.get(f"/deals/{deal.pk}/").content.decode()
+    client.force_login(world.bob)
+    assert trail not in client.get(f"/deals/{deal.pk}/").content.decode()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from dealgate.api.services import create_token, revoke_token
 from dealgate.audit.models import AuditEntry
@@ -33,8 +34,12 @@ def test_a_move_writes_one_entry_and_a_refused_move_writes_none(world, make_deal
     with pytest.raises(MoveBlocked):
         services.move_deal(deal, "propose", by=world.alice)
     assert AuditEntry.objects.count() == before
-    services.move_deal(deal, "lost", by=world.alice, lost_reason="price", lost_note="half the price elsewhere")
+    with CaptureQueriesContext(connection) as queries:
+        services.move_deal(deal, "lost", by=world.alice, lost_reason="price", lost_note="half the price elsewhere")
     assert AuditEntry.objects.count() == before + 1
+    # The log costs a move one statement: its INSERT.
+    audit_sql = [q["sql"] for q in queries.captured_queries if "audit_auditentry" in q["sql"]]
+    assert len(audit_sql) == 1 and audit_sql[0].startswith("INSERT")
     row = AuditEntry.objects.latest("id")
     assert (row.action, row.before, row.after, row.note) == ("lost", "Qualify", "Lost",
                                                             "lost reason: Price too high (half the price elsewhere)")

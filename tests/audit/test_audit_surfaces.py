@@ -90,3 +90,12 @@ def test_it_records_a_stage_edited_inline_on_the_admin_pipeline_page(client, wor
     assert response.status_code == 302, response.content.decode()[:3000]
     row = only(object_type="stage", object_id=stages[2].pk)
     assert (row.by, row.surface, row.field, row.before, row.after) == (world.dave, "admin", "probability", "80", "75")
+
+
+def test_it_records_a_criterion_deleted_in_the_django_admin(client, world, pipeline):
+    criterion = pipeline.stages.get(key="qualify").criteria.get(key="budget")
+    client.force_login(world.dave)
+    response = client.post(f"/admin/pipelines/criterion/{criterion.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    row = only(object_type="criterion", object_id=criterion.pk)
+    assert (row.by, row.surface, row.action, row.object_name) == (world.dave, "admin", "deleted", "Budget confirmed")

@@ -99,3 +99,17 @@ def test_it_records_a_criterion_deleted_in_the_django_admin(client, world, pipel
     assert response.status_code == 302
     row = only(object_type="criterion", object_id=criterion.pk)
     assert (row.by, row.surface, row.action, row.object_name) == (world.dave, "admin", "deleted", "Budget confirmed")
+
+
+def test_it_records_a_user_deactivated_in_the_django_admin(client, world):
+    carol = world.carol
+    joined = carol.date_joined
+    client.force_login(world.dave)
+    response = client.post(f"/admin/auth/user/{carol.pk}/change/", {
+        "username": "carol", "first_name": "Carol", "last_name": "", "email": "",
+        "date_joined_0": joined.strftime("%Y-%m-%d"), "date_joined_1": joined.strftime("%H:%M:%S"),
+        "initial-date_joined_0": joined.strftime("%Y-%m-%d"), "initial-date_joined_1": joined.strftime("%H:%M:%S"),
+    })  # is_active left unticked
+    assert response.status_code == 302, response.content.decode()[:3000]
+    row = only(object_type="user", object_id=carol.pk, surface="admin")
+    assert (row.by, row.action, row.field, row.before, row.after) == (world.dave, "changed", "is_active", "yes", "no")

@@ -77,8 +77,11 @@ class DealgateCommand(BaseCommand):
             connections.close_all()
 
     def execute(self, *args: Any, **options: Any) -> Any:
+        from dealgate.audit.context import Surface, acting_from
+
         try:
-            return super().execute(*args, **options)
+            with acting_from(Surface.CLI):  # what a command changes is recorded as coming from the CLI
+                return super().execute(*args, **options)
         except DealgateError as exc:
             raise fail(exc) from None
 

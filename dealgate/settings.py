@@ -48,10 +48,12 @@ INSTALLED_APPS = [
     "dealgate.web",
     "dealgate.imports",
     "dealgate.api",
+    "dealgate.audit",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "dealgate.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -60,6 +62,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "dealgate.audit.middleware.AuditSurfaceMiddleware",
 ]
 
 ROOT_URLCONF = "dealgate.urls"
@@ -75,6 +78,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "dealgate.csp.nonce",
             ],
         },
     },
@@ -154,6 +158,14 @@ if _task_backend not in _task_backends:
 TASKS = {"default": {"BACKEND": _task_backends[_task_backend]}}
 
 EMAIL_BACKEND = envstr("DEALGATE_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+
+# Headers on every response (docs/security.md); the Content-Security-Policy comes from dealgate.csp.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
 
 if PRODUCTION:
     SESSION_COOKIE_SECURE = envbool("DEALGATE_SECURE_COOKIES", True)

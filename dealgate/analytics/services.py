@@ -7,6 +7,7 @@ from typing import Any
 from django.db import transaction
 
 from dealgate.analytics.models import ProbabilityAdoption
+from dealgate.audit.services import record
 from dealgate.errors import NotAllowed, ValidationFailed
 from dealgate.people.access import role_of
 from dealgate.pipelines.models import Stage
@@ -27,6 +28,8 @@ def adopt_probability(stage: Stage, probability: int, *, by: Any, sample_closed:
         stage=locked, old_probability=locked.probability, new_probability=int(probability),
         sample_closed=sample_closed, sample_won=sample_won, reverts=reverts, by=by,
     )
+    record(locked, "changed", by=by, field="probability", before=locked.probability, after=int(probability),
+           note="reverted an adoption" if reverts else "adopted the learned probability")
     locked.probability = int(probability)
     locked.save(update_fields=["probability"])
     stage.probability = locked.probability

@@ -807,3 +807,27 @@ class BottlenecksOut(Schema):
     trailing: str = Field(description="The span the stages are compared with.")
     sentences: list[str]
     stages: list[BottleneckStageOut]
+
+
+class AuditEntryOut(Schema):
+    id: int
+    at: dt.datetime
+    by: str | None = Field(description="Username of who made the change; null for the system.")
+    surface: str = Field(description="web, api, cli, import, automation, admin or system.")
+    object_type: str
+    object_id: int
+    object_name: str = Field(description="The object's name when the change was made.")
+    action: str
+    field: str
+    before: str
+    after: str
+    note: str
+
+    @staticmethod
+    def resolve_by(entry: Any) -> str | None:
+        return entry.by.username if entry.by_id else None
+
+
+class AuditPage(Schema):
+    items: list[AuditEntryOut]
+    next_cursor: str | None

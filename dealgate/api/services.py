@@ -7,9 +7,11 @@ import hashlib
 import secrets
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from dealgate.api.models import ApiToken
+from dealgate.audit.services import record
 from dealgate.errors import NotFound, ValidationFailed
 
 TOKEN_PREFIX = "dg_"
@@ -29,7 +31,9 @@ def create_token(*, user: Any, name: str) -> tuple[ApiToken, str]:
     if len(name) > 100:
         raise ValidationFailed.for_field("name", "is longer than 100 characters")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(user=user, name=name, prefix=secret[:10], hash=hash_token(secret))
+    with transaction.atomic():
+        token = ApiToken.objects.create(user=user, name=name, prefix=secret[:10], hash=hash_token(secret))
+        record(token, "created", by=user, note=f"prefix {token.prefix}")
     return token, secret
 
 
@@ -39,8 +43,10 @@ def revoke_token(token_id: int, *, by: Any) -> ApiToken:
     if token is None:
         raise NotFound(f"No API token {token_id} of yours.", details={"token": token_id})
     if token.revoked_at is None:
-        token.revoked_at = timezone.now()
-        token.save(update_fields=["revoked_at"])
+        with transaction.atomic():
+            token.revoked_at = timezone.now()
+            token.save(update_fields=["revoked_at"])
+            record(token, "revoked", by=by, note=f"prefix {token.prefix}")
     return token
 
 

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from dealgate.audit.services import record, record_changes
 from dealgate.deals.currencies import is_currency_code
 from dealgate.deals.models import (
     Account,
@@ -200,20 +201,26 @@ def create_account(*, by: Any, name: str, segment: str = "", owner: Any = None, 
         raise Conflict(f"An account with external id {external_id!r} already exists.",
                        details={"external_id": external_id})
     checks = DIRECTORY_FIELDS["account"]
-    return Account.objects.create(
-        name=checks["name"](name), segment=checks["segment"](segment),
-        owner=owner if owner is not None else by,
-        external_id=external_id or None,
-    )
+    with transaction.atomic():
+        account = Account.objects.create(
+            name=checks["name"](name), segment=checks["segment"](segment),
+            owner=owner if owner is not None else by,
+            external_id=external_id or None,
+        )
+        record(account, "created", by=by)
+    return account
 
 
 def create_contact(*, by: Any, name: str, account: Account | None = None, email: str = "", phone: str = "",
                    title: str = "") -> Contact:
     checks = DIRECTORY_FIELDS["contact"]
-    return Contact.objects.create(
-        account=account, name=checks["name"](name), email=checks["email"](email),
-        phone=checks["phone"](phone), title=checks["title"](title),
-    )
+    with transaction.atomic():
+        contact = Contact.objects.create(
+            account=account, name=checks["name"](name), email=checks["email"](email),
+            phone=checks["phone"](phone), title=checks["title"](title),
+        )
+        record(contact, "created", by=by)
+    return contact
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,6 +269,7 @@ def create_deal(
         raise NotAllowed("A sales rep can only create deals they own.")
     deal.save()
     _history_row(deal, None, deal.stage, MoveKind.CREATED, at=now, by=by).save()
+    record(deal, "created", by=by, field="stage", after=deal.stage.name, at=now)
     return deal
 
 
@@ -353,7 +361,21 @@ def move_deal(
         deal.stage = target
         row = _history_row(locked, from_stage, target, kind, at=now, by=by, override_reason=reason_text)
         row.save()
+        record(locked, MOVE_ACTIONS.get(kind, "moved"), by=by, field="stage", before=from_stage.name,
+               after=target.name, at=now, note=_move_note(reason_text, lost, locked.lost_note))
         return row
+
+
+# How a move reads in the audit log (stage history keeps the finer kind: forward, backward...).
+MOVE_ACTIONS = {"won": "won", "lost": "lost", "reopened": "reopened"}
+
+
+def _move_note(override_reason: str, lost: LostReason | None, lost_note: str) -> str:
+    if override_reason:
+        return f"override: {override_reason}"
+    if lost is not None:
+        return f"lost reason: {lost.label}" + (f" ({lost_note})" if lost_note else "")
+    return ""
 
 
 def resolve_stage(pipeline: Pipeline, stage: Stage | str) -> Stage:
@@ -412,7 +434,7 @@ def update_deal(deal: Deal, *, by: Any, **changes: Any) -> Deal:
         locked = _lock(deal)
         _require_edit(by, locked)
         now = timezone.now()
-        changed, logged = [], []
+        changed, logged, audited = [], [], []
         for name, value in values.items():
             old = getattr(locked, name)
             if old == value:
@@ -423,9 +445,11 @@ def update_deal(deal: Deal, *, by: Any, **changes: Any) -> Deal:
             if name == "expected_close_date" and old is not None and value is not None and value > old:
                 locked.close_date_slips += 1
                 changed.append("close_date_slips")
+            audited.append((name, old, value))
             setattr(locked, name, value)
             changed.append(name)
         FieldChange.objects.bulk_create(logged)  # one insert, one refresh of the deal's state spans
+        record_changes(locked, audited, by=by, at=now)
         if changed:
             _bump(locked, deal, changed)
     return deal
@@ -489,8 +513,10 @@ def set_next_step(deal: Deal, *, by: Any, text: str, due: Any) -> Deal:
     with transaction.atomic():
         locked = _lock(deal)
         _require_edit(by, locked)
+        before = [("next_step", locked.next_step), ("next_step_due", locked.next_step_due)]
         locked.next_step, locked.next_step_due = text, due_date if text else None
         _bump(locked, deal, ["next_step", "next_step_due"])
+        record_changes(locked, [(name, old, getattr(locked, name)) for name, old in before], by=by)
     return deal
 
 
@@ -510,10 +536,19 @@ def reassign_deal(deal: Deal, new_owner: Any, *, by: Any) -> Deal:
         logged.append(FieldChange(deal=locked, field="owner", old_value=str(locked.owner_id),
                                   new_value=str(new_owner.pk), at=now, by=by))
         FieldChange.objects.bulk_create(logged)  # one insert, one refresh of the deal's state spans
+        record_changes(locked, [("owner", locked.owner, new_owner), ("team", locked.team, _team_by_id(new_team))],
+                       by=by, at=now)
         locked.owner = new_owner
         locked.team_id = new_team
         _bump(locked, deal, ["owner", "team"])
     return deal
+
+
+def _team_by_id(team_id: int | None) -> Any:
+    """The team row, for the audit log's readable before/after of a reassignment."""
+    from dealgate.people.models import Team
+
+    return Team.objects.filter(pk=team_id).first() if team_id else None
 
 
 def log_activity(
@@ -546,6 +581,7 @@ def log_activity(
         )
         if contacts:
             activity.contacts.set(list(contacts))
+        record(deal if deal is not None else account, "activity logged", by=by, field=kind, after=activity.subject)
         if deal is not None and (locked.last_activity_at is None or when > locked.last_activity_at):
             locked.last_activity_at = when
             _bump(locked, deal, ["last_activity_at"])
@@ -564,12 +600,20 @@ def record_checklist_answer(deal: Deal, item: str, *, by: Any, checked: bool = T
     with transaction.atomic():
         locked = _lock(deal)
         _require_edit(by, locked)
+        previous = ChecklistAnswer.objects.filter(deal=locked, item=item).first()
         answer, _ = ChecklistAnswer.objects.update_or_create(
             deal=locked, item=item,
             defaults={"checked": checked, "evidence": evidence, "by": by, "at": timezone.now()},
         )
         _bump(locked, deal, [])
+        record(locked, "checklist", by=by, field=item, before=_answer_text(previous), after=_answer_text(answer))
     return answer
+
+
+def _answer_text(answer: ChecklistAnswer | None) -> str:
+    if answer is None:
+        return ""
+    return ("ticked" if answer.checked else "not ticked") + (f": {answer.evidence}" if answer.evidence else "")
 
 
 def approval_roles(pipeline_id: int, condition: str) -> set[str]:
@@ -604,6 +648,7 @@ def approve_condition(deal: Deal, condition: str, *, by: Any, note: str = "") ->
         except IntegrityError:
             raise Conflict(f"'{condition}' is already confirmed on deal {locked.pk}.") from None
         _bump(locked, deal, [])
+        record(locked, "approved", by=by, field=condition, after="confirmed", note=approval.note)
     return approval
 
 
@@ -618,8 +663,10 @@ def link_contact(deal: Deal, contact: Contact, role: str, *, by: Any) -> DealCon
     with transaction.atomic():
         locked = _lock(deal)
         _require_edit(by, locked)
-        link, _ = DealContact.objects.get_or_create(deal=locked, contact=contact, role=role)
+        link, created = DealContact.objects.get_or_create(deal=locked, contact=contact, role=role)
         _bump(locked, deal, [])
+        if created:
+            record(locked, "contact linked", by=by, field=role, after=contact.name)
     return link
 
 
@@ -627,8 +674,10 @@ def unlink_contact(deal: Deal, contact: Contact, role: str, *, by: Any) -> None:
     with transaction.atomic():
         locked = _lock(deal)
         _require_edit(by, locked)
-        DealContact.objects.filter(deal=locked, contact=contact, role=role).delete()
+        removed, _ = DealContact.objects.filter(deal=locked, contact=contact, role=role).delete()
         _bump(locked, deal, [])
+        if removed:
+            record(locked, "contact unlinked", by=by, field=role, before=contact.name)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -637,7 +686,7 @@ def unlink_contact(deal: Deal, contact: Contact, role: str, *, by: Any) -> None:
 # managers and admins may delete one, and a delete never takes a deal's evidence with it.
 
 
-def _update_entry(row: Any, changes: dict[str, Any]) -> Any:
+def _update_entry(row: Any, changes: dict[str, Any], *, by: Any) -> Any:
     """Check every change first, then write them in one UPDATE and onto the caller's instance."""
     kind = type(row).__name__.lower()
     fields = DIRECTORY_FIELDS[kind]
@@ -647,8 +696,15 @@ def _update_entry(row: Any, changes: dict[str, Any]) -> Any:
                                details={name: ["is not a field you can change"] for name in unknown})
     values = {name: fields[name](value) for name, value in changes.items()}
     if values:
-        if not type(row).objects.filter(pk=row.pk).update(**values):
-            raise NotFound(f"No {kind} {row.pk}.", details={kind: row.pk})
+        with transaction.atomic():
+            current = type(row).objects.select_for_update().filter(pk=row.pk).first()
+            if current is None:
+                raise NotFound(f"No {kind} {row.pk}.", details={kind: row.pk})
+            type(row).objects.filter(pk=row.pk).update(**values)
+            changes = [(name, getattr(current, name), value) for name, value in values.items()]
+            for name, value in values.items():
+                setattr(current, name, value)  # the entry names the object as it is now called
+            record_changes(current, changes, by=by)
         for name, value in values.items():
             setattr(row, name, value)
     return row
@@ -672,12 +728,13 @@ def _delete_unused_entry(row: Any, *, by: Any, deals_using: Any, unused_how: str
         if deals:
             raise Conflict(f"{kind.capitalize()} {locked.pk} ({locked.name}) is used by {deals} deal(s); {unused_how} "
                            "first.", details={kind: locked.pk, "deals": deals})
+        record(locked, "deleted", by=by)
         locked.delete()
 
 
 def update_account(account: Account, *, by: Any, **changes: Any) -> Account:
     """Change an account's name and/or segment (any user: the directory is shared)."""
-    return _update_entry(account, changes)
+    return _update_entry(account, changes, by=by)
 
 
 def delete_account(account: Account, *, by: Any) -> None:
@@ -691,7 +748,7 @@ def delete_account(account: Account, *, by: Any) -> None:
 
 def update_contact(contact: Contact, *, by: Any, **changes: Any) -> Contact:
     """Change a contact's fields; `account=None` detaches them from their account."""
-    return _update_entry(contact, changes)
+    return _update_entry(contact, changes, by=by)
 
 
 def delete_contact(contact: Contact, *, by: Any) -> None:

@@ -15,6 +15,7 @@ before each move, so the history is one the gate would have allowed.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 import sys
 import time
@@ -27,6 +28,8 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from dealgate.audit.context import current_surface
+from dealgate.audit.models import AuditEntry
 from dealgate.deals.models import (
     Account,
     Activity,
@@ -177,6 +180,8 @@ class _Tables:
         self.approval = _Table(Approval, ("deal_id", "condition", "approved_by_id", "approved_at", "note"))
         self.deal_contact = _Table(DealContact, ("deal_id", "contact_id", "role"))
         self.change = _Table(FieldChange, ("deal_id", "field", "old_value", "new_value", "at", "by_id"))
+        self.audit = _Table(AuditEntry, ("at", "by_id", "surface", "object_type", "object_id", "object_name", "action",
+                                         "field", "before", "after", "note"))
 
 
 def _insert(tables: _Tables, sim: Simulator, stories: list[DealStory], summary: Summary) -> None:
@@ -231,3 +236,10 @@ def _insert(tables: _Tables, sim: Simulator, stories: list[DealStory], summary: 
     tables.deal_contact.write(((d, book.contact_ids[book.contact_start[s.account] + slot], role)
                                 for s, d in pairs for slot, role in s.contacts), summary)
     tables.change.write(((d, *change) for s, d in pairs for change in s.changes), summary)
+    # The audit log says these deals and accounts came from the demo generator, one row each, written
+    # with the same bulk insert; their simulated past lives in the stage history.
+    now, surface = timezone.now(), current_surface()
+    tables.audit.write(itertools.chain(
+        ((now, None, surface, "account", row[0], row[1][:200], "created", "", "", "", "demo data") for row in accounts),
+        ((now, None, surface, "deal", d, s.deal["title"][:200], "created", "", "", "", "demo data") for s, d in pairs),
+    ), summary)

@@ -29,6 +29,9 @@ from django.db.models import F, OuterRef, Subquery
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from dealgate.audit.context import Surface, acting_from
+from dealgate.audit.services import entry as audit_entry
+from dealgate.audit.services import record, write_entries
 from dealgate.deals.models import (
     Account,
     Activity,
@@ -89,7 +92,7 @@ def import_file(kind: str, source: IO[bytes] | str | bytes, mapping: Mapping | s
     importer.read(table)
     if not report.blocked and not dry_run:
         try:
-            with transaction.atomic():
+            with transaction.atomic(), acting_from(Surface.IMPORT, actor=by):
                 importer.write()
         except IntegrityError:
             # Rows were checked against the database just before; someone wrote the same ids since.
@@ -292,6 +295,7 @@ class Accounts:
     def create(self) -> int:
         accounts = list(self.new.values())
         Account.objects.bulk_create(accounts, batch_size=CHUNK)
+        write_entries([audit_entry(account, "created", by=None) for account in accounts])
         return len(accounts)
 
     def id_of(self, key: tuple[str, str]) -> int:
@@ -708,6 +712,8 @@ class DealImporter(Importer):
             for hid, (deal, _, stage, kind, at, _, amount, currency, probability, *_) in zip(history_ids, history):
                 moves.setdefault(deal, []).append((at, hid, kind, stage, probability, amount, currency))
             write_new_deals({pk: self._span_facts(plan) for plan, pk in zip(chunk, ids)}, moves)
+            write_entries([audit_entry(None, "created", by=None, object_type="deal", object_id=pk, name=plan.title,
+                                       field="stage", after=plan.stage.name) for plan, pk in zip(chunk, ids)])
             self.report.history_rows += len(history)
         changed = [p for p in self.plans if p.existing is not None and p.changes]
         for chunk in chunks(changed):
@@ -796,6 +802,8 @@ def record_imported_move(deal: Deal, to_stage: Stage, *, at: dt.datetime | None,
         locked.version += 1
         locked.save(update_fields=["stage", "stage_entered_at", "closed_at", "lost_reason", "lost_note", "version"])
         deal.stage, deal.version = to_stage, locked.version
+        record(locked, kind if kind in ("won", "lost", "reopened") else "moved", by=None, field="stage",
+               before=from_stage.name, after=to_stage.name, note=f"imported, dated {at:%Y-%m-%d}")
         return StageHistory.objects.create(
             deal=locked, from_stage=from_stage, to_stage=to_stage, kind=kind, at=at, by=None, amount=locked.amount,
             currency=locked.currency, probability=locked.effective_probability, imported=True)
@@ -887,6 +895,7 @@ class RecordImporter(Importer):
         new = [self.model(**self.finish_values(p), **({"external_id": p.key} if self.by_external else {}))
                for p in self.plans if p.existing_id is None]
         self.model.objects.bulk_create(new, batch_size=CHUNK)
+        write_entries([audit_entry(row, "created", by=None) for row in new])
         changed = []
         names: set[str] = set()
         for plan in self.plans:
@@ -895,7 +904,17 @@ class RecordImporter(Importer):
                 changed.append(self.model(id=plan.existing_id, **{k: values[k] for k in plan.changes}))
                 names.update(plan.changes)
         if changed:
+            self._audit_changes(changed, sorted(names))
             self.model.objects.bulk_update(changed, sorted(names), batch_size=CHUNK)
+
+    def _audit_changes(self, changed: list[Any], names: list[str]) -> None:
+        """One audit entry per changed field, the old values read in one query per chunk."""
+        for chunk in chunks(changed):
+            old = self.model.objects.in_bulk([row.pk for row in chunk])
+            write_entries([audit_entry(old[row.pk], "changed", by=None, field=name.removesuffix("_id"),
+                                       before=getattr(old[row.pk], name), after=getattr(row, name))
+                           for row in chunk for name in names
+                           if row.pk in old and getattr(old[row.pk], name) != getattr(row, name)])
 
     def account_of(self, row: Row) -> tuple[str, str] | None:
         name, ext = row.text("account", 200), row.text("account_external_id", 100)

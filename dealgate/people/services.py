@@ -16,6 +16,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q
 
+from dealgate.audit.services import record, record_changes
 from dealgate.errors import NotAllowed, ValidationFailed
 from dealgate.people.access import role_of
 from dealgate.people.models import Profile, Role, Team
@@ -40,16 +41,21 @@ def _team_name(name: Any, *, excluding: Team | None = None) -> str:
     return name
 
 
+@transaction.atomic
 def create_team(*, name: str, manager: Any = None, by: Any = None) -> Team:
     _require_admin(by)
-    return Team.objects.create(name=_team_name(name), manager=manager)
+    team = Team.objects.create(name=_team_name(name), manager=manager)
+    record(team, "created", by=by)
+    return team
 
 
 @transaction.atomic
 def rename_team(team: Team, *, name: Any, by: Any) -> Team:
     _require_admin(by)
+    old_name = Team.objects.filter(pk=team.pk).values_list("name", flat=True).first()
     team.name = _team_name(name, excluding=team)
     team.save(update_fields=["name"])
+    record_changes(team, [("name", old_name, team.name)], by=by)
     return team
 
 
@@ -126,6 +132,7 @@ def create_user(*, username: str, password: str | None, role: str = Role.REP, te
     user.save()
     Profile.objects.create(user=user, team=team, role=role)
     _sync_team_manager(user, role, team)
+    record(user, "created", by=by, field="role", after=role, note=f"team: {team.name}" if team else "")
     return user
 
 
@@ -137,9 +144,10 @@ def update_user_role(user: Any, *, role: Any, team: Team | None, by: Any) -> Any
     profile, _ = Profile.objects.select_for_update().get_or_create(user=user)
     if role != Role.ADMIN:
         _keep_an_admin(user, "role", "changing this role")
-    old_team = profile.team
+    old_team, old_role = profile.team, profile.role
     profile.role, profile.team = role, team
     profile.save(update_fields=["role", "team"])
+    record_changes(user, [("role", old_role, role), ("team", old_team, team)], by=by)
     _apply_role(user, role)
     user.save(update_fields=["is_staff", "is_superuser"])
     _sync_team_manager(user, role, team, old_team)
@@ -154,6 +162,8 @@ def set_active(user: Any, active: bool, *, by: Any) -> Any:
         if by is not None and user.pk == by.pk:
             raise ValidationFailed.for_field("active", "you cannot deactivate yourself")
         _keep_an_admin(user, "active", "deactivating them")
+    was_active = user.is_active
     user.is_active = bool(active)
     user.save(update_fields=["is_active"])
+    record_changes(user, [("active", was_active, user.is_active)], by=by)
     return user

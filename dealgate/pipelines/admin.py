@@ -3,6 +3,7 @@
 Criterion configs are JSON; `Criterion.clean` (via `services.validate_criterion`) refuses a config
 the engine cannot evaluate, so a typo never reaches a gate. Stage order (open stages first, one Won,
 one Lost) is refused by `services.validate_stage_order`, the check the settings page and API use.
+Every add, change and delete here writes the audit log (AuditedAdmin, surface admin).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from django import forms
 from django.contrib import admin
 from django.forms.models import BaseInlineFormSet
 
+from dealgate.audit.admin import AuditedAdmin
 from dealgate.errors import ValidationFailed
 from dealgate.pipelines.models import Criterion, CustomField, LostReason, Pipeline, Stage
 from dealgate.pipelines.services import StagePlace, validate_stage_order
@@ -80,7 +82,7 @@ class StageInline(admin.TabularInline):
 
 
 @admin.register(Pipeline)
-class PipelineAdmin(admin.ModelAdmin):
+class PipelineAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ["name", "key", "template", "single_threaded_from", "business_days", "created_at"]
     search_fields = ["name", "key"]
     readonly_fields = ["template", "created_at"]
@@ -100,7 +102,7 @@ class CriterionInline(admin.StackedInline):
 
 
 @admin.register(Stage)
-class StageAdmin(admin.ModelAdmin):
+class StageAdmin(AuditedAdmin, admin.ModelAdmin):
     form = StageAdminForm
     list_display = ["name", "pipeline", "position", "kind", "probability", "rot_days"]
     list_filter = ["pipeline", "kind"]
@@ -114,7 +116,7 @@ class StageAdmin(admin.ModelAdmin):
 
 
 @admin.register(Criterion)
-class CriterionAdmin(admin.ModelAdmin):
+class CriterionAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ["label", "stage", "phase", "kind", "position"]
     list_filter = ["stage__pipeline", "kind", "phase"]
     ordering = ["stage__pipeline__name", "stage__position", "phase", "position"]
@@ -122,11 +124,11 @@ class CriterionAdmin(admin.ModelAdmin):
 
 
 @admin.register(LostReason)
-class LostReasonAdmin(admin.ModelAdmin):
+class LostReasonAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ["label", "key", "active"]
     list_editable = ["active"]
 
 
 @admin.register(CustomField)
-class CustomFieldAdmin(admin.ModelAdmin):
+class CustomFieldAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ["label", "key", "type"]

@@ -11,6 +11,7 @@ from typing import Any, Iterable, NamedTuple
 
 from django.db import IntegrityError, transaction
 
+from dealgate.audit.services import record
 from dealgate.errors import ValidationFailed
 from dealgate.pipelines.criteria import CriterionConfigError, FieldConfig, parse_config
 from dealgate.pipelines.models import Criterion, CustomField, LostReason, Pipeline, Stage, StageKind
@@ -98,7 +99,8 @@ def ensure_lost_reasons() -> list[LostReason]:
     return reasons
 
 
-def create_pipeline_from_template(template: str, *, key: str | None = None, name: str | None = None) -> Pipeline:
+def create_pipeline_from_template(template: str, *, key: str | None = None, name: str | None = None,
+                                  by: Any = None) -> Pipeline:
     """Build a pipeline with its stages and criteria from a named template, all or nothing.
 
     `key` defaults to the template name, so the same template can be used twice with two keys.
@@ -129,6 +131,7 @@ def create_pipeline_from_template(template: str, *, key: str | None = None, name
             for position, stage_spec in enumerate(spec["stages"], start=1):
                 _create_stage(pipeline, position, stage_spec)
             ensure_lost_reasons()
+            record(pipeline, "created", by=by, field="template", after=template)
     except IntegrityError:
         if Pipeline.objects.filter(key=key).exists():  # someone created the key since our check
             raise _duplicate_key(key) from None

@@ -14,6 +14,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from dealgate.audit.services import changes_since, record, record_changes, snapshot
 from dealgate.deals.timeline import refresh_spans
 from dealgate.errors import NotAllowed, ValidationFailed
 from dealgate.people.access import role_of
@@ -78,10 +79,12 @@ def _config(value: Any, kind: str) -> dict:
 @transaction.atomic
 def update_pipeline(pipeline: Pipeline, *, by: Any, name: Any, business_days: bool, single_threaded_from: Any) -> Pipeline:
     _require_admin(by)
+    before = snapshot(pipeline, ["name", "business_days", "single_threaded_from"])
     pipeline.name = _text(name, "name", max_length=100, required=True)
     pipeline.business_days = bool(business_days)
     pipeline.single_threaded_from = _int(single_threaded_from, "single_threaded_from", low=1, high=100, required=False)
     pipeline.save(update_fields=["name", "business_days", "single_threaded_from"])
+    record_changes(pipeline, changes_since(before, pipeline), by=by)
     return pipeline
 
 
@@ -90,6 +93,7 @@ def update_stage(stage: Stage, *, by: Any, name: Any, probability: Any, rot_days
                  goal: Any = "", guidance: Any = "") -> Stage:
     """Change what a stage asks and promises; won stays 100% and lost 0%."""
     _require_admin(by)
+    before = snapshot(Stage.objects.get(pk=stage.pk), STAGE_FIELDS)
     stage.name = _text(name, "name", max_length=100, required=True)
     stage.probability = _int(probability, "probability", low=0, high=100)
     if stage.kind == StageKind.WON and stage.probability != 100:
@@ -100,8 +104,12 @@ def update_stage(stage: Stage, *, by: Any, name: Any, probability: Any, rot_days
     stage.exit_question = _text(exit_question, "exit_question", max_length=300)
     stage.goal = _text(goal, "goal", max_length=300)
     stage.guidance = _text(guidance, "guidance", max_length=5000)
-    stage.save(update_fields=["name", "probability", "rot_days", "exit_question", "goal", "guidance"])
+    stage.save(update_fields=STAGE_FIELDS)
+    record_changes(stage, changes_since(before, stage), by=by)
     return stage
+
+
+STAGE_FIELDS = ["name", "probability", "rot_days", "exit_question", "goal", "guidance"]
 
 
 @transaction.atomic
@@ -127,6 +135,7 @@ def move_stage(stage: Stage, direction: str, *, by: Any) -> Stage:
     Stage.objects.filter(pk=stage.pk).update(position=theirs)
     Stage.objects.filter(pk=other.pk).update(position=mine)
     stage.position = theirs
+    record(stage, "moved", by=by, field="position", before=mine, after=theirs, note=f"swapped with {other.name}")
     # "Reached a later stage" depends on the order: the pipeline's state spans are rebuilt with it.
     refresh_spans(pipeline_id=stage.pipeline_id)
     return stage
@@ -143,9 +152,12 @@ def add_criterion(stage: Stage, *, by: Any, phase: Any, key: Any, label: Any, ki
     position = (stage.criteria.filter(phase=phase).aggregate(m=Max("position"))["m"] or 0) + 1
     try:
         with transaction.atomic():
-            return Criterion.objects.create(stage=stage, phase=phase, key=key, kind=kind, position=position,
-                                            label=_text(label, "label", max_length=200, required=True),
-                                            config=_config(config, kind))
+            criterion = Criterion.objects.create(stage=stage, phase=phase, key=key, kind=kind, position=position,
+                                                 label=_text(label, "label", max_length=200, required=True),
+                                                 config=_config(config, kind))
+            record(criterion, "created", by=by, field="config", after=json.dumps(criterion.config),
+                   note=f"{stage.name} {phase}")
+            return criterion
     except IntegrityError:
         raise ValidationFailed.for_field("key", f"{stage.name} already has a {phase} criterion {key!r}") from None
 
@@ -153,13 +165,18 @@ def add_criterion(stage: Stage, *, by: Any, phase: Any, key: Any, label: Any, ki
 @transaction.atomic
 def update_criterion(criterion: Criterion, *, by: Any, label: Any, config: Any) -> Criterion:
     _require_admin(by)
+    current = Criterion.objects.get(pk=criterion.pk)
     criterion.label = _text(label, "label", max_length=200, required=True)
     criterion.config = _config(config, criterion.kind)
     criterion.save(update_fields=["label", "config"])
+    record_changes(criterion, [("label", current.label, criterion.label),
+                               ("config", json.dumps(current.config), json.dumps(criterion.config))], by=by)
     return criterion
 
 
 @transaction.atomic
 def delete_criterion(criterion: Criterion, *, by: Any) -> None:
     _require_admin(by)
+    record(criterion, "deleted", by=by, field="config", before=json.dumps(criterion.config),
+           note=f"{criterion.stage.name} {criterion.phase}")
     criterion.delete()

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from dealgate.web.views import actions, admin_settings, board, deal, lists, user_settings
+from dealgate.web.views import actions, admin_settings, audit, board, deal, lists, user_settings
 
 app_name = "web"
 urlpatterns = [
@@ -21,6 +21,7 @@ urlpatterns = [
     path("accounts/<int:pk>/", lists.account, name="account"),
     path("contacts/", lists.contacts, name="contacts"),
     path("settings/", admin_settings.settings_home, name="settings"),
+    path("settings/audit/", audit.audit_log, name="settings_audit"),
     path("settings/users/", user_settings.users_settings, name="settings_users"),
     path("settings/users/<str:action>/", user_settings.users_action, name="settings_users_action"),
     path("settings/users/<str:action>/<int:target>/", user_settings.users_action, name="settings_users_action"),

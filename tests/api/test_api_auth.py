@@ -63,6 +63,7 @@ ENDPOINTS = [
     ("get", "/api/metrics", None),
     ("get", "/api/forecast", None),
     ("get", "/api/bottlenecks", None),
+    ("get", "/api/audit", None),
 ]
 # Endpoints about one of alice's deals or tokens: someone else must not learn it exists.
 OWNED_ENDPOINTS = [e for e in ENDPOINTS if "{deal}" in e[1] or "{token}" in e[1]]

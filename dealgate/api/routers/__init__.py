@@ -14,7 +14,7 @@ WRITE_ERRORS: dict[int, Any] = {**ERRORS, 409: ErrorOut, 413: ErrorOut}
 
 
 def register(api: Any) -> None:
-    from dealgate.api.routers import accounts, activities, deal_parts, deals, pipelines, tokens
+    from dealgate.api.routers import accounts, activities, audit, deal_parts, deals, pipelines, tokens
 
     api.add_router("/pipelines", pipelines.router)
     api.add_router("/lost-reasons", pipelines.lost_reasons)
@@ -24,3 +24,4 @@ def register(api: Any) -> None:
     api.add_router("/contacts", accounts.contacts)
     api.add_router("/activities", activities.router)
     api.add_router("/tokens", tokens.router)
+    api.add_router("/audit", audit.router)

@@ -93,7 +93,8 @@ def get_pipeline(request, key: Key):
 def create_pipeline(request, payload: PipelineCreateIn):
     if role_of(request.auth) != Role.ADMIN:
         raise NotAllowed("Only an administrator may create pipelines.")
-    pipeline = pipeline_services.create_pipeline_from_template(payload.template, key=payload.key, name=payload.name)
+    pipeline = pipeline_services.create_pipeline_from_template(payload.template, key=payload.key, name=payload.name,
+                                                                 by=request.auth)
     return 201, _pipeline_out(pipeline)
 
 

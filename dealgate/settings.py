@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "dealgate.web",
     "dealgate.imports",
     "dealgate.api",
+    "dealgate.automation",
 ]
 
 MIDDLEWARE = [

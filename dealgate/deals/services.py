@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from dealgate.automation.events import deal_event
 from dealgate.deals.models import (
     Account,
     Activity,
@@ -229,7 +230,9 @@ def create_deal(
     if by is not None and role_of(by) == "rep" and owner.pk != by.pk:
         raise NotAllowed("A sales rep can only create deals they own.")
     deal.save()
-    _history_row(deal, None, deal.stage, MoveKind.CREATED, at=now, by=by).save()
+    created = _history_row(deal, None, deal.stage, MoveKind.CREATED, at=now, by=by)
+    created.save()
+    deal_event("created", deal.pk, f"history:{created.pk}")
     return deal
 
 
@@ -312,6 +315,7 @@ def move_deal(
         deal.stage = target
         row = _history_row(locked, from_stage, target, kind, at=now, by=by, override_reason=reason_text)
         row.save()
+        deal_event("moved", locked.pk, f"history:{row.pk}")
         return row
 
 
@@ -469,6 +473,7 @@ def reassign_deal(deal: Deal, new_owner: Any, *, by: Any) -> Deal:
         locked.owner = new_owner
         locked.team_id = new_team
         _bump(locked, deal, ["owner", "team"])
+        deal_event("assigned", locked.pk, f"owner:v{locked.version}")
     return deal
 
 

@@ -13,7 +13,7 @@ WRITE_ERRORS: dict[int, Any] = {**ERRORS, 409: ErrorOut}
 
 
 def register(api: Any) -> None:
-    from dealgate.api.routers import accounts, activities, deal_parts, deals, pipelines, tokens
+    from dealgate.api.routers import accounts, activities, deal_parts, deals, pipelines, tasks, tokens
 
     api.add_router("/pipelines", pipelines.router)
     api.add_router("/lost-reasons", pipelines.lost_reasons)
@@ -23,3 +23,4 @@ def register(api: Any) -> None:
     api.add_router("/contacts", accounts.contacts)
     api.add_router("/activities", activities.router)
     api.add_router("/tokens", tokens.router)
+    api.add_router("/tasks", tasks.router)

@@ -73,6 +73,9 @@ def create_pipeline_from_template(template: str, *, key: str | None = None, name
             for position, stage_spec in enumerate(spec["stages"], start=1):
                 _create_stage(pipeline, position, stage_spec)
             ensure_lost_reasons()
+            from dealgate.automation.seed import seed_template_rules  # automation sits above pipelines
+
+            seed_template_rules(pipeline, template)
     except IntegrityError:
         if Pipeline.objects.filter(key=key).exists():  # someone created the key since our check
             raise _duplicate_key(key) from None

@@ -22,6 +22,13 @@ class Trigger(models.TextChoices):
     STAGE_ENTERED = "stage_entered", "Deal entered a stage"
     DEAL_WON = "deal_won", "Deal won"
     DEAL_LOST = "deal_lost", "Deal lost"
+    # Found by the periodic scans (dealgate.automation.scans), not by a write:
+    DEAL_IDLE = "deal_idle", "Deal idle (no move or activity)"
+    CLOSE_DATE_PASSED = "close_date_passed", "Expected close date passed"
+    TASK_OVERDUE = "task_overdue", "A task on the deal is overdue"
+
+
+SCAN_TRIGGERS = (Trigger.DEAL_IDLE, Trigger.CLOSE_DATE_PASSED, Trigger.TASK_OVERDUE)
 
 
 class Rule(models.Model):
@@ -32,6 +39,8 @@ class Rule(models.Model):
     trigger = models.CharField(max_length=30, choices=Trigger.choices)
     trigger_stage = models.CharField(max_length=60, blank=True,
                                      help_text="Stage key for 'entered a stage' (in the rule's pipeline).")
+    idle_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="For 'deal idle': days without a move or activity; empty means the stage's idle limit.")
     pipeline = models.ForeignKey(Pipeline, null=True, blank=True, on_delete=models.CASCADE, related_name="rules",
                                  help_text="Only deals of this pipeline; empty means every pipeline.")
     conditions = models.JSONField(default=dict, blank=True)

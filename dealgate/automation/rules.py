@@ -111,10 +111,15 @@ def _missing(wanted: list[str], known: set[str]) -> list[str]:
 
 
 def check_rule(*, trigger: str, trigger_stage: str, pipeline: Pipeline | None, conditions: Any,
-               actions: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+               actions: Any, idle_days: Any = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Validate a rule completely; return its conditions and actions as they will be stored."""
     if trigger not in Trigger.values:
         raise ValidationFailed.for_field("trigger", f"{trigger!r} is not one of {', '.join(Trigger.values)}")
+    if idle_days is not None:
+        if trigger != Trigger.DEAL_IDLE:
+            raise ValidationFailed.for_field("idle_days", "only the 'deal idle' trigger counts idle days")
+        if isinstance(idle_days, bool) or not isinstance(idle_days, int) or not 1 <= idle_days <= 3650:
+            raise ValidationFailed.for_field("idle_days", "must be a whole number of days from 1 to 3650")
     parsed, steps = parse_conditions(conditions), parse_actions(actions)
     where = f"pipeline {pipeline.key!r}" if pipeline else "any pipeline"
     stages = _stage_keys(pipeline)
@@ -187,6 +192,8 @@ def describe(rule: Any) -> str:
     trigger = Trigger(rule.trigger).label
     if rule.trigger == Trigger.STAGE_ENTERED:
         trigger = f"Deal entered {rule.trigger_stage}"
+    elif rule.trigger == Trigger.DEAL_IDLE:
+        trigger = f"Deal idle {rule.idle_days} days" if rule.idle_days else "Deal idle past its stage's idle limit"
     c = Conditions.model_validate(rule.conditions or {})
     parts = [f"{name} in {', '.join(map(str, values))}" for name, values in
              (("stage", c.stages), ("owner", c.owners), ("team", c.teams), ("source", c.sources)) if values]

@@ -27,11 +27,26 @@ WELCOME_NEW_OWNER = {
                  "body": "You are the new owner of {deal} ({stage}). Check its next step."}],
 }
 
+STALE_ALERT = {
+    "name": "Alert the team manager when a deal goes stale",
+    "trigger": "deal_idle",  # past its stage's idle limit; once per stale spell
+    "actions": [{"type": "notify", "to": "manager", "kind": "alert", "title": "{deal} has gone stale",
+                 "body": "{deal} ({owner}) has had no move or activity for longer than {stage}'s idle limit."}],
+}
+
+CLOSE_DATE_REMINDER = {
+    "name": "Remind the owner when a close date passes",
+    "trigger": "close_date_passed",
+    "actions": [{"type": "notify", "to": "owner", "kind": "alert", "title": "{deal}: the expected close date passed",
+                 "body": "Close it, or set the date it will really close."}],
+}
+
+_EVERY_PIPELINE = [WELCOME_NEW_OWNER, STALE_ALERT, CLOSE_DATE_REMINDER]
 RULES_BY_TEMPLATE: dict[str, list[dict[str, Any]]] = {
-    "b2b-7": [_follow_up("proposal", "Proposal"), WELCOME_NEW_OWNER],
-    "b2b-9": [_follow_up("proposal", "Proposal"), WELCOME_NEW_OWNER],
+    "b2b-7": [_follow_up("proposal", "Proposal"), *_EVERY_PIPELINE],
+    "b2b-9": [_follow_up("proposal", "Proposal"), *_EVERY_PIPELINE],
     # The distributor pipeline quotes in Active Selling & Follow-Up: its proposal stage.
-    "distributor-5": [_follow_up("active-selling", "Active Selling & Follow-Up"), WELCOME_NEW_OWNER],
+    "distributor-5": [_follow_up("active-selling", "Active Selling & Follow-Up"), *_EVERY_PIPELINE],
 }
 
 

@@ -222,16 +222,18 @@ def _rule_name(value: Any) -> str:
 
 
 def create_rule(*, by: Any, name: Any, trigger: str, actions: Any, conditions: Any = None, trigger_stage: str = "",
-                pipeline: Any = None, enabled: bool = True) -> Rule:
+                pipeline: Any = None, enabled: bool = True, idle_days: int | None = None) -> Rule:
     """A new rule, refused with a message when it names a stage, field, user or team that does not exist."""
     from dealgate.automation.rules import check_rule
 
     _require_admin(by)
     name = _rule_name(name)
     stored_conditions, stored_actions = check_rule(trigger=trigger, trigger_stage=trigger_stage or "",
-                                                   pipeline=pipeline, conditions=conditions, actions=actions)
+                                                   pipeline=pipeline, conditions=conditions, actions=actions,
+                                                   idle_days=idle_days)
     return Rule.objects.create(name=name, trigger=trigger, trigger_stage=trigger_stage or "", pipeline=pipeline,
-                               conditions=stored_conditions, actions=stored_actions, enabled=bool(enabled))
+                               conditions=stored_conditions, actions=stored_actions, enabled=bool(enabled),
+                               idle_days=idle_days)
 
 
 def update_rule(rule: Rule, *, by: Any, **changes: Any) -> Rule:
@@ -239,7 +241,7 @@ def update_rule(rule: Rule, *, by: Any, **changes: Any) -> Rule:
     from dealgate.automation.rules import check_rule
 
     _require_admin(by)
-    known = {"name", "trigger", "trigger_stage", "pipeline", "conditions", "actions", "enabled"}
+    known = {"name", "trigger", "trigger_stage", "pipeline", "conditions", "actions", "enabled", "idle_days"}
     unknown = sorted(set(changes) - known)
     if unknown:
         raise ValidationFailed(f"A rule has no field(s) {', '.join(unknown)}.",
@@ -248,7 +250,7 @@ def update_rule(rule: Rule, *, by: Any, **changes: Any) -> Rule:
     merged["name"] = _rule_name(merged["name"])
     merged["conditions"], merged["actions"] = check_rule(
         trigger=merged["trigger"], trigger_stage=merged["trigger_stage"] or "", pipeline=merged["pipeline"],
-        conditions=merged["conditions"], actions=merged["actions"])
+        conditions=merged["conditions"], actions=merged["actions"], idle_days=merged["idle_days"])
     for name, value in merged.items():
         setattr(rule, name, value)
     rule.enabled = bool(rule.enabled)

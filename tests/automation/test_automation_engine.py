@@ -182,3 +182,62 @@ def test_a_task_for_the_manager_goes_to_the_owners_team_manager(world, make_deal
     make_deal(owner=world.alice)
     run_worker()
     assert Task.objects.get().assignee == world.bob
+
+
+def test_a_restarted_worker_finishes_the_job_a_killed_one_left_running(world, make_deal, make_rule, run_worker):
+    """A worker killed mid-job leaves it marked running and (its transaction never committed) no claim."""
+    from django_tasks_db.models import DBTaskResult
+
+    make_rule(trigger="stage_entered", trigger_stage="propose", actions=[follow_up()])
+    deal = make_deal(amount=1000)
+    run_worker()  # the creation's job
+    _enter_propose(deal, world)
+    job = DBTaskResult.objects.get(status="READY")
+    job.claim("killed-worker")
+    DBTaskResult.objects.filter(pk=job.pk).update(started_at=timezone.now() - dt.timedelta(hours=1))
+    run_worker(requeue_after=3600 * 2)
+    assert not Task.objects.exists()  # not yet abandoned by that measure
+    run_worker()
+    assert Task.objects.count() == 1
+    assert DBTaskResult.objects.get(pk=job.pk).status == "SUCCESSFUL"
+
+
+def _database_url_of_the_test_database() -> str | None:
+    settings = connection.settings_dict
+    if connection.vendor == "postgresql":
+        host, port = settings["HOST"] or "127.0.0.1", settings["PORT"] or 5432
+        return f"postgres://{settings['USER']}@{host}:{port}/{settings['NAME']}"
+    if connection.vendor == "sqlite" and not connection.is_in_memory_db():
+        return f"sqlite:///{settings['NAME']}"
+    return None
+
+
+def test_two_worker_processes_run_each_occurrence_once(world, make_deal, make_rule):
+    """`dealgate worker --batch` as two real processes side by side over the same queue."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from dealgate.automation.jobs import run_rules
+
+    url = _database_url_of_the_test_database()
+    if url is None:
+        pytest.skip("worker processes cannot see an in-memory SQLite database; run on PostgreSQL")
+    make_rule(trigger="stage_entered", trigger_stage="propose", actions=[follow_up()])
+    deals = [make_deal(amount=1000) for _ in range(6)]
+    for deal in deals:
+        row = _enter_propose(deal, world)
+        run_rules.enqueue("moved", deal.pk, f"history:{row.pk}")  # every occurrence queued twice
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": root, "DEALGATE_DATA_DIR": os.environ.get(
+        "DEALGATE_DATA_DIR", "/tmp/dealgate-test-worker")}
+    workers = [subprocess.Popen([sys.executable, "-m", "dealgate.cli", "worker", "--batch", "--interval", "0",
+                                 "--no-scans"], env=env, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+               for _ in range(2)]
+    for worker in workers:
+        out, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, err.decode()
+    assert Task.objects.count() == 6
+    assert RuleRun.objects.count() == 6
+    assert not DBTaskResult.objects.exclude(status="SUCCESSFUL").exists()

@@ -44,7 +44,7 @@ def test_it_refuses_setting_a_field_that_does_not_exist_or_an_unknown_action(wor
     with pytest.raises(ValidationFailed):
         services.create_rule(by=world.dave, name="r", trigger="deal_won", actions=[])
     with pytest.raises(ValidationFailed):
-        services.create_rule(by=world.dave, name="r", trigger="deal_idle", actions=TASK)
+        services.create_rule(by=world.dave, name="r", trigger="deal_asleep", actions=TASK)
 
 
 def test_only_an_admin_may_create_rules(world, pipeline):
@@ -79,3 +79,11 @@ def test_conditions_filter_on_amount_owner_team_source_and_custom_field(world, p
     by_owner = services.create_rule(by=world.dave, name="o", trigger="deal_created", actions=TASK,
                                     conditions={"owners": ["carol"]})
     assert matches(by_owner, make_deal(owner=world.carol)) and not matches(by_owner, make_deal(owner=world.alice))
+
+
+def test_idle_days_belong_to_the_idle_trigger_only(world, pipeline):
+    with pytest.raises(ValidationFailed) as refused:
+        services.create_rule(by=None, name="r", trigger="deal_won", idle_days=3, actions=TASK)
+    assert refused.value.details == {"idle_days": ["only the 'deal idle' trigger counts idle days"]}
+    with pytest.raises(ValidationFailed):
+        services.create_rule(by=None, name="r", trigger="deal_idle", idle_days=0, actions=TASK)

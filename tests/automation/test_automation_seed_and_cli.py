@@ -24,10 +24,11 @@ def _run(*args) -> str:
 
 @pytest.mark.parametrize("template,stage", [("b2b-7", "proposal"), ("b2b-9", "proposal"),
                                             ("distributor-5", "active-selling")])
-def test_each_template_ships_its_follow_up_and_assignment_rules_enabled(db, template, stage):
+def test_each_template_ships_its_rules_enabled(db, template, stage):
     pipeline = create_pipeline_from_template(template)
     rules = {r.trigger: r for r in Rule.objects.filter(pipeline=pipeline)}
-    assert set(rules) == {"stage_entered", "deal_assigned"}
+    assert set(rules) == {"stage_entered", "deal_assigned", "deal_idle", "close_date_passed"}
+    assert rules["deal_idle"].idle_days is None and rules["deal_idle"].actions[0]["to"] == "manager"
     assert all(r.enabled for r in rules.values())
     assert rules["stage_entered"].trigger_stage == stage
     assert rules["stage_entered"].actions[0]["due_in_days"] == 3

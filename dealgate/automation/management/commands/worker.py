@@ -47,8 +47,8 @@ class Command(BaseCommand):
         if now is not None and now.tzinfo is None:
             now = now.replace(tzinfo=dt.timezone.utc)
         if not isinstance(task_backends[DEFAULT_TASK_BACKEND_ALIAS], DatabaseBackend):
-            raise CommandError("The task backend is not the database queue (DEALGATE_TASK_BACKEND=database); "
-                               "jobs already run as they are queued, there is nothing for a worker to do.")
+            raise CommandError("DEALGATE_TASK_BACKEND is not 'database': jobs run as they are queued, so there is "
+                               "no queue for a worker. Unset it (or set it to 'database') to use the worker.")
         if verbosity > 1:
             logging.getLogger("django_tasks_db").setLevel(logging.INFO)
         requeued = requeue_abandoned(dt.timedelta(seconds=requeue_after))

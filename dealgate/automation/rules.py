@@ -215,3 +215,14 @@ def describe(rule: Any) -> str:
             steps.append(f"move to {a['stage']}")
     when = f" if {' and '.join(parts)}" if parts else ""
     return f"{trigger}{when}: {'; '.join(steps)}"
+
+
+def would_act_on(rule: Any) -> Any:
+    """The dry run: open deals meeting the rule's pipeline and conditions now (for 'entered a
+    stage', those in that stage). Shared by `dealgate rules test` and the rules page."""
+    from dealgate.deals.models import Deal
+
+    deals = Deal.objects.filter(closed_at__isnull=True).filter(conditions_filter(rule))
+    if rule.trigger == Trigger.STAGE_ENTERED:
+        deals = deals.filter(stage__key=rule.trigger_stage)
+    return deals.select_related("stage", "owner").order_by("-created_at", "-id")

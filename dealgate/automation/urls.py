@@ -12,4 +12,5 @@ urlpatterns = [
     path("inbox/email/", views.notification_email, name="notification_email"),
     path("settings/rules/", views.rules, name="rules"),
     path("settings/rules/<int:pk>/enabled/", views.rule_enabled, name="rule_enabled"),
+    path("settings/rules/<int:pk>/test/", views.rule_test, name="rule_test"),
 ]

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from dealgate.automation import services
 from dealgate.automation.models import Notification, NotificationKind, Rule, RuleRun
-from dealgate.automation.rules import describe
+from dealgate.automation.rules import describe, would_act_on
 from dealgate.errors import DealgateError, ValidationFailed
 from dealgate.web.views.common import admin_required, deal_for
 
@@ -111,3 +111,12 @@ def rule_enabled(request: HttpRequest, pk: int) -> HttpResponse:
     services.set_rule_enabled(rule, by=request.user, enabled=request.POST.get("enabled") == "1")
     messages.success(request, f"Rule '{rule.name}' {'enabled' if rule.enabled else 'disabled'}.")
     return redirect(reverse("automation:rules"))
+
+
+@admin_required
+def rule_test(request: HttpRequest, pk: int) -> HttpResponse:
+    """"Test this rule": the open deals it would act on now; writes nothing."""
+    rule = get_object_or_404(Rule, pk=pk)
+    deals = would_act_on(rule)
+    return render(request, "automation/rule_test.html", {
+        "rule": rule, "words": describe(rule), "total": deals.count(), "deals": deals[:100]})

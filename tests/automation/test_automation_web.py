@@ -139,3 +139,20 @@ def test_an_admin_switches_a_rule_off(client, world, pipeline):
     client.post(reverse("automation:rule_enabled", args=[rule.pk]), {"enabled": "0"})
     rule.refresh_from_db()
     assert not rule.enabled
+
+
+def test_an_admin_tests_a_rule_and_sees_the_deals_it_would_act_on(client, world, pipeline, make_deal):
+    from dealgate.deals import services as deal_services
+
+    rule = services.create_rule(by=None, name="Big in propose", trigger="stage_entered", trigger_stage="propose",
+                                pipeline=pipeline, conditions={"amount_min": 5000},
+                                actions=[{"type": "notify", "title": "Big one"}])
+    big, small = make_deal(title="Big deal", amount=9000), make_deal(title="Small deal", amount=10)
+    for deal in (big, small):
+        deal_services.move_deal(deal, "propose", by=world.bob, override_reason="test")
+    client.force_login(world.bob)
+    assert client.get(reverse("automation:rule_test", args=[rule.pk])).status_code == 403
+    client.force_login(world.dave)
+    html = client.get(reverse("automation:rule_test", args=[rule.pk])).content.decode()
+    assert "It would act on 1 open deal now" in html and "Big deal" in html and "Small deal" not in html
+    assert not Notification.objects.exists()

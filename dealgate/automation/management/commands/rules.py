@@ -3,9 +3,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from dealgate.automation.models import Rule
-from dealgate.automation.rules import conditions_filter, describe
+from dealgate.automation.rules import describe, would_act_on
 from dealgate.cli_support import dumps, money, table
-from dealgate.deals.models import Deal
 
 
 def find_rule(ref: str) -> Rule:
@@ -13,14 +12,6 @@ def find_rule(ref: str) -> Rule:
     if rule is None:
         raise CommandError(f"No rule {ref!r}; `dealgate rules list` shows their ids and names.")
     return rule
-
-
-def would_act_on(rule: Rule):
-    """Open deals meeting the rule's pipeline and conditions now (a stage-entered rule: those in that stage)."""
-    deals = Deal.objects.filter(closed_at__isnull=True).filter(conditions_filter(rule))
-    if rule.trigger == "stage_entered":
-        deals = deals.filter(stage__key=rule.trigger_stage)
-    return deals.select_related("stage", "owner").order_by("-created_at", "-id")
 
 
 class Command(BaseCommand):

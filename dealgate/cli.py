@@ -19,7 +19,9 @@ Everyday commands (each has --help):
   export deals|accounts|contacts|activities|history [--out FILE]
   report metrics|funnel|waterfall|bottlenecks --period P [--as-of D]
   forecast --period P [--method ...]    backtest --from 2025-01 --to 2025-12
-  worker                    run background jobs (the database task queue)
+  worker [--batch]          run background jobs: automation rules, emails (--batch: all due, then exit)
+  tasks list [--deal ID] [--owner USER] [--json]   open tasks, overdue first
+  rules list | rules test RULE   automation rules; which current deals a rule would act on
   spans --rebuild           rebuild what analytics reads from the stage history
   check                     validate every pipeline (stage order, criterion configs) and the settings
 
@@ -36,8 +38,6 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args[:2] == ["help", "--all"]:
         args = ["help"]
-    if args[0] == "worker":
-        args = ["db_worker", *args[1:]]
     sys.exit(run_quietly(["dealgate", *args]))
 
 

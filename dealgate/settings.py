@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "dealgate.imports",
     "dealgate.api",
     "dealgate.audit",
+    "dealgate.automation",
 ]
 
 MIDDLEWARE = [
@@ -157,7 +158,19 @@ if _task_backend not in _task_backends:
     raise ImproperlyConfigured(f"DEALGATE_TASK_BACKEND={_task_backend!r}; choose one of {', '.join(_task_backends)}.")
 TASKS = {"default": {"BACKEND": _task_backends[_task_backend]}}
 
+# Notification emails: printed to the console locally; set DEALGATE_EMAIL_BACKEND to
+# django.core.mail.backends.smtp.EmailBackend and the EMAIL_* variables for a real mail server.
 EMAIL_BACKEND = envstr("DEALGATE_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = envstr("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive; set one of them.")
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "Dealgate <dealgate@localhost>")
 
 # Headers on every response (docs/security.md); the Content-Security-Policy comes from dealgate.csp.
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -67,6 +67,8 @@ class Card:
     progress: Any  # CriteriaProgress(met, total, results) or None when the stage has no exit criteria
     editable: bool
     next_step_overdue: bool
+    open_tasks: int = 0
+    overdue_tasks: int = 0
 
 
 @dataclass
@@ -148,6 +150,7 @@ def _cards(deals: list[Deal], user: Any, *, now: dt.datetime) -> list[Card]:
     """Wrap deals as cards, reading flags and criteria progress once for all of them."""
     today = timezone.localdate(now)
     flags, progress = flags_and_progress(deals, today=today)
+    tasks = _task_counts(deals, today)
     return [
         Card(
             deal=deal,
@@ -156,9 +159,22 @@ def _cards(deals: list[Deal], user: Any, *, now: dt.datetime) -> list[Card]:
             progress=progress.get(deal.pk),
             editable=can_edit_deal(user, deal),
             next_step_overdue=bool(deal.next_step_due and deal.next_step_due < today),
+            open_tasks=tasks.get(deal.pk, (0, 0))[0],
+            overdue_tasks=tasks.get(deal.pk, (0, 0))[1],
         )
         for deal in deals
     ]
+
+
+def _task_counts(deals: list[Deal], today: dt.date) -> dict[int, tuple[int, int]]:
+    """Per deal: (open tasks, overdue open tasks), in one grouped query for all cards."""
+    if not deals:
+        return {}
+    from dealgate.automation.models import Task  # automation sits above deals; only the board reads it
+
+    rows = (Task.objects.filter(deal_id__in=[d.pk for d in deals], done=False).order_by().values("deal_id")
+            .annotate(n=Count("id"), late=Count("id", filter=Q(due__lt=today))))
+    return {row["deal_id"]: (row["n"], row["late"]) for row in rows}
 
 
 def first_cards(qs: QuerySet, stages: list[Stage], *, offset: int, limit: int) -> list[Deal]:

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from dealgate.audit.services import record, record_changes
 from dealgate.deals.currencies import is_currency_code
+from dealgate.automation.events import deal_event
 from dealgate.deals.models import (
     Account,
     Activity,
@@ -268,8 +269,10 @@ def create_deal(
     if by is not None and role_of(by) == "rep" and owner.pk != by.pk:
         raise NotAllowed("A sales rep can only create deals they own.")
     deal.save()
-    _history_row(deal, None, deal.stage, MoveKind.CREATED, at=now, by=by).save()
+    created = _history_row(deal, None, deal.stage, MoveKind.CREATED, at=now, by=by)
+    created.save()
     record(deal, "created", by=by, field="stage", after=deal.stage.name, at=now)
+    deal_event("created", deal.pk, f"history:{created.pk}")
     return deal
 
 
@@ -363,6 +366,7 @@ def move_deal(
         row.save()
         record(locked, MOVE_ACTIONS.get(kind, "moved"), by=by, field="stage", before=from_stage.name,
                after=target.name, at=now, note=_move_note(reason_text, lost, locked.lost_note))
+        deal_event("moved", locked.pk, f"history:{row.pk}")
         return row
 
 
@@ -541,6 +545,7 @@ def reassign_deal(deal: Deal, new_owner: Any, *, by: Any) -> Deal:
         locked.owner = new_owner
         locked.team_id = new_team
         _bump(locked, deal, ["owner", "team"])
+        deal_event("assigned", locked.pk, f"owner:v{locked.version}")
     return deal
 
 

@@ -132,6 +132,10 @@ def create_pipeline_from_template(template: str, *, key: str | None = None, name
                 _create_stage(pipeline, position, stage_spec)
             ensure_lost_reasons()
             record(pipeline, "created", by=by, field="template", after=template)
+
+            from dealgate.automation.seed import seed_template_rules  # automation sits above pipelines
+
+            seed_template_rules(pipeline, template)
     except IntegrityError:
         if Pipeline.objects.filter(key=key).exists():  # someone created the key since our check
             raise _duplicate_key(key) from None

@@ -11,6 +11,7 @@ from django.test import Client
 from dealgate.api.models import ApiToken
 from dealgate.api.router import api
 from dealgate.api.services import create_token, revoke_token
+from dealgate.automation.services import create_task
 from dealgate.deals import services as deal_services
 from dealgate.deals.models import Deal
 
@@ -64,9 +65,12 @@ ENDPOINTS = [
     ("get", "/api/forecast", None),
     ("get", "/api/bottlenecks", None),
     ("get", "/api/audit", None),
+    ("get", "/api/tasks", None),
+    ("post", "/api/tasks", {"title": "Call back", "due": "2030-01-01", "deal": "{deal}"}),
+    ("patch", "/api/tasks/{task}", {"done": True}),
 ]
 # Endpoints about one of alice's deals or tokens: someone else must not learn it exists.
-OWNED_ENDPOINTS = [e for e in ENDPOINTS if "{deal}" in e[1] or "{token}" in e[1]]
+OWNED_ENDPOINTS = [e for e in ENDPOINTS if "{deal}" in e[1] or "{token}" in e[1] or "{task}" in e[1]]
 DEAL_ENDPOINTS = [e for e in ENDPOINTS if "{deal}" in e[1]]
 IDS = [f"{m.upper()} {p}" for m, p, _ in ENDPOINTS]
 
@@ -77,8 +81,9 @@ def alices(world, make_deal):
     contact = deal_services.create_contact(by=world.alice, name="Pat", account=deal.account)
     token, _ = create_token(user=world.alice, name="alice's script")
     spare = deal_services.create_account(by=world.alice, name="Spare")
+    task = create_task(by=world.alice, deal=deal, title="Send the proposal", due="2030-01-01")
     return {"deal": deal.pk, "account": deal.account_id, "contact": contact.pk, "token": token.pk,
-            "spare_account": spare.pk}
+            "spare_account": spare.pk, "task": task.pk}
 
 
 def fill(value, ids):
@@ -106,7 +111,8 @@ def test_the_endpoint_list_covers_every_operation_in_the_schema():
                .replace("/contacts/{contact}/champion", "/contacts/{contact_id}/{role}")
                .replace("{contact}", "{contact_id}").replace("/test", "/{key}")
                .replace("/stages/qualify", "/stages/{stage_key}").replace("/criteria/budget", "/criteria/{criterion_key}")
-               .replace("/checklist/budget", "/checklist/{item}").replace("{token}", "{token_id}")) for m, p, _ in ENDPOINTS}
+               .replace("/checklist/budget", "/checklist/{item}").replace("{token}", "{token_id}")
+               .replace("{task}", "{task_id}")) for m, p, _ in ENDPOINTS}
     assert listed == documented
 
 

@@ -133,8 +133,14 @@ def my_day(request: HttpRequest) -> HttpResponse:
     candidates = list(mine.order_by("stage_entered_at")[:500])
     flags = compute_flags(candidates, today=today)
     stale = [(d, f) for d in candidates for f in flags.get(d.pk, []) if f.code in ("stale", "stuck")]
-    tasks = list(
+    from dealgate.automation.models import Task
+
+    tasks = list(Task.objects.filter(assignee=request.user, done=False, due__lte=today + dt.timedelta(days=1))
+                 .select_related("deal", "account").order_by("due", "id")[:100])  # overdue first
+    # Task activities logged (or imported from another CRM) before tasks existed, still not done.
+    logged = list(
         Activity.objects.filter(deal__in=mine, kind="task", occurred_at__date__lte=today + dt.timedelta(days=1))
         .exclude(outcome__in=("done", "completed")).select_related("deal").order_by("occurred_at")[:100]
     )
-    return render(request, "web/my_day.html", {"overdue": overdue, "stale": stale, "tasks": tasks, "today": today})
+    return render(request, "web/my_day.html", {"overdue": overdue, "stale": stale, "tasks": tasks, "logged": logged,
+                                                "task_count": len(tasks) + len(logged), "today": today})

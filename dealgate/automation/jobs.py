@@ -1,0 +1,16 @@
+"""Background jobs (django-tasks), run by `dealgate worker`.
+
+Named `jobs` rather than `tasks` so they are not confused with the Task model (a person's to-do).
+"""
+
+from __future__ import annotations
+
+from django_tasks import task
+
+from dealgate.automation.engine import handle_event
+
+
+@task()
+def run_rules(event: str, deal_id: int, occurrence: str) -> int:
+    """Run the rules an event on a deal triggers; returns how many rules ran now."""
+    return len(handle_event(event, deal_id, occurrence))

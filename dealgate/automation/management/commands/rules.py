@@ -1,0 +1,54 @@
+"""`dealgate rules list` and `dealgate rules test RULE` (a dry run: the current deals it would act on)."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from dealgate.automation.models import Rule
+from dealgate.automation.rules import describe, would_act_on
+from dealgate.cli_support import dumps, money, table
+
+
+def find_rule(ref: str) -> Rule:
+    rule = Rule.objects.filter(pk=int(ref)).first() if ref.isdigit() else Rule.objects.filter(name__iexact=ref).first()
+    if rule is None:
+        raise CommandError(f"No rule {ref!r}; `dealgate rules list` shows their ids and names.")
+    return rule
+
+
+class Command(BaseCommand):
+    help = "Automation rules: `rules list` shows them in words; `rules test RULE` lists the deals it would act on."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True, metavar="list|test")
+        lister = sub.add_parser("list", help="every rule, in words")
+        lister.add_argument("--json", action="store_true")
+        tester = sub.add_parser("test", help="dry run: the current open deals a rule would act on (writes nothing)")
+        tester.add_argument("rule", help="rule id or name")
+        tester.add_argument("--limit", type=int, default=50)
+        tester.add_argument("--json", action="store_true")
+
+    def handle(self, *args, action, json, **options):
+        if action == "list":
+            rules = list(Rule.objects.select_related("pipeline"))
+            rows = [{"id": r.pk, "name": r.name, "enabled": r.enabled, "pipeline": r.pipeline.key if r.pipeline else None,
+                     "trigger": r.trigger, "description": describe(r)} for r in rules]
+            if json:
+                self.stdout.write(dumps(rows))
+                return
+            self.stdout.write(table(["ID", "On", "Pipeline", "Rule", "What it does"],
+                                    [[r["id"], "on" if r["enabled"] else "off", r["pipeline"] or "any", r["name"],
+                                      r["description"]] for r in rows], right=(0,)))
+            return
+        rule = find_rule(options["rule"])
+        deals = would_act_on(rule)
+        total = deals.count()
+        shown = list(deals[: max(1, options["limit"])])
+        if json:
+            self.stdout.write(dumps({"rule": rule.pk, "description": describe(rule), "deals": total,
+                                     "shown": [{"id": d.pk, "title": d.title, "stage": d.stage.key,
+                                                "owner": d.owner.username} for d in shown]}))
+            return
+        self.stdout.write(f"{rule.name}: {describe(rule)}")
+        self.stdout.write(table(["ID", "Deal", "Stage", "Owner", "Amount"],
+                                [[d.pk, d.title[:40], d.stage.name, d.owner.username, money(d.amount, d.currency)]
+                                 for d in shown], right=(0, 4)))
+        self.stdout.write(f"It would act on {total} open deal(s) now{'' if rule.enabled else ' (the rule is off)'}.")

@@ -1,0 +1,228 @@
+"""Rules as data: the JSON shapes of conditions and actions, and their checks against the database.
+
+A rule is refused on save when it names something that does not exist (a stage, a custom field,
+a user, a team), with a message saying which part and why. Conditions become one query filter
+(`conditions_filter`) used both when a rule fires and by the dry run, so the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal, Union
+
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from dealgate.automation.models import NotificationKind, Trigger
+from dealgate.deals.models import Source
+from dealgate.errors import ValidationFailed
+from dealgate.people.models import Team
+from dealgate.pipelines.models import CustomField, Pipeline, Stage
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+Recipient = Literal["owner", "manager"]
+
+
+class Conditions(_Strict):
+    """Every listed condition must hold (an empty list or None means "any")."""
+
+    stages: list[str] = Field(default_factory=list, description="stage keys the deal is in")
+    amount_min: Decimal | None = None
+    amount_max: Decimal | None = None
+    owners: list[str] = Field(default_factory=list, description="owner usernames")
+    teams: list[str] = Field(default_factory=list, description="team names")
+    sources: list[str] = Field(default_factory=list)
+    fields: dict[str, Any] = Field(default_factory=dict, description="custom field key -> value it must have")
+
+
+class CreateTaskAction(_Strict):
+    type: Literal["create_task"]
+    title: Text
+    due_in_days: int = Field(default=0, ge=0, le=365)
+    business_days: bool = False
+    assignee: Recipient = "owner"
+
+
+class NotifyAction(_Strict):
+    type: Literal["notify"]
+    to: Recipient = "owner"
+    kind: Literal["assigned", "task", "alert"] = NotificationKind.ALERT
+    title: Text
+    body: str = Field(default="", max_length=2000)
+
+
+class SetFieldAction(_Strict):
+    type: Literal["set_field"]
+    field: str = Field(description="a deal field (amount, forecast_category, ...) or custom.<key>")
+    value: Any = None
+
+
+class MoveAction(_Strict):
+    type: Literal["move_to_stage"]
+    stage: str = Field(description="stage key; the stage gates apply as for a person without override")
+
+
+Action = Annotated[Union[CreateTaskAction, NotifyAction, SetFieldAction, MoveAction], Field(discriminator="type")]
+ACTIONS = TypeAdapter(list[Action])
+SETTABLE_FIELDS = ("title", "amount", "currency", "expected_close_date", "probability_override",
+                   "forecast_category", "source")
+
+
+def _pydantic_problems(exc: ValidationError) -> list[str]:
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-")) or "value"
+        problems.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
+    return problems
+
+
+def parse_conditions(raw: Any) -> Conditions:
+    try:
+        return Conditions.model_validate(raw or {})
+    except ValidationError as exc:
+        raise ValidationFailed("The rule's conditions are not valid: " + "; ".join(_pydantic_problems(exc)),
+                               details={"conditions": _pydantic_problems(exc)}) from None
+
+
+def parse_actions(raw: Any) -> list[Any]:
+    try:
+        actions = ACTIONS.validate_python(raw or [])
+    except ValidationError as exc:
+        raise ValidationFailed("The rule's actions are not valid: " + "; ".join(_pydantic_problems(exc)),
+                               details={"actions": _pydantic_problems(exc)}) from None
+    if not actions:
+        raise ValidationFailed.for_field("actions", "a rule needs at least one action")
+    return actions
+
+
+def _stage_keys(pipeline: Pipeline | None) -> set[str]:
+    stages = Stage.objects.all() if pipeline is None else Stage.objects.filter(pipeline=pipeline)
+    return set(stages.values_list("key", flat=True))
+
+
+def _missing(wanted: list[str], known: set[str]) -> list[str]:
+    return sorted(set(wanted) - known)
+
+
+def check_rule(*, trigger: str, trigger_stage: str, pipeline: Pipeline | None, conditions: Any,
+               actions: Any, idle_days: Any = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Validate a rule completely; return its conditions and actions as they will be stored."""
+    if trigger not in Trigger.values:
+        raise ValidationFailed.for_field("trigger", f"{trigger!r} is not one of {', '.join(Trigger.values)}")
+    if idle_days is not None:
+        if trigger != Trigger.DEAL_IDLE:
+            raise ValidationFailed.for_field("idle_days", "only the 'deal idle' trigger counts idle days")
+        if isinstance(idle_days, bool) or not isinstance(idle_days, int) or not 1 <= idle_days <= 3650:
+            raise ValidationFailed.for_field("idle_days", "must be a whole number of days from 1 to 3650")
+    parsed, steps = parse_conditions(conditions), parse_actions(actions)
+    where = f"pipeline {pipeline.key!r}" if pipeline else "any pipeline"
+    stages = _stage_keys(pipeline)
+    if trigger == Trigger.STAGE_ENTERED:
+        if not trigger_stage:
+            raise ValidationFailed.for_field("trigger_stage", "'entered a stage' needs the stage")
+        if trigger_stage not in stages:
+            raise ValidationFailed.for_field("trigger_stage", f"no stage {trigger_stage!r} in {where}")
+    elif trigger_stage:
+        raise ValidationFailed.for_field("trigger_stage", "only the 'entered a stage' trigger names a stage")
+    problems = _condition_problems(parsed, stages, where)
+    problems += [p for step in steps for p in _action_problems(step, stages, where)]
+    if problems:
+        raise ValidationFailed("The rule names something that does not exist: " + "; ".join(problems),
+                               details={"rule": problems})
+    return parsed.model_dump(mode="json", exclude_defaults=True), [s.model_dump(mode="json") for s in steps]
+
+
+def _condition_problems(c: Conditions, stages: set[str], where: str) -> list[str]:
+    problems = [f"conditions.stages: no stage {k!r} in {where}" for k in _missing(c.stages, stages)]
+    users = set(get_user_model().objects.filter(username__in=c.owners).values_list("username", flat=True))
+    problems += [f"conditions.owners: no user {u!r}" for u in _missing(c.owners, users)]
+    teams = set(Team.objects.filter(name__in=c.teams).values_list("name", flat=True))
+    problems += [f"conditions.teams: no team {t!r}" for t in _missing(c.teams, teams)]
+    problems += [f"conditions.sources: {s!r} is not a source" for s in _missing(c.sources, set(Source.values))]
+    fields = set(CustomField.objects.values_list("key", flat=True))
+    problems += [f"conditions.fields: no custom field {f!r}" for f in _missing(list(c.fields), fields)]
+    if c.amount_min is not None and c.amount_max is not None and c.amount_min > c.amount_max:
+        problems.append("conditions.amount_min: is more than amount_max")
+    return problems
+
+
+def _action_problems(step: Any, stages: set[str], where: str) -> list[str]:
+    if isinstance(step, MoveAction) and step.stage not in stages:
+        return [f"actions.move_to_stage: no stage {step.stage!r} in {where}"]
+    if isinstance(step, SetFieldAction):
+        if step.field.startswith("custom."):
+            key = step.field.removeprefix("custom.")
+            if not CustomField.objects.filter(key=key).exists():
+                return [f"actions.set_field: no custom field {key!r}"]
+        elif step.field not in SETTABLE_FIELDS:
+            return [f"actions.set_field: {step.field!r} is not a field a rule can set "
+                    f"(use one of {', '.join(SETTABLE_FIELDS)} or custom.<key>)"]
+    return []
+
+
+def conditions_filter(rule: Any) -> Q:
+    """The rule's pipeline and conditions as one filter on deals."""
+    c = Conditions.model_validate(rule.conditions or {})
+    q = Q(pipeline_id=rule.pipeline_id) if rule.pipeline_id else Q()
+    if c.stages:
+        q &= Q(stage__key__in=c.stages)
+    if c.amount_min is not None:
+        q &= Q(amount__gte=c.amount_min)
+    if c.amount_max is not None:
+        q &= Q(amount__lte=c.amount_max)
+    if c.owners:
+        q &= Q(owner__username__in=c.owners)
+    if c.teams:
+        q &= Q(team__name__in=c.teams)
+    if c.sources:
+        q &= Q(source__in=c.sources)
+    for key, value in c.fields.items():
+        q &= Q(**{f"custom_fields__{key}": value})
+    return q
+
+
+def describe(rule: Any) -> str:
+    """The rule in one line of words, for lists and the CLI."""
+    trigger = Trigger(rule.trigger).label
+    if rule.trigger == Trigger.STAGE_ENTERED:
+        trigger = f"Deal entered {rule.trigger_stage}"
+    elif rule.trigger == Trigger.DEAL_IDLE:
+        trigger = f"Deal idle {rule.idle_days} days" if rule.idle_days else "Deal idle past its stage's idle limit"
+    c = Conditions.model_validate(rule.conditions or {})
+    parts = [f"{name} in {', '.join(map(str, values))}" for name, values in
+             (("stage", c.stages), ("owner", c.owners), ("team", c.teams), ("source", c.sources)) if values]
+    if c.amount_min is not None:
+        parts.append(f"amount ≥ {c.amount_min}")
+    if c.amount_max is not None:
+        parts.append(f"amount ≤ {c.amount_max}")
+    parts += [f"{k} = {v!r}" for k, v in c.fields.items()]
+    steps = []
+    for a in rule.actions:
+        if a["type"] == "create_task":
+            unit = "business days" if a.get("business_days") else "days"
+            steps.append(f"task '{a['title']}' for the {a.get('assignee', 'owner')} due in {a.get('due_in_days', 0)} {unit}")
+        elif a["type"] == "notify":
+            steps.append(f"notify the {a.get('to', 'owner')}: {a['title']}")
+        elif a["type"] == "set_field":
+            steps.append(f"set {a['field']} to {a.get('value')!r}")
+        else:
+            steps.append(f"move to {a['stage']}")
+    when = f" if {' and '.join(parts)}" if parts else ""
+    return f"{trigger}{when}: {'; '.join(steps)}"
+
+
+def would_act_on(rule: Any) -> Any:
+    """The dry run: open deals meeting the rule's pipeline and conditions now (for 'entered a
+    stage', those in that stage). Shared by `dealgate rules test` and the rules page."""
+    from dealgate.deals.models import Deal
+
+    deals = Deal.objects.filter(closed_at__isnull=True).filter(conditions_filter(rule))
+    if rule.trigger == Trigger.STAGE_ENTERED:
+        deals = deals.filter(stage__key=rule.trigger_stage)
+    return deals.select_related("stage", "owner").order_by("-created_at", "-id")

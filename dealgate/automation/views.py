@@ -1,0 +1,122 @@
+"""Pages for tasks, the notification inbox and the rules list; each calls one service."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from dealgate.automation import services
+from dealgate.automation.models import Notification, NotificationKind, Rule, RuleRun
+from dealgate.automation.rules import describe, would_act_on
+from dealgate.errors import DealgateError, ValidationFailed
+from dealgate.web.views.common import admin_required, deal_for
+
+
+def _back(request: HttpRequest, fallback: str) -> HttpResponse:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    return redirect(fallback)
+
+
+@login_required
+@require_POST
+def task_add(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add a task to a deal from its page; a refusal re-renders the page with the message."""
+    deal = deal_for(request, pk)
+    try:
+        services.create_task(by=request.user, deal=deal, title=request.POST.get("title", ""),
+                             due=request.POST.get("due", ""))
+    except DealgateError as exc:
+        from dealgate.web.views.deal import render_deal
+
+        errors = exc.details if isinstance(exc, ValidationFailed) else {}
+        return render_deal(request, deal, status=exc.http_status, errors=errors, error_form="task",
+                           message=exc.message)
+    messages.success(request, "Task added.")
+    return redirect(reverse("web:deal", args=[deal.pk]))
+
+
+@login_required
+@require_POST
+def task_done(request: HttpRequest, pk: int) -> HttpResponse:
+    """Tick a task off (done=1) or reopen it (done=0), then go back where the person was."""
+    task = get_object_or_404(services.visible_tasks(request.user).select_related("deal"), pk=pk)
+    try:
+        if request.POST.get("done", "1") == "1":
+            services.complete_task(task, by=request.user)
+        else:
+            services.reopen_task(task, by=request.user)
+    except DealgateError as exc:
+        return HttpResponse(exc.message, status=exc.http_status, content_type="text/plain; charset=utf-8")
+    return _back(request, reverse("web:deal", args=[task.deal_id]) if task.deal_id else reverse("web:my_day"))
+
+
+@login_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    notes = list(Notification.objects.filter(user=request.user).select_related("deal")[:100])
+    return render(request, "automation/inbox.html", {"notifications": notes})
+
+
+@login_required
+@require_POST
+def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark one notification read and open its deal (or go back to the inbox)."""
+    note = get_object_or_404(Notification.objects.filter(user=request.user), pk=pk)
+    services.mark_read(note, by=request.user)
+    return redirect(reverse("web:deal", args=[note.deal_id]) if note.deal_id else reverse("automation:inbox"))
+
+
+@login_required
+@require_POST
+def inbox_read_all(request: HttpRequest) -> HttpResponse:
+    services.mark_all_read(by=request.user)
+    return redirect(reverse("automation:inbox"))
+
+
+@login_required
+def notification_email(request: HttpRequest) -> HttpResponse:
+    """Choose which kinds of notification also arrive by email."""
+    status = 200
+    if request.method == "POST":
+        try:
+            services.set_email_kinds(by=request.user, kinds=request.POST.getlist("kinds"))
+            messages.success(request, "Email choices saved.")
+            return redirect(reverse("automation:notification_email"))
+        except ValidationFailed as exc:
+            messages.error(request, exc.message)
+            status = exc.http_status
+    return render(request, "automation/email_settings.html", {
+        "kinds": NotificationKind.choices, "chosen": services.email_kinds_of(request.user),
+        "has_email": bool(request.user.email)}, status=status)
+
+
+@admin_required
+def rules(request: HttpRequest) -> HttpResponse:
+    """Admins: every rule in words, switchable on and off, and the latest runs with their outcome."""
+    rows = [(rule, describe(rule)) for rule in Rule.objects.select_related("pipeline")]
+    runs = RuleRun.objects.select_related("rule", "deal").order_by("-at", "-id")[:50]
+    return render(request, "automation/rules.html", {"rules": rows, "runs": runs})
+
+
+@admin_required
+@require_POST
+def rule_enabled(request: HttpRequest, pk: int) -> HttpResponse:
+    rule = get_object_or_404(Rule, pk=pk)
+    services.set_rule_enabled(rule, by=request.user, enabled=request.POST.get("enabled") == "1")
+    messages.success(request, f"Rule '{rule.name}' {'enabled' if rule.enabled else 'disabled'}.")
+    return redirect(reverse("automation:rules"))
+
+
+@admin_required
+def rule_test(request: HttpRequest, pk: int) -> HttpResponse:
+    """"Test this rule": the open deals it would act on now; writes nothing."""
+    rule = get_object_or_404(Rule, pk=pk)
+    deals = would_act_on(rule)
+    return render(request, "automation/rule_test.html", {
+        "rule": rule, "words": describe(rule), "total": deals.count(), "deals": deals[:100]})

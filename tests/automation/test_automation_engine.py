@@ -1,0 +1,243 @@
+"""Rules run by the real worker (`dealgate worker --batch`), once per occurrence, after commit only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from dealgate.automation.models import Notification, RuleRun, Task
+from dealgate.deals import services as deal_services
+from tests.automation.conftest import follow_up
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _enter_propose(deal, world):
+    return deal_services.move_deal(deal, "propose", by=world.bob, override_reason="tested elsewhere")
+
+
+def test_it_queues_rules_only_when_the_move_commits(world, make_deal):
+    deal = make_deal(amount=1000)
+    queued = DBTaskResult.objects.count()  # the creation queued one job
+    with pytest.raises(RuntimeError), transaction.atomic():
+        _enter_propose(deal, world)
+        raise RuntimeError("the request failed after the move")
+    assert DBTaskResult.objects.count() == queued
+    deal.refresh_from_db()
+    _enter_propose(deal, world)
+    assert DBTaskResult.objects.count() == queued + 1
+
+
+def test_it_creates_the_follow_up_task_when_a_deal_enters_the_stage(world, make_deal, make_rule, run_worker):
+    rule = make_rule(trigger="stage_entered", trigger_stage="propose", actions=[follow_up(3)])
+    deal = make_deal(title="Acme roll-out", amount=1000)
+    _enter_propose(deal, world)
+    assert not Task.objects.exists()  # nothing happens inside the request
+    run_worker()
+    task = Task.objects.get()
+    assert task.title == "Follow up on the proposal for Acme roll-out"
+    assert task.assignee == world.alice and task.deal == deal and task.source_rule == rule
+    assert task.due == timezone.localdate() + dt.timedelta(days=3)
+    run = RuleRun.objects.get()
+    assert (run.rule, run.deal, run.trigger, run.outcome) == (rule, deal, "stage_entered", "done")
+
+
+def test_it_counts_business_days_past_the_weekend(world, make_deal, make_rule):
+    from dealgate.automation.services import add_business_days
+
+    friday = dt.date(2026, 12, 4)
+    assert add_business_days(friday, 3) == dt.date(2026, 12, 9)  # Mon 7, Tue 8, Wed 9
+    assert add_business_days(friday, 0) == friday
+
+
+def test_it_does_not_fire_for_another_stage_or_a_disabled_rule(world, make_deal, make_rule, run_worker):
+    from dealgate.automation.services import set_rule_enabled
+
+    make_rule(trigger="stage_entered", trigger_stage="negotiate", actions=[follow_up()])
+    off = make_rule(trigger="stage_entered", trigger_stage="propose", actions=[follow_up()])
+    set_rule_enabled(off, by=world.dave, enabled=False)
+    _enter_propose(make_deal(amount=1000), world)
+    run_worker()
+    assert not Task.objects.exists() and not RuleRun.objects.exists()
+
+
+def test_it_fires_once_when_the_same_job_runs_twice(world, make_deal, make_rule, run_worker):
+    make_rule(trigger="stage_entered", trigger_stage="propose", actions=[follow_up()])
+    deal = make_deal(amount=1000)
+    row = _enter_propose(deal, world)
+    run_worker()
+    from dealgate.automation.jobs import run_rules
+
+    run_rules.enqueue("moved", deal.pk, f"history:{row.pk}")  # a duplicate delivery of the same occurrence
+    run_worker()
+    run_worker()
+    assert Task.objects.count() == 1
+    assert RuleRun.objects.count() == 1
+
+
+def test_it_fires_again_for_a_new_occurrence(world, make_deal, make_rule, run_worker):
+    make_rule(trigger="stage_entered", trigger_stage="propose", actions=[follow_up()])
+    deal = make_deal(amount=1000)
+    _enter_propose(deal, world)
+    deal_services.move_deal(deal, "qualify", by=world.bob)
+    _enter_propose(deal, world)
+    run_worker()
+    assert Task.objects.count() == 2
+
+
+def test_two_workers_at_once_run_each_occurrence_once(world, make_deal, make_rule):
+    """Both workers see the same jobs queued twice; the occurrence claim lets one of them act."""
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+        pytest.skip("in-memory SQLite locks whole tables without waiting; run on PostgreSQL (or DEALGATE_TEST_SQLITE)")
+    from django.core.management import call_command
+
+    from dealgate.automation.jobs import run_rules
+
+    make_rule(trigger="stage_entered", trigger_stage="propose", actions=[follow_up()])
+    deals = [make_deal(amount=1000) for _ in range(4)]
+    rows = [_enter_propose(deal, world) for deal in deals]
+    for deal, row in zip(deals, rows):
+        run_rules.enqueue("moved", deal.pk, f"history:{row.pk}")
+    errors = []
+
+    def worker(name):
+        try:
+            call_command("worker", batch=True, interval=0, worker_id=name)
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    assert Task.objects.count() == 4
+    assert RuleRun.objects.count() == 4
+    assert not DBTaskResult.objects.filter(status__in=["READY", "RUNNING"]).exists()
+
+
+def test_a_rule_cannot_move_a_deal_past_an_unmet_gate(world, make_deal, make_rule, run_worker):
+    rule = make_rule(trigger="deal_created", actions=[
+        {"type": "notify", "to": "owner", "title": "Moving {deal}"},
+        {"type": "move_to_stage", "stage": "propose"},
+    ])
+    deal = make_deal(amount=None)
+    run_worker()
+    deal.refresh_from_db()
+    assert deal.stage.key == "qualify"
+    run = RuleRun.objects.get(rule=rule)
+    assert run.outcome == "failed"
+    assert "Budget confirmed" in run.error and "Amount estimated" in run.error
+    assert not Notification.objects.filter(title__startswith="Moving").exists()  # the rule's actions undone together
+
+
+def test_a_rule_sets_a_field_through_the_deal_service(world, make_deal, make_rule, run_worker):
+    make_rule(trigger="deal_won", actions=[{"type": "set_field", "field": "forecast_category", "value": "commit"}])
+    make_rule(trigger="deal_lost", actions=[{"type": "set_field", "field": "forecast_category", "value": "omitted"}])
+    deal = make_deal(amount=1000)
+    deal_services.move_deal(deal, "lost", by=world.alice, lost_reason="price")
+    run_worker()
+    deal.refresh_from_db()
+    assert deal.forecast_category == "omitted"
+    assert deal.version == 3  # created 1, moved 2, rule's update 3: a real service write
+
+
+def test_it_notifies_the_new_owner_on_assignment(world, make_deal, make_rule, run_worker, mailoutbox):
+    from dealgate.automation.services import set_email_kinds
+
+    make_rule(trigger="deal_assigned", actions=[
+        {"type": "notify", "to": "owner", "kind": "assigned", "title": "{deal} is yours now"}])
+    world.carol.email = "carol@example.com"
+    world.carol.save()
+    set_email_kinds(by=world.carol, kinds=["assigned"])
+    deal = make_deal(owner=world.alice, title="Acme")
+    deal_services.reassign_deal(deal, world.carol, by=world.dave)
+    run_worker()
+    note = Notification.objects.get(user=world.carol)
+    assert note.title == "Acme is yours now" and note.deal == deal and note.read_at is None
+    assert [m.to for m in mailoutbox] == [["carol@example.com"]]
+    assert "Acme is yours now" in mailoutbox[0].subject
+
+
+def test_it_sends_no_email_for_kinds_the_user_did_not_choose(world, make_deal, make_rule, run_worker, mailoutbox):
+    make_rule(trigger="deal_assigned", actions=[{"type": "notify", "kind": "assigned", "title": "yours"}])
+    world.carol.email = "carol@example.com"
+    world.carol.save()
+    deal_services.reassign_deal(make_deal(owner=world.alice), world.carol, by=world.dave)
+    run_worker()
+    assert Notification.objects.filter(user=world.carol).count() == 1
+    assert mailoutbox == []
+
+
+def test_a_task_for_the_manager_goes_to_the_owners_team_manager(world, make_deal, make_rule, run_worker):
+    make_rule(trigger="deal_created", actions=[follow_up(0, assignee="manager")])
+    make_deal(owner=world.alice)
+    run_worker()
+    assert Task.objects.get().assignee == world.bob
+
+
+def test_a_restarted_worker_finishes_the_job_a_killed_one_left_running(world, make_deal, make_rule, run_worker):
+    """A worker killed mid-job leaves it marked running and (its transaction never committed) no claim."""
+    from django_tasks_db.models import DBTaskResult
+
+    make_rule(trigger="stage_entered", trigger_stage="propose", actions=[follow_up()])
+    deal = make_deal(amount=1000)
+    run_worker()  # the creation's job
+    _enter_propose(deal, world)
+    job = DBTaskResult.objects.get(status="READY")
+    job.claim("killed-worker")
+    DBTaskResult.objects.filter(pk=job.pk).update(started_at=timezone.now() - dt.timedelta(hours=1))
+    run_worker(requeue_after=3600 * 2)
+    assert not Task.objects.exists()  # not yet abandoned by that measure
+    run_worker()
+    assert Task.objects.count() == 1
+    assert DBTaskResult.objects.get(pk=job.pk).status == "SUCCESSFUL"
+
+
+def _database_url_of_the_test_database() -> str | None:
+    settings = connection.settings_dict
+    if connection.vendor == "postgresql":
+        host, port = settings["HOST"] or "127.0.0.1", settings["PORT"] or 5432
+        return f"postgres://{settings['USER']}@{host}:{port}/{settings['NAME']}"
+    if connection.vendor == "sqlite" and not connection.is_in_memory_db():
+        return f"sqlite:///{settings['NAME']}"
+    return None
+
+
+def test_two_worker_processes_run_each_occurrence_once(world, make_deal, make_rule):
+    """`dealgate worker --batch` as two real processes side by side over the same queue."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from dealgate.automation.jobs import run_rules
+
+    url = _database_url_of_the_test_database()
+    if url is None:
+        pytest.skip("worker processes cannot see an in-memory SQLite database; run on PostgreSQL")
+    make_rule(trigger="stage_entered", trigger_stage="propose", actions=[follow_up()])
+    deals = [make_deal(amount=1000) for _ in range(6)]
+    for deal in deals:
+        row = _enter_propose(deal, world)
+        run_rules.enqueue("moved", deal.pk, f"history:{row.pk}")  # every occurrence queued twice
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": root, "DEALGATE_DATA_DIR": os.environ.get(
+        "DEALGATE_DATA_DIR", "/tmp/dealgate-test-worker")}
+    workers = [subprocess.Popen([sys.executable, "-m", "dealgate.cli", "worker", "--batch", "--interval", "0",
+                                 "--no-scans"], env=env, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+               for _ in range(2)]
+    for worker in workers:
+        out, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, err.decode()
+    assert Task.objects.count() == 6
+    assert RuleRun.objects.count() == 6
+    assert not DBTaskResult.objects.exclude(status="SUCCESSFUL").exists()

@@ -54,8 +54,8 @@ from dealgate.imports.parsers import (
     parse_bool,
     parse_int,
     parse_money,
-    undefuse,
 )
+from dealgate.csv_safe import undefuse
 from dealgate.people.access import role_of
 from dealgate.people.models import Role
 from dealgate.imports.report import ImportReport, RowError

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from typing import Any, Iterator
 
@@ -13,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
+from dealgate.csv_safe import csv_lines
 from dealgate.deals.flags import compute_flags
 from dealgate.deals.models import Account, Activity, Contact, Deal
 from dealgate.deals.selectors import STATUSES, deal_list
@@ -32,16 +32,10 @@ CSV_COLUMNS = [
 ]
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def _csv_rows(qs: QuerySet) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow([name for name, _ in CSV_COLUMNS])
-    for row in qs.values_list(*[field for _, field in CSV_COLUMNS]).iterator(chunk_size=2000):
-        yield writer.writerow(["" if v is None else v for v in row])
+    """The rows as CSV lines, formula-safe like every CSV Dealgate writes (dealgate.csv_safe)."""
+    rows = qs.values_list(*[field for _, field in CSV_COLUMNS]).iterator(chunk_size=2000)
+    return csv_lines([name for name, _ in CSV_COLUMNS], rows)
 
 
 @login_required

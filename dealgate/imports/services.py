@@ -79,6 +79,10 @@ def import_file(kind: str, source: IO[bytes] | str | bytes, mapping: Mapping | s
     started = time.perf_counter()
     if by is not None and role_of(by) not in (Role.MANAGER, Role.ADMIN):
         raise NotAllowed("Only managers and admins may import data.")
+    if create_users and by is not None and role_of(by) != Role.ADMIN:
+        # As in the app (people.services.create_user): only an administrator adds users.
+        raise NotAllowed("Only an administrator may create users in an import; map the owners to existing users "
+                         "under \"owners\", or ask an administrator to add them.")
     # Every row is written as `by` (FieldChange.by, StageHistory.by, activities and accounts it
     # creates), and only where `by` may write in the app (docs/decisions/011). The audit log's
     # surface is "import" for everything this call writes, whichever page or command called it.

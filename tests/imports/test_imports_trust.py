@@ -125,6 +125,19 @@ def test_it_refuses_a_row_naming_another_teams_deal_by_its_dealgate_id(world, ca
     assert_untouched(carols_deal)
 
 
+def test_only_an_admin_may_create_users_in_an_import(world, pipeline, csv_file):
+    from django.contrib.auth import get_user_model
+
+    from dealgate.errors import NotAllowed
+
+    text = HEADER + line("E-1", "East deal", "Acme", "newbie@example.com", "qualify")
+    with pytest.raises(NotAllowed, match="Only an administrator may create users"):
+        import_file("deals", csv_file(text), DEALS, by=world.bob, create_users=True)
+    assert not get_user_model().objects.filter(email="newbie@example.com").exists()
+    report = import_file("deals", csv_file(text), DEALS, by=world.dave, create_users=True)
+    assert report.users_created == ["newbie"] and Deal.objects.get().owner.username == "newbie"
+
+
 def test_it_refuses_an_activity_row_on_another_teams_deal(world, carols_deal, csv_file):
     text = "kind,subject,when,deal\ncall,Friendly chat,2026-03-01 10:00,W-1\n"
     mapping = {"columns": {"kind": "kind", "subject": "subject", "when": "occurred_at", "deal": "deal_external_id"}}

@@ -88,7 +88,7 @@ def parse_money(text: str, decimal_separator: str = ".") -> tuple[Decimal, str |
         number = number.replace(decimal_separator, ".")
     try:
         # Decimal reads any script's digits ("１２", "٣"); the API and the forms take ASCII digits only.
-        amount = Decimal(number) if number.isascii() else Decimal("NaN")
+        amount = Decimal("NaN") if _foreign_digits(number) else Decimal(number)
     except InvalidOperation:
         raise CellError("is not an amount (expected a number such as 12500.00)") from None
     if not amount.is_finite():
@@ -122,6 +122,8 @@ class DateParser:
         return value
 
     def _parse(self, text: str) -> dt.datetime:
+        if _foreign_digits(text):
+            raise CellError("is not a date: write its digits as 0-9")
         if self.iso_first and len(text) >= 10 and text[4] == "-" and text[:4].isdigit():
             try:
                 value = dt.datetime.fromisoformat(text)
@@ -181,7 +183,14 @@ def _fast_strptime(pattern: re.Pattern[str], text: str) -> dt.datetime | None:
                        int(g.get("M") or 0), int(g.get("S") or 0))  # ValueError for 31/02 etc.
 
 
+def _foreign_digits(text: str) -> bool:
+    """Digits of other scripts ("２０２６", "٣"): Python reads them as numbers, the API and forms do not."""
+    return not text.isascii() and any(ch.isdigit() for ch in text if not ch.isascii())
+
+
 def parse_int(text: str, low: int, high: int) -> int:
+    if _foreign_digits(text):
+        raise CellError("is not a whole number: write its digits as 0-9")
     try:
         number = Decimal(text.strip().rstrip("%"))
     except InvalidOperation:

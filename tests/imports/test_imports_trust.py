@@ -272,6 +272,16 @@ def test_it_refuses_dates_the_api_refuses(world, pipeline, csv_file, cell, colum
     assert [(e.column, e.message) for e in report.errors] == [(column, why)]
 
 
+def test_it_refuses_digits_of_other_scripts_in_dates_and_numbers(world, pipeline, csv_file):
+    mapping = {**DEALS, "columns": {**DEALS["columns"], "probability": "probability_override"}}
+    text = HEADER.replace("\n", ",probability\n") + line("E-1", "Deal", "Acme", "alice", "propose", "10",
+                                                          "２０２６-03-01").replace("\n", ",٥٠\n")
+    report = import_file("deals", csv_file(text), mapping)
+    assert [(e.column, e.message) for e in report.errors] == [
+        ("entered", "is not a date: write its digits as 0-9"),
+        ("probability", "is not a whole number: write its digits as 0-9")]
+
+
 def test_the_deal_services_refuse_the_same_far_dates(world, make_deal):
     deal = make_deal()
     for day in ("0001-01-01", "9999-12-31"):

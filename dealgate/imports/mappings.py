@@ -73,6 +73,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "occurred_at": "when it happened (required)",
         "outcome": "e.g. held, replied, connected",
         "notes": "free text",
+        "deal_id": "this installation's id of the deal (Dealgate's own exports); matched first",
         "deal_external_id": "the deal's id in the other system",
         "account": "account name (when not on a deal)",
         "account_external_id": "the account's id in the other system",

@@ -701,10 +701,7 @@ class DealImporter(Importer):
         if old is not None and not (plan.external_id and old["external_id"] == plan.external_id):
             if not self._may_change(plan, old):
                 return None
-            name, ext = plan.account
-            same = old["account__external_id"] == ext if ext else (old["account__name"] or "").casefold() == \
-                name.casefold()
-            if not same:
+            if not _same_account(old, plan.account):
                 self.fail_plan(plan, "id", str(plan.pk),
                                "is a deal of another account in this installation; an import does not move deals "
                                "between accounts (if the file comes from another Dealgate, delete its id column)")
@@ -913,6 +910,14 @@ class _DealRef(NamedTuple):
     team_id: int | None
 
 
+def _same_account(deal: dict[str, Any], account: tuple[str, str]) -> bool:
+    """Whether a deal read as values is of the account a row names (by external id, else by name)."""
+    name, ext = account
+    if ext:
+        return deal["account__external_id"] == ext
+    return (deal["account__name"] or "").casefold() == name.casefold()
+
+
 def parse_id(text: str) -> int:
     return parse_int(text, 1, 2**63 - 1)
 
@@ -1104,6 +1109,7 @@ class ActivityPlan:
     deal_ext: str
     account: tuple[str, str] | None
     by: Any
+    deal_pk: int | None = None  # the file's deal_id column: this installation's id (Dealgate's exports)
     deal_id: int | None = None
     account_id: int | None = None
     bad: bool = False  # names a deal that does not exist
@@ -1124,34 +1130,38 @@ class ActivityImporter(Importer):
         if occurred_at is None and not row.get("occurred_at"):
             row.error("occurred_at", "is required", "")
         deal_ext = row.text("deal_external_id", 100)
+        deal_pk = row.parse("deal_id", parse_id)
         name, ext = row.text("account", 200), row.text("account_external_id", 100)
         account = self.accounts.want(name, ext) if (name or ext) else None
-        if not deal_ext and account is None:
+        if not deal_ext and not row.get("deal_id") and account is None:
             row.error("deal_external_id", "an activity belongs to a deal or an account: neither is given", "")
         by = self.owner_of(row, "by")
         if row.errors:
             return None
         return ActivityPlan(row=row.number, kind=kind, subject=subject, occurred_at=occurred_at,
                             outcome=row.text("outcome", 50).lower().replace(" ", "_"), notes=row.text("notes", 10_000),
-                            deal_ext=deal_ext, account=account, by=by)
+                            deal_ext=deal_ext, account=account, by=by, deal_pk=deal_pk)
 
     def resolve(self) -> None:
         self.accounts.load()
-        deals: dict[str, tuple[int, int, _DealRef]] = {}
+        fields = ("id", "external_id", "account_id", "owner_id", "team_id", "account__name", "account__external_id")
+        by_id: dict[int, dict[str, Any]] = {}
+        for found in matching(Deal.objects.order_by(), "id", sorted({p.deal_pk for p in self.plans if p.deal_pk})):
+            by_id.update((values["id"], values) for values in found.values(*fields))
+        by_external: dict[str, dict[str, Any]] = {}
         exts = sorted({p.deal_ext for p in self.plans if p.deal_ext})
         for found in matching(Deal.objects.order_by(), "external_id", exts):
-            deals.update((e, (i, a, _DealRef(o, t))) for e, i, a, o, t in found.values_list(
-                "external_id", "id", "account_id", "owner_id", "team_id"))
+            by_external.update((values["external_id"], values) for values in found.values(*fields))
         for plan in self.plans:
-            if plan.deal_ext:
-                if plan.deal_ext not in deals:
-                    self.fail_plan(plan, "deal_external_id", plan.deal_ext,
-                                   "no deal has this external id; import the deals first")
+            if plan.deal_pk or plan.deal_ext:
+                deal = self._deal_of(plan, by_id, by_external)
+                if deal is None:
                     continue
-                plan.deal_id, plan.account_id, deal = deals[plan.deal_ext]
-                if self.by is not None and not can_edit_deal(self.by, deal):
+                plan.deal_id, plan.account_id = deal["id"], deal["account_id"]
+                if self.by is not None and not can_edit_deal(self.by, _DealRef(deal["owner_id"], deal["team_id"])):
                     # As log_activity: an activity on a deal is a change to that deal.
-                    self.fail_plan(plan, "deal_external_id", plan.deal_ext,
+                    named = "deal_id" if plan.deal_pk == deal["id"] else "deal_external_id"
+                    self.fail_plan(plan, named, str(plan.deal_pk if named == "deal_id" else plan.deal_ext),
                                    f"names a deal {self.by.username} may not change (another team's); this row "
                                    "was refused")
             else:
@@ -1169,9 +1179,25 @@ class ActivityImporter(Importer):
                 known.add(key)
                 self.report.created += 1
 
-    def _column(self, name: str) -> str:
-        columns = self.mapping.columns_for(name)
-        return columns[0] if columns else f"({name})"
+    def _deal_of(self, plan: ActivityPlan, by_id: dict[int, dict], by_external: dict[str, dict]) -> dict | None:
+        """The deal a row names: by this installation's id (when its external id and account agree
+        with the row's), then by external id; None, with the row refused, when there is none."""
+        deal = by_id.get(plan.deal_pk) if plan.deal_pk else None
+        if deal is not None and plan.deal_ext and deal["external_id"] and deal["external_id"] != plan.deal_ext:
+            deal = None  # another installation's id: the external id decides
+        if deal is not None and plan.account is not None and not plan.deal_ext:
+            if not _same_account(deal, plan.account):
+                self.fail_plan(plan, "deal_id", str(plan.deal_pk),
+                               "is a deal of another account in this installation (if the file comes from another "
+                               "Dealgate, delete its deal_id column)")
+                return None
+        if deal is None and plan.deal_ext:
+            deal = by_external.get(plan.deal_ext)
+        if deal is None:
+            named, value = ("deal_external_id", plan.deal_ext) if plan.deal_ext else ("deal_id", str(plan.deal_pk))
+            self.fail_plan(plan, named, value, f"no deal has this {'external id' if plan.deal_ext else 'id'}; "
+                           "import the deals first")
+        return deal
 
     @staticmethod
     def _key(plan: ActivityPlan) -> tuple:

@@ -229,6 +229,16 @@ def test_exporting_and_importing_accounts_and_contacts_does_not_duplicate_them(w
     assert (Account.objects.count(), Contact.objects.count()) == (1, 1)
 
 
+def test_exporting_and_importing_activities_of_deals_made_in_dealgate_does_not_duplicate_them(world, make_deal,
+                                                                                             csv_file):
+    deal = make_deal(title="Made here")
+    deal_services.log_activity(by=world.alice, kind="call", subject="First call", deal=deal,
+                               occurred_at=dt.datetime(2026, 3, 1, 10, tzinfo=dt.timezone.utc))
+    report = import_file("activities", csv_file(export_text("activities")), "generic", by=world.bob)
+    assert (report.created, report.unchanged) == (0, 1), report.as_text()
+    assert Activity.objects.get().deal == deal
+
+
 def test_an_id_naming_a_deal_of_another_account_is_refused(world, make_deal, csv_file):
     deal = make_deal(title="Ours")
     text = f"id,title,account,owner,stage\n{deal.pk},Theirs,Some other company,alice,qualify\n"

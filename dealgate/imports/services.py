@@ -610,8 +610,8 @@ class DealImporter(Importer):
             return None
         account = self.accounts.want(account_name, account_ext)
         return DealPlan(
-            row=row.number, pk=pk, external_id=external_id, title=title, pipeline=pipeline, stage=stage, account=account,
-            owner=owner, values=values, created_at=created_at,
+            row=row.number, pk=pk, external_id=external_id, title=title, pipeline=pipeline, stage=stage,
+            account=account, owner=owner, values=values, created_at=created_at,
             stage_entered_at=closed_at if closed else (entered or created_at), closed_at=closed_at if closed else None,
             lost_reason_id=lost_reason_id, lost_note=lost_note, entered=entered,
         )
@@ -762,9 +762,10 @@ class DealImporter(Importer):
             return True
         name = "stage_entered_at" if plan.stage.is_open else (
             "closed_at" if self.mapping.columns_for("closed_at") else "close_date")
+        latest = latest_move.astimezone(self.dates.zone)  # in the zone the file's dates are read in
         self.fail_plan(plan, name, at.isoformat(),
-                       f"is before the deal's latest stage change ({latest_move.astimezone(self.dates.zone):%Y-%m-%d %H:%M}"
-                       f"); a move cannot be dated before it: give a later date or leave the stage as it is")
+                       f"is before the deal's latest stage change ({latest:%Y-%m-%d %H:%M}); a move cannot be dated "
+                       "before it: give a later date or leave the stage as it is")
         return False
 
     DEAL_COLUMNS = ["title", "account", "owner", "team", "pipeline", "stage", "external_id", "created_at",
@@ -870,9 +871,10 @@ def record_imported_move(deal: Deal, to_stage: Stage, *, by: Any, at: dt.datetim
         at = at or timezone.now()
         latest = latest_moves([locked.pk]).get(locked.pk)
         if latest is not None and at < latest:
+            utc = dt.timezone.utc
             raise ValidationFailed.for_field(
-                "stage_entered_at", f"{at:%Y-%m-%d %H:%M} is before deal {locked.pk}'s latest stage change "
-                f"({latest:%Y-%m-%d %H:%M} UTC)")
+                "stage_entered_at", f"{at.astimezone(utc):%Y-%m-%d %H:%M} UTC is before deal {locked.pk}'s latest "
+                f"stage change ({latest.astimezone(utc):%Y-%m-%d %H:%M} UTC)")
         if to_stage.kind in (StageKind.WON, StageKind.LOST):
             kind = to_stage.kind
         elif from_stage.kind != StageKind.OPEN:
@@ -1030,7 +1032,8 @@ class RecordImporter(Importer):
             self.people.create_planned(self.report)
         self.report.accounts_created = self.accounts.create()
         defaults = self.created_defaults()
-        new = [self.model(**{**defaults, **self.finish_values(p)}, **({"external_id": p.key} if self.by_external else {}))
+        external = (lambda plan: {"external_id": plan.key}) if self.by_external else (lambda plan: {})
+        new = [self.model(**{**defaults, **self.finish_values(p), **external(p)})
                for p in self.plans if p.existing_id is None]
         self.model.objects.bulk_create(new, batch_size=CHUNK)
         changed = []

@@ -34,6 +34,11 @@ def line(ref: str, title: str, account: str, owner: str, stage: str, amount: str
     return f"{ref},{title},{account},{owner},{stage},{amount},2026-01-01,{entered}\n"
 
 
+def run(csv_file, *lines: str, **options):
+    """Import deal rows (made by `line`) with the DEALS mapping."""
+    return import_file("deals", csv_file(HEADER + "".join(lines)), DEALS, **options)
+
+
 def rows_of(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))
 
@@ -64,23 +69,22 @@ def assert_untouched(deal: Deal) -> None:
 
 def test_it_refuses_a_managers_row_naming_another_teams_deal_and_changes_nothing_about_it(world, carols_deal,
                                                                                           csv_file):
-    text = HEADER + line("E-1", "East deal", "Acme", "alice", "qualify") + line("W-1", "Taken over", "Globex", "bob", "propose", "999")
-    report = import_file("deals", csv_file(text), DEALS, by=world.bob, skip_bad_rows=True)
+    report = run(csv_file, line("E-1", "East deal", "Acme", "alice", "qualify"),
+                 line("W-1", "Taken over", "Globex", "bob", "propose", "999"), by=world.bob, skip_bad_rows=True)
     [error] = report.errors
     assert (error.row, error.column, error.value) == (3, "ref", "W-1")
     assert "bob may not change" in error.message and "another team" in error.message
     assert_untouched(carols_deal)
     assert Deal.objects.get(external_id="E-1").owner == world.alice  # the good row went in
     # An admin may change any team's deal, and so may the system (the CLI without --user).
-    import_file("deals", csv_file(HEADER + line("W-1", "Renamed by dave", "x", "carol", "qualify")), DEALS, by=world.dave)
+    run(csv_file, line("W-1", "Renamed by dave", "x", "carol", "qualify"), by=world.dave)
     assert Deal.objects.get(pk=carols_deal.pk).title == "Renamed by dave"
-    import_file("deals", csv_file(HEADER + line("W-1", "Renamed by the CLI", "x", "carol", "qualify")), DEALS)
+    run(csv_file, line("W-1", "Renamed by the CLI", "x", "carol", "qualify"))
     assert Deal.objects.get(pk=carols_deal.pk).title == "Renamed by the CLI"
 
 
 def test_it_blocks_the_whole_file_when_bad_rows_are_not_skipped(world, carols_deal, csv_file):
-    report = import_file("deals", csv_file(HEADER + line("W-1", "Taken over", "Globex", "bob", "propose", "999")), DEALS,
-                         by=world.bob)
+    report = run(csv_file, line("W-1", "Taken over", "Globex", "bob", "propose", "999"), by=world.bob)
     assert report.blocked and not report.written and report.bad_rows == [2]
     assert_untouched(carols_deal)
 
@@ -151,7 +155,7 @@ def test_it_refuses_an_activity_row_on_another_teams_deal(world, carols_deal, cs
 
 
 def test_every_row_an_import_writes_records_the_importing_user(world, pipeline, csv_file):
-    import_file("deals", csv_file(HEADER + line("E-1", "East deal", "Acme", "alice", "propose", "10", "2026-01-10")), DEALS, by=world.bob)
+    run(csv_file, line("E-1", "East deal", "Acme", "alice", "propose", "10", "2026-01-10"), by=world.bob)
     deal = Deal.objects.get(external_id="E-1")
     assert [(h.kind, h.by) for h in StageHistory.objects.filter(deal=deal)] == [
         ("created", world.bob), ("forward", world.bob)]
@@ -176,15 +180,15 @@ def test_every_row_an_import_writes_records_the_importing_user(world, pipeline, 
 
 
 def test_it_refuses_a_stage_move_dated_before_the_deals_latest_history_row(world, pipeline, csv_file):
-    import_file("deals", csv_file(HEADER + line("E-1", "East deal", "Acme", "alice", "negotiate", "10", "2026-03-01")), DEALS)
+    run(csv_file, line("E-1", "East deal", "Acme", "alice", "negotiate", "10", "2026-03-01"))
     deal = Deal.objects.get(external_id="E-1")
-    report = import_file("deals", csv_file(HEADER + line("E-1", "East deal", "Acme", "alice", "propose", "10", "2026-02-01")), DEALS)
+    report = run(csv_file, line("E-1", "East deal", "Acme", "alice", "propose", "10", "2026-02-01"))
     [error] = report.errors
     assert (error.row, error.column) == (2, "entered")
     assert "before the deal's latest stage change (2026-03-01 00:00)" in error.message
     deal.refresh_from_db()
     assert deal.stage.key == "negotiate" and StageHistory.objects.filter(deal=deal).count() == 2
-    later = import_file("deals", csv_file(HEADER + line("E-1", "East deal", "Acme", "alice", "propose", "10", "2026-03-02")), DEALS)
+    later = run(csv_file, line("E-1", "East deal", "Acme", "alice", "propose", "10", "2026-03-02"))
     assert later.written and Deal.objects.get(pk=deal.pk).stage.key == "propose"
 
 
@@ -278,7 +282,7 @@ def test_a_nul_byte_in_an_uploaded_file_is_a_row_error_on_the_page(client, world
     ("9999-12-31", "entered", "must be between 1900-01-02 and 2999-12-30"),
 ])
 def test_it_refuses_dates_the_api_refuses(world, pipeline, csv_file, cell, column, why):
-    report = import_file("deals", csv_file(HEADER + line("E-1", "East deal", "Acme", "alice", "propose", "10", cell)), DEALS)
+    report = run(csv_file, line("E-1", "East deal", "Acme", "alice", "propose", "10", cell))
     assert [(e.column, e.message) for e in report.errors] == [(column, why)]
 
 
@@ -306,7 +310,7 @@ def test_the_deal_services_refuse_the_same_far_dates(world, make_deal):
 def test_it_refuses_amounts_and_currencies_the_api_refuses(world, pipeline, csv_file, amount_cell, currency_cell,
                                                            column, why):
     mapping = {**DEALS, "columns": {**DEALS["columns"], "currency": "currency"}}
-    text = "ref,title,account,owner,stage,amount,currency\n" + f"E-1,Deal,Acme,alice,qualify,{amount_cell},{currency_cell}\n"
+    text = f"ref,title,account,owner,stage,amount,currency\nE-1,Deal,Acme,alice,qualify,{amount_cell},{currency_cell}\n"
     report = import_file("deals", csv_file(text), mapping)
     assert [(e.column, e.message) for e in report.errors] == [(column, why)]
 

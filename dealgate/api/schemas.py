@@ -13,17 +13,16 @@ from typing import Annotated, Any, Literal
 from ninja import Field, Schema
 from pydantic import AfterValidator, AwareDatetime
 
-from dealgate.limits import AMOUNT_LIMIT, EARLIEST_DAY, EARLIEST_MOMENT, LATEST_DAY, LATEST_MOMENT
 from dealgate.pipelines.models import CriterionKind, Phase
 
 Text = Annotated[str, Field(pattern=r"^[^\x00]*$")]
 Key = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_-]+$")]
-Money = Annotated[Decimal, Field(ge=0, lt=AMOUNT_LIMIT, max_digits=14, decimal_places=2)]
+Money = Annotated[Decimal, Field(ge=0, lt=Decimal("1e12"), max_digits=14, decimal_places=2)]
 Currency = Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")]
 # Dates far outside a sales horizon only ever come from typos or fuzzers; keep them out of the database.
-# The bounds are dealgate.limits', which the services and the CSV import hold to as well.
-Day = Annotated[dt.date, Field(ge=EARLIEST_DAY, le=LATEST_DAY)]
-Moment = Annotated[AwareDatetime, Field(ge=EARLIEST_MOMENT, le=LATEST_MOMENT)]
+Day = Annotated[dt.date, Field(ge=dt.date(1900, 1, 1), le=dt.date(2999, 12, 31))]
+Moment = Annotated[AwareDatetime, Field(ge=dt.datetime(1900, 1, 2, tzinfo=dt.timezone.utc),
+                                         le=dt.datetime(2999, 12, 30, tzinfo=dt.timezone.utc))]
 ForecastCategoryName = Literal["pipeline", "best_case", "commit", "omitted"]
 SourceName = Literal["inbound", "outbound", "signal", "referral", "existing_account"]
 RoleName = Literal["champion", "economic_buyer", "decision_maker", "influencer", "user", "blocker"]

@@ -33,7 +33,6 @@ from dealgate.deals.models import (
     StageHistory,
 )
 from dealgate.errors import Conflict, MoveBlocked, NotAllowed, NotFound, ValidationFailed
-from dealgate.limits import amount_problem, currency_problem, day_problem, moment_problem
 from dealgate.people.access import can_create_deal_for, can_edit_deal, can_override, role_of, team_id_of
 from dealgate.pipelines.criteria import evaluate, load_facts
 from dealgate.pipelines.gate import PipelineRules
@@ -49,9 +48,10 @@ def parse_amount(value: Any, field: str = "amount") -> Decimal | None:
     amount = None if isinstance(value, bool) else _finite_decimal(value)
     if amount is None:
         raise ValidationFailed.for_field(field, f"{value!r} is not a number")
-    problem = amount_problem(amount)
-    if problem:
-        raise ValidationFailed.for_field(field, problem)
+    if amount < 0:
+        raise ValidationFailed.for_field(field, "cannot be negative")
+    if amount >= Decimal("1e12"):
+        raise ValidationFailed.for_field(field, "is too large (at most 999,999,999,999.99)")
     return amount.quantize(Decimal("0.01"))
 
 
@@ -59,18 +59,13 @@ def parse_date(value: Any, field: str) -> dt.date | None:
     if value is None or value == "":
         return None
     if isinstance(value, dt.datetime):
-        day = value.date()
-    elif isinstance(value, dt.date):
-        day = value
-    else:
-        try:
-            day = dt.date.fromisoformat(str(value).strip())
-        except ValueError:
-            raise ValidationFailed.for_field(field, f"{value!r} is not a date; use YYYY-MM-DD") from None
-    problem = day_problem(day)
-    if problem:
-        raise ValidationFailed.for_field(field, problem)
-    return day
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ValidationFailed.for_field(field, f"{value!r} is not a date; use YYYY-MM-DD") from None
 
 
 def parse_probability(value: Any, field: str = "probability_override") -> int | None:
@@ -93,9 +88,8 @@ def _choice(value: Any, choices: Any, field: str) -> str:
 
 def _currency(value: Any) -> str:
     code = str(value or settings.DEALGATE_CURRENCY).strip().upper()
-    problem = currency_problem(code)
-    if problem:
-        raise ValidationFailed.for_field("currency", f"{value!r} {problem}")
+    if len(code) != 3 or not code.isalpha():
+        raise ValidationFailed.for_field("currency", f"{value!r} is not a three-letter currency code")
     return code
 
 
@@ -490,8 +484,6 @@ def log_activity(
     when = occurred_at or timezone.now()
     if timezone.is_naive(when):
         raise ValidationFailed.for_field("occurred_at", "needs a time zone")
-    if moment_problem(when):
-        raise ValidationFailed.for_field("occurred_at", moment_problem(when))
     with transaction.atomic():
         if deal is not None:
             locked = _lock(deal)

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.conf import settings
 
 from dealgate.errors import ValidationFailed
-from dealgate.limits import currency_problem
+from dealgate.imports.limits import currency_problem
 
 READY_DIR = Path(__file__).resolve().parent / "mappings"
 KINDS = ("deals", "accounts", "contacts", "activities")

@@ -16,7 +16,7 @@ from typing import IO, Iterator
 from zoneinfo import ZoneInfo
 
 from dealgate.errors import ValidationFailed
-from dealgate.limits import amount_problem, moment_problem
+from dealgate.imports.limits import amount_problem, moment_problem
 
 # Large text cells (notes, descriptions) are normal in CRM exports.
 csv.field_size_limit(10 * 1024 * 1024)
@@ -115,7 +115,7 @@ class DateParser:
         if value is None:
             value = self._parse(text.strip())
             problem = moment_problem(value)
-            if problem:  # the API's and the services' bounds (dealgate.limits)
+            if problem:  # the API's and the services' bounds (dealgate.imports.limits)
                 raise CellError(problem)
             if len(self.cache) < 100_000:
                 self.cache[text] = value

@@ -43,7 +43,7 @@ from dealgate.deals.models import (
 from dealgate.deals.bulk import CHUNK, BulkWriter, chunks, matching
 from dealgate.deals.services import reassign_deal, set_next_step, update_deal
 from dealgate.errors import Conflict, NotAllowed, ValidationFailed
-from dealgate.limits import currency_problem
+from dealgate.imports.limits import currency_problem
 from dealgate.deals.timeline import write_new_deals
 from dealgate.imports.mappings import FIELDS, REQUIRED, Mapping, MappingInvalid, load_mapping
 from dealgate.imports.parsers import (

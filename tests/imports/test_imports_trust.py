@@ -338,3 +338,15 @@ def test_the_exports_defuse_tab_and_carriage_return_and_read_back_unchanged(worl
     assert (report.created, report.updated) == (0, 0), report.as_text()
     assert sorted(Deal.objects.values_list("title", flat=True)) == sorted((*FORMULAS, "'=already quoted"))
 
+
+
+def test_the_accounts_and_contacts_lists_download_formula_safe_csv_of_what_the_user_sees(client, world, make_deal):
+    mine = deal_services.create_account(by=world.alice, name="=cmd|' /C calc'!A0")
+    deal_services.create_contact(by=world.alice, name="@Ann", account=mine, phone="+1 555 0100")
+    make_deal(owner=world.carol, account=deal_services.create_account(by=world.carol, name="West only"))
+    assert client.login(username="alice", password=world.password)
+    accounts = rows_of(b"".join(client.get("/accounts/?format=csv").streaming_content).decode())
+    assert [(r["name"], r["owner"], r["open_deals"]) for r in accounts] == [("'=cmd|' /C calc'!A0", "alice", "0")]
+    contacts = rows_of(b"".join(client.get("/contacts/?q=ann&format=csv").streaming_content).decode())
+    assert [(r["name"], r["phone"], r["account"]) for r in contacts] == [
+        ("'@Ann", "'+1 555 0100", "'=cmd|' /C calc'!A0")]

@@ -350,3 +350,12 @@ def test_the_accounts_and_contacts_lists_download_formula_safe_csv_of_what_the_u
     contacts = rows_of(b"".join(client.get("/contacts/?q=ann&format=csv").streaming_content).decode())
     assert [(r["name"], r["phone"], r["account"]) for r in contacts] == [
         ("'@Ann", "'+1 555 0100", "'=cmd|' /C calc'!A0")]
+
+
+def test_the_map_page_offers_creating_users_to_admins_only(client, world, pipeline, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    for user, offered in ((world.bob, False), (world.dave, True)):
+        assert client.login(username=user.username, password=world.password)
+        file = SimpleUploadedFile("d.csv", (HEADER + line("E-1", "Deal", "Acme", "alice", "qualify")).encode())
+        page = client.get(client.post("/imports/upload/", {"kind": "deals", "file": file, "ready": ""})["Location"])
+        assert (b'name="create_users"' in page.content) is offered

@@ -18,6 +18,7 @@ from dealgate.deals import services as deal_services
 from dealgate.errors import ValidationFailed
 from dealgate.deals.models import Account, Activity, Contact, Deal, FieldChange, StageHistory, StateSpan
 from dealgate.imports.exports import csv_lines
+from dealgate.imports.mappings import FIELDS
 from dealgate.imports.services import import_file
 
 DEALS = {
@@ -359,3 +360,35 @@ def test_the_map_page_offers_creating_users_to_admins_only(client, world, pipeli
         file = SimpleUploadedFile("d.csv", (HEADER + line("E-1", "Deal", "Acme", "alice", "qualify")).encode())
         page = client.get(client.post("/imports/upload/", {"kind": "deals", "file": file, "ready": ""})["Location"])
         assert (b'name="create_users"' in page.content) is offered
+
+
+# --- every field of every kind, generated from the mapping's field list ---------------------------------
+
+BASE_ROWS = {
+    "deals": {"title": "T", "owner": "alice", "account": "Acme", "stage": "qualify", "external_id": "E1"},
+    "accounts": {"name": "Acme"},
+    "contacts": {"name": "Ann"},
+    "activities": {"kind": "call", "subject": "S", "occurred_at": "2026-01-01 10:00", "account": "Acme"},
+}
+DATE_FIELDS = {kind: [f for f in FIELDS[kind] if f.endswith(("_at", "_date", "_due"))] for kind in FIELDS}
+
+
+def _one_row(kind: str, field: str, value: str) -> bytes:
+    fields = list(FIELDS[kind])
+    out = io.StringIO()
+    csv.writer(out).writerows([fields, [{**BASE_ROWS[kind], field: value}.get(f, "") for f in fields]])
+    return out.getvalue().encode()
+
+
+@pytest.mark.parametrize("kind, field", [(kind, field) for kind in FIELDS for field in FIELDS[kind]])
+def test_a_nul_character_in_any_field_is_a_row_error_naming_it(world, pipeline, kind, field):
+    report = import_file(kind, _one_row(kind, field, "a\x00b"), {"columns": {f: f for f in FIELDS[kind]}},
+                         by=world.bob)
+    assert report.blocked and (field, "a\u2400b") in [(e.column, e.value) for e in report.errors]
+
+
+@pytest.mark.parametrize("kind, field", [(kind, field) for kind in FIELDS for field in DATE_FIELDS[kind]])
+def test_a_date_the_api_refuses_is_a_row_error_in_every_date_field(world, pipeline, kind, field):
+    for far in ("9999-12-31", "0001-01-01"):
+        report = import_file(kind, _one_row(kind, field, far), {"columns": {f: f for f in FIELDS[kind]}}, by=world.bob)
+        assert any(e.column == field and "must be between" in e.message for e in report.errors), (far, report.as_text())

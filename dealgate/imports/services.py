@@ -998,6 +998,11 @@ class RecordImporter(Importer):
             rows_of[old["id"]] = plan.row
             plan.existing_id = old["id"]
             plan.changes = {k: v for k, v in plan.values.items() if old.get(k) != v}
+            if "owner_id" in plan.changes and self.by is not None and role_of(self.by) != Role.ADMIN:
+                # The app lets nobody but an administrator (Django admin) hand an account to someone else.
+                self.fail_plan(plan, "owner", getattr(plan.owner, "username", str(plan.owner)),
+                               "only an administrator may change the owner of an existing account")
+                continue
             if plan.changes:
                 self.report.updated += 1
                 _sample(self.report, f"row {plan.row} ({plan.key}): " + "; ".join(

@@ -155,6 +155,18 @@ def test_it_refuses_an_activity_row_on_another_teams_deal(world, carols_deal, cs
 # --- 2. every row an import writes records the importing user ------------------------------------------
 
 
+def test_only_an_admin_may_change_the_owner_of_an_existing_account(world, csv_file):
+    acme = deal_services.create_account(by=world.alice, name="Acme")
+    text = "name,owner\nAcme,carol\nNew Co,alice\n"
+    mapping = {"columns": {"name": "name", "owner": "owner"}}
+    report = import_file("accounts", csv_file(text), mapping, by=world.bob, skip_bad_rows=True)
+    assert [(e.row, e.column, e.value) for e in report.errors] == [(2, "owner", "carol")]
+    assert Account.objects.get(pk=acme.pk).owner == world.alice
+    assert Account.objects.get(name="New Co").owner == world.alice  # a new account may name its owner
+    import_file("accounts", csv_file(text), mapping, by=world.dave)
+    assert Account.objects.get(pk=acme.pk).owner == world.carol
+
+
 def test_every_row_an_import_writes_records_the_importing_user(world, pipeline, csv_file):
     run(csv_file, line("E-1", "East deal", "Acme", "alice", "propose", "10", "2026-01-10"), by=world.bob)
     deal = Deal.objects.get(external_id="E-1")

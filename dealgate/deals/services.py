@@ -36,7 +36,7 @@ from dealgate.deals.models import (
     StageHistory,
 )
 from dealgate.errors import Conflict, MoveBlocked, NotAllowed, NotFound, ValidationFailed
-from dealgate.people.access import can_edit_deal, can_override, role_of, team_id_of
+from dealgate.people.access import can_create_deal_for, can_edit_deal, can_override, role_of, team_id_of
 from dealgate.pipelines.criteria import evaluate, load_facts
 from dealgate.pipelines.gate import PipelineRules
 from dealgate.pipelines.models import LostReason, Pipeline, Stage, StageKind
@@ -266,7 +266,7 @@ def create_deal(
         custom_fields=_custom_fields(custom_fields) if custom_fields else {}, external_id=external_id or None,
         created_at=now, stage_entered_at=now,
     )
-    if by is not None and role_of(by) == "rep" and owner.pk != by.pk:
+    if not can_create_deal_for(by, owner):
         raise NotAllowed("A sales rep can only create deals they own.")
     deal.save()
     created = _history_row(deal, None, deal.stage, MoveKind.CREATED, at=now, by=by)

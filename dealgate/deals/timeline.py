@@ -352,3 +352,42 @@ def _write(deals: dict[int, dict[str, Any]], moves: dict[int, list[tuple]], chan
     BulkWriter(StateSpan, SPAN_FIELDS).insert(
         span for pk, deal in deals.items()
         for span in project({**deal, "id": pk}, moves[pk], changes.get(pk, []), stages))
+
+
+# --- the deal's own stage, from the same history -------------------------------------------------
+
+
+def repair_current_stages(*, pipeline_id: int | None = None) -> list[int]:
+    """Put every deal whose current stage is not the one its latest history row (by time, then id)
+    entered back in that stage, with the entry time and closed state that row gives; returns their ids.
+
+    The history is the record and the spans are read from it; a deal row that disagrees (a backdated
+    move written before imports refused them, a hand edit of the database) would show one stage on
+    the board and another in every figure. `dealgate spans --rebuild` runs this first."""
+    from django.db.models import F, OuterRef, Subquery
+
+    from dealgate.deals.models import Deal, StageHistory
+    from dealgate.pipelines.models import StageKind
+
+    latest = StageHistory.objects.filter(deal_id=OuterRef("pk")).order_by("-at", "-id")
+    deals = Deal.objects.annotate(history_stage=Subquery(latest.values("to_stage_id")[:1]),
+                                  history_at=Subquery(latest.values("at")[:1]))
+    if pipeline_id is not None:
+        deals = deals.filter(pipeline_id=pipeline_id)
+    wrong = list(deals.exclude(history_stage=None).exclude(stage_id=F("history_stage"))
+                 .values_list("pk", "history_stage", "history_at"))
+    if not wrong:
+        return []
+    from dealgate.pipelines.models import Stage
+
+    kinds = dict(Stage.objects.filter(pk__in={stage for _, stage, _ in wrong}).values_list("pk", "kind"))
+    with transaction.atomic():
+        for pk, stage_id, at in wrong:
+            closed = kinds[stage_id] != StageKind.OPEN
+            changes = {"stage_id": stage_id, "stage_entered_at": at, "closed_at": at if closed else None,
+                       "version": F("version") + 1}
+            if kinds[stage_id] != StageKind.LOST:
+                changes.update(lost_reason=None, lost_note="")
+            Deal.objects.filter(pk=pk).update(**changes)
+        refresh_spans([pk for pk, _, _ in wrong])
+    return [pk for pk, _, _ in wrong]

@@ -7,36 +7,15 @@ columns are the ones the `generic` ready mappings read, so an export imports bac
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
 from typing import Any, Callable, Iterator
 
 from django.db.models import QuerySet
 
+from dealgate import csv_safe
 from dealgate.deals.models import Account, Activity, Contact, Deal, StageHistory
-from dealgate.imports.parsers import defuse
 
 EXPORTS = ("deals", "accounts", "contacts", "activities", "history")
 ITERATOR_CHUNK = 2000
-
-
-class _Line:
-    """A file-like object whose write() returns the text, so csv.writer yields lines."""
-
-    def write(self, text: str) -> str:
-        return text
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, str):
-        return defuse(value)
-    return value
 
 
 def _status(kind: str) -> str:
@@ -80,12 +59,10 @@ SPECS: dict[str, tuple[list[tuple[str, str]], Callable[[], QuerySet], dict[str, 
 
 
 def csv_lines(kind: str, queryset: QuerySet | None = None) -> Iterator[str]:
-    """The export as CSV lines: the header, then one line per row, read in chunks."""
+    """The export as CSV lines: the header, then one line per row, read in chunks; text cells defused."""
     columns, base, transforms = SPECS[kind]
-    writer = csv.writer(_Line())
-    yield writer.writerow([header for header, _ in columns])
     rows = (queryset if queryset is not None else base()).values_list(*[path for _, path in columns])
-    for values in rows.iterator(chunk_size=ITERATOR_CHUNK):
-        cells = [transforms[header](value) if header in transforms else value
-                 for (header, _), value in zip(columns, values)]
-        yield writer.writerow([_cell(v) for v in cells])
+    values = (
+        [transforms[header](value) if header in transforms else value for (header, _), value in zip(columns, row)]
+        for row in rows.iterator(chunk_size=ITERATOR_CHUNK))
+    return csv_safe.csv_lines([header for header, _ in columns], values)

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.conf import settings
 
 from dealgate.errors import ValidationFailed
+from dealgate.imports.limits import currency_problem
 
 READY_DIR = Path(__file__).resolve().parent / "mappings"
 KINDS = ("deals", "accounts", "contacts", "activities")
@@ -23,6 +24,7 @@ KINDS = ("deals", "accounts", "contacts", "activities")
 # The fields each kind of row can fill, with a word on what the cell holds.
 FIELDS: dict[str, dict[str, str]] = {
     "deals": {
+        "id": "this installation's id of the deal (Dealgate's own exports); matched first",
         "external_id": "the deal's id in the other system (re-imports update by it)",
         "title": "deal name (required)",
         "account": "account (company) name; created when missing",
@@ -47,12 +49,14 @@ FIELDS: dict[str, dict[str, str]] = {
         "next_step_due": "due date of the next action",
     },
     "accounts": {
+        "id": "this installation's id of the account (Dealgate's own exports); matched first",
         "external_id": "the account's id in the other system",
         "name": "account name (required)",
         "segment": "segment",
         "owner": "owner's username, e-mail or full name",
     },
     "contacts": {
+        "id": "this installation's id of the contact (Dealgate's own exports); matched first",
         "external_id": "the contact's id in the other system",
         "name": "full name (or first_name + last_name)",
         "first_name": "first name",
@@ -69,6 +73,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "occurred_at": "when it happened (required)",
         "outcome": "e.g. held, replied, connected",
         "notes": "free text",
+        "deal_id": "this installation's id of the deal (Dealgate's own exports); matched first",
         "deal_external_id": "the deal's id in the other system",
         "account": "account name (when not on a deal)",
         "account_external_id": "the account's id in the other system",
@@ -208,6 +213,8 @@ def parse_mapping(data: dict[str, Any], kind: str) -> Mapping:
     if kind not in KINDS:
         raise MappingInvalid(f"Cannot import {kind!r}; choose one of {', '.join(KINDS)}.",
                              details={"kind": [f"choose one of {', '.join(KINDS)}"]})
+    if "\\u0000" in json.dumps(data, default=str):
+        problem("mapping", "contains a NUL character (\\x00), which cannot be stored; remove it")
     for key in sorted(set(data) - KNOWN_KEYS):
         problem(key, f"unknown mapping key; known keys: {', '.join(sorted(KNOWN_KEYS))}")
     if data.get("kind") not in (None, kind):
@@ -281,8 +288,9 @@ def parse_mapping(data: dict[str, Any], kind: str) -> Mapping:
     except (ZoneInfoNotFoundError, ValueError):
         problem("timezone", f"{zone!r} is not a time zone name such as 'Europe/Paris' or 'UTC'")
     currency = data.get("currency") or settings.DEALGATE_CURRENCY
-    if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
-        problem("currency", f"{currency!r} is not a three-letter currency code such as 'EUR'")
+    currency_why = currency_problem(currency.upper()) if isinstance(currency, str) else "is not a string"
+    if currency_why:
+        problem("currency", f"{currency!r} {currency_why}")
     else:
         mapping.currency = currency.upper()
     decimal = data.get("decimal_separator", ".")

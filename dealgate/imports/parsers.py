@@ -16,6 +16,7 @@ from typing import IO, Iterator
 from zoneinfo import ZoneInfo
 
 from dealgate.errors import ValidationFailed
+from dealgate.imports.limits import amount_problem, moment_problem
 
 # Large text cells (notes, descriptions) are normal in CRM exports.
 csv.field_size_limit(10 * 1024 * 1024)
@@ -86,15 +87,15 @@ def parse_money(text: str, decimal_separator: str = ".") -> tuple[Decimal, str |
     if decimal_separator != ".":
         number = number.replace(decimal_separator, ".")
     try:
-        amount = Decimal(number)
+        # Decimal reads any script's digits ("１２", "٣"); the API and the forms take ASCII digits only.
+        amount = Decimal("NaN") if _foreign_digits(number) else Decimal(number)
     except InvalidOperation:
         raise CellError("is not an amount (expected a number such as 12500.00)") from None
     if not amount.is_finite():
-        raise CellError("is not an amount")
-    if amount < 0:
-        raise CellError("cannot be negative")
-    if amount >= Decimal("1e12"):
-        raise CellError("is too large (at most 999,999,999,999.99)")
+        raise CellError("is not an amount (expected a number such as 12500.00)")
+    problem = amount_problem(amount)
+    if problem:
+        raise CellError(problem)
     return amount.quantize(Decimal("0.01")), (_SYMBOLS.get(code, code.upper()) if code else None)
 
 
@@ -113,11 +114,16 @@ class DateParser:
         value = self.cache.get(text)
         if value is None:
             value = self._parse(text.strip())
+            problem = moment_problem(value)
+            if problem:  # the API's and the services' bounds (dealgate.imports.limits)
+                raise CellError(problem)
             if len(self.cache) < 100_000:
                 self.cache[text] = value
         return value
 
     def _parse(self, text: str) -> dt.datetime:
+        if _foreign_digits(text):
+            raise CellError("is not a date: write its digits as 0-9")
         if self.iso_first and len(text) >= 10 and text[4] == "-" and text[:4].isdigit():
             try:
                 value = dt.datetime.fromisoformat(text)
@@ -177,7 +183,14 @@ def _fast_strptime(pattern: re.Pattern[str], text: str) -> dt.datetime | None:
                        int(g.get("M") or 0), int(g.get("S") or 0))  # ValueError for 31/02 etc.
 
 
+def _foreign_digits(text: str) -> bool:
+    """Digits of other scripts ("２０２６", "٣"): Python reads them as numbers, the API and forms do not."""
+    return not text.isascii() and any(ch.isdigit() for ch in text if not ch.isascii())
+
+
 def parse_int(text: str, low: int, high: int) -> int:
+    if _foreign_digits(text):
+        raise CellError("is not a whole number: write its digits as 0-9")
     try:
         number = Decimal(text.strip().rstrip("%"))
     except InvalidOperation:
@@ -205,15 +218,3 @@ def parse_bool(text: str) -> bool:
 def normalize(text: str) -> str:
     """A forgiving key for matching names: 'Negotiation & Closing' == 'negotiation-closing'."""
     return "".join(ch for ch in text.casefold() if ch.isalnum())
-
-
-_FORMULA_START = ("=", "+", "-", "@")
-
-
-def defuse(text: str) -> str:
-    """Stop spreadsheets running a text cell as a formula (CSV injection); `undefuse` reverses it."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def undefuse(text: str) -> str:
-    return text[1:] if text.startswith("'") and text[1:2] in _FORMULA_START and len(text) > 1 else text

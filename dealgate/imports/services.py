@@ -21,11 +21,11 @@ import datetime as dt
 import re
 import time
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable, Iterable
+from typing import IO, Any, Callable, Iterable, NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import F, Max, OuterRef, Subquery
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -45,7 +45,8 @@ from dealgate.deals.models import (
 )
 from dealgate.deals.bulk import CHUNK, BulkWriter, chunks, matching
 from dealgate.deals.services import reassign_deal, set_next_step, update_deal
-from dealgate.errors import Conflict, NotAllowed
+from dealgate.errors import Conflict, NotAllowed, ValidationFailed
+from dealgate.imports.limits import currency_problem
 from dealgate.deals.timeline import write_new_deals
 from dealgate.imports.mappings import FIELDS, REQUIRED, Mapping, MappingInvalid, load_mapping
 from dealgate.imports.parsers import (
@@ -57,9 +58,9 @@ from dealgate.imports.parsers import (
     parse_bool,
     parse_int,
     parse_money,
-    undefuse,
 )
-from dealgate.people.access import role_of
+from dealgate.csv_safe import undefuse
+from dealgate.people.access import can_create_deal_for, can_edit_deal, role_of
 from dealgate.people.models import Role
 from dealgate.imports.report import ImportReport, RowError
 from dealgate.pipelines.models import CustomField, LostReason, Pipeline, Stage, StageKind
@@ -82,13 +83,20 @@ def import_file(kind: str, source: IO[bytes] | str | bytes, mapping: Mapping | s
     started = time.perf_counter()
     if by is not None and role_of(by) not in (Role.MANAGER, Role.ADMIN):
         raise NotAllowed("Only managers and admins may import data.")
+    if create_users and by is not None and role_of(by) != Role.ADMIN:
+        # As in the app (people.services.create_user): only an administrator adds users.
+        raise NotAllowed("Only an administrator may create users in an import; map the owners to existing users "
+                         "under \"owners\", or ask an administrator to add them.")
+    # Every row is written as `by` (FieldChange.by, StageHistory.by, activities and accounts it
+    # creates), and only where `by` may write in the app (docs/decisions/011). The audit log's
+    # surface is "import" for everything this call writes, whichever page or command called it.
     if not isinstance(mapping, Mapping):
         mapping = load_mapping(mapping, kind)
     if pipeline:
         mapping.pipeline = pipeline
     report = ImportReport(kind=kind, dry_run=dry_run, skip_bad_rows=skip_bad_rows)
     table = open_table(source, delimiter=mapping.delimiter, encoding=mapping.encoding)
-    importer = IMPORTERS[kind](mapping, report, create_users=create_users)
+    importer = IMPORTERS[kind](mapping, report, create_users=create_users, by=by)
     importer.read(table)
     if not report.blocked and not dry_run:
         try:
@@ -117,15 +125,21 @@ class Row:
         self.columns = columns
         self.values: dict[str, str] = {}
         self.sources: dict[str, str] = {}  # field -> the column its text came from
+        self.errors: list[RowError] = []
         width = len(cells)
         for name, sources in columns.items():
             for index, column in sources:
                 text = cells[index].strip() if index < width else ""
+                if "\x00" in text:
+                    # PostgreSQL cannot store the NUL character; say so here, not as a driver traceback.
+                    self.errors.append(RowError(number, column, text.replace("\x00", "\u2400"),
+                                                "contains a NUL character (shown as \u2400), which cannot be "
+                                                "stored; remove it from the file"))
+                    text = text.replace("\x00", "")
                 if text:
                     self.values[name] = undefuse(text)
                     self.sources[name] = column
                     break
-        self.errors: list[RowError] = []
 
     def get(self, name: str) -> str:
         return self.values.get(name, "")
@@ -310,9 +324,10 @@ class Accounts:
 class Importer:
     kind = ""
 
-    def __init__(self, mapping: Mapping, report: ImportReport, *, create_users: bool):
+    def __init__(self, mapping: Mapping, report: ImportReport, *, create_users: bool, by: Any = None):
         self.mapping = mapping
         self.report = report
+        self.by = by  # the importing user; None is the system (the CLI without --user)
         self.people = People(mapping, create_users) if self._uses_people() else None
         self.dates = DateParser(mapping.date_formats, mapping.timezone)
         self.plans: list[Any] = []
@@ -396,6 +411,7 @@ class Importer:
 @dataclass(slots=True)
 class DealPlan:
     row: int
+    pk: int | None  # the file's id column: this installation's id (Dealgate's own exports)
     external_id: str | None
     title: str
     pipeline: Pipeline
@@ -505,8 +521,8 @@ class DealImporter(Importer):
     UPDATABLE = ("title", "amount", "currency", "expected_close_date", "probability_override", "forecast_category",
                  "source")
 
-    def __init__(self, mapping: Mapping, report: ImportReport, *, create_users: bool):
-        super().__init__(mapping, report, create_users=create_users)
+    def __init__(self, mapping: Mapping, report: ImportReport, *, create_users: bool, by: Any = None):
+        super().__init__(mapping, report, create_users=create_users, by=by)
         self.pipelines = Pipelines(mapping)
         self.accounts = Accounts()
         self.lost_reasons = {normalize(r.key): r for r in LostReason.objects.all()}
@@ -522,6 +538,7 @@ class DealImporter(Importer):
         self.now = timezone.now()
 
     def read_row(self, row: Row) -> DealPlan | None:
+        pk = row.parse("id", parse_id)
         external_id = row.text("external_id", 100) or None
         if external_id:
             if external_id in self.seen_ids:
@@ -550,8 +567,9 @@ class DealImporter(Importer):
         money = row.parse("amount", lambda t: parse_money(t, self.mapping.decimal_separator))
         values["amount"], money_currency = money if money else (None, None)
         currency = row.get("currency").upper() or money_currency or self.mapping.currency
-        if len(currency) != 3 or not currency.isalpha():
-            row.error("currency", "is not a three-letter currency code such as EUR")
+        currency_why = currency_problem(currency)
+        if currency_why:
+            row.error("currency", currency_why)
         values["currency"] = currency
         close_date = row.parse("close_date", self.dates.datetime)
         expected = row.parse("expected_close_date", self.dates.date)
@@ -602,8 +620,8 @@ class DealImporter(Importer):
             return None
         account = self.accounts.want(account_name, account_ext)
         return DealPlan(
-            row=row.number, external_id=external_id, title=title, pipeline=pipeline, stage=stage, account=account,
-            owner=owner, values=values, created_at=created_at,
+            row=row.number, pk=pk, external_id=external_id, title=title, pipeline=pipeline, stage=stage,
+            account=account, owner=owner, values=values, created_at=created_at,
             stage_entered_at=closed_at if closed else (entered or created_at), closed_at=closed_at if closed else None,
             lost_reason_id=lost_reason_id, lost_note=lost_note, entered=entered,
         )
@@ -636,24 +654,35 @@ class DealImporter(Importer):
             return None
         return reason.pk
 
+    # What a re-import reads of the deals its rows name.
+    EXISTING_FIELDS = ("id", "external_id", "pipeline_id", "stage_id", "owner_id", "team_id", "account__name",
+                       "account__external_id", "next_step", "next_step_due", "custom_fields", *UPDATABLE)
+
     def resolve(self) -> None:
         self.accounts.load()
-        existing: dict[str, dict[str, Any]] = {}
-        ids = [p.external_id for p in self.plans if p.external_id]
-        fields = ("id", "external_id", "pipeline_id", "stage_id", "owner_id", "next_step", "next_step_due",
-                  "custom_fields", *self.UPDATABLE)
-        for found in matching(Deal.objects.order_by(), "external_id", ids):
-            for values in found.values(*fields):
-                existing[values["external_id"]] = values
+        by_id = self._existing("id", sorted({p.pk for p in self.plans if p.pk}))
+        by_external = self._existing("external_id", [p.external_id for p in self.plans if p.external_id])
+        latest = latest_moves({v["id"] for v in (*by_id.values(), *by_external.values())})
         no_lost_reason = 0
+        rows_of: dict[int, int] = {}  # deal id -> the row that names it
         for plan in self.plans:
             if plan.stage.kind == StageKind.LOST and plan.lost_reason_id is None:
                 no_lost_reason += 1
-            plan.existing = existing.get(plan.external_id) if plan.external_id else None
-            if plan.existing is None:
-                self.accounts.plan(plan.account, None if isinstance(plan.owner, tuple) else plan.owner.pk)
+            plan.existing = self._match(plan, by_id, by_external)
+            if plan.bad:
                 continue
-            self._diff(plan)
+            if plan.existing is None:
+                self._check_create(plan)
+                if not plan.bad:
+                    self.accounts.plan(plan.account, None if isinstance(plan.owner, tuple) else plan.owner.pk)
+                continue
+            deal_id = plan.existing["id"]
+            if deal_id in rows_of:
+                self.fail_plan(plan, "id" if plan.pk else "external_id", str(plan.pk or plan.external_id),
+                               f"names the same deal as row {rows_of[deal_id]}")
+                continue
+            rows_of[deal_id] = plan.row
+            self._diff(plan, latest.get(deal_id))
         if no_lost_reason:
             verb = "has" if no_lost_reason == 1 else "have"
             self.report.warnings.append(f"{plural(no_lost_reason, 'lost deal')} {verb} no lost reason")
@@ -666,13 +695,59 @@ class DealImporter(Importer):
             else:
                 self.report.unchanged += 1
 
-    def _diff(self, plan: DealPlan) -> None:
+    def _existing(self, field_name: str, values: list[Any]) -> dict[Any, dict[str, Any]]:
+        found: dict[Any, dict[str, Any]] = {}
+        for chunk in matching(Deal.objects.order_by(), field_name, values):
+            for values_ in chunk.values(*self.EXISTING_FIELDS):
+                found[values_[field_name]] = values_
+        return found
+
+    def _match(self, plan: DealPlan, by_id: dict[int, dict], by_external: dict[str, dict]) -> dict[str, Any] | None:
+        """The deal a row names: by id first, then by external id. An id whose deal carries another
+        external id than the row's is another deal here (a file from another installation): the
+        external id decides. A deal matched by id alone must be of the row's account."""
+        old = by_id.get(plan.pk) if plan.pk else None
+        if old is not None and plan.external_id and old["external_id"] and old["external_id"] != plan.external_id:
+            old = None
+        if old is not None and not (plan.external_id and old["external_id"] == plan.external_id):
+            if not self._may_change(plan, old):
+                return None
+            if not _same_account(old, plan.account):
+                self.fail_plan(plan, "id", str(plan.pk),
+                               "is a deal of another account in this installation; an import does not move deals "
+                               "between accounts (if the file comes from another Dealgate, delete its id column)")
+                return None
+            return old
+        old = by_external.get(plan.external_id) if plan.external_id else None
+        if old is not None and not self._may_change(plan, old):
+            return None
+        return old
+
+    def _may_change(self, plan: DealPlan, old: dict[str, Any]) -> bool:
+        """The rules of the app (people.access): a manager changes their team's deals, an admin any."""
+        if self.by is None or can_edit_deal(self.by, _DealRef(old["owner_id"], old["team_id"])):
+            return True
+        named = "id" if plan.pk == old["id"] else "external_id"
+        self.fail_plan(plan, named, str(plan.pk if named == "id" else plan.external_id),
+                       f"names a deal {self.by.username} may not change (another team's); this row was refused "
+                       "and nothing about that deal changed")
+        return False
+
+    def _check_create(self, plan: DealPlan) -> None:
+        owner = None if isinstance(plan.owner, tuple) else plan.owner
+        if not can_create_deal_for(self.by, owner):
+            self.fail_plan(plan, "owner", getattr(owner, "username", ""),
+                           f"{self.by.username} may only create deals they own")
+
+    def _diff(self, plan: DealPlan, latest_move: dt.datetime | None) -> None:
         old = plan.existing
         assert old is not None
         if old["pipeline_id"] != plan.pipeline.pk:
             self.fail_plan(plan, "pipeline", plan.pipeline.key,
-                           f"deal {plan.external_id!r} is in another pipeline; an import does not move deals "
-                           "between pipelines")
+                           f"deal {plan.external_id or plan.pk!r} is in another pipeline; an import does not move "
+                           "deals between pipelines")
+            return
+        if old["stage_id"] != plan.stage.pk and not self._move_dated_after(plan, latest_move):
             return
         wanted = {"title": plan.title, **plan.values}
         for name, value in wanted.items():
@@ -688,7 +763,21 @@ class DealImporter(Importer):
             described = "; ".join(
                 f"{k} {old.get(k)!s} -> {getattr(v, 'name', v)!s}" if k not in ("stage", "owner") else f"{k} changes"
                 for k, v in plan.changes.items())
-            _sample(self.report, f"row {plan.row} ({plan.external_id}): {described}")
+            _sample(self.report, f"row {plan.row} ({plan.external_id or plan.pk}): {described}")
+
+    def _move_dated_after(self, plan: DealPlan, latest_move: dt.datetime | None) -> bool:
+        """A stage change is one more history row; dated before the deal's latest one, it would leave
+        the deal in one stage and its history in another. Such a row is refused, not clamped."""
+        at = plan.entered if plan.stage.is_open else plan.closed_at
+        if at is None or latest_move is None or at >= latest_move:
+            return True
+        name = "stage_entered_at" if plan.stage.is_open else (
+            "closed_at" if self.mapping.columns_for("closed_at") else "close_date")
+        latest = latest_move.astimezone(self.dates.zone)  # in the zone the file's dates are read in
+        self.fail_plan(plan, name, at.isoformat(),
+                       f"is before the deal's latest stage change ({latest:%Y-%m-%d %H:%M}); a move cannot be dated "
+                       "before it: give a later date or leave the stage as it is")
+        return False
 
     DEAL_COLUMNS = ["title", "account", "owner", "team", "pipeline", "stage", "external_id", "created_at",
                     "stage_entered_at", "closed_at", "lost_reason", "lost_note", "amount", "currency",
@@ -748,11 +837,12 @@ class DealImporter(Importer):
         first = self.pipelines.first_open(plan.pipeline)
         override = plan.values.get("probability_override")
         amount, currency = plan.values.get("amount"), plan.values["currency"]
+        by_id = self.by.pk if self.by is not None else None
 
         def row(from_stage: Stage | None, to_stage: Stage, kind: str, at: dt.datetime) -> tuple:
             probability = {"won": 100, "lost": 0}.get(to_stage.kind, override if override is not None
                                                       else to_stage.probability)
-            return (deal_id, from_stage.pk if from_stage else None, to_stage.pk, kind, at, None, amount, currency,
+            return (deal_id, from_stage.pk if from_stage else None, to_stage.pk, kind, at, by_id, amount, currency,
                     probability, False, "", True)
 
         rows = [row(None, first, MoveKind.CREATED, plan.created_at)]
@@ -767,25 +857,37 @@ class DealImporter(Importer):
         owner = changes.pop("owner", None)
         next_step = {k: changes.pop(k) for k in ("next_step", "next_step_due") if k in changes}
         if changes:
-            update_deal(deal, by=None, **changes)
-        if owner is not None:
-            reassign_deal(deal, self.people.user(owner), by=None)
+            update_deal(deal, by=self.by, **changes)
         if next_step:
-            set_next_step(deal, by=None, text=plan.values.get("next_step", ""), due=plan.values.get("next_step_due"))
+            set_next_step(deal, by=self.by, text=plan.values.get("next_step", ""),
+                          due=plan.values.get("next_step_due"))
         if stage is not None:
             # An open stage the file gives no date for was entered "by now": the import is when we learn it.
-            record_imported_move(deal, stage, at=plan.entered if stage.is_open else plan.closed_at,
+            record_imported_move(deal, stage, by=self.by, at=plan.entered if stage.is_open else plan.closed_at,
                                  lost_reason_id=plan.lost_reason_id, lost_note=plan.lost_note)
             self.report.history_rows += 1
+        if owner is not None:  # last: a manager handing a deal to another team may not change it afterwards
+            reassign_deal(deal, self.people.user(owner), by=self.by)
 
 
-def record_imported_move(deal: Deal, to_stage: Stage, *, at: dt.datetime | None, lost_reason_id: int | None = None,
-                         lost_note: str = "") -> StageHistory:
-    """Put a deal where the other system says it is, as imported history (not gated: it already happened)."""
+def record_imported_move(deal: Deal, to_stage: Stage, *, by: Any, at: dt.datetime | None,
+                         lost_reason_id: int | None = None, lost_note: str = "") -> StageHistory:
+    """Put a deal where the other system says it is, as imported history (not gated: it already happened).
+
+    Refuses a move dated before the deal's latest history row (the import's read phase reports it
+    per row first): the deal would sit in one stage while its history ended in another."""
     with transaction.atomic():
         locked = Deal.objects.select_for_update().select_related("stage").get(pk=deal.pk)
+        if by is not None and not can_edit_deal(by, locked):
+            raise NotAllowed(f"{by} may not change deal {locked.pk}.", details={"deal": locked.pk})
         from_stage = locked.stage
         at = at or timezone.now()
+        latest = latest_moves([locked.pk]).get(locked.pk)
+        if latest is not None and at < latest:
+            utc = dt.timezone.utc
+            raise ValidationFailed.for_field(
+                "stage_entered_at", f"{at.astimezone(utc):%Y-%m-%d %H:%M} UTC is before deal {locked.pk}'s latest "
+                f"stage change ({latest.astimezone(utc):%Y-%m-%d %H:%M} UTC)")
         if to_stage.kind in (StageKind.WON, StageKind.LOST):
             kind = to_stage.kind
         elif from_stage.kind != StageKind.OPEN:
@@ -805,8 +907,36 @@ def record_imported_move(deal: Deal, to_stage: Stage, *, at: dt.datetime | None,
         record(locked, kind if kind in ("won", "lost", "reopened") else "moved", by=None, field="stage",
                before=from_stage.name, after=to_stage.name, note=f"imported, dated {at:%Y-%m-%d}")
         return StageHistory.objects.create(
-            deal=locked, from_stage=from_stage, to_stage=to_stage, kind=kind, at=at, by=None, amount=locked.amount,
+            deal=locked, from_stage=from_stage, to_stage=to_stage, kind=kind, at=at, by=by, amount=locked.amount,
             currency=locked.currency, probability=locked.effective_probability, imported=True)
+
+
+def latest_moves(deal_ids: Iterable[int]) -> dict[int, dt.datetime]:
+    """Each deal's latest stage history time: an imported move may not be dated before it."""
+    latest: dict[int, dt.datetime] = {}
+    for chunk in chunks(sorted(deal_ids)):
+        latest.update(StageHistory.objects.filter(deal_id__in=chunk).order_by().values("deal_id")
+                      .annotate(latest=Max("at")).values_list("deal_id", "latest"))
+    return latest
+
+
+class _DealRef(NamedTuple):
+    """What people.access reads of a deal, for deals read as values."""
+
+    owner_id: int
+    team_id: int | None
+
+
+def _same_account(deal: dict[str, Any], account: tuple[str, str]) -> bool:
+    """Whether a deal read as values is of the account a row names (by external id, else by name)."""
+    name, ext = account
+    if ext:
+        return deal["account__external_id"] == ext
+    return (deal["account__name"] or "").casefold() == name.casefold()
+
+
+def parse_id(text: str) -> int:
+    return parse_int(text, 1, 2**63 - 1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -817,6 +947,7 @@ def record_imported_move(deal: Deal, to_stage: Stage, *, at: dt.datetime | None,
 class RecordPlan:
     row: int
     key: str | None
+    pk: int | None  # the file's id column: this installation's id (Dealgate's own exports)
     values: dict[str, Any]
     account: tuple[str, str] | None = None
     owner: Any = None
@@ -831,8 +962,8 @@ class RecordImporter(Importer):
     model: Any = None
     key_field = ""  # natural key when the mapping has no external id
 
-    def __init__(self, mapping: Mapping, report: ImportReport, *, create_users: bool):
-        super().__init__(mapping, report, create_users=create_users)
+    def __init__(self, mapping: Mapping, report: ImportReport, *, create_users: bool, by: Any = None):
+        super().__init__(mapping, report, create_users=create_users, by=by)
         self.by_external = bool(mapping.columns_for("external_id"))
         self.seen: dict[str, int] = {}
         self.accounts = Accounts()
@@ -853,32 +984,60 @@ class RecordImporter(Importer):
         self.accounts.load()
         for plan in self.plans:
             if plan.account is not None:
-                self.accounts.plan(plan.account, None)
+                self.accounts.plan(plan.account, self.by.pk if self.by is not None else None)
                 found = self.accounts.existing(plan.account)
                 plan.values["account_id"] = NEW if found is None else found
         lookup = "external_id" if self.by_external else self.key_field
         keys = [p.key for p in self.plans if p.key]
         existing: dict[str, dict[str, Any]] = {}
-        value_names = sorted({k for p in self.plans for k in p.values} | {"id", lookup})
+        value_names = sorted({k for p in self.plans for k in p.values} | {"id", "external_id", lookup})
         rows = self.model.objects.all() if self.by_external else self.model.objects.annotate(folded=Lower(lookup))
         field, wanted = (lookup, keys) if self.by_external else ("folded", [k.casefold() for k in keys])
         for found in matching(rows, field, wanted):
             for values in found.order_by("-id").values(*value_names):
                 key = values[lookup] if self.by_external else values[lookup].casefold()
                 existing[key] = values
+        by_id: dict[int, dict[str, Any]] = {}
+        for found in matching(self.model.objects.all(), "id", sorted({p.pk for p in self.plans if p.pk})):
+            by_id.update((values["id"], values) for values in found.values(*value_names))
+        rows_of: dict[int, int] = {}  # record id -> the row that names it
         for plan in self.plans:
-            old = existing.get((plan.key if self.by_external else plan.key.casefold())) if plan.key else None
+            old = self._match(plan, by_id, existing)
+            if old is not None and old["id"] in rows_of:
+                self.fail_plan(plan, "id" if plan.pk else lookup, str(plan.pk or plan.key),
+                               f"names the same {self.model.__name__.lower()} as row {rows_of[old['id']]}")
+                continue
             if old is None:
                 self.report.created += 1
                 continue
+            rows_of[old["id"]] = plan.row
             plan.existing_id = old["id"]
             plan.changes = {k: v for k, v in plan.values.items() if old.get(k) != v}
+            if "owner_id" in plan.changes and self.by is not None and role_of(self.by) != Role.ADMIN:
+                # The app lets nobody but an administrator (Django admin) hand an account to someone else.
+                self.fail_plan(plan, "owner", getattr(plan.owner, "username", str(plan.owner)),
+                               "only an administrator may change the owner of an existing account")
+                continue
             if plan.changes:
                 self.report.updated += 1
                 _sample(self.report, f"row {plan.row} ({plan.key}): " + "; ".join(
                     f"{k} {old.get(k)!s} -> {v!s}" for k, v in plan.changes.items()))
             else:
                 self.report.unchanged += 1
+        self.plans = [p for p in self.plans if not p.bad]
+
+    def _match(self, plan: RecordPlan, by_id: dict[int, dict], existing: dict[str, dict]) -> dict[str, Any] | None:
+        """By id first (unless that record carries another external id than the row: then the id is
+        another installation's), then by external id, or by name / e-mail when there is none."""
+        old = by_id.get(plan.pk) if plan.pk else None
+        if old is not None and not (self.by_external and plan.key and old["external_id"]
+                                    and old["external_id"] != plan.key):
+            return old
+        return existing.get(plan.key if self.by_external else plan.key.casefold()) if plan.key else None
+
+    def created_defaults(self) -> dict[str, Any]:
+        """Values of new records the row does not give."""
+        return {}
 
     def finish_values(self, plan: RecordPlan) -> dict[str, Any]:
         values = dict(plan.values)
@@ -892,7 +1051,9 @@ class RecordImporter(Importer):
         if self.people:
             self.people.create_planned(self.report)
         self.report.accounts_created = self.accounts.create()
-        new = [self.model(**self.finish_values(p), **({"external_id": p.key} if self.by_external else {}))
+        defaults = self.created_defaults()
+        external = (lambda plan: {"external_id": plan.key}) if self.by_external else (lambda plan: {})
+        new = [self.model(**{**defaults, **self.finish_values(p), **external(p)})
                for p in self.plans if p.existing_id is None]
         self.model.objects.bulk_create(new, batch_size=CHUNK)
         write_entries([audit_entry(row, "created", by=None) for row in new])
@@ -934,7 +1095,12 @@ class AccountImporter(RecordImporter):
         if owner is not None:
             values["owner_id"] = NEW if isinstance(owner, tuple) else owner.pk
         key = self.key_of(row, values)
-        return None if row.errors else RecordPlan(row=row.number, key=key, values=values, owner=owner)
+        pk = row.parse("id", parse_id)
+        return None if row.errors else RecordPlan(row=row.number, key=key, pk=pk, values=values, owner=owner)
+
+    def created_defaults(self) -> dict[str, Any]:
+        # As create_account: an account nobody is named to own belongs to whoever created it.
+        return {"owner_id": self.by.pk} if self.by is not None else {}
 
 
 class ContactImporter(RecordImporter):
@@ -957,7 +1123,8 @@ class ContactImporter(RecordImporter):
             row.error("email", "is not an e-mail address")
         account = self.account_of(row)
         key = self.key_of(row, values)
-        return None if row.errors else RecordPlan(row=row.number, key=key, values=values, account=account)
+        pk = row.parse("id", parse_id)
+        return None if row.errors else RecordPlan(row=row.number, key=key, pk=pk, values=values, account=account)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -976,6 +1143,7 @@ class ActivityPlan:
     deal_ext: str
     account: tuple[str, str] | None
     by: Any
+    deal_pk: int | None = None  # the file's deal_id column: this installation's id (Dealgate's exports)
     deal_id: int | None = None
     account_id: int | None = None
     bad: bool = False  # names a deal that does not exist
@@ -985,8 +1153,8 @@ class ActivityPlan:
 class ActivityImporter(Importer):
     kind = "activities"
 
-    def __init__(self, mapping: Mapping, report: ImportReport, *, create_users: bool):
-        super().__init__(mapping, report, create_users=create_users)
+    def __init__(self, mapping: Mapping, report: ImportReport, *, create_users: bool, by: Any = None):
+        super().__init__(mapping, report, create_users=create_users, by=by)
         self.accounts = Accounts()
 
     def read_row(self, row: Row) -> ActivityPlan | None:
@@ -996,35 +1164,44 @@ class ActivityImporter(Importer):
         if occurred_at is None and not row.get("occurred_at"):
             row.error("occurred_at", "is required", "")
         deal_ext = row.text("deal_external_id", 100)
+        deal_pk = row.parse("deal_id", parse_id)
         name, ext = row.text("account", 200), row.text("account_external_id", 100)
         account = self.accounts.want(name, ext) if (name or ext) else None
-        if not deal_ext and account is None:
+        if not deal_ext and not row.get("deal_id") and account is None:
             row.error("deal_external_id", "an activity belongs to a deal or an account: neither is given", "")
         by = self.owner_of(row, "by")
         if row.errors:
             return None
         return ActivityPlan(row=row.number, kind=kind, subject=subject, occurred_at=occurred_at,
                             outcome=row.text("outcome", 50).lower().replace(" ", "_"), notes=row.text("notes", 10_000),
-                            deal_ext=deal_ext, account=account, by=by)
+                            deal_ext=deal_ext, account=account, by=by, deal_pk=deal_pk)
 
     def resolve(self) -> None:
         self.accounts.load()
-        deals: dict[str, tuple[int, int]] = {}
+        fields = ("id", "external_id", "account_id", "owner_id", "team_id", "account__name", "account__external_id")
+        by_id: dict[int, dict[str, Any]] = {}
+        for found in matching(Deal.objects.order_by(), "id", sorted({p.deal_pk for p in self.plans if p.deal_pk})):
+            by_id.update((values["id"], values) for values in found.values(*fields))
+        by_external: dict[str, dict[str, Any]] = {}
         exts = sorted({p.deal_ext for p in self.plans if p.deal_ext})
         for found in matching(Deal.objects.order_by(), "external_id", exts):
-            deals.update((e, (i, a)) for e, i, a in found.values_list("external_id", "id", "account_id"))
+            by_external.update((values["external_id"], values) for values in found.values(*fields))
         for plan in self.plans:
-            if plan.deal_ext:
-                if plan.deal_ext not in deals:
-                    self.report.errors.append(RowError(plan.row, self._column("deal_external_id"), plan.deal_ext,
-                                                       "no deal has this external id; import the deals first"))
-                    plan.bad = True
+            if plan.deal_pk or plan.deal_ext:
+                deal = self._deal_of(plan, by_id, by_external)
+                if deal is None:
                     continue
-                plan.deal_id, plan.account_id = deals[plan.deal_ext]
+                plan.deal_id, plan.account_id = deal["id"], deal["account_id"]
+                if self.by is not None and not can_edit_deal(self.by, _DealRef(deal["owner_id"], deal["team_id"])):
+                    # As log_activity: an activity on a deal is a change to that deal.
+                    named = "deal_id" if plan.deal_pk == deal["id"] else "deal_external_id"
+                    self.fail_plan(plan, named, str(plan.deal_pk if named == "deal_id" else plan.deal_ext),
+                                   f"names a deal {self.by.username} may not change (another team's); this row "
+                                   "was refused")
             else:
                 plan.account_id = self.accounts.existing(plan.account)
                 if plan.account_id is None:
-                    self.accounts.plan(plan.account, None)
+                    self.accounts.plan(plan.account, self.by.pk if self.by is not None else None)
         self.plans = [p for p in self.plans if not p.bad]
         known = self._existing_keys()
         for plan in self.plans:
@@ -1036,9 +1213,25 @@ class ActivityImporter(Importer):
                 known.add(key)
                 self.report.created += 1
 
-    def _column(self, name: str) -> str:
-        columns = self.mapping.columns_for(name)
-        return columns[0] if columns else f"({name})"
+    def _deal_of(self, plan: ActivityPlan, by_id: dict[int, dict], by_external: dict[str, dict]) -> dict | None:
+        """The deal a row names: by this installation's id (when its external id and account agree
+        with the row's), then by external id; None, with the row refused, when there is none."""
+        deal = by_id.get(plan.deal_pk) if plan.deal_pk else None
+        if deal is not None and plan.deal_ext and deal["external_id"] and deal["external_id"] != plan.deal_ext:
+            deal = None  # another installation's id: the external id decides
+        if deal is not None and plan.account is not None and not plan.deal_ext:
+            if not _same_account(deal, plan.account):
+                self.fail_plan(plan, "deal_id", str(plan.deal_pk),
+                               "is a deal of another account in this installation (if the file comes from another "
+                               "Dealgate, delete its deal_id column)")
+                return None
+        if deal is None and plan.deal_ext:
+            deal = by_external.get(plan.deal_ext)
+        if deal is None:
+            named, value = ("deal_external_id", plan.deal_ext) if plan.deal_ext else ("deal_id", str(plan.deal_pk))
+            self.fail_plan(plan, named, value, f"no deal has this {'external id' if plan.deal_ext else 'id'}; "
+                           "import the deals first")
+        return deal
 
     @staticmethod
     def _key(plan: ActivityPlan) -> tuple:
@@ -1072,7 +1265,7 @@ class ActivityImporter(Importer):
                 plan.account_id = self.accounts.id_of(plan.account)
         Activity.objects.bulk_create([
             Activity(deal_id=p.deal_id, account_id=p.account_id, kind=p.kind, subject=p.subject, outcome=p.outcome,
-                     notes=p.notes, occurred_at=p.occurred_at, by=self.people.user(p.by) if p.by else None)
+                     notes=p.notes, occurred_at=p.occurred_at, by=self.people.user(p.by) if p.by else self.by)
             for p in new], batch_size=CHUNK)
         # A deal's last activity is the latest of all its activities, imported ones included.
         deal_ids = sorted({p.deal_id for p in new if p.deal_id})

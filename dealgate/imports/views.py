@@ -139,6 +139,7 @@ def map_columns(request: HttpRequest, token: str) -> HttpResponse:
         "preview": preview, "advanced": json.dumps(advanced, indent=2), "report": report,
         "error": error or read_error, "errors": report.errors[:200] if report else [],
         "skip_bad_rows": request.POST.get("skip_bad_rows"), "create_users": request.POST.get("create_users"),
+        "may_create_users": role_of(request.user) == Role.ADMIN,  # as in the app: only admins add users
     })
 
 

@@ -66,3 +66,16 @@ def can_edit_deal(user: Any, deal: Any) -> bool:
     if role == Role.MANAGER:
         return deal.owner_id == user.pk or (deal.team_id is not None and deal.team_id == team_id_of(user))
     return bool(role) and deal.owner_id == user.pk
+
+
+def can_create_deal_for(user: Any, owner: Any) -> bool:
+    """Reps create deals they own; managers and admins for anyone (as when they reassign one).
+
+    `user=None` is the system (imports from the CLI, automation). Any path that creates deals asks
+    this: the deal form, the API and CSV imports."""
+    if user is None:
+        return True
+    role = role_of(user)
+    if role in (Role.MANAGER, Role.ADMIN):
+        return True
+    return bool(role) and owner is not None and getattr(owner, "pk", None) == user.pk

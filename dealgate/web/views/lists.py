@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-from typing import Any, Iterator
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -13,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
+from dealgate.csv_safe import csv_lines
 from dealgate.deals.flags import compute_flags
 from dealgate.deals.models import Account, Activity, Contact, Deal
 from dealgate.deals.selectors import STATUSES, deal_list
@@ -32,16 +32,24 @@ CSV_COLUMNS = [
 ]
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
+ACCOUNT_CSV_COLUMNS = [
+    ("id", "id"), ("name", "name"), ("segment", "segment"), ("owner", "owner__username"),
+    ("open_deals", "open_deals"), ("contacts", "contact_count"),
+]
+CONTACT_CSV_COLUMNS = [
+    ("id", "id"), ("name", "name"), ("title", "title"), ("account", "account__name"), ("email", "email"),
+    ("phone", "phone"),
+]
 
 
-def _csv_rows(qs: QuerySet) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow([name for name, _ in CSV_COLUMNS])
-    for row in qs.values_list(*[field for _, field in CSV_COLUMNS]).iterator(chunk_size=2000):
-        yield writer.writerow(["" if v is None else v for v in row])
+def _csv_download(qs: QuerySet, columns: list[tuple[str, str]], name: str) -> StreamingHttpResponse:
+    """The rows of a list's current view as a streamed CSV file, formula-safe like every CSV
+    Dealgate writes (dealgate.csv_safe)."""
+    rows = qs.values_list(*[field for _, field in columns]).iterator(chunk_size=2000)
+    response = StreamingHttpResponse(csv_lines([header for header, _ in columns], rows),
+                                     content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}-{timezone.localdate():%Y-%m-%d}.csv"'
+    return response
 
 
 @login_required
@@ -59,9 +67,7 @@ def deals(request: HttpRequest) -> HttpResponse:
         field = SORTS[key]
         qs = qs.order_by(f"-{field}" if sort.startswith("-") else field, "-id")
     if params.get("format") == "csv":
-        response = StreamingHttpResponse(_csv_rows(qs), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="deals-{timezone.localdate():%Y-%m-%d}.csv"'
-        return response
+        return _csv_download(qs, CSV_COLUMNS, "deals")
     page = Paginator(qs, 50).get_page(params.get("page"))
     query = params.copy()
     query.pop("page", None)
@@ -93,6 +99,8 @@ def accounts(request: HttpRequest) -> HttpResponse:
     ).order_by("name")
     if q:
         qs = qs.filter(name__icontains=q)
+    if request.GET.get("format") == "csv":
+        return _csv_download(qs, ACCOUNT_CSV_COLUMNS, "accounts")
     return render(request, "web/accounts.html", {"page": Paginator(qs, 50).get_page(request.GET.get("page")), "q": q})
 
 
@@ -102,6 +110,8 @@ def contacts(request: HttpRequest) -> HttpResponse:
     qs = Contact.objects.filter(account__in=visible_accounts(request.user)).select_related("account").order_by("name")
     if q:
         qs = qs.filter(Q(name__icontains=q) | Q(email__icontains=q) | Q(account__name__icontains=q))
+    if request.GET.get("format") == "csv":
+        return _csv_download(qs, CONTACT_CSV_COLUMNS, "contacts")
     return render(request, "web/contacts.html", {"page": Paginator(qs, 50).get_page(request.GET.get("page")), "q": q})
 
 

@@ -4,14 +4,15 @@ from django.core.management.base import CommandError
 
 from dealgate.cli_support import DealgateCommand
 from dealgate.deals.models import StateSpan
-from dealgate.deals.timeline import refresh_spans, vacuum_spans
+from dealgate.deals.timeline import refresh_spans, repair_current_stages, vacuum_spans
 from dealgate.pipelines.models import Pipeline
 
 
 class Command(DealgateCommand):
     help = (
         "Rebuild the deals' state spans (what analytics reads) from the stage history and field changes. "
-        "Every write keeps them current; use this after editing the database by hand or restoring a backup."
+        "Every write keeps them current; use this after editing the database by hand or restoring a backup. "
+        "A deal whose current stage disagrees with its history is put back in the stage its history ends in."
     )
 
     def add_arguments(self, parser):
@@ -30,6 +31,11 @@ class Command(DealgateCommand):
                 raise CommandError(f"No pipeline with key {pipeline!r} (pipelines: {keys}).")
             pipeline_id = found.pk
         started = time.perf_counter()
+        repaired = repair_current_stages(pipeline_id=pipeline_id)
+        if repaired:
+            shown = ", ".join(str(pk) for pk in repaired[:20]) + (" ..." if len(repaired) > 20 else "")
+            self.stdout.write(f"Put back in the stage their history ends in: {len(repaired):,} "
+                              f"{'deal' if len(repaired) == 1 else 'deals'} ({shown}).")
         refresh_spans(pipeline_id=pipeline_id)
         vacuum_spans()
         spans = StateSpan.objects.filter(**({"pipeline_id": pipeline_id} if pipeline_id else {})).count()

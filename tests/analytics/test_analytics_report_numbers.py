@@ -74,3 +74,41 @@ def test_report_bottlenecks_json_carries_the_changes(book):
     assert stages["Qualify"]["conversion_change"] == pytest.approx(5 / 7 - 1)
     assert stages["Qualify"]["median_change_days"] == pytest.approx(10.0)
     assert (stages["Qualify"]["trailing_entered"], stages["Propose"]["trailing_entered"]) == (5, 5)
+
+
+@pytest.fixture
+def quarter_of_bets(world, pipeline):
+    """X: 10,000 due Jul 20, in propose (60%) since Jun 10, won Jul 15.
+    Y: 5,000 due Aug 31, in qualify (20%), lost Aug 20.
+    Z: 2,000 due Aug 15, created Jul 5 in qualify, won Aug 10."""
+    h = History(world, pipeline)
+    x = h.deal("2026-06-01", 10_000, close_date="2026-07-20")
+    h.move(x, "propose", "2026-06-10")
+    h.move(x, "won", "2026-07-15")
+    h.move(h.deal("2026-06-01", 5000, close_date="2026-08-31"), "lost", "2026-08-20")
+    h.move(h.deal("2026-07-05", 2000, close_date="2026-08-15"), "won", "2026-08-10")
+    return h
+
+
+def test_backtest_prints_each_months_forecast_actual_and_errors(quarter_of_bets):
+    """Weighted, made on the 1st of each month from the deals open and due that month:
+      Jul: X 10,000 x 60% = 6,000 (Y is due in August); won 10,000 -> error -40%
+      Aug: Y 5,000 x 20% + Z 2,000 x 20% = 1,400; won 2,000      -> error -30%
+      Sep: nothing open, nothing won (left out of the errors)
+    MAPE (40% + 30%) / 2 = 35.0%, bias -35.0%.
+    Historical: on Jul 1 nothing has closed yet, so the configured 60% stands: 6,000. On Aug 1 one
+    qualify entry of the look-back year has closed (X, won): (1 + 10 x 0.2) / (1 + 10) = 3/11, so
+    7,000 x 3/11 = 1,909.09 -> errors -40% and -4.5%: MAPE 22.3%, bias -22.3%."""
+    data = json.loads(run("backtest", "--from", "2026-07", "--to", "2026-09", "--period", "month",
+                          "--method", "weighted", "--json"))
+    assert [(r["period"], r["actual"], r["weighted"]) for r in data["rows"]] == [
+        ("2026-07", "10000.00", "6000.00"), ("2026-08", "2000.00", "1400.00"), ("2026-09", "0.00", "0.00")]
+    assert data["summary"]["weighted"]["mape"] == pytest.approx(0.35)
+    assert data["summary"]["weighted"]["bias"] == pytest.approx(-0.35)
+    data = json.loads(run("backtest", "--from", "2026-07", "--to", "2026-09", "--period", "month",
+                          "--method", "historical", "--json"))
+    assert [r["historical"] for r in data["rows"]] == ["6000.00", "1909.09", "0.00"]
+    assert data["summary"]["historical"]["mape"] == pytest.approx((0.4 + 90.91 / 2000) / 2)
+    text = run("backtest", "--from", "2026-07", "--to", "2026-09", "--period", "month", "--method", "weighted")
+    assert _row(text, "2026-08") == ["2026-08", "2,000", "1,400"]
+    assert _row(text, "weighted") == ["weighted", "35.0%", "-35.0%"]

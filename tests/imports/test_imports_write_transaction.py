@@ -46,6 +46,7 @@ def test_a_unique_key_collision_in_the_write_phase_leaves_nothing_imported(world
     _nothing_written(users_before)
 
 
+@pytest.mark.postgres_only
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has one writer: no one writes during an import")
 @pytest.mark.django_db(transaction=True)
 def test_a_deal_written_by_someone_else_during_the_import_leaves_nothing_imported(world, pipeline, csv_file):

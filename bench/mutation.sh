@@ -28,7 +28,7 @@ MODULES=(
   "access|dealgate/people/access.py|tests/people/test_people_access.py tests/web/test_web_access.py tests/web/test_web_manager_scope.py tests/api/test_api_manager_scope.py tests/cli/test_cli_manager_scope.py tests/web/test_web_board.py"
   "deal-services|dealgate/deals/services.py|tests/core tests/test_smoke_services.py"
   "flags|dealgate/deals/flags.py|tests/flags"
-  "formulas|dealgate/analytics/formulas.py|tests/analytics/test_analytics_formulas.py tests/analytics/test_analytics_metrics.py tests/analytics/test_analytics_forecast.py"
+  "formulas|dealgate/analytics/formulas.py|tests/analytics/test_analytics_formulas_edges.py tests/analytics/test_analytics_formulas.py tests/analytics/test_analytics_metrics.py tests/analytics/test_analytics_forecast.py"
   "metrics|dealgate/analytics/metrics.py|tests/analytics/test_analytics_metrics.py tests/analytics/test_analytics_period_edges.py tests/analytics/test_analytics_asof_cuts.py"
   "import-write|dealgate/imports/services.py|tests/imports"
 )

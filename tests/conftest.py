@@ -13,15 +13,28 @@ Team East: alice (rep) and bob (her manager). Team West: carol (rep). dave is an
 
 from __future__ import annotations
 
+import os
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from dealgate.deals import services as deal_services
 from dealgate.people.services import create_team, create_user
 from dealgate.pipelines.models import Criterion, LostReason, Pipeline, Stage
 
 PASSWORD = "correct-horse-battery"
+
+# Hypothesis: "ci" (the default) is reproducible, the same examples on every run and machine, so a
+# red CI run is red again locally; "deep" (HYPOTHESIS_PROFILE=deep) tries twenty times as many
+# random examples, for a local or scheduled run. Tests size themselves from `max_examples`.
+hypothesis_settings.register_profile(
+    "ci", max_examples=100, derandomize=True, database=None, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.register_profile(
+    "deep", max_examples=2000, deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True)

@@ -101,8 +101,10 @@ class BulkWriter:
         it = iter(rows)
         postgres = self.db.vendor == "postgresql"
         per_statement = COPY_BATCH if postgres else max(1, min(CHUNK, SQLITE_PARAMS // len(self.fields)))
-        with self.db.cursor() as wrapper:
-            cursor = wrapper.cursor  # the driver's cursor: no debug log of 30,000 parameters per statement
+        # The driver's cursor: no debug log of 30,000 parameters per statement. Its errors are
+        # translated to Django's, so callers catch django.db.IntegrityError as for any query.
+        with self.db.cursor() as wrapper, self.db.wrap_database_errors:
+            cursor = wrapper.cursor
             while batch := list(itertools.islice(it, per_statement)):
                 if self.prepare:
                     batch = [self._prepared(row) for row in batch]

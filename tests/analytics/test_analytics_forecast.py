@@ -91,7 +91,10 @@ def test_categories_roll_up_per_owner_beside_model_and_quota(open_book, world):
         Decimal("50000.00"), Decimal("25000.00"), Decimal("50000.00"), Decimal("75000.00"))
     assert alice["quota"] == Decimal("100000.00")
     assert carol["commit"] == Decimal("75000.00") and carol["quota"] is None
-    assert alice["model"] > 0
+    # The model is the time-aware expectation of every open deal of the owner (dated or not). With
+    # no history, q = configured probability x 0.5: alice 50,000 x 0.3 + 25,000 x 0.1 + 2 x 10,000 x 0.4
+    # = 25,500; carol 75,000 x 0.4 = 30,000.
+    assert (alice["model"], carol["model"]) == (Decimal("25500.00"), Decimal("30000.00"))
 
 
 def test_commit_accuracy_uses_the_category_each_deal_had_at_the_period_start(world, pipeline):
@@ -119,5 +122,17 @@ def test_the_backtest_compares_each_forecast_made_at_period_start_with_what_was_
     assert [r["weighted"] for r in result["rows"]] == [Decimal("800.00")] * 3
     assert result["summary"]["weighted"]["mape"] == pytest.approx(0.2)
     assert result["summary"]["weighted"]["bias"] == pytest.approx(-0.2)
-    july = forecast.forecast(Scope(), periods[0], periods[0].start)
-    assert result["rows"][0]["time_aware"] == july["methods"]["time-aware"]["expected"]
+    # On Jul 1 nothing had closed and July's deal had been watched 21 days (< the 31-day window),
+    # so it teaches nothing yet: q = 80% x 0.5 = 0.4, 400 of its 1,000.
+    assert result["rows"][0]["time_aware"] == Decimal("400.00")
+
+
+def test_time_aware_gives_one_new_deal_its_configured_chance_of_a_win_landing_in_the_window(world, pipeline):
+    """One deal, created the day before the cutoff in qualify (20%), no history at all: nothing says
+    when wins land, so half of them are taken to land inside the period: q = 0.2 x 0.5 = 0.1 and the
+    expectation is 10,000 x 0.1. A single deal wins or not, and it wins with 10%: the median is 0."""
+    History(world, pipeline).deal("2026-07-31", 10_000)
+    result = forecast.time_aware_forecast(Scope(), parse_period("2026-Q3"), at("2026-08-01"))
+    assert (result["open_deals"], result["already_won"], result["expected"]) == (1, Decimal("0.00"), Decimal("1000.00"))
+    assert (result["p10"], result["p50"]) == (Decimal("0.00"), Decimal("0.00"))
+    assert result["by_owner"] == {world.alice.pk: Decimal("1000.00")}

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Mutation testing (mutmut) over the modules where a mistake costs money or trust.
+#
+#   bench/mutation.sh                 # every module below, one after the other
+#   bench/mutation.sh access formulas # only these (names from the table below)
+#
+# Each module runs in its own throw-away copy of the checkout (under $MUTATION_DIR, default
+# /tmp/dealgate-mutation), so the checkout stays clean, with only the tests that cover it: a
+# run stays affordable on a 2-core machine. mutmut first runs the subset once to learn which
+# test reaches which function, then runs each mutant against just those tests.
+# Prints one line per module (killed / survived / no tests / timeout, score) and writes the
+# surviving mutants' diffs to $MUTATION_DIR/<module>/survivors.txt. Not part of CI.
+#
+# Needs mutmut (bench/requirements.txt). Uses SQLite unless DATABASE_URL is set.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
+[ -x "$PYTHON" ] || PYTHON=python3
+MUTMUT="$(dirname "$PYTHON")/mutmut"
+OUT=${MUTATION_DIR:-/tmp/dealgate-mutation}
+JOBS=${MUTATION_JOBS:-1}
+
+# name | file to mutate | tests that cover it
+MODULES=(
+  "gate|dealgate/pipelines/gate.py|tests/pipelines/test_pipelines_gate_rules.py tests/core/test_rules_cache.py tests/core/test_core_moves.py tests/core/test_core_criteria.py tests/web/test_web_move.py tests/core/test_core_deal_writes.py"
+  "criteria|dealgate/pipelines/criteria.py|tests/core/test_core_criteria.py tests/core/test_core_criteria_properties.py tests/core/test_criteria_facts_aggregate.py tests/core/test_core_moves.py"
+  "access|dealgate/people/access.py|tests/people/test_people_access.py tests/web/test_web_access.py tests/web/test_web_manager_scope.py tests/api/test_api_manager_scope.py tests/cli/test_cli_manager_scope.py tests/web/test_web_board.py"
+  "deal-services|dealgate/deals/services.py|tests/core tests/test_smoke_services.py"
+  "flags|dealgate/deals/flags.py|tests/flags"
+  "formulas|dealgate/analytics/formulas.py|tests/analytics/test_analytics_formulas_edges.py tests/analytics/test_analytics_formulas.py tests/analytics/test_analytics_metrics.py tests/analytics/test_analytics_forecast.py"
+  "metrics|dealgate/analytics/metrics.py|tests/analytics/test_analytics_metrics.py tests/analytics/test_analytics_period_edges.py tests/analytics/test_analytics_asof_cuts.py"
+  "import-write|dealgate/imports/services.py|tests/imports"
+)
+
+wanted=("$@")
+summary=()
+for entry in "${MODULES[@]}"; do
+  IFS='|' read -r name file tests <<<"$entry"
+  if [ ${#wanted[@]} -gt 0 ] && [[ ! " ${wanted[*]} " =~ " $name " ]]; then continue; fi
+  work="$OUT/$name"
+  rm -rf "$work" && mkdir -p "$work"
+  git ls-files -z --cached --others --exclude-standard | grep -zv '^bench/' | xargs -0 cp --parents -t "$work"
+  # Only this module is mutated; only its tests run. The list below is read by mutmut from setup.cfg.
+  {
+    echo "[mutmut]"
+    echo "source_paths = dealgate"
+    echo "only_mutate = $file"
+    # One argument a line. pytest-django must not put the checkout on sys.path (its
+    # django_find_project does, from manage.py): the tests would import the unmutated code.
+    # --reuse-db: each mutant runs in a forked child that would otherwise migrate a fresh test
+    # database (~10 s on a busy machine) before its first test.
+    printf 'pytest_add_cli_args =\n    -q\n    --reuse-db\n    -o\n    django_find_project=false\n'
+    # A busy shared machine makes a run several times slower than the one mutmut timed.
+    printf 'timeout_multiplier = 10.0\ntimeout_constant = 30.0\n'
+    echo "pytest_add_cli_args_test_selection ="
+    for t in $tests; do [ -e "$ROOT/$t" ] && echo "    $t"; done
+  } >"$work/setup.cfg"
+  echo "[mutation] $name: mutating $file against: $tests"
+  started=$(date +%s)
+  # SQLite: the test database is a file kept between mutants (with one child at a time, as
+  # SQLite has one writer). PostgreSQL (DATABASE_URL set) keeps test_<name> between them.
+  export DEALGATE_TEST_SQLITE="$work/test.sqlite3"
+  (cd "$work" && env -u PYTHONPATH "$MUTMUT" run --max-children "$JOBS" >"$work/run.log" 2>&1) || true
+  (cd "$work" && env -u PYTHONPATH "$MUTMUT" export-cicd-stats >/dev/null 2>&1) || true
+  (cd "$work" && env -u PYTHONPATH "$MUTMUT" results >"$work/results.txt" 2>&1) || true
+  : >"$work/survivors.txt"
+  for mutant in $(grep -E ': (survived|no tests)$' "$work/results.txt" | sed 's/^ *//; s/:.*//'); do
+    (cd "$work" && env -u PYTHONPATH "$MUTMUT" show "$mutant" >>"$work/survivors.txt" 2>&1) || true
+  done
+  line=$("$PYTHON" - "$work/mutants/mutmut-cicd-stats.json" "$name" "$(( $(date +%s) - started ))" <<'PY'
+import json, sys
+path, name, seconds = sys.argv[1], sys.argv[2], sys.argv[3]
+try:
+    s = json.load(open(path))
+except (OSError, ValueError):
+    print(f"{name}: no result (see run.log)")
+    raise SystemExit
+tested = s["total"] - s["skipped"]
+killed = s["killed"] + s["timeout"]
+score = 100 * killed / tested if tested else 0.0
+print(f"{name}: {s['total']} mutants, {killed} killed, {s['survived']} survived, {s['no_tests']} no tests, "
+      f"{s['suspicious']} suspicious, score {score:.1f}% ({seconds} s)")
+PY
+)
+  echo "[mutation] $line"
+  summary+=("$line")
+done
+echo
+printf '%s\n' "${summary[@]}"

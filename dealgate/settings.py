@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "dealgate.demo",
     "dealgate.web",
     "dealgate.imports",
+    "dealgate.signals",
     "dealgate.api",
 ]
 
@@ -137,6 +138,20 @@ DEALGATE_ANALYTICS_THREADS = envint("DEALGATE_ANALYTICS_THREADS", 8, minimum=1)
 DEALGATE_CURRENCY = envstr("DEALGATE_CURRENCY", "EUR").upper()
 if len(DEALGATE_CURRENCY) != 3 or not DEALGATE_CURRENCY.isalpha():
     raise ImproperlyConfigured(f"DEALGATE_CURRENCY={DEALGATE_CURRENCY!r} is not a three-letter ISO 4217 code.")
+
+# Signal thresholds (dealgate.signals; docs/signals.md explains each). Whole numbers; ratios are percent.
+DEALGATE_SIGNALS = {
+    "min_orders": envint("DEALGATE_SIGNAL_MIN_ORDERS", 4, minimum=2),  # order days before an account has a cadence
+    "recent_gaps": envint("DEALGATE_SIGNAL_RECENT_GAPS", 8, minimum=2),  # the typical gap is the median of these
+    "missed_factor_pct": envint("DEALGATE_SIGNAL_MISSED_FACTOR_PCT", 150, minimum=100),  # x typical gap = missed
+    "recent_days": envint("DEALGATE_SIGNAL_RECENT_DAYS", 90, minimum=7),  # "now" in frequency/size decline
+    "baseline_days": envint("DEALGATE_SIGNAL_BASELINE_DAYS", 270, minimum=30),  # the trailing baseline before it
+    "frequency_drop_pct": envint("DEALGATE_SIGNAL_FREQUENCY_DROP_PCT", 40, minimum=1),
+    "size_drop_pct": envint("DEALGATE_SIGNAL_SIZE_DROP_PCT", 30, minimum=1),
+    "line_min_orders": envint("DEALGATE_SIGNAL_LINE_MIN_ORDERS", 3, minimum=2),
+    "line_missed_cycles": envint("DEALGATE_SIGNAL_LINE_MISSED_CYCLES", 3, minimum=1),
+    "high_margin_pct": envint("DEALGATE_SIGNAL_HIGH_MARGIN_PCT", 35, minimum=1),
+}
 
 _task_backends = {
     "database": "django_tasks_db.DatabaseBackend",

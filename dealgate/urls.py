@@ -7,5 +7,6 @@ urlpatterns = [
     path("tokens/", include("dealgate.api.token_urls")),
     path("imports/", include("dealgate.imports.urls")),
     path("insights/", include("dealgate.analytics.urls")),
+    path("signals/", include("dealgate.signals.urls")),
     path("", include("dealgate.web.urls")),
 ]

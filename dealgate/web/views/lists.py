@@ -19,6 +19,7 @@ from dealgate.deals.selectors import STATUSES, deal_list
 from dealgate.people.access import role_of, visible_deals
 from dealgate.people.models import Role
 from dealgate.pipelines.models import Pipeline, Stage
+from dealgate.signals.views import order_rhythm
 
 SORTS = {
     "title": "title", "account": "account__name", "amount": "amount", "stage": "stage__position",
@@ -120,7 +121,7 @@ def account(request: HttpRequest, pk: int) -> HttpResponse:
         "account": acc, "contacts": acc.contacts.order_by("name"),
         "open_deals": [d for d in all_deals if d.closed_at is None],
         "closed_deals": [d for d in all_deals if d.closed_at is not None],
-        "open_money": open_money, "activities": activities,
+        "open_money": open_money, "activities": activities, "rhythm": order_rhythm(acc.pk),
     })
 
 

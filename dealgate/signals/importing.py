@@ -230,8 +230,12 @@ def import_orders(source: IO[bytes] | str, *, by: Any = None, mapping: str = "ge
             report.created = OrderLine.objects.count() - before
         report.unchanged = report.rows - report.created
         report.written = True
-    elif dry_run and accounts.missing:
-        report.accounts_created = len(accounts.missing)
+    elif dry_run:
+        report.created = report.rows
+        report.warnings.append("Dry run: lines already imported would be skipped, so fewer may be created.")
+        if accounts.missing:
+            report.warnings.append(f"{len(accounts.missing)} account(s) would be created: "
+                                   + ", ".join(names[key] for key in list(accounts.missing)[:20]))
     report.seconds = time.perf_counter() - started
     return report
 

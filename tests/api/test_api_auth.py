@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from dealgate.api.models import ApiToken
 from dealgate.api.router import api
 from dealgate.api.services import create_token, revoke_token
 from dealgate.deals import services as deal_services
 from dealgate.deals.models import Deal
+from dealgate.signals.models import Signal
 
 # Every operation of the API, with a request body that would succeed for the right caller.
 # {deal}, {account} and {contact} are alice's (team East); {spare_account} is used by no deal.
@@ -63,9 +66,14 @@ ENDPOINTS = [
     ("get", "/api/metrics", None),
     ("get", "/api/forecast", None),
     ("get", "/api/bottlenecks", None),
+    ("get", "/api/signals", None),
+    ("post", "/api/signals/{signal}/convert", None),
+    ("post", "/api/signals/{signal}/snooze", {"until": "2099-01-01"}),
+    ("post", "/api/signals/{signal}/dismiss", {"reason": "Bought elsewhere"}),
+    ("get", "/api/signals/risk", None),
 ]
-# Endpoints about one of alice's deals or tokens: someone else must not learn it exists.
-OWNED_ENDPOINTS = [e for e in ENDPOINTS if "{deal}" in e[1] or "{token}" in e[1]]
+# Endpoints about one of alice's deals, tokens or signals: someone else must not learn it exists.
+OWNED_ENDPOINTS = [e for e in ENDPOINTS if "{deal}" in e[1] or "{token}" in e[1] or "{signal}" in e[1]]
 DEAL_ENDPOINTS = [e for e in ENDPOINTS if "{deal}" in e[1]]
 IDS = [f"{m.upper()} {p}" for m, p, _ in ENDPOINTS]
 
@@ -76,8 +84,10 @@ def alices(world, make_deal):
     contact = deal_services.create_contact(by=world.alice, name="Pat", account=deal.account)
     token, _ = create_token(user=world.alice, name="alice's script")
     spare = deal_services.create_account(by=world.alice, name="Spare")
+    signal = Signal.objects.create(kind="expired_quote", account=spare, cause_key="expired_quote:alice",
+                                   title="Quote expired", as_of=dt.date(2026, 7, 1), raised_at=timezone.now())
     return {"deal": deal.pk, "account": deal.account_id, "contact": contact.pk, "token": token.pk,
-            "spare_account": spare.pk}
+            "spare_account": spare.pk, "signal": signal.pk}
 
 
 def fill(value, ids):
@@ -105,7 +115,8 @@ def test_the_endpoint_list_covers_every_operation_in_the_schema():
                .replace("/contacts/{contact}/champion", "/contacts/{contact_id}/{role}")
                .replace("{contact}", "{contact_id}").replace("/test", "/{key}")
                .replace("/stages/qualify", "/stages/{stage_key}").replace("/criteria/budget", "/criteria/{criterion_key}")
-               .replace("/checklist/budget", "/checklist/{item}").replace("{token}", "{token_id}")) for m, p, _ in ENDPOINTS}
+               .replace("/checklist/budget", "/checklist/{item}").replace("{token}", "{token_id}")
+               .replace("{signal}", "{signal_id}")) for m, p, _ in ENDPOINTS}
     assert listed == documented
 
 

@@ -151,6 +151,8 @@ DEALGATE_SIGNALS = {
     "line_min_orders": envint("DEALGATE_SIGNAL_LINE_MIN_ORDERS", 3, minimum=2),
     "line_missed_cycles": envint("DEALGATE_SIGNAL_LINE_MISSED_CYCLES", 3, minimum=1),
     "high_margin_pct": envint("DEALGATE_SIGNAL_HIGH_MARGIN_PCT", 35, minimum=1),
+    "cross_sell_share_pct": envint("DEALGATE_SIGNAL_CROSS_SELL_SHARE_PCT", 60, minimum=1),  # of similar accounts
+    "cross_sell_min_peers": envint("DEALGATE_SIGNAL_CROSS_SELL_MIN_PEERS", 5, minimum=2),
 }
 
 _task_backends = {

@@ -8,10 +8,11 @@ it is about), so a cause raises one signal however often the scan runs.
 from __future__ import annotations
 
 import datetime as dt
+import statistics
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Sum
 
 from dealgate.deals.models import Deal
 from dealgate.signals.cadence import Cadence, cadences, thresholds
@@ -170,4 +171,48 @@ def detect(as_of: dt.date) -> list[Candidate]:
     found += dropped_lines(cadences(as_of, "line"), accounts)
     found += high_margin_stopped(cadences(as_of, "product"), accounts)
     found += expired_quotes(as_of)
+    found += cross_sell_gaps(as_of)
+    return found
+
+
+def cross_sell_gaps(as_of: dt.date) -> list[Candidate]:
+    """Lines most similar accounts (same segment) bought in the last year and this active account did not.
+
+    Reads one row per account x line (SQL aggregate); an account counts when it bought at least two
+    lines in the year, so a one-line specialist is not pestered.
+    """
+    limits = thresholds()
+    year_ago = as_of - dt.timedelta(days=365)
+    rows = (OrderLine.objects.filter(ordered_at__gte=year_ago, ordered_at__lt=as_of).exclude(product_line="")
+            .values_list("account_id", "account__segment", "product_line").annotate(revenue=Sum("revenue")))
+    bought: dict[int, dict[str, float]] = {}
+    segment_of: dict[int, str] = {}
+    for account_id, segment, line, revenue in rows:
+        bought.setdefault(account_id, {})[line] = float(revenue)
+        segment_of[account_id] = segment or ""
+    peers: dict[str, list[int]] = {}
+    for account_id, segment in segment_of.items():
+        peers.setdefault(segment, []).append(account_id)
+    found = []
+    for segment, members in peers.items():
+        if len(members) < limits["cross_sell_min_peers"]:
+            continue
+        buyers: dict[str, list[float]] = {}
+        for account_id in members:
+            for line, revenue in bought[account_id].items():
+                buyers.setdefault(line, []).append(revenue)
+        for line, revenues in buyers.items():
+            share = len(revenues) / len(members)
+            if share * 100 < limits["cross_sell_share_pct"]:
+                continue
+            typical = statistics.median(revenues)
+            for account_id in members:
+                if line in bought[account_id] or len(bought[account_id]) < 2:
+                    continue
+                found.append(Candidate(
+                    SignalKind.CROSS_SELL_GAP, account_id, f"cross_sell_gap:{account_id}:{line}",
+                    f"Does not buy {line}, which {round(share * 100)}% of similar accounts buy", money(typical),
+                    {"product_line": line, "peers": len(members), "peers_buying": len(revenues),
+                     "share_pct": round(share * 100), "segment": segment or "(no segment)",
+                     "typical_yearly_revenue": money(typical)}))
     return found

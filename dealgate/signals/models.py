@@ -70,6 +70,7 @@ class SignalKind(models.TextChoices):
     DROPPED_LINE = "dropped_line", "Dropped product line"
     HIGH_MARGIN_STOPPED = "high_margin_stopped", "High-margin item stopped"
     EXPIRED_QUOTE = "expired_quote", "Expired quote without order"
+    CROSS_SELL_GAP = "cross_sell_gap", "Cross-sell gap"
 
 
 class SignalStatus(models.TextChoices):

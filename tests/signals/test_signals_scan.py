@@ -138,3 +138,23 @@ def test_it_never_lets_orders_on_or_after_as_of_change_what_a_scan_finds(monthly
     before = [c.__dict__ for c in detect(d("2026-07-20"))]
     orders(monthly, ["2026-07-20", "2026-07-21", "2026-09-01"], prefix="later-")
     assert [c.__dict__ for c in detect(d("2026-07-20"))] == before and before
+
+
+def test_it_raises_a_cross_sell_gap_against_similar_accounts(db):
+    retail = [Account.objects.create(name=f"Shop {i}", segment="Retail") for i in range(6)]
+    for shop in retail[:5]:
+        orders(shop, ["2026-03-01"], product="Bolt", product_line="Fasteners")
+        orders(shop, ["2026-03-02"], product="Glue", product_line="Adhesives")
+    for shop, revenue in zip(retail[:4], (1000, 2000, 3000, 4000)):
+        orders(shop, ["2026-03-03"], product="Drill", product_line="Tools", revenue=revenue)
+    orders(retail[5], ["2026-03-01"], product="Bolt", product_line="Fasteners")  # one line: a specialist
+    wholesale = Account.objects.create(name="Depot", segment="Wholesale")
+    orders(wholesale, ["2026-03-01"], product="Bolt", product_line="Fasteners")
+    orders(wholesale, ["2026-03-02"], product="Glue", product_line="Adhesives")
+    scan_signals(d("2026-07-01"))
+    gap = Signal.objects.get(kind="cross_sell_gap")
+    # Tools: 4 of the 6 retail accounts (67% >= 60%); Shop 4 buys two lines but not Tools; the median
+    # yearly Tools revenue of the buyers is (2000 + 3000) / 2 = 2500. Depot's segment has no 5 peers.
+    assert gap.account == retail[4] and gap.revenue == 2500
+    assert gap.evidence == {"product_line": "Tools", "peers": 6, "peers_buying": 4, "share_pct": 67,
+                            "segment": "Retail", "typical_yearly_revenue": 2500.0}

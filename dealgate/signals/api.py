@@ -87,12 +87,14 @@ def convert(request, signal_id: int):
     return 201, {"signal": out(visible_signal(request.auth, signal_id)), "deal": deal.pk}
 
 
-@router.post("/{int:signal_id}/snooze", response={200: SignalOut, **WRITE_ERRORS}, summary="Snooze a signal until a date")
+@router.post("/{int:signal_id}/snooze", response={200: SignalOut, **WRITE_ERRORS},
+             summary="Snooze a signal until a date")
 def snooze(request, signal_id: int, payload: SnoozeIn):
     return out(snooze_signal(visible_signal(request.auth, signal_id), payload.until, by=request.auth))
 
 
-@router.post("/{int:signal_id}/dismiss", response={200: SignalOut, **WRITE_ERRORS}, summary="Dismiss a signal with a reason")
+@router.post("/{int:signal_id}/dismiss", response={200: SignalOut, **WRITE_ERRORS},
+             summary="Dismiss a signal with a reason")
 def dismiss(request, signal_id: int, payload: DismissIn):
     return out(dismiss_signal(visible_signal(request.auth, signal_id), payload.reason, by=request.auth))
 

@@ -145,7 +145,8 @@ def cadences(as_of: dt.date, grain: str = "account", *, account_ids: list[int] |
                               "baseline_start": baseline_start}
     where = ""
     if account_ids is not None:
-        where = " AND account_id IN (" + ", ".join(str(int(i)) for i in account_ids) + ")" if account_ids else " AND 1 = 0"
+        ids = ", ".join(str(int(i)) for i in account_ids)
+        where = f" AND account_id IN ({ids})" if account_ids else " AND 1 = 0"
     with connection.cursor() as cursor:
         cursor.execute(cadence_sql(grain, where), params)
         names = [c[0] for c in cursor.description]

@@ -47,7 +47,8 @@ def missed_reorder(c: Cadence) -> Candidate | None:
         f"Reorder {days_late} days late (usually every {c.typical_gap:g} days)", money(c.typical_revenue),
         {"last_order": c.last_order.isoformat(), "typical_gap_days": c.typical_gap, "tolerance_days": c.tolerance,
          "expected": c.expected.isoformat(), "band_to": c.band_to.isoformat() if c.band_to else None,
-         "days_since_last": c.days_since_last, "days_late": days_late, "typical_order_revenue": money(c.typical_revenue)},
+         "days_since_last": c.days_since_last, "days_late": days_late,
+         "typical_order_revenue": money(c.typical_revenue)},
     )
 
 

@@ -60,7 +60,8 @@ class Accounts:
     @classmethod
     def load(cls, create: bool) -> "Accounts":
         by_key: dict[str, int] = {}
-        for pk, name, external_id in Account.objects.values_list("pk", "name", "external_id").iterator(chunk_size=CHUNK):
+        known = Account.objects.values_list("pk", "name", "external_id").iterator(chunk_size=CHUNK)
+        for pk, name, external_id in known:
             by_key.setdefault(name.strip().lower(), pk)
             if external_id:
                 by_key[external_id.strip().lower()] = pk  # an external id wins over a name
@@ -154,7 +155,10 @@ def read_quote_row(cell: Callable[[str], str]) -> dict[str, Any]:
             "issued": issued, "expires": expires, "status": QUOTE_STATUS_WORDS[status_text]}
 
 
-def rows_of(source: IO[bytes], columns: tuple[str, ...], required: tuple[str, ...]) -> Iterator[tuple[int, Callable[[str], str]]]:
+Row = tuple[int, Callable[[str], str]]  # (row number as in the file, cell text by column name)
+
+
+def rows_of(source: IO[bytes], columns: tuple[str, ...], required: tuple[str, ...]) -> Iterator[Row]:
     """(row number, cell getter by column name) for each row; refuses a header that lacks a required column."""
     source.seek(0)
     text = io.TextIOWrapper(source, encoding="utf-8-sig", newline="")
@@ -164,7 +168,7 @@ def rows_of(source: IO[bytes], columns: tuple[str, ...], required: tuple[str, ..
         text.detach()  # the second pass reads the same file: the wrapper must not close it
 
 
-def numbered_cells(table: Any, columns: tuple[str, ...], required: tuple[str, ...]) -> Iterator[tuple[int, Callable[[str], str]]]:
+def numbered_cells(table: Any, columns: tuple[str, ...], required: tuple[str, ...]) -> Iterator[Row]:
     header = [h.strip().lower() for h in table.header]
     lacking = [c for c in required if c not in header]
     if lacking:

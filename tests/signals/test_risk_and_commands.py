@@ -15,7 +15,8 @@ from .history import every, orders, d
 
 @pytest.fixture
 def three_rhythms(db):
-    """As of 1 July 2026: a weekly buyer silent 40 days, a monthly one 10 days past due (still inside 1.5 cycles), a quarterly one on time."""
+    """As of 1 July 2026: a weekly buyer silent 40 days, a monthly one 10 days past due (still inside 1.5
+    cycles), a quarterly one on time."""
     weekly, monthly, quarterly = (Account.objects.create(name=n) for n in ("Weekly", "Monthly", "Quarterly"))
     orders(weekly, every("2026-01-02", 7, 21))       # last 22 May: 40 days, usual gap 7
     orders(monthly, every("2025-12-23", 30, 6))      # last 22 May: 40 days, usual gap 30

@@ -61,3 +61,10 @@ def account_risks(as_of: dt.date) -> list[dict[str, Any]]:
         })
     rows.sort(key=lambda r: (-r["risk"], -r["days_since_last"], r["account"]))
     return rows
+
+
+def ranked_by_risk(account_ids_and_names: list[tuple[int, str]], as_of: dt.date) -> tuple[list[int], dict[int, float]]:
+    """Account ids highest risk first (accounts without orders last, by name), and each one's risk."""
+    risk = {row["account_id"]: row["risk"] for row in account_risks(as_of)}
+    ordered = sorted(account_ids_and_names, key=lambda pair: (-risk.get(pair[0], -1.0), pair[1]))
+    return [pk for pk, _ in ordered], risk

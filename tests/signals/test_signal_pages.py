@@ -66,3 +66,17 @@ def test_it_shows_the_order_rhythm_on_the_account_page(client, world):
     page = client.get(f"/accounts/{account.pk}/").content.decode()
     assert "Order rhythm" in page and "Orders about every <strong>30 days</strong>" in page
     assert "Fasteners" in page
+
+
+def test_it_sorts_the_account_list_by_reorder_risk(client, world):
+    today = dt.date.today()
+    steady, silent, _ = (Account.objects.create(name=n, owner=world.alice)
+                         for n in ("A steady", "B silent", "C new"))
+    orders(steady, every((today - dt.timedelta(days=70)).isoformat(), 7, 10))  # last order 7 days ago, weekly
+    orders(silent, every((today - dt.timedelta(days=133)).isoformat(), 7, 10))  # weekly, silent for 70 days
+    login(client, world, world.alice)
+    by_name = client.get("/accounts/").content.decode()
+    assert by_name.index("A steady") < by_name.index("B silent") < by_name.index("C new")
+    by_risk = client.get("/accounts/?sort=risk").content.decode()
+    assert by_risk.index("B silent") < by_risk.index("A steady") < by_risk.index("C new")
+    assert "Reorder risk" in by_risk

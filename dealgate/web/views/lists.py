@@ -19,6 +19,7 @@ from dealgate.deals.selectors import STATUSES, deal_list
 from dealgate.people.access import role_of, visible_deals
 from dealgate.people.models import Role
 from dealgate.pipelines.models import Pipeline, Stage
+from dealgate.signals.risk import ranked_by_risk
 from dealgate.signals.views import order_rhythm
 
 SORTS = {
@@ -94,7 +95,17 @@ def accounts(request: HttpRequest) -> HttpResponse:
     ).order_by("name")
     if q:
         qs = qs.filter(name__icontains=q)
-    return render(request, "web/accounts.html", {"page": Paginator(qs, 50).get_page(request.GET.get("page")), "q": q})
+    if request.GET.get("sort") != "risk":
+        page = Paginator(qs, 50).get_page(request.GET.get("page"))
+        return render(request, "web/accounts.html", {"page": page, "q": q, "sort": "name"})
+    # By reorder risk (dealgate.signals.risk): the ranking is computed, then only the page's rows are loaded.
+    ranked, risk = ranked_by_risk(list(qs.values_list("pk", "name")), timezone.localdate())
+    page = Paginator(ranked, 50).get_page(request.GET.get("page"))
+    found = qs.in_bulk(list(page.object_list))
+    page.object_list = [found[pk] for pk in page.object_list]
+    for account in page.object_list:
+        account.risk = risk.get(account.pk)
+    return render(request, "web/accounts.html", {"page": page, "q": q, "sort": "risk"})
 
 
 @login_required

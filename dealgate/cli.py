@@ -16,6 +16,8 @@ Everyday commands (each has --help):
   deal show ID [--json]     one deal: stage path, next step, criteria, flags, history
   move ID STAGE             move a deal through its gates (exit 1 and the unmet criteria if refused)
   import deals FILE --mapping M [--dry-run]   import from CSV (hubspot, pipedrive, salesforce, generic)
+  import orders|quotes FILE --mapping generic [--create-accounts]   ERP order lines and quotes
+  signals scan [--as-of D]  signals list [--json]    accounts risk [--as-of D] [--json]
   export deals|accounts|contacts|activities|history [--out FILE]
   report metrics|funnel|waterfall|bottlenecks --period P [--as-of D]
   forecast --period P [--method ...]    backtest --from 2025-01 --to 2025-12

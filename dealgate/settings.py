@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "dealgate.demo",
     "dealgate.web",
     "dealgate.imports",
+    "dealgate.signals",
     "dealgate.api",
     "dealgate.audit",
     "dealgate.automation",
@@ -148,6 +149,22 @@ if not is_currency_code(DEALGATE_CURRENCY):
 # larger answers 413 on the API and 400 on a web page. Uploaded files do not count: a CSV import
 # streams to disk and has its own limit (dealgate.imports.views.MAX_UPLOAD_BYTES, 200 MB).
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DEALGATE_MAX_REQUEST_BYTES", 2_621_440, minimum=65_536)
+
+# Signal thresholds (dealgate.signals; docs/signals.md explains each). Whole numbers; ratios are percent.
+DEALGATE_SIGNALS = {
+    "min_orders": envint("DEALGATE_SIGNAL_MIN_ORDERS", 4, minimum=2),  # order days before an account has a cadence
+    "recent_gaps": envint("DEALGATE_SIGNAL_RECENT_GAPS", 8, minimum=2),  # the typical gap is the median of these
+    "missed_factor_pct": envint("DEALGATE_SIGNAL_MISSED_FACTOR_PCT", 150, minimum=100),  # x typical gap = missed
+    "recent_days": envint("DEALGATE_SIGNAL_RECENT_DAYS", 90, minimum=7),  # "now" in frequency/size decline
+    "baseline_days": envint("DEALGATE_SIGNAL_BASELINE_DAYS", 270, minimum=30),  # the trailing baseline before it
+    "frequency_drop_pct": envint("DEALGATE_SIGNAL_FREQUENCY_DROP_PCT", 40, minimum=1),
+    "size_drop_pct": envint("DEALGATE_SIGNAL_SIZE_DROP_PCT", 30, minimum=1),
+    "line_min_orders": envint("DEALGATE_SIGNAL_LINE_MIN_ORDERS", 3, minimum=2),
+    "line_missed_cycles": envint("DEALGATE_SIGNAL_LINE_MISSED_CYCLES", 3, minimum=1),
+    "high_margin_pct": envint("DEALGATE_SIGNAL_HIGH_MARGIN_PCT", 35, minimum=1),
+    "cross_sell_share_pct": envint("DEALGATE_SIGNAL_CROSS_SELL_SHARE_PCT", 60, minimum=1),  # of similar accounts
+    "cross_sell_min_peers": envint("DEALGATE_SIGNAL_CROSS_SELL_MIN_PEERS", 5, minimum=2),
+}
 
 _task_backends = {
     "database": "django_tasks_db.DatabaseBackend",

@@ -8,5 +8,6 @@ urlpatterns = [
     path("imports/", include("dealgate.imports.urls")),
     path("insights/", include("dealgate.analytics.urls")),
     path("", include("dealgate.automation.urls")),
+    path("signals/", include("dealgate.signals.urls")),
     path("", include("dealgate.web.urls")),
 ]

@@ -106,3 +106,7 @@ register(api)
 from dealgate.api.routers import analytics  # noqa: E402
 
 api.add_router("", analytics.router)
+
+from dealgate.signals.api import router as signals_router  # noqa: E402
+
+api.add_router("/signals", signals_router)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from dealgate.api.models import ApiToken
 from dealgate.api.router import api
@@ -14,6 +16,7 @@ from dealgate.api.services import create_token, revoke_token
 from dealgate.automation.services import create_task
 from dealgate.deals import services as deal_services
 from dealgate.deals.models import Deal
+from dealgate.signals.models import Signal
 
 # Every operation of the API, with a request body that would succeed for the right caller.
 # {deal}, {account} and {contact} are alice's (team East); {spare_account} is used by no deal.
@@ -68,9 +71,14 @@ ENDPOINTS = [
     ("get", "/api/tasks", None),
     ("post", "/api/tasks", {"title": "Call back", "due": "2030-01-01", "deal": "{deal}"}),
     ("patch", "/api/tasks/{task}", {"done": True}),
+    ("get", "/api/signals", None),
+    ("post", "/api/signals/{signal}/convert", None),
+    ("post", "/api/signals/{signal}/snooze", {"until": "2099-01-01"}),
+    ("post", "/api/signals/{signal}/dismiss", {"reason": "Bought elsewhere"}),
+    ("get", "/api/signals/risk", None),
 ]
-# Endpoints about one of alice's deals or tokens: someone else must not learn it exists.
-OWNED_ENDPOINTS = [e for e in ENDPOINTS if "{deal}" in e[1] or "{token}" in e[1] or "{task}" in e[1]]
+# Endpoints about one of alice's deals, tokens, tasks or signals: someone else must not learn it exists.
+OWNED_ENDPOINTS = [e for e in ENDPOINTS if any(k in e[1] for k in ("{deal}", "{token}", "{task}", "{signal}"))]
 DEAL_ENDPOINTS = [e for e in ENDPOINTS if "{deal}" in e[1]]
 IDS = [f"{m.upper()} {p}" for m, p, _ in ENDPOINTS]
 
@@ -81,9 +89,11 @@ def alices(world, make_deal):
     contact = deal_services.create_contact(by=world.alice, name="Pat", account=deal.account)
     token, _ = create_token(user=world.alice, name="alice's script")
     spare = deal_services.create_account(by=world.alice, name="Spare")
+    signal = Signal.objects.create(kind="expired_quote", account=spare, cause_key="expired_quote:alice",
+                                   title="Quote expired", as_of=dt.date(2026, 7, 1), raised_at=timezone.now())
     task = create_task(by=world.alice, deal=deal, title="Send the proposal", due="2030-01-01")
     return {"deal": deal.pk, "account": deal.account_id, "contact": contact.pk, "token": token.pk,
-            "spare_account": spare.pk, "task": task.pk}
+            "spare_account": spare.pk, "task": task.pk, "signal": signal.pk}
 
 
 def fill(value, ids):
@@ -112,7 +122,7 @@ def test_the_endpoint_list_covers_every_operation_in_the_schema():
                .replace("{contact}", "{contact_id}").replace("/test", "/{key}")
                .replace("/stages/qualify", "/stages/{stage_key}").replace("/criteria/budget", "/criteria/{criterion_key}")
                .replace("/checklist/budget", "/checklist/{item}").replace("{token}", "{token_id}")
-               .replace("{task}", "{task_id}")) for m, p, _ in ENDPOINTS}
+               .replace("{task}", "{task_id}").replace("{signal}", "{signal_id}")) for m, p, _ in ENDPOINTS}
     assert listed == documented
 
 

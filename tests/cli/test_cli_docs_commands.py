@@ -36,7 +36,14 @@ HUBSPOT_EXPORT = (
     "HS-1,Acme renewal,Appointment Scheduled,12000,2026-12-15,2026-09-01 09:30,alice,Acme Corp,Sales Pipeline\n"
     "HS-2,Globex platform,Contract Sent,48500.50,2026-11-30,2026-08-12 14:05,maria,Globex,Sales Pipeline\n"
 )
-EXAMPLE_FILES = {"export.csv": HUBSPOT_EXPORT, "hubspot-deals.csv": HUBSPOT_EXPORT}
+ORDERS_EXPORT = (
+    "account,order_id,ordered_at,product,product_line,quantity,revenue,margin\n"
+    "Harbour Supplies,SO-1001,2026-10-01,BOLT-M8,Fasteners,200,480.00,120.00\n"
+    "Harbour Supplies,SO-1001,2026-10-01,GLUE-2K,Adhesives,12,216.00,80.00\n"
+)
+QUOTES_EXPORT = "account,number,amount,issued,expires,status\nHarbour Supplies,Q-77,2500,2026-10-01,2026-10-31,open\n"
+EXAMPLE_FILES = {"export.csv": HUBSPOT_EXPORT, "hubspot-deals.csv": HUBSPOT_EXPORT, "orders.csv": ORDERS_EXPORT,
+                 "quotes.csv": QUOTES_EXPORT}
 REFUSAL_WORDS = re.compile(r"exit code 1|refus", re.IGNORECASE)
 
 DRIVER = r"""

@@ -19,6 +19,8 @@ from dealgate.deals.selectors import STATUSES, deal_list
 from dealgate.people.access import role_of, visible_deals
 from dealgate.people.models import Role
 from dealgate.pipelines.models import Pipeline, Stage
+from dealgate.signals.risk import ranked_by_risk
+from dealgate.signals.views import order_rhythm
 
 SORTS = {
     "title": "title", "account": "account__name", "amount": "amount", "stage": "stage__position",
@@ -101,7 +103,17 @@ def accounts(request: HttpRequest) -> HttpResponse:
         qs = qs.filter(name__icontains=q)
     if request.GET.get("format") == "csv":
         return _csv_download(qs, ACCOUNT_CSV_COLUMNS, "accounts")
-    return render(request, "web/accounts.html", {"page": Paginator(qs, 50).get_page(request.GET.get("page")), "q": q})
+    if request.GET.get("sort") != "risk":
+        page = Paginator(qs, 50).get_page(request.GET.get("page"))
+        return render(request, "web/accounts.html", {"page": page, "q": q, "sort": "name"})
+    # By reorder risk (dealgate.signals.risk): the ranking is computed, then only the page's rows are loaded.
+    ranked, risk = ranked_by_risk(list(qs.values_list("pk", "name")), timezone.localdate())
+    page = Paginator(ranked, 50).get_page(request.GET.get("page"))
+    found = qs.in_bulk(list(page.object_list))
+    page.object_list = [found[pk] for pk in page.object_list]
+    for account in page.object_list:
+        account.risk = risk.get(account.pk)
+    return render(request, "web/accounts.html", {"page": page, "q": q, "sort": "risk"})
 
 
 @login_required
@@ -130,7 +142,7 @@ def account(request: HttpRequest, pk: int) -> HttpResponse:
         "account": acc, "contacts": acc.contacts.order_by("name"),
         "open_deals": [d for d in all_deals if d.closed_at is None],
         "closed_deals": [d for d in all_deals if d.closed_at is not None],
-        "open_money": open_money, "activities": activities,
+        "open_money": open_money, "activities": activities, "rhythm": order_rhythm(acc.pk),
     })
 
 

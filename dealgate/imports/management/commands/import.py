@@ -6,6 +6,9 @@ from dealgate.cli_support import DealgateCommand, acting_user, add_user_argument
 from dealgate.errors import DealgateError
 from dealgate.imports.mappings import KINDS, ready_mapping_names
 from dealgate.imports.services import import_file
+from dealgate.signals.importing import import_orders, import_quotes
+
+ERP_IMPORTERS = {"orders": import_orders, "quotes": import_quotes}  # ERP history, kept by dealgate.signals
 
 
 class Command(DealgateCommand):
@@ -13,11 +16,12 @@ class Command(DealgateCommand):
         "Import deals, accounts, contacts or activities from a CSV file with a mapping (a JSON file, or a ready "
         "mapping by name: " + ", ".join(ready_mapping_names()) + "). Every row is checked first: if any row is "
         "bad, nothing is written, the problems are listed (row as numbered in the file, header = row 1) and the "
-        "exit code is 1. Re-importing a file updates records by external id instead of duplicating them."
+        "exit code is 1. Re-importing a file updates records by external id instead of duplicating them. Orders "
+        "and quotes (ERP history, --mapping generic) skip lines already imported."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("kind", choices=KINDS, help="what each row of the file is")
+        parser.add_argument("kind", choices=(*KINDS, *ERP_IMPORTERS), help="what each row of the file is")
         parser.add_argument("file", help="the CSV file (comma, semicolon or tab separated)")
         parser.add_argument("--mapping", required=True, help="mapping JSON file, or a ready mapping name")
         parser.add_argument("--pipeline", default="", help="pipeline key for deals (overrides the mapping's)")
@@ -25,16 +29,23 @@ class Command(DealgateCommand):
         parser.add_argument("--skip-bad-rows", action="store_true", help="import the good rows, report the bad ones")
         parser.add_argument("--create-users", action="store_true",
                             help="create owners the file names but Dealgate does not know, as sales reps")
+        parser.add_argument("--create-accounts", action="store_true",
+                            help="orders and quotes: create accounts the file names but Dealgate does not know")
         parser.add_argument("--max-errors", type=int, default=50, help="problems to print (default 50)")
         parser.add_argument("--json", action="store_true", dest="as_json", help="print the full report as JSON")
         add_user_argument(parser)
 
-    def handle(self, *args, kind, file, mapping, pipeline, dry_run, skip_bad_rows, create_users, max_errors,
-               as_json, user, **options):
+    def handle(self, *args, kind, file, mapping, pipeline, dry_run, skip_bad_rows, create_users, create_accounts,
+               max_errors, as_json, user, **options):
         try:
             with open(file, "rb") as handle:
-                report = import_file(kind, handle, mapping, by=acting_user(user), dry_run=dry_run,
-                                     skip_bad_rows=skip_bad_rows, create_users=create_users, pipeline=pipeline or None)
+                if kind in ERP_IMPORTERS:
+                    report = ERP_IMPORTERS[kind](handle, mapping=mapping, by=acting_user(user),
+                                                 create_accounts=create_accounts, dry_run=dry_run)
+                else:
+                    report = import_file(kind, handle, mapping, by=acting_user(user), dry_run=dry_run,
+                                         skip_bad_rows=skip_bad_rows, create_users=create_users,
+                                         pipeline=pipeline or None)
         except FileNotFoundError:
             raise CommandError(f"No file {file!r}.") from None
         except OSError as exc:

@@ -1,0 +1,187 @@
+"""How each account buys, as of a date, computed in SQL with window functions (SQLite >= 3.25 and PostgreSQL).
+
+One query per grain (account, account x product line, account x product) returns one row per unit:
+its order days, the gaps between them (LAG), the median and quartiles of its most recent gaps (the
+typical gap, robust to an odd long pause and weighted to the recent past by taking only the last
+`recent_gaps`), its typical order size, and its order count and revenue in a recent window against
+the trailing baseline before it. Orders on `as_of` or later are never read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+
+EPOCH = dt.date(1970, 1, 1)
+GRAINS = {"account": ("account_id",), "line": ("account_id", "product_line"), "product": ("account_id", "product")}
+
+
+def day_number(day: dt.date) -> int:
+    return (day - EPOCH).days
+
+
+def from_day_number(number: int) -> dt.date:
+    return EPOCH + dt.timedelta(days=int(number))
+
+
+def day_sql(column: str) -> str:
+    """Whole days since 1970-01-01 of a date column, in the database's own dialect."""
+    if connection.vendor == "postgresql":
+        return f"({column} - DATE '1970-01-01')"
+    return f"CAST(julianday({column}) - 2440587.5 AS INTEGER)"
+
+
+def cadence_sql(grain: str, where: str = "") -> str:
+    keys = ", ".join(GRAINS[grain])
+    skip_blank = " AND product_line <> ''" if grain == "line" else ""
+    return f"""
+    WITH days AS (
+        SELECT {keys}, {day_sql('ordered_at')} AS day, SUM(revenue) AS revenue, SUM(COALESCE(margin, 0)) AS margin
+        FROM signals_orderline
+        WHERE ordered_at < %(as_of)s{skip_blank}{where}
+        GROUP BY {keys}, {day_sql('ordered_at')}
+    ), ranked AS (
+        SELECT {keys}, day, revenue, margin,
+               day - LAG(day) OVER (PARTITION BY {keys} ORDER BY day) AS gap,
+               ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY day DESC) AS recency
+        FROM days
+    ), recent_gaps AS (
+        SELECT {keys}, gap,
+               ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY gap) AS rn,
+               COUNT(*) OVER (PARTITION BY {keys}) AS n
+        FROM ranked WHERE gap IS NOT NULL AND recency <= %(recent_gaps)s
+    ), gap_stats AS (
+        SELECT {keys}, MAX(n) AS gaps,
+               AVG(CASE WHEN rn = (n + 1) / 2 OR rn = (n + 2) / 2 THEN gap END) AS median_gap,
+               MAX(CASE WHEN rn = (n + 3) / 4 THEN gap END) AS q1_gap,
+               MAX(CASE WHEN rn = (3 * n + 3) / 4 THEN gap END) AS q3_gap
+        FROM recent_gaps GROUP BY {keys}
+    ), totals AS (
+        SELECT {keys}, COUNT(*) AS orders, MIN(day) AS first_day, MAX(day) AS last_day,
+               SUM(revenue) AS revenue, SUM(margin) AS margin,
+               AVG(CASE WHEN recency <= %(recent_gaps)s + 1 THEN revenue END) AS typical_revenue,
+               SUM(CASE WHEN day >= %(recent_start)s THEN 1 ELSE 0 END) AS recent_orders,
+               SUM(CASE WHEN day >= %(recent_start)s THEN revenue ELSE 0 END) AS recent_revenue,
+               SUM(CASE WHEN day >= %(baseline_start)s AND day < %(recent_start)s THEN 1 ELSE 0 END) AS baseline_orders,
+               SUM(CASE WHEN day >= %(baseline_start)s AND day < %(recent_start)s THEN revenue ELSE 0 END)
+                   AS baseline_revenue
+        FROM ranked GROUP BY {keys}
+    )
+    SELECT t.*, s.gaps, s.median_gap, s.q1_gap, s.q3_gap
+    FROM totals t LEFT JOIN gap_stats s ON {" AND ".join(f"s.{k} = t.{k}" for k in GRAINS[grain])}
+    """
+
+
+@dataclass
+class Cadence:
+    """One unit's buying rhythm as of a date. `has_cadence` is False with too few orders; `reason` says so."""
+
+    account_id: int
+    key: str  # product line or product for the finer grains, "" for the account
+    as_of: dt.date
+    orders: int
+    first_order: dt.date
+    last_order: dt.date
+    revenue: float
+    margin: float
+    typical_revenue: float
+    recent_orders: int
+    recent_revenue: float
+    baseline_orders: int
+    baseline_revenue: float
+    has_cadence: bool
+    reason: str = ""
+    typical_gap: float | None = None
+    spread: float | None = None  # interquartile range of the recent gaps, in days
+    tolerance: float | None = None
+    expected: dt.date | None = None
+    band_from: dt.date | None = None
+    band_to: dt.date | None = None
+
+    @property
+    def days_since_last(self) -> int:
+        return (self.as_of - self.last_order).days
+
+    @property
+    def status(self) -> str:
+        """on time / late / overdue against the expected next order and its band; "no cadence" without one."""
+        if not self.has_cadence or self.typical_gap is None or self.tolerance is None:
+            return "no cadence"
+        days = self.days_since_last
+        if days <= self.typical_gap + self.tolerance:
+            return "on time"
+        if days > self.typical_gap * thresholds()["missed_factor_pct"] / 100:
+            return "overdue"
+        return "late"
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(status=self.status, days_since_last=self.days_since_last)
+        return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in data.items()}
+
+
+def thresholds() -> dict[str, int]:
+    return settings.DEALGATE_SIGNALS
+
+
+def window_starts(as_of: dt.date) -> tuple[int, int]:
+    limits = thresholds()
+    recent_start = day_number(as_of) - limits["recent_days"]
+    return recent_start, recent_start - limits["baseline_days"]
+
+
+def cadences(as_of: dt.date, grain: str = "account", *, account_ids: list[int] | None = None,
+             min_orders: int | None = None) -> list[Cadence]:
+    """Every unit's cadence as of `as_of` (orders strictly before it), in account order."""
+    limits = thresholds()
+    min_orders = min_orders or (limits["min_orders"] if grain == "account" else limits["line_min_orders"])
+    recent_start, baseline_start = window_starts(as_of)
+    params: dict[str, Any] = {"as_of": as_of, "recent_gaps": limits["recent_gaps"], "recent_start": recent_start,
+                              "baseline_start": baseline_start}
+    where = ""
+    if account_ids is not None:
+        ids = ", ".join(str(int(i)) for i in account_ids)
+        where = f" AND account_id IN ({ids})" if account_ids else " AND 1 = 0"
+    with connection.cursor() as cursor:
+        cursor.execute(cadence_sql(grain, where), params)
+        names = [c[0] for c in cursor.description]
+        rows = [dict(zip(names, row)) for row in cursor.fetchall()]
+    found = [to_cadence(row, grain, as_of, min_orders) for row in rows]
+    return sorted(found, key=lambda c: (c.account_id, c.key))
+
+
+def to_cadence(row: dict[str, Any], grain: str, as_of: dt.date, min_orders: int) -> Cadence:
+    key_column = GRAINS[grain][1] if grain != "account" else None
+    cadence = Cadence(
+        account_id=row["account_id"], key=row[key_column] if key_column else "", as_of=as_of,
+        orders=int(row["orders"]), first_order=from_day_number(row["first_day"]),
+        last_order=from_day_number(row["last_day"]), revenue=float(row["revenue"] or 0),
+        margin=float(row["margin"] or 0), typical_revenue=round(float(row["typical_revenue"] or 0), 2),
+        recent_orders=int(row["recent_orders"] or 0), recent_revenue=float(row["recent_revenue"] or 0),
+        baseline_orders=int(row["baseline_orders"] or 0), baseline_revenue=float(row["baseline_revenue"] or 0),
+        has_cadence=False,
+    )
+    if cadence.orders < min_orders or row["median_gap"] is None:
+        cadence.reason = f"{cadence.orders} order day(s); a cadence needs at least {min_orders}"
+        return cadence
+    typical = float(row["median_gap"])
+    spread = float(row["q3_gap"] - row["q1_gap"])
+    tolerance = math.ceil(max(spread, typical * 0.25, 1.0))
+    expected = cadence.last_order + dt.timedelta(days=round(typical))
+    cadence.has_cadence = True
+    cadence.typical_gap, cadence.spread, cadence.tolerance = typical, spread, float(tolerance)
+    cadence.expected = expected
+    cadence.band_from = expected - dt.timedelta(days=tolerance)
+    cadence.band_to = expected + dt.timedelta(days=tolerance)
+    return cadence
+
+
+def cadence_of(account_id: int, as_of: dt.date) -> Cadence | None:
+    """One account's cadence (None when it has no order before `as_of`)."""
+    found = cadences(as_of, account_ids=[account_id])
+    return found[0] if found else None

@@ -1,0 +1,107 @@
+"""Order lines and quotes imported from an ERP export, and the signals a scan raises from them.
+
+Nothing here writes on its own: imports go through `dealgate.signals.importing`, signal changes
+through `dealgate.signals.services`.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from dealgate.deals.models import Account, Deal
+
+
+class OrderLine(models.Model):
+    """One line of one order. (account, order_id, line_key) identifies it, so a re-import adds nothing twice.
+
+    `line_key` is the file's line number when it has a `line` column, else the product.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="order_lines", db_index=False)
+    order_id = models.CharField(max_length=100)
+    line_key = models.CharField(max_length=200)
+    ordered_at = models.DateField()
+    product = models.CharField(max_length=200)
+    product_line = models.CharField(max_length=100, blank=True)
+    quantity = models.DecimalField(max_digits=14, decimal_places=3)
+    revenue = models.DecimalField(max_digits=14, decimal_places=2)
+    margin = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "order_id", "line_key"], name="order_line_unique_per_order"),
+        ]
+        # Cadence reads each account's lines in date order, only those before `as_of`.
+        indexes = [models.Index(fields=["account", "ordered_at"], name="order_line_account_date")]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.product}"
+
+
+class QuoteStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+    EXPIRED = "expired", "Expired"
+
+
+class Quote(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="quotes", db_index=False)
+    number = models.CharField(max_length=100)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    currency = models.CharField(max_length=3, default="EUR")
+    issued = models.DateField()
+    expires = models.DateField()
+    status = models.CharField(max_length=10, choices=QuoteStatus.choices, default=QuoteStatus.OPEN)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "number"], name="quote_unique_per_account")]
+        indexes = [models.Index(fields=["expires"], name="quote_expires")]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class SignalKind(models.TextChoices):
+    MISSED_REORDER = "missed_reorder", "Missed reorder"
+    FREQUENCY_DECLINE = "frequency_decline", "Order frequency decline"
+    SIZE_DECLINE = "size_decline", "Order size decline"
+    DROPPED_LINE = "dropped_line", "Dropped product line"
+    HIGH_MARGIN_STOPPED = "high_margin_stopped", "High-margin item stopped"
+    EXPIRED_QUOTE = "expired_quote", "Expired quote without order"
+    CROSS_SELL_GAP = "cross_sell_gap", "Cross-sell gap"
+
+
+class SignalStatus(models.TextChoices):
+    NEW = "new", "New"
+    CONVERTED = "converted", "Converted"
+    SNOOZED = "snoozed", "Snoozed"
+    DISMISSED = "dismissed", "Dismissed"
+
+
+class Signal(models.Model):
+    """Something in an account's buying worth a rep's look; `cause_key` names the cause, so it is raised once."""
+
+    kind = models.CharField(max_length=30, choices=SignalKind.choices)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="signals")
+    cause_key = models.CharField(max_length=300, unique=True)
+    title = models.CharField(max_length=300)
+    evidence = models.JSONField(default=dict)
+    revenue = models.DecimalField(max_digits=14, decimal_places=2, default=0,
+                                  help_text="Revenue at risk (lapses) or on offer (quotes).")
+    as_of = models.DateField(help_text="The scan's date: only orders before it were read.")
+    raised_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=SignalStatus.choices, default=SignalStatus.NEW)
+    snoozed_until = models.DateField(null=True, blank=True)
+    dismissed_reason = models.CharField(max_length=300, blank=True)
+    deal = models.ForeignKey(Deal, null=True, blank=True, on_delete=models.SET_NULL, related_name="signals")
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        ordering = ["-revenue", "-id"]
+        indexes = [models.Index(fields=["status", "-revenue"], name="signal_status_revenue")]
+
+    def __str__(self) -> str:
+        return self.title

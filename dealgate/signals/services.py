@@ -1,0 +1,147 @@
+"""Every write to signals: the scan that raises them, and a rep's convert, snooze and dismiss."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from dealgate.deals.models import Account, Deal, Source
+from dealgate.deals.services import create_deal, log_activity
+from dealgate.errors import Conflict, NotAllowed, ValidationFailed
+from dealgate.people.access import role_of, team_id_of
+from dealgate.people.models import Role
+from dealgate.pipelines.models import Pipeline
+from dealgate.signals.detectors import detect
+from dealgate.signals.models import Signal, SignalStatus
+
+DISTRIBUTOR_TEMPLATE = "distributor-5"
+
+
+@dataclass
+class ScanResult:
+    as_of: dt.date
+    candidates: int = 0
+    raised: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.raised.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"as_of": self.as_of.isoformat(), "candidates": self.candidates, "raised": self.total,
+                "by_kind": self.raised}
+
+
+def scan_signals(as_of: dt.date | None = None, *, by: Any = None) -> ScanResult:
+    """Raise the signals whose cause is new as of `as_of` (default today); a cause already raised is skipped."""
+    if by is not None and role_of(by) not in (Role.MANAGER, Role.ADMIN):
+        raise NotAllowed("Only managers and admins may run a signal scan.")
+    as_of = as_of or timezone.localdate()
+    candidates = detect(as_of)
+    result = ScanResult(as_of=as_of, candidates=len(candidates))
+    now = timezone.now()
+    with transaction.atomic():
+        for start in range(0, len(candidates), 5000):
+            chunk = candidates[start:start + 5000]
+            known = set(Signal.objects.filter(cause_key__in=[c.cause_key for c in chunk])
+                        .values_list("cause_key", flat=True))
+            new = [c for c in chunk if c.cause_key not in known]
+            Signal.objects.bulk_create([
+                Signal(kind=c.kind, account_id=c.account_id, cause_key=c.cause_key, title=c.title[:300],
+                       evidence=c.evidence, revenue=Decimal(str(c.revenue)), as_of=as_of, raised_at=now)
+                for c in new
+            ], ignore_conflicts=True)
+            for c in new:
+                result.raised[c.kind] = result.raised.get(c.kind, 0) + 1
+    return result
+
+
+def signal_scope(user: Any) -> Q:
+    """Signals a user sees: on accounts they own (reps), their team's accounts (managers), all (admins)."""
+    role = role_of(user)
+    if role == Role.ADMIN:
+        return Q()
+    if role == Role.MANAGER and team_id_of(user) is not None:
+        return Q(account__owner_id=user.pk) | Q(account__owner__profile__team_id=team_id_of(user))
+    return Q(account__owner_id=user.pk) if role else Q(pk__in=[])
+
+
+def inbox(user: Any, *, include_snoozed: bool = False, today: dt.date | None = None) -> QuerySet:
+    """Open signals a user may act on, highest revenue first (snoozed ones come back on their date)."""
+    today = today or timezone.localdate()
+    open_now = Q(status=SignalStatus.NEW) | Q(status=SignalStatus.SNOOZED, snoozed_until__lte=today)
+    if include_snoozed:
+        open_now |= Q(status=SignalStatus.SNOOZED)
+    return (Signal.objects.filter(signal_scope(user)).filter(open_now).select_related("account")
+            .order_by("-revenue", "-id"))
+
+
+def _checked(signal: Signal, by: Any) -> Signal:
+    """The signal locked for change, once the user may act on it and it is still open."""
+    if by is None or not Signal.objects.filter(pk=signal.pk).filter(signal_scope(by)).exists():
+        raise NotAllowed("You can act only on signals of your own (or your team's) accounts.")
+    locked = Signal.objects.select_for_update().get(pk=signal.pk)
+    if locked.status in (SignalStatus.CONVERTED, SignalStatus.DISMISSED):
+        raise Conflict(f"This signal is already {locked.get_status_display().lower()}.")
+    return locked
+
+
+@transaction.atomic
+def snooze_signal(signal: Signal, until: dt.date, *, by: Any) -> Signal:
+    locked = _checked(signal, by)
+    if until <= timezone.localdate():
+        raise ValidationFailed.for_field("until", "a snooze ends on a later day than today")
+    locked.status, locked.snoozed_until, locked.changed_by = SignalStatus.SNOOZED, until, by
+    locked.save(update_fields=["status", "snoozed_until", "changed_by"])
+    return locked
+
+
+@transaction.atomic
+def dismiss_signal(signal: Signal, reason: str, *, by: Any) -> Signal:
+    locked = _checked(signal, by)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed.for_field("reason", "say why the signal is dismissed")
+    locked.status, locked.dismissed_reason, locked.changed_by = SignalStatus.DISMISSED, reason[:300], by
+    locked.save(update_fields=["status", "dismissed_reason", "changed_by"])
+    return locked
+
+
+def pipeline_for(account: Account) -> Pipeline:
+    """The distributor pipeline when there is one, else the pipeline of the account's latest deal, else the first."""
+    pipeline = (Pipeline.objects.filter(template=DISTRIBUTOR_TEMPLATE).order_by("pk").first()
+                or Pipeline.objects.filter(deals__account=account).order_by("-deals__created_at").first()
+                or Pipeline.objects.order_by("pk").first())
+    if pipeline is None:
+        raise ValidationFailed.for_field("pipeline", "there is no pipeline to create the deal in; run `dealgate init`")
+    return pipeline
+
+
+@transaction.atomic
+def convert_signal(signal: Signal, *, by: Any, pipeline: Pipeline | None = None) -> Deal:
+    """A deal in the first stage, owned by the account's owner (or the converter), with the evidence attached."""
+    locked = _checked(signal, by)
+    account = locked.account
+    owner = account.owner if account.owner is not None and role_of(by) != Role.REP else by
+    deal = create_deal(
+        by=by, title=f"{account.name}: {locked.get_kind_display()}"[:200], account=account,
+        pipeline=pipeline or pipeline_for(account), owner=owner, amount=locked.revenue or None, source=Source.SIGNAL,
+    )
+    log_activity(by=by, kind="note", deal=deal, subject=f"From signal: {locked.title}"[:200],
+                 notes=evidence_text(locked))
+    locked.status, locked.deal, locked.changed_by = SignalStatus.CONVERTED, deal, by
+    locked.save(update_fields=["status", "deal", "changed_by"])
+    return deal
+
+
+def evidence_text(signal: Signal) -> str:
+    """The evidence as lines a rep reads on the deal's timeline: 'typical gap days: 30'."""
+    lines = [f"{signal.get_kind_display()} (raised as of {signal.as_of.isoformat()})"]
+    lines += [f"{key.replace('_', ' ')}: {value}" for key, value in signal.evidence.items()]
+    return "\n".join(lines)

@@ -1,0 +1,34 @@
+"""The signal inbox in a real browser: a rep converts a signal and lands on the new deal."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from dealgate.deals.models import Account, Deal
+from dealgate.signals.models import Signal
+from tests.conftest import build_test_pipeline
+from tests.e2e.conftest import shot, sign_in
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_rep_converts_a_signal_from_the_inbox(page, world):
+    build_test_pipeline()
+    account = Account.objects.create(name="Harbour Supplies", owner=world.alice)
+    for key, revenue, title in (("a", 1200, "Reorder 20 days late (usually every 30 days)"),
+                                ("b", 5400, "Stopped buying Adhesives (4 cycles missed)")):
+        Signal.objects.create(kind="missed_reorder" if key == "a" else "dropped_line", account=account,
+                              cause_key=key, title=title, evidence={"days_late": 20}, revenue=revenue,
+                              as_of=dt.date.today(), raised_at=timezone.now())
+    sign_in(page, "alice", world.password)
+    page.get_by_role("link", name="Signals").click()
+    rows = page.locator("table.data tbody tr")
+    assert "Stopped buying Adhesives" in rows.first.inner_text()  # highest revenue first
+    shot(page, "signals-inbox")
+    rows.first.get_by_role("button", name="Convert to deal").click()
+    page.wait_for_url("**/deals/*/")
+    deal = Deal.objects.get()
+    assert deal.source == "signal" and "From signal: Stopped buying Adhesives" in page.content()

@@ -1,0 +1,106 @@
+"""Order and quote import: all or nothing, bad rows named, re-import adds nothing, new lines are added."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from dealgate.deals.models import Account
+from dealgate.errors import NotAllowed, ValidationFailed
+from dealgate.signals.importing import import_orders, import_quotes
+from dealgate.signals.models import OrderLine, Quote
+
+HEADER = "account,order_id,ordered_at,product,product_line,quantity,revenue,margin\n"
+
+
+def csv(*lines: str) -> io.BytesIO:
+    return io.BytesIO((HEADER + "".join(line + "\n" for line in lines)).encode())
+
+
+@pytest.fixture
+def acme(db):
+    return Account.objects.create(name="Acme Supply", external_id="C-100")
+
+
+def test_it_imports_order_lines_matching_accounts_by_name_or_external_id(acme):
+    report = import_orders(csv("acme supply,O1,2026-01-05,Bolt,Fasteners,10,100,30",
+                               "C-100,O1,2026-01-05,Nut,Fasteners,5,50,"))
+    assert (report.created, report.unchanged, report.written) == (2, 0, True)
+    nut = OrderLine.objects.get(product="Nut")
+    assert nut.account == acme and nut.margin is None and str(nut.ordered_at) == "2026-01-05"
+
+
+def test_it_adds_nothing_when_the_same_file_is_imported_again_and_only_new_lines_later(acme):
+    first = "Acme Supply,O1,2026-01-05,Bolt,Fasteners,10,100,30"
+    import_orders(csv(first))
+    again = import_orders(csv(first))
+    assert (again.created, again.unchanged) == (0, 1)
+    later = import_orders(csv(first, "Acme Supply,O2,2026-02-05,Bolt,Fasteners,12,120,36"))
+    assert (later.created, later.unchanged) == (1, 1)
+    assert OrderLine.objects.count() == 2
+
+
+def test_it_names_every_bad_row_and_writes_nothing(acme):
+    report = import_orders(csv(
+        "Acme Supply,O1,2026-01-05,Bolt,Fasteners,10,100,30",    # row 2: good
+        "Nobody Ltd,O2,2026-01-05,Bolt,Fasteners,10,100,30",     # row 3: unknown account
+        "Acme Supply,O3,05/01/2026,Bolt,Fasteners,10,100,30",    # row 4: not an ISO date
+        "Acme Supply,O4,2026-01-07,Bolt,Fasteners,-3,30,9",      # row 5: negative quantity, positive revenue
+        "Acme Supply,R5,2026-01-08,Bolt,Fasteners,-3,-30,-9",    # row 6: a return: fine
+    ))
+    assert report.blocked and not report.written
+    assert [(e.row, e.column) for e in report.errors] == [(3, "account"), (4, "ordered_at"), (5, "quantity")]
+    assert OrderLine.objects.count() == 0
+
+
+def test_it_creates_unknown_accounts_only_when_asked(acme):
+    report = import_orders(csv("Nobody Ltd,O2,2026-01-05,Bolt,Fasteners,10,100,30",
+                               "nobody ltd,O3,2026-02-05,Bolt,Fasteners,10,100,30"), create_accounts=True)
+    assert (report.created, report.accounts_created) == (2, 1)
+    assert OrderLine.objects.filter(account__name="Nobody Ltd").count() == 2
+
+
+def test_it_writes_nothing_on_a_dry_run(acme):
+    report = import_orders(csv("Acme Supply,O1,2026-01-05,Bolt,Fasteners,10,100,30"), dry_run=True)
+    assert report.rows == 1 and not report.written and OrderLine.objects.count() == 0
+
+
+def test_it_refuses_a_file_without_the_required_columns_and_an_unknown_mapping(acme):
+    with pytest.raises(ValidationFailed, match="lacks the column"):
+        import_orders(io.BytesIO(b"account,when\nAcme Supply,2026-01-01\n"))
+    with pytest.raises(ValidationFailed, match="mapping"):
+        import_orders(csv(), mapping="sap")
+
+
+def test_it_lets_only_managers_and_admins_import(world, acme):
+    with pytest.raises(NotAllowed):
+        import_orders(csv("Acme Supply,O1,2026-01-05,Bolt,Fasteners,10,100,30"), by=world.alice)
+    assert import_orders(csv("Acme Supply,O1,2026-01-05,Bolt,Fasteners,10,100,30"), by=world.bob).created == 1
+
+
+def test_it_imports_quotes_and_updates_a_known_quote_from_the_file(acme):
+    header = "account,number,amount,issued,expires,status\n"
+    first = import_quotes(io.BytesIO((header + "Acme Supply,Q-1,2500,2026-01-01,2026-01-31,open\n").encode()))
+    assert first.created == 1
+    second = import_quotes(io.BytesIO((header + "Acme Supply,Q-1,2500,2026-01-01,2026-01-31,won\n"
+                                                "Acme Supply,Q-2,900,2026-02-01,2026-01-31,open\n").encode()))
+    assert second.blocked and [(e.row, e.column) for e in second.errors] == [(3, "expires")]
+    third = import_quotes(io.BytesIO((header + "Acme Supply,Q-1,2500,2026-01-01,2026-01-31,won\n").encode()))
+    assert (third.created, third.updated) == (0, 1)
+    assert Quote.objects.get().status == "accepted"
+
+
+def test_it_imports_orders_from_the_command_line_and_exits_1_on_bad_rows(acme, tmp_path, capsys):
+    good = tmp_path / "orders.csv"
+    good.write_text(HEADER + "Acme Supply,O1,2026-01-05,Bolt,Fasteners,10,100,30\n")
+    call_command("import", "orders", str(good), "--mapping", "generic")
+    assert "1 was created" in capsys.readouterr().out or OrderLine.objects.count() == 1
+    bad = tmp_path / "bad.csv"
+    bad.write_text(HEADER + "Acme Supply,O2,yesterday,Bolt,Fasteners,10,100,30\n")
+    with pytest.raises(CommandError):
+        call_command("import", "orders", str(bad), "--mapping", "generic")
+    assert "row 2, column 'ordered_at'" in capsys.readouterr().out
+    assert OrderLine.objects.count() == 1

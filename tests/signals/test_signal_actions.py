@@ -1,0 +1,73 @@
+"""A rep's inbox and actions on a signal: convert to a deal with the evidence, snooze, dismiss with a reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from dealgate.deals.models import Account
+from dealgate.errors import Conflict, NotAllowed, ValidationFailed
+from dealgate.signals.models import Signal
+from dealgate.signals.services import convert_signal, dismiss_signal, inbox, snooze_signal
+
+from .history import d
+
+
+def signal_on(account: Account, revenue: int, key: str) -> Signal:
+    return Signal.objects.create(kind="missed_reorder", account=account, cause_key=key, title=f"Reorder late {key}",
+                                 evidence={"days_late": 20, "typical_gap_days": 30}, revenue=revenue,
+                                 as_of=d("2026-07-20"), raised_at=dt.datetime(2026, 7, 20, tzinfo=dt.timezone.utc))
+
+
+@pytest.fixture
+def signals(world, pipeline):
+    alices = Account.objects.create(name="Alice's account", owner=world.alice)
+    carols = Account.objects.create(name="Carol's account", owner=world.carol)
+    return signal_on(alices, 1000, "a1"), signal_on(alices, 5000, "a2"), signal_on(carols, 9000, "c1")
+
+
+def test_it_shows_a_rep_the_signals_on_their_accounts_highest_revenue_first(world, signals):
+    small, big, carols = signals
+    assert list(inbox(world.alice)) == [big, small]
+    assert list(inbox(world.bob)) == [big, small]  # her manager sees the team's
+    assert list(inbox(world.dave)) == [carols, big, small]
+
+
+def test_it_converts_a_signal_to_a_deal_in_the_first_stage_with_the_evidence(world, signals, pipeline):
+    small, _, _ = signals
+    deal = convert_signal(small, by=world.alice)
+    small.refresh_from_db()
+    assert (small.status, small.deal) == ("converted", deal)
+    assert deal.stage.key == "qualify" and deal.source == "signal" and deal.amount == 1000
+    assert deal.owner == world.alice and deal.account == small.account
+    note = deal.activities.get()
+    assert "days late: 20" in note.notes and "typical gap days: 30" in note.notes
+    with pytest.raises(Conflict):
+        convert_signal(small, by=world.alice)
+
+
+def test_it_refuses_acting_on_another_reps_signal(world, signals):
+    with pytest.raises(NotAllowed):
+        convert_signal(signals[2], by=world.alice)
+    with pytest.raises(NotAllowed):
+        dismiss_signal(signals[2], "not ours", by=world.alice)
+
+
+def test_it_snoozes_until_a_date_and_brings_the_signal_back_then(world, signals):
+    small, big, _ = signals
+    snooze_signal(big, dt.date.today() + dt.timedelta(days=7), by=world.alice)
+    assert list(inbox(world.alice)) == [small]
+    assert list(inbox(world.alice, today=dt.date.today() + dt.timedelta(days=7))) == [big, small]
+    with pytest.raises(ValidationFailed):
+        snooze_signal(small, dt.date.today(), by=world.alice)
+
+
+def test_it_dismisses_only_with_a_reason(world, signals):
+    small, big, _ = signals
+    with pytest.raises(ValidationFailed):
+        dismiss_signal(small, "  ", by=world.alice)
+    dismiss_signal(small, "Moved to a competitor for good", by=world.alice)
+    small.refresh_from_db()
+    assert small.status == "dismissed" and small.dismissed_reason == "Moved to a competitor for good"
+    assert list(inbox(world.alice)) == [big]

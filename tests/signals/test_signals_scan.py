@@ -1,0 +1,160 @@
+"""Each signal on a hand-made order history: raised when it should, not when it should not, never twice,
+with the evidence numbers worked out by hand in the comments."""
+
+from __future__ import annotations
+
+import pytest
+
+from dealgate.deals import services as deal_services
+from dealgate.deals.models import Account
+from dealgate.signals.detectors import detect
+from dealgate.signals.models import Quote, Signal
+from dealgate.signals.services import scan_signals
+
+from .history import d, every, orders
+
+
+def kinds(account: Account) -> list[str]:
+    return sorted(Signal.objects.filter(account=account).values_list("kind", flat=True))
+
+
+@pytest.fixture
+def acme(db):
+    return Account.objects.create(name="Acme Supply")
+
+
+@pytest.fixture
+def monthly(acme):
+    """Six orders 30 days apart, the last on 31 May: expected 30 June, band +-8 days (a quarter of 30)."""
+    orders(acme, every("2026-01-01", 30, 6))
+    return acme
+
+
+def test_it_raises_a_missed_reorder_with_its_evidence(monthly):
+    result = scan_signals(d("2026-07-20"))
+    signal = Signal.objects.get(account=monthly, kind="missed_reorder")
+    # 50 days since 31 May > 1.5 x 30 = 45 and > 30 + 8; 20 days past 30 June.
+    assert signal.evidence == {
+        "last_order": "2026-05-31", "typical_gap_days": 30.0, "tolerance_days": 8.0, "expected": "2026-06-30",
+        "band_to": "2026-07-08", "days_since_last": 50, "days_late": 20, "typical_order_revenue": 1000.0,
+    }
+    assert signal.revenue == 1000 and signal.status == "new" and result.raised == {"missed_reorder": 1}
+
+
+def test_it_does_not_raise_a_missed_reorder_inside_the_factor_or_for_an_account_on_time(monthly):
+    scan_signals(d("2026-07-10"))  # 40 days: past the band (38) but not 1.5 cycles (45): late, not missed
+    assert kinds(monthly) == []
+
+
+def test_it_never_raises_the_same_missed_reorder_twice(monthly):
+    scan_signals(d("2026-07-20"))
+    again = scan_signals(d("2026-07-20"))
+    later = scan_signals(d("2026-07-25"))  # the same missed cycle (expected 30 June)
+    assert again.total == 0 and later.total == 0
+    assert kinds(monthly) == ["missed_reorder"]
+
+
+def test_it_raises_an_order_frequency_decline(acme):
+    # Baseline (6 Jul 2025 - 1 Apr 2026): nine orders, 30 days apart -> 9 x 90/270 = 3 per 90 days.
+    # Recent 90 days (from 2 Apr 2026): one order. 1 < 3 x 60%: down round(100 x (1 - 1/3)) = 67%.
+    orders(acme, every("2025-07-10", 30, 9) + ["2026-05-15"])
+    scan_signals(d("2026-07-01"))
+    signal = Signal.objects.get(account=acme, kind="frequency_decline")
+    assert signal.evidence["orders_now"] == 1 and signal.evidence["orders_baseline"] == 3
+    assert signal.evidence["drop_pct"] == 67
+    assert signal.revenue == 2000  # two orders a quarter fewer, at 1,000 each
+
+
+def test_it_raises_an_order_size_decline_and_no_frequency_decline_when_the_rhythm_holds(acme):
+    # Baseline: twelve orders of 1,000, 20 days apart; recent: four of 400, 20 days apart (4 = 12 x 90/270).
+    orders(acme, every("2025-08-01", 20, 12), revenue=1000)
+    orders(acme, every("2026-04-10", 20, 4), revenue=400, prefix="small-")
+    scan_signals(d("2026-07-01"))
+    assert kinds(acme) == ["size_decline"]
+    signal = Signal.objects.get(account=acme)
+    assert (signal.evidence["average_order_now"], signal.evidence["average_order_baseline"]) == (400, 1000)
+    assert signal.evidence["drop_pct"] == 60 and signal.revenue == 2400  # 600 less on each of 4 orders
+
+
+def test_it_raises_a_dropped_product_line_while_the_account_buys_other_lines(acme):
+    orders(acme, every("2026-01-01", 14, 13), product="Bolt", product_line="Fasteners")  # last 18 June
+    orders(acme, every("2026-01-01", 28, 3), product="Glue", product_line="Adhesives", revenue=500)  # last 26 Feb
+    scan_signals(d("2026-07-01"))
+    signal = Signal.objects.get(account=acme, kind="dropped_line")
+    # 125 days since 26 Feb > 3 cycles of 28; 125 // 28 = 4 cycles missed; a year of it: 500 x 365/28.
+    assert signal.evidence["product_line"] == "Adhesives"
+    assert (signal.evidence["days_since_last"], signal.evidence["cycles_missed"]) == (125, 4)
+    assert float(signal.revenue) == pytest.approx(6517.86, abs=0.01)
+    assert not Signal.objects.filter(kind="high_margin_stopped").exists()  # Glue had no margin
+
+
+def test_it_does_not_raise_a_dropped_line_when_the_whole_account_stopped_or_the_line_was_never_regular(acme):
+    orders(acme, every("2026-01-01", 14, 4), product="Bolt", product_line="Fasteners")  # all stop 12 Feb
+    orders(acme, every("2026-01-01", 14, 4), product="Glue", product_line="Adhesives")
+    orders(acme, ["2026-01-03", "2026-02-05"], product="Tape", product_line="Tapes")  # two orders: no cadence
+    scan_signals(d("2026-07-01"))
+    assert "dropped_line" not in kinds(acme)
+
+
+def test_it_raises_a_high_margin_item_stopped_within_a_line_that_goes_on(acme):
+    orders(acme, every("2026-01-01", 14, 13), product="Bolt", product_line="Fasteners", margin=100)
+    orders(acme, every("2026-01-01", 14, 4), product="Titan bolt", product_line="Fasteners", revenue=800,
+           margin=360)  # 45% margin, last 12 Feb
+    scan_signals(d("2026-07-01"))
+    # (The account's orders also shrank: 1,457 on average before 2 April, 1,000 since: a size decline too.)
+    assert kinds(acme) == ["high_margin_stopped", "size_decline"]
+    signal = Signal.objects.get(account=acme, kind="high_margin_stopped")
+    # 139 days since 12 Feb = 9 cycles of 14; a year: 800 x 365/14.
+    assert signal.evidence["product"] == "Titan bolt" and signal.evidence["margin_pct"] == 45.0
+    assert signal.evidence["cycles_missed"] == 9
+    assert float(signal.revenue) == pytest.approx(20857.14, abs=0.01)
+
+
+def quote(account: Account, number: str = "Q-1", status: str = "open") -> Quote:
+    return Quote.objects.create(account=account, number=number, amount=2500, issued=d("2026-05-01"),
+                                expires=d("2026-05-31"), status=status)
+
+
+def test_it_raises_an_expired_quote_without_an_order_once(acme):
+    quote(acme)
+    scan_signals(d("2026-07-01"))
+    scan_signals(d("2026-07-02"))
+    signal = Signal.objects.get(account=acme, kind="expired_quote")
+    assert signal.revenue == 2500 and signal.evidence["days_since_expiry"] == 31
+
+
+def test_it_raises_no_expired_quote_after_an_order_an_open_deal_or_an_accepted_quote(world, pipeline):
+    ordered, in_deal, accepted = (Account.objects.create(name=n) for n in ("Ordered", "In deal", "Accepted"))
+    quote(ordered)
+    orders(ordered, ["2026-06-10"])
+    quote(in_deal)
+    deal_services.create_deal(by=world.alice, title="Reorder", account=in_deal, pipeline=pipeline)
+    quote(accepted, status="accepted")
+    scan_signals(d("2026-07-01"))
+    assert not Signal.objects.filter(kind="expired_quote").exists()
+
+
+def test_it_never_lets_orders_on_or_after_as_of_change_what_a_scan_finds(monthly):
+    before = [c.__dict__ for c in detect(d("2026-07-20"))]
+    orders(monthly, ["2026-07-20", "2026-07-21", "2026-09-01"], prefix="later-")
+    assert [c.__dict__ for c in detect(d("2026-07-20"))] == before and before
+
+
+def test_it_raises_a_cross_sell_gap_against_similar_accounts(db):
+    retail = [Account.objects.create(name=f"Shop {i}", segment="Retail") for i in range(6)]
+    for shop in retail[:5]:
+        orders(shop, ["2026-03-01"], product="Bolt", product_line="Fasteners")
+        orders(shop, ["2026-03-02"], product="Glue", product_line="Adhesives")
+    for shop, revenue in zip(retail[:4], (1000, 2000, 3000, 4000)):
+        orders(shop, ["2026-03-03"], product="Drill", product_line="Tools", revenue=revenue)
+    orders(retail[5], ["2026-03-01"], product="Bolt", product_line="Fasteners")  # one line: a specialist
+    wholesale = Account.objects.create(name="Depot", segment="Wholesale")
+    orders(wholesale, ["2026-03-01"], product="Bolt", product_line="Fasteners")
+    orders(wholesale, ["2026-03-02"], product="Glue", product_line="Adhesives")
+    scan_signals(d("2026-07-01"))
+    gap = Signal.objects.get(kind="cross_sell_gap")
+    # Tools: 4 of the 6 retail accounts (67% >= 60%); Shop 4 buys two lines but not Tools; the median
+    # yearly Tools revenue of the buyers is (2000 + 3000) / 2 = 2500. Depot's segment has no 5 peers.
+    assert gap.account == retail[4] and gap.revenue == 2500
+    assert gap.evidence == {"product_line": "Tools", "peers": 6, "peers_buying": 4, "share_pct": 67,
+                            "segment": "Retail", "typical_yearly_revenue": 2500.0}

@@ -33,6 +33,7 @@ from dealgate.deals.models import (
     StageHistory,
 )
 from dealgate.errors import Conflict, MoveBlocked, NotAllowed, NotFound, ValidationFailed
+from dealgate.inputs import storable_text
 from dealgate.people.access import can_edit_deal, can_override, role_of, team_id_of
 from dealgate.pipelines.criteria import evaluate, load_facts
 from dealgate.pipelines.gate import PipelineRules
@@ -94,7 +95,7 @@ def _currency(value: Any) -> str:
 
 
 def _text(value: Any, field: str, *, max_length: int, required: bool = False) -> str:
-    text = "" if value is None else str(value).strip()
+    text = storable_text(value, field).strip()
     if required and not text:
         raise ValidationFailed.for_field(field, "is required")
     if len(text) > max_length:
@@ -313,6 +314,25 @@ def move_deal(
         row = _history_row(locked, from_stage, target, kind, at=now, by=by, override_reason=reason_text)
         row.save()
         return row
+
+
+HANDOFF_MAX_LENGTH = 10_000
+
+
+def move_deal_with_handoff(deal: Deal, to_stage: Stage | str, *, by: Any, handoff: str = "",
+                           **move: Any) -> StageHistory:
+    """Move a deal and, on a move to Won, keep the handoff note: both or neither.
+
+    The note is checked before anything is written, and the move and the note's activity share
+    one transaction: a note too long used to be refused after the move had committed, losing the
+    note and answering the retry with "already in Won".
+    """
+    note = _text(handoff, "handoff", max_length=HANDOFF_MAX_LENGTH)
+    with transaction.atomic():
+        row = move_deal(deal, to_stage, by=by, **move)
+        if note and row.to_stage.kind == StageKind.WON:
+            log_activity(by=by, kind="note", subject="Handoff", notes=note, deal=deal)
+    return row
 
 
 def resolve_stage(pipeline: Pipeline, stage: Stage | str) -> Stage:

@@ -93,8 +93,8 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
         return render_panel(request, deal, mode="message", status=403,
                             message=f"{deal.title} belongs to {deal.owner}; only they or a manager may move it.")
     try:
-        services.move_deal(
-            deal, to_stage, by=request.user,
+        services.move_deal_with_handoff(
+            deal, to_stage, by=request.user, handoff=request.POST.get("handoff", ""),
             override_reason=request.POST.get("override_reason") or None,
             lost_reason=request.POST.get("lost_reason") or None,
             lost_note=request.POST.get("lost_note", ""),
@@ -109,9 +109,6 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
         return render_panel(request, deal, mode=mode, to_stage=to_stage, status=403, message=exc.message)
     except Conflict as exc:
         return render_panel(request, deal, mode="message", status=409, message=exc.message)
-    handoff = (request.POST.get("handoff") or "").strip()
-    if handoff and to_stage.kind == StageKind.WON:
-        services.log_activity(by=request.user, kind="note", subject="Handoff", notes=handoff, deal=deal)
     if request.POST.get("origin") == "deal" or not request.htmx:
         messages.success(request, f"Moved to {to_stage.name}.")
         return _back_to_deal(request, deal)

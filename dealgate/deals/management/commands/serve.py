@@ -30,7 +30,9 @@ class Command(BaseCommand):
             generate(deals=demo_deals, seed=seed, stdout=self.stdout)
         self.print_logins()
         self.stdout.write(f"Dealgate is at http://{addrport}/  (Ctrl+C stops it)")
-        call_command("runserver", addrport, use_reloader=False, skip_checks=False)
+        from dealgate.web.server import BoundedRunserver
+
+        call_command(BoundedRunserver(), addrport, use_reloader=False, skip_checks=False)
 
     def print_logins(self):
         """Show one demo login per role, if the demo password still works (each check costs a hash)."""

@@ -145,6 +145,8 @@ def adopt(request: HttpRequest, stage_id: int) -> HttpResponse:
     `action=undo` undoes the stage's latest adoption instead (same route: the undo acts on the
     same stage's adopted probability).
     """
+    if role_of(request.user) != "admin":
+        raise PermissionDenied("Only an admin may adopt a learned probability.")
     if request.POST.get("action") == "undo":
         return undo_adoption(request, stage_id)
     stage = get_object_or_404(Stage, pk=stage_id)

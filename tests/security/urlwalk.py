@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -198,7 +199,7 @@ class Answer:
     error: str  # the exception a view raised, if any (the server answers 500 then)
 
 
-def call(client: Client, method: str, url: str, params: Any = None) -> Answer:
+def call(client: Client, method: str, url: str, params: Any = None, *, json_body: Any = None) -> Answer:
     """One request inside a savepoint that is rolled back: the world stays as built for the next one.
 
     The client's cookies are put back too, so walking /logout/ does not sign the role out.
@@ -210,6 +211,8 @@ def call(client: Client, method: str, url: str, params: Any = None) -> Answer:
         with transaction.atomic():
             if method == "GET":
                 response = client.get(f"{url}?{query}" if query else url)
+            elif json_body is not None:
+                response = client.generic(method, url, json.dumps(json_body), content_type="application/json")
             else:
                 response = client.generic(method, url, query, content_type="application/x-www-form-urlencoded")
             transaction.set_rollback(True)

@@ -48,20 +48,21 @@ FULL_ROLES = ("admin", "rep_a")
 SAMPLED = 2
 
 
-def _query_batches(read: list[str], role: str, rng: random.Random) -> list[dict[str, str]]:
+def _query_batches(read: list[str], role: str, rng: random.Random, full: bool) -> list[dict[str, str]]:
     """Every parameter at once with one value (1 MB only one at a time), then each read one alone."""
     values = [v for v in HOSTILE if v is not MEGABYTE]
-    if role not in FULL_ROLES:
+    if not full:
         values = rng.sample(values, SAMPLED)
     params = sorted(set(read) | set(GENERIC_PARAMS))
     batches = [{name: value for name in params} for value in values]
-    if role in FULL_ROLES:
+    if full:
         batches += [{name: value} for name in sorted(read) for value in rng.sample(HOSTILE, 2)]
         batches += [{name: MEGABYTE} for name in sorted(read)[:1]]
     return batches
 
 
-def _walk_get(client, role: str, url: str, read_keys: set[str], rng: random.Random, failures: list, forms: dict) -> None:
+def _walk_get(client, role: str, url: str, read_keys: set[str], rng: random.Random, failures: list, forms: dict,
+              full: bool) -> None:
     read_keys.clear()
     first = urlwalk.call(client, "GET", url)
     _check(first, role, "GET", url, {}, failures)
@@ -70,7 +71,7 @@ def _walk_get(client, role: str, url: str, read_keys: set[str], rng: random.Rand
             forms.setdefault((form.action, form.method, tuple(f[0] for f in form.fields)), form)
     if first.status >= 300 and first.status != 404:
         return  # a redirect to sign in, a refusal or not a GET: the view read nothing
-    for query in _query_batches(sorted(read_keys), role, rng):
+    for query in _query_batches(sorted(read_keys), role, rng, full):
         _check(urlwalk.call(client, "GET", url, query), role, "GET", url, query, failures)
 
 
@@ -110,7 +111,9 @@ def test_it_never_answers_a_server_error_to_hostile_input(world, pipeline, make_
     walk = [(route, url) for route in urlwalk.all_routes() for url in urlwalk.concrete_urls(route, w)]
     for route, url in walk:
         for role in _roles_for(route):
-            _walk_get(clients[role], role, url, read_keys, rng, failures, forms)
+            # Django's own admin gets a sample: its many model pages share one code path
+            full = role in FULL_ROLES and not route.is_admin
+            _walk_get(clients[role], role, url, read_keys, rng, failures, forms, full)
             read_keys.clear()
             posted = urlwalk.call(clients[role], "POST", url)
             _check(posted, role, "POST", url, {}, failures)

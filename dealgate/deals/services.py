@@ -328,6 +328,9 @@ def move_deal_with_handoff(deal: Deal, to_stage: Stage | str, *, by: Any, handof
     note and answering the retry with "already in Won".
     """
     note = _text(handoff, "handoff", max_length=HANDOFF_MAX_LENGTH)
+    for field in ("override_reason", "lost_reason", "lost_note"):
+        if isinstance(move.get(field), str):
+            storable_text(move[field], field)
     with transaction.atomic():
         row = move_deal(deal, to_stage, by=by, **move)
         if note and row.to_stage.kind == StageKind.WON:

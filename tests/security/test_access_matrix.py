@@ -124,8 +124,10 @@ def _probe(route: urlwalk.Route, url: str, w) -> tuple[str, dict, dict | None] |
     action = parts[-1 if route.route.endswith("<str:action>/") else -2] if "<str:action>" in route.route else ""
     if route.route == "settings/users/<str:action>/" and action not in ("user-add", "team-add"):
         return None
-    if route.route == "settings/users/<str:action>/<int:target>/" and action in ("user-add", "team-add"):
-        return None
+    if route.route == "settings/users/<str:action>/<int:target>/":
+        target = int(parts[-1])
+        if action in ("user-add", "team-add") or target != (w.world.east.pk if action == "team" else w.world.alice.pk):
+            return None
     if route.route == "settings/pipelines/<slug:key>/<str:action>/" and action != "pipeline":
         return None
     if route.route == "settings/pipelines/<slug:key>/<str:action>/<int:target>/":

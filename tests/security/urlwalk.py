@@ -127,7 +127,9 @@ def path_values(route: Route, param: str, w: SimpleNamespace) -> list[Any]:
     if param == "pk":
         return [w.account_a.pk] if route.route.startswith("accounts/") else [w.deal_a.pk]
     if param == "target":
-        return [w.world.alice.pk] if "users" in route.route else [w.stages["qualify"].pk, w.criterion.pk]
+        if "users" in route.route:
+            return [w.world.alice.pk, w.world.east.pk]  # a user, or a team for the team actions
+        return [w.stages["qualify"].pk, w.criterion.pk]
     if param == "name":  # the API docs' static assets
         from dealgate.api.docs import ASSETS
 

@@ -41,7 +41,7 @@ def render_panel(request: HttpRequest, deal: Deal, *, mode: str, to_stage: Stage
     keyboard move menu, or a plain message."""
     context: dict[str, Any] = {
         "deal": deal, "mode": mode, "to_stage": to_stage, "errors": errors or {}, "error_form": error_form,
-        "message": message, "status_error": status >= 400, "origin": request.POST.get("origin") or request.GET.get("origin") or "board",
+        "message": message, "error_message": message, "status_error": status >= 400, "origin": request.POST.get("origin") or request.GET.get("origin") or "board",
         "board_query": request.POST.get("board_query") or request.GET.get("board_query") or "",
         "can_edit": can_edit_deal(request.user, deal), "can_override": can_override(request.user),
         "contact_roles": gate.CONTACT_ROLES,

@@ -61,3 +61,14 @@ class MoveBlocked(DealgateError):
     def __init__(self, message: str, *, unmet: list[dict[str, Any]], deal_id: int, to_stage: str):
         super().__init__(message, details={"deal": deal_id, "to_stage": to_stage, "unmet": unmet})
         self.unmet = unmet
+
+
+class BadParameter(DealgateError):
+    """A query-string parameter that is not what the page reads (not an id, not a date, a NUL...)."""
+
+    code = "bad_parameter"
+    http_status = 400
+
+    @classmethod
+    def for_param(cls, name: str, message: str) -> "BadParameter":
+        return cls(f"{name}: {message}", details={name: [message]})

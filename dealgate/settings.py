@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "dealgate.audit.middleware.AuditSurfaceMiddleware",
+    "dealgate.web.middleware.DealgateErrorPage",
 ]
 
 ROOT_URLCONF = "dealgate.urls"
@@ -140,6 +141,8 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 # How many analytics figures a page computes at once, each on its own connection
 # (dealgate.analytics.together); 1 computes them one after the other.
 DEALGATE_ANALYTICS_THREADS = envint("DEALGATE_ANALYTICS_THREADS", 8, minimum=1)
+# Requests `dealgate serve` runs at once (each on one database connection); the rest wait their turn.
+DEALGATE_SERVE_REQUESTS = envint("DEALGATE_SERVE_REQUESTS", 16, minimum=1)
 # The company currency: totals in other currencies convert into it with the rate table.
 DEALGATE_CURRENCY = envstr("DEALGATE_CURRENCY", "EUR").upper()
 if not is_currency_code(DEALGATE_CURRENCY):

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from dealgate.errors import ValidationFailed
+from dealgate.inputs import EARLIEST_DATE, LATEST_DATE
 
 UTC = dt.timezone.utc
 
@@ -103,4 +104,6 @@ def parse_as_of(value: str | dt.date | None, *, default: dt.datetime | None = No
             day = dt.date.fromisoformat(str(value).strip())
         except ValueError:
             raise ValidationFailed.for_field("as_of", f"{value!r} is not a date; use YYYY-MM-DD") from None
+    if not EARLIEST_DATE <= day <= LATEST_DATE:  # the day after 9999-12-31 does not exist
+        raise ValidationFailed.for_field("as_of", f"must be between {EARLIEST_DATE} and {LATEST_DATE}")
     return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=UTC)

@@ -26,7 +26,7 @@ from typing import Any, Callable
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.dummy import DummyCache
-from django.db import connection, connections
+from django.db import DatabaseError, connection, connections
 
 _threads: dict[int, threading.BoundedSemaphore] = {}  # limit -> the free threads under that limit
 _threads_lock = threading.Lock()
@@ -87,7 +87,13 @@ def _free_threads() -> threading.BoundedSemaphore:
 
 
 def _on_own_connection(work: Callable[[], None], free: threading.BoundedSemaphore) -> None:
+    """Help only once this thread has a connection: when the database has none to spare ("too many
+    clients"), the caller computes the figures in turn on its own connection instead."""
     try:
+        try:
+            connection.ensure_connection()
+        except DatabaseError:
+            return
         work()
     finally:
         connections.close_all()  # this thread's connections only

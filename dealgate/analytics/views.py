@@ -29,6 +29,7 @@ from dealgate.analytics.models import ProbabilityAdoption
 from dealgate.analytics.services import adopt_probability, revert_adoption
 from dealgate.deals.models import Source
 from dealgate.errors import DealgateError
+from dealgate.inputs import query_int, query_text
 from dealgate.people.access import role_of, visible_deals
 from dealgate.people.models import Team
 from dealgate.pipelines.models import Pipeline, Stage
@@ -64,19 +65,16 @@ def _filters(request: HttpRequest) -> tuple[Scope, Period, Any, dict[str, Any]]:
         errors.append(exc.message)
         period = period_containing(cutoff.date(), 3)
 
-    def number(name: str) -> int | None:
-        value = request.GET.get(name, "")
-        return int(value) if value.isdigit() else None
-
-    pipeline_id = number("pipeline")
+    pipeline_id, owner_id, team_id = (query_int(request.GET, name) for name in ("pipeline", "owner", "team"))
+    source, segment = query_text(request.GET, "source"), query_text(request.GET, "segment")
     if pipeline_id is None and pipelines:
         pipeline_id = max(pipelines, key=lambda p: deals.filter(pipeline=p).count()).pk
-    scope = scope_for(user, pipeline_id=pipeline_id, owner_id=number("owner"), team_id=number("team"),
-                      source=request.GET.get("source") or None, segment=request.GET.get("segment") or None)
+    scope = scope_for(user, pipeline_id=pipeline_id, owner_id=owner_id, team_id=team_id,
+                      source=source or None, segment=segment or None)
     form = {
         "period": period.label, "as_of": request.GET.get("as_of", ""), "pipelines": pipelines,
-        "pipeline": pipeline_id, "owner": number("owner"), "team": number("team"),
-        "source": request.GET.get("source", ""), "segment": request.GET.get("segment", ""),
+        "pipeline": pipeline_id, "owner": owner_id, "team": team_id,
+        "source": source, "segment": segment,
         "owners": get_user_model().objects.filter(pk__in=deals.values("owner_id")).order_by("username"),
         "teams": Team.objects.filter(pk__in=deals.values("team_id")),
         "sources": Source.choices,
@@ -147,6 +145,8 @@ def adopt(request: HttpRequest, stage_id: int) -> HttpResponse:
     `action=undo` undoes the stage's latest adoption instead (same route: the undo acts on the
     same stage's adopted probability).
     """
+    if role_of(request.user) != "admin":
+        raise PermissionDenied("Only an admin may adopt a learned probability.")
     if request.POST.get("action") == "undo":
         return undo_adoption(request, stage_id)
     stage = get_object_or_404(Stage, pk=stage_id)

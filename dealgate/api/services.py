@@ -13,6 +13,7 @@ from django.utils import timezone
 from dealgate.api.models import ApiToken
 from dealgate.audit.services import record
 from dealgate.errors import NotFound, ValidationFailed
+from dealgate.inputs import storable_text
 
 TOKEN_PREFIX = "dg_"
 # Writing last_used on every request would turn each read into a write; a minute is precise enough.
@@ -25,7 +26,7 @@ def hash_token(secret: str) -> str:
 
 def create_token(*, user: Any, name: str) -> tuple[ApiToken, str]:
     """Return the token row and its secret. The secret exists only in this return value."""
-    name = (name or "").strip()
+    name = storable_text(name or "", "name").strip()
     if not name:
         raise ValidationFailed.for_field("name", "is required")
     if len(name) > 100:

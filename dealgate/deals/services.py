@@ -36,6 +36,7 @@ from dealgate.deals.models import (
     StageHistory,
 )
 from dealgate.errors import Conflict, MoveBlocked, NotAllowed, NotFound, ValidationFailed
+from dealgate.inputs import storable_text
 from dealgate.people.access import can_create_deal_for, can_edit_deal, can_override, role_of, team_id_of
 from dealgate.pipelines.criteria import evaluate, load_facts
 from dealgate.pipelines.gate import PipelineRules
@@ -128,7 +129,7 @@ def parse_currency(value: Any, field: str = "currency") -> str:
 
 
 def _text(value: Any, field: str, *, max_length: int, required: bool = False) -> str:
-    text = "" if value is None else str(value).strip()
+    text = storable_text(value, field).strip()
     if required and not text:
         raise ValidationFailed.for_field(field, "is required")
     if len(text) > max_length:
@@ -380,6 +381,28 @@ def _move_note(override_reason: str, lost: LostReason | None, lost_note: str) ->
     if lost is not None:
         return f"lost reason: {lost.label}" + (f" ({lost_note})" if lost_note else "")
     return ""
+
+
+HANDOFF_MAX_LENGTH = 10_000
+
+
+def move_deal_with_handoff(deal: Deal, to_stage: Stage | str, *, by: Any, handoff: str = "",
+                           **move: Any) -> StageHistory:
+    """Move a deal and, on a move to Won, keep the handoff note: both or neither.
+
+    The note is checked before anything is written, and the move and the note's activity share
+    one transaction: a note too long used to be refused after the move had committed, losing the
+    note and answering the retry with "already in Won".
+    """
+    note = _text(handoff, "handoff", max_length=HANDOFF_MAX_LENGTH)
+    for field in ("override_reason", "lost_reason", "lost_note"):
+        if isinstance(move.get(field), str):
+            storable_text(move[field], field)
+    with transaction.atomic():
+        row = move_deal(deal, to_stage, by=by, **move)
+        if note and row.to_stage.kind == StageKind.WON:
+            log_activity(by=by, kind="note", subject="Handoff", notes=note, deal=deal)
+    return row
 
 
 def resolve_stage(pipeline: Pipeline, stage: Stage | str) -> Stage:

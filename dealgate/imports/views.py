@@ -1,7 +1,8 @@
 """The import page: upload a file, map its columns, preview, dry run, import; and CSV downloads.
 
-Managers and admins only: an import writes many deals at once and an export reads every deal,
-past the team scope a rep's pages keep to. The work itself is `services.import_file` and
+Managers and admins only: an import writes many deals at once and an export reads many. A
+manager's download holds the deals (and their activities and history) of the manager's team, as
+every other page does; an admin's holds every deal. The work itself is `services.import_file` and
 `exports.csv_lines`, the same calls the CLI makes.
 """
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q, QuerySet
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -23,11 +25,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from dealgate.errors import DealgateError
-from dealgate.imports.exports import EXPORTS, csv_lines
+from dealgate.imports.exports import EXPORTS, SPECS, csv_lines
 from dealgate.imports.mappings import FIELDS, KINDS, ready_mapping_data, ready_mappings_for
 from dealgate.imports.parsers import open_table
 from dealgate.imports.services import import_file
-from dealgate.people.access import role_of
+from dealgate.people.access import role_of, visible_deals
 from dealgate.people.models import Role
 from dealgate.pipelines.models import Pipeline
 
@@ -179,12 +181,27 @@ def _preview(path: Path, mapping: dict[str, Any]) -> tuple[list[str], list[tuple
         return [], [], exc.message
 
 
+def _visible_rows(kind: str, user: Any) -> QuerySet:
+    """What this user may export: deals, their activities and their history within the user's deal scope
+    (a manager: the team's), as on every other page; accounts and contacts are the shared directory."""
+    rows = SPECS[kind][1]()
+    if role_of(user) == Role.ADMIN or kind in ("accounts", "contacts"):
+        return rows
+    deal_ids = visible_deals(user).values("pk")
+    if kind == "deals":
+        return rows.filter(pk__in=deal_ids)
+    if kind == "activities":
+        return rows.filter(Q(deal_id__in=deal_ids) | Q(deal__isnull=True))
+    return rows.filter(deal_id__in=deal_ids)
+
+
 @login_required
 def export(request: HttpRequest, kind: str) -> StreamingHttpResponse:
     _require_importer(request)
     if kind not in EXPORTS:
         raise Http404(f"No export {kind!r}.")
-    response = StreamingHttpResponse(csv_lines(kind), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(csv_lines(kind, _visible_rows(kind, request.user)),
+                                     content_type="text/csv; charset=utf-8")
     stamp = timezone.localdate().isoformat()
     response["Content-Disposition"] = f'attachment; filename="dealgate-{kind}-{stamp}.csv"'
     return response

@@ -18,6 +18,7 @@ from django.db.models import Q
 
 from dealgate.audit.services import record, record_changes
 from dealgate.errors import NotAllowed, ValidationFailed
+from dealgate.inputs import storable_text
 from dealgate.people.access import role_of
 from dealgate.people.models import Profile, Role, Team
 
@@ -28,7 +29,7 @@ def _require_admin(by: Any) -> None:
 
 
 def _team_name(name: Any, *, excluding: Team | None = None) -> str:
-    name = str(name or "").strip()
+    name = storable_text(name or "", "name").strip()
     if not name:
         raise ValidationFailed.for_field("name", "is required")
     if len(name) > Team._meta.get_field("name").max_length:
@@ -115,7 +116,8 @@ def create_user(*, username: str, password: str | None, role: str = Role.REP, te
             validate_email(email)
         except ValidationError:
             raise ValidationFailed.for_field("email", f"{email!r} is not an email address") from None
-    user = User(username=username, first_name=(first_name or "").strip(), last_name=(last_name or "").strip(),
+    first_name, last_name = (storable_text(v or "", f).strip() for v, f in ((first_name, "first_name"), (last_name, "last_name")))
+    user = User(username=username, first_name=first_name, last_name=last_name,
                 email=email)
     _apply_role(user, role)
     if password:

@@ -9,12 +9,13 @@ from django.contrib.auth import get_user_model
 from django.http import QueryDict
 
 from dealgate.deals.board import BoardFilters
+from dealgate.inputs import MAX_QUERY_TEXT
 from dealgate.people.access import role_of, team_id_of
 from dealgate.people.models import Role, Team
 
 
 class BoardFilterForm(forms.Form):
-    q = forms.CharField(required=False, label="Search", widget=forms.TextInput(attrs={"placeholder": "Title or account", "type": "search"}))
+    q = forms.CharField(required=False, label="Search", max_length=MAX_QUERY_TEXT, widget=forms.TextInput(attrs={"placeholder": "Title or account", "type": "search"}))
     owner = forms.ModelChoiceField(queryset=get_user_model().objects.none(), required=False, empty_label="Any owner")
     team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False, empty_label="Any team")
     mine = forms.BooleanField(required=False, label="My deals")

@@ -17,6 +17,7 @@ from django.db.models import Max
 from dealgate.audit.services import changes_since, record, record_changes, snapshot
 from dealgate.deals.timeline import refresh_spans
 from dealgate.errors import NotAllowed, ValidationFailed
+from dealgate.inputs import storable_text
 from dealgate.people.access import role_of
 from dealgate.people.models import Role
 from dealgate.pipelines.criteria import CriterionConfigError
@@ -44,7 +45,7 @@ def _int(value: Any, field: str, *, low: int, high: int, required: bool = True) 
 
 
 def _text(value: Any, field: str, *, max_length: int, required: bool = False) -> str:
-    text = str(value or "").strip()
+    text = storable_text(value or "", field).strip()
     if required and not text:
         raise ValidationFailed.for_field(field, "is required")
     if len(text) > max_length:

@@ -41,7 +41,7 @@ def render_panel(request: HttpRequest, deal: Deal, *, mode: str, to_stage: Stage
     keyboard move menu, or a plain message."""
     context: dict[str, Any] = {
         "deal": deal, "mode": mode, "to_stage": to_stage, "errors": errors or {}, "error_form": error_form,
-        "message": message, "status_error": status >= 400, "origin": request.POST.get("origin") or request.GET.get("origin") or "board",
+        "message": message, "error_message": message, "status_error": status >= 400, "origin": request.POST.get("origin") or request.GET.get("origin") or "board",
         "board_query": request.POST.get("board_query") or request.GET.get("board_query") or "",
         "can_edit": can_edit_deal(request.user, deal), "can_override": can_override(request.user),
         "contact_roles": gate.CONTACT_ROLES,
@@ -93,8 +93,8 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
         return render_panel(request, deal, mode="message", status=403,
                             message=f"{deal.title} belongs to {deal.owner}; only they or a manager may move it.")
     try:
-        services.move_deal(
-            deal, to_stage, by=request.user,
+        services.move_deal_with_handoff(
+            deal, to_stage, by=request.user, handoff=request.POST.get("handoff", ""),
             override_reason=request.POST.get("override_reason") or None,
             lost_reason=request.POST.get("lost_reason") or None,
             lost_note=request.POST.get("lost_note", ""),
@@ -109,9 +109,6 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
         return render_panel(request, deal, mode=mode, to_stage=to_stage, status=403, message=exc.message)
     except Conflict as exc:
         return render_panel(request, deal, mode="message", status=409, message=exc.message)
-    handoff = (request.POST.get("handoff") or "").strip()
-    if handoff and to_stage.kind == StageKind.WON:
-        services.log_activity(by=request.user, kind="note", subject="Handoff", notes=handoff, deal=deal)
     if request.POST.get("origin") == "deal" or not request.htmx:
         messages.success(request, f"Moved to {to_stage.name}.")
         return _back_to_deal(request, deal)

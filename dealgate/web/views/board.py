@@ -40,7 +40,7 @@ def column(request: HttpRequest, key: str, stage_id: int) -> HttpResponse:
     pipeline = get_object_or_404(Pipeline, key=key)
     stage = get_object_or_404(Stage, pk=stage_id, pipeline=pipeline, kind=StageKind.OPEN)
     offset = int_or_none(request.GET.get("offset")) or 0
-    if offset < 0:
+    if not 0 <= offset < 2**31:  # past any column; larger overflows the database's OFFSET
         raise Http404("No such page.")
     _, filters = board_filters(request.GET, request.user)
     col = build_column(pipeline, stage, request.user, filters, offset=offset, limit=CARDS_PER_COLUMN)

@@ -16,6 +16,7 @@ from dealgate.csv_safe import csv_lines
 from dealgate.deals.flags import compute_flags
 from dealgate.deals.models import Account, Activity, Contact, Deal
 from dealgate.deals.selectors import STATUSES, deal_list
+from dealgate.inputs import query_text
 from dealgate.people.access import role_of, visible_deals
 from dealgate.people.models import Role
 from dealgate.pipelines.models import Pipeline, Stage
@@ -61,8 +62,9 @@ def deals(request: HttpRequest) -> HttpResponse:
     status = params.get("status") or "open"
     if status not in STATUSES:
         status = "open"
-    qs = deal_list(request.user, pipeline=params.get("pipeline") or None, owner=params.get("owner") or None,
-                   stage=params.get("stage") or None, status=status, search=params.get("q"), limit=None)
+    pipeline, owner, stage, search = (query_text(params, name) for name in ("pipeline", "owner", "stage", "q"))
+    qs = deal_list(request.user, pipeline=pipeline or None, owner=owner or None,
+                   stage=stage or None, status=status, search=search, limit=None)
     sort = params.get("sort") or "-created"
     key = sort.lstrip("-")
     if key in SORTS:
@@ -78,7 +80,7 @@ def deals(request: HttpRequest) -> HttpResponse:
     return render(request, "web/deals.html", {
         "page": page, "status": status, "sort": sort, "query": query.urlencode(), "sort_query": sort_query.urlencode(),
         "pipelines": Pipeline.objects.order_by("name"), "statuses": STATUSES,
-        "stages": Stage.objects.filter(pipeline__key=params.get("pipeline")) if params.get("pipeline") else [],
+        "stages": Stage.objects.filter(pipeline__key=pipeline) if pipeline else [],
         "params": params,
     })
 
@@ -94,7 +96,7 @@ def visible_accounts(user: Any) -> QuerySet:
 
 @login_required
 def accounts(request: HttpRequest) -> HttpResponse:
-    q = (request.GET.get("q") or "").strip()
+    q = query_text(request.GET, "q")
     qs = visible_accounts(request.user).select_related("owner").annotate(
         open_deals=Count("deals", filter=Q(deals__closed_at__isnull=True)),
         contact_count=Count("contacts", distinct=True),
@@ -118,7 +120,7 @@ def accounts(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def contacts(request: HttpRequest) -> HttpResponse:
-    q = (request.GET.get("q") or "").strip()
+    q = query_text(request.GET, "q")
     qs = Contact.objects.filter(account__in=visible_accounts(request.user)).select_related("account").order_by("name")
     if q:
         qs = qs.filter(Q(name__icontains=q) | Q(email__icontains=q) | Q(account__name__icontains=q))

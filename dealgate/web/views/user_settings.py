@@ -39,7 +39,7 @@ def users_settings(request: HttpRequest) -> HttpResponse:
 def _team(value: Any) -> Team | None:
     if not value:
         return None
-    team = Team.objects.filter(pk=value).first() if str(value).isdigit() else None
+    team = Team.objects.filter(pk=value).first() if str(value).isascii() and str(value).isdigit() and int(value) < 2**63 else None
     if team is None:
         raise ValidationFailed.for_field("team", f"no team {value!r}; pick one from the list")
     return team

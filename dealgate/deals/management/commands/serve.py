@@ -38,7 +38,9 @@ class Command(DealgateCommand):
         worker = None if no_worker else self.start_worker()
         self.stdout.write(f"Dealgate is at http://{addrport}/  (Ctrl+C stops it)")
         try:
-            call_command("runserver", addrport, use_reloader=False, skip_checks=False)
+            from dealgate.web.server import BoundedRunserver
+
+            call_command(BoundedRunserver(), addrport, use_reloader=False, skip_checks=False)
         finally:
             if worker is not None:
                 worker.terminate()  # SIGTERM: the worker finishes the job in hand, then stops

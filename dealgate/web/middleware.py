@@ -1,0 +1,30 @@
+"""Refusals that escape a view become a page that says what was wrong, never a server error."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from dealgate.errors import DealgateError
+
+
+class DealgateErrorPage:
+    """Render a `DealgateError` raised by a page (a bad `?pipeline=`, a refused write) with its status.
+
+    Views that show errors next to a field catch them themselves; this is the floor under every
+    other page, so a query parameter read by `dealgate.inputs` needs no try/except in the view.
+    The API renders its own errors as JSON and is left alone.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> Any:
+        if not isinstance(exception, DealgateError) or request.path.startswith("/api/"):
+            return None
+        return render(request, "web/error.html", {"error": exception}, status=exception.http_status)

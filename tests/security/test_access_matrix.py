@@ -1,0 +1,208 @@
+"""Who gets what: the expected answer of every URL pattern for every role, in one table.
+
+Generated from the same URL enumeration as the hostile-input walk (tests/security/urlwalk.py). A
+URL pattern missing from RULES fails the suite: a new endpoint needs an access rule before it ships.
+The objects in the URLs belong to team A (East); rep B (carol, West) must not reach them, the
+manager of A (bob) must. A deal of team B is then looked for on every page that lists, totals or
+exports deals: the manager of A must not find it anywhere.
+
+Answers are classes, not exact codes, because the table is about access, not about what an empty
+form gets: OK is any answer past the access check (2xx, a redirect elsewhere than the sign-in
+page, or a 400/409/422 about the input); LOGIN is a redirect to a sign-in page; 401, 403 and 404
+are themselves.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.security import urlwalk
+
+OK, LOGIN, UNAUTH, DENIED, HIDDEN = "ok", "login", 401, 403, 404
+ROLES = urlwalk.ROLES  # anonymous, rep_a, rep_b, manager_a, admin
+EVERYONE_SIGNED_IN = (LOGIN, OK, OK, OK, OK)
+TEAM_A_ONLY = (LOGIN, OK, HIDDEN, OK, OK)  # objects of team A: rep B may not know they exist
+ADMIN_ONLY = (LOGIN, DENIED, DENIED, DENIED, OK)
+API_SIGNED_IN = (UNAUTH, OK, OK, OK, OK)
+API_TEAM_A = (UNAUTH, OK, HIDDEN, OK, OK)
+PUBLIC = (OK, OK, OK, OK, OK)
+STAFF = "staff"  # past Django's admin sign-in: what the admin then allows is Django's (read-only models: 403)
+DJANGO_ADMIN = (LOGIN, LOGIN, LOGIN, LOGIN, STAFF)  # Django's admin: staff only (our admins)
+API_ADMIN_ONLY = (UNAUTH, DENIED, DENIED, DENIED, OK)
+# The API's directory of accounts and contacts is company-wide by design (dealgate/api/routers/accounts.py)
+API_DIRECTORY = API_SIGNED_IN
+
+# route -> (method used to probe it, expected answer per role in ROLES order)
+RULES: dict[str, tuple[str, tuple]] = {
+    # pages
+    "": ("GET", EVERYONE_SIGNED_IN),
+    "login/": ("GET", PUBLIC),
+    "logout/": ("POST", (LOGIN,) * 5),  # signed out, back to the sign-in page
+    "board/<slug:key>/": ("GET", EVERYONE_SIGNED_IN),
+    "board/<slug:key>/column/<int:stage_id>/": ("GET", EVERYONE_SIGNED_IN),
+    "deals/": ("GET", EVERYONE_SIGNED_IN),
+    "deals/<int:pk>/": ("GET", TEAM_A_ONLY),
+    "deals/<int:pk>/move/": ("POST", TEAM_A_ONLY),
+    "deals/<int:pk>/panel/<str:mode>/": ("GET", TEAM_A_ONLY),
+    "deals/<int:pk>/do/<str:action>/": ("POST", TEAM_A_ONLY),
+    "my-day/": ("GET", EVERYONE_SIGNED_IN),
+    "accounts/": ("GET", EVERYONE_SIGNED_IN),
+    "accounts/<int:pk>/": ("GET", TEAM_A_ONLY),
+    "contacts/": ("GET", EVERYONE_SIGNED_IN),
+    "settings/": ("GET", ADMIN_ONLY),
+    "settings/users/": ("GET", ADMIN_ONLY),
+    "settings/users/<str:action>/": ("POST", ADMIN_ONLY),
+    "settings/users/<str:action>/<int:target>/": ("POST", ADMIN_ONLY),
+    "settings/pipelines/<slug:key>/": ("GET", ADMIN_ONLY),
+    "settings/pipelines/<slug:key>/<str:action>/": ("POST", ADMIN_ONLY),
+    "settings/pipelines/<slug:key>/<str:action>/<int:target>/": ("POST", ADMIN_ONLY),
+    "tokens/": ("GET", EVERYONE_SIGNED_IN),
+    # a token is its owner's alone: even an admin cannot revoke alice's from this page
+    "tokens/<int:token_id>/revoke/": ("POST", (LOGIN, OK, HIDDEN, HIDDEN, HIDDEN)),
+    "imports/": ("GET", (LOGIN, DENIED, DENIED, OK, OK)),
+    "imports/upload/": ("POST", (LOGIN, DENIED, DENIED, OK, OK)),
+    "imports/export/<str:kind>.csv": ("GET", (LOGIN, DENIED, DENIED, OK, OK)),
+    "imports/<str:token>/": ("GET", (LOGIN, DENIED, DENIED, HIDDEN, HIDDEN)),  # no such upload
+    "insights/": ("GET", EVERYONE_SIGNED_IN),
+    "insights/forecast/": ("GET", EVERYONE_SIGNED_IN),
+    "insights/forecast/adopt/<int:stage_id>/": ("POST", (LOGIN, DENIED, DENIED, DENIED, OK)),
+    "insights/plotly.min.js": ("GET", PUBLIC),
+    # API
+    "api/docs/assets/<str:name>": ("GET", PUBLIC),
+    "api/openapi.json": ("GET", PUBLIC),
+    "api/docs": ("GET", PUBLIC),
+    "api/": ("GET", (HIDDEN,) * 5),  # no root document: the API guide is /api/docs
+    "api/^[\\s\\S]*$": ("GET", (HIDDEN,) * 5),
+    "api/pipelines": ("GET", API_SIGNED_IN),
+    "api/pipelines/<key>": ("GET", API_SIGNED_IN),
+    "api/pipelines/<key>/stages/<stage_key>": ("PATCH", API_ADMIN_ONLY),
+    "api/pipelines/<key>/stages/<stage_key>/move": ("POST", API_ADMIN_ONLY),
+    "api/pipelines/<key>/stages/<stage_key>/criteria": ("POST", API_ADMIN_ONLY),
+    "api/pipelines/<key>/stages/<stage_key>/criteria/<criterion_key>": ("PATCH", API_ADMIN_ONLY),
+    "api/lost-reasons": ("GET", API_SIGNED_IN),
+    "api/deals": ("GET", API_SIGNED_IN),
+    "api/deals/<int:deal_id>": ("GET", API_TEAM_A),
+    "api/deals/<int:deal_id>/move": ("POST", API_TEAM_A),
+    "api/deals/<int:deal_id>/next-step": ("GET", API_TEAM_A),
+    "api/deals/<int:deal_id>/contacts": ("GET", API_TEAM_A),
+    "api/deals/<int:deal_id>/contacts/<int:contact_id>/<role>": ("DELETE", API_TEAM_A),
+    "api/deals/<int:deal_id>/checklist": ("GET", API_TEAM_A),
+    "api/deals/<int:deal_id>/checklist/<item>": ("PUT", API_TEAM_A),
+    "api/deals/<int:deal_id>/approvals": ("GET", API_TEAM_A),
+    "api/deals/<int:deal_id>/history": ("GET", API_TEAM_A),
+    "api/deals/<int:deal_id>/flags": ("GET", API_TEAM_A),
+    "api/accounts": ("GET", API_SIGNED_IN),
+    "api/accounts/<int:account_id>": ("GET", API_DIRECTORY),
+    "api/contacts": ("GET", API_SIGNED_IN),
+    "api/contacts/<int:contact_id>": ("GET", API_DIRECTORY),
+    "api/activities": ("GET", API_SIGNED_IN),
+    "api/tokens": ("GET", API_SIGNED_IN),
+    "api/tokens/<int:token_id>": ("DELETE", (UNAUTH, OK, HIDDEN, HIDDEN, HIDDEN)),
+    "api/metrics": ("GET", API_SIGNED_IN),
+    "api/forecast": ("GET", API_SIGNED_IN),
+    "api/bottlenecks": ("GET", API_SIGNED_IN),
+}
+
+
+def _rule(route: urlwalk.Route) -> tuple[str, tuple] | None:
+    if route.route in ("admin/login/", "admin/logout/"):
+        return ("GET", (OK, OK, OK, OK, OK))
+    if route.is_admin:
+        return ("GET", DJANGO_ADMIN)
+    return RULES.get(route.route)
+
+
+def _probe(route: urlwalk.Route, url: str, w) -> tuple[str, dict, dict | None] | None:
+    """The URL with the input a real form or client sends, so the answer is about access, not input.
+
+    None for combinations no page produces (an unknown action, an action without its target).
+    """
+    if "no-such-" in url:
+        return None
+    stage = w.stages["propose"]
+    parts = url.rstrip("/").split("/")
+    action = parts[-1 if route.route.endswith("<str:action>/") else -2] if "<str:action>" in route.route else ""
+    if route.route == "settings/users/<str:action>/" and action not in ("user-add", "team-add"):
+        return None
+    if route.route == "settings/users/<str:action>/<int:target>/":
+        target = int(parts[-1])
+        if action in ("user-add", "team-add") or target != (w.world.east.pk if action == "team" else w.world.alice.pk):
+            return None
+    if route.route == "settings/pipelines/<slug:key>/<str:action>/" and action != "pipeline":
+        return None
+    if route.route == "settings/pipelines/<slug:key>/<str:action>/<int:target>/":
+        takes = {"stage": "stage", "stage-move": "stage", "criterion-add": "stage", "criterion": "criterion",
+                 "criterion-delete": "criterion"}
+        target = int(url.rstrip("/").split("/")[-1])
+        if takes.get(action) != ("stage" if target == w.stages["qualify"].pk else "criterion"):
+            return None
+    form = {"deals/<int:pk>/move/": {"to": stage.pk}, "deals/<int:pk>/panel/<str:mode>/": {"to": stage.pk}}
+    api = {
+        "api/pipelines/<key>/stages/<stage_key>": {"name": "Qualify"},
+        "api/pipelines/<key>/stages/<stage_key>/move": {"direction": "down"},
+        "api/pipelines/<key>/stages/<stage_key>/criteria": {"phase": "exit", "key": "probe", "label": "Probe",
+                                                            "kind": "checklist", "config": {"item": "probe"}},
+        "api/pipelines/<key>/stages/<stage_key>/criteria/<criterion_key>": {"label": "Amount"},
+        "api/deals/<int:deal_id>/move": {"stage": "propose"},
+        "api/deals/<int:deal_id>/checklist/<item>": {"checked": True, "evidence": "CFO said so"},
+    }
+    return url, form.get(route.route, {}), api.get(route.route)
+
+
+def _answer_class(answer: urlwalk.Answer):
+    if answer.status in (401, 403, 404):
+        return answer.status
+    if answer.status in (301, 302) and "login" in answer.location:
+        return LOGIN
+    if answer.status < 400 or answer.status in (400, 405, 409, 413, 422):
+        return OK
+    return answer.status
+
+
+def test_it_has_an_access_rule_for_every_url_pattern():
+    missing = [r.route for r in urlwalk.all_routes() if _rule(r) is None]
+    assert not missing, "New endpoints without an access rule in RULES (tests/security/test_access_matrix.py): " \
+                        + ", ".join(missing)
+
+
+def test_it_answers_every_url_pattern_as_the_table_says_for_every_role(world, pipeline, make_deal):
+    w = urlwalk.build_world(world, pipeline, make_deal)
+    clients = urlwalk.clients(w)
+    wrong = []
+    for route in urlwalk.all_routes():
+        method, expected = _rule(route)
+        for url in urlwalk.concrete_urls(route, w):
+            probe = _probe(route, url, w)
+            if probe is None:
+                continue
+            url, data, body = probe
+            for role, want in zip(ROLES, expected):
+                got = _answer_class(urlwalk.call(clients[role], method, url, data, json_body=body))
+                if want == STAFF and got != LOGIN:
+                    continue
+                if got != want:
+                    wrong.append(f"{method} {url} ({route.route}) as {role}: expected {want}, got {got}")
+    assert not wrong, f"{len(wrong)} answers differ from the access table:\n" + "\n".join(wrong)
+
+
+# Pages that list, total or export deals: team B's deal must not show to team A's manager.
+DEAL_PAGES = [
+    "/deals/", "/deals/?status=all", "/deals/?q=Zeta", "/deals/?format=csv", "/deals/?format=csv&status=all",
+    "/board/{key}/", "/board/{key}/column/{stage}/", "/my-day/", "/accounts/", "/contacts/", "/insights/",
+    "/insights/?pipeline={pipeline}", "/insights/forecast/?pipeline={pipeline}", "/imports/export/deals.csv",
+    "/imports/export/accounts.csv", "/imports/export/history.csv", "/api/deals", "/api/deals?status=won",
+    "/api/accounts", "/api/metrics?pipeline={key}", "/api/forecast?pipeline={key}", "/api/bottlenecks?pipeline={key}",
+    "/api/deals/{deal_b}", "/deals/{deal_b}/", "/api/deals/{deal_b}/history",
+]
+TEAM_B_MARKS = ("Zeta West secret deal", "7777777", "7,777,777", "7 777 777", "7778777", "7,778,777", "7 778 777")
+
+
+@pytest.mark.parametrize("page", DEAL_PAGES)
+def test_it_hides_a_deal_of_team_b_from_the_manager_of_team_a(world, pipeline, make_deal, page):
+    w = urlwalk.build_world(world, pipeline, make_deal)
+    url = page.format(key=pipeline.key, pipeline=pipeline.pk, stage=w.stages["qualify"].pk, deal_b=w.deal_b.pk)
+    clients = urlwalk.clients(w)
+    seen = urlwalk.call(clients["manager_a"], "GET", url)
+    assert seen.status in (200, 404), seen.error
+    found = [mark for mark in TEAM_B_MARKS if mark.encode() in seen.content]
+    assert not found, f"{url} shows team B's deal to team A's manager: {found}"

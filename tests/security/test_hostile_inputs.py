@@ -1,0 +1,131 @@
+"""Every URL pattern and every form, fed hostile values as every role: never a server error.
+
+Generated from the URL resolver (tests/security/urlwalk.py), so a new view is walked without
+anyone adding it here. Query parameters walked are the ones the view actually reads (recorded on
+a first, plain request) plus a generic set; forms are the ones on the rendered pages. Every
+request runs in a savepoint that is rolled back, so the world stays the same throughout.
+Deterministic: the value picked for each single-parameter request comes from a seeded random.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from django.http import QueryDict
+
+from tests.security import urlwalk
+
+MEGABYTE = "x" * (1024 * 1024)
+HOSTILE = [
+    "a\x00b", "\ud800", MEGABYTE, "0001-01-01", "9999-12-31", "²", "٣", "１２", "-1", "NaN", "Infinity",
+    "-Infinity", "1e400", "99999999999999999999999", "0", "", "'\"><script>", "2026-02-30",
+]
+GENERIC_PARAMS = ("q", "page", "offset", "owner", "team", "stage", "pipeline", "status", "sort", "format",
+                  "as_of", "period", "source", "segment", "to", "id", "next", "limit")
+SEED = 11
+
+
+@pytest.fixture
+def read_keys(monkeypatch):
+    """Every key any view reads from a QueryDict (GET or POST), recorded while walking."""
+    seen: set[str] = set()
+    for method in ("__getitem__", "get", "getlist", "__contains__"):
+        original = getattr(QueryDict, method)
+
+        def recording(self, key, *args, _original=original, **kwargs):
+            seen.add(key)
+            return _original(self, key, *args, **kwargs)
+
+        monkeypatch.setattr(QueryDict, method, recording)
+    return seen
+
+
+# Hostile values are tried in full as the roles that reach the most code (admin sees everything,
+# rep A is scoped); the other roles get a seeded sample, enough to reach their access checks.
+FULL_ROLES = ("admin", "rep_a")
+SAMPLED = 2
+
+
+def _query_batches(read: list[str], role: str, rng: random.Random, full: bool) -> list[dict[str, str]]:
+    """Every parameter at once with one value (1 MB only one at a time), then each read one alone."""
+    # Django's admin answers 500 to a blank `_to_field` on its change/delete pages: Django's own code.
+    read = [name for name in read if name != "_to_field"]
+    values = [v for v in HOSTILE if v is not MEGABYTE]
+    if not full:
+        values = rng.sample(values, SAMPLED)
+    params = sorted(set(read) | set(GENERIC_PARAMS))
+    batches = [{name: value for name in params} for value in values]
+    if full:
+        batches += [{name: value} for name in sorted(read) for value in rng.sample(HOSTILE, 2)]
+        batches += [{name: MEGABYTE} for name in sorted(read)[:1]]
+    return batches
+
+
+def _walk_get(client, role: str, url: str, read_keys: set[str], rng: random.Random, failures: list, forms: dict,
+              full: bool) -> None:
+    read_keys.clear()
+    first = urlwalk.call(client, "GET", url)
+    _check(first, role, "GET", url, {}, failures)
+    if first.status == 200 and b"<form" in first.content:
+        for form in urlwalk.forms_on(url, first.content):
+            forms.setdefault((form.action, form.method, tuple(f[0] for f in form.fields)), form)
+    if first.status >= 300 and first.status != 404:
+        return  # a redirect to sign in, a refusal or not a GET: the view read nothing
+    for query in _query_batches(sorted(read_keys), role, rng, full):
+        _check(urlwalk.call(client, "GET", url, query), role, "GET", url, query, failures)
+
+
+def _walk_form(client, role: str, form: urlwalk.Form, rng: random.Random, failures: list) -> None:
+    base = [(name, value) for name, kind, value in form.fields if kind not in ("submit", "button", "file")]
+    typed = [name for name, kind, _ in form.fields if kind not in ("hidden", "submit", "button", "file")]
+    values = [v for v in HOSTILE if v is not MEGABYTE]
+    if role not in FULL_ROLES:
+        values = rng.sample(values, SAMPLED)
+    batches = [[(n, value if n in typed else v) for n, v in base] for value in values]
+    if role in FULL_ROLES:
+        for name, _ in base:
+            for value in rng.sample(HOSTILE, 2):
+                batches.append([(n, value if n == name else v) for n, v in base])
+    for data in batches:
+        _check(urlwalk.call(client, form.method, form.action, data), role, form.method, form.action, data, failures)
+
+
+def _check(answer: urlwalk.Answer, role: str, method: str, url: str, params: Any, failures: list) -> None:
+    _check.count = getattr(_check, "count", 0) + 1
+    if answer.status >= 500:
+        shown = {k: (v[:20] + "…" if isinstance(v, str) and len(v) > 20 else v) for k, v in dict(params).items()}
+        failures.append(f"{answer.status} {method} {url} as {role} with {shown!r}: {answer.error}")
+
+
+def _roles_for(route: urlwalk.Route) -> tuple[str, ...]:
+    """Django's admin turns non-staff away before reading anything: walk it as admin and anonymous."""
+    return ("anonymous", "admin") if route.is_admin else urlwalk.ROLES
+
+
+def test_it_never_answers_a_server_error_to_hostile_input(world, pipeline, make_deal, read_keys):
+    w = urlwalk.build_world(world, pipeline, make_deal)
+    clients = urlwalk.clients(w)
+    rng = random.Random(SEED)
+    failures: list[str] = []
+    forms: dict = {}
+    walk = [(route, url) for route in urlwalk.all_routes() for url in urlwalk.concrete_urls(route, w)]
+    for route, url in walk:
+        for role in _roles_for(route):
+            # Django's own admin gets a sample: its many model pages share one code path
+            full = role in FULL_ROLES and not route.is_admin
+            _walk_get(clients[role], role, url, read_keys, rng, failures, forms, full)
+            read_keys.clear()
+            posted = urlwalk.call(clients[role], "POST", url)
+            _check(posted, role, "POST", url, {}, failures)
+            if posted.status < 300 or posted.status in (400, 404, 409, 422) and read_keys and not route.is_admin:
+                fields = [(name, "text", "") for name in sorted(read_keys)]
+                forms.setdefault((url, "POST", tuple(sorted(read_keys))), urlwalk.Form(url, "POST", fields))
+    for form in forms.values():
+        if form.action.startswith("/admin/"):
+            continue  # Django's admin forms are Django's (they refuse NUL themselves)
+        for role in FULL_ROLES:  # the access matrix checks the other roles reach no form
+            _walk_form(clients[role], role, form, rng, failures)
+    print(f"{len(walk)} urls, {len(forms)} forms, {_check.count} requests")
+    assert not failures, f"{len(failures)} server errors:\n" + "\n".join(failures[:80])

@@ -82,7 +82,11 @@ TEMPLATES = [
 
 _database_url = envstr("DATABASE_URL", "")
 if _database_url:
-    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=envint("DEALGATE_CONN_MAX_AGE", 60, minimum=0))}
+    # A connection is kept per server thread for DEALGATE_CONN_MAX_AGE seconds and checked before
+    # reuse, so a restarted PostgreSQL costs one failed check, not a failed request. The production
+    # server has a fixed number of threads (workers x threads), which bounds the connections.
+    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=envint("DEALGATE_CONN_MAX_AGE", 60, minimum=0),
+                                                  conn_health_checks=True)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # PostgreSQL's JIT compiles any query its planner thinks costly; the analytics queries are
         # short scans where compiling took longer (0.5 s) than running. Measured: bench/README.md.
@@ -124,8 +128,23 @@ USE_THOUSAND_SEPARATOR = False
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
-WHITENOISE_USE_FINDERS = True
-WHITENOISE_AUTOREFRESH = DEBUG
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "dealgate.analytics.staticfiles.PlotlyFinder",  # plotly.js from the installed package, as a static file
+]
+# The production server (`dealgate serve`) collects static files into STATIC_ROOT at start with
+# hashed names and gzip copies, which whitenoise serves compressed and cached for a year.
+# Elsewhere (tests, `serve --dev`, commands) files are served straight from the apps' folders.
+STATIC_MANIFEST = envbool("DEALGATE_STATIC_MANIFEST", PRODUCTION)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage" if STATIC_MANIFEST
+                    else "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
+WHITENOISE_KEEP_ONLY_HASHED_FILES = True  # pages link the hashed names only; compressing both took twice as long
+WHITENOISE_AUTOREFRESH = DEBUG and not STATIC_MANIFEST
 
 # Analytics figures (dealgate.analytics.cache) live here; a page stores about twenty, and the
 # figures its threads compute must still be there when the page reads them.

@@ -171,6 +171,8 @@ _task_backend = envstr("DEALGATE_TASK_BACKEND", "database")
 if _task_backend not in _task_backends:
     raise ImproperlyConfigured(f"DEALGATE_TASK_BACKEND={_task_backend!r}; choose one of {', '.join(_task_backends)}.")
 TASKS = {"default": {"BACKEND": _task_backends[_task_backend]}}
+# /healthz answers 503 when the worker's heartbeat job has waited longer than this (seconds).
+DEALGATE_WORKER_MAX_LAG = envint("DEALGATE_WORKER_MAX_LAG", 60, minimum=1)
 
 EMAIL_BACKEND = envstr("DEALGATE_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 

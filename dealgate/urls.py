@@ -1,7 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from dealgate.web.views.health import healthz
+
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),  # no login: for load balancers and monitoring
     path("admin/", admin.site.urls),
     path("api/", include("dealgate.api.urls")),
     path("tokens/", include("dealgate.api.token_urls")),

@@ -14,6 +14,7 @@ from dealgate.health import HEARTBEAT_PATH
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.django_db(transaction=True)  # the worker closes its connection between jobs
 def test_it_answers_200_as_json_without_a_login_while_the_worker_keeps_up(client):
     first = client.get("/healthz")
     assert first.status_code == 200
@@ -37,6 +38,7 @@ def test_it_answers_503_when_the_heartbeat_waited_longer_than_the_limit(client, 
     assert 90 <= worker["waiting_seconds"] < 100
 
 
+@pytest.mark.django_db(transaction=True)
 def test_it_keeps_one_finished_heartbeat_however_often_it_is_asked(client):
     for _ in range(3):
         client.get("/healthz")

@@ -116,6 +116,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# Failed sign-ins allowed per username and client address within the window (dealgate.people.login_limits).
+DEALGATE_LOGIN_MAX_FAILURES = envint("DEALGATE_LOGIN_MAX_FAILURES", 5, minimum=1)
+DEALGATE_LOGIN_WINDOW_SECONDS = envint("DEALGATE_LOGIN_WINDOW_SECONDS", 900, minimum=1)
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"

@@ -182,6 +182,18 @@ EMAIL_BACKEND = envstr("DEALGATE_EMAIL_BACKEND", "django.core.mail.backends.cons
 if PRODUCTION:
     SESSION_COOKIE_SECURE = envbool("DEALGATE_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    # Production is served over HTTPS (TLS ends at the reverse proxy, which sends X-Forwarded-Proto;
+    # gunicorn trusts it from FORWARDED_ALLOW_IPS, 127.0.0.1 by default). /healthz stays reachable
+    # over plain HTTP for load balancers. docs/operations.md explains each setting.
+    SECURE_SSL_REDIRECT = envbool("DEALGATE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = envint("DEALGATE_HSTS_SECONDS", 31_536_000, minimum=0)
+    # Dealgate usually lives on one host of a company's domain (crm.example.com): whether every other
+    # host of that domain is HTTPS-only is not Dealgate's to promise, so these are the operator's choice.
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("DEALGATE_HSTS_INCLUDE_SUBDOMAINS", False)
+    SECURE_HSTS_PRELOAD = envbool("DEALGATE_HSTS_PRELOAD", False)
+    SILENCED_SYSTEM_CHECKS = [check for check, chosen in (("security.W005", SECURE_HSTS_INCLUDE_SUBDOMAINS),
+                                                          ("security.W021", SECURE_HSTS_PRELOAD)) if not chosen]
 
 LOGGING = {
     "version": 1,

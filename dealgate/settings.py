@@ -51,6 +51,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "dealgate.request_ids.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -195,9 +196,19 @@ if PRODUCTION:
     SILENCED_SYSTEM_CHECKS = [check for check, chosen in (("security.W005", SECURE_HSTS_INCLUDE_SUBDOMAINS),
                                                           ("security.W021", SECURE_HSTS_PRELOAD)) if not chosen]
 
+# Every line carries the request id (dealgate.request_ids); DEALGATE_LOG_FORMAT=json writes one
+# JSON object per line for a log collector, "text" (default) a readable line.
+_log_format = envstr("DEALGATE_LOG_FORMAT", "text")
+if _log_format not in ("text", "json"):
+    raise ImproperlyConfigured(f"DEALGATE_LOG_FORMAT={_log_format!r}; choose text or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "dealgate.request_ids.RequestIdFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "dealgate.request_ids.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": _log_format}},
     "root": {"handlers": ["console"], "level": envstr("DEALGATE_LOG_LEVEL", "WARNING")},
 }

@@ -28,6 +28,8 @@ from dealgate.env import envint
 DEMO_PASSWORD = "dealgate-demo"
 ADDRPORT = re.compile(r"^(?:(?P<host>[\w.-]+|\[[0-9a-fA-F:]+\]):)?(?P<port>\d{1,5})$")
 STOP_GRACE_SECONDS = 25
+# gunicorn's usual line plus the request id Dealgate's log lines carry (dealgate.request_ids) and the time taken.
+ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s "%(a)s"'
 
 
 def default_web_workers() -> int:
@@ -204,7 +206,8 @@ def start_gunicorn(host: str, port: str, *, workers: int, threads: int, env: dic
         "--bind", f"{host}:{port}", "--workers", str(workers), "--threads", str(threads),
         "--worker-class", "gthread", "--timeout", "60", "--graceful-timeout", str(STOP_GRACE_SECONDS - 5),
         "--max-requests", "5000", "--max-requests-jitter", "500",  # recycle a process now and then
-        "--access-logfile", "-", "--error-logfile", "-", "--no-control-socket",  # several servers per machine
+        "--access-logfile", "-", "--error-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT,
+        "--no-control-socket",  # several servers on one machine must not share gunicorn's control socket
     ], env)
 
 

@@ -9,7 +9,8 @@ SUMMARY = """\
 usage: dealgate <command> [options]
 
 Everyday commands (each has --help):
-  serve                     migrate, load demo data into an empty database, serve on 127.0.0.1:8000
+  serve [--dev]             migrate, load demo data into an empty database, serve on 127.0.0.1:8000
+                            (production server and worker; --dev: Django's development server)
   init --template NAME      create a pipeline from a template (b2b-7, b2b-9, distributor-5)
   demo --deals N --seed S   generate a believable demo company
   deals list [--json]       list deals as a table (50 rows unless --limit N or --all)

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "dealgate.request_ids.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "dealgate.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -89,7 +90,11 @@ TEMPLATES = [
 
 _database_url = envstr("DATABASE_URL", "")
 if _database_url:
-    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=envint("DEALGATE_CONN_MAX_AGE", 60, minimum=0))}
+    # A connection is kept per server thread for DEALGATE_CONN_MAX_AGE seconds and checked before
+    # reuse, so a restarted PostgreSQL costs one failed check, not a failed request. The production
+    # server has a fixed number of threads (workers x threads), which bounds the connections.
+    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=envint("DEALGATE_CONN_MAX_AGE", 60, minimum=0),
+                                                  conn_health_checks=True)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # PostgreSQL's JIT compiles any query its planner thinks costly; the analytics queries are
         # short scans where compiling took longer (0.5 s) than running. Measured: bench/README.md.
@@ -119,6 +124,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# Failed sign-ins allowed per username and client address within the window (dealgate.people.login_limits).
+DEALGATE_LOGIN_MAX_FAILURES = envint("DEALGATE_LOGIN_MAX_FAILURES", 5, minimum=1)
+DEALGATE_LOGIN_WINDOW_SECONDS = envint("DEALGATE_LOGIN_WINDOW_SECONDS", 900, minimum=1)
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
@@ -131,8 +139,23 @@ USE_THOUSAND_SEPARATOR = False
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
-WHITENOISE_USE_FINDERS = True
-WHITENOISE_AUTOREFRESH = DEBUG
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "dealgate.analytics.staticfiles.PlotlyFinder",  # plotly.js from the installed package, as a static file
+]
+# The production server (`dealgate serve`) collects static files into STATIC_ROOT at start with
+# hashed names and gzip copies, which whitenoise serves compressed and cached for a year.
+# Elsewhere (tests, `serve --dev`, commands) files are served straight from the apps' folders.
+STATIC_MANIFEST = envbool("DEALGATE_STATIC_MANIFEST", PRODUCTION)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage" if STATIC_MANIFEST
+                    else "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
+WHITENOISE_KEEP_ONLY_HASHED_FILES = True  # pages link the hashed names only; compressing both took twice as long
+WHITENOISE_AUTOREFRESH = DEBUG and not STATIC_MANIFEST
 
 # Analytics figures (dealgate.analytics.cache) live here; a page stores about twenty, and the
 # figures its threads compute must still be there when the page reads them.
@@ -177,6 +200,8 @@ _task_backend = envstr("DEALGATE_TASK_BACKEND", "database")
 if _task_backend not in _task_backends:
     raise ImproperlyConfigured(f"DEALGATE_TASK_BACKEND={_task_backend!r}; choose one of {', '.join(_task_backends)}.")
 TASKS = {"default": {"BACKEND": _task_backends[_task_backend]}}
+# /healthz answers 503 when the worker's heartbeat job has waited longer than this (seconds).
+DEALGATE_WORKER_MAX_LAG = envint("DEALGATE_WORKER_MAX_LAG", 60, minimum=1)
 
 # Notification emails: printed to the console locally; set DEALGATE_EMAIL_BACKEND to
 # django.core.mail.backends.smtp.EmailBackend and the EMAIL_* variables for a real mail server.
@@ -203,10 +228,32 @@ SESSION_COOKIE_SAMESITE = "Lax"
 if PRODUCTION:
     SESSION_COOKIE_SECURE = envbool("DEALGATE_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    # Production is served over HTTPS (TLS ends at the reverse proxy, which sends X-Forwarded-Proto;
+    # gunicorn trusts it from FORWARDED_ALLOW_IPS, 127.0.0.1 by default). /healthz stays reachable
+    # over plain HTTP for load balancers. docs/operations.md explains each setting.
+    SECURE_SSL_REDIRECT = envbool("DEALGATE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = envint("DEALGATE_HSTS_SECONDS", 31_536_000, minimum=0)
+    # Dealgate usually lives on one host of a company's domain (crm.example.com): whether every other
+    # host of that domain is HTTPS-only is not Dealgate's to promise, so these are the operator's choice.
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("DEALGATE_HSTS_INCLUDE_SUBDOMAINS", False)
+    SECURE_HSTS_PRELOAD = envbool("DEALGATE_HSTS_PRELOAD", False)
+    SILENCED_SYSTEM_CHECKS = [check for check, chosen in (("security.W005", SECURE_HSTS_INCLUDE_SUBDOMAINS),
+                                                          ("security.W021", SECURE_HSTS_PRELOAD)) if not chosen]
 
+# Every line carries the request id (dealgate.request_ids); DEALGATE_LOG_FORMAT=json writes one
+# JSON object per line for a log collector, "text" (default) a readable line.
+_log_format = envstr("DEALGATE_LOG_FORMAT", "text")
+if _log_format not in ("text", "json"):
+    raise ImproperlyConfigured(f"DEALGATE_LOG_FORMAT={_log_format!r}; choose text or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "dealgate.request_ids.RequestIdFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "dealgate.request_ids.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": _log_format}},
     "root": {"handlers": ["console"], "level": envstr("DEALGATE_LOG_LEVEL", "WARNING")},
 }

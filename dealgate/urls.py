@@ -1,7 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from dealgate.web.login import LimitedAdminAuthenticationForm
+from dealgate.web.views.health import healthz
+
+admin.site.login_form = LimitedAdminAuthenticationForm  # the admin's sign-in counts failures like the app's
+
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),  # no login: for load balancers and monitoring
     path("admin/", admin.site.urls),
     path("api/", include("dealgate.api.urls")),
     path("tokens/", include("dealgate.api.token_urls")),

@@ -34,3 +34,18 @@ class Profile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.role})"
+
+
+class LoginThrottle(models.Model):
+    """Recent failed sign-ins for one username from one address.
+
+    Kept in the database, not in a process's memory, so every web process behind the proxy counts
+    the same failures. The key is a digest: the table holds no usernames or addresses.
+    """
+
+    key = models.CharField(max_length=64, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.failures} failed sign-ins since {self.window_started_at:%Y-%m-%d %H:%M}"

@@ -1,13 +1,13 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from dealgate.web.login import SignInView
 from dealgate.web.views import actions, admin_settings, audit, board, deal, lists, user_settings
 
 app_name = "web"
 urlpatterns = [
     path("", board.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(template_name="web/login.html", redirect_authenticated_user=True),
-         name="login"),
+    path("login/", SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("board/<slug:key>/", board.board, name="board"),
     path("board/<slug:key>/column/<int:stage_id>/", board.column, name="column"),

@@ -81,7 +81,7 @@ def test_insights_page_shows_the_numbers_under_every_chart(client, book, world):
     page = client.get("/insights/?period=2026-Q3&as_of=2026-11-30")
     assert page.status_code == 200
     html = page.content.decode()
-    assert "/insights/plotly.min.js" in html and "cdn" not in html.lower()
+    assert "/static/analytics/plotly.min.js" in html and "cdn" not in html.lower()
     spec = json.loads(html.split('id="chart-waterfall" type="application/json">')[1].split("</script>")[0])
     assert spec["data"][0]["type"] == "waterfall"  # an object for Plotly, not a JSON string
     for text in ("Sales velocity", "Funnel", "Time in stage", "Pipeline waterfall", "55,500", "3x–4x"):

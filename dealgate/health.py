@@ -1,0 +1,64 @@
+"""What `/healthz` reports: can the database answer, and is a worker taking jobs off the queue.
+
+The worker's heartbeat is a no-op task: each probe enqueues one when none is waiting, and the
+worker running it is the heartbeat. So the check needs no table of its own, sees exactly what a
+real job would (the same queue, the same database), and works with any number of workers. A
+heartbeat waiting longer than DEALGATE_WORKER_MAX_LAG seconds means no worker is taking jobs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.utils import timezone
+from django_tasks import task
+
+HEARTBEAT_PATH = f"{__name__}.heartbeat"
+
+
+@task()
+def heartbeat() -> None:
+    """Nothing to do: a worker finishing this task is the sign it is alive."""
+
+
+def health_report() -> tuple[bool, dict[str, Any]]:
+    """(healthy, details): the database first, then the worker's heartbeat."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError as exc:
+        return False, {"status": "unavailable", "database": {"ok": False, "error": str(exc).splitlines()[0][:200]}}
+    worker = worker_heartbeat()
+    healthy = worker["ok"]
+    return healthy, {"status": "ok" if healthy else "unavailable", "database": {"ok": True}, "worker": worker}
+
+
+def worker_heartbeat() -> dict[str, Any]:
+    """Age of the last heartbeat a worker finished, and how long the current one has waited."""
+    if "django_tasks_db" not in settings.TASKS["default"]["BACKEND"]:
+        heartbeat.enqueue()  # the immediate backend runs it here and now: there is no separate worker
+        return {"ok": True, "backend": "immediate", "heartbeat_age_seconds": 0, "waiting_seconds": 0}
+    from django_tasks_db.models import DBTaskResult
+
+    beats = DBTaskResult.objects.filter(task_path=HEARTBEAT_PATH)
+    now = timezone.now()
+    last = beats.exclude(finished_at=None).order_by("-finished_at").values_list("finished_at", flat=True).first()
+    waiting = beats.filter(finished_at=None).order_by("enqueued_at").values_list("enqueued_at", flat=True).first()
+    if waiting is None:
+        heartbeat.enqueue()
+        if last is not None:  # keep one finished heartbeat: the table does not grow with the probes
+            beats.exclude(finished_at=None).filter(finished_at__lt=last).delete()
+    waited = seconds_between(waiting, now)
+    return {
+        "ok": waited <= settings.DEALGATE_WORKER_MAX_LAG,
+        "heartbeat_age_seconds": None if last is None else seconds_between(last, now),
+        "waiting_seconds": waited,
+        "max_lag_seconds": settings.DEALGATE_WORKER_MAX_LAG,
+    }
+
+
+def seconds_between(earlier: dt.datetime | None, later: dt.datetime) -> int:
+    return 0 if earlier is None else max(0, int((later - earlier).total_seconds()))

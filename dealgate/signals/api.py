@@ -10,6 +10,7 @@ from django.utils import timezone
 from ninja import Router, Schema
 
 from dealgate.api.routers import ERRORS, WRITE_ERRORS
+from dealgate.api.schemas import Day, InputSchema
 from dealgate.deals.models import Account
 from dealgate.people.access import role_of
 from dealgate.people.models import Role
@@ -35,11 +36,11 @@ class SignalOut(Schema):
     evidence: dict[str, Any]
 
 
-class SnoozeIn(Schema):
-    until: dt.date
+class SnoozeIn(InputSchema):
+    until: Day
 
 
-class DismissIn(Schema):
+class DismissIn(InputSchema):
     reason: str
 
 
@@ -101,7 +102,7 @@ def dismiss(request, signal_id: int, payload: DismissIn):
 
 @router.get("/risk", response={200: list[RiskOut], **ERRORS},
             summary="Accounts by reorder risk, highest first (orders before as_of only)")
-def risk(request, as_of: dt.date | None = None):
+def risk(request, as_of: Day | None = None):
     rows = account_risks(as_of or timezone.localdate())
     if role_of(request.auth) != Role.ADMIN:
         own = set(Account.objects.filter(owner=request.auth).values_list("pk", flat=True))

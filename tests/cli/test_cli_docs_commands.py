@@ -29,6 +29,7 @@ SKIPPED = {
     "dealgate import accounts companies.csv": "placeholder: the reader's own CSV file",
     "dealgate import contacts people.csv": "placeholder: the reader's own CSV and mapping files",
     "dealgate import activities calls.csv": "placeholder: the reader's own CSV file",
+    "dealgate rules test RULE [--json]": "placeholder: RULE is a number or name from `dealgate rules list`",
 }
 # Files the pages name as examples of what a reader brings, made here in the format the command expects.
 HUBSPOT_EXPORT = (

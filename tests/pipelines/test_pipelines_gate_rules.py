@@ -44,9 +44,11 @@ def test_staying_put_or_moving_back_needs_nothing(rules):
     assert rules.direction(s["negotiate"], s["qualify"]) == "backward"
 
 
-def test_won_needs_the_won_stages_entry_and_lost_needs_nothing(rules):
+def test_won_needs_the_whole_path_still_ahead_and_lost_needs_nothing(rules):
     s = stages(rules)
-    assert keys(rules.required(s["qualify"], s["won"])) == ["pricing"]
+    # qualify's exit, propose's entry and exit (negotiate has none), then Won's entry: no shortcut.
+    assert keys(rules.required(s["qualify"], s["won"])) == ["amount", "budget", "decision-maker", "meeting", "pricing"]
+    assert keys(rules.required(s["negotiate"], s["won"])) == ["pricing"]
     assert rules.required(s["propose"], s["lost"]) == []
 
 

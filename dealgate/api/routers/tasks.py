@@ -16,7 +16,7 @@ from dealgate.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate
 from dealgate.api.routers import ERRORS, WRITE_ERRORS
 from dealgate.api.routers.deals import Cursor
 from dealgate.api.routers.lookups import MAX_ID, account_by_id, user_by_username, visible_deal
-from dealgate.api.schemas import Day, RowId, Text
+from dealgate.api.schemas import Day, InputSchema, RowId, Text
 from dealgate.automation import services
 from dealgate.automation.models import Task
 from dealgate.errors import NotFound
@@ -68,7 +68,7 @@ class TaskPage(Schema):
     next_cursor: str | None
 
 
-class TaskIn(Schema):
+class TaskIn(InputSchema):
     title: Annotated[Text, Field(min_length=1, max_length=200)]
     due: Day
     deal: RowId | None = Field(None, description="Deal id; a task needs a deal or an account.")
@@ -77,7 +77,7 @@ class TaskIn(Schema):
         None, description="Username; defaults to the caller. Reps may assign only themselves or the deal's owner.")
 
 
-class TaskUpdateIn(Schema):
+class TaskUpdateIn(InputSchema):
     """Send only what changes."""
 
     title: Annotated[Text, Field(min_length=1, max_length=200)] | None = None

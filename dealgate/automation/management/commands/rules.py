@@ -1,10 +1,10 @@
 """`dealgate rules list` and `dealgate rules test RULE` (a dry run: the current deals it would act on)."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from dealgate.automation.models import Rule
 from dealgate.automation.rules import describe, would_act_on
-from dealgate.cli_support import dumps, money, table
+from dealgate.cli_support import DealgateCommand, dumps, money, table
 
 
 def find_rule(ref: str) -> Rule:
@@ -14,7 +14,7 @@ def find_rule(ref: str) -> Rule:
     return rule
 
 
-class Command(BaseCommand):
+class Command(DealgateCommand):
     help = "Automation rules: `rules list` shows them in words; `rules test RULE` lists the deals it would act on."
 
     def add_arguments(self, parser):

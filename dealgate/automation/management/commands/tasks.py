@@ -1,14 +1,14 @@
 """`dealgate tasks list`: open tasks, overdue first."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from dealgate.automation.models import Task
 from dealgate.automation.services import visible_tasks
-from dealgate.cli_support import acting_user, add_user_argument, dumps, table
+from dealgate.cli_support import DealgateCommand, acting_user, add_user_argument, dumps, table
 
 
-class Command(BaseCommand):
+class Command(DealgateCommand):
     help = "Tasks at the command line. `dealgate tasks list` prints open tasks, overdue first (or --json)."
 
     def add_arguments(self, parser):

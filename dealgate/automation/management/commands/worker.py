@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 import threading
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import connection
 from django.utils.crypto import get_random_string
 from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
@@ -14,11 +14,12 @@ from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.management.commands.db_worker import Worker
 
 from dealgate.automation.scans import run_scans
+from dealgate.cli_support import DealgateCommand
 
 logger = logging.getLogger(__name__)
 
 
-class Command(BaseCommand):
+class Command(DealgateCommand):
     help = (
         "Run background jobs: automation rules and their emails, and the periodic scans (idle deals, passed "
         "close dates, overdue tasks). Runs until stopped (Ctrl+C); with --batch, runs the scans once and "

@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from dealgate.audit.context import Surface, acting_from
 from dealgate.automation import services
 from dealgate.automation.models import Rule, RuleRun, RunOutcome, Trigger
 from dealgate.automation.rules import conditions_filter
@@ -91,7 +92,7 @@ def run_rule(rule: Rule, deal: Deal, *, trigger: str, occurrence: str, now: dt.d
             run = RuleRun.objects.create(rule=rule, deal=deal, trigger=trigger, occurrence=occurrence,
                                          at=now or timezone.now(), outcome=RunOutcome.DONE)
             try:
-                with transaction.atomic():
+                with transaction.atomic(), acting_from(Surface.AUTOMATION):  # the audit log says "automation"
                     run.actions = [run_action(step, rule, deal, today=timezone.localdate(run.at))
                                    for step in rule.actions]
             except DealgateError as exc:

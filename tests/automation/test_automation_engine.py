@@ -148,6 +148,10 @@ def test_a_rule_sets_a_field_through_the_deal_service(world, make_deal, make_rul
     deal.refresh_from_db()
     assert deal.forecast_category == "omitted"
     assert deal.version == 3  # created 1, moved 2, rule's update 3: a real service write
+    from dealgate.audit.models import AuditEntry
+
+    change = AuditEntry.objects.get(object_type="deal", object_id=deal.pk, field="forecast_category")
+    assert (change.surface, change.after) == ("automation", "omitted")  # every write says where it came from
 
 
 def test_it_notifies_the_new_owner_on_assignment(world, make_deal, make_rule, run_worker, mailoutbox):

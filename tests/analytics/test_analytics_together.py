@@ -38,7 +38,7 @@ def busy_history(world, pipeline, deals=40, seed=5):
     return h
 
 
-def test_together_returns_results_in_order_and_raises_what_a_call_raises():
+def test_together_returns_results_in_order_and_raises_what_a_call_raises(transactional_db):  # helpers connect first
     assert together(lambda: 1, lambda: 2, lambda: 3) == [1, 2, 3]
     with pytest.raises(ZeroDivisionError):
         together(lambda: 1, lambda: 1 / 0)
@@ -113,7 +113,7 @@ def test_figures_computed_together_equal_figures_computed_in_turn(world, pipelin
 
 @pytest.mark.postgres_only
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs a database other connections see")
-def test_nested_calls_never_use_more_threads_than_the_limit():
+def test_nested_calls_never_use_more_threads_than_the_limit(transactional_db):  # helpers connect first
     import threading
     import time
 

@@ -19,6 +19,7 @@ import pytest
 from tests.security import urlwalk
 
 OK, LOGIN, UNAUTH, DENIED, HIDDEN = "ok", "login", 401, 403, 404
+HEALTH = "health"  # /healthz: 200, or 503 when the worker's heartbeat is late; never a redirect
 ROLES = urlwalk.ROLES  # anonymous, rep_a, rep_b, manager_a, admin
 EVERYONE_SIGNED_IN = (LOGIN, OK, OK, OK, OK)
 TEAM_A_ONLY = (LOGIN, OK, HIDDEN, OK, OK)  # objects of team A: rep B may not know they exist
@@ -31,6 +32,7 @@ DJANGO_ADMIN = (LOGIN, LOGIN, LOGIN, LOGIN, STAFF)  # Django's admin: staff only
 API_ADMIN_ONLY = (UNAUTH, DENIED, DENIED, DENIED, OK)
 # The API's directory of accounts and contacts is company-wide by design (dealgate/api/routers/accounts.py)
 API_DIRECTORY = API_SIGNED_IN
+OWN_ONLY = (LOGIN, OK, HIDDEN, HIDDEN, HIDDEN)  # alice's alone (her token, her notification): not even an admin's
 
 # route -> (method used to probe it, expected answer per role in ROLES order)
 RULES: dict[str, tuple[str, tuple]] = {
@@ -50,6 +52,10 @@ RULES: dict[str, tuple[str, tuple]] = {
     "accounts/<int:pk>/": ("GET", TEAM_A_ONLY),
     "contacts/": ("GET", EVERYONE_SIGNED_IN),
     "settings/": ("GET", ADMIN_ONLY),
+    "settings/audit/": ("GET", ADMIN_ONLY),
+    "settings/rules/": ("GET", ADMIN_ONLY),
+    "settings/rules/<int:pk>/enabled/": ("POST", ADMIN_ONLY),
+    "settings/rules/<int:pk>/test/": ("GET", ADMIN_ONLY),
     "settings/users/": ("GET", ADMIN_ONLY),
     "settings/users/<str:action>/": ("POST", ADMIN_ONLY),
     "settings/users/<str:action>/<int:target>/": ("POST", ADMIN_ONLY),
@@ -58,7 +64,7 @@ RULES: dict[str, tuple[str, tuple]] = {
     "settings/pipelines/<slug:key>/<str:action>/<int:target>/": ("POST", ADMIN_ONLY),
     "tokens/": ("GET", EVERYONE_SIGNED_IN),
     # a token is its owner's alone: even an admin cannot revoke alice's from this page
-    "tokens/<int:token_id>/revoke/": ("POST", (LOGIN, OK, HIDDEN, HIDDEN, HIDDEN)),
+    "tokens/<int:token_id>/revoke/": ("POST", OWN_ONLY),
     "imports/": ("GET", (LOGIN, DENIED, DENIED, OK, OK)),
     "imports/upload/": ("POST", (LOGIN, DENIED, DENIED, OK, OK)),
     "imports/export/<str:kind>.csv": ("GET", (LOGIN, DENIED, DENIED, OK, OK)),
@@ -67,6 +73,18 @@ RULES: dict[str, tuple[str, tuple]] = {
     "insights/forecast/": ("GET", EVERYONE_SIGNED_IN),
     "insights/forecast/adopt/<int:stage_id>/": ("POST", (LOGIN, DENIED, DENIED, DENIED, OK)),
     "insights/plotly.min.js": ("GET", PUBLIC),
+    "healthz": ("GET", (HEALTH,) * 5),  # for load balancers: no sign-in
+    # tasks follow their deal: alice's task on deal A
+    "deals/<int:pk>/tasks/": ("POST", TEAM_A_ONLY),
+    "tasks/<int:pk>/done/": ("POST", TEAM_A_ONLY),
+    # notifications are their user's alone: alice's
+    "inbox/": ("GET", EVERYONE_SIGNED_IN),
+    "inbox/<int:pk>/open/": ("POST", OWN_ONLY),
+    "inbox/read-all/": ("POST", EVERYONE_SIGNED_IN),
+    "inbox/email/": ("GET", EVERYONE_SIGNED_IN),
+    # signals follow their account's owner: a signal on alice's account
+    "signals/": ("GET", EVERYONE_SIGNED_IN),
+    "signals/<int:pk>/<str:action>/": ("POST", TEAM_A_ONLY),
     # API
     "api/docs/assets/<str:name>": ("GET", PUBLIC),
     "api/openapi.json": ("GET", PUBLIC),
@@ -98,6 +116,14 @@ RULES: dict[str, tuple[str, tuple]] = {
     "api/activities": ("GET", API_SIGNED_IN),
     "api/tokens": ("GET", API_SIGNED_IN),
     "api/tokens/<int:token_id>": ("DELETE", (UNAUTH, OK, HIDDEN, HIDDEN, HIDDEN)),
+    "api/audit": ("GET", API_ADMIN_ONLY),
+    "api/tasks": ("GET", API_SIGNED_IN),
+    "api/tasks/<int:task_id>": ("PATCH", API_TEAM_A),
+    "api/signals": ("GET", API_SIGNED_IN),
+    "api/signals/<int:signal_id>/convert": ("POST", API_TEAM_A),
+    "api/signals/<int:signal_id>/snooze": ("POST", API_TEAM_A),
+    "api/signals/<int:signal_id>/dismiss": ("POST", API_TEAM_A),
+    "api/signals/risk": ("GET", API_SIGNED_IN),
     "api/metrics": ("GET", API_SIGNED_IN),
     "api/forecast": ("GET", API_SIGNED_IN),
     "api/bottlenecks": ("GET", API_SIGNED_IN),
@@ -136,7 +162,10 @@ def _probe(route: urlwalk.Route, url: str, w) -> tuple[str, dict, dict | None] |
         target = int(url.rstrip("/").split("/")[-1])
         if takes.get(action) != ("stage" if target == w.stages["qualify"].pk else "criterion"):
             return None
-    form = {"deals/<int:pk>/move/": {"to": stage.pk}, "deals/<int:pk>/panel/<str:mode>/": {"to": stage.pk}}
+    form = {"deals/<int:pk>/move/": {"to": stage.pk}, "deals/<int:pk>/panel/<str:mode>/": {"to": stage.pk},
+            "deals/<int:pk>/tasks/": {"title": "Call back", "due": "2099-01-01"}, "tasks/<int:pk>/done/": {"done": "1"},
+            "settings/rules/<int:pk>/enabled/": {"enabled": "0"},
+            "signals/<int:pk>/<str:action>/": {"until": "2099-01-01", "reason": "Bought elsewhere"}}
     api = {
         "api/pipelines/<key>/stages/<stage_key>": {"name": "Qualify"},
         "api/pipelines/<key>/stages/<stage_key>/move": {"direction": "down"},
@@ -145,6 +174,9 @@ def _probe(route: urlwalk.Route, url: str, w) -> tuple[str, dict, dict | None] |
         "api/pipelines/<key>/stages/<stage_key>/criteria/<criterion_key>": {"label": "Amount"},
         "api/deals/<int:deal_id>/move": {"stage": "propose"},
         "api/deals/<int:deal_id>/checklist/<item>": {"checked": True, "evidence": "CFO said so"},
+        "api/tasks/<int:task_id>": {"done": True},
+        "api/signals/<int:signal_id>/snooze": {"until": "2099-01-01"},
+        "api/signals/<int:signal_id>/dismiss": {"reason": "Bought elsewhere"},
     }
     return url, form.get(route.route, {}), api.get(route.route)
 
@@ -177,8 +209,11 @@ def test_it_answers_every_url_pattern_as_the_table_says_for_every_role(world, pi
                 continue
             url, data, body = probe
             for role, want in zip(ROLES, expected):
-                got = _answer_class(urlwalk.call(clients[role], method, url, data, json_body=body))
+                answer = urlwalk.call(clients[role], method, url, data, json_body=body)
+                got = _answer_class(answer)
                 if want == STAFF and got != LOGIN:
+                    continue
+                if want == HEALTH and answer.status in (200, 503):
                     continue
                 if got != want:
                     wrong.append(f"{method} {url} ({route.route}) as {role}: expected {want}, got {got}")

@@ -74,9 +74,19 @@ def all_routes() -> list[Route]:
 
 
 def build_world(world: Any, pipeline: Any, make_deal: Any) -> SimpleNamespace:
-    """alice (rep A) owns deal_a on team East; carol (rep B) owns deal_b on team West."""
+    """alice (rep A) owns deal_a on team East; carol (rep B) owns deal_b on team West.
+
+    Also of team A: a task on deal_a (alice's), a notification to alice, a signal on alice's
+    account; and one automation rule (the installation's, admins only).
+    """
+    import datetime as dt
+
+    from django.utils import timezone
+
     from dealgate.api.services import create_token
+    from dealgate.automation import services as automation
     from dealgate.deals import services
+    from dealgate.signals.models import Signal
 
     deal_a = make_deal(owner=world.alice, title="Alpha East deal", amount=1000)
     contact_a = services.create_contact(by=world.alice, name="Ann Buyer", account=deal_a.account, email="ann@example.com")
@@ -84,21 +94,32 @@ def build_world(world: Any, pipeline: Any, make_deal: Any) -> SimpleNamespace:
     services.log_activity(by=world.alice, kind="call", subject="First call", deal=deal_a)
     deal_b = make_deal(owner=world.carol, title="Zeta West secret deal", amount=7_777_777)
     token_a, _ = create_token(user=world.alice, name="alice laptop")
+    today = timezone.localdate()
+    task_a = automation.create_task(by=world.alice, title="Send the proposal", due=today + dt.timedelta(days=3),
+                                    deal=deal_a)
+    notification_a = automation.notify(world.alice, kind="alert", title="Alpha East deal is idle", deal=deal_a)
+    rule = automation.create_rule(by=world.dave, name="Follow up", trigger="stage_entered", trigger_stage="propose",
+                                  pipeline=pipeline, actions=[{"type": "create_task", "title": "Follow up"}])
+    signal_a = Signal.objects.create(kind="missed_reorder", account=deal_a.account, cause_key="urlwalk:missed-reorder",
+                                     title="Reorder late", evidence={"days_late": 20, "typical_gap_days": 30},
+                                     revenue=1200, as_of=today, raised_at=timezone.now())
     stages = {s.key: s for s in pipeline.stages.all()}
     return SimpleNamespace(
         users={"rep_a": world.alice, "rep_b": world.carol, "manager_a": world.bob, "admin": world.dave},
         world=world, pipeline=pipeline, stages=stages, deal_a=deal_a, deal_b=deal_b, account_a=deal_a.account,
         contact_a=contact_a, token_a=token_a, criterion=stages["qualify"].criteria.order_by("position").first(),
+        task_a=task_a, notification_a=notification_a, rule=rule, signal_a=signal_a,
     )
 
 
 def _dispatch_keys(route: Route) -> list[str]:
     """The `action`/`mode` values a view dispatches on, read from the view's own table."""
+    from dealgate.signals import views as signal_views
     from dealgate.web.views import actions, admin_settings, user_settings
 
     tables = {
         "web:deal_action": actions.ACTIONS, "web:settings_action": admin_settings.SETTINGS_ACTIONS,
-        "web:settings_users_action": user_settings.USER_ACTIONS,
+        "web:settings_users_action": user_settings.USER_ACTIONS, "signals:act": signal_views.ACTIONS,
     }
     if route.name in tables:
         return list(tables[route.name]) + ["no-such-action"]
@@ -124,8 +145,10 @@ def path_values(route: Route, param: str, w: SimpleNamespace) -> list[Any]:
         return _dispatch_keys(route)
     if param == "object_id" or (param == "id" and route.is_admin):
         return _admin_object_id(route, w)
-    if param == "pk":
-        return [w.account_a.pk] if route.route.startswith("accounts/") else [w.deal_a.pk]
+    if param == "pk":  # whose pk: the first segment of the route says (deals/<pk>/tasks/ is a deal's)
+        owners = {"accounts/": w.account_a, "tasks/": w.task_a, "inbox/": w.notification_a,
+                  "settings/rules/": w.rule, "signals/": w.signal_a}
+        return [next((obj.pk for prefix, obj in owners.items() if route.route.startswith(prefix)), w.deal_a.pk)]
     if param == "target":
         if "users" in route.route:
             return [w.world.alice.pk, w.world.east.pk]  # a user, or a team for the team actions
@@ -144,6 +167,7 @@ def path_values(route: Route, param: str, w: SimpleNamespace) -> list[Any]:
         return [ContentType.objects.get_for_model(type(w.deal_a)).pk]
     fixed = {
         "deal_id": w.deal_a.pk, "account_id": w.account_a.pk, "contact_id": w.contact_a.pk, "token_id": w.token_a.pk,
+        "task_id": w.task_a.pk, "signal_id": w.signal_a.pk,
         "stage_id": w.stages["qualify"].pk, "key": w.pipeline.key, "stage_key": "qualify",
         "criterion_key": w.criterion.key, "item": "budget", "role": "decision_maker", "token": "no-such-upload",
         "app_label": "deals",

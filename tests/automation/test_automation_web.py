@@ -156,3 +156,19 @@ def test_an_admin_tests_a_rule_and_sees_the_deals_it_would_act_on(client, world,
     html = client.get(reverse("automation:rule_test", args=[rule.pk])).content.decode()
     assert "It would act on 1 open deal now" in html and "Big deal" in html and "Small deal" not in html
     assert not Notification.objects.exists()
+
+
+@pytest.mark.parametrize("next_value, lands_on", [
+    ("/my-day/", "/my-day/"),                 # a page of this site: back to it
+    ("Infinity", None),                       # a bare word, not a path
+    ("https://evil.example/", None),          # another site
+    ("/x\nSet-Cookie: a=b", None),            # a header injection
+])
+def test_ticking_a_task_off_goes_back_only_to_a_page_of_this_site(client, world, make_deal, today, next_value,
+                                                                   lands_on):
+    deal = make_deal()
+    task = services.create_task(by=world.alice, deal=deal, title="Call back", due=today)
+    client.force_login(world.alice)
+    response = client.post(reverse("automation:task_done", args=[task.pk]), {"done": "1", "next": next_value})
+    assert response.status_code == 302
+    assert response["Location"] == (lands_on or reverse("web:deal", args=[deal.pk]))

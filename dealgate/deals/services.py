@@ -411,14 +411,20 @@ def resolve_stage(pipeline: Pipeline, stage: Stage | str) -> Stage:
             raise ValidationFailed.for_field("stage", f"stage {stage.name!r} is not in pipeline {pipeline.name!r}")
         return stage
     wanted = str(stage).strip()
-    found = Stage.objects.filter(pipeline=pipeline).filter(key=wanted).first() or Stage.objects.filter(
-        pipeline=pipeline, name__iexact=wanted
-    ).first()
+    found = Stage.objects.filter(pipeline=pipeline).filter(key=wanted).first() or _named(
+        Stage.objects.filter(pipeline=pipeline), "name", wanted)
     if found is None:
         names = ", ".join(pipeline.stages.values_list("key", flat=True))
         raise NotFound(f"No stage {wanted!r} in pipeline {pipeline.key!r}; stages are: {names}.",
                        details={"stage": wanted, "pipeline": pipeline.key})
     return found
+
+
+def _named(rows: Any, field: str, wanted: str) -> Any:
+    """The row whose `field` equals `wanted` ignoring case. Compared in Python over a handful of rows,
+    because SQLite's LIKE (behind __iexact) fails on a very long pattern instead of matching nothing."""
+    wanted = wanted.strip().casefold()
+    return next((row for row in rows if getattr(row, field).casefold() == wanted), None)
 
 
 def _resolve_lost_reason(value: LostReason | str | None) -> LostReason:
@@ -429,8 +435,8 @@ def _resolve_lost_reason(value: LostReason | str | None) -> LostReason:
     if not value or not str(value).strip():
         choices = ", ".join(LostReason.objects.filter(active=True).values_list("key", flat=True))
         raise ValidationFailed.for_field("lost_reason", f"a deal moved to Lost needs a reason: one of {choices}")
-    found = LostReason.objects.filter(active=True, key=str(value).strip()).first() or LostReason.objects.filter(
-        active=True, label__iexact=str(value).strip()).first()
+    found = LostReason.objects.filter(active=True, key=str(value).strip()).first() or _named(
+        LostReason.objects.filter(active=True), "label", str(value))
     if found is None:
         choices = ", ".join(LostReason.objects.filter(active=True).values_list("key", flat=True))
         raise ValidationFailed.for_field("lost_reason", f"{value!r} is not a lost reason; use one of {choices}")

@@ -111,6 +111,16 @@ def test_it_refuses_an_unknown_lost_reason_and_lists_the_choices(make_deal, worl
     assert snapshot(deal) == before
 
 
+def test_it_refuses_a_very_long_lost_reason_or_stage_name_as_unknown(make_deal, world, snapshot):
+    deal = make_deal()
+    before = snapshot(deal)
+    with pytest.raises(ValidationFailed):  # SQLite's LIKE gave up on a pattern this long: a 500 before
+        move_deal(deal, "lost", by=world.alice, lost_reason="x" * 60_000)
+    with pytest.raises(NotFound):
+        move_deal(deal, "x" * 60_000, by=world.alice)
+    assert snapshot(deal) == before
+
+
 def test_it_refuses_a_lost_reason_that_is_no_longer_in_use(make_deal, world):
     from dealgate.pipelines.models import LostReason
 

@@ -21,6 +21,7 @@ from django.db import transaction
 from dealgate.deals.models import Account
 from dealgate.errors import NotAllowed, ValidationFailed
 from dealgate.imports.parsers import open_table
+from dealgate.inputs import unstorable_reason
 from dealgate.imports.report import ImportReport, RowError
 from dealgate.people.access import role_of
 from dealgate.people.models import Role
@@ -78,7 +79,7 @@ class Accounts:
 
     def create_missing(self, names: dict[str, str]) -> int:
         for key in list(self.missing):
-            account = Account.objects.create(name=names[key][:200])
+            account = Account.objects.create(name=names[key])
             self.by_key[key] = account.pk
         return len(self.missing)
 
@@ -108,12 +109,21 @@ def parse_number(column: str, text: str, *, required: bool = True) -> Decimal | 
     return value
 
 
-def required_text(column: str, text: str, max_length: int) -> str:
+def optional_text(column: str, text: str, max_length: int) -> str:
+    """The cell's text; refused, never cut, when it cannot be kept whole."""
     value = text.strip()
-    if not value:
-        raise BadCell(column, text, "is empty")
+    reason = unstorable_reason(value)
+    if reason:
+        raise BadCell(column, text, reason)
     if len(value) > max_length:
         raise BadCell(column, text, f"is longer than {max_length} characters")
+    return value
+
+
+def required_text(column: str, text: str, max_length: int) -> str:
+    value = optional_text(column, text, max_length)
+    if not value:
+        raise BadCell(column, text, "is empty")
     return value
 
 
@@ -126,13 +136,13 @@ def read_order_row(cell: Callable[[str], str]) -> dict[str, Any]:
         raise BadCell("quantity", cell("quantity"), "is negative but the revenue is positive; a return has negative "
                                                     "quantity and negative (or zero) revenue")
     product = required_text("product", cell("product"), 200)
-    line = cell("line").strip()
+    line = optional_text("line", cell("line"), 200)
     return {
         "order_id": required_text("order_id", cell("order_id"), 100),
-        "line_key": line[:200] or product,
+        "line_key": line or product,
         "ordered_at": parse_day("ordered_at", cell("ordered_at")),
         "product": product,
-        "product_line": cell("product_line").strip()[:100],
+        "product_line": optional_text("product_line", cell("product_line"), 100),
         "quantity": quantity,
         "revenue": revenue,
         "margin": parse_number("margin", cell("margin"), required=False),

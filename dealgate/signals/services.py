@@ -14,6 +14,7 @@ from django.utils import timezone
 from dealgate.deals.models import Account, Deal, Source
 from dealgate.deals.services import create_deal, log_activity
 from dealgate.errors import Conflict, NotAllowed, ValidationFailed
+from dealgate.inputs import storable_text
 from dealgate.people.access import role_of, team_id_of
 from dealgate.people.models import Role
 from dealgate.pipelines.models import Pipeline
@@ -105,10 +106,12 @@ def snooze_signal(signal: Signal, until: dt.date, *, by: Any) -> Signal:
 @transaction.atomic
 def dismiss_signal(signal: Signal, reason: str, *, by: Any) -> Signal:
     locked = _checked(signal, by)
-    reason = (reason or "").strip()
+    reason = storable_text(reason, "reason").strip()
     if not reason:
         raise ValidationFailed.for_field("reason", "say why the signal is dismissed")
-    locked.status, locked.dismissed_reason, locked.changed_by = SignalStatus.DISMISSED, reason[:300], by
+    if len(reason) > 300:
+        raise ValidationFailed.for_field("reason", "is longer than 300 characters")
+    locked.status, locked.dismissed_reason, locked.changed_by = SignalStatus.DISMISSED, reason, by
     locked.save(update_fields=["status", "dismissed_reason", "changed_by"])
     return locked
 

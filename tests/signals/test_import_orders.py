@@ -56,6 +56,15 @@ def test_it_names_every_bad_row_and_writes_nothing(acme):
     assert OrderLine.objects.count() == 0
 
 
+def test_it_refuses_text_it_could_not_keep_whole_instead_of_cutting_it(acme):
+    report = import_orders(csv(
+        "Acme Supply,O1,2026-01-05,Bolt," + "F" * 101 + ",10,100,30",   # row 2: product line too long
+        "Acme Supply,O2,2026-01-05,Bo\x00lt,Fasteners,10,100,30",        # row 3: a NUL byte
+    ))
+    assert report.blocked and [(e.row, e.column) for e in report.errors] == [(2, "product_line"), (3, "product")]
+    assert OrderLine.objects.count() == 0
+
+
 def test_it_creates_unknown_accounts_only_when_asked(acme):
     report = import_orders(csv("Nobody Ltd,O2,2026-01-05,Bolt,Fasteners,10,100,30",
                                "nobody ltd,O3,2026-02-05,Bolt,Fasteners,10,100,30"), create_accounts=True)

@@ -65,8 +65,9 @@ def test_it_snoozes_until_a_date_and_brings_the_signal_back_then(world, signals)
 
 def test_it_dismisses_only_with_a_reason(world, signals):
     small, big, _ = signals
-    with pytest.raises(ValidationFailed):
-        dismiss_signal(small, "  ", by=world.alice)
+    for unusable in ("  ", "a\x00b", "x" * 301):  # empty, a NUL PostgreSQL cannot keep, too long to keep whole
+        with pytest.raises(ValidationFailed):
+            dismiss_signal(small, unusable, by=world.alice)
     dismiss_signal(small, "Moved to a competitor for good", by=world.alice)
     small.refresh_from_db()
     assert small.status == "dismissed" and small.dismissed_reason == "Moved to a competitor for good"

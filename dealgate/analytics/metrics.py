@@ -390,45 +390,8 @@ def distinct_cut_values(scope: Scope, cut: str) -> list[tuple[Any, str]]:
 
 
 def weekly_review(scope: Scope, since: dt.datetime, until: dt.datetime) -> list[dict[str, Any]]:
-    """What changed between two instants, per owner: new, advanced, moved back, reopened, won, lost
-    (stage rows), slipped close dates and amount changes (field changes); plus, today, open deals
-    without a next step or with an overdue one."""
-    from django.contrib.auth import get_user_model
-    from django.db.models import Count, Q
-    from django.utils import timezone
+    """What changed between two instants, per owner (dealgate.analytics.review, which the review
+    page and the weekly digest read too)."""
+    from dealgate.analytics.review import pipeline_review
 
-    from dealgate.deals.models import Deal
-
-    cte, params = state_cte(scope, until)
-    params.update(since=ts(since), until=ts(until))
-    rows = fetch(cte + """
-SELECT state.owner_id AS who, h.kind AS what, COUNT(*) AS n
-FROM deals_stagehistory h JOIN state ON state.deal_id = h.deal_id
-WHERE h.at >= %(since)s AND h.at < %(until)s GROUP BY state.owner_id, h.kind
-UNION ALL
-SELECT state.owner_id, CASE WHEN f.field = 'amount' THEN 'amount_changed' ELSE 'close_date_slipped' END, COUNT(*)
-FROM deals_fieldchange f JOIN state ON state.deal_id = f.deal_id
-WHERE f.at >= %(since)s AND f.at < %(until)s AND (f.field = 'amount' OR (f.field = 'expected_close_date'
-  AND f.old_value <> '' AND f.new_value > f.old_value))
-GROUP BY state.owner_id, CASE WHEN f.field = 'amount' THEN 'amount_changed' ELSE 'close_date_slipped' END""", params)
-    table: dict[Any, dict[str, int]] = {}
-    for row in rows:
-        table.setdefault(row["who"], {})[row["what"]] = table.get(row["who"], {}).get(row["what"], 0) + int(row["n"])
-    today = timezone.now().date()
-    open_deals = Deal.objects.filter(stage__kind="open", currency=scope.currency)
-    for column, value in (("pipeline_id", scope.pipeline_id), ("owner_id", scope.owner_id), ("team_id", scope.team_id),
-                          ("source", scope.source), ("account__segment", scope.segment)):
-        if value is not None:
-            open_deals = open_deals.filter(**{column: value})
-    if scope.viewer_id is not None:
-        open_deals = open_deals.filter(Q(owner_id=scope.viewer_id) | Q(team_id=scope.viewer_team_id or -1))
-    for row in open_deals.values("owner_id").annotate(
-            missing=Count("id", filter=Q(next_step="")),
-            overdue=Count("id", filter=Q(next_step_due__lt=today) & ~Q(next_step=""))):
-        entry = table.setdefault(row["owner_id"], {})
-        entry["no_next_step"], entry["next_step_overdue"] = row["missing"], row["overdue"]
-    names = {u.pk: u.get_full_name() or u.username for u in get_user_model().objects.filter(pk__in=list(table))}
-    keys = ("created", "forward", "backward", "reopened", "won", "lost", "close_date_slipped", "amount_changed",
-            "no_next_step", "next_step_overdue")
-    return sorted(({"name": names.get(who, str(who)), **{k: counts.get(k, 0) for k in keys}}
-                   for who, counts in table.items()), key=lambda r: r["name"])
+    return pipeline_review(scope, since, until)["owners"]

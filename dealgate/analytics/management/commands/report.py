@@ -2,22 +2,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.management.base import CommandError
 from dealgate.analytics import metrics
 from dealgate.analytics.cli import (
     add_by_argument, add_scope_arguments, fmt_days, fmt_money, fmt_pct, period_and_cutoff, scope_from,
 )
 from dealgate.cli_support import DealgateCommand, dumps, table
+from dealgate.errors import DealgateError
 
 REPORTS = ("metrics", "funnel", "waterfall", "bottlenecks", "review")
 
 
 class Command(DealgateCommand):
     help = ("Pipeline analytics for a period, from the stage history: metrics (win rate, deal size, cycle, velocity, "
-            "pipeline, coverage), funnel (conversion and time in stage), waterfall, bottlenecks.")
+            "pipeline, coverage), funnel (conversion and time in stage), waterfall, bottlenecks, review (what changed in a "
+            "week per owner and team, against the week before).")
 
     def add_arguments(self, parser):
         parser.add_argument("report", choices=REPORTS, help="which report (review: what changed since --since)")
         parser.add_argument("--since", help="review: YYYY-MM-DD, default 7 days before --as-of")
+        parser.add_argument("--week", help="review: an ISO week such as 2026-W48 (Monday to Sunday in the "
+                                           "configured time zone), against the week before")
         add_scope_arguments(parser)
         add_by_argument(parser)
 
@@ -86,20 +91,55 @@ class Command(DealgateCommand):
             self.stdout.write(table(headers, body, right=range(1, 7)))
 
     def review(self, scope, cutoff, options):
+        """What changed in a week (--week) or since a day (--since, default 7 days before --as-of),
+        per owner and team, against the window just before (dealgate.analytics.review)."""
         import datetime as dt
 
         from dealgate.analytics.periods import parse_as_of
+        from dealgate.analytics.review import parse_week, pipeline_review
 
-        since = parse_as_of(options["since"]) - dt.timedelta(days=1) if options.get("since") \
-            else cutoff - dt.timedelta(days=7)
-        rows = metrics.weekly_review(scope, since, cutoff)
+        previous = None
+        try:
+            if options.get("week"):
+                week = parse_week(options["week"])
+                since, cutoff = week.start, week.end
+                previous = (week.shifted(-1).start, week.start)
+            elif options.get("since"):
+                since = parse_as_of(options["since"]) - dt.timedelta(days=1)
+            else:
+                since = cutoff - dt.timedelta(days=7)
+        except DealgateError as exc:
+            raise CommandError(exc.message) from None
+        if since >= cutoff:
+            raise CommandError("--since must be a day before --as-of.")
+        review = pipeline_review(scope, since, cutoff, previous=previous)
         if options["json"]:
-            self.stdout.write(dumps({"since": since, "until": cutoff, "owners": rows}))
+            self.stdout.write(dumps({"since": since, "until": cutoff, "owners": review["owners"],
+                                     "teams": review["teams"], "total": review["total"],
+                                     "previous_since": review["previous_since"],
+                                     "previous_until": review["previous_until"]}))
             return
-        self.stdout.write(f"What changed from {since:%Y-%m-%d} to {cutoff:%Y-%m-%d %H:%M} UTC\n")
-        headers = ["Owner", "New", "Advanced", "Moved back", "Reopened", "Won", "Lost", "Close date slipped",
-                   "Amount changed", "No next step", "Next step overdue"]
-        keys = ("created", "forward", "backward", "reopened", "won", "lost", "close_date_slipped", "amount_changed",
-                "no_next_step", "next_step_overdue")
-        self.stdout.write(table(headers, [[r["name"], *[f"{r[k]:,}" for k in keys]] for r in rows],
-                                right=range(1, 11)))
+        self.stdout.write(f"What changed from {since:%Y-%m-%d %H:%M} to {cutoff:%Y-%m-%d %H:%M} UTC, in "
+                          f"{scope.currency}; the row 'Window before' is {review['previous_since']:%Y-%m-%d %H:%M} "
+                          f"to {review['previous_until']:%Y-%m-%d %H:%M}\n")
+        total = review["total"]
+        owners = [[r["name"], r["team"], *self._review_cells(r)] for r in review["owners"]]
+        owners += [["Total", "", *self._review_cells(total)], ["Window before", "", *self._review_cells(total["previous"])]]
+        self.stdout.write(table(["Owner", "Team", *REVIEW_HEADERS], owners, right=range(2, 2 + len(REVIEW_HEADERS))))
+        teams = [[r["name"], *self._review_cells(r)] for r in review["teams"]]
+        teams += [[f"{r['name']}, window before", *self._review_cells(r["previous"])] for r in review["teams"]]
+        self.stdout.write("")
+        self.stdout.write(table(["Team", *REVIEW_HEADERS], teams, right=range(1, 1 + len(REVIEW_HEADERS))))
+
+    @staticmethod
+    def _review_cells(row):
+        return [*(f"{row[k]:,}" if not k.endswith("_amount") else fmt_money(row[k]) for k in REVIEW_KEYS),
+                *("—" if row.get(k) is None else f"{row[k]:,}" for k in TODAY_KEYS)]
+
+
+REVIEW_KEYS = ("created", "created_amount", "forward", "backward", "reopened", "won", "won_amount", "lost",
+               "lost_amount", "close_date_slipped", "amount_changed", "went_stale")
+TODAY_KEYS = ("no_next_step", "next_step_overdue")
+REVIEW_HEADERS = ["New", "New amount", "Advanced", "Moved back", "Reopened", "Won", "Won amount", "Lost",
+                  "Lost amount", "Close date slipped", "Amount changed", "Went stale", "No next step",
+                  "Next step overdue"]

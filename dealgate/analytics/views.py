@@ -1,4 +1,5 @@
-"""Insights pages: pipeline analytics (/insights/) and forecasts (/insights/forecast/).
+"""Insights pages: pipeline analytics (/insights/), forecasts (/insights/forecast/) and the weekly
+review (/insights/review/).
 
 Thin: read the filters, build a scope the viewer may see, call metrics/forecast, render. The one
 write (adopting a learned probability) goes through `dealgate.analytics.services`.
@@ -10,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -18,6 +20,7 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from dealgate.analytics import charts, forecast, metrics
@@ -30,7 +33,7 @@ from dealgate.analytics.services import adopt_probability, revert_adoption
 from dealgate.deals.models import Source
 from dealgate.errors import DealgateError
 from dealgate.inputs import query_int, query_text
-from dealgate.people.access import role_of, visible_deals
+from dealgate.people.access import role_of, team_id_of, visible_deals
 from dealgate.people.models import Team
 from dealgate.pipelines.models import Pipeline, Stage
 
@@ -104,6 +107,69 @@ def insights(request: HttpRequest) -> HttpResponse:
             "coverage": _chart("coverage", charts.coverage(numbers["coverage"])),
         },
     })
+
+
+def review_scope(user: Any) -> tuple[Scope, str]:
+    """Whose deals a user's weekly review covers, and how the page says it: an admin everyone's, a
+    manager their team's (and their own), a rep their own deals."""
+    from dataclasses import replace
+
+    role = role_of(user)
+    if role == "admin":
+        return Scope(), "every team"
+    if role == "manager":
+        team = Team.objects.filter(pk=team_id_of(user)).first()
+        return scope_for(user), f"team {team.name}" if team is not None else "your deals"
+    return replace(scope_for(user), owner_id=user.pk), "your deals"
+
+
+@login_required
+def review_page(request: HttpRequest) -> HttpResponse:
+    """The weekly pipeline review (dealgate.analytics.review) of one ISO week, against the week before."""
+    from dealgate.analytics.review import parse_week, pipeline_review, week_containing
+
+    now = timezone.now()
+    this_week, errors = week_containing(now), []
+    week = this_week
+    if request.GET.get("week"):
+        try:
+            week = parse_week(request.GET["week"])
+        except DealgateError as exc:
+            errors.append(exc.message)
+    scope, whose = review_scope(request.user)
+    before = week.shifted(-1)
+    review = pipeline_review(scope, week.start, week.end, previous=(before.start, week.start), now=now)
+    return render(request, "analytics/review.html", {
+        "week": week, "before": before, "after": week.shifted(1) if week.start < this_week.start else None,
+        "this_week": this_week, "whose": whose, "errors": errors, "scope": scope, "time_zone": settings.TIME_ZONE,
+        "headers": [label for _, label in REVIEW_COLUMNS],
+        "summary": [_review_measure(review["total"], key, label) for key, label in REVIEW_COLUMNS],
+        "owners": [(r["name"], r["team"], _review_cells(r)) for r in review["owners"]],
+        "teams": [(r["name"], _review_cells(r)) for r in review["teams"]],
+        "next_steps": review["total"]["no_next_step"] is not None,
+    }, status=400 if errors else 200)
+
+
+def _review_measure(row: dict[str, Any], key: str, label: str) -> dict[str, Any]:
+    """One line of the review's summary: this week's count and amount against the week before's."""
+    amount = f"{key}_amount"
+    return {"label": label, "now": row[key], "before": row["previous"][key], "change": row[key] - row["previous"][key],
+            "amount": row.get(amount), "amount_before": row["previous"].get(amount)}
+
+
+def _review_cells(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """A table row's cells: each measure's count, amount (if it has one) and the week before's count;
+    then today's next-step figures, when the week reaches today."""
+    cells = [{"now": row[key], "amount": row.get(f"{key}_amount"), "before": row["previous"][key]}
+             for key, _ in REVIEW_COLUMNS]
+    if row["no_next_step"] is not None:
+        cells += [{"now": row["no_next_step"]}, {"now": row["next_step_overdue"]}]
+    return cells
+
+
+REVIEW_COLUMNS = (("created", "New"), ("forward", "Advanced"), ("backward", "Moved back"), ("reopened", "Reopened"),
+                  ("won", "Won"), ("lost", "Lost"), ("close_date_slipped", "Close date pushed"),
+                  ("amount_changed", "Amount changed"), ("went_stale", "Went stale"))
 
 
 @login_required

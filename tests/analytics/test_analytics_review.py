@@ -164,3 +164,56 @@ def test_report_review_prints_the_same_numbers_per_owner_and_team(book):
 def test_report_review_refuses_a_bad_week(book):
     with pytest.raises(CommandError, match="no week 53"):
         run("report", "review", "--week", "2025-W53")
+
+
+# --- the page ---------------------------------------------------------------------------------------
+
+def page(client, user, week="2026-W48"):
+    client.force_login(user)
+    return client.get(f"/insights/review/?week={week}")
+
+
+def owner_rows(html):
+    body = html.split("Per owner", 1)[1].split("</table>", 1)[0]
+    return [cell.split("</td>", 1)[0] for cell in body.split("<tr><td>")[1:]]
+
+
+def test_an_admin_sees_every_owner_and_team(client, book, world):
+    response = page(client, world.dave)
+    html = response.content.decode()
+    assert response.status_code == 200 and owner_rows(html) == ["Alice", "Carol"]
+    assert "Per team" in html and "Week 48, 23–29 Nov 2026" in html
+    assert 'href="?week=2026-W47"' in html and 'href="?week=2026-W49"' in html
+    assert "5,000" in html and "Europe/Berlin" in html
+
+
+def test_a_manager_sees_her_team_only(client, book, world):
+    html = page(client, world.bob).content.decode()
+    assert owner_rows(html) == ["Alice"] and "team East" in html and "Carol" not in html
+    assert "Per team" not in html  # one team: the owner table says it all
+
+
+def test_a_rep_sees_only_her_own_deals(client, book, world):
+    html = page(client, world.carol).content.decode()
+    assert owner_rows(html) == ["Carol"] and "your deals" in html and "Alice" not in html.split("</header>")[1]
+
+
+def test_the_summary_compares_counts_and_amounts_with_the_week_before(client, book, world):
+    html = page(client, world.dave).content.decode()
+    summary = html.split("review-summary", 1)[1].split("</table>", 1)[0]
+    won = summary.split("<td>Won</td>", 1)[1].split("</tr>", 1)[0]
+    assert [c.split("</td>")[0] for c in won.split('<td class="num">')[1:]] == ["2", "8,000", "0", "0", "+2"]
+
+
+def test_a_bad_week_is_refused_with_a_message_not_an_error_page(client, book, world):
+    response = page(client, world.bob, week="2026-W99")
+    assert response.status_code == 400 and "2026 has no week 99" in response.content.decode()
+
+
+def test_the_review_needs_a_sign_in(client, book):
+    assert client.get("/insights/review/").status_code == 302
+
+
+def test_the_insights_page_links_to_the_review(client, book, world):
+    client.force_login(world.bob)
+    assert 'href="/insights/review/"' in client.get("/insights/").content.decode()

@@ -71,6 +71,8 @@ RULES: dict[str, tuple[str, tuple]] = {
     "imports/<str:token>/": ("GET", (LOGIN, DENIED, DENIED, HIDDEN, HIDDEN)),  # no such upload
     "insights/": ("GET", EVERYONE_SIGNED_IN),
     "insights/forecast/": ("GET", EVERYONE_SIGNED_IN),
+    # the weekly review: an admin everyone's, a manager their team's, a rep their own deals
+    "insights/review/": ("GET", EVERYONE_SIGNED_IN),
     "insights/forecast/adopt/<int:stage_id>/": ("POST", (LOGIN, DENIED, DENIED, DENIED, OK)),
     "insights/plotly.min.js": ("GET", PUBLIC),
     "healthz": ("GET", (HEALTH,) * 5),  # for load balancers: no sign-in

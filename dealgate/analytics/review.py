@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -104,6 +104,24 @@ def parse_week(text: str) -> Week:
     except ValueError:
         raise ValidationFailed.for_field("week", f"{year} has no week {number}") from None
     return Week(year, number)
+
+
+# --- whose review --------------------------------------------------------------------------------
+
+def review_scope(user: Any) -> tuple[Scope, str]:
+    """Whose deals a user's weekly review covers, and how to say it: an admin everyone's, a manager
+    their team's (and their own), a rep their own deals."""
+    from dealgate.analytics.history import scope_for
+    from dealgate.people.access import role_of, team_id_of
+    from dealgate.people.models import Role, Team
+
+    role = role_of(user)
+    if role == Role.ADMIN:
+        return Scope(), "every team"
+    if role == Role.MANAGER:
+        team = Team.objects.filter(pk=team_id_of(user)).first()
+        return scope_for(user), f"team {team.name}" if team is not None else "your deals"
+    return replace(scope_for(user), owner_id=user.pk), "your deals"
 
 
 # --- the review ----------------------------------------------------------------------------------

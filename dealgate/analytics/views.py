@@ -33,7 +33,7 @@ from dealgate.analytics.services import adopt_probability, revert_adoption
 from dealgate.deals.models import Source
 from dealgate.errors import DealgateError
 from dealgate.inputs import query_int, query_text
-from dealgate.people.access import role_of, team_id_of, visible_deals
+from dealgate.people.access import role_of, visible_deals
 from dealgate.people.models import Team
 from dealgate.pipelines.models import Pipeline, Stage
 
@@ -109,24 +109,10 @@ def insights(request: HttpRequest) -> HttpResponse:
     })
 
 
-def review_scope(user: Any) -> tuple[Scope, str]:
-    """Whose deals a user's weekly review covers, and how the page says it: an admin everyone's, a
-    manager their team's (and their own), a rep their own deals."""
-    from dataclasses import replace
-
-    role = role_of(user)
-    if role == "admin":
-        return Scope(), "every team"
-    if role == "manager":
-        team = Team.objects.filter(pk=team_id_of(user)).first()
-        return scope_for(user), f"team {team.name}" if team is not None else "your deals"
-    return replace(scope_for(user), owner_id=user.pk), "your deals"
-
-
 @login_required
 def review_page(request: HttpRequest) -> HttpResponse:
     """The weekly pipeline review (dealgate.analytics.review) of one ISO week, against the week before."""
-    from dealgate.analytics.review import parse_week, pipeline_review, week_containing
+    from dealgate.analytics.review import parse_week, pipeline_review, review_scope, week_containing
 
     now = timezone.now()
     this_week, errors = week_containing(now), []

@@ -117,6 +117,7 @@ class NotificationKind(models.TextChoices):
     ASSIGNED = "assigned", "A deal was assigned to me"
     TASK = "task", "A task was given to me"
     ALERT = "alert", "Alerts from automation rules"
+    REVIEW = "review", "The weekly pipeline review (managers)"
 
 
 class Notification(models.Model):
@@ -125,6 +126,8 @@ class Notification(models.Model):
     title = models.CharField(max_length=300)
     body = models.TextField(blank=True)
     deal = models.ForeignKey(Deal, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    link = models.CharField(max_length=200, blank=True,
+                            help_text="A page of this site the notification opens, when it is not about one deal.")
     created_at = models.DateTimeField()
     read_at = models.DateTimeField(null=True, blank=True)
     emailed = models.BooleanField(default=False)
@@ -139,3 +142,17 @@ class NotificationSettings(models.Model):
 
     user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="notification_settings")
     email_kinds = models.JSONField(default=list, blank=True)
+
+
+class ReviewDigest(models.Model):
+    """The weekly review sent to one user for one ISO week (dealgate.automation.scans).
+
+    The unique constraint is the claim: the row commits with the notification, so two workers, or
+    a scan run twice, send each user each week's review once."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    week = models.CharField(max_length=8, help_text="ISO week, e.g. 2026-W48.")
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "week"], name="review_digest_once_per_week")]

@@ -97,3 +97,58 @@ def _overdue_tasks(rule: Rule, now: dt.datetime) -> list[tuple[Deal, str]]:
         .order_by("id")[:CHUNK])
     deals = _candidates(rule).in_bulk([t.deal_id for t in tasks])
     return [(deals[t.deal_id], f"task:{t.pk}:{t.due.isoformat()}") for t in tasks]
+
+
+# ---------------------------------------------------------------------------------------------
+# The weekly review digest
+
+
+def send_weekly_reviews(now: dt.datetime | None = None) -> int:
+    """Send each manager and admin the review of the last full ISO week (dealgate.analytics.review),
+    once: on the first scan of a new week, and later that week for whoever has not had it yet (a
+    manager named on Wednesday). Returns how many were sent.
+
+    The claim is a ReviewDigest row per user and week, committed with the notification; a second
+    scan or worker that loses the race for it sends nothing. Its email (the "review" kind, when the
+    user chose it) goes after the commit, so it too is sent once."""
+    from django.contrib.auth import get_user_model
+    from django.db import IntegrityError, transaction
+
+    from dealgate.analytics.review import week_containing
+    from dealgate.automation.models import ReviewDigest
+    from dealgate.people.models import Role
+
+    now = now or timezone.now()
+    week = week_containing(now).shifted(-1)
+    users = (get_user_model().objects.filter(is_active=True)
+             .filter(Q(is_superuser=True) | Q(profile__role__in=[Role.MANAGER, Role.ADMIN]))
+             .exclude(Exists(ReviewDigest.objects.filter(user_id=OuterRef("pk"), week=week.label)))
+             .select_related("profile").order_by("id"))
+    sent = 0
+    for user in users:
+        try:
+            with transaction.atomic():
+                ReviewDigest.objects.create(user=user, week=week.label, sent_at=now)
+                _send_review(user, week)
+        except IntegrityError:  # another scan claimed this user's week first
+            continue
+        sent += 1
+    return sent
+
+
+def _send_review(user: Any, week: Any) -> None:
+    from django.urls import reverse
+
+    from dealgate.analytics.review import pipeline_review, review_scope
+    from dealgate.automation.models import NotificationKind
+    from dealgate.automation.services import notify
+
+    scope, whose = review_scope(user)
+    before = week.shifted(-1)
+    total = pipeline_review(scope, week.start, week.end, previous=(before.start, week.start))["total"]
+    body = (f"{week.title}, {whose}: {total['created']} new, {total['forward']} advanced, "
+            f"{total['won']} won ({total['won_amount']:,.0f} {scope.currency}), {total['lost']} lost, "
+            f"{total['close_date_slipped']} close dates pushed, {total['went_stale']} went stale "
+            f"(the week before: {total['previous']['won']} won, {total['previous']['went_stale']} went stale).")
+    notify(user, kind=NotificationKind.REVIEW, title=f"Pipeline review for week {week.number}", body=body,
+           link=f"{reverse('analytics:review')}?week={week.label}")

@@ -156,22 +156,31 @@ def email_kinds_of(user: Any) -> list[str]:
     return list(found or [])
 
 
-def notify(user: Any, *, kind: str, title: str, body: str = "", deal: Deal | None = None) -> Notification:
-    """An in-app notification; also an email after commit when the user chose this kind by email."""
+def notify(user: Any, *, kind: str, title: str, body: str = "", deal: Deal | None = None,
+           link: str = "") -> Notification:
+    """An in-app notification; also an email after commit when the user chose this kind by email.
+
+    `link`: a path on this site the notification opens (when it is not about one deal)."""
     if kind not in NotificationKind.values:
         raise ValidationFailed.for_field("kind", f"{kind!r} is not one of {', '.join(NotificationKind.values)}")
     wants_email = bool(user.email) and kind in email_kinds_of(user)
-    note = Notification.objects.create(user=user, kind=kind, title=title[:300], body=body, deal=deal,
+    if link and not (link.startswith("/") and not link.startswith("//")):
+        raise ValidationFailed.for_field("link", "must be a path on this site, starting with /")
+    if len(link) > 200:
+        raise ValidationFailed.for_field("link", "is longer than 200 characters")
+    note = Notification.objects.create(user=user, kind=kind, title=title[:300], body=body, deal=deal, link=link,
                                        created_at=timezone.now(), emailed=wants_email)
     if wants_email:
-        transaction.on_commit(lambda: _send_email(user.email, title, body, deal))
+        transaction.on_commit(lambda: _send_email(user.email, title, body, deal, link))
     return note
 
 
-def _send_email(address: str, title: str, body: str, deal: Deal | None) -> None:
-    link = f"\n\nDeal: {deal.title} (/deals/{deal.pk}/)" if deal is not None else ""
+def _send_email(address: str, title: str, body: str, deal: Deal | None, link: str = "") -> None:
+    where = f"\n\nDeal: {deal.title} (/deals/{deal.pk}/)" if deal is not None else ""
+    if link:
+        where += f"\n\nOpen: {link}"
     try:
-        send_mail(f"[Dealgate] {title}", f"{body}{link}".strip() or title, settings.DEFAULT_FROM_EMAIL, [address])
+        send_mail(f"[Dealgate] {title}", f"{body}{where}".strip() or title, settings.DEFAULT_FROM_EMAIL, [address])
     except OSError:  # the in-app notification stands; a mail server outage must not fail the write
         logger.exception("Could not email %s", address)
 

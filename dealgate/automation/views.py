@@ -67,10 +67,12 @@ def inbox(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
-    """Mark one notification read and open its deal (or go back to the inbox)."""
+    """Mark one notification read and open its deal or its page (or go back to the inbox)."""
     note = get_object_or_404(Notification.objects.filter(user=request.user), pk=pk)
     services.mark_read(note, by=request.user)
-    return redirect(reverse("web:deal", args=[note.deal_id]) if note.deal_id else reverse("automation:inbox"))
+    if note.deal_id:
+        return redirect(reverse("web:deal", args=[note.deal_id]))
+    return redirect(note.link or reverse("automation:inbox"))  # a path on this site (services.notify checks)
 
 
 @login_required

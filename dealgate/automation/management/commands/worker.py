@@ -13,7 +13,7 @@ from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
 from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.management.commands.db_worker import Worker
 
-from dealgate.automation.scans import run_scans
+from dealgate.automation.scans import run_scans, send_weekly_reviews
 from dealgate.cli_support import DealgateCommand
 
 logger = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 class Command(DealgateCommand):
     help = (
         "Run background jobs: automation rules and their emails, and the periodic scans (idle deals, passed "
-        "close dates, overdue tasks). Runs until stopped (Ctrl+C); with --batch, runs the scans once and "
+        "close dates, overdue tasks, the weekly review for managers). Runs until stopped (Ctrl+C); with --batch, runs the scans once and "
         "every job due, and exits when nothing is left (for cron and tests)."
     )
 
@@ -60,9 +60,9 @@ class Command(DealgateCommand):
                         excluded_queue_names=[])
         if batch:
             if not no_scans:
-                acted = run_scans(now)
+                acted, reviews = run_scans(now), send_weekly_reviews(now)
                 if verbosity > 1:
-                    self.stdout.write(f"Scans: {acted} rule run(s).")
+                    self.stdout.write(f"Scans: {acted} rule run(s), {reviews} weekly review(s) sent.")
         else:
             # Ctrl+C / SIGTERM: finish the job in hand, then stop (a second Ctrl+C stops at once).
             worker.configure_signals()
@@ -93,6 +93,7 @@ def _scan_forever(every: float) -> None:
     while not stop.is_set():
         try:
             run_scans()
+            send_weekly_reviews()
         except Exception:  # a failed scan is logged and tried again next time
             logger.exception("Periodic scan failed")
         finally:

@@ -80,3 +80,28 @@ def test_my_day_lists_overdue_next_steps_first_then_stale_deals_then_tasks(clien
     assert "On time" not in html.split("2. Stale")[0]
     assert "Bob&#x27;s late" not in html and "Bob's late" not in html
     assert html.index("Late step") < html.index("Send the contract")
+
+
+def test_a_managers_my_day_lists_her_teams_stale_deals_with_owner_stage_and_days(client, world, make_deal):
+    from dealgate.deals.models import Deal
+
+    def idle(deal, days):
+        Deal.objects.filter(pk=deal.pk).update(stage_entered_at=timezone.now() - dt.timedelta(days=days))
+
+    idle(make_deal(owner=world.alice, title="Alice's quiet one"), 12)
+    make_deal(owner=world.alice, title="Alice's fresh one")
+    idle(make_deal(owner=world.carol, title="Carol's quiet one"), 12)  # another team
+    idle(make_deal(owner=world.bob, title="Bob's own quiet one"), 9)
+    client.force_login(world.bob)
+    html = client.get(reverse("web:my_day")).content.decode()
+    mine, team = html.split("2. Stale")[1].split("Your team's stale or stuck deals")
+    assert "Bob&#x27;s own quiet one" in mine and "Alice" not in mine
+    assert "Alice&#x27;s quiet one" in team and "Stale 12d" in team and "Alice · Qualify" in team
+    assert "fresh one" not in team and "Carol" not in team and "Bob&#x27;s own" not in team
+    assert "Nothing is rotting" not in html
+
+
+def test_a_reps_my_day_has_no_team_list(client, world, make_deal):
+    client.force_login(world.alice)
+    html = client.get(reverse("web:my_day")).content.decode()
+    assert "Your team" not in html and "Nothing is rotting." in html

@@ -17,7 +17,7 @@ from dealgate.deals.flags import compute_flags
 from dealgate.deals.models import Account, Activity, Contact, Deal
 from dealgate.deals.selectors import STATUSES, deal_list
 from dealgate.inputs import query_text
-from dealgate.people.access import role_of, visible_deals
+from dealgate.people.access import role_of, team_id_of, visible_deals
 from dealgate.people.models import Role
 from dealgate.pipelines.models import Pipeline, Stage
 from dealgate.signals.risk import ranked_by_risk
@@ -150,13 +150,17 @@ def account(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def my_day(request: HttpRequest) -> HttpResponse:
-    """A rep's day, most urgent first: overdue or missing next steps, stale deals, tasks due."""
+    """A rep's day, most urgent first: overdue or missing next steps, stale deals, tasks due. A
+    manager's also lists her team's stale and stuck deals (the others' deals: hers are above)."""
     today = timezone.localdate()
     mine = Deal.objects.filter(owner=request.user, closed_at__isnull=True).select_related("stage", "pipeline", "account")
     overdue = list(mine.filter(Q(next_step_due__lt=today) | Q(next_step="")).order_by("next_step_due", "id")[:100])
-    candidates = list(mine.order_by("stage_entered_at")[:500])
-    flags = compute_flags(candidates, today=today)
-    stale = [(d, f) for d in candidates for f in flags.get(d.pk, []) if f.code in ("stale", "stuck")]
+    stale = stale_or_stuck(mine, today)
+    team_stale = None
+    if role_of(request.user) == Role.MANAGER and team_id_of(request.user) is not None:
+        team = (Deal.objects.filter(team_id=team_id_of(request.user), closed_at__isnull=True)
+                .exclude(owner=request.user).select_related("stage", "pipeline", "account", "owner"))
+        team_stale = stale_or_stuck(team, today)
     from dealgate.automation.models import Task
 
     tasks = list(Task.objects.filter(assignee=request.user, done=False, due__lte=today + dt.timedelta(days=1))
@@ -167,4 +171,23 @@ def my_day(request: HttpRequest) -> HttpResponse:
         .exclude(outcome__in=("done", "completed")).select_related("deal").order_by("occurred_at")[:100]
     )
     return render(request, "web/my_day.html", {"overdue": overdue, "stale": stale, "tasks": tasks, "logged": logged,
-                                                "task_count": len(tasks) + len(logged), "today": today})
+                                                "task_count": len(tasks) + len(logged), "today": today,
+                                                "team_stale": team_stale})
+
+
+MY_DAY_CANDIDATES = 500
+
+
+def stale_or_stuck(deals: QuerySet, today: dt.date) -> list[tuple[Deal, Any]]:
+    """(deal, flag) for the open deals that are stale or stuck, most days first. The flags come from
+    `compute_flags`, over the deals touched least recently and those longest in their stage (the only
+    ones that can carry either flag), a bounded number of each."""
+    from django.db.models.functions import Coalesce, Greatest
+
+    touched = deals.annotate(last_touch=Greatest("stage_entered_at", Coalesce("last_activity_at", "stage_entered_at")))
+    candidates = {d.pk: d for d in touched.order_by("last_touch", "id")[:MY_DAY_CANDIDATES]}
+    for deal in deals.exclude(pk__in=list(candidates)).order_by("stage_entered_at", "id")[:MY_DAY_CANDIDATES]:
+        candidates[deal.pk] = deal
+    flags = compute_flags(list(candidates.values()), today=today)
+    found = [(d, f) for d in candidates.values() for f in flags.get(d.pk, []) if f.code in ("stale", "stuck")]
+    return sorted(found, key=lambda pair: (pair[1].since or today, pair[0].pk))

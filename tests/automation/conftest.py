@@ -18,6 +18,30 @@ def run_worker():
     return run
 
 
+def workers_at_once(count: int = 2, **options) -> list[Exception]:
+    """Run `count` `dealgate worker --batch` side by side in threads; return what they raised."""
+    import threading
+
+    from django.db import connection
+
+    errors: list[Exception] = []
+
+    def worker(name):
+        try:
+            call_command("worker", batch=True, interval=0, worker_id=name, **options)
+        except Exception as exc:  # returned to the test
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return errors
+
+
 @pytest.fixture
 def make_rule(pipeline):
     """make_rule(trigger=..., actions=[...], ...) -> an enabled rule on the test pipeline, via the service."""

@@ -3,8 +3,6 @@ and admin "Pipeline review for week N" once per ISO week, in the app and by emai
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from django.core.management import call_command
 from django.db import connection
@@ -12,6 +10,7 @@ from django.db import connection
 from dealgate.automation.models import Notification, ReviewDigest
 from dealgate.automation.services import set_email_kinds
 from dealgate.deals import services as deal_services
+from tests.automation.conftest import workers_at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the worker closes a connection held in a test's transaction
 
@@ -79,21 +78,7 @@ def test_opening_the_notification_opens_the_review_of_that_week(client, world):
 def test_two_workers_at_once_send_each_review_once(world):
     if connection.vendor == "sqlite" and connection.is_in_memory_db():
         pytest.skip("in-memory SQLite locks whole tables without waiting; run on PostgreSQL (or DEALGATE_TEST_SQLITE)")
-    errors = []
-
-    def run(name):
-        try:
-            call_command("worker", batch=True, interval=0, worker_id=name, now=_monday())
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(f"w{i}",)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    errors = workers_at_once(now=_monday())
     assert not errors
     assert len(reviews()) == 2 and ReviewDigest.objects.count() == 2
 

@@ -148,7 +148,7 @@ def rule_arguments(draft: dict[str, Any]) -> tuple[dict[str, Any], list[int]]:
 
     trigger = draft["trigger"]
     pipeline = None
-    if draft["pipeline"]:
+    if read("pipeline", lambda: _text(draft["pipeline"], "pipeline", max_length=50)):
         pipeline = Pipeline.objects.filter(key=draft["pipeline"]).first()
         if pipeline is None:
             problems["pipeline"] = [f"there is no pipeline {draft['pipeline']!r}"]
@@ -189,7 +189,7 @@ def _whole_number(value: str, field: str, *, low: int, high: int, blank: int | N
     text = value.strip()
     if not text:
         return blank
-    if not (text.isascii() and text.isdigit()) or not low <= int(text[:6]) <= high:
+    if not (text.isascii() and text.isdigit()) or len(text) > 6 or not low <= int(text) <= high:
         raise ValidationFailed.for_field(field, f"must be a whole number from {low} to {high}")
     return int(text)
 

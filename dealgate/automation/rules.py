@@ -141,12 +141,12 @@ def check_rule(*, trigger: str, trigger_stage: str, pipeline: Pipeline | None, c
             raise ValidationFailed.for_field("trigger_stage", f"no stage {trigger_stage!r} in {where}")
     elif trigger_stage:
         raise ValidationFailed.for_field("trigger_stage", "only the 'entered a stage' trigger names a stage")
+    stored = parsed.model_dump(mode="json", exclude_defaults=True), [s.model_dump(mode="json") for s in steps]
+    _refuse_unstorable_text(stored)  # before the lookups below: PostgreSQL cannot even compare such text
     problems = _condition_problems(parsed, stages, where)
     problems += [p for index, step in enumerate(steps) for p in _action_problems(index, step, stages, where)]
     if problems:
         raise refusal("The rule names something that does not exist: ", problems)
-    stored = parsed.model_dump(mode="json", exclude_defaults=True), [s.model_dump(mode="json") for s in steps]
-    _refuse_unstorable_text(stored)
     return stored
 
 

@@ -122,6 +122,8 @@ RULES: dict[str, tuple[str, tuple]] = {
     "api/audit": ("GET", API_ADMIN_ONLY),
     "api/tasks": ("GET", API_SIGNED_IN),
     "api/tasks/<int:task_id>": ("PATCH", API_TEAM_A),
+    "api/rules": ("GET", API_ADMIN_ONLY),
+    "api/rules/<int:rule_id>": ("PATCH", API_ADMIN_ONLY),
     "api/signals": ("GET", API_SIGNED_IN),
     "api/signals/<int:signal_id>/convert": ("POST", API_TEAM_A),
     "api/signals/<int:signal_id>/snooze": ("POST", API_TEAM_A),
@@ -178,6 +180,7 @@ def _probe(route: urlwalk.Route, url: str, w) -> tuple[str, dict, dict | None] |
         "api/deals/<int:deal_id>/move": {"stage": "propose"},
         "api/deals/<int:deal_id>/checklist/<item>": {"checked": True, "evidence": "CFO said so"},
         "api/tasks/<int:task_id>": {"done": True},
+        "api/rules/<int:rule_id>": {"name": "Follow up"},
         "api/signals/<int:signal_id>/snooze": {"until": "2099-01-01"},
         "api/signals/<int:signal_id>/dismiss": {"reason": "Bought elsewhere"},
     }

@@ -19,7 +19,7 @@ from dealgate.deals.models import Deal, Source
 from dealgate.errors import ValidationFailed
 from dealgate.inputs import storable_text
 from dealgate.people.models import Team
-from dealgate.pipelines.models import CustomField, Pipeline, StageKind
+from dealgate.pipelines.models import CustomField, Pipeline
 
 MIN_ACTION_ROWS = 2  # a new rule offers two; "Add another action" posts back for one more
 MAX_ACTION_ROWS = 20
@@ -262,12 +262,11 @@ def _input_for(where: str, rows: list[int], draft: dict[str, Any]) -> str:
 def choices() -> dict[str, Any]:
     """Everything the form's selects offer, read from the database."""
     pipelines = list(Pipeline.objects.order_by("name").prefetch_related("stages"))
-    stage_groups = [(p, [s for s in sorted(p.stages.all(), key=lambda s: s.position)]) for p in pipelines]
-    open_groups = [(p, [s for s in stages if s.kind == StageKind.OPEN]) for p, stages in stage_groups]
+    stage_groups = [(p, sorted(p.stages.all(), key=lambda s: s.position)) for p in pipelines]
     custom = list(CustomField.objects.order_by("label"))
     deal_fields = [(name, str(Deal._meta.get_field(name).verbose_name).capitalize()) for name in SETTABLE_FIELDS]
     return {
-        "triggers": Trigger.choices, "pipelines": pipelines, "stage_groups": stage_groups, "open_groups": open_groups,
+        "triggers": Trigger.choices, "pipelines": pipelines, "stage_groups": stage_groups,
         "users": get_user_model().objects.filter(is_active=True).order_by("username"),
         "teams": Team.objects.order_by("name"), "sources": Source.choices, "custom_fields": custom,
         "action_types": ACTION_TYPES, "recipients": RECIPIENTS,

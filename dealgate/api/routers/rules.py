@@ -15,9 +15,9 @@ from dealgate.automation import services
 from dealgate.automation.models import Rule
 from dealgate.automation.rules import describe
 from dealgate.errors import NotAllowed, NotFound, ValidationFailed
-from dealgate.pipelines.models import Pipeline
 from dealgate.people.access import role_of
 from dealgate.people.models import Role
+from dealgate.pipelines.models import Pipeline
 
 router = Router(tags=["rules"])
 

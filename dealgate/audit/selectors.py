@@ -16,7 +16,7 @@ from dealgate.audit.models import AuditEntry, Surface
 from dealgate.errors import ValidationFailed
 
 OBJECT_TYPES = ("deal", "account", "contact", "pipeline", "stage", "criterion", "user", "team", "token",
-                "lost reason", "custom field")
+                "lost reason", "custom field", "rule")
 FILTERS = ("object_type", "object_id", "person", "surface", "since", "until")
 MAX_ID = 2**63 - 1
 
@@ -128,4 +128,6 @@ def _link(row: AuditEntry, keys: dict[str, dict[int, str]]) -> str:
         return reverse("web:settings_pipeline", args=[key]) if key else ""
     if kind in ("user", "team"):
         return reverse("web:settings_users")
+    if kind == "rule":
+        return reverse("automation:rules")
     return ""

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from dealgate.automation.models import NotificationKind, Trigger
 from dealgate.deals.models import Source
 from dealgate.errors import ValidationFailed
+from dealgate.inputs import storable_text
 from dealgate.people.models import Team
 from dealgate.pipelines.models import CustomField, Pipeline, Stage
 
@@ -74,28 +75,38 @@ SETTABLE_FIELDS = ("title", "amount", "currency", "expected_close_date", "probab
                    "forecast_category", "source")
 
 
-def _pydantic_problems(exc: ValidationError) -> list[str]:
+ACTION_TYPES = {"create_task", "notify", "set_field", "move_to_stage"}
+
+
+def _pydantic_problems(exc: ValidationError, part: str) -> list[tuple[str, str]]:
+    """(where, message) per error; `where` is `part.<index>.<field>` (the action's type tag left out)."""
     problems = []
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-")) or "value"
-        problems.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
+        loc = [str(p) for p in err["loc"] if not str(p).startswith("function-") and str(p) not in ACTION_TYPES]
+        problems.append((".".join([part, *loc]), err["msg"].removeprefix("Value error, ")))
     return problems
+
+
+def refusal(intro: str, problems: list[tuple[str, str]]) -> ValidationFailed:
+    """One refusal naming every problem; `details` maps where (e.g. `actions.1.stage`) to its messages."""
+    details: dict[str, list[str]] = {}
+    for where, message in problems:
+        details.setdefault(where, []).append(message)
+    return ValidationFailed(intro + "; ".join(f"{where}: {message}" for where, message in problems), details=details)
 
 
 def parse_conditions(raw: Any) -> Conditions:
     try:
         return Conditions.model_validate(raw or {})
     except ValidationError as exc:
-        raise ValidationFailed("The rule's conditions are not valid: " + "; ".join(_pydantic_problems(exc)),
-                               details={"conditions": _pydantic_problems(exc)}) from None
+        raise refusal("The rule's conditions are not valid: ", _pydantic_problems(exc, "conditions")) from None
 
 
 def parse_actions(raw: Any) -> list[Any]:
     try:
         actions = ACTIONS.validate_python(raw or [])
     except ValidationError as exc:
-        raise ValidationFailed("The rule's actions are not valid: " + "; ".join(_pydantic_problems(exc)),
-                               details={"actions": _pydantic_problems(exc)}) from None
+        raise refusal("The rule's actions are not valid: ", _pydantic_problems(exc, "actions")) from None
     if not actions:
         raise ValidationFailed.for_field("actions", "a rule needs at least one action")
     return actions
@@ -130,39 +141,54 @@ def check_rule(*, trigger: str, trigger_stage: str, pipeline: Pipeline | None, c
             raise ValidationFailed.for_field("trigger_stage", f"no stage {trigger_stage!r} in {where}")
     elif trigger_stage:
         raise ValidationFailed.for_field("trigger_stage", "only the 'entered a stage' trigger names a stage")
+    stored = parsed.model_dump(mode="json", exclude_defaults=True), [s.model_dump(mode="json") for s in steps]
+    _refuse_unstorable_text(stored)  # before the lookups below: PostgreSQL cannot even compare such text
     problems = _condition_problems(parsed, stages, where)
-    problems += [p for step in steps for p in _action_problems(step, stages, where)]
+    problems += [p for index, step in enumerate(steps) for p in _action_problems(index, step, stages, where)]
     if problems:
-        raise ValidationFailed("The rule names something that does not exist: " + "; ".join(problems),
-                               details={"rule": problems})
-    return parsed.model_dump(mode="json", exclude_defaults=True), [s.model_dump(mode="json") for s in steps]
+        raise refusal("The rule names something that does not exist: ", problems)
+    return stored
 
 
-def _condition_problems(c: Conditions, stages: set[str], where: str) -> list[str]:
-    problems = [f"conditions.stages: no stage {k!r} in {where}" for k in _missing(c.stages, stages)]
+def _refuse_unstorable_text(value: Any, where: str = "rule") -> None:
+    """A NUL byte or a lone surrogate anywhere in the JSON would fail in PostgreSQL: refuse it here."""
+    if isinstance(value, str):
+        storable_text(value, where)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            storable_text(key, where)
+            _refuse_unstorable_text(item, f"{where}.{key}")
+    elif isinstance(value, (list, tuple)):
+        part = {0: "conditions", 1: "actions"} if where == "rule" else {}
+        for index, item in enumerate(value):
+            _refuse_unstorable_text(item, part.get(index, f"{where}.{index}"))
+
+
+def _condition_problems(c: Conditions, stages: set[str], where: str) -> list[tuple[str, str]]:
+    problems = [("conditions.stages", f"no stage {k!r} in {where}") for k in _missing(c.stages, stages)]
     users = set(get_user_model().objects.filter(username__in=c.owners).values_list("username", flat=True))
-    problems += [f"conditions.owners: no user {u!r}" for u in _missing(c.owners, users)]
+    problems += [("conditions.owners", f"no user {u!r}") for u in _missing(c.owners, users)]
     teams = set(Team.objects.filter(name__in=c.teams).values_list("name", flat=True))
-    problems += [f"conditions.teams: no team {t!r}" for t in _missing(c.teams, teams)]
-    problems += [f"conditions.sources: {s!r} is not a source" for s in _missing(c.sources, set(Source.values))]
+    problems += [("conditions.teams", f"no team {t!r}") for t in _missing(c.teams, teams)]
+    problems += [("conditions.sources", f"{s!r} is not a source") for s in _missing(c.sources, set(Source.values))]
     fields = set(CustomField.objects.values_list("key", flat=True))
-    problems += [f"conditions.fields: no custom field {f!r}" for f in _missing(list(c.fields), fields)]
+    problems += [("conditions.fields", f"no custom field {f!r}") for f in _missing(list(c.fields), fields)]
     if c.amount_min is not None and c.amount_max is not None and c.amount_min > c.amount_max:
-        problems.append("conditions.amount_min: is more than amount_max")
+        problems.append(("conditions.amount_min", "is more than amount_max"))
     return problems
 
 
-def _action_problems(step: Any, stages: set[str], where: str) -> list[str]:
+def _action_problems(index: int, step: Any, stages: set[str], where: str) -> list[tuple[str, str]]:
     if isinstance(step, MoveAction) and step.stage not in stages:
-        return [f"actions.move_to_stage: no stage {step.stage!r} in {where}"]
+        return [(f"actions.{index}.stage", f"no stage {step.stage!r} in {where}")]
     if isinstance(step, SetFieldAction):
         if step.field.startswith("custom."):
             key = step.field.removeprefix("custom.")
             if not CustomField.objects.filter(key=key).exists():
-                return [f"actions.set_field: no custom field {key!r}"]
+                return [(f"actions.{index}.field", f"no custom field {key!r}")]
         elif step.field not in SETTABLE_FIELDS:
-            return [f"actions.set_field: {step.field!r} is not a field a rule can set "
-                    f"(use one of {', '.join(SETTABLE_FIELDS)} or custom.<key>)"]
+            return [(f"actions.{index}.field", f"{step.field!r} is not a field a rule can set "
+                     f"(use one of {', '.join(SETTABLE_FIELDS)} or custom.<key>)")]
     return []
 
 

@@ -7,6 +7,7 @@ system itself (the rule engine). Side effects outside the database (email) wait 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from typing import Any
 
@@ -16,10 +17,12 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from dealgate.audit.services import record, record_changes
 from dealgate.automation.models import Notification, NotificationKind, NotificationSettings, Rule, Task
 from dealgate.deals.models import Account, Deal
 from dealgate.deals.services import parse_date
 from dealgate.errors import NotAllowed, NotFound, ValidationFailed
+from dealgate.inputs import storable_text
 from dealgate.people.access import can_edit_deal, can_view_deal, role_of, team_id_of, visible_deals
 from dealgate.people.models import Role
 
@@ -222,7 +225,7 @@ def _require_admin(by: Any) -> None:
 
 
 def _rule_name(value: Any) -> str:
-    name = str(value or "").strip()
+    name = storable_text(value, "name").strip()
     if not name:
         raise ValidationFailed.for_field("name", "is required")
     if len(name) > 200:
@@ -230,45 +233,76 @@ def _rule_name(value: Any) -> str:
     return name
 
 
+RULE_PARTS = ("name", "trigger", "trigger_stage", "pipeline", "conditions", "actions", "enabled", "idle_days")
+
+
+def _rule_as_logged(rule: Rule) -> dict[str, Any]:
+    """The parts of a rule as the audit log shows them (conditions and actions as JSON)."""
+    return {name: json.dumps(getattr(rule, name), sort_keys=True) if name in ("conditions", "actions")
+            else getattr(rule, name) for name in RULE_PARTS}
+
+
+@transaction.atomic
 def create_rule(*, by: Any, name: Any, trigger: str, actions: Any, conditions: Any = None, trigger_stage: str = "",
                 pipeline: Any = None, enabled: bool = True, idle_days: int | None = None) -> Rule:
     """A new rule, refused with a message when it names a stage, field, user or team that does not exist."""
-    from dealgate.automation.rules import check_rule
+    from dealgate.automation.rules import check_rule, describe
 
     _require_admin(by)
     name = _rule_name(name)
     stored_conditions, stored_actions = check_rule(trigger=trigger, trigger_stage=trigger_stage or "",
                                                    pipeline=pipeline, conditions=conditions, actions=actions,
                                                    idle_days=idle_days)
-    return Rule.objects.create(name=name, trigger=trigger, trigger_stage=trigger_stage or "", pipeline=pipeline,
+    rule = Rule.objects.create(name=name, trigger=trigger, trigger_stage=trigger_stage or "", pipeline=pipeline,
                                conditions=stored_conditions, actions=stored_actions, enabled=bool(enabled),
                                idle_days=idle_days)
+    record(rule, "created", by=by, field="rule", after=describe(rule))
+    return rule
 
 
+@transaction.atomic
 def update_rule(rule: Rule, *, by: Any, **changes: Any) -> Rule:
     """Change any of a rule's parts; the whole rule is checked again."""
     from dealgate.automation.rules import check_rule
 
     _require_admin(by)
-    known = {"name", "trigger", "trigger_stage", "pipeline", "conditions", "actions", "enabled", "idle_days"}
-    unknown = sorted(set(changes) - known)
+    unknown = sorted(set(changes) - set(RULE_PARTS))
     if unknown:
         raise ValidationFailed(f"A rule has no field(s) {', '.join(unknown)}.",
                                details={name: ["is not a rule field"] for name in unknown})
-    merged = {name: changes.get(name, getattr(rule, name)) for name in known}
+    merged = {name: changes.get(name, getattr(rule, name)) for name in RULE_PARTS}
     merged["name"] = _rule_name(merged["name"])
     merged["conditions"], merged["actions"] = check_rule(
         trigger=merged["trigger"], trigger_stage=merged["trigger_stage"] or "", pipeline=merged["pipeline"],
         conditions=merged["conditions"], actions=merged["actions"], idle_days=merged["idle_days"])
+    locked = Rule.objects.select_for_update().filter(pk=rule.pk).first()
+    if locked is None:
+        raise NotFound(f"No rule {rule.pk}.", details={"rule": rule.pk})
+    before = _rule_as_logged(locked)
     for name, value in merged.items():
         setattr(rule, name, value)
     rule.enabled = bool(rule.enabled)
     rule.save()
+    after = _rule_as_logged(rule)
+    record_changes(rule, [(name, before[name], after[name]) for name in RULE_PARTS], by=by)
     return rule
 
 
+@transaction.atomic
 def set_rule_enabled(rule: Rule, *, by: Any, enabled: bool) -> Rule:
     _require_admin(by)
+    was = Rule.objects.filter(pk=rule.pk).values_list("enabled", flat=True).first()
     rule.enabled = bool(enabled)
     Rule.objects.filter(pk=rule.pk).update(enabled=rule.enabled, updated_at=timezone.now())
+    record_changes(rule, [("enabled", was, rule.enabled)], by=by)
     return rule
+
+
+@transaction.atomic
+def delete_rule(rule: Rule, *, by: Any) -> None:
+    """Remove a rule; its run log goes with it, the tasks it made stay (they no longer name it)."""
+    from dealgate.automation.rules import describe
+
+    _require_admin(by)
+    record(rule, "deleted", by=by, field="rule", before=describe(rule))
+    rule.delete()

@@ -11,6 +11,9 @@ urlpatterns = [
     path("inbox/read-all/", views.inbox_read_all, name="inbox_read_all"),
     path("inbox/email/", views.notification_email, name="notification_email"),
     path("settings/rules/", views.rules, name="rules"),
+    path("settings/rules/new/", views.rule_new, name="rule_new"),
+    path("settings/rules/<int:pk>/edit/", views.rule_edit, name="rule_edit"),
+    path("settings/rules/<int:pk>/delete/", views.rule_delete, name="rule_delete"),
     path("settings/rules/<int:pk>/enabled/", views.rule_enabled, name="rule_enabled"),
     path("settings/rules/<int:pk>/test/", views.rule_test, name="rule_test"),
 ]

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from dealgate.automation import services
+from dealgate.automation import rule_form, services
 from dealgate.automation.models import Notification, NotificationKind, Rule, RuleRun
 from dealgate.automation.rules import describe, would_act_on
 from dealgate.errors import DealgateError, ValidationFailed
@@ -123,3 +123,66 @@ def rule_test(request: HttpRequest, pk: int) -> HttpResponse:
     deals = would_act_on(rule)
     return render(request, "automation/rule_test.html", {
         "rule": rule, "words": describe(rule), "total": deals.count(), "deals": deals[:100]})
+
+
+def _render_rule_form(request: HttpRequest, draft: dict, *, rule: Rule | None = None, errors: dict | None = None,
+                      status: int = 200) -> HttpResponse:
+    errors = errors or {}
+    field_rows, action_rows = rule_form.rows_for_display(draft, errors)
+    return render(request, "automation/rule_form.html", {
+        "rule": rule, "draft": draft, "errors": errors, "field_rows": field_rows, "action_rows": action_rows,
+        **rule_form.choices()}, status=status)
+
+
+def _save_rule(request: HttpRequest, rule: Rule | None) -> HttpResponse:
+    """Post back for another action row, or save through the rule service; a refusal shows the form
+    again with everything typed and each message next to its input."""
+    draft = rule_form.draft_from_post(request.POST)
+    if "add_action" in request.POST:
+        if not rule_form.add_action_row(draft):
+            return _render_rule_form(request, draft, rule=rule, status=422, errors={
+                "actions": [f"A rule has at most {rule_form.MAX_ACTION_ROWS} actions."]})
+        return _render_rule_form(request, draft, rule=rule)
+    try:
+        arguments, rows = rule_form.rule_arguments(draft)
+    except ValidationFailed as exc:  # what could not even be read: already keyed by input
+        return _render_rule_form(request, draft, rule=rule, errors=exc.details, status=exc.http_status)
+    try:
+        if rule is None:
+            rule = services.create_rule(by=request.user, **arguments)
+            messages.success(request, f"Rule '{rule.name}' created.")
+        else:
+            services.update_rule(rule, by=request.user, **arguments)
+            messages.success(request, f"Rule '{rule.name}' saved.")
+    except ValidationFailed as exc:
+        return _render_rule_form(request, draft, rule=rule, errors=rule_form.form_errors(exc, rows, draft),
+                                 status=exc.http_status)
+    return redirect(reverse("automation:rules"))
+
+
+@admin_required
+def rule_new(request: HttpRequest) -> HttpResponse:
+    """Admins: a new rule from a form (trigger, conditions, actions), never raw JSON."""
+    if request.method == "POST":
+        return _save_rule(request, None)
+    return _render_rule_form(request, rule_form.blank_draft())
+
+
+@admin_required
+def rule_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    rule = get_object_or_404(Rule.objects.select_related("pipeline"), pk=pk)
+    if request.method == "POST":
+        return _save_rule(request, rule)
+    return _render_rule_form(request, rule_form.draft_from_rule(rule), rule=rule)
+
+
+@admin_required
+def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET asks "Delete this rule?"; POST deletes it."""
+    rule = get_object_or_404(Rule, pk=pk)
+    if request.method == "POST":
+        services.delete_rule(rule, by=request.user)
+        messages.success(request, f"Rule '{rule.name}' deleted.")
+        return redirect(reverse("automation:rules"))
+    return render(request, "automation/rule_delete.html", {"rule": rule, "words": describe(rule),
+                                                           "runs": rule.runs.count(), "tasks": rule.tasks.count()})

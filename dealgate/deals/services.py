@@ -264,7 +264,7 @@ def create_deal(
         forecast_category=_choice(forecast_category, ForecastCategory, "forecast_category"),
         next_step=_text(next_step, "next_step", max_length=300),
         next_step_due=step_due,
-        custom_fields=_custom_fields(custom_fields) if custom_fields else {}, external_id=external_id or None,
+        custom_fields=typed_custom_fields(custom_fields) if custom_fields else {}, external_id=external_id or None,
         created_at=now, stage_entered_at=now,
     )
     if not can_create_deal_for(by, owner):
@@ -456,7 +456,7 @@ def update_deal(deal: Deal, *, by: Any, **changes: Any) -> Deal:
         "probability_override": parse_probability,
         "forecast_category": lambda v: _choice(v, ForecastCategory, "forecast_category"),
         "source": lambda v: _choice(v, Source, "source"),
-        "custom_fields": lambda v: _custom_fields(v),
+        "custom_fields": lambda v: typed_custom_fields(v),
     }
     unknown = set(changes) - set(parsers)
     if unknown:
@@ -488,7 +488,7 @@ def update_deal(deal: Deal, *, by: Any, **changes: Any) -> Deal:
     return deal
 
 
-def _custom_fields(value: Any) -> dict:
+def typed_custom_fields(value: Any) -> dict:
     """Check custom fields against their declared type and store each in its JSON shape.
 
     Typed values let `field` criteria compare them: a number field holds a number, a yes/no field

@@ -115,3 +115,21 @@ def test_the_pipeline_edits_answer_an_admin_as_their_schema_says(case, wsgi_call
     for name in (case.path_parameters or {}) if not path_is_negative(case) else ():
         case.path_parameters[name] = REAL_KEYS[name]
     _call(case, auth(world.dave))
+
+
+# The rules API answers 403 to the manager above; fuzz it as an admin too, against a real rule.
+rule_edits = schema.include(path_regex=r"^/api/rules")
+
+
+@rule_edits.parametrize()
+@settings(max_examples=2 * EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
+          phases=[Phase.explicit, Phase.generate], database=None)
+def test_the_rules_api_answers_an_admin_as_its_schema_says(case, wsgi_calls_keep_the_test_transaction, pipeline,
+                                                           auth, world):
+    from dealgate.automation import services as automation
+
+    rule = automation.create_rule(by=world.dave, name="Follow up", trigger="deal_created", pipeline=pipeline,
+                                  actions=[{"type": "create_task", "title": "Call"}])
+    if "rule_id" in (case.path_parameters or {}) and not path_is_negative(case):
+        case.path_parameters["rule_id"] = rule.pk
+    _call(case, auth(world.dave))

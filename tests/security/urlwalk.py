@@ -167,7 +167,7 @@ def path_values(route: Route, param: str, w: SimpleNamespace) -> list[Any]:
         return [ContentType.objects.get_for_model(type(w.deal_a)).pk]
     fixed = {
         "deal_id": w.deal_a.pk, "account_id": w.account_a.pk, "contact_id": w.contact_a.pk, "token_id": w.token_a.pk,
-        "task_id": w.task_a.pk, "signal_id": w.signal_a.pk,
+        "task_id": w.task_a.pk, "signal_id": w.signal_a.pk, "rule_id": w.rule.pk,
         "stage_id": w.stages["qualify"].pk, "key": w.pipeline.key, "stage_key": "qualify",
         "criterion_key": w.criterion.key, "item": "budget", "role": "decision_maker", "token": "no-such-upload",
         "app_label": "deals",

@@ -14,7 +14,7 @@ WRITE_ERRORS: dict[int, Any] = {**ERRORS, 409: ErrorOut, 413: ErrorOut}
 
 
 def register(api: Any) -> None:
-    from dealgate.api.routers import accounts, activities, audit, deal_parts, deals, pipelines, tasks, tokens
+    from dealgate.api.routers import accounts, activities, audit, deal_parts, deals, pipelines, rules, tasks, tokens
 
     api.add_router("/pipelines", pipelines.router)
     api.add_router("/lost-reasons", pipelines.lost_reasons)
@@ -26,3 +26,4 @@ def register(api: Any) -> None:
     api.add_router("/tokens", tokens.router)
     api.add_router("/audit", audit.router)
     api.add_router("/tasks", tasks.router)
+    api.add_router("/rules", rules.router)

@@ -1,0 +1,60 @@
+"""The rules API: admins only; the same rule service and checks as the settings form."""
+
+from __future__ import annotations
+
+from dealgate.audit.models import AuditEntry
+from dealgate.automation.models import Rule
+from tests.api.conftest import auth, token_for  # noqa: F401  (fixtures)
+
+RULE = {"name": "Follow up", "trigger": "stage_entered", "trigger_stage": "propose", "pipeline": "test",
+        "actions": [{"type": "create_task", "title": "Send the proposal", "due_in_days": 3},
+                    {"type": "notify", "to": "owner", "title": "{deal} is in Propose"}]}
+
+
+def _post(client, body, headers):
+    return client.post("/api/rules", body, content_type="application/json", headers=headers)
+
+
+def test_an_admin_creates_lists_changes_and_deletes_a_rule(client, world, pipeline, auth):  # noqa: F811
+    created = _post(client, RULE, auth(world.dave))
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert (body["pipeline"], body["trigger_stage"], body["enabled"]) == ("test", "propose", True)
+    assert body["actions"][0] == {"type": "create_task", "title": "Send the proposal", "due_in_days": 3,
+                                  "business_days": False, "assignee": "owner"}
+    assert [r["id"] for r in client.get("/api/rules", headers=auth(world.dave)).json()] == [body["id"]]
+    patched = client.patch(f"/api/rules/{body['id']}", {"enabled": False, "pipeline": None,
+                                                       "conditions": {"owners": ["alice"]}},
+                           content_type="application/json", headers=auth(world.dave))
+    assert patched.status_code == 200, patched.content
+    assert (patched.json()["enabled"], patched.json()["pipeline"], patched.json()["conditions"]) == (
+        False, None, {"owners": ["alice"]})
+    assert client.delete(f"/api/rules/{body['id']}", headers=auth(world.dave)).status_code == 204
+    assert not Rule.objects.exists()
+    surfaces = set(AuditEntry.objects.filter(object_type="rule").values_list("action", "surface"))
+    assert {("created", "api"), ("changed", "api"), ("deleted", "api")} <= surfaces
+
+
+def test_a_rule_naming_a_missing_stage_is_refused_with_where(client, world, pipeline, auth):  # noqa: F811
+    refused = _post(client, {**RULE, "actions": [{"type": "move_to_stage", "stage": "gone"}]}, auth(world.dave))
+    assert refused.status_code == 422
+    assert refused.json()["details"] == {"actions.0.stage": ["no stage 'gone' in pipeline 'test'"]}
+    unknown = _post(client, {**RULE, "colour": "red"}, auth(world.dave))
+    assert unknown.status_code == 422
+    nowhere = _post(client, {**RULE, "pipeline": "nowhere"}, auth(world.dave))
+    assert nowhere.status_code == 404
+    nulled = _post(client, RULE, auth(world.dave)).json()
+    assert client.patch(f"/api/rules/{nulled['id']}", {"name": None}, content_type="application/json",
+                        headers=auth(world.dave)).status_code == 422
+    assert Rule.objects.count() == 1
+
+
+def test_reps_and_managers_may_not_read_or_change_rules(client, world, pipeline, auth):  # noqa: F811
+    rule = _post(client, RULE, auth(world.dave)).json()
+    for person in (world.alice, world.bob):
+        assert client.get("/api/rules", headers=auth(person)).status_code == 403
+        assert _post(client, RULE, auth(person)).status_code == 403
+        assert client.patch(f"/api/rules/{rule['id']}", {"name": "x"}, content_type="application/json",
+                            headers=auth(person)).status_code == 403
+        assert client.delete(f"/api/rules/{rule['id']}", headers=auth(person)).status_code == 403
+    assert Rule.objects.get().name == "Follow up"

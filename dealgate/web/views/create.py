@@ -16,6 +16,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from dealgate.deals import services
@@ -99,20 +100,34 @@ def _refused(exc: DealgateError) -> tuple[int, dict]:
     return exc.http_status, {"message": exc.message}
 
 
+# What each form page says around its fields: heading, the list it belongs to, the button.
+FORM_PAGES = {
+    "deal": ("New deal", "web:deals", "Deals", "Create deal"),
+    "account": ("New account", "web:accounts", "Accounts", "Create account"),
+    "contact": ("New contact", "web:contacts", "Contacts", "Create contact"),
+}
+
+
+def _form_page(request: HttpRequest, kind: str, values: dict[str, Any], *, status: int = 200,
+               **context: Any) -> HttpResponse:
+    heading, back, back_label, submit = FORM_PAGES[kind]
+    return render(request, f"web/new_{kind}.html", {
+        "heading": heading, "back_url": reverse(back), "back_label": back_label, "submit": submit,
+        "values": values, "errors": {}, "unmet": [], "message": "", **context,
+    }, status=status)
+
+
 # ---------------------------------------------------------------------------------------------
 # New deal
 
 
 def _deal_form(request: HttpRequest, values: dict[str, Any], *, status: int = 200, **refusal: Any) -> HttpResponse:
     user = request.user
-    pipelines = list(Pipeline.objects.order_by("name"))
-    stage_groups = [(p, stages_a_new_deal_can_start_in(p.pk)) for p in pipelines]
+    stage_groups = [(p, stages_a_new_deal_can_start_in(p.pk)) for p in Pipeline.objects.order_by("name")]
     owners = list(owners_for_new_deals(user)) if role_of(user) != "rep" else []
-    return render(request, "web/new_deal.html", {
-        "values": values, "stage_groups": [(p, stages) for p, stages in stage_groups if stages],
-        "owners": owners, "account_names": _account_names(user), "currency": settings.DEALGATE_CURRENCY,
-        "errors": {}, "unmet": [], "message": "", **refusal,
-    }, status=status)
+    return _form_page(request, "deal", values, status=status, **refusal, owners=owners,
+                      stage_groups=[(p, stages) for p, stages in stage_groups if stages],
+                      account_names=_account_names(user), currency=settings.DEALGATE_CURRENCY)
 
 
 def _account_names(user: Any) -> list[str]:
@@ -195,11 +210,10 @@ def new_account(request: HttpRequest) -> HttpResponse:
             account = services.create_account(by=request.user, name=name, segment=post.get("segment", ""))
         except DealgateError as exc:
             status, refusal = _refused(exc)
-            return render(request, "web/new_account.html", {"values": post.dict(), "errors": {}, **refusal},
-                          status=status)
+            return _form_page(request, "account", post.dict(), status=status, **refusal)
         messages.success(request, f"Account “{account.name}” created. Add its contacts and its first deal here.")
         return redirect("web:account", pk=account.pk)
-    return render(request, "web/new_account.html", {"values": {}, "errors": {}})
+    return _form_page(request, "account", {})
 
 
 @login_required
@@ -228,7 +242,5 @@ def new_contact(request: HttpRequest) -> HttpResponse:
 
 
 def _contact_form(request: HttpRequest, values: dict[str, Any], *, status: int = 200, **refusal: Any) -> HttpResponse:
-    return render(request, "web/new_contact.html", {
-        "values": values, "account_names": _account_names(request.user), "errors": {}, "message": "", **refusal,
-    }, status=status)
-
+    return _form_page(request, "contact", values, status=status, **refusal,
+                      account_names=_account_names(request.user))

@@ -248,3 +248,16 @@ def test_the_home_link_keeps_its_search(client, world, pipeline):
     response = client.get("/", {"q": "acme & co"})
     assert response.status_code == 302 and response["Location"] == "/board/test/?q=acme+%26+co"
     assert client.get("/")["Location"] == "/board/test/"
+
+
+def test_the_columns_redrawn_after_a_move_keep_their_new_deal_link(client, world, startable):
+    account = services.create_account(by=world.alice, name="Acme")
+    deal = services.create_deal(by=world.alice, title="Back again", account=account, pipeline=startable,
+                                amount="5000", expected_close_date="2027-03-01", stage="proposal")
+    client.force_login(world.alice)
+    response = client.post(reverse("web:move", args=[deal.pk]), {"to": _stage(startable, "lead").pk},
+                           headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    for key in ("lead", "proposal"):
+        assert f"?stage={_stage(startable, key).pk}" in html, key

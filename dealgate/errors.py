@@ -53,12 +53,14 @@ class Conflict(DealgateError):
 
 
 class MoveBlocked(DealgateError):
-    """A stage move whose criteria do not hold. `details['unmet']` lists every unmet criterion."""
+    """A stage move whose criteria do not hold. `details['unmet']` lists every unmet criterion.
+
+    `deal_id` is None when the deal was being created in a later stage and so does not exist."""
 
     code = "move_blocked"
     http_status = 409
 
-    def __init__(self, message: str, *, unmet: list[dict[str, Any]], deal_id: int, to_stage: str):
+    def __init__(self, message: str, *, unmet: list[dict[str, Any]], deal_id: int | None, to_stage: str):
         super().__init__(message, details={"deal": deal_id, "to_stage": to_stage, "unmet": unmet})
         self.unmet = unmet
 

@@ -346,8 +346,7 @@ DEAL_FIELDS_ELSEWHERE = {
 
 class DealCreateIn(InputSchema):
     changed_elsewhere = {
-        **dict.fromkeys(("stage", "status"), "a new deal starts in its pipeline's first open stage; then move it "
-                                             "with POST /api/deals/{id}/move"),
+        "status": "a new deal is open; win or lose it with POST /api/deals/{id}/move",
         **{name: "is read-only" for name in ("id", "version", "created_at", "last_activity_at", "close_date_slips",
                                              "probability", "team", "team_id")},
     }
@@ -365,6 +364,10 @@ class DealCreateIn(InputSchema):
     next_step: Annotated[Text, Field(max_length=300)] = ""
     next_step_due: Day | None = None
     custom_fields: dict[str, Any] | None = None
+    stage: Key | None = Field(
+        None, description="Stage key to start in; default the first open stage. A later open stage applies its "
+                          "gates as a move from the first stage would: refused with 409 `move_blocked` and the "
+                          "unmet criteria, nothing created.")
 
 
 class DealUpdateIn(InputSchema):

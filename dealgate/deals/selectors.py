@@ -197,3 +197,28 @@ def post_sale(deal: Deal, rules: Any = None) -> list[PostSalePhase]:
     facts = load_facts([deal.pk], deals=[deal], kinds={spec.kind for spec in specs})[deal.pk]
     results = iter(evaluate(specs, facts))
     return [PostSalePhase(stage, title, [next(results) for _ in phase_specs]) for stage, title, phase_specs in phases]
+
+
+# The deal fields the "New deal" form sets: a `field` criterion on one of them can be met at creation.
+FIELDS_SET_AT_CREATION = frozenset({"title", "account", "amount", "currency", "expected_close_date", "next_step",
+                                    "next_step_due"})
+
+
+def stages_a_new_deal_can_start_in(pipeline_id: int) -> list[Stage]:
+    """The open stages a deal can be created in: the first one, and each later one whose gates from
+    the first ask only for fields the new-deal form fills (a checklist, an activity, a contact or an
+    approval needs a deal that already exists). The service gates whatever stage is asked for; this
+    only decides where the board offers a "New deal" button."""
+    from dealgate.pipelines.criteria import FieldConfig
+    from dealgate.pipelines.gate import PipelineRules
+
+    rules = PipelineRules.load(pipeline_id)
+    open_stages = [s for s in rules.stages.values() if s.kind == StageKind.OPEN]
+    if not open_stages:
+        return []
+    first = open_stages[0]
+
+    def fillable(spec: Any) -> bool:
+        return isinstance(spec.config, FieldConfig) and spec.config.field in FIELDS_SET_AT_CREATION
+
+    return [first] + [s for s in open_stages[1:] if all(fillable(spec) for spec in rules.required(first, s))]

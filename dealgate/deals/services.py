@@ -241,9 +241,15 @@ def create_deal(
     *, by: Any, title: str, account: Account, pipeline: Pipeline, owner: Any = None, amount: Any = None,
     currency: str | None = None, expected_close_date: Any = None, source: str = Source.OUTBOUND,
     forecast_category: str = ForecastCategory.PIPELINE, next_step: str = "", next_step_due: Any = None,
-    custom_fields: dict | None = None, external_id: str | None = None,
+    custom_fields: dict | None = None, external_id: str | None = None, stage: Stage | str | None = None,
 ) -> Deal:
-    """A new deal starts in the pipeline's first open stage; later stages are reached through gates."""
+    """A new deal starts in the pipeline's first open stage; later stages are reached through gates.
+
+    `stage` asks for a later open stage: the deal is created in the first one and moved there by
+    `move_deal` in the same transaction, so it meets the criteria of every stage it passes (as a
+    deal created there and dragged across would). A refusal (MoveBlocked, with the unmet criteria)
+    leaves nothing behind.
+    """
     owner = owner if owner is not None else by
     if owner is None:
         raise ValidationFailed.for_field("owner", "a deal needs an owner")
@@ -274,7 +280,51 @@ def create_deal(
     created.save()
     record(deal, "created", by=by, field="stage", after=deal.stage.name, at=now)
     deal_event("created", deal.pk, f"history:{created.pk}")
+    if stage is not None:
+        _start_in(deal, stage, by=by)
     return deal
+
+
+# The typed fields of a new deal, each with the check `create_deal` applies to it.
+NEW_DEAL_TEXT_FIELDS: dict[str, Any] = {
+    "title": lambda v: _text(v, "title", max_length=200, required=True),
+    "amount": parse_amount,
+    "currency": parse_currency,
+    "expected_close_date": lambda v: parse_date(v, "expected_close_date"),
+    "next_step": lambda v: _text(v, "next_step", max_length=300),
+    "next_step_due": lambda v: parse_date(v, "next_step_due"),
+}
+
+
+def new_deal_field_errors(values: dict[str, Any]) -> dict[str, list[str]]:
+    """Every message `create_deal` could give about these typed fields, gathered at once (a form
+    shows them all together; the service itself stops at the first)."""
+    errors: dict[str, list[str]] = {}
+    for name, value in values.items():
+        try:
+            NEW_DEAL_TEXT_FIELDS[name](value)
+        except ValidationFailed as exc:
+            errors.update(exc.details)
+    if str(values.get("next_step") or "").strip() and not str(values.get("next_step_due") or "").strip():
+        errors.setdefault("next_step_due", ["a next step needs a due date"])
+    return errors
+
+
+def _start_in(deal: Deal, stage: Stage | str, *, by: Any) -> None:
+    """Move a deal just created in the first open stage on to `stage`, through the gates."""
+    target = resolve_stage(deal.pipeline, stage)
+    if target.kind != StageKind.OPEN:
+        raise ValidationFailed.for_field(
+            "stage", f"a new deal starts in an open stage, not in {target.name}; create it, then close it")
+    if target.pk == deal.stage_id:
+        return
+    try:
+        move_deal(deal, target, by=by)
+    except MoveBlocked as exc:
+        raise MoveBlocked(
+            f"{deal.title} cannot start in {target.name}: {plural(len(exc.unmet), 'criterion', 'criteria')} not met.",
+            unmet=exc.unmet, deal_id=None, to_stage=target.key,
+        ) from None
 
 
 def unmet_criteria(deal: Deal, to_stage: Stage, rules: PipelineRules | None = None) -> list[dict[str, Any]]:

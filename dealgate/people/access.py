@@ -79,3 +79,17 @@ def can_create_deal_for(user: Any, owner: Any) -> bool:
     if role in (Role.MANAGER, Role.ADMIN):
         return True
     return bool(role) and owner is not None and getattr(owner, "pk", None) == user.pk
+
+
+def owners_for_new_deals(user: Any) -> QuerySet:
+    """Whom a user's new-deal form offers as owner: a rep themselves, a manager their team (and
+    themselves), an admin every active user. The service still asks `can_create_deal_for`."""
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects.filter(is_active=True).order_by("first_name", "last_name", "username")
+    role = role_of(user)
+    if role == Role.ADMIN:
+        return users
+    if role == Role.MANAGER and team_id_of(user) is not None:
+        return users.filter(Q(pk=user.pk) | Q(profile__team_id=team_id_of(user)))
+    return users.filter(pk=user.pk) if role else users.none()

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from dealgate.web.login import SignInView
-from dealgate.web.views import actions, admin_settings, audit, board, deal, lists, user_settings
+from dealgate.web.views import actions, admin_settings, audit, board, create, deal, lists, user_settings
 
 app_name = "web"
 urlpatterns = [
@@ -12,14 +12,17 @@ urlpatterns = [
     path("board/<slug:key>/", board.board, name="board"),
     path("board/<slug:key>/column/<int:stage_id>/", board.column, name="column"),
     path("deals/", lists.deals, name="deals"),
+    path("deals/new/", create.new_deal, name="new_deal"),
     path("deals/<int:pk>/", deal.deal_page, name="deal"),
     path("deals/<int:pk>/move/", actions.move, name="move"),
     path("deals/<int:pk>/panel/<str:mode>/", actions.panel, name="panel"),
     path("deals/<int:pk>/do/<str:action>/", actions.deal_action, name="deal_action"),
     path("my-day/", lists.my_day, name="my_day"),
     path("accounts/", lists.accounts, name="accounts"),
+    path("accounts/new/", create.new_account, name="new_account"),
     path("accounts/<int:pk>/", lists.account, name="account"),
     path("contacts/", lists.contacts, name="contacts"),
+    path("contacts/new/", create.new_contact, name="new_contact"),
     path("settings/", admin_settings.settings_home, name="settings"),
     path("settings/audit/", audit.audit_log, name="settings_audit"),
     path("settings/users/", user_settings.users_settings, name="settings_users"),

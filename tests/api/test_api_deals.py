@@ -222,3 +222,17 @@ def test_listing_deals_costs_the_same_queries_for_three_or_twelve(client, world,
         make_deal()
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert len(client.get("/api/deals", headers=headers).json()["items"]) == 12
+
+
+def test_it_creates_a_deal_in_a_later_stage_only_through_its_gates(client, world, pipeline, auth):
+    account = deal_services.create_account(by=world.alice, name="Acme")
+    body = {"title": "Acme roll-out", "account": account.pk, "pipeline": "test", "amount": "12000", "stage": "propose"}
+    response = client.post("/api/deals", body, content_type="application/json", headers=auth(world.alice))
+    assert response.status_code == 409, response.json()
+    refused = response.json()
+    assert refused["code"] == "move_blocked" and refused["details"]["deal"] is None
+    assert {item["key"] for item in refused["details"]["unmet"]} == {"budget", "decision-maker"}
+    assert not Deal.objects.exists()
+    response = client.post("/api/deals", {**body, "stage": "qualify"}, content_type="application/json",
+                           headers=auth(world.alice))
+    assert response.status_code == 201 and response.json()["stage"]["key"] == "qualify"

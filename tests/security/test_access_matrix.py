@@ -43,14 +43,17 @@ RULES: dict[str, tuple[str, tuple]] = {
     "board/<slug:key>/": ("GET", EVERYONE_SIGNED_IN),
     "board/<slug:key>/column/<int:stage_id>/": ("GET", EVERYONE_SIGNED_IN),
     "deals/": ("GET", EVERYONE_SIGNED_IN),
+    "deals/new/": ("POST", EVERYONE_SIGNED_IN),  # every role creates; the form offers owners by role
     "deals/<int:pk>/": ("GET", TEAM_A_ONLY),
     "deals/<int:pk>/move/": ("POST", TEAM_A_ONLY),
     "deals/<int:pk>/panel/<str:mode>/": ("GET", TEAM_A_ONLY),
     "deals/<int:pk>/do/<str:action>/": ("POST", TEAM_A_ONLY),
     "my-day/": ("GET", EVERYONE_SIGNED_IN),
     "accounts/": ("GET", EVERYONE_SIGNED_IN),
+    "accounts/new/": ("POST", EVERYONE_SIGNED_IN),
     "accounts/<int:pk>/": ("GET", TEAM_A_ONLY),
     "contacts/": ("GET", EVERYONE_SIGNED_IN),
+    "contacts/new/": ("POST", EVERYONE_SIGNED_IN),
     "settings/": ("GET", ADMIN_ONLY),
     "settings/audit/": ("GET", ADMIN_ONLY),
     "settings/rules/": ("GET", ADMIN_ONLY),
@@ -172,7 +175,9 @@ def _probe(route: urlwalk.Route, url: str, w) -> tuple[str, dict, dict | None] |
     form = {"deals/<int:pk>/move/": {"to": stage.pk}, "deals/<int:pk>/panel/<str:mode>/": {"to": stage.pk},
             "deals/<int:pk>/tasks/": {"title": "Call back", "due": "2099-01-01"}, "tasks/<int:pk>/done/": {"done": "1"},
             "settings/rules/<int:pk>/enabled/": {"enabled": "0"},
-            "signals/<int:pk>/<str:action>/": {"until": "2099-01-01", "reason": "Bought elsewhere"}}
+            "signals/<int:pk>/<str:action>/": {"until": "2099-01-01", "reason": "Bought elsewhere"},
+            "deals/new/": {"title": "Probe", "account": "Probe Co", "stage": w.stages["qualify"].pk},
+            "accounts/new/": {"name": "Probe Co"}, "contacts/new/": {"name": "Probe", "account": "Probe Co"}}
     api = {
         "api/pipelines/<key>/stages/<stage_key>": {"name": "Qualify"},
         "api/pipelines/<key>/stages/<stage_key>/move": {"direction": "down"},

@@ -71,7 +71,7 @@ def get_deal(request, deal_id: int):
     return visible_deal(request.auth, deal_id)
 
 
-@router.post("", response={201: DealOut, **WRITE_ERRORS}, summary="Create a deal in the pipeline's first stage")
+@router.post("", response={201: DealOut, **WRITE_ERRORS}, summary="Create a deal (in the pipeline's first stage, or a later one whose gates it meets)")
 def create_deal(request, payload: DealCreateIn):
     fields = payload.dict(exclude={"account", "pipeline", "owner"})
     deal = services.create_deal(

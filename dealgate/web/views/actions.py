@@ -25,6 +25,7 @@ from dealgate.people.access import can_edit_deal, can_override
 from dealgate.pipelines.models import LostReason, Stage, StageKind
 from dealgate.web import gate
 from dealgate.web.forms import board_filters
+from dealgate.web.views.board import new_deal_stage_ids
 from dealgate.web.views.common import deal_for, int_or_none
 
 # ---------------------------------------------------------------------------------------------
@@ -123,6 +124,7 @@ def _board_update(request: HttpRequest, deal: Deal, from_stage_id: int, to_stage
         columns.append(build_column(deal.pipeline, to_stage, request.user, filters))
     response = render(request, "web/_board_update.html", {
         "columns": columns, "deal": deal, "to_stage": to_stage, "board": {"pipeline": deal.pipeline}, "board_query": request.POST.get("board_query", ""),
+        "new_deal_stages": new_deal_stage_ids(deal.pipeline),
     })
     response["HX-Trigger-After-Settle"] = json.dumps({"dg:moved": {"deal": deal.pk, "stage": to_stage.pk}})
     return response

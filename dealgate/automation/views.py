@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from dealgate.automation import services
 from dealgate.automation.models import Notification, NotificationKind, Rule, RuleRun
 from dealgate.automation.rules import describe, would_act_on
+from dealgate.automation.webhooks import deliveries_for_admins
 from dealgate.errors import DealgateError, ValidationFailed
 from dealgate.web.views.common import admin_required, deal_for
 
@@ -99,10 +100,12 @@ def notification_email(request: HttpRequest) -> HttpResponse:
 
 @admin_required
 def rules(request: HttpRequest) -> HttpResponse:
-    """Admins: every rule in words, switchable on and off, and the latest runs with their outcome."""
+    """Admins: every rule in words, switchable on and off, the latest runs with their outcome, and the
+    webhook deliveries (failing ones first)."""
     rows = [(rule, describe(rule)) for rule in Rule.objects.select_related("pipeline")]
     runs = RuleRun.objects.select_related("rule", "deal").order_by("-at", "-id")[:50]
-    return render(request, "automation/rules.html", {"rules": rows, "runs": runs})
+    return render(request, "automation/rules.html", {"rules": rows, "runs": runs,
+                                                     "deliveries": deliveries_for_admins()})
 
 
 @admin_required

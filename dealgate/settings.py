@@ -206,6 +206,8 @@ TASKS = {"default": {"BACKEND": _task_backends[_task_backend]}}
 DEALGATE_WEBHOOK_RETRY_DELAYS = envintlist("DEALGATE_WEBHOOK_RETRY_DELAYS", [60, 300, 1800, 7200, 21600], minimum=0)
 DEALGATE_WEBHOOK_TIMEOUT = envint("DEALGATE_WEBHOOK_TIMEOUT", 10, minimum=1)
 DEALGATE_BASE_URL = envstr("DEALGATE_BASE_URL", "").rstrip("/")
+if DEALGATE_BASE_URL and not DEALGATE_BASE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"DEALGATE_BASE_URL={DEALGATE_BASE_URL!r} must start with http:// or https://.")
 # /healthz answers 503 when the worker's heartbeat job has waited longer than this (seconds).
 DEALGATE_WORKER_MAX_LAG = envint("DEALGATE_WORKER_MAX_LAG", 60, minimum=1)
 

@@ -192,7 +192,7 @@ def post(delivery: WebhookDelivery, number: int) -> tuple[int | None, str, int]:
             response.read(65536)
             code, error = response.status, ""
     except urllib.error.HTTPError as exc:  # the receiver answered, with a status that is not 2xx
-        code, error = exc.code, f"the receiver answered {exc.code} {exc.reason}".strip()
+        code, error = exc.code, f"HTTP {exc.code} {exc.reason or ''}".strip()
         exc.close()
     except TimeoutError:
         code, error = None, f"no answer within {settings.DEALGATE_WEBHOOK_TIMEOUT} s"

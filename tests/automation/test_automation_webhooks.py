@@ -9,9 +9,7 @@ import hmac
 import json
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from django.db import connection, transaction
@@ -25,44 +23,11 @@ from dealgate.automation.webhooks import public_actions
 from dealgate.deals import services as deal_services
 from dealgate.errors import ValidationFailed
 
+from tests.automation.conftest import SECRET, webhook
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SECRET = "whsec-the-receiver-knows-this"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "automation.md"
-
-
-@pytest.fixture
-def receiver():
-    """A real HTTP server on a free port of 127.0.0.1. `answers` are the status codes it gives in turn
-    (the last one repeats); `requests` holds (headers, raw body) of each POST it received."""
-    state = SimpleNamespace(requests=[], answers=[200])
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            state.requests.append((self.headers, body))
-            code = state.answers.pop(0) if len(state.answers) > 1 else state.answers[0]
-            self.send_response(code)
-            if 300 <= code < 400:
-                self.send_header("Location", "/elsewhere")
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/dealgate"
-    yield state
-    server.shutdown()
-    server.server_close()
-
-
-def webhook(url: str, secret: str | None = SECRET) -> dict:
-    return {"type": "webhook", "url": url, **({"secret": secret} if secret is not None else {})}
 
 
 def signature_ok(headers, body: bytes, secret: str = SECRET) -> bool:
@@ -312,3 +277,24 @@ def test_the_rules_page_lists_deliveries_failing_first_without_the_secret(
     assert SECRET not in page
     client.force_login(world.bob)
     assert client.get("/settings/rules/").status_code == 403
+
+
+def test_rules_deliveries_prints_the_failing_ones_first(world, make_deal, make_rule, run_worker, receiver,
+                                                         settings, capsys):
+    from django.core.management import call_command
+
+    settings.DEALGATE_WEBHOOK_RETRY_DELAYS = []
+    receiver.answers = [200, 500]
+    make_rule(trigger="deal_created", actions=[webhook(receiver.url)])
+    make_deal(title="Delivered deal")
+    run_worker()
+    make_deal(title="Failing deal")
+    run_worker()
+    capsys.readouterr()
+    call_command("rules", "deliveries", "--json")
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["status"], r["last_status_code"], r["attempts"]) for r in rows] == [("given_up", 500, 1),
+                                                                                  ("delivered", 200, 1)]
+    call_command("rules", "deliveries")
+    out = capsys.readouterr().out
+    assert "given_up" in out and "HTTP 500" in out and SECRET not in out

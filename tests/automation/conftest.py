@@ -36,6 +36,28 @@ def make_rule(pipeline):
     return make
 
 
+def run_workers_side_by_side(count: int) -> list[Exception]:
+    """`dealgate worker --batch` in `count` threads at once over the same queue; the errors they raised."""
+    from django.db import connection
+
+    errors: list[Exception] = []
+
+    def worker(name: str) -> None:
+        try:
+            call_command("worker", batch=True, interval=0, worker_id=name)
+        except Exception as exc:  # returned to the test
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return errors
+
+
 def follow_up(days: int = 3, **extra) -> dict:
     return {"type": "create_task", "title": "Follow up on the proposal for {deal}", "due_in_days": days, **extra}
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
 from django.db import connection, transaction
@@ -12,7 +11,7 @@ from django_tasks_db.models import DBTaskResult
 
 from dealgate.automation.models import Notification, RuleRun, Task
 from dealgate.deals import services as deal_services
-from tests.automation.conftest import follow_up
+from tests.automation.conftest import follow_up, run_workers_side_by_side
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -94,8 +93,6 @@ def test_two_workers_at_once_run_each_occurrence_once(world, make_deal, make_rul
     """Both workers see the same jobs queued twice; the occurrence claim lets one of them act."""
     if connection.vendor == "sqlite" and connection.is_in_memory_db():
         pytest.skip("in-memory SQLite locks whole tables without waiting; run on PostgreSQL (or DEALGATE_TEST_SQLITE)")
-    from django.core.management import call_command
-
     from dealgate.automation.jobs import run_rules
 
     make_rule(trigger="stage_entered", trigger_stage="propose", actions=[follow_up()])
@@ -103,22 +100,7 @@ def test_two_workers_at_once_run_each_occurrence_once(world, make_deal, make_rul
     rows = [_enter_propose(deal, world) for deal in deals]
     for deal, row in zip(deals, rows):
         run_rules.enqueue("moved", deal.pk, f"history:{row.pk}")
-    errors = []
-
-    def worker(name):
-        try:
-            call_command("worker", batch=True, interval=0, worker_id=name)
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors
+    assert run_workers_side_by_side(2) == []
     assert Task.objects.count() == 4
     assert RuleRun.objects.count() == 4
     assert not DBTaskResult.objects.filter(status__in=["READY", "RUNNING"]).exists()

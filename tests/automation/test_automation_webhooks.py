@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import json
 import re
-import threading
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,7 @@ from dealgate.automation.webhooks import public_actions
 from dealgate.deals import services as deal_services
 from dealgate.errors import ValidationFailed
 
-from tests.automation.conftest import SECRET, webhook
+from tests.automation.conftest import SECRET, run_workers_side_by_side, webhook
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -158,22 +157,7 @@ def test_two_workers_send_each_attempt_once(world, make_deal, make_rule, receive
     assert WebhookDelivery.objects.filter(status="pending").count() == 3 and receiver.requests == []
     for delivery in WebhookDelivery.objects.all():
         deliver_webhook.enqueue(delivery.pk)  # every delivery queued twice
-    errors = []
-
-    def worker(name):
-        try:
-            call_command("worker", batch=True, interval=0, worker_id=name)
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors
+    assert run_workers_side_by_side(2) == []
     assert sorted(h["X-Dealgate-Delivery"] for h, _ in receiver.requests) == sorted(
         str(pk) for pk in WebhookDelivery.objects.values_list("pk", flat=True))
     assert set(WebhookDelivery.objects.values_list("status", "attempts")) == {("delivered", 1)}

@@ -282,3 +282,18 @@ def test_rules_deliveries_prints_the_failing_ones_first(world, make_deal, make_r
     call_command("rules", "deliveries")
     out = capsys.readouterr().out
     assert "given_up" in out and "HTTP 500" in out and SECRET not in out
+
+
+def test_the_retry_delays_setting_refuses_what_is_not_a_list_of_seconds(monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from dealgate.env import envintlist
+
+    monkeypatch.setenv("DEALGATE_WEBHOOK_RETRY_DELAYS", "10, 60,600")
+    assert envintlist("DEALGATE_WEBHOOK_RETRY_DELAYS", [1]) == [10, 60, 600]
+    monkeypatch.setenv("DEALGATE_WEBHOOK_RETRY_DELAYS", "")
+    assert envintlist("DEALGATE_WEBHOOK_RETRY_DELAYS", [1]) == [1]
+    for bad, says in (("60,soon", "not a comma-separated list"), ("60,-1", "below the minimum of 0")):
+        monkeypatch.setenv("DEALGATE_WEBHOOK_RETRY_DELAYS", bad)
+        with pytest.raises(ImproperlyConfigured, match=says):
+            envintlist("DEALGATE_WEBHOOK_RETRY_DELAYS", [1], minimum=0)

@@ -134,9 +134,17 @@ def _enqueue(delivery_id: int, at: dt.datetime) -> None:
     from dealgate.automation.jobs import deliver_webhook
 
     job = deliver_webhook
-    if at > timezone.now() and job.get_backend().supports_defer:
+    if at > timezone.now() and can_defer():
         job = job.using(run_after=at)
     job.enqueue(delivery_id)
+
+
+def can_defer() -> bool:
+    """Whether the task backend can hold a job until a time (the database queue can; the immediate
+    backend, which runs a job as it is queued, cannot: there a retry follows at once)."""
+    from dealgate.automation.jobs import deliver_webhook
+
+    return bool(deliver_webhook.get_backend().supports_defer)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,7 +177,7 @@ def attempt_delivery(delivery_id: int) -> str:
         attempts=number, status=DeliveryStatus.SENDING, sending_since=now, updated_at=now)
     if not claimed:
         if delivery.status in (DeliveryStatus.PENDING, DeliveryStatus.FAILED) and delivery.next_attempt_at and \
-                delivery.next_attempt_at > now:  # the job ran early: wait for the attempt's time
+                delivery.next_attempt_at > now and can_defer():  # the job ran early: wait for the attempt's time
             _enqueue(delivery.pk, delivery.next_attempt_at)
         return delivery.status
     status_code, error, took_ms = post(delivery, number)
@@ -221,7 +229,7 @@ def _record(delivery: WebhookDelivery, number: int, status_code: int | None, err
     elif number > len(delays):
         status, next_at = DeliveryStatus.GIVEN_UP, None
     else:
-        status, next_at = DeliveryStatus.FAILED, now + dt.timedelta(seconds=delays[number - 1])
+        status, next_at = DeliveryStatus.FAILED, now + dt.timedelta(seconds=delays[number - 1] if can_defer() else 0)
     with transaction.atomic():
         WebhookAttempt.objects.create(delivery=delivery, number=number, at=now, status_code=status_code,
                                       error=error, duration_ms=took_ms)

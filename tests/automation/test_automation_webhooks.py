@@ -297,3 +297,13 @@ def test_the_retry_delays_setting_refuses_what_is_not_a_list_of_seconds(monkeypa
         monkeypatch.setenv("DEALGATE_WEBHOOK_RETRY_DELAYS", bad)
         with pytest.raises(ImproperlyConfigured, match=says):
             envintlist("DEALGATE_WEBHOOK_RETRY_DELAYS", [1], minimum=0)
+
+
+def test_without_a_worker_the_immediate_backend_sends_after_commit_and_retries_at_once(
+        world, make_deal, make_rule, receiver, settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    receiver.answers = [500, 500, 200]  # the delays (minutes by default) cannot be waited for there
+    make_rule(trigger="deal_created", actions=[webhook(receiver.url)])
+    make_deal()
+    delivery = WebhookDelivery.objects.get()
+    assert (len(receiver.requests), delivery.status, delivery.attempts) == (3, "delivered", 3)

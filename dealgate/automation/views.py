@@ -11,9 +11,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from dealgate.automation import services
-from dealgate.automation.models import Notification, NotificationKind, Rule, RuleRun
+from dealgate.automation.models import Notification, NotificationKind, Rule, RuleRun, WebhookDelivery
 from dealgate.automation.rules import describe, would_act_on
-from dealgate.automation.webhooks import deliveries_for_admins
+from dealgate.automation.webhooks import deliveries_for_admins, send_again
 from dealgate.errors import DealgateError, ValidationFailed
 from dealgate.web.views.common import admin_required, deal_for
 
@@ -124,3 +124,17 @@ def rule_test(request: HttpRequest, pk: int) -> HttpResponse:
     deals = would_act_on(rule)
     return render(request, "automation/rule_test.html", {
         "rule": rule, "words": describe(rule), "total": deals.count(), "deals": deals[:100]})
+
+
+@admin_required
+@require_POST
+def webhook_send_again(request: HttpRequest, pk: int) -> HttpResponse:
+    """"Send again" beside a webhook delivery: one more attempt, by the worker, now."""
+    delivery = get_object_or_404(WebhookDelivery.objects.select_related("deal"), pk=pk)
+    before = delivery.status
+    send_again(delivery, by=request.user)
+    if delivery.status == before:
+        messages.info(request, f"The webhook for {delivery.deal.title} is already on its way.")
+    else:
+        messages.success(request, f"The webhook for {delivery.deal.title} will be sent again in a moment.")
+    return redirect(reverse("automation:rules") + "#webhooks")

@@ -35,6 +35,7 @@ from django.utils import timezone
 from dealgate.automation.models import (DeliveryStatus, NotificationKind, Rule, RuleRun, WebhookAttempt,
                                         WebhookDelivery)
 from dealgate.deals.models import Deal
+from dealgate.errors import NotAllowed
 from dealgate.people.models import Role
 
 logger = logging.getLogger(__name__)
@@ -257,6 +258,29 @@ def _tell_admins(delivery: WebhookDelivery, attempts: int, status_code: int | No
                body=f"{attempts} attempts for {delivery.deal.title}; the last: {error or status_code}. "
                     "Settings → Automation rules lists the webhook deliveries.",
                deal=delivery.deal)
+
+
+def send_again(delivery: WebhookDelivery, *, by: Any) -> WebhookDelivery:
+    """An admin's "Send again" (e.g. once the receiver is fixed): one more attempt, queued now.
+
+    A delivery being sent, or waiting for its first attempt, is left as it is. A given-up one that
+    fails again is given up again (its retries were used); a retrying or delivered one keeps what
+    is left of its retries.
+    """
+    from dealgate.automation.services import _require_admin
+
+    if by is None:
+        raise NotAllowed("Only an administrator may send a webhook again.")
+    _require_admin(by)
+    now = timezone.now()
+    with transaction.atomic():
+        updated = WebhookDelivery.objects.filter(
+            pk=delivery.pk, status__in=[DeliveryStatus.FAILED, DeliveryStatus.GIVEN_UP, DeliveryStatus.DELIVERED]).update(
+            status=DeliveryStatus.PENDING, next_attempt_at=now, updated_at=now)
+        if updated:  # the attempt count goes on: past the schedule, one failure gives up again
+            transaction.on_commit(lambda: _enqueue(delivery.pk, now), robust=True)
+    delivery.refresh_from_db()
+    return delivery
 
 
 # ---------------------------------------------------------------------------------------------

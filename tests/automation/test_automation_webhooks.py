@@ -307,3 +307,31 @@ def test_without_a_worker_the_immediate_backend_sends_after_commit_and_retries_a
     make_deal()
     delivery = WebhookDelivery.objects.get()
     assert (len(receiver.requests), delivery.status, delivery.attempts) == (3, "delivered", 3)
+
+
+def test_an_admin_sends_a_given_up_delivery_again_once_the_receiver_is_fixed(
+        world, make_deal, make_rule, run_worker, receiver, settings, client):
+    settings.DEALGATE_WEBHOOK_RETRY_DELAYS = [0]
+    receiver.answers = [500, 500, 500, 200]
+    make_rule(trigger="deal_created", actions=[webhook(receiver.url)])
+    make_deal(title="Acme roll-out")
+    run_worker()
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts) == ("given_up", 2)
+    client.force_login(world.bob)
+    assert client.post(f"/settings/webhooks/{delivery.pk}/send/").status_code == 403
+    client.force_login(world.dave)
+    answer = client.post(f"/settings/webhooks/{delivery.pk}/send/", follow=True)
+    assert "will be sent again" in answer.content.decode()
+    delivery.refresh_from_db()
+    assert delivery.status == "pending" and len(receiver.requests) == 2  # sent by the worker, not the request
+    client.post(f"/settings/webhooks/{delivery.pk}/send/")  # twice: still one attempt queued
+    run_worker()
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("given_up", 3)  # its retries were used: one failure gives up
+    assert Notification.objects.filter(user=world.dave, title__startswith="Webhook given up").count() == 2
+    client.post(f"/settings/webhooks/{delivery.pk}/send/")
+    run_worker()
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, len(receiver.requests)) == ("delivered", 4, 4)
+    assert "Send again" in client.get("/settings/rules/").content.decode()

@@ -334,4 +334,4 @@ def test_an_admin_sends_a_given_up_delivery_again_once_the_receiver_is_fixed(
     run_worker()
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts, len(receiver.requests)) == ("delivered", 4, 4)
-    assert "Send again" in client.get("/settings/rules/").content.decode()
+    assert "Send&nbsp;again" in client.get("/settings/rules/").content.decode()

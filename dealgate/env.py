@@ -41,3 +41,17 @@ def envint(name: str, default: int, *, minimum: int | None = None) -> int:
 
 def envstr(name: str, default: str) -> str:
     return os.environ.get(name, default)
+
+
+def envintlist(name: str, default: list[int], *, minimum: int | None = None) -> list[int]:
+    """Comma-separated whole numbers, e.g. DEALGATE_WEBHOOK_RETRY_DELAYS=60,300,1800."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return list(default)
+    try:
+        values = [int(part) for part in raw.split(",")]
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a comma-separated list of whole numbers.") from None
+    if minimum is not None and any(value < minimum for value in values):
+        raise ImproperlyConfigured(f"{name}={raw!r} has a number below the minimum of {minimum}.")
+    return values

@@ -12,7 +12,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from dealgate.deals.currencies import is_currency_code
-from dealgate.env import envbool, envint, envstr
+from dealgate.env import envbool, envint, envintlist, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(envstr("DEALGATE_DATA_DIR", str(BASE_DIR / "data"))).resolve()
@@ -200,6 +200,14 @@ _task_backend = envstr("DEALGATE_TASK_BACKEND", "database")
 if _task_backend not in _task_backends:
     raise ImproperlyConfigured(f"DEALGATE_TASK_BACKEND={_task_backend!r}; choose one of {', '.join(_task_backends)}.")
 TASKS = {"default": {"BACKEND": _task_backends[_task_backend]}}
+# Webhook actions (docs/automation.md#webhooks): seconds to wait before each retry of a failed POST
+# (the delivery is given up after the last), and the POST's timeout. DEALGATE_BASE_URL makes the
+# deal links in payloads absolute (e.g. https://crm.example.com); empty sends paths.
+DEALGATE_WEBHOOK_RETRY_DELAYS = envintlist("DEALGATE_WEBHOOK_RETRY_DELAYS", [60, 300, 1800, 7200, 21600], minimum=0)
+DEALGATE_WEBHOOK_TIMEOUT = envint("DEALGATE_WEBHOOK_TIMEOUT", 10, minimum=1)
+DEALGATE_BASE_URL = envstr("DEALGATE_BASE_URL", "").rstrip("/")
+if DEALGATE_BASE_URL and not DEALGATE_BASE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"DEALGATE_BASE_URL={DEALGATE_BASE_URL!r} must start with http:// or https://.")
 # /healthz answers 503 when the worker's heartbeat job has waited longer than this (seconds).
 DEALGATE_WORKER_MAX_LAG = envint("DEALGATE_WORKER_MAX_LAG", 60, minimum=1)
 

@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from dealgate.audit.context import Surface, acting_from
-from dealgate.automation import services
+from dealgate.automation import services, webhooks
 from dealgate.automation.models import Rule, RuleRun, RunOutcome, Trigger
 from dealgate.automation.rules import conditions_filter
 from dealgate.deals import services as deal_services
@@ -93,7 +93,7 @@ def run_rule(rule: Rule, deal: Deal, *, trigger: str, occurrence: str, now: dt.d
                                          at=now or timezone.now(), outcome=RunOutcome.DONE)
             try:
                 with transaction.atomic(), acting_from(Surface.AUTOMATION):  # the audit log says "automation"
-                    run.actions = [run_action(step, rule, deal, today=timezone.localdate(run.at))
+                    run.actions = [run_action(step, rule, deal, today=timezone.localdate(run.at), run=run)
                                    for step in rule.actions]
             except DealgateError as exc:
                 run.outcome, run.error = RunOutcome.FAILED, _explain(exc)
@@ -127,7 +127,7 @@ def _words(text: str, deal: Deal) -> str:
             .replace("{owner}", deal.owner.get_full_name() or deal.owner.username))
 
 
-def run_action(step: dict[str, Any], rule: Rule, deal: Deal, *, today: dt.date) -> str:
+def run_action(step: dict[str, Any], rule: Rule, deal: Deal, *, today: dt.date, run: RuleRun | None = None) -> str:
     """Do one action through the services; return what was done, in words, for the run log."""
     kind = step["type"]
     if kind == "create_task":
@@ -152,4 +152,9 @@ def run_action(step: dict[str, Any], rule: Rule, deal: Deal, *, today: dt.date) 
     if kind == "move_to_stage":
         deal_services.move_deal(deal, step["stage"], by=None)
         return f"moved to {step['stage']}"
+    if kind == "webhook":  # sent by the worker after this run commits
+        if run is None:
+            raise ValueError("a webhook action is recorded against its rule run")
+        delivery = webhooks.record_delivery(step, rule, run, deal)
+        return f"webhook {delivery.pk} to {delivery.url} queued"
     raise ValueError(f"unknown action {kind!r}")

@@ -156,3 +156,58 @@ class ReviewDigest(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "week"], name="review_digest_once_per_week")]
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent"
+    SENDING = "sending", "Being sent"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed, will retry"
+    GIVEN_UP = "given_up", "Given up"
+
+
+class WebhookDelivery(models.Model):
+    """One webhook action of one rule run: a JSON payload to POST to a URL until it is accepted.
+
+    Recorded by the rule run (in its transaction) and sent by the worker after commit
+    (`dealgate.automation.webhooks`). `attempts` is the claim: a worker takes an attempt with a
+    conditional update of it, so two workers never send the same attempt.
+    """
+
+    rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    run = models.ForeignKey(RuleRun, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="+")
+    url = models.CharField(max_length=2000)
+    secret = models.CharField(max_length=200, help_text="Signs each attempt; never shown back.")
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sending_since = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"delivery {self.pk} to {self.url} ({self.status})"
+
+
+class WebhookAttempt(models.Model):
+    """One POST of a delivery and what came back (a status code, or the error that stopped it)."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveSmallIntegerField()
+    at = models.DateTimeField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+        constraints = [models.UniqueConstraint(fields=["delivery", "number"], name="webhook_attempt_once")]

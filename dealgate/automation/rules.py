@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, Union
 
 from django.contrib.auth import get_user_model
 from django.db.models import Q
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from dealgate.automation.models import NotificationKind, Trigger
 from dealgate.deals.models import Source
@@ -69,7 +69,25 @@ class MoveAction(_Strict):
     stage: str = Field(description="stage key; the stage gates apply as for a person without override")
 
 
-Action = Annotated[Union[CreateTaskAction, NotifyAction, SetFieldAction, MoveAction], Field(discriminator="type")]
+class WebhookAction(_Strict):
+    type: Literal["webhook"]
+    url: str = Field(max_length=2000, description="http:// or https:// address the deal's event is POSTed to")
+    secret: str | None = Field(default=None, min_length=16, max_length=200,
+                               description="signs each POST (X-Dealgate-Signature); never shown back")
+
+    @field_validator("url")
+    @classmethod
+    def _web_address(cls, value: str) -> str:
+        from dealgate.automation.webhooks import url_problem
+
+        problem = url_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+Action = Annotated[Union[CreateTaskAction, NotifyAction, SetFieldAction, MoveAction, WebhookAction],
+                   Field(discriminator="type")]
 ACTIONS = TypeAdapter(list[Action])
 SETTABLE_FIELDS = ("title", "amount", "currency", "expected_close_date", "probability_override",
                    "forecast_category", "source")
@@ -132,6 +150,9 @@ def check_rule(*, trigger: str, trigger_stage: str, pipeline: Pipeline | None, c
         if isinstance(idle_days, bool) or not isinstance(idle_days, int) or not 1 <= idle_days <= 3650:
             raise ValidationFailed.for_field("idle_days", "must be a whole number of days from 1 to 3650")
     parsed, steps = parse_conditions(conditions), parse_actions(actions)
+    if any(isinstance(step, WebhookAction) and not step.secret for step in steps):
+        raise ValidationFailed.for_field("actions.webhook.secret",
+                                         "is required: 16 to 200 characters the receiver also knows")
     where = f"pipeline {pipeline.key!r}" if pipeline else "any pipeline"
     stages = _stage_keys(pipeline)
     if trigger == Trigger.STAGE_ENTERED:
@@ -237,6 +258,8 @@ def describe(rule: Any) -> str:
             steps.append(f"notify the {a.get('to', 'owner')}: {a['title']}")
         elif a["type"] == "set_field":
             steps.append(f"set {a['field']} to {a.get('value')!r}")
+        elif a["type"] == "webhook":
+            steps.append(f"POST the deal to {a['url']} (signed)")
         else:
             steps.append(f"move to {a['stage']}")
     when = f" if {' and '.join(parts)}" if parts else ""

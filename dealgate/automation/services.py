@@ -264,6 +264,7 @@ def create_rule(*, by: Any, name: Any, trigger: str, actions: Any, conditions: A
 def update_rule(rule: Rule, *, by: Any, **changes: Any) -> Rule:
     """Change any of a rule's parts; the whole rule is checked again."""
     from dealgate.automation.rules import check_rule
+    from dealgate.automation.webhooks import keep_secrets
 
     _require_admin(by)
     unknown = sorted(set(changes) - set(RULE_PARTS))
@@ -271,6 +272,7 @@ def update_rule(rule: Rule, *, by: Any, **changes: Any) -> Rule:
         raise ValidationFailed(f"A rule has no field(s) {', '.join(unknown)}.",
                                details={name: ["is not a rule field"] for name in unknown})
     merged = {name: changes.get(name, getattr(rule, name)) for name in RULE_PARTS}
+    merged["actions"] = keep_secrets(merged["actions"], rule.actions)  # a webhook's secret is never sent back
     merged["name"] = _rule_name(merged["name"])
     merged["conditions"], merged["actions"] = check_rule(
         trigger=merged["trigger"], trigger_stage=merged["trigger_stage"] or "", pipeline=merged["pipeline"],

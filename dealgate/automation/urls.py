@@ -16,4 +16,5 @@ urlpatterns = [
     path("settings/rules/<int:pk>/delete/", views.rule_delete, name="rule_delete"),
     path("settings/rules/<int:pk>/enabled/", views.rule_enabled, name="rule_enabled"),
     path("settings/rules/<int:pk>/test/", views.rule_test, name="rule_test"),
+    path("settings/webhooks/<int:pk>/send/", views.webhook_send_again, name="webhook_send_again"),
 ]

@@ -11,8 +11,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from dealgate.automation import rule_form, services
-from dealgate.automation.models import Notification, NotificationKind, Rule, RuleRun
+from dealgate.automation.models import Notification, NotificationKind, Rule, RuleRun, WebhookDelivery
 from dealgate.automation.rules import describe, would_act_on
+from dealgate.automation.webhooks import deliveries_for_admins, send_again
 from dealgate.errors import DealgateError, ValidationFailed
 from dealgate.web.views.common import admin_required, deal_for
 
@@ -101,10 +102,12 @@ def notification_email(request: HttpRequest) -> HttpResponse:
 
 @admin_required
 def rules(request: HttpRequest) -> HttpResponse:
-    """Admins: every rule in words, switchable on and off, and the latest runs with their outcome."""
+    """Admins: every rule in words, switchable on and off, the latest runs with their outcome, and the
+    webhook deliveries (failing ones first)."""
     rows = [(rule, describe(rule)) for rule in Rule.objects.select_related("pipeline")]
     runs = RuleRun.objects.select_related("rule", "deal").order_by("-at", "-id")[:50]
-    return render(request, "automation/rules.html", {"rules": rows, "runs": runs})
+    return render(request, "automation/rules.html", {"rules": rows, "runs": runs,
+                                                     "deliveries": deliveries_for_admins()})
 
 
 @admin_required
@@ -186,3 +189,17 @@ def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(reverse("automation:rules"))
     return render(request, "automation/rule_delete.html", {"rule": rule, "words": describe(rule),
                                                            "runs": rule.runs.count(), "tasks": rule.tasks.count()})
+
+
+@admin_required
+@require_POST
+def webhook_send_again(request: HttpRequest, pk: int) -> HttpResponse:
+    """"Send again" beside a webhook delivery: one more attempt, by the worker, now."""
+    delivery = get_object_or_404(WebhookDelivery.objects.select_related("deal"), pk=pk)
+    before = delivery.status
+    send_again(delivery, by=request.user)
+    if delivery.status == before:
+        messages.info(request, f"The webhook for {delivery.deal.title} is already on its way.")
+    else:
+        messages.success(request, f"The webhook for {delivery.deal.title} will be sent again in a moment.")
+    return redirect(reverse("automation:rules") + "#webhooks")

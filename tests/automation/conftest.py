@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
+
 import pytest
 from django.core.management import call_command
 
 from dealgate.automation import services
+
+SECRET = "whsec-the-receiver-knows-this"
 
 
 @pytest.fixture
@@ -20,8 +26,6 @@ def run_worker():
 
 def workers_at_once(count: int = 2, **options) -> list[Exception]:
     """Run `count` `dealgate worker --batch` side by side in threads; return what they raised."""
-    import threading
-
     from django.db import connection
 
     errors: list[Exception] = []
@@ -56,3 +60,37 @@ def make_rule(pipeline):
 
 def follow_up(days: int = 3, **extra) -> dict:
     return {"type": "create_task", "title": "Follow up on the proposal for {deal}", "due_in_days": days, **extra}
+
+
+@pytest.fixture
+def receiver():
+    """A real HTTP server on a free port of 127.0.0.1. `answers` are the status codes it gives in turn
+    (the last one repeats); `requests` holds (headers, raw body) of each POST it received."""
+    state = SimpleNamespace(requests=[], answers=[200])
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            state.requests.append((self.headers, body))
+            code = state.answers.pop(0) if len(state.answers) > 1 else state.answers[0]
+            self.send_response(code)
+            if 300 <= code < 400:
+                self.send_header("Location", "/elsewhere")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/dealgate"
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def webhook(url: str, secret: str | None = SECRET) -> dict:
+    return {"type": "webhook", "url": url, **({"secret": secret} if secret is not None else {})}

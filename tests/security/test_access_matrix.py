@@ -62,6 +62,7 @@ RULES: dict[str, tuple[str, tuple]] = {
     "settings/rules/<int:pk>/delete/": ("POST", ADMIN_ONLY),
     "settings/rules/<int:pk>/enabled/": ("POST", ADMIN_ONLY),
     "settings/rules/<int:pk>/test/": ("GET", ADMIN_ONLY),
+    "settings/webhooks/<int:pk>/send/": ("POST", ADMIN_ONLY),
     "settings/users/": ("GET", ADMIN_ONLY),
     "settings/users/<str:action>/": ("POST", ADMIN_ONLY),
     "settings/users/<str:action>/<int:target>/": ("POST", ADMIN_ONLY),

@@ -77,7 +77,7 @@ def build_world(world: Any, pipeline: Any, make_deal: Any) -> SimpleNamespace:
     """alice (rep A) owns deal_a on team East; carol (rep B) owns deal_b on team West.
 
     Also of team A: a task on deal_a (alice's), a notification to alice, a signal on alice's
-    account; and one automation rule (the installation's, admins only).
+    account; and automation rules (the installation's, admins only), one with a webhook delivery.
     """
     import datetime as dt
 
@@ -85,6 +85,7 @@ def build_world(world: Any, pipeline: Any, make_deal: Any) -> SimpleNamespace:
 
     from dealgate.api.services import create_token
     from dealgate.automation import services as automation
+    from dealgate.automation.engine import run_rule
     from dealgate.deals import services
     from dealgate.signals.models import Signal
 
@@ -100,6 +101,11 @@ def build_world(world: Any, pipeline: Any, make_deal: Any) -> SimpleNamespace:
     notification_a = automation.notify(world.alice, kind="alert", title="Alpha East deal is idle", deal=deal_a)
     rule = automation.create_rule(by=world.dave, name="Follow up", trigger="stage_entered", trigger_stage="propose",
                                   pipeline=pipeline, actions=[{"type": "create_task", "title": "Follow up"}])
+    hook = automation.create_rule(by=world.dave, name="Tell the ERP", trigger="deal_created", pipeline=pipeline,
+                                  actions=[{"type": "webhook", "url": "https://hooks.example.com/dealgate",
+                                            "secret": "urlwalk-secret-0123456789"}])
+    run_rule(hook, deal_a, trigger="deal_created", occurrence="urlwalk")
+    delivery = hook.webhook_deliveries.get()
     signal_a = Signal.objects.create(kind="missed_reorder", account=deal_a.account, cause_key="urlwalk:missed-reorder",
                                      title="Reorder late", evidence={"days_late": 20, "typical_gap_days": 30},
                                      revenue=1200, as_of=today, raised_at=timezone.now())
@@ -108,7 +114,7 @@ def build_world(world: Any, pipeline: Any, make_deal: Any) -> SimpleNamespace:
         users={"rep_a": world.alice, "rep_b": world.carol, "manager_a": world.bob, "admin": world.dave},
         world=world, pipeline=pipeline, stages=stages, deal_a=deal_a, deal_b=deal_b, account_a=deal_a.account,
         contact_a=contact_a, token_a=token_a, criterion=stages["qualify"].criteria.order_by("position").first(),
-        task_a=task_a, notification_a=notification_a, rule=rule, signal_a=signal_a,
+        task_a=task_a, notification_a=notification_a, rule=rule, signal_a=signal_a, delivery=delivery,
     )
 
 
@@ -147,7 +153,7 @@ def path_values(route: Route, param: str, w: SimpleNamespace) -> list[Any]:
         return _admin_object_id(route, w)
     if param == "pk":  # whose pk: the first segment of the route says (deals/<pk>/tasks/ is a deal's)
         owners = {"accounts/": w.account_a, "tasks/": w.task_a, "inbox/": w.notification_a,
-                  "settings/rules/": w.rule, "signals/": w.signal_a}
+                  "settings/rules/": w.rule, "settings/webhooks/": w.delivery, "signals/": w.signal_a}
         return [next((obj.pk for prefix, obj in owners.items() if route.route.startswith(prefix)), w.deal_a.pk)]
     if param == "target":
         if "users" in route.route:

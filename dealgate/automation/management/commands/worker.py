@@ -1,4 +1,4 @@
-"""`dealgate worker`: run the background jobs of the database task queue (rules, emails)."""
+"""`dealgate worker`: run the background jobs of the database task queue (rules, emails, webhooks)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ logger = logging.getLogger(__name__)
 
 class Command(DealgateCommand):
     help = (
-        "Run background jobs: automation rules and their emails, and the periodic scans (idle deals, passed "
-        "close dates, overdue tasks, the weekly review for managers). Runs until stopped (Ctrl+C); with --batch, runs the scans once and "
+        "Run background jobs: automation rules, their emails and webhooks, and the periodic scans (idle deals, "
+        "passed close dates, overdue tasks, the weekly review for managers). Runs until stopped (Ctrl+C); with "
+        "--batch, runs the scans once and "
         "every job due, and exits when nothing is left (for cron and tests)."
     )
 

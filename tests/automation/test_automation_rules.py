@@ -40,8 +40,11 @@ def test_it_refuses_setting_a_field_that_does_not_exist_or_an_unknown_action(wor
                              actions=[{"type": "set_field", "field": "custom.region", "value": "x"}])
     assert refused.value.details == {"actions.0.field": ["no custom field 'region'"]}
     with pytest.raises(ValidationFailed) as refused:
+        services.create_rule(by=world.dave, name="r", trigger="deal_won", actions=[{"type": "send_fax"}])
+    assert any(key.startswith("actions.0") for key in refused.value.details)
+    with pytest.raises(ValidationFailed) as refused:  # a webhook needs its address
         services.create_rule(by=world.dave, name="r", trigger="deal_won", actions=[{"type": "webhook"}])
-    assert "actions.0" in refused.value.details
+    assert "actions.0.webhook.url" in refused.value.details
     with pytest.raises(ValidationFailed):
         services.create_rule(by=world.dave, name="r", trigger="deal_won", actions=[])
     with pytest.raises(ValidationFailed):

@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 
 from dealgate.automation.models import NotificationKind, Rule, Trigger
 from dealgate.automation.rules import SETTABLE_FIELDS
+from dealgate.automation.webhooks import mask_secret
 from dealgate.deals.models import Deal, Source
 from dealgate.errors import ValidationFailed
 from dealgate.inputs import storable_text
@@ -25,13 +26,15 @@ MIN_ACTION_ROWS = 2  # a new rule offers two; "Add another action" posts back fo
 MAX_ACTION_ROWS = 20
 MAX_FIELD_ROWS = 20
 ACTION_TYPES = [("create_task", "Create a task"), ("notify", "Send a notification"),
-                ("set_field", "Set a deal field"), ("move_to_stage", "Move the deal to a stage")]
+                ("set_field", "Set a deal field"), ("move_to_stage", "Move the deal to a stage"),
+                ("webhook", "Send a webhook (a signed POST to another system)")]
 # The inputs of one action row, per action type (names after the `action-N-` prefix).
 ACTION_INPUTS = {
     "create_task": ("task_title", "due_in_days", "business_days", "assignee"),
     "notify": ("to", "kind", "notify_title", "body"),
     "set_field": ("field", "value"),
     "move_to_stage": ("stage",),
+    "webhook": ("url", "secret"),
 }
 ROW_INPUTS = ("type", *(name for names in ACTION_INPUTS.values() for name in names))
 RECIPIENTS = [("owner", "The deal's owner"), ("manager", "The owner's manager")]
@@ -56,7 +59,8 @@ def blank_draft() -> dict[str, Any]:
 
 def _blank_row() -> dict[str, Any]:
     return {"type": "", "task_title": "", "due_in_days": "0", "business_days": False, "assignee": "owner",
-            "to": "owner", "kind": "alert", "notify_title": "", "body": "", "field": "", "value": "", "stage": ""}
+            "to": "owner", "kind": "alert", "notify_title": "", "body": "", "field": "", "value": "", "stage": "",
+            "url": "", "secret": "", "saved_secret": ""}
 
 
 def _count(post: Mapping[str, Any], prefix: str, limit: int) -> int:
@@ -78,6 +82,7 @@ def draft_from_post(post: Any) -> dict[str, Any]:
     for i in range(max(_count(post, "action", MAX_ACTION_ROWS), 1)):
         row = {name: str(post.get(f"action-{i}-{name}", "")) for name in ROW_INPUTS}
         row["business_days"] = bool(post.get(f"action-{i}-business_days"))
+        row["saved_secret"] = ""
         rows.append(row)
     draft["actions"] = rows
     return draft
@@ -107,6 +112,8 @@ def draft_from_rule(rule: Rule) -> dict[str, Any]:
         elif step["type"] == "set_field":
             value = step.get("value")
             row.update(field=step["field"], value="" if value is None else _as_typed(value))
+        elif step["type"] == "webhook":  # the secret is never shown back: left empty, the saved one stays
+            row.update(url=step.get("url", ""), saved_secret=mask_secret(step.get("secret")))
         else:
             row["stage"] = step["stage"]
         rows.append(row)
@@ -225,6 +232,9 @@ def _action(row: dict[str, Any], i: int) -> dict[str, Any]:
         return {"type": kind, "field": field, "value": _text(row["value"], f"action-{i}-value") or None}
     if kind == "move_to_stage":
         return {"type": kind, "stage": _required(row["stage"], f"action-{i}-stage", "choose the stage")}
+    if kind == "webhook":
+        return {"type": kind, "url": _required(row["url"], f"action-{i}-url", "give the address to send to"),
+                "secret": _text(row["secret"], f"action-{i}-secret", max_length=200)}
     return {"type": kind}  # an unknown type: the service refuses it, next to this row's type
 
 
@@ -253,7 +263,10 @@ def _input_for(where: str, rows: list[int], draft: dict[str, Any]) -> str:
         return {"fields": "fields"}.get(parts[1], parts[1])
     if parts[0] == "actions" and len(parts) > 1 and parts[1].isdigit() and int(parts[1]) < len(rows):
         row = rows[int(parts[1])]
-        name = parts[2] if len(parts) > 2 else "type"
+        rest = parts[2:]
+        if rest and rest[0] == draft["actions"][row]["type"]:  # pydantic names the action type: actions.0.webhook.url
+            rest = rest[1:]
+        name = rest[0] if rest else "type"
         name = _ROW_KEYS.get(name, {}).get(draft["actions"][row]["type"], name)
         return f"action-{row}-{name if name in ROW_INPUTS else 'type'}"
     return "form"

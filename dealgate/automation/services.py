@@ -237,9 +237,12 @@ RULE_PARTS = ("name", "trigger", "trigger_stage", "pipeline", "conditions", "act
 
 
 def _rule_as_logged(rule: Rule) -> dict[str, Any]:
-    """The parts of a rule as the audit log shows them (conditions and actions as JSON)."""
-    return {name: json.dumps(getattr(rule, name), sort_keys=True) if name in ("conditions", "actions")
-            else getattr(rule, name) for name in RULE_PARTS}
+    """The parts of a rule as the audit log shows them (conditions and actions as JSON, webhook secrets masked)."""
+    from dealgate.automation.webhooks import public_actions
+
+    shown = {"conditions": rule.conditions, "actions": public_actions(rule.actions)}
+    return {name: json.dumps(shown[name], sort_keys=True) if name in shown else getattr(rule, name)
+            for name in RULE_PARTS}
 
 
 @transaction.atomic

@@ -185,3 +185,33 @@ def test_switching_a_rule_off_is_in_the_audit_log(admin, world, pipeline):
     admin.post(reverse("automation:rule_enabled", args=[rule.pk]), {"enabled": "0"})
     entry = AuditEntry.objects.get(object_id=rule.pk, action="changed")
     assert (entry.field, entry.before, entry.after, entry.surface) == ("enabled", "yes", "no", "web")
+
+
+def test_a_webhook_action_is_made_in_the_form_and_its_secret_is_never_shown_back(admin, world, pipeline):
+    secret = "s3cret-for-the-erp-0042"
+    response = admin.post(NEW, _form(**{"action-1-type": "webhook", "action-1-url": "https://erp.example.com/hook",
+                                        "action-1-secret": secret}))
+    assert response.status_code == 302
+    rule = Rule.objects.get()
+    assert rule.actions[1] == {"type": "webhook", "url": "https://erp.example.com/hook", "secret": secret}
+    url = reverse("automation:rule_edit", args=[rule.pk])
+    html = admin.get(url).content.decode()
+    assert 'value="https://erp.example.com/hook"' in html and secret not in html and "0042" in html
+    # saved again with the secret left empty: the address changes, the secret stays
+    response = admin.post(url, _form(**{"action-1-type": "webhook", "action-1-url": "https://erp.example.com/v2",
+                                        "action-1-secret": ""}))
+    assert response.status_code == 302
+    rule.refresh_from_db()
+    assert rule.actions[1] == {"type": "webhook", "url": "https://erp.example.com/v2", "secret": secret}
+    logged = " ".join(f"{e.before} {e.after}" for e in AuditEntry.objects.filter(object_type="rule"))
+    assert secret not in logged and "erp.example.com/v2" in logged
+    api = admin.get("/api/rules")  # the session signs the API in too
+    assert api.status_code == 200 and api.json()[0]["actions"][1]["url"] == "https://erp.example.com/v2"
+    assert secret not in api.content.decode()
+
+
+def test_a_bad_webhook_address_is_refused_next_to_it(admin):
+    response = admin.post(NEW, _form(**{"action-1-type": "webhook", "action-1-url": "ftp://erp.example.com/",
+                                        "action-1-secret": "s3cret-for-the-erp-0042"}))
+    assert response.status_code in (400, 422) and not Rule.objects.exists()
+    assert "http" in _error_next_to(response.content.decode(), "action-1-url")

@@ -14,6 +14,7 @@ from dealgate.api.schemas import InputSchema, Key, Text
 from dealgate.automation import services
 from dealgate.automation.models import Rule
 from dealgate.automation.rules import describe
+from dealgate.automation.webhooks import public_actions
 from dealgate.errors import NotAllowed, NotFound, ValidationFailed
 from dealgate.people.access import role_of
 from dealgate.people.models import Role
@@ -42,6 +43,10 @@ class RuleOut(Schema):
     @staticmethod
     def resolve_description(row: Any) -> str:
         return describe(row)
+
+    @staticmethod
+    def resolve_actions(row: Any) -> list[dict[str, Any]]:
+        return public_actions(row.actions)  # a webhook's secret is never sent back
 
 
 RuleName = Annotated[Text, Field(min_length=1, max_length=200)]

@@ -16,7 +16,7 @@ from ninja.files import UploadedFile
 from dealgate.api.routers import WRITE_ERRORS
 from dealgate.api.schemas import InputSchema
 from dealgate.errors import ValidationFailed
-from dealgate.signals.importing import IMPORTERS
+from dealgate.signals.importing import IMPORTERS, check_importer
 
 router = Router(tags=["imports"])
 
@@ -48,12 +48,15 @@ class ErpImportOut(Schema):
     seconds: float
 
 
-def run_import(kind: str, request: Any, file: UploadedFile, options: ErpImportIn) -> Any:
+def run_import(kind: str, request: Any, file: UploadedFile | None, options: ErpImportIn) -> Any:
+    check_importer(request.auth)  # before any question about the input: a rep is told no, whatever they send
     # A form is not a JSON body, so the schema's "extra fields forbidden" does not see it: refused here.
     taken = {"file", *ErpImportIn.model_fields}
     for name in [*request.POST, *request.FILES]:
         if name not in taken:
             raise ValidationFailed.for_field(name, f"is not a field of this request; it takes {', '.join(sorted(taken))}")
+    if file is None:
+        raise ValidationFailed.for_field("file", "is missing: upload the CSV file as the form field 'file'")
     # Spooled to a real file: the importer reads it twice (check every row, then write).
     with tempfile.TemporaryFile() as handle:
         for chunk in file.chunks():
@@ -68,11 +71,11 @@ def run_import(kind: str, request: Any, file: UploadedFile, options: ErpImportIn
 
 @router.post("/orders", response={200: ErpImportOut, **WRITE_ERRORS},
              summary="Import order lines from a CSV upload (generic layout), all or nothing")
-def import_orders(request, file: File[UploadedFile], options: Form[ErpImportIn]):
+def import_orders(request, options: Form[ErpImportIn], file: File[UploadedFile | None] = None):
     return run_import("orders", request, file, options)
 
 
 @router.post("/quotes", response={200: ErpImportOut, **WRITE_ERRORS},
              summary="Import quotes from a CSV upload (generic layout), all or nothing")
-def import_quotes(request, file: File[UploadedFile], options: Form[ErpImportIn]):
+def import_quotes(request, options: Form[ErpImportIn], file: File[UploadedFile | None] = None):
     return run_import("quotes", request, file, options)

@@ -211,9 +211,14 @@ def check_rows(source: IO[bytes], report: ImportReport, accounts: Accounts, colu
     return new_names
 
 
-def start(kind: str, mapping: str, by: Any, dry_run: bool) -> ImportReport:
+def check_importer(by: Any) -> None:
+    """Only managers and admins import (None: the system, as the CLI acts without --user)."""
     if by is not None and role_of(by) not in (Role.MANAGER, Role.ADMIN):
         raise NotAllowed("Only managers and admins may import data.")
+
+
+def start(kind: str, mapping: str, by: Any, dry_run: bool) -> ImportReport:
+    check_importer(by)
     if mapping not in MAPPINGS:
         raise ValidationFailed.for_field("mapping", f"{mapping!r} is not a mapping for {kind}; use "
                                                     f"{', '.join(MAPPINGS)}")

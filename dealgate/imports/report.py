@@ -65,8 +65,8 @@ class ImportReport:
     def summary(self) -> str:
         verb = "would be" if self.dry_run or self.blocked else "were"
         if self.blocked:
-            verb = "is" if len(self.bad_rows) == 1 else "are"
-            head = (f"Nothing was imported: {len(self.bad_rows):,} of {plural(self.rows, 'row')} {verb} bad. Fix them"
+            are = "is" if len(self.bad_rows) == 1 else "are"
+            head = (f"Nothing was imported: {len(self.bad_rows):,} of {plural(self.rows, 'row')} {are} bad. Fix them"
                     + (", or skip bad rows (--skip-bad-rows) to import the good ones." if self.can_skip_bad_rows
                        else " and import the file again."))
         else:

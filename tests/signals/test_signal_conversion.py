@@ -55,10 +55,17 @@ def test_the_insights_page_shows_the_signal_conversion_rate(client, world, pipel
     client.login(username="dave", password=world.password)
     page = client.get("/insights/", {"period": "2026-Q3", "as_of": "2026-10-01"}).content.decode()
     section = page[page.index('id="signal-conversion"'):]
-    assert re.search(r"60\.0% <span class=\"muted\">of the 5 signals raised in 2026-Q3", section)
+    assert re.search(r"60\.0% <span class=\"muted\">converted</span>", section)
+    assert "3 of the 5 signals raised in 2026-Q3 and decided so far became deals; 1 still open." in section
     assert "<td>2026-Q2</td>" in section and "50.0%" in section
     client.logout()
     client.login(username="carol", password=world.password)
     page = client.get("/insights/", {"period": "2026-Q3", "as_of": "2026-10-01"}).content.decode()
     section = page[page.index('id="signal-conversion"'):]
-    assert re.search(r"0\.0% <span class=\"muted\">of the 1 signal raised in 2026-Q3", section)
+    assert "0 of the 1 signal raised in 2026-Q3 and decided so far became deals." in section
+    q4 = client.get("/insights/", {"period": "2026-Q4"}).content.decode()
+    assert "No signal was raised in 2026-Q4." in q4  # alice's snoozed one is not carol's to see
+    client.logout()
+    client.login(username="dave", password=world.password)
+    q4 = client.get("/insights/", {"period": "2026-Q4"}).content.decode()
+    assert "No signal raised in 2026-Q4 has been converted or dismissed yet; 1 is open" in q4

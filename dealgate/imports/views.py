@@ -71,6 +71,19 @@ def _forget_old_uploads(max_age_seconds: int = 24 * 3600) -> None:
             path.unlink(missing_ok=True)
 
 
+def _upload_problem(kind: str, kinds: Any, file: Any) -> str:
+    """The UPLOAD_ERRORS key for what is wrong with an upload form, or ""."""
+    if kind not in kinds or file is None:
+        return "missing"
+    return "too-large" if file.size > MAX_UPLOAD_BYTES else ""
+
+
+def _save(file: Any, path: Path) -> None:
+    with open(path, "wb") as handle:
+        for chunk in file.chunks():
+            handle.write(chunk)
+
+
 @login_required
 def home(request: HttpRequest, **erp: Any) -> HttpResponse:
     _require_importer(request)
@@ -90,15 +103,12 @@ def erp_import(request: HttpRequest) -> HttpResponse:
     file = request.FILES.get("file")
     options = {"erp_kind": kind if kind in ERP_KINDS else "orders", "erp_dry_run": request.POST.get("action") != "import",
                "erp_create_accounts": bool(request.POST.get("create_accounts"))}
-    if kind not in ERP_KINDS or file is None:
-        return home(request, erp_error=UPLOAD_ERRORS["missing"], **options)
-    if file.size > MAX_UPLOAD_BYTES:
-        return home(request, erp_error=UPLOAD_ERRORS["too-large"], **options)
+    problem = _upload_problem(kind, ERP_KINDS, file)
+    if problem:
+        return home(request, erp_error=UPLOAD_ERRORS[problem], **options)
     path = _upload_dir() / f"erp-{secrets.token_urlsafe(16)}.csv"  # read twice (check, then write): a real file
     try:
-        with open(path, "wb") as handle:
-            for chunk in file.chunks():
-                handle.write(chunk)
+        _save(file, path)
         with open(path, "rb") as handle:
             report = ERP_IMPORTERS[kind](handle, by=request.user, dry_run=options["erp_dry_run"],
                                          create_accounts=options["erp_create_accounts"])
@@ -115,10 +125,9 @@ def upload(request: HttpRequest) -> HttpResponse:
     _require_importer(request)
     kind = request.POST.get("kind", "")
     file = request.FILES.get("file")
-    if kind not in KINDS or file is None:
-        return redirect(reverse("imports:home") + "?error=missing")
-    if file.size > MAX_UPLOAD_BYTES:
-        return redirect(reverse("imports:home") + "?error=too-large")
+    problem = _upload_problem(kind, KINDS, file)
+    if problem:
+        return redirect(reverse("imports:home") + f"?error={problem}")
     mapping: dict[str, Any] = {}
     ready = request.POST.get("ready", "")
     if ready:
@@ -128,9 +137,7 @@ def upload(request: HttpRequest) -> HttpResponse:
             mapping = {}
     _forget_old_uploads()
     token = secrets.token_urlsafe(16)
-    with open(_upload_dir() / f"{token}.csv", "wb") as handle:
-        for chunk in file.chunks():
-            handle.write(chunk)
+    _save(file, _upload_dir() / f"{token}.csv")
     if request.POST.get("pipeline"):
         mapping["pipeline"] = request.POST["pipeline"]
     uploads = request.session.get(SESSION_KEY, {})

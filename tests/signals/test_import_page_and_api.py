@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from dealgate.deals.models import Account
@@ -14,11 +15,16 @@ BAD_ORDERS = ORDERS + "Acme Supply,O3,05/03/2026,Bolt,Fasteners,10,100,30\nNobod
 QUOTES = "account,number,amount,issued,expires,status\nAcme Supply,Q-1,2500,2026-01-02,2026-02-01,sent\n"
 
 
+@pytest.fixture(autouse=True)
+def uploads_in_tmp(settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+
+
 def upload(text: str, name: str = "orders.csv") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, text.encode(), content_type="text/csv")
 
 
-def test_a_manager_dry_runs_then_imports_orders_on_the_import_page(client, world):
+def test_a_manager_dry_runs_then_imports_orders_on_the_import_page(client, world, tmp_path):
     Account.objects.create(name="Acme Supply")
     client.login(username="bob", password=world.password)
     page = client.get("/imports/")
@@ -30,6 +36,7 @@ def test_a_manager_dry_runs_then_imports_orders_on_the_import_page(client, world
     assert OrderLine.objects.count() == 2
     again = client.post("/imports/orders-and-quotes/", {"kind": "orders", "action": "import", "file": upload(ORDERS)})
     assert b"2 unchanged" in again.content and OrderLine.objects.count() == 2
+    assert (tmp_path / "uploads").is_dir() and not list((tmp_path / "uploads").iterdir())  # no copy is kept
 
 
 def test_the_page_names_every_bad_row_and_imports_nothing(client, world):

@@ -28,6 +28,7 @@ from dealgate.analytics.backtest import backtest
 from dealgate.analytics.history import Scope, scope_for
 from dealgate.analytics.periods import Period, parse_as_of, parse_period, period_containing
 from dealgate.analytics.together import together
+from dealgate.analytics.signal_conversion import signal_conversion
 from dealgate.analytics.models import ProbabilityAdoption
 from dealgate.analytics.services import adopt_probability, revert_adoption
 from dealgate.deals.models import Source
@@ -100,6 +101,7 @@ def insights(request: HttpRequest) -> HttpResponse:
     return render(request, "analytics/insights.html", {
         "form": form, "period": period, "cutoff": cutoff, "scope": scope, "m": numbers, "funnel": funnel_rows,
         "waterfall": flow, "bottlenecks": neck,
+        "signal_conversion": signal_conversion(request.user, scope, period, cutoff),
         "charts": {
             "funnel": _chart("funnel", charts.funnel(funnel_rows)),
             "time": _chart("time", charts.time_in_stage(funnel_rows)),

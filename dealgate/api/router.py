@@ -110,3 +110,7 @@ api.add_router("", analytics.router)
 from dealgate.signals.api import router as signals_router  # noqa: E402
 
 api.add_router("/signals", signals_router)
+
+from dealgate.signals.import_api import router as erp_imports_router  # noqa: E402
+
+api.add_router("/imports", erp_imports_router)

@@ -46,8 +46,10 @@ from dealgate.deals.timeline import refresh_spans, vacuum_spans
 from dealgate.errors import ValidationFailed
 from dealgate.pipelines.gate import PipelineRules
 from dealgate.pipelines.models import CustomField
+from dealgate.signals.services import DISTRIBUTOR_TEMPLATE
 
 from .cast import DEMO_PASSWORD, Cast, ensure_cast, lost_reasons
+from .orders import OrderSummary, write_order_history
 from .simulate import DealStory, PipelinePlan, Simulator, TeamPlan
 
 CHUNK = 5_000  # deals simulated and inserted per transaction: bounds memory, keeps transactions short
@@ -67,6 +69,8 @@ class Summary:
     seconds: float = 0.0
     logins: list[tuple[str, str]] = field(default_factory=list)  # (username, role)
     password: str = DEMO_PASSWORD
+    orders: OrderSummary = field(default_factory=OrderSummary)
+    order_reps: tuple[str, ...] = ()  # whose Signals inbox the demo's order history fills
 
     @property
     def total_rows(self) -> int:
@@ -79,6 +83,8 @@ class Summary:
             f"{self.total_rows:,} rows): {self.open:,} open ({self.stale:,} stale), {self.won:,} won, "
             f"{self.lost:,} lost; {self.accounts:,} new accounts, {self.contacts:,} contacts.",
         ]
+        if self.order_reps:
+            lines.append(self.orders.line(self.order_reps))
         lines += [f"Demo login: {username} / {self.password} ({role})" for username, role in self.logins]
         return lines
 
@@ -91,8 +97,9 @@ def generate(*, deals: int, seed: int, today: dt.date | None = None, stdout: Any
     started = time.perf_counter()
     out = stdout if stdout is not None else sys.stdout
     cast = ensure_cast()
+    today = today or timezone.localdate()
     sim = Simulator(teams=_team_plans(cast, seed), loss_reason_ids=[r.pk for r in lost_reasons()], seed=seed,
-                    today=today or timezone.localdate(), deals=max(1, deals), currency=settings.DEALGATE_CURRENCY,
+                    today=today, deals=max(1, deals), currency=settings.DEALGATE_CURRENCY,
                     custom_field_types={cf.key: _CUSTOM_KINDS[cf.type] for cf in CustomField.objects.all()})
     summary = Summary(logins=cast.logins())
     tables = _Tables()
@@ -112,6 +119,14 @@ def generate(*, deals: int, seed: int, today: dt.date | None = None, stdout: Any
         if deals > chunk_size:
             rate = summary.deals / (time.perf_counter() - started)
             out.write(f"  {summary.deals:,} / {deals:,} deals ({rate:,.0f} deals/s)\n")
+    # The distributor team's accounts get order history (their own random stream: the deals above
+    # are the same with or without it), and the signal scan fills that team's Signals inbox.
+    distributors = [team for team in cast.teams if team.pipeline.template == DISTRIBUTOR_TEMPLATE]
+    summary.order_reps = tuple(user.username for team in distributors for user in team.reps)
+    summary.orders = write_order_history([user.pk for team in distributors for user in team.reps], seed=seed,
+                                         today=today, currency=settings.DEALGATE_CURRENCY)
+    summary.rows["signals_orderline"] += summary.orders.order_lines
+    summary.rows["signals_quote"] += summary.orders.quotes
     _refresh_planner_statistics()
     vacuum_spans()
     summary.seconds = time.perf_counter() - started

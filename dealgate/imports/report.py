@@ -28,6 +28,7 @@ class ImportReport:
     kind: str
     dry_run: bool = False
     skip_bad_rows: bool = False
+    can_skip_bad_rows: bool = True  # order and quote imports are all or nothing
     rows: int = 0
     created: int = 0
     updated: int = 0
@@ -64,9 +65,10 @@ class ImportReport:
     def summary(self) -> str:
         verb = "would be" if self.dry_run or self.blocked else "were"
         if self.blocked:
-            verb = "is" if len(self.bad_rows) == 1 else "are"
-            head = (f"Nothing was imported: {len(self.bad_rows):,} of {plural(self.rows, 'row')} {verb} bad. Fix them, "
-                    "or skip bad rows (--skip-bad-rows) to import the good ones.")
+            are = "is" if len(self.bad_rows) == 1 else "are"
+            head = (f"Nothing was imported: {len(self.bad_rows):,} of {plural(self.rows, 'row')} {are} bad. Fix them"
+                    + (", or skip bad rows (--skip-bad-rows) to import the good ones." if self.can_skip_bad_rows
+                       else " and import the file again."))
         else:
             head = f"{'Dry run: nothing written. ' if self.dry_run else ''}{plural(self.rows, 'row')} read."
         counts = (f"{self.kind}: {self.created} {verb} created, {self.updated} updated, {self.unchanged} unchanged"

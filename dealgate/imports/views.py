@@ -32,6 +32,7 @@ from dealgate.imports.services import import_file
 from dealgate.people.access import role_of, visible_deals
 from dealgate.people.models import Role
 from dealgate.pipelines.models import Pipeline
+from dealgate.signals.importing import IMPORTERS as ERP_IMPORTERS
 
 PREVIEW_ROWS = 5
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
@@ -40,6 +41,7 @@ UPLOAD_ERRORS = {
     "missing": "Choose what each row is and a CSV file.",
     "too-large": f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB; import it with `dealgate import`.",
 }
+ERP_KINDS = {"orders": "Order lines", "quotes": "Quotes"}
 
 
 def _require_importer(request: HttpRequest) -> None:
@@ -69,13 +71,52 @@ def _forget_old_uploads(max_age_seconds: int = 24 * 3600) -> None:
             path.unlink(missing_ok=True)
 
 
+def _upload_problem(kind: str, kinds: Any, file: Any) -> str:
+    """The UPLOAD_ERRORS key for what is wrong with an upload form, or ""."""
+    if kind not in kinds or file is None:
+        return "missing"
+    return "too-large" if file.size > MAX_UPLOAD_BYTES else ""
+
+
+def _save(file: Any, path: Path) -> None:
+    with open(path, "wb") as handle:
+        for chunk in file.chunks():
+            handle.write(chunk)
+
+
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: HttpRequest, **erp: Any) -> HttpResponse:
     _require_importer(request)
     return render(request, "imports/home.html", {
         "kinds": KINDS, "ready": {kind: ready_mappings_for(kind) for kind in KINDS}, "exports": EXPORTS,
         "pipelines": Pipeline.objects.order_by("name"), "error": UPLOAD_ERRORS.get(request.GET.get("error", ""), ""),
-    })
+        "erp_kinds": ERP_KINDS, "erp_kind": "orders", **erp,
+    }, status=422 if erp.get("erp_error") or (erp.get("erp_report") and erp["erp_report"].blocked) else 200)
+
+
+@login_required
+@require_POST
+def erp_import(request: HttpRequest) -> HttpResponse:
+    """Order lines or quotes from an ERP export, checked and written in one go (`dealgate import orders|quotes`)."""
+    _require_importer(request)
+    kind = request.POST.get("kind", "")
+    file = request.FILES.get("file")
+    options = {"erp_kind": kind if kind in ERP_KINDS else "orders", "erp_dry_run": request.POST.get("action") != "import",
+               "erp_create_accounts": bool(request.POST.get("create_accounts"))}
+    problem = _upload_problem(kind, ERP_KINDS, file)
+    if problem:
+        return home(request, erp_error=UPLOAD_ERRORS[problem], **options)
+    path = _upload_dir() / f"erp-{secrets.token_urlsafe(16)}.csv"  # read twice (check, then write): a real file
+    try:
+        _save(file, path)
+        with open(path, "rb") as handle:
+            report = ERP_IMPORTERS[kind](handle, by=request.user, dry_run=options["erp_dry_run"],
+                                         create_accounts=options["erp_create_accounts"])
+    except DealgateError as exc:
+        return home(request, erp_error=exc.message, erp_file=file.name, **options)
+    finally:
+        path.unlink(missing_ok=True)
+    return home(request, erp_report=report, erp_errors=report.errors[:200], erp_file=file.name, **options)
 
 
 @login_required
@@ -84,10 +125,9 @@ def upload(request: HttpRequest) -> HttpResponse:
     _require_importer(request)
     kind = request.POST.get("kind", "")
     file = request.FILES.get("file")
-    if kind not in KINDS or file is None:
-        return redirect(reverse("imports:home") + "?error=missing")
-    if file.size > MAX_UPLOAD_BYTES:
-        return redirect(reverse("imports:home") + "?error=too-large")
+    problem = _upload_problem(kind, KINDS, file)
+    if problem:
+        return redirect(reverse("imports:home") + f"?error={problem}")
     mapping: dict[str, Any] = {}
     ready = request.POST.get("ready", "")
     if ready:
@@ -97,9 +137,7 @@ def upload(request: HttpRequest) -> HttpResponse:
             mapping = {}
     _forget_old_uploads()
     token = secrets.token_urlsafe(16)
-    with open(_upload_dir() / f"{token}.csv", "wb") as handle:
-        for chunk in file.chunks():
-            handle.write(chunk)
+    _save(file, _upload_dir() / f"{token}.csv")
     if request.POST.get("pipeline"):
         mapping["pipeline"] = request.POST["pipeline"]
     uploads = request.session.get(SESSION_KEY, {})

@@ -105,3 +105,7 @@ class Signal(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def evidence_items(self) -> list[tuple[str, object]]:
+        """The evidence as (words, value) pairs a rep reads: ("typical gap days", 30)."""
+        return [(key.replace("_", " "), value) for key, value in self.evidence.items()]

@@ -146,5 +146,5 @@ def convert_signal(signal: Signal, *, by: Any, pipeline: Pipeline | None = None)
 def evidence_text(signal: Signal) -> str:
     """The evidence as lines a rep reads on the deal's timeline: 'typical gap days: 30'."""
     lines = [f"{signal.get_kind_display()} (raised as of {signal.as_of.isoformat()})"]
-    lines += [f"{key.replace('_', ' ')}: {value}" for key, value in signal.evidence.items()]
+    lines += [f"{words}: {value}" for words, value in signal.evidence_items()]
     return "\n".join(lines)

@@ -76,6 +76,8 @@ ENDPOINTS = [
     ("post", "/api/signals/{signal}/snooze", {"until": "2099-01-01"}),
     ("post", "/api/signals/{signal}/dismiss", {"reason": "Bought elsewhere"}),
     ("get", "/api/signals/risk", None),
+    ("post", "/api/imports/orders", None),  # a multipart upload: refused here before its file is asked for
+    ("post", "/api/imports/quotes", None),
 ]
 # Endpoints about one of alice's deals, tokens, tasks or signals: someone else must not learn it exists.
 OWNED_ENDPOINTS = [e for e in ENDPOINTS if any(k in e[1] for k in ("{deal}", "{token}", "{task}", "{signal}"))]

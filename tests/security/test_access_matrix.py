@@ -30,6 +30,7 @@ PUBLIC = (OK, OK, OK, OK, OK)
 STAFF = "staff"  # past Django's admin sign-in: what the admin then allows is Django's (read-only models: 403)
 DJANGO_ADMIN = (LOGIN, LOGIN, LOGIN, LOGIN, STAFF)  # Django's admin: staff only (our admins)
 API_ADMIN_ONLY = (UNAUTH, DENIED, DENIED, DENIED, OK)
+API_MANAGERS = (UNAUTH, DENIED, DENIED, OK, OK)  # imports: managers and admins
 # The API's directory of accounts and contacts is company-wide by design (dealgate/api/routers/accounts.py)
 API_DIRECTORY = API_SIGNED_IN
 OWN_ONLY = (LOGIN, OK, HIDDEN, HIDDEN, HIDDEN)  # alice's alone (her token, her notification): not even an admin's
@@ -74,6 +75,7 @@ RULES: dict[str, tuple[str, tuple]] = {
     "tokens/<int:token_id>/revoke/": ("POST", OWN_ONLY),
     "imports/": ("GET", (LOGIN, DENIED, DENIED, OK, OK)),
     "imports/upload/": ("POST", (LOGIN, DENIED, DENIED, OK, OK)),
+    "imports/orders-and-quotes/": ("POST", (LOGIN, DENIED, DENIED, OK, OK)),
     "imports/export/<str:kind>.csv": ("GET", (LOGIN, DENIED, DENIED, OK, OK)),
     "imports/<str:token>/": ("GET", (LOGIN, DENIED, DENIED, HIDDEN, HIDDEN)),  # no such upload
     "insights/": ("GET", EVERYONE_SIGNED_IN),
@@ -135,6 +137,8 @@ RULES: dict[str, tuple[str, tuple]] = {
     "api/signals/<int:signal_id>/snooze": ("POST", API_TEAM_A),
     "api/signals/<int:signal_id>/dismiss": ("POST", API_TEAM_A),
     "api/signals/risk": ("GET", API_SIGNED_IN),
+    "api/imports/orders": ("POST", API_MANAGERS),
+    "api/imports/quotes": ("POST", API_MANAGERS),
     "api/metrics": ("GET", API_SIGNED_IN),
     "api/forecast": ("GET", API_SIGNED_IN),
     "api/bottlenecks": ("GET", API_SIGNED_IN),

@@ -26,8 +26,11 @@ def login(client, world, user):
 
 
 def test_it_lists_a_reps_signals_and_hides_them_from_other_reps(client, world, alices_signal):
+    alices_signal.evidence = {"quote": "Q-7", "days_since_expiry": 12}
+    alices_signal.save()
     login(client, world, world.alice)
-    assert "Quote Q-7 expired" in client.get("/signals/").content.decode()
+    page = client.get("/signals/").content.decode()
+    assert "Quote Q-7 expired" in page and "days since expiry: 12" in page  # evidence in words, not keys
     client.logout()
     login(client, world, world.carol)
     assert "Quote Q-7 expired" not in client.get("/signals/").content.decode()

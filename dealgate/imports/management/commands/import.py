@@ -6,9 +6,7 @@ from dealgate.cli_support import DealgateCommand, acting_user, add_user_argument
 from dealgate.errors import DealgateError
 from dealgate.imports.mappings import KINDS, ready_mapping_names
 from dealgate.imports.services import import_file
-from dealgate.signals.importing import import_orders, import_quotes
-
-ERP_IMPORTERS = {"orders": import_orders, "quotes": import_quotes}  # ERP history, kept by dealgate.signals
+from dealgate.signals.importing import IMPORTERS as ERP_IMPORTERS  # ERP history, kept by dealgate.signals
 
 
 class Command(DealgateCommand):

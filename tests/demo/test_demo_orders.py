@@ -1,0 +1,83 @@
+"""The demo's order history: the distributor team's inbox shows every signal kind, the deals stay as they were."""
+
+from __future__ import annotations
+
+import datetime as dt
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.db.models import Max, Min
+
+from dealgate.demo import orders as demo_orders
+from dealgate.demo.generator import generate
+from dealgate.signals.models import OrderLine, Quote, Signal, SignalKind
+from dealgate.signals.services import inbox
+
+TODAY = dt.date(2026, 11, 30)
+
+
+def order_fingerprint() -> list[tuple]:
+    return list(OrderLine.objects.order_by("account_id", "order_id", "line_key")
+                .values_list("account_id", "order_id", "product", "ordered_at", "quantity", "revenue", "margin"))
+
+
+@pytest.mark.django_db
+def test_the_demo_fills_the_distributor_inbox_with_every_signal_kind():
+    out = StringIO()
+    summary = generate(deals=600, seed=3, today=TODAY, stdout=out)
+    kinds = set(Signal.objects.values_list("kind", flat=True))
+    assert kinds == set(SignalKind.values)
+    assert summary.orders.accounts > 30 and summary.orders.order_lines > 2000
+    assert "Signals inbox of george, hana" in out.getvalue()
+    # Only the Channel team's accounts buy; orders stop before the demo's day and span more than a year.
+    owners = set(OrderLine.objects.values_list("account__owner__username", flat=True).distinct())
+    assert owners <= {"george", "hana"}
+    span = OrderLine.objects.aggregate(first=Min("ordered_at"), last=Max("ordered_at"))
+    assert span["last"] < TODAY and (TODAY - span["first"]).days > 450
+    # The reps see the signals in their inbox, and each kind comes with its numbers.
+    george = get_user_model().objects.get(username="george")
+    assert inbox(george, today=TODAY).exists()
+    for kind in SignalKind.values:
+        signal = Signal.objects.filter(kind=kind).order_by("pk").first()
+        assert signal.revenue > 0 and signal.evidence, kind
+    expired = Signal.objects.filter(kind=SignalKind.EXPIRED_QUOTE).first()
+    assert Quote.objects.filter(account=expired.account, number=expired.evidence["quote"]).exists()
+    assert not OrderLine.objects.filter(account=expired.account, ordered_at__gte=expired.evidence["issued"]).exists()
+
+
+@pytest.mark.django_db(transaction=True)  # flush between runs restarts the id sequences
+def test_orders_are_the_same_for_a_seed_and_leave_the_deals_as_they_were(monkeypatch):
+    call_command("flush", interactive=False, verbosity=0)
+    generate(deals=150, seed=4, today=TODAY, stdout=StringIO())
+    first = order_fingerprint()
+    deals = _deals()
+    assert first
+    call_command("flush", interactive=False, verbosity=0)
+    generate(deals=150, seed=4, today=TODAY, stdout=StringIO())
+    assert order_fingerprint() == first
+    call_command("flush", interactive=False, verbosity=0)
+    monkeypatch.setattr(demo_orders, "MAX_ACCOUNTS", 0)  # the same demo without order history
+    generate(deals=150, seed=4, today=TODAY, stdout=StringIO())
+    assert not OrderLine.objects.exists()
+    assert _deals() == deals
+
+
+def _deals() -> list[tuple]:
+    from dealgate.deals.models import Deal
+
+    return list(Deal.objects.order_by("pk").values_list("pk", "title", "stage__name", "amount", "account__name"))
+
+
+@pytest.mark.django_db
+def test_a_second_run_gives_orders_only_to_its_new_accounts_and_raises_nothing_twice():
+    generate(deals=120, seed=1, today=TODAY, stdout=StringIO())
+    lines, signals = OrderLine.objects.count(), Signal.objects.count()
+    accounts = set(OrderLine.objects.values_list("account_id", flat=True))
+    generate(deals=120, seed=2, today=TODAY, stdout=StringIO())
+    added = OrderLine.objects.exclude(account_id__in=accounts)
+    assert OrderLine.objects.filter(account_id__in=accounts).count() == lines
+    assert added.exists()
+    assert Signal.objects.count() >= signals
+    assert Signal.objects.values("cause_key").distinct().count() == Signal.objects.count()

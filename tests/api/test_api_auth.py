@@ -13,7 +13,7 @@ from django.utils import timezone
 from dealgate.api.models import ApiToken
 from dealgate.api.router import api
 from dealgate.api.services import create_token, revoke_token
-from dealgate.automation.services import create_task
+from dealgate.automation.services import create_rule, create_task
 from dealgate.deals import services as deal_services
 from dealgate.deals.models import Deal
 from dealgate.signals.models import Signal
@@ -78,6 +78,11 @@ ENDPOINTS = [
     ("get", "/api/signals/risk", None),
     ("post", "/api/imports/orders", None),  # a multipart upload: refused here before its file is asked for
     ("post", "/api/imports/quotes", None),
+    ("get", "/api/rules", None),
+    ("post", "/api/rules", {"name": "Follow up", "trigger": "deal_won",
+                            "actions": [{"type": "create_task", "title": "Say thanks"}]}),
+    ("patch", "/api/rules/{rule}", {"enabled": False}),
+    ("delete", "/api/rules/{rule}", None),
 ]
 # Endpoints about one of alice's deals, tokens, tasks or signals: someone else must not learn it exists.
 OWNED_ENDPOINTS = [e for e in ENDPOINTS if any(k in e[1] for k in ("{deal}", "{token}", "{task}", "{signal}"))]
@@ -94,7 +99,9 @@ def alices(world, make_deal):
     signal = Signal.objects.create(kind="expired_quote", account=spare, cause_key="expired_quote:alice",
                                    title="Quote expired", as_of=dt.date(2026, 7, 1), raised_at=timezone.now())
     task = create_task(by=world.alice, deal=deal, title="Send the proposal", due="2030-01-01")
-    return {"deal": deal.pk, "account": deal.account_id, "contact": contact.pk, "token": token.pk,
+    rule = create_rule(by=world.dave, name="Thank the buyer", trigger="deal_won",
+                       actions=[{"type": "create_task", "title": "Say thanks"}])
+    return {"rule": rule.pk, "deal": deal.pk, "account": deal.account_id, "contact": contact.pk, "token": token.pk,
             "spare_account": spare.pk, "task": task.pk, "signal": signal.pk}
 
 
@@ -124,7 +131,7 @@ def test_the_endpoint_list_covers_every_operation_in_the_schema():
                .replace("{contact}", "{contact_id}").replace("/test", "/{key}")
                .replace("/stages/qualify", "/stages/{stage_key}").replace("/criteria/budget", "/criteria/{criterion_key}")
                .replace("/checklist/budget", "/checklist/{item}").replace("{token}", "{token_id}")
-               .replace("{task}", "{task_id}").replace("{signal}", "{signal_id}")) for m, p, _ in ENDPOINTS}
+               .replace("{task}", "{task_id}").replace("{signal}", "{signal_id}").replace("{rule}", "{rule_id}")) for m, p, _ in ENDPOINTS}
     assert listed == documented
 
 

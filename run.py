@@ -3,6 +3,7 @@
 
     python3 run.py         create .venv, install pinned dependencies, migrate, load demo data, serve :8000
     python3 run.py test    also install test dependencies (and Debian's chromium), run the whole suite
+                           (one pytest process per core; pass -n 0 to run in one process)
     python3 run.py screenshots   regenerate the README's pictures in docs/img/ (the showcase browser test)
 
 Anything after `test` is passed to pytest (e.g. `python3 run.py test -k move`).
@@ -58,13 +59,19 @@ def ensure_chromium() -> None:
     subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env)
 
 
+def parallel(args: list[str]) -> list[str]:
+    """One test process per core (pytest-xdist) unless the caller chose (-n / --numprocesses / -p no:xdist)."""
+    chosen = any(a == "-n" or a.startswith(("-n", "--numprocesses", "--dist")) or a == "no:xdist" for a in args)
+    return [] if chosen else ["-n", "auto"]
+
+
 def main(argv: list[str]) -> int:
     os.chdir(ROOT)
     ensure_venv()
     if argv[:1] == ["test"]:
         pip_install("requirements-test.txt")
         ensure_chromium()
-        return subprocess.call([str(BIN / "python"), "-m", "pytest", *argv[1:]])
+        return subprocess.call([str(BIN / "python"), "-m", "pytest", *parallel(argv[1:]), *argv[1:]])
     if argv[:1] == ["screenshots"]:
         # Tests never touch docs/img/; this is the one deliberate way to refresh what the README shows.
         pip_install("requirements-test.txt")

@@ -70,7 +70,7 @@ def test_it_refuses_a_stage_sent_to_patch_and_points_to_the_move_endpoint(client
     ("patch", "/api/deals/{deal}", {"amount": "5", "colour": "red"}, "colour"),
     ("patch", "/api/deals/{deal}", {"status": "won"}, "status"),
     ("patch", "/api/deals/{deal}", {"next_step": "Call"}, "next_step"),
-    ("post", "/api/deals", {"title": "X", "account": 1, "pipeline": "test", "stage": "won"}, "stage"),
+    ("post", "/api/deals", {"title": "X", "account": 1, "pipeline": "test", "closed_at": "2026-01-01"}, "closed_at"),
     ("patch", "/api/accounts/{account}", {"segment": "SMB", "owner": "carol"}, "owner"),
     ("patch", "/api/contacts/{contact}", {"nmae": "Pat"}, "nmae"),
     ("post", "/api/activities", {"kind": "call", "subject": "Hi", "deal": 1, "by": "carol"}, "by"),

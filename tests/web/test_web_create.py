@@ -261,3 +261,10 @@ def test_the_columns_redrawn_after_a_move_keep_their_new_deal_link(client, world
     html = response.content.decode()
     for key in ("lead", "proposal"):
         assert f"?stage={_stage(startable, key).pk}" in html, key
+
+
+def test_the_new_deal_link_ignores_a_pipeline_it_cannot_read(client, world, pipeline):
+    client.force_login(world.alice)  # a NUL byte reached PostgreSQL from this link: a 500 before
+    response = client.get(reverse("web:new_deal"), {"pipeline": "te\x00st"})
+    assert response.status_code == 200
+    assert client.get(reverse("web:new_deal"), {"pipeline": "test"}).status_code == 200

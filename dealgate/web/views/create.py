@@ -23,7 +23,7 @@ from dealgate.deals import services
 from dealgate.deals.models import Account, Deal
 from dealgate.deals.selectors import stages_a_new_deal_can_start_in
 from dealgate.errors import BadParameter, DealgateError, MoveBlocked, ValidationFailed
-from dealgate.inputs import parse_id, storable_text
+from dealgate.inputs import parse_id, storable_text, unstorable_reason
 from dealgate.people.access import owners_for_new_deals, role_of
 from dealgate.pipelines.models import Pipeline, Stage, StageKind
 from dealgate.web.views.lists import visible_accounts
@@ -140,8 +140,9 @@ def _deal_initial(request: HttpRequest) -> dict[str, Any]:
     values: dict[str, Any] = {"currency": settings.DEALGATE_CURRENCY, "owner": str(request.user.pk)}
     stage_id = _query_id(params, "stage")
     stage = Stage.objects.filter(pk=stage_id, kind=StageKind.OPEN).first() if stage_id else None
-    if stage is None and params.get("pipeline"):
-        pipeline = Pipeline.objects.filter(key=str(params["pipeline"])[:100]).first()
+    wanted = str(params.get("pipeline") or "")[:100]
+    if stage is None and wanted and unstorable_reason(wanted) is None:  # a link's pipeline; anything else is ignored
+        pipeline = Pipeline.objects.filter(key=wanted).first()
         starts = stages_a_new_deal_can_start_in(pipeline.pk) if pipeline else []
         stage = starts[0] if starts else None
     if stage is not None:

@@ -102,6 +102,16 @@ def test_a_teammates_card_is_not_draggable_for_a_rep(client, world, make_deal):
     client.force_login(world.alice)
     html = client.get(reverse("web:board", args=["test"])).content.decode()
     assert 'draggable="false"' in html and 'draggable="true"' not in html
+    assert "data-move-menu" not in html  # no "Move to…" on a card she may not move
+
+
+def test_a_card_she_may_move_has_a_move_to_button(client, world, make_deal):
+    deal = make_deal(title="Acme rollout")
+    client.force_login(world.alice)
+    html = client.get(reverse("web:board", args=["test"])).content.decode()
+    card = html[html.index(f'id="deal-{deal.pk}"'):]
+    card = card[:card.index("</li>")]
+    assert "data-move-menu" in card and "Move to…" in card
 
 
 def test_the_column_page_returns_the_next_cards(client, world, make_deal, pipeline):

@@ -1,4 +1,5 @@
-/* Dealgate board: native HTML5 drag and drop plus a keyboard alternative.
+/* Dealgate board: native HTML5 drag and drop, a "Move to…" menu on each card for touch and keyboard,
+ * and the top menu's closing behaviour (this file is loaded on every page).
  *
  * The server decides every move (the gate lives in the move service): a drop only asks it.
  * On success the server re-renders the two columns (out-of-band swap) and closes the panel;
@@ -109,8 +110,26 @@
     }
   });
 
+  /* Touch and mouse: a card's "Move to…" button opens the same move menu as M; a tap anywhere else
+   * on a card (not on a link, button or form) opens the deal page. */
   document.addEventListener("click", function (e) {
-    if (e.target.closest("[data-close-panel]")) closePanel();
+    if (e.target.closest("[data-close-panel]")) { closePanel(); return; }
+    var card = e.target.closest(".board .card");
+    if (!card) return;
+    if (e.target.closest("[data-move-menu]")) { openPanel(card, "menu"); return; }
+    if (e.target.closest("a, button, input, select, textarea, label, summary, form")) return;
+    window.location = card.querySelector(".card-title").href;
+  });
+
+  /* The menu (a <details>): Escape or a tap outside it closes it. */
+  function closeMenus(except) {
+    document.querySelectorAll("details[data-menu][open]").forEach(function (d) { if (d !== except) d.open = false; });
+  }
+  document.addEventListener("click", function (e) { closeMenus(e.target.closest && e.target.closest("details[data-menu]")); });
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") return;
+    var open = document.querySelector("details[data-menu][open]");
+    if (open) { open.open = false; open.querySelector("summary").focus(); }
   });
 
   /* A refused drop: the card did not move; shake it so the eye finds it. */

@@ -1,0 +1,164 @@
+"""Dealgate on a phone (390 px) and a tablet (768 px), in a real Chromium with a touch screen:
+no page scrolls sideways, the menu button reaches every item, a deal moves by a tap on "Move to…",
+tapping a card opens the deal page."""
+
+from __future__ import annotations
+
+import pytest
+
+from dealgate.deals.models import Deal
+from tests.e2e.conftest import shot, sign_in
+from tests.e2e.test_e2e_showcase import meet_criteria, seed_team_board
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+PHONE = {"width": 390, "height": 844}
+TABLET = {"width": 768, "height": 1024}
+
+
+@pytest.fixture
+def phone(browser, live_server):
+    """A touch phone: taps are touch events, the viewport is 390 px wide."""
+    context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True, base_url=live_server.url)
+    context.set_default_timeout(20_000)
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+def _sideways_overflow(page) -> int:
+    """How many pixels the page itself is wider than the screen (a table or board scrolling inside its box is fine)."""
+    return page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+
+
+def test_no_page_scrolls_sideways_on_a_phone_or_a_tablet(phone, world):
+    pipeline, deals = seed_team_board(world)
+    sign_in(phone, "dave", world.password)
+    pages = {
+        "board": f"/board/{pipeline.key}/",
+        "deal": f"/deals/{deals['Cold-chain tracking'].pk}/",
+        "deals": "/deals/",
+        "accounts": "/accounts/",
+        "contacts": "/contacts/",
+        "account": f"/accounts/{deals['Line sensors'].account_id}/",
+        "my-day": "/my-day/",
+        "settings": "/settings/",
+        "settings-pipeline": f"/settings/pipelines/{pipeline.key}/",
+        "tokens": "/tokens/",
+    }
+    for size in (PHONE, TABLET):
+        phone.set_viewport_size(size)
+        for name, url in pages.items():
+            phone.goto(url)
+            overflow = _sideways_overflow(phone)
+            shot(phone, f"phone-{size['width']}-{name}", full_page=True)
+            assert overflow <= 0, f"{url} is {overflow}px wider than a {size['width']} px screen"
+
+
+def test_the_deal_page_stage_path_reads_in_full_on_a_phone(phone, world):
+    pipeline, deals = seed_team_board(world)
+    sign_in(phone, "alice", world.password)
+    phone.goto(f"/deals/{deals['Cold-chain tracking'].pk}/")
+    steps = phone.get_by_role("navigation", name="Stage path").locator(".step > span, .step > button")
+    names = [text.strip(" ✓") for text in steps.all_inner_texts()]
+    assert "Solution Presentation" in names and len(names) >= 6
+    assert set(names) <= {stage.name for stage in pipeline.stages.all()}
+    for n, name in enumerate(names):
+        step = steps.nth(n)
+        # Every stage name is shown whole, on the screen: nothing cut off, nothing to scroll to.
+        assert step.evaluate("el => el.scrollWidth <= el.clientWidth"), f"{name} is cut off on the stage path"
+        box = step.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], f"{name} is off screen"
+    shot(phone, "phone-deal-path")
+
+
+@pytest.mark.parametrize("size", [PHONE, TABLET], ids=["390", "768"])
+def test_the_menu_button_reaches_api_tokens(phone, world, size):
+    sign_in(phone, "dave", world.password)
+    phone.set_viewport_size(size)
+    phone.goto("/deals/")
+    tokens = phone.locator("header.topbar").get_by_role("link", name="API tokens")
+    assert not tokens.is_visible(), "the menu is collapsed until asked"
+    phone.locator("header.topbar summary").tap()
+    tokens.wait_for(state="visible")
+    for name in ("Board", "Deals", "Accounts", "Insights", "Settings", "Audit log"):
+        link = phone.locator("header.topbar").get_by_role("link", name=name, exact=True)
+        box = link.bounding_box()
+        assert box and 0 <= box["x"] and box["x"] + box["width"] <= size["width"], f"{name} is off screen"
+        assert box["y"] + box["height"] <= size["height"], f"{name} is below the screen"
+    assert phone.get_by_role("button", name="Sign out").is_visible()
+    shot(phone, f"phone-menu-{size['width']}")
+    tokens.tap()
+    phone.wait_for_url("**/tokens/")
+
+
+def test_the_menu_is_a_plain_row_on_a_laptop(page, world):
+    pipeline, _ = seed_team_board(world)
+    sign_in(page, "dave", world.password)
+    page.goto(f"/board/{pipeline.key}/")
+    topbar = page.locator("header.topbar")
+    assert not topbar.locator("summary").is_visible()
+    for name in ("Board", "API tokens", "Audit log", "Sign out"):
+        box = topbar.get_by_role("link" if name != "Sign out" else "button", name=name).bounding_box()
+        assert box and box["x"] + box["width"] <= 1440, f"{name} is cut off"
+    assert topbar.locator(".who").is_visible()
+    assert _sideways_overflow(page) <= 0
+    shot(page, "laptop-board-menu")
+
+
+def test_a_tap_on_move_to_moves_a_deal_and_a_refused_one_says_what_is_missing(phone, world):
+    pipeline, deals = seed_team_board(world)
+    scanners = deals["Warehouse scanners"]
+    qualification = pipeline.stages.get(key="lead-qualification")
+    meet_criteria(scanners, qualification, world.alice, world.bob)
+    sign_in(phone, "alice", world.password)
+    phone.goto(f"/board/{pipeline.key}/")
+
+    phone.locator(f"#deal-{scanners.pk}").get_by_role("button", name="Move to…").tap()
+    panel = phone.locator("#panel")
+    panel.get_by_role("button", name=qualification.name).wait_for()
+    shot(phone, "phone-move-menu")
+    panel.get_by_role("button", name=qualification.name).tap()
+    phone.locator(f"section.column[aria-label='{qualification.name}'] #deal-{scanners.pk}").wait_for()
+    assert Deal.objects.get(pk=scanners.pk).stage_id == qualification.pk
+    assert not panel.is_visible()  # the panel closed after the move
+
+    analytics = deals["Store analytics"]  # in Lead Qualification, nothing done for the next stage
+    needs = pipeline.stages.get(key="needs-analysis")
+    phone.locator(f"#deal-{analytics.pk}").scroll_into_view_if_needed()
+    phone.locator(f"#deal-{analytics.pk}").get_by_role("button", name="Move to…").tap()
+    panel.get_by_role("button", name=needs.name).tap()
+    panel.get_by_text(f"Can't move to {needs.name} yet").wait_for()
+    shot(phone, "phone-move-refused")
+    assert "criteria not met" in panel.inner_text()
+    assert panel.locator(".criterion.unmet").count() >= 1
+    assert _sideways_overflow(phone) <= 0
+    assert Deal.objects.get(pk=analytics.pk).stage_id == analytics.stage_id
+
+
+def test_move_to_works_from_the_keyboard(page, world):
+    pipeline, deals = seed_team_board(world)
+    scanners = deals["Warehouse scanners"]
+    qualification = pipeline.stages.get(key="lead-qualification")
+    meet_criteria(scanners, qualification, world.alice, world.bob)
+    sign_in(page, "alice", world.password)
+    page.goto(f"/board/{pipeline.key}/")
+    page.locator(f"#deal-{scanners.pk}").focus()
+    page.keyboard.press("Tab")  # from the card to its "Move to…" button
+    assert page.evaluate("document.activeElement.textContent") == "Move to…"
+    page.keyboard.press("Enter")
+    page.locator("#panel").get_by_role("button", name=qualification.name).focus()
+    page.keyboard.press("Enter")
+    page.locator(f"section.column[aria-label='{qualification.name}'] #deal-{scanners.pk}").wait_for()
+
+
+def test_tapping_a_card_opens_the_deal_page(phone, world):
+    pipeline, deals = seed_team_board(world)
+    sensors = deals["Line sensors"]
+    sign_in(phone, "alice", world.password)
+    phone.goto(f"/board/{pipeline.key}/")
+    card = phone.locator(f"#deal-{sensors.pk}")
+    card.scroll_into_view_if_needed()
+    card.locator(".card-account").tap()  # not the title link: anywhere on the card
+    phone.wait_for_url(f"**/deals/{sensors.pk}/")
+    assert phone.get_by_role("heading", name="Line sensors").is_visible()

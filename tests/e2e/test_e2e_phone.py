@@ -55,12 +55,14 @@ def test_no_page_scrolls_sideways_on_a_phone_or_a_tablet(phone, world):
             assert overflow <= 0, f"{url} is {overflow}px wider than a {size['width']} px screen"
 
 
-def test_the_deal_page_stage_path_reads_in_full_on_a_phone(phone, world):
+@pytest.mark.parametrize("width", [390, 768, 1024, 1440])
+def test_the_deal_page_stage_path_reads_in_full_at_any_width(phone, world, width):
     pipeline, deals = seed_team_board(world)
     sign_in(phone, "alice", world.password)
+    phone.set_viewport_size({"width": width, "height": 900})
     phone.goto(f"/deals/{deals['Cold-chain tracking'].pk}/")
     steps = phone.get_by_role("navigation", name="Stage path").locator(".step > span, .step > button")
-    names = [text.strip(" ✓") for text in steps.all_inner_texts()]
+    names = [text.strip(" ✓\u00a0") for text in steps.all_inner_texts()]
     assert "Solution Presentation" in names and len(names) >= 6
     assert set(names) <= {stage.name for stage in pipeline.stages.all()}
     for n, name in enumerate(names):
@@ -68,8 +70,8 @@ def test_the_deal_page_stage_path_reads_in_full_on_a_phone(phone, world):
         # Every stage name is shown whole, on the screen: nothing cut off, nothing to scroll to.
         assert step.evaluate("el => el.scrollWidth <= el.clientWidth"), f"{name} is cut off on the stage path"
         box = step.bounding_box()
-        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], f"{name} is off screen"
-    shot(phone, "phone-deal-path")
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width, f"{name} is off screen"
+    shot(phone, f"deal-path-{width}")
 
 
 @pytest.mark.parametrize("size", [PHONE, TABLET], ids=["390", "768"])
@@ -106,13 +108,18 @@ def test_the_menu_is_a_plain_row_on_a_laptop(page, world):
     shot(page, "laptop-board-menu")
 
 
-def test_a_tap_on_move_to_moves_a_deal_and_a_refused_one_says_what_is_missing(phone, world):
+def _alice_on_a_board_with_a_deal_ready_to_move(tab, world):
+    """The team board, signed in as alice; "Warehouse scanners" meets what Lead Qualification asks."""
     pipeline, deals = seed_team_board(world)
-    scanners = deals["Warehouse scanners"]
     qualification = pipeline.stages.get(key="lead-qualification")
-    meet_criteria(scanners, qualification, world.alice, world.bob)
-    sign_in(phone, "alice", world.password)
-    phone.goto(f"/board/{pipeline.key}/")
+    meet_criteria(deals["Warehouse scanners"], qualification, world.alice, world.bob)
+    sign_in(tab, "alice", world.password)
+    tab.goto(f"/board/{pipeline.key}/")
+    return pipeline, deals, deals["Warehouse scanners"], qualification
+
+
+def test_a_tap_on_move_to_moves_a_deal_and_a_refused_one_says_what_is_missing(phone, world):
+    pipeline, deals, scanners, qualification = _alice_on_a_board_with_a_deal_ready_to_move(phone, world)
 
     phone.locator(f"#deal-{scanners.pk}").get_by_role("button", name="Move to…").tap()
     panel = phone.locator("#panel")
@@ -137,12 +144,7 @@ def test_a_tap_on_move_to_moves_a_deal_and_a_refused_one_says_what_is_missing(ph
 
 
 def test_move_to_works_from_the_keyboard(page, world):
-    pipeline, deals = seed_team_board(world)
-    scanners = deals["Warehouse scanners"]
-    qualification = pipeline.stages.get(key="lead-qualification")
-    meet_criteria(scanners, qualification, world.alice, world.bob)
-    sign_in(page, "alice", world.password)
-    page.goto(f"/board/{pipeline.key}/")
+    _, _, scanners, qualification = _alice_on_a_board_with_a_deal_ready_to_move(page, world)
     page.locator(f"#deal-{scanners.pk}").focus()
     page.keyboard.press("Tab")  # from the card to its "Move to…" button
     assert page.evaluate("document.activeElement.textContent") == "Move to…"

@@ -45,6 +45,13 @@ def test_no_page_scrolls_sideways_on_a_phone_or_a_tablet(phone, world):
         "settings": "/settings/",
         "settings-pipeline": f"/settings/pipelines/{pipeline.key}/",
         "tokens": "/tokens/",
+        "inbox": "/inbox/",
+        "signals": "/signals/",
+        "imports": "/imports/",
+        "insights": "/insights/",
+        "rules": "/settings/rules/",
+        "users": "/settings/users/",
+        "audit": "/settings/audit/",
     }
     for size in (PHONE, TABLET):
         phone.set_viewport_size(size)

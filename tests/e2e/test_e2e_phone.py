@@ -128,7 +128,7 @@ def _alice_on_a_board_with_a_deal_ready_to_move(tab, world):
 def test_a_tap_on_move_to_moves_a_deal_and_a_refused_one_says_what_is_missing(phone, world):
     pipeline, deals, scanners, qualification = _alice_on_a_board_with_a_deal_ready_to_move(phone, world)
 
-    phone.locator(f"#deal-{scanners.pk}").get_by_role("button", name="Move to…").tap()
+    phone.locator(f"#deal-{scanners.pk}").get_by_role("button", name="Move Warehouse scanners to…").tap()
     panel = phone.locator("#panel")
     panel.get_by_role("button", name=qualification.name).wait_for()
     shot(phone, "phone-move-menu")
@@ -140,7 +140,7 @@ def test_a_tap_on_move_to_moves_a_deal_and_a_refused_one_says_what_is_missing(ph
     analytics = deals["Store analytics"]  # in Lead Qualification, nothing done for the next stage
     needs = pipeline.stages.get(key="needs-analysis")
     phone.locator(f"#deal-{analytics.pk}").scroll_into_view_if_needed()
-    phone.locator(f"#deal-{analytics.pk}").get_by_role("button", name="Move to…").tap()
+    phone.locator(f"#deal-{analytics.pk}").get_by_role("button", name="Move Store analytics to…").tap()
     panel.get_by_role("button", name=needs.name).tap()
     panel.get_by_text(f"Can't move to {needs.name} yet").wait_for()
     shot(phone, "phone-move-refused")
@@ -171,3 +171,17 @@ def test_tapping_a_card_opens_the_deal_page(phone, world):
     card.locator(".card-account").tap()  # not the title link: anywhere on the card
     phone.wait_for_url(f"**/deals/{sensors.pk}/")
     assert phone.get_by_role("heading", name="Line sensors").is_visible()
+
+
+def test_the_menu_opens_without_javascript(browser, live_server, world):
+    context = browser.new_context(viewport=PHONE, has_touch=True, java_script_enabled=False, base_url=live_server.url)
+    tab = context.new_page()
+    try:
+        sign_in(tab, "alice", world.password)
+        tokens = tab.locator("header.topbar").get_by_role("link", name="API tokens")
+        assert not tokens.is_visible()
+        tab.locator("header.topbar summary").tap()
+        tokens.tap()
+        tab.wait_for_url("**/tokens/")
+    finally:
+        context.close()

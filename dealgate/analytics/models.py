@@ -31,7 +31,24 @@ class Quota(models.Model):
         constraints = [
             models.CheckConstraint(condition=~(Q(user__isnull=False) & Q(team__isnull=False)),
                                    name="quota_user_or_team_not_both"),
+            # One quota per owner (or team, or the company) and period: setting it again replaces it.
+            models.UniqueConstraint(fields=["user", "period_start", "months"], condition=Q(user__isnull=False),
+                                    name="quota_one_per_user_and_period"),
+            models.UniqueConstraint(fields=["team", "period_start", "months"], condition=Q(team__isnull=False),
+                                    name="quota_one_per_team_and_period"),
         ]
+
+    @property
+    def period_label(self) -> str:
+        from dealgate.analytics.periods import month_period
+
+        return month_period(self.period_start.year, self.period_start.month, self.months).label
+
+    @property
+    def label(self) -> str:
+        """How the audit log and the pages name it: "quota of alice for 2026-Q4"."""
+        who = self.user.username if self.user_id else f"team {self.team.name}" if self.team_id else "the company"
+        return f"quota of {who} for {self.period_label}"
 
     def __str__(self) -> str:
         who = self.user or self.team or "company"

@@ -92,7 +92,8 @@ def visible_quotas(user: Any, period: Period | str | None = None) -> QuerySet:
     return rows.filter(mine)
 
 
-def _quota_target(owner: Any, team: Team | None) -> None:
+def check_quota_target(owner: Any, team: Team | None) -> None:
+    """One of owner and team, and an owner who can still sign in; else ValidationFailed."""
     if (owner is None) == (team is None):
         raise ValidationFailed("Give an owner or a team (one of them).",
                                details={"owner": ["give an owner or a team"]})
@@ -106,6 +107,7 @@ def _period(period: Period | str) -> Period:
 
 def find_quota(*, owner: Any = None, team: Team | None = None, period: Period | str) -> Quota | None:
     """The quota set for exactly this owner or team and period, or None."""
+    check_quota_target(owner, team)
     period = _period(period)
     rows = Quota.objects.select_related("user", "team").filter(period_start=period.start.date(), months=period.months)
     return rows.filter(user=owner).first() if owner is not None else rows.filter(team=team).first()
@@ -118,7 +120,7 @@ def set_quota(*, owner: Any = None, team: Team | None = None, period: Period | s
     there was. The amount is >= 0; the currency defaults to the company's."""
     from dealgate.deals.services import parse_amount, parse_currency
 
-    _quota_target(owner, team)
+    check_quota_target(owner, team)
     if not may_set_quota(by, owner=owner, team=team):
         raise NotAllowed("Only an admin, or the manager of the team, may set this quota.")
     period = _period(period)

@@ -232,6 +232,8 @@ def test_the_quota_command_refuses_what_the_service_refuses(world):
         run("quota", "set", "--owner", "alice", "--period", Q4, "--amount", "-3")
     with pytest.raises(CommandError, match="Only an admin, or the manager of the team"):
         run("quota", "set", "--owner", "alice", "--period", Q4, "--amount", "3", "--user", "alice")
+    with pytest.raises(CommandError, match="Give an owner or a team"):
+        run("quota", "set", "--period", Q4, "--amount", "3")
     with pytest.raises(CommandError, match="No team 'North'"):
         run("quota", "set", "--team", "North", "--period", Q4, "--amount", "3")
     with pytest.raises(CommandError, match="No quota for alice in 2026-Q4"):
@@ -245,3 +247,11 @@ def test_report_metrics_by_owner_shows_quota_coverage_and_attainment(world, due_
     assert "Attainment" in text
     alice = next(line for line in text.splitlines() if line.startswith("Alice"))
     assert alice.split()[-3:] == ["2,000", "2.50x", "0.0%"]
+
+
+def test_attainment_is_won_over_the_quota_and_undefined_without_one():
+    from dealgate.analytics.formulas import attainment
+
+    assert attainment(Decimal("800"), Decimal("1000")) == 0.8
+    assert attainment(Decimal("800"), None) is None
+    assert attainment(Decimal("800"), Decimal("0")) is None  # a zero quota has no share to show

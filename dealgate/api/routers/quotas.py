@@ -60,17 +60,17 @@ class QuotaIn(InputSchema):
 
 
 def _target(payload: QuotaIn) -> dict[str, Any]:
-    if (payload.owner is None) == (payload.team is None):
-        raise ValidationFailed("Give an owner or a team (one of them).", details={"owner": ["give an owner or a team"]})
+    """The named owner and team (the service refuses both, or neither)."""
+    target: dict[str, Any] = {"owner": None, "team": None}
     if payload.owner is not None:
-        owner = get_user_model().objects.filter(username=payload.owner).first()
-        if owner is None:
+        target["owner"] = get_user_model().objects.filter(username=payload.owner).first()
+        if target["owner"] is None:
             raise ValidationFailed.for_field("owner", f"no user {payload.owner!r}")
-        return {"owner": owner}
-    team = Team.objects.filter(name=payload.team).first()
-    if team is None:
-        raise ValidationFailed.for_field("team", f"no team {payload.team!r}")
-    return {"team": team}
+    if payload.team is not None:
+        target["team"] = Team.objects.filter(name=payload.team).first()
+        if target["team"] is None:
+            raise ValidationFailed.for_field("team", f"no team {payload.team!r}")
+    return target
 
 
 @router.get("", response={200: list[QuotaOut], **ERRORS},

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.core.management.base import CommandError
 
-from dealgate.analytics.cli import fmt_money
+from dealgate.analytics.cli import fmt_money, known_team
 from dealgate.analytics.periods import parse_period
 from dealgate.analytics.services import find_quota, remove_quota, set_quota, visible_quotas
 from dealgate.analytics.models import Quota
@@ -16,17 +16,9 @@ from dealgate.cli_support import DealgateCommand, acting_user, add_user_argument
 
 
 def _target(options: dict) -> dict:
-    from dealgate.people.models import Team
-
-    if bool(options.get("owner")) == bool(options.get("team")):
-        raise CommandError("Give --owner USER or --team TEAM (one of them).")
-    if options.get("owner"):
-        return {"owner": acting_user(options["owner"])}
-    team = Team.objects.filter(name=options["team"]).first()
-    if team is None:
-        names = ", ".join(Team.objects.order_by("name").values_list("name", flat=True)) or "none yet"
-        raise CommandError(f"No team {options['team']!r} (teams: {names}).")
-    return {"team": team}
+    """--owner and --team as the service's owner= and team= (it refuses both, or neither)."""
+    return {"owner": acting_user(options["owner"]) if options.get("owner") else None,
+            "team": known_team(options["team"]) if options.get("team") else None}
 
 
 def as_row(quota: Quota) -> dict:

@@ -60,13 +60,20 @@ def quota_for(scope: Any, period: Any) -> Decimal | None:
 
     Quotas lying inside the period add up; a longer quota containing the period counts pro rata
     (a 120k quarter is 40k a month). The company figure is the company quota, else the sum of team
-    quotas, else the sum of user quotas. None when no quota is set.
+    quotas, else the sum of user quotas. A rep's or manager's own view (no owner or team cut) is
+    their team's: its quota, else the sum of its members'. None when no quota is set.
     """
     rows = Quota.objects.filter(currency=scope.currency)
     if scope.owner_id is not None:
         rows = rows.filter(user_id=scope.owner_id)
     elif scope.team_id is not None:
         rows = rows.filter(team_id=scope.team_id)
+    elif scope.viewer_id is not None:  # a rep or manager sees their team's deals: their team's quota
+        if scope.viewer_team_id is None:
+            rows = rows.filter(user_id=scope.viewer_id)
+        else:
+            team = rows.filter(team_id=scope.viewer_team_id)
+            rows = team if team.exists() else rows.filter(user__profile__team_id=scope.viewer_team_id)
     else:
         company = rows.filter(user__isnull=True, team__isnull=True)
         teams = rows.filter(team__isnull=False)

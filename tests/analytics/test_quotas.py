@@ -255,3 +255,15 @@ def test_attainment_is_won_over_the_quota_and_undefined_without_one():
     assert attainment(Decimal("800"), Decimal("1000")) == 0.8
     assert attainment(Decimal("800"), None) is None
     assert attainment(Decimal("800"), Decimal("0")) is None  # a zero quota has no share to show
+
+
+def test_a_reps_own_view_measures_against_their_teams_quota_not_the_companys(world):
+    from dealgate.analytics.history import scope_for
+
+    period = parse_period(Q4)
+    set_quota(owner=world.alice, period=Q4, amount=1000, by=world.dave)
+    set_quota(owner=world.carol, period=Q4, amount=9000, by=world.dave)
+    assert metrics.period_metrics(scope_for(world.dave), period, timezone.now())["quota"] == Decimal("10000.00")
+    assert metrics.period_metrics(scope_for(world.alice), period, timezone.now())["quota"] == Decimal("1000.00")
+    set_quota(team=world.east, period=Q4, amount=3000, by=world.dave)
+    assert metrics.period_metrics(scope_for(world.bob), period, timezone.now())["quota"] == Decimal("3000.00")

@@ -190,6 +190,7 @@ def test_insights_says_to_set_a_quota_instead_of_drawing_an_empty_coverage_chart
     page = client.get(reverse("analytics:insights")).content.decode()
     assert "Set a quota in settings</a> to see coverage." in page
     assert "coverage-plot" not in page and "chart-coverage" not in page
+    assert '<td class="num">no quota set</td>' in page
     client.force_login(world.alice)
     assert "your manager or an admin sets it in settings" in client.get(reverse("analytics:insights")).content.decode()
 

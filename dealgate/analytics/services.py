@@ -76,8 +76,8 @@ def may_manage_quotas(user: Any) -> bool:
 def visible_quotas(user: Any, period: Period | str | None = None) -> QuerySet:
     """The quotas a user may read (of those starting inside `period`, if given): an admin and the
     system (None) all; anyone else their own, and a manager their team's and its members'."""
-    rows = Quota.objects.select_related("user", "team").order_by("-period_start", "months", "team__name",
-                                                                 "user__username")
+    rows = Quota.objects.select_related("user__profile", "team").order_by(
+        "-period_start", "months", "team__name", "user__username")
     if period:
         period = _period(period)
         rows = rows.filter(period_start__gte=period.start.date(), period_start__lt=period.end.date())

@@ -51,9 +51,12 @@ def coverage(value: float | None) -> dict:
     top = max(5.0, (value or 0) * 1.2)
     return {"data": [{"type": "bar", "orientation": "h", "y": ["Coverage"], "x": [value or 0],
                       "marker": {"color": BLUE}, "width": 0.4}],
-            "layout": {**LAYOUT, "height": 140, "xaxis": {"range": [0, top], "ticksuffix": "x"},
+            "layout": {**LAYOUT, "height": 170, "xaxis": {"range": [0, top], "ticksuffix": "x", "title": {
+                           "text": "pipeline due in the period ÷ quota still to win"}},
                        "shapes": [{"type": "rect", "xref": "x", "yref": "paper", "x0": low, "x1": high, "y0": 0,
-                                   "y1": 1, "fillcolor": GREEN, "opacity": 0.15, "line": {"width": 0}}]}}
+                                   "y1": 1, "fillcolor": GREEN, "opacity": 0.15, "line": {"width": 0}}],
+                       "annotations": [{"x": (low + high) / 2, "y": 1, "xref": "x", "yref": "paper",
+                                        "yanchor": "bottom", "text": "healthy", "showarrow": False}]}}
 
 
 def forecast_range(methods: dict, actual: Any = None) -> dict:

@@ -28,23 +28,28 @@ def add_scope_arguments(parser: Any, *, period_required: bool = False) -> None:
 
 
 def scope_from(options: dict[str, Any]) -> Scope:
-    from dealgate.people.models import Team
-
     cuts: dict[str, Any] = {}
     if options.get("pipeline"):
         cuts["pipeline_id"] = known_pipeline(options["pipeline"]).pk
     if options.get("owner"):
         cuts["owner_id"] = acting_user(options["owner"]).pk
     if options.get("team"):
-        team = Team.objects.filter(name=options["team"]).first()
-        if team is None:
-            names = ", ".join(Team.objects.order_by("name").values_list("name", flat=True)) or "none yet"
-            raise CommandError(f"No team {options['team']!r} (teams: {names}).")
-        cuts["team_id"] = team.pk
+        cuts["team_id"] = known_team(options["team"]).pk
     cuts.update(source=options.get("source"), segment=options.get("segment"))
     if options.get("currency"):
         cuts["currency"] = options["currency"].upper()
     return scope_for(acting_user(options.get("user") or ""), **cuts)
+
+
+def known_team(name: str) -> Any:
+    """The team with this name, or a refusal naming the teams there are."""
+    from dealgate.people.models import Team
+
+    team = Team.objects.filter(name=name).first()
+    if team is None:
+        names = ", ".join(Team.objects.order_by("name").values_list("name", flat=True)) or "none yet"
+        raise CommandError(f"No team {name!r} (teams: {names}).")
+    return team
 
 
 def period_and_cutoff(options: dict[str, Any]):

@@ -318,6 +318,7 @@ GROUP BY state.{column}, state.kind, state.category""", params)
             "commit_call": entry["won"] + entry["commit"],
             "best_case_call": entry["won"] + entry["commit"] + entry["best_case"],
             "model": entry["won"] + model.get(who if who is not None else -1, Decimal("0.00")), "quota": quota,
+            "attainment": formulas.attainment(entry["won"], quota),
         })
     return result
 

@@ -49,6 +49,11 @@ def coverage(open_pipeline: Number, quota: Number | None, won: Number) -> float 
     return None if gap <= 0 else float(open_pipeline) / gap
 
 
+def attainment(won: Number, quota: Number | None) -> float | None:
+    """Won in the period / quota (0.8 is 80% of quota); None without a quota above zero."""
+    return None if quota is None else ratio(won, quota)
+
+
 COVERAGE_BAND = (3.0, 4.0)
 
 

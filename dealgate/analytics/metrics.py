@@ -86,6 +86,7 @@ def period_metrics(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[st
         velocity_per_day=formulas.sales_velocity(pipe["deals"], result["win_rate"], result["avg_deal_size"],
                                                  result["cycle_mean_days"]),
         coverage=formulas.coverage(due["amount"], quota, result["won_amount"]),
+        attainment=formulas.attainment(result["won_amount"], quota),
     )
     result["coverage_verdict"] = "no quota set" if quota is None else formulas.coverage_verdict(result["coverage"])
     return result

@@ -31,7 +31,24 @@ class Quota(models.Model):
         constraints = [
             models.CheckConstraint(condition=~(Q(user__isnull=False) & Q(team__isnull=False)),
                                    name="quota_user_or_team_not_both"),
+            # One quota per owner (or team, or the company) and period: setting it again replaces it.
+            models.UniqueConstraint(fields=["user", "period_start", "months"], condition=Q(user__isnull=False),
+                                    name="quota_one_per_user_and_period"),
+            models.UniqueConstraint(fields=["team", "period_start", "months"], condition=Q(team__isnull=False),
+                                    name="quota_one_per_team_and_period"),
         ]
+
+    @property
+    def period_label(self) -> str:
+        from dealgate.analytics.periods import month_period
+
+        return month_period(self.period_start.year, self.period_start.month, self.months).label
+
+    @property
+    def label(self) -> str:
+        """How the audit log and the pages name it: "quota of alice for 2026-Q4"."""
+        who = self.user.username if self.user_id else f"team {self.team.name}" if self.team_id else "the company"
+        return f"quota of {who} for {self.period_label}"
 
     def __str__(self) -> str:
         who = self.user or self.team or "company"
@@ -43,13 +60,20 @@ def quota_for(scope: Any, period: Any) -> Decimal | None:
 
     Quotas lying inside the period add up; a longer quota containing the period counts pro rata
     (a 120k quarter is 40k a month). The company figure is the company quota, else the sum of team
-    quotas, else the sum of user quotas. None when no quota is set.
+    quotas, else the sum of user quotas. A rep's or manager's own view (no owner or team cut) is
+    their team's: its quota, else the sum of its members'. None when no quota is set.
     """
     rows = Quota.objects.filter(currency=scope.currency)
     if scope.owner_id is not None:
         rows = rows.filter(user_id=scope.owner_id)
     elif scope.team_id is not None:
         rows = rows.filter(team_id=scope.team_id)
+    elif scope.viewer_id is not None:  # a rep or manager sees their team's deals: their team's quota
+        if scope.viewer_team_id is None:
+            rows = rows.filter(user_id=scope.viewer_id)
+        else:
+            team = rows.filter(team_id=scope.viewer_team_id)
+            rows = team if team.exists() else rows.filter(user__profile__team_id=scope.viewer_team_id)
     else:
         company = rows.filter(user__isnull=True, team__isnull=True)
         teams = rows.filter(team__isnull=False)

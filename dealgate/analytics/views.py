@@ -30,7 +30,7 @@ from dealgate.analytics.periods import Period, parse_as_of, parse_period, period
 from dealgate.analytics.together import together
 from dealgate.analytics.signal_conversion import signal_conversion
 from dealgate.analytics.models import ProbabilityAdoption
-from dealgate.analytics.services import adopt_probability, revert_adoption
+from dealgate.analytics.services import adopt_probability, may_manage_quotas, revert_adoption
 from dealgate.deals.models import Source
 from dealgate.errors import DealgateError
 from dealgate.inputs import query_int, query_text
@@ -106,8 +106,11 @@ def insights(request: HttpRequest) -> HttpResponse:
             "funnel": _chart("funnel", charts.funnel(funnel_rows)),
             "time": _chart("time", charts.time_in_stage(funnel_rows)),
             "waterfall": _chart("waterfall", charts.waterfall(flow)),
-            "coverage": _chart("coverage", charts.coverage(numbers["coverage"])),
+            # No quota (or the quota already met): no coverage to draw, the page says why instead.
+            "coverage": _chart("coverage", charts.coverage(numbers["coverage"])) if numbers["coverage"] is not None
+            else None,
         },
+        "may_set_quotas": may_manage_quotas(request.user),
     })
 
 

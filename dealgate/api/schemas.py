@@ -725,6 +725,7 @@ class PeriodMetricsOut(Schema):
     velocity_per_day: float | None
     coverage: float | None
     coverage_verdict: str
+    attainment: float | None = Field(description="Won amount / quota (0.8 = 80%); null without a quota.")
 
 
 class MetricsOut(Schema):
@@ -755,6 +756,7 @@ class ForecastCategoryOut(Schema):
     best_case_call: AmountText
     model: AmountText
     quota: AmountText | None
+    attainment: float | None = Field(description="Won / quota (0.8 = 80%); null without a quota.")
 
 
 class StageProbabilityOut(Schema):

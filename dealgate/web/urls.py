@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from dealgate.web.login import SignInView
-from dealgate.web.views import actions, admin_settings, audit, board, create, deal, lists, user_settings
+from dealgate.web.views import actions, admin_settings, audit, board, create, deal, lists, quota_settings, user_settings
 
 app_name = "web"
 urlpatterns = [
@@ -28,6 +28,9 @@ urlpatterns = [
     path("settings/users/", user_settings.users_settings, name="settings_users"),
     path("settings/users/<str:action>/", user_settings.users_action, name="settings_users_action"),
     path("settings/users/<str:action>/<int:target>/", user_settings.users_action, name="settings_users_action"),
+    path("settings/quotas/", quota_settings.quotas_settings, name="settings_quotas"),
+    path("settings/quotas/set/", quota_settings.quota_set, name="settings_quota_set"),
+    path("settings/quotas/<int:pk>/remove/", quota_settings.quota_remove, name="settings_quota_remove"),
     path("settings/pipelines/<slug:key>/", admin_settings.pipeline_settings, name="settings_pipeline"),
     path("settings/pipelines/<slug:key>/<str:action>/", admin_settings.pipeline_action, name="settings_action"),
     path("settings/pipelines/<slug:key>/<str:action>/<int:target>/", admin_settings.pipeline_action,

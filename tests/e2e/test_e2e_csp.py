@@ -36,6 +36,7 @@ def test_the_main_pages_render_with_no_csp_violation(page, world):
         "/insights/": ".js-plotly-plot",  # plotly drew a chart: its script and styles were allowed
         "/insights/forecast/": ".js-plotly-plot",
         "/settings/audit/": "table.audit",
+        "/settings/quotas/": "#quota-form",
         "/imports/": "form",
         "/api/docs": ".swagger-ui .opblock",  # Swagger UI drew the operations
     }

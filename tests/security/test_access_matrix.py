@@ -33,7 +33,8 @@ API_ADMIN_ONLY = (UNAUTH, DENIED, DENIED, DENIED, OK)
 API_MANAGERS = (UNAUTH, DENIED, DENIED, OK, OK)  # imports: managers and admins
 # The API's directory of accounts and contacts is company-wide by design (dealgate/api/routers/accounts.py)
 API_DIRECTORY = API_SIGNED_IN
-OWN_ONLY = (LOGIN, OK, HIDDEN, HIDDEN, HIDDEN)  # alice's alone (her token, her notification): not even an admin's
+OWN_ONLY = (LOGIN, OK, HIDDEN, HIDDEN, HIDDEN)
+MANAGERS = (LOGIN, DENIED, DENIED, OK, OK)  # alice's alone (her token, her notification): not even an admin's
 
 # route -> (method used to probe it, expected answer per role in ROLES order)
 RULES: dict[str, tuple[str, tuple]] = {
@@ -67,6 +68,10 @@ RULES: dict[str, tuple[str, tuple]] = {
     "settings/users/": ("GET", ADMIN_ONLY),
     "settings/users/<str:action>/": ("POST", ADMIN_ONLY),
     "settings/users/<str:action>/<int:target>/": ("POST", ADMIN_ONLY),
+    # quotas: admins any, a manager their team's and its reps' (alice's), reps none
+    "settings/quotas/": ("GET", MANAGERS),
+    "settings/quotas/set/": ("POST", MANAGERS),
+    "settings/quotas/<int:pk>/remove/": ("POST", (LOGIN, DENIED, DENIED, OK, OK)),
     "settings/pipelines/<slug:key>/": ("GET", ADMIN_ONLY),
     "settings/pipelines/<slug:key>/<str:action>/": ("POST", ADMIN_ONLY),
     "settings/pipelines/<slug:key>/<str:action>/<int:target>/": ("POST", ADMIN_ONLY),
@@ -132,6 +137,9 @@ RULES: dict[str, tuple[str, tuple]] = {
     "api/tasks/<int:task_id>": ("PATCH", API_TEAM_A),
     "api/rules": ("GET", API_ADMIN_ONLY),
     "api/rules/<int:rule_id>": ("PATCH", API_ADMIN_ONLY),
+    # alice's quota: she reads it but may not remove it; carol may not learn it exists
+    "api/quotas": ("GET", API_SIGNED_IN),
+    "api/quotas/<int:quota_id>": ("DELETE", (UNAUTH, DENIED, HIDDEN, OK, OK)),
     "api/signals": ("GET", API_SIGNED_IN),
     "api/signals/<int:signal_id>/convert": ("POST", API_TEAM_A),
     "api/signals/<int:signal_id>/snooze": ("POST", API_TEAM_A),
@@ -182,7 +190,8 @@ def _probe(route: urlwalk.Route, url: str, w) -> tuple[str, dict, dict | None] |
             "settings/rules/<int:pk>/enabled/": {"enabled": "0"},
             "signals/<int:pk>/<str:action>/": {"until": "2099-01-01", "reason": "Bought elsewhere"},
             "deals/new/": {"title": "Probe", "account": "Probe Co", "stage": w.stages["qualify"].pk},
-            "accounts/new/": {"name": "Probe Co"}, "contacts/new/": {"name": "Probe", "account": "Probe Co"}}
+            "accounts/new/": {"name": "Probe Co"}, "contacts/new/": {"name": "Probe", "account": "Probe Co"},
+            "settings/quotas/set/": {"target": f"owner:{w.world.alice.pk}", "period": "2026-Q4", "amount": "1000"}}
     api = {
         "api/pipelines/<key>/stages/<stage_key>": {"name": "Qualify"},
         "api/pipelines/<key>/stages/<stage_key>/move": {"direction": "down"},

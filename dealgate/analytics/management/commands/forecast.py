@@ -37,7 +37,9 @@ class Command(DealgateCommand):
               fmt_pct(p["learned"])] for p in result["probabilities"].values()], right=(1, 2, 3, 4, 5)))
         self.stdout.write("\nForecast categories per owner (open deals expected to close by the period end)")
         self.stdout.write(table(
-            ["Owner", "Won", "Commit", "Best case", "Pipeline", "Commit call", "Best-case call", "Model", "Quota"],
+            ["Owner", "Won", "Commit", "Best case", "Pipeline", "Commit call", "Best-case call", "Model", "Quota",
+             "Attainment"],
             [[c["name"], fmt_money(c["won"]), fmt_money(c["commit"]), fmt_money(c["best_case"]),
               fmt_money(c["pipeline"]), fmt_money(c["commit_call"]), fmt_money(c["best_case_call"]),
-              fmt_money(c["model"]), fmt_money(c["quota"])] for c in result["categories"]], right=range(1, 9)))
+              fmt_money(c["model"]), fmt_money(c["quota"]), fmt_pct(c["attainment"])] for c in result["categories"]],
+            right=range(1, 10)))

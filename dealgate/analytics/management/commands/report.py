@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import CommandError
 from dealgate.analytics import metrics
 from dealgate.analytics.cli import (
-    add_by_argument, add_scope_arguments, fmt_days, fmt_money, fmt_pct, period_and_cutoff, scope_from,
+    add_by_argument, add_scope_arguments, fmt_days, fmt_money, fmt_pct, fmt_ratio, period_and_cutoff, scope_from,
 )
 from dealgate.cli_support import DealgateCommand, dumps, table
 from dealgate.errors import DealgateError
@@ -49,13 +49,13 @@ class Command(DealgateCommand):
 
     def print_metrics(self, results, by):
         headers = [by or "", "Won", "Lost", "Win rate", "Won amount", "Avg deal", "Cycle mean", "Cycle median",
-                   "Open", "Pipeline", "Weighted", "Velocity/day", "Quota", "Coverage"]
+                   "Open", "Pipeline", "Weighted", "Velocity/day", "Quota", "Coverage", "Attainment"]
         rows = [[label, r["won"], r["lost"], fmt_pct(r["win_rate"]), fmt_money(r["won_amount"]),
                  fmt_money(r["avg_deal_size"]), fmt_days(r["cycle_mean_days"]), fmt_days(r["cycle_median_days"]),
                  f"{r['open_deals']:,}", fmt_money(r["pipeline"]), fmt_money(r["weighted_pipeline"]),
                  fmt_money(r["velocity_per_day"]), fmt_money(r["quota"]),
-                 f"{r['coverage']:.2f}x" if r["coverage"] is not None else "—"] for label, r in results]
-        self.stdout.write(table(headers, rows, right=range(1, 14)))
+                 fmt_ratio(r["coverage"]), fmt_pct(r["attainment"])] for label, r in results]
+        self.stdout.write(table(headers, rows, right=range(1, 15)))
 
     def print_funnel(self, results, by):
         for label, rows in results:

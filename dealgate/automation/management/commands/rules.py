@@ -42,7 +42,7 @@ class Command(DealgateCommand):
                 self.stdout.write(dumps(rows))
                 return
             self.stdout.write(table(["ID", "On", "Pipeline", "Rule", "What it does"],
-                                    [[r["id"], "on" if r["enabled"] else "off", r["pipeline"] or "any", r["name"],
+                                    [[r["id"], "on" if r["enabled"] else "off", r["pipeline"] or ("—" if r["trigger"] == Trigger.SIGNAL_RAISED else "any"), r["name"],
                                       r["description"]] for r in rows], right=(0,)))
             return
         if action == "deliveries":

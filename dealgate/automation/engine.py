@@ -135,11 +135,15 @@ def _explain(exc: DealgateError) -> str:
 
 
 def recipient(deal: Deal, who: str) -> Any:
-    """The deal's owner, or the manager of the owner's team (the owner when the team has none)."""
+    """The deal's owner, the manager of the owner's team (the owner when the team has none), or the
+    owner of the deal's account (the deal's owner when the account has none)."""
+    if who == "account_owner":
+        return deal.account.owner or deal.owner
     return _owner_or_manager(deal.owner, who)
 
 
 def _owner_or_manager(owner: Any, who: str) -> Any:
+    """For a signal rule the owner is the account's: "account_owner" is the same person."""
     if who == "manager":
         profile = getattr(owner, "profile", None)
         manager = profile.team.manager if profile is not None and profile.team is not None else None
@@ -148,8 +152,31 @@ def _owner_or_manager(owner: Any, who: str) -> Any:
 
 
 def _words(text: str, deal: Deal) -> str:
+    if "{handoff}" in text:
+        text = text.replace("{handoff}", handoff_record(deal))
     return (text.replace("{deal}", deal.title).replace("{stage}", deal.stage.name)
+            .replace("{account}", deal.account.name)
             .replace("{owner}", deal.owner.get_full_name() or deal.owner.username))
+
+
+def handoff_record(deal: Deal) -> str:
+    """A won deal's handoff record in words: each of the Won stage's checklist items with the evidence
+    given at the win, then the handoff note written with the Won move (`move_deal_with_handoff`)."""
+    from dealgate.deals.models import Activity, ChecklistAnswer
+    from dealgate.pipelines.gate import PipelineRules
+
+    phases = PipelineRules.load(deal.pipeline_id).post_sale_phases()
+    items = next((specs for stage, _, specs in phases if stage.kind == StageKind.WON), [])
+    answers = {a.item: a for a in ChecklistAnswer.objects.filter(deal=deal, checked=True)}
+    lines = []
+    for spec in items:
+        answer = answers.get(spec.config.item)
+        lines.append(f"{spec.label}: {(answer.evidence or 'ticked') if answer else 'not recorded'}")
+    note = (Activity.objects.filter(deal=deal, kind="note", subject="Handoff").order_by("-occurred_at", "-id")
+            .values_list("notes", flat=True).first())
+    if note:
+        lines.append(f"Handoff note: {note}")
+    return "\n".join(lines) or "No handoff record was written at the win."
 
 
 def run_action(step: dict[str, Any], rule: Rule, deal: Deal, *, today: dt.date, run: RuleRun | None = None) -> str:

@@ -40,7 +40,7 @@ ACTION_INPUTS = {
     "convert_to_deal": (),
 }
 ROW_INPUTS = ("type", *(name for names in ACTION_INPUTS.values() for name in names))
-RECIPIENTS = [("owner", "The owner"), ("manager", "The owner's manager")]
+RECIPIENTS = [("owner", "The owner"), ("manager", "The owner's manager"), ("account_owner", "The account's owner")]
 # The condition inputs each kind of rule reads (a signal rule has no deal to compare).
 DEAL_INPUTS = ("stages", "sources", "amount_min", "amount_max", "fields", "pipeline")
 SIGNAL_INPUTS = ("signal_kinds", "revenue_min")

@@ -28,7 +28,7 @@ class _Strict(BaseModel):
 
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]
-Recipient = Literal["owner", "manager"]
+Recipient = Literal["owner", "manager", "account_owner"]
 
 
 class Conditions(_Strict):
@@ -312,9 +312,9 @@ def describe(rule: Any) -> str:
 
 
 def _who(rule: Any, recipient: str) -> str:
-    if rule.trigger != Trigger.SIGNAL_RAISED:
-        return recipient
-    return "account owner" if recipient == "owner" else "account owner's manager"
+    if recipient == "account_owner" or (rule.trigger == Trigger.SIGNAL_RAISED and recipient == "owner"):
+        return "account owner"
+    return "account owner's manager" if rule.trigger == Trigger.SIGNAL_RAISED else recipient
 
 
 def signal_filter(rule: Any) -> Q:

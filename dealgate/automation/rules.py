@@ -250,22 +250,28 @@ def _action_problems(index: int, step: Any, stages: set[str], where: str) -> lis
     return []
 
 
+# Each condition as the query lookup it becomes, on deals and on signals.
+DEAL_LOOKUPS = {"stages": "stage__key__in", "amount_min": "amount__gte", "amount_max": "amount__lte",
+                "owners": "owner__username__in", "teams": "team__name__in", "sources": "source__in"}
+SIGNAL_LOOKUPS = {"signal_kinds": "kind__in", "revenue_min": "revenue__gte", "owners": "account__owner__username__in",
+                  "teams": "account__owner__profile__team__name__in"}
+
+
+def _lookups(c: Conditions, lookups: dict[str, str]) -> Q:
+    """Every condition that is set (a non-empty list, a number), as its lookup; all must hold."""
+    q = Q()
+    for name, lookup in lookups.items():
+        value = getattr(c, name)
+        if value is not None and value != []:
+            q &= Q(**{lookup: value})
+    return q
+
+
 def conditions_filter(rule: Any) -> Q:
     """The rule's pipeline and conditions as one filter on deals."""
     c = Conditions.model_validate(rule.conditions or {})
     q = Q(pipeline_id=rule.pipeline_id) if rule.pipeline_id else Q()
-    if c.stages:
-        q &= Q(stage__key__in=c.stages)
-    if c.amount_min is not None:
-        q &= Q(amount__gte=c.amount_min)
-    if c.amount_max is not None:
-        q &= Q(amount__lte=c.amount_max)
-    if c.owners:
-        q &= Q(owner__username__in=c.owners)
-    if c.teams:
-        q &= Q(team__name__in=c.teams)
-    if c.sources:
-        q &= Q(source__in=c.sources)
+    q &= _lookups(c, DEAL_LOOKUPS)
     for key, value in c.fields.items():
         q &= Q(**{f"custom_fields__{key}": value})
     return q
@@ -319,17 +325,7 @@ def _who(rule: Any, recipient: str) -> str:
 
 def signal_filter(rule: Any) -> Q:
     """A signal rule's conditions as one filter on signals (owners and teams: the account's owner)."""
-    c = Conditions.model_validate(rule.conditions or {})
-    q = Q()
-    if c.signal_kinds:
-        q &= Q(kind__in=c.signal_kinds)
-    if c.revenue_min is not None:
-        q &= Q(revenue__gte=c.revenue_min)
-    if c.owners:
-        q &= Q(account__owner__username__in=c.owners)
-    if c.teams:
-        q &= Q(account__owner__profile__team__name__in=c.teams)
-    return q
+    return _lookups(Conditions.model_validate(rule.conditions or {}), SIGNAL_LOOKUPS)
 
 
 def signals_it_would_act_on(rule: Any) -> Any:

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from dealgate.audit.context import Surface, acting_from
@@ -24,6 +25,7 @@ from dealgate.automation.rules import conditions_filter, signal_filter
 from dealgate.deals import services as deal_services
 from dealgate.deals.models import Deal, StageHistory
 from dealgate.errors import DealgateError, ValidationFailed
+from dealgate.people.access import can_view_deal
 from dealgate.pipelines.models import StageKind
 from dealgate.signals.models import Signal
 
@@ -190,8 +192,10 @@ def run_action(step: dict[str, Any], rule: Rule, deal: Deal, *, today: dt.date, 
         return f"task {task.pk} '{task.title}' for {who.username} due {due.isoformat()}"
     if kind == "notify":
         who = recipient(deal, step.get("to", "owner"))
+        sees_deal = can_view_deal(who, deal)  # else (an account owner in another team) it opens the account
         services.notify(who, kind=step.get("kind", "alert"), title=_words(step["title"], deal),
-                        body=_words(step.get("body", ""), deal), deal=deal)
+                        body=_words(step.get("body", ""), deal), deal=deal if sees_deal else None,
+                        link="" if sees_deal else reverse("web:account", args=[deal.account_id]))
         return f"notified {who.username}"
     if kind == "set_field":
         field, value = step["field"], step.get("value")
@@ -224,8 +228,6 @@ def _signal_words(text: str, signal: Signal) -> str:
 def run_signal_action(step: dict[str, Any], rule: Rule, signal: Signal, *, today: dt.date,
                       run: RuleRun | None = None) -> str:
     """One action of a "signal raised" rule, on the signal's account, through the services."""
-    from django.urls import reverse
-
     from dealgate.signals.services import convert_signal
 
     kind, owner = step["type"], signal.account.owner

@@ -40,7 +40,10 @@ def test_the_handoff_record_reaches_the_account_owner_and_the_manager(world, won
     call_command("worker", batch=True, interval=0)
     notes = Notification.objects.filter(title="Harbour fasteners won: the handoff record").order_by("user__username")
     assert [n.user.username for n in notes] == ["bob", "carol"]
-    assert notes[1].deal == won_deal and notes[1].body == (
+    assert notes[0].deal == won_deal  # Bob manages the deal's team
+    # Carol (another team) cannot open the deal: her notification opens the account.
+    assert (notes[1].deal, notes[1].link) == (None, f"/accounts/{won_deal.account_id}/")
+    assert notes[1].body == (
         "Harbour Supplies bought. What was agreed at the win:\n"
         "Handoff: agreed price, scope and terms written down for the delivery team: Net 30, 4% off list on "
         "fasteners for 12 months\n"
@@ -52,3 +55,10 @@ def test_the_handoff_record_reaches_the_account_owner_and_the_manager(world, won
 
 def test_a_deal_without_a_handoff_record_says_so(world, pipeline, make_deal):
     assert handoff_record(make_deal(amount=10)) == "No handoff record was written at the win."
+
+
+def test_the_inbox_shows_the_handoff_record_line_by_line(client, world, won_deal):
+    call_command("worker", batch=True, interval=0)
+    client.login(username="carol", password=world.password)
+    page = client.get("/inbox/").content.decode()
+    assert "What was agreed at the win:<br>Handoff: agreed price" in page

@@ -15,16 +15,19 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from dealgate.audit.context import Surface, acting_from
 from dealgate.automation import services, webhooks
 from dealgate.automation.models import Rule, RuleRun, RunOutcome, Trigger
-from dealgate.automation.rules import conditions_filter
+from dealgate.automation.rules import conditions_filter, signal_filter
 from dealgate.deals import services as deal_services
 from dealgate.deals.models import Deal, StageHistory
-from dealgate.errors import DealgateError
+from dealgate.errors import DealgateError, ValidationFailed
+from dealgate.people.access import can_view_deal
 from dealgate.pipelines.models import StageKind
+from dealgate.signals.models import Signal
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +82,25 @@ def handle_event(event: str, deal_id: int, occurrence: str) -> list[RuleRun]:
     return runs
 
 
-def run_rule(rule: Rule, deal: Deal, *, trigger: str, occurrence: str, now: dt.datetime | None = None) -> RuleRun | None:
+def handle_signals(signal_ids: list[int]) -> list[RuleRun]:
+    """Run every enabled "signal raised" rule on each of these signals (just raised by a scan)."""
+    rules = list(Rule.objects.filter(enabled=True, trigger=Trigger.SIGNAL_RAISED).order_by("id"))
+    runs = []
+    for rule in rules:
+        signals = (Signal.objects.filter(pk__in=signal_ids).filter(signal_filter(rule))
+                   .select_related("account", "account__owner").order_by("id"))
+        for signal in signals:
+            run = run_rule(rule, signal, trigger=Trigger.SIGNAL_RAISED, occurrence=f"signal:{signal.pk}")
+            if run is not None:
+                runs.append(run)
+    return runs
+
+
+def run_rule(rule: Rule, subject: Deal | Signal, *, trigger: str, occurrence: str,
+             now: dt.datetime | None = None) -> RuleRun | None:
     """Claim the occurrence and run the rule's actions in one transaction; None if already claimed.
+
+    `subject` is the deal, or for "signal raised" the signal (claimed once per rule and signal).
 
     The claim (the RuleRun row, unique per rule, deal, trigger and occurrence) commits with the
     actions' writes: a second worker waits on the row and then finds it taken; a worker killed
@@ -89,16 +109,19 @@ def run_rule(rule: Rule, deal: Deal, *, trigger: str, occurrence: str, now: dt.d
     """
     try:
         with transaction.atomic():
-            run = RuleRun.objects.create(rule=rule, deal=deal, trigger=trigger, occurrence=occurrence,
-                                         at=now or timezone.now(), outcome=RunOutcome.DONE)
+            on_signal = isinstance(subject, Signal)
+            run = RuleRun.objects.create(rule=rule, deal=None if on_signal else subject,
+                                         signal=subject if on_signal else None, trigger=trigger,
+                                         occurrence=occurrence, at=now or timezone.now(), outcome=RunOutcome.DONE)
+            act = run_signal_action if on_signal else run_action
             try:
                 with transaction.atomic(), acting_from(Surface.AUTOMATION):  # the audit log says "automation"
-                    run.actions = [run_action(step, rule, deal, today=timezone.localdate(run.at), run=run)
+                    run.actions = [act(step, rule, subject, today=timezone.localdate(run.at), run=run)
                                    for step in rule.actions]
             except DealgateError as exc:
                 run.outcome, run.error = RunOutcome.FAILED, _explain(exc)
             except Exception as exc:  # a bug or a bad stored rule: log it on the run, keep the worker going
-                logger.exception("Rule %s failed on deal %s", rule.pk, deal.pk)
+                logger.exception("Rule %s failed on %s %s", rule.pk, type(subject).__name__.lower(), subject.pk)
                 run.outcome, run.error = RunOutcome.FAILED, f"{type(exc).__name__}: {exc}"
             run.save(update_fields=["actions", "outcome", "error"])
             return run
@@ -114,33 +137,65 @@ def _explain(exc: DealgateError) -> str:
 
 
 def recipient(deal: Deal, who: str) -> Any:
-    """The deal's owner, or the manager of the owner's team (the owner when the team has none)."""
+    """The deal's owner, the manager of the owner's team (the owner when the team has none), or the
+    owner of the deal's account (the deal's owner when the account has none)."""
+    if who == "account_owner":
+        return deal.account.owner or deal.owner
+    return _owner_or_manager(deal.owner, who)
+
+
+def _owner_or_manager(owner: Any, who: str) -> Any:
+    """For a signal rule the owner is the account's: "account_owner" is the same person."""
     if who == "manager":
-        profile = getattr(deal.owner, "profile", None)
+        profile = getattr(owner, "profile", None)
         manager = profile.team.manager if profile is not None and profile.team is not None else None
-        return manager or deal.owner
-    return deal.owner
+        return manager or owner
+    return owner
 
 
 def _words(text: str, deal: Deal) -> str:
+    if "{handoff}" in text:
+        text = text.replace("{handoff}", handoff_record(deal))
     return (text.replace("{deal}", deal.title).replace("{stage}", deal.stage.name)
+            .replace("{account}", deal.account.name)
             .replace("{owner}", deal.owner.get_full_name() or deal.owner.username))
+
+
+def handoff_record(deal: Deal) -> str:
+    """A won deal's handoff record in words: each of the Won stage's checklist items with the evidence
+    given at the win, then the handoff note written with the Won move (`move_deal_with_handoff`)."""
+    from dealgate.deals.models import Activity, ChecklistAnswer
+    from dealgate.pipelines.gate import PipelineRules
+
+    phases = PipelineRules.load(deal.pipeline_id).post_sale_phases()
+    items = next((specs for stage, _, specs in phases if stage.kind == StageKind.WON), [])
+    answers = {a.item: a for a in ChecklistAnswer.objects.filter(deal=deal, checked=True)}
+    lines = []
+    for spec in items:
+        answer = answers.get(spec.config.item)
+        lines.append(f"{spec.label}: {(answer.evidence or 'ticked') if answer else 'not recorded'}")
+    note = (Activity.objects.filter(deal=deal, kind="note", subject="Handoff").order_by("-occurred_at", "-id")
+            .values_list("notes", flat=True).first())
+    if note:
+        lines.append(f"Handoff note: {note}")
+    return "\n".join(lines) or "No handoff record was written at the win."
 
 
 def run_action(step: dict[str, Any], rule: Rule, deal: Deal, *, today: dt.date, run: RuleRun | None = None) -> str:
     """Do one action through the services; return what was done, in words, for the run log."""
     kind = step["type"]
     if kind == "create_task":
-        days = step.get("due_in_days", 0)
-        due = services.add_business_days(today, days) if step.get("business_days") else today + dt.timedelta(days=days)
+        due = _due(step, today)
         who = recipient(deal, step.get("assignee", "owner"))
         task = services.create_task(by=None, title=_words(step["title"], deal), due=due, deal=deal, assignee=who,
                                     source_rule=rule)
         return f"task {task.pk} '{task.title}' for {who.username} due {due.isoformat()}"
     if kind == "notify":
         who = recipient(deal, step.get("to", "owner"))
+        sees_deal = can_view_deal(who, deal)  # else (an account owner in another team) it opens the account
         services.notify(who, kind=step.get("kind", "alert"), title=_words(step["title"], deal),
-                        body=_words(step.get("body", ""), deal), deal=deal)
+                        body=_words(step.get("body", ""), deal), deal=deal if sees_deal else None,
+                        link="" if sees_deal else reverse("web:account", args=[deal.account_id]))
         return f"notified {who.username}"
     if kind == "set_field":
         field, value = step["field"], step.get("value")
@@ -158,3 +213,38 @@ def run_action(step: dict[str, Any], rule: Rule, deal: Deal, *, today: dt.date, 
         delivery = webhooks.record_delivery(step, rule, run, deal)
         return f"webhook {delivery.pk} to {delivery.url} queued"
     raise ValueError(f"unknown action {kind!r}")
+
+
+def _due(step: dict[str, Any], today: dt.date) -> dt.date:
+    days = step.get("due_in_days", 0)
+    return services.add_business_days(today, days) if step.get("business_days") else today + dt.timedelta(days=days)
+
+
+def _signal_words(text: str, signal: Signal) -> str:
+    return (text.replace("{account}", signal.account.name).replace("{signal}", signal.title)
+            .replace("{kind}", signal.get_kind_display()).replace("{revenue}", f"{signal.revenue:,.0f}"))
+
+
+def run_signal_action(step: dict[str, Any], rule: Rule, signal: Signal, *, today: dt.date,
+                      run: RuleRun | None = None) -> str:
+    """One action of a "signal raised" rule, on the signal's account, through the services."""
+    from dealgate.signals.services import convert_signal
+
+    kind, owner = step["type"], signal.account.owner
+    if owner is None:
+        raise ValidationFailed.for_field("account", f"account {signal.account.name!r} has no owner to act for")
+    if kind == "create_task":
+        due, who = _due(step, today), _owner_or_manager(owner, step.get("assignee", "owner"))
+        task = services.create_task(by=None, title=_signal_words(step["title"], signal), due=due,
+                                    account=signal.account, assignee=who, source_rule=rule)
+        return f"task {task.pk} '{task.title}' on account {signal.account.name} for {who.username} due {due.isoformat()}"
+    if kind == "notify":
+        who = _owner_or_manager(owner, step.get("to", "owner"))
+        services.notify(who, kind=step.get("kind", "alert"), title=_signal_words(step["title"], signal),
+                        body=_signal_words(step.get("body", ""), signal),
+                        link=reverse("web:account", args=[signal.account_id]))
+        return f"notified {who.username}"
+    if kind == "convert_to_deal":
+        deal = convert_signal(signal, by=None)
+        return f"converted to deal {deal.pk} '{deal.title}'"
+    raise ValueError(f"a signal rule cannot {kind!r}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django_tasks import task
 
-from dealgate.automation.engine import handle_event
+from dealgate.automation.engine import handle_event, handle_signals
 from dealgate.automation.webhooks import attempt_delivery
 
 
@@ -15,6 +15,12 @@ from dealgate.automation.webhooks import attempt_delivery
 def run_rules(event: str, deal_id: int, occurrence: str) -> int:
     """Run the rules an event on a deal triggers; returns how many rules ran now."""
     return len(handle_event(event, deal_id, occurrence))
+
+
+@task()
+def run_signal_rules(signal_ids: list[int]) -> int:
+    """Run the "signal raised" rules on signals a scan raised (each rule once per signal); how many ran now."""
+    return len(handle_signals(signal_ids))
 
 
 @task()

@@ -26,6 +26,8 @@ class Trigger(models.TextChoices):
     DEAL_IDLE = "deal_idle", "Deal idle (no move or activity)"
     CLOSE_DATE_PASSED = "close_date_passed", "Expected close date passed"
     TASK_OVERDUE = "task_overdue", "A task on the deal is overdue"
+    # Raised by the signal scan (dealgate.signals.services.scan_signals); acts on the signal's account:
+    SIGNAL_RAISED = "signal_raised", "Signal raised on an account"
 
 
 SCAN_TRIGGERS = (Trigger.DEAL_IDLE, Trigger.CLOSE_DATE_PASSED, Trigger.TASK_OVERDUE)
@@ -62,16 +64,19 @@ class RunOutcome(models.TextChoices):
 
 
 class RuleRun(models.Model):
-    """One rule acting on one deal for one occurrence of its trigger.
+    """One rule acting on one deal (or, for "signal raised", one signal) for one occurrence of its trigger.
 
     `occurrence` names the event (e.g. the stage-history row of the move); the unique constraint
     is the claim: a second worker, or the same job run twice, cannot insert the row again, so the
     rule's actions run exactly once per occurrence. The row commits together with the actions'
-    writes, so a worker killed mid-run leaves neither behind and the job can run again.
+    writes, so a worker killed mid-run leaves neither behind and the job can run again. A signal
+    run's claim is (rule, signal): a rule acts once per signal.
     """
 
     rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="runs")
-    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="rule_runs")
+    deal = models.ForeignKey(Deal, null=True, blank=True, on_delete=models.CASCADE, related_name="rule_runs")
+    signal = models.ForeignKey("signals.Signal", null=True, blank=True, on_delete=models.CASCADE,
+                               related_name="rule_runs", help_text="For 'signal raised': the signal acted on.")
     trigger = models.CharField(max_length=30, choices=Trigger.choices)
     occurrence = models.CharField(max_length=100)
     at = models.DateTimeField()
@@ -81,8 +86,14 @@ class RuleRun(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["rule", "deal", "trigger", "occurrence"],
-                                               name="rule_run_once_per_occurrence")]
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "deal", "trigger", "occurrence"], name="rule_run_once_per_occurrence"),
+            # A NULL deal makes the constraint above never match: a signal run's claim is its own.
+            models.UniqueConstraint(fields=["rule", "signal"], condition=Q(signal__isnull=False),
+                                    name="rule_run_once_per_signal"),
+            models.CheckConstraint(condition=Q(deal__isnull=False) | Q(signal__isnull=False),
+                                   name="rule_run_on_deal_or_signal"),
+        ]
         indexes = [models.Index(fields=["deal", "at"])]
 
 

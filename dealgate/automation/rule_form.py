@@ -21,13 +21,15 @@ from dealgate.errors import ValidationFailed
 from dealgate.inputs import storable_text
 from dealgate.people.models import Team
 from dealgate.pipelines.models import CustomField, Pipeline
+from dealgate.signals.models import SignalKind
 
 MIN_ACTION_ROWS = 2  # a new rule offers two; "Add another action" posts back for one more
 MAX_ACTION_ROWS = 20
 MAX_FIELD_ROWS = 20
 ACTION_TYPES = [("create_task", "Create a task"), ("notify", "Send a notification"),
                 ("set_field", "Set a deal field"), ("move_to_stage", "Move the deal to a stage"),
-                ("webhook", "Send a webhook (a signed POST to another system)")]
+                ("webhook", "Send a webhook (a signed POST to another system)"),
+                ("convert_to_deal", "Convert the signal to a deal (signal rules)")]
 # The inputs of one action row, per action type (names after the `action-N-` prefix).
 ACTION_INPUTS = {
     "create_task": ("task_title", "due_in_days", "business_days", "assignee"),
@@ -35,9 +37,13 @@ ACTION_INPUTS = {
     "set_field": ("field", "value"),
     "move_to_stage": ("stage",),
     "webhook": ("url", "secret"),
+    "convert_to_deal": (),
 }
 ROW_INPUTS = ("type", *(name for names in ACTION_INPUTS.values() for name in names))
-RECIPIENTS = [("owner", "The deal's owner"), ("manager", "The owner's manager")]
+RECIPIENTS = [("owner", "The owner"), ("manager", "The owner's manager"), ("account_owner", "The account's owner")]
+# The condition inputs each kind of rule reads (a signal rule has no deal to compare).
+DEAL_INPUTS = ("stages", "sources", "amount_min", "amount_max", "fields", "pipeline")
+SIGNAL_INPUTS = ("signal_kinds", "revenue_min")
 KIND_WORDS = {"assigned": "Assignment", "task": "Task", "alert": "Alert"}
 # Which service detail key lands on which input of a row ("title" belongs to the row's type).
 _ROW_KEYS = {"title": {"create_task": "task_title", "notify": "notify_title"}}
@@ -53,7 +59,7 @@ def _text(value: Any, field: str, *, max_length: int = 2000) -> str:
 def blank_draft() -> dict[str, Any]:
     return {"name": "", "trigger": Trigger.STAGE_ENTERED.value, "trigger_stage": "", "idle_days": "",
             "pipeline": "", "stages": [], "amount_min": "", "amount_max": "", "owners": [], "teams": [],
-            "sources": [], "fields": [{"key": "", "value": ""}],
+            "sources": [], "fields": [{"key": "", "value": ""}], "signal_kinds": [], "revenue_min": "",
             "actions": [_blank_row() for _ in range(MIN_ACTION_ROWS)]}
 
 
@@ -73,8 +79,8 @@ def _count(post: Mapping[str, Any], prefix: str, limit: int) -> int:
 def draft_from_post(post: Any) -> dict[str, Any]:
     """Everything the admin typed, as typed (strings; lists for the multi-selects)."""
     draft = {name: str(post.get(name, "")) for name in ("name", "trigger", "trigger_stage", "idle_days",
-                                                         "pipeline", "amount_min", "amount_max")}
-    for name in ("stages", "owners", "teams", "sources"):
+                                                         "pipeline", "amount_min", "amount_max", "revenue_min")}
+    for name in ("stages", "owners", "teams", "sources", "signal_kinds"):
         draft[name] = [str(v) for v in post.getlist(name)]
     draft["fields"] = [{"key": str(post.get(f"field-{i}-key", "")), "value": str(post.get(f"field-{i}-value", ""))}
                        for i in range(max(_count(post, "field", MAX_FIELD_ROWS), 1))]
@@ -114,7 +120,7 @@ def draft_from_rule(rule: Rule) -> dict[str, Any]:
             row.update(field=step["field"], value="" if value is None else _as_typed(value))
         elif step["type"] == "webhook":  # the secret is never shown back: left empty, the saved one stays
             row.update(url=step.get("url", ""), saved_secret=mask_secret(step.get("secret")))
-        else:
+        elif step["type"] == "move_to_stage":
             row["stage"] = step["stage"]
         rows.append(row)
     fields = [{"key": key, "value": _as_typed(value)} for key, value in (c.get("fields") or {}).items()]
@@ -126,6 +132,8 @@ def draft_from_rule(rule: Rule) -> dict[str, Any]:
         "sources": list(c.get("sources", [])),
         "amount_min": str(c.get("amount_min", "") or ""), "amount_max": str(c.get("amount_max", "") or ""),
         "fields": fields + [{"key": "", "value": ""}],
+        "signal_kinds": list(c.get("signal_kinds", [])),
+        "revenue_min": "" if c.get("revenue_min") is None else str(c["revenue_min"]),
         "actions": rows + [_blank_row()],
     }
 
@@ -154,6 +162,8 @@ def rule_arguments(draft: dict[str, Any]) -> tuple[dict[str, Any], list[int]]:
             return None
 
     trigger = draft["trigger"]
+    on_signal = trigger == Trigger.SIGNAL_RAISED
+    draft = {**draft, **{name: blank_draft()[name] for name in (DEAL_INPUTS if on_signal else SIGNAL_INPUTS)}}
     pipeline = None
     if read("pipeline", lambda: _text(draft["pipeline"], "pipeline", max_length=50)):
         pipeline = Pipeline.objects.filter(key=draft["pipeline"]).first()
@@ -161,8 +171,9 @@ def rule_arguments(draft: dict[str, Any]) -> tuple[dict[str, Any], list[int]]:
             problems["pipeline"] = [f"there is no pipeline {draft['pipeline']!r}"]
     idle_days = read("idle_days", lambda: _whole_number(draft["idle_days"], "idle_days", low=1, high=3650)) \
         if trigger == Trigger.DEAL_IDLE else None
-    conditions: dict[str, Any] = {name: draft[name] for name in ("stages", "owners", "teams", "sources") if draft[name]}
-    for name in ("amount_min", "amount_max"):
+    conditions: dict[str, Any] = {name: draft[name] for name in ("stages", "owners", "teams", "sources", "signal_kinds")
+                                  if draft[name]}
+    for name in ("amount_min", "amount_max", "revenue_min"):
         amount = read(name, lambda name=name: _amount(draft[name], name))
         if amount is not None:
             conditions[name] = str(amount)
@@ -235,7 +246,7 @@ def _action(row: dict[str, Any], i: int) -> dict[str, Any]:
     if kind == "webhook":
         return {"type": kind, "url": _required(row["url"], f"action-{i}-url", "give the address to send to"),
                 "secret": _text(row["secret"], f"action-{i}-secret", max_length=200)}
-    return {"type": kind}  # an unknown type: the service refuses it, next to this row's type
+    return {"type": kind}  # convert_to_deal has no inputs; an unknown type: the service refuses it, next to this row's type
 
 
 def _required(value: str, field: str, message: str) -> str:
@@ -282,7 +293,7 @@ def choices() -> dict[str, Any]:
         "triggers": Trigger.choices, "pipelines": pipelines, "stage_groups": stage_groups,
         "users": get_user_model().objects.filter(is_active=True).order_by("username"),
         "teams": Team.objects.order_by("name"), "sources": Source.choices, "custom_fields": custom,
-        "action_types": ACTION_TYPES, "recipients": RECIPIENTS,
+        "action_types": ACTION_TYPES, "recipients": RECIPIENTS, "signal_kinds": SignalKind.choices,
         "kinds": [(value, KIND_WORDS.get(value, label)) for value, label in NotificationKind.choices],
         "settable": deal_fields + [(f"custom.{f.key}", f"{f.label} (custom field)") for f in custom],
     }

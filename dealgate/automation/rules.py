@@ -20,6 +20,7 @@ from dealgate.errors import ValidationFailed
 from dealgate.inputs import storable_text
 from dealgate.people.models import Team
 from dealgate.pipelines.models import CustomField, Pipeline, Stage
+from dealgate.signals.models import SignalKind
 
 
 class _Strict(BaseModel):
@@ -27,7 +28,7 @@ class _Strict(BaseModel):
 
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]
-Recipient = Literal["owner", "manager"]
+Recipient = Literal["owner", "manager", "account_owner"]
 
 
 class Conditions(_Strict):
@@ -40,6 +41,9 @@ class Conditions(_Strict):
     teams: list[str] = Field(default_factory=list, description="team names")
     sources: list[str] = Field(default_factory=list)
     fields: dict[str, Any] = Field(default_factory=dict, description="custom field key -> value it must have")
+    # "signal raised" only (owners and teams then mean the account's owner):
+    signal_kinds: list[str] = Field(default_factory=list, description="signal kinds (missed_reorder, ...)")
+    revenue_min: Decimal | None = Field(default=None, ge=0, description="the signal's revenue at risk or on offer")
 
 
 class CreateTaskAction(_Strict):
@@ -86,14 +90,22 @@ class WebhookAction(_Strict):
         return value
 
 
-Action = Annotated[Union[CreateTaskAction, NotifyAction, SetFieldAction, MoveAction, WebhookAction],
+class ConvertAction(_Strict):
+    type: Literal["convert_to_deal"]
+
+
+Action = Annotated[Union[CreateTaskAction, NotifyAction, SetFieldAction, MoveAction, WebhookAction, ConvertAction],
                    Field(discriminator="type")]
 ACTIONS = TypeAdapter(list[Action])
 SETTABLE_FIELDS = ("title", "amount", "currency", "expected_close_date", "probability_override",
                    "forecast_category", "source")
 
 
-ACTION_TYPES = {"create_task", "notify", "set_field", "move_to_stage"}
+ACTION_TYPES = {"create_task", "notify", "set_field", "move_to_stage", "convert_to_deal"}
+# What each kind of rule can act on: a deal rule's actions, and a signal rule's (on the signal's account).
+SIGNAL_ACTIONS = ("create_task", "notify", "convert_to_deal")
+DEAL_ONLY_CONDITIONS = ("stages", "amount_min", "amount_max", "sources", "fields")
+SIGNAL_ONLY_CONDITIONS = ("signal_kinds", "revenue_min")
 
 
 def _pydantic_problems(exc: ValidationError, part: str) -> list[tuple[str, str]]:
@@ -153,6 +165,7 @@ def check_rule(*, trigger: str, trigger_stage: str, pipeline: Pipeline | None, c
     if any(isinstance(step, WebhookAction) and not step.secret for step in steps):
         raise ValidationFailed.for_field("actions.webhook.secret",
                                          "is required: 16 to 200 characters the receiver also knows")
+    _refuse_other_kind_of_rule(trigger, pipeline, parsed, steps)
     where = f"pipeline {pipeline.key!r}" if pipeline else "any pipeline"
     stages = _stage_keys(pipeline)
     if trigger == Trigger.STAGE_ENTERED:
@@ -169,6 +182,28 @@ def check_rule(*, trigger: str, trigger_stage: str, pipeline: Pipeline | None, c
     if problems:
         raise refusal("The rule names something that does not exist: ", problems)
     return stored
+
+
+def _refuse_other_kind_of_rule(trigger: str, pipeline: Pipeline | None, c: Conditions, steps: list[Any]) -> None:
+    """A signal rule has no deal to filter or change (it acts on the signal's account); a deal rule
+    has no signal."""
+    problems = []
+    if trigger == Trigger.SIGNAL_RAISED:
+        if pipeline is not None:
+            problems.append(("pipeline", "a signal is on an account, not in a pipeline: leave the pipeline empty"))
+        problems += [(f"conditions.{name}", "a signal rule has no deal to compare: use signal kinds, minimum "
+                      "revenue, owners or teams") for name in DEAL_ONLY_CONDITIONS if getattr(c, name)
+                     not in (None, [], {})]
+        problems += [(f"actions.{index}.type", f"a signal rule can only {', '.join(SIGNAL_ACTIONS)} "
+                      f"(there is no deal to {step.type.replace('_', ' ')})")
+                     for index, step in enumerate(steps) if step.type not in SIGNAL_ACTIONS]
+    else:
+        problems += [(f"conditions.{name}", "only the 'signal raised' trigger has signals to compare")
+                     for name in SIGNAL_ONLY_CONDITIONS if getattr(c, name) not in (None, [])]
+        problems += [(f"actions.{index}.type", "only a 'signal raised' rule has a signal to convert")
+                     for index, step in enumerate(steps) if step.type == "convert_to_deal"]
+    if problems:
+        raise refusal("The rule mixes signals and deals: ", problems)
 
 
 def _refuse_unstorable_text(value: Any, where: str = "rule") -> None:
@@ -192,6 +227,8 @@ def _condition_problems(c: Conditions, stages: set[str], where: str) -> list[tup
     teams = set(Team.objects.filter(name__in=c.teams).values_list("name", flat=True))
     problems += [("conditions.teams", f"no team {t!r}") for t in _missing(c.teams, teams)]
     problems += [("conditions.sources", f"{s!r} is not a source") for s in _missing(c.sources, set(Source.values))]
+    problems += [("conditions.signal_kinds", f"{k!r} is not a signal kind")
+                 for k in _missing(c.signal_kinds, set(SignalKind.values))]
     fields = set(CustomField.objects.values_list("key", flat=True))
     problems += [("conditions.fields", f"no custom field {f!r}") for f in _missing(list(c.fields), fields)]
     if c.amount_min is not None and c.amount_max is not None and c.amount_min > c.amount_max:
@@ -213,22 +250,28 @@ def _action_problems(index: int, step: Any, stages: set[str], where: str) -> lis
     return []
 
 
+# Each condition as the query lookup it becomes, on deals and on signals.
+DEAL_LOOKUPS = {"stages": "stage__key__in", "amount_min": "amount__gte", "amount_max": "amount__lte",
+                "owners": "owner__username__in", "teams": "team__name__in", "sources": "source__in"}
+SIGNAL_LOOKUPS = {"signal_kinds": "kind__in", "revenue_min": "revenue__gte", "owners": "account__owner__username__in",
+                  "teams": "account__owner__profile__team__name__in"}
+
+
+def _lookups(c: Conditions, lookups: dict[str, str]) -> Q:
+    """Every condition that is set (a non-empty list, a number), as its lookup; all must hold."""
+    q = Q()
+    for name, lookup in lookups.items():
+        value = getattr(c, name)
+        if value is not None and value != []:
+            q &= Q(**{lookup: value})
+    return q
+
+
 def conditions_filter(rule: Any) -> Q:
     """The rule's pipeline and conditions as one filter on deals."""
     c = Conditions.model_validate(rule.conditions or {})
     q = Q(pipeline_id=rule.pipeline_id) if rule.pipeline_id else Q()
-    if c.stages:
-        q &= Q(stage__key__in=c.stages)
-    if c.amount_min is not None:
-        q &= Q(amount__gte=c.amount_min)
-    if c.amount_max is not None:
-        q &= Q(amount__lte=c.amount_max)
-    if c.owners:
-        q &= Q(owner__username__in=c.owners)
-    if c.teams:
-        q &= Q(team__name__in=c.teams)
-    if c.sources:
-        q &= Q(source__in=c.sources)
+    q &= _lookups(c, DEAL_LOOKUPS)
     for key, value in c.fields.items():
         q &= Q(**{f"custom_fields__{key}": value})
     return q
@@ -242,8 +285,13 @@ def describe(rule: Any) -> str:
     elif rule.trigger == Trigger.DEAL_IDLE:
         trigger = f"Deal idle {rule.idle_days} days" if rule.idle_days else "Deal idle past its stage's idle limit"
     c = Conditions.model_validate(rule.conditions or {})
+    whose = "account owner" if rule.trigger == Trigger.SIGNAL_RAISED else "owner"
+    kinds = [SignalKind(k).label.lower() for k in c.signal_kinds if k in SignalKind.values]
     parts = [f"{name} in {', '.join(map(str, values))}" for name, values in
-             (("stage", c.stages), ("owner", c.owners), ("team", c.teams), ("source", c.sources)) if values]
+             (("kind", kinds), ("stage", c.stages), (whose, c.owners), ("team", c.teams), ("source", c.sources))
+             if values]
+    if c.revenue_min is not None:
+        parts.append(f"revenue ≥ {c.revenue_min}")
     if c.amount_min is not None:
         parts.append(f"amount ≥ {c.amount_min}")
     if c.amount_max is not None:
@@ -253,9 +301,12 @@ def describe(rule: Any) -> str:
     for a in rule.actions:
         if a["type"] == "create_task":
             unit = "business days" if a.get("business_days") else "days"
-            steps.append(f"task '{a['title']}' for the {a.get('assignee', 'owner')} due in {a.get('due_in_days', 0)} {unit}")
+            steps.append(f"task '{a['title']}' for the {_who(rule, a.get('assignee', 'owner'))} due in "
+                         f"{a.get('due_in_days', 0)} {unit}")
         elif a["type"] == "notify":
-            steps.append(f"notify the {a.get('to', 'owner')}: {a['title']}")
+            steps.append(f"notify the {_who(rule, a.get('to', 'owner'))}: {a['title']}")
+        elif a["type"] == "convert_to_deal":
+            steps.append("convert the signal to a deal")
         elif a["type"] == "set_field":
             steps.append(f"set {a['field']} to {a.get('value')!r}")
         elif a["type"] == "webhook":
@@ -264,6 +315,25 @@ def describe(rule: Any) -> str:
             steps.append(f"move to {a['stage']}")
     when = f" if {' and '.join(parts)}" if parts else ""
     return f"{trigger}{when}: {'; '.join(steps)}"
+
+
+def _who(rule: Any, recipient: str) -> str:
+    if recipient == "account_owner" or (rule.trigger == Trigger.SIGNAL_RAISED and recipient == "owner"):
+        return "account owner"
+    return "account owner's manager" if rule.trigger == Trigger.SIGNAL_RAISED else recipient
+
+
+def signal_filter(rule: Any) -> Q:
+    """A signal rule's conditions as one filter on signals (owners and teams: the account's owner)."""
+    return _lookups(Conditions.model_validate(rule.conditions or {}), SIGNAL_LOOKUPS)
+
+
+def signals_it_would_act_on(rule: Any) -> Any:
+    """The dry run of a signal rule: the new (not yet handled) signals meeting its conditions now."""
+    from dealgate.signals.models import Signal, SignalStatus
+
+    return (Signal.objects.filter(status=SignalStatus.NEW).filter(signal_filter(rule))
+            .select_related("account", "account__owner").order_by("-revenue", "-id"))
 
 
 def would_act_on(rule: Any) -> Any:

@@ -41,12 +41,22 @@ CLOSE_DATE_REMINDER = {
                  "body": "Close it, or set the date it will really close."}],
 }
 
+# Distributor stage 4 -> 5: what was agreed reaches the people who look after the account from now on.
+HANDOFF_TO_ACCOUNT_TEAM = {
+    "name": "Send the handoff record to the account team when a deal is won",
+    "trigger": "deal_won",
+    "actions": [{"type": "notify", "to": to, "kind": "alert", "title": "{deal} won: the handoff record",
+                 "body": "{account} bought. What was agreed at the win:\n{handoff}"}
+                for to in ("account_owner", "manager")],
+}
+
 _EVERY_PIPELINE = [WELCOME_NEW_OWNER, STALE_ALERT, CLOSE_DATE_REMINDER]
 RULES_BY_TEMPLATE: dict[str, list[dict[str, Any]]] = {
     "b2b-7": [_follow_up("proposal", "Proposal"), *_EVERY_PIPELINE],
     "b2b-9": [_follow_up("proposal", "Proposal"), *_EVERY_PIPELINE],
     # The distributor pipeline quotes in Active Selling & Follow-Up: its proposal stage.
-    "distributor-5": [_follow_up("active-selling", "Active Selling & Follow-Up"), *_EVERY_PIPELINE],
+    "distributor-5": [_follow_up("active-selling", "Active Selling & Follow-Up"), *_EVERY_PIPELINE,
+                      HANDOFF_TO_ACCOUNT_TEAM],
 }
 
 

@@ -11,8 +11,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from dealgate.automation import rule_form, services
-from dealgate.automation.models import Notification, NotificationKind, Rule, RuleRun, WebhookDelivery
-from dealgate.automation.rules import describe, would_act_on
+from dealgate.automation.models import Notification, NotificationKind, Rule, RuleRun, Trigger, WebhookDelivery
+from dealgate.automation.rules import describe, signals_it_would_act_on, would_act_on
 from dealgate.automation.webhooks import deliveries_for_admins, send_again
 from dealgate.errors import DealgateError, ValidationFailed
 from dealgate.web.views.common import admin_required, deal_for
@@ -105,7 +105,7 @@ def rules(request: HttpRequest) -> HttpResponse:
     """Admins: every rule in words, switchable on and off, the latest runs with their outcome, and the
     webhook deliveries (failing ones first)."""
     rows = [(rule, describe(rule)) for rule in Rule.objects.select_related("pipeline")]
-    runs = RuleRun.objects.select_related("rule", "deal").order_by("-at", "-id")[:50]
+    runs = RuleRun.objects.select_related("rule", "deal", "signal__account").order_by("-at", "-id")[:50]
     return render(request, "automation/rules.html", {"rules": rows, "runs": runs,
                                                      "deliveries": deliveries_for_admins()})
 
@@ -121,8 +121,13 @@ def rule_enabled(request: HttpRequest, pk: int) -> HttpResponse:
 
 @admin_required
 def rule_test(request: HttpRequest, pk: int) -> HttpResponse:
-    """"Test this rule": the open deals it would act on now; writes nothing."""
+    """"Test this rule": the open deals (or new signals) it would act on now; writes nothing."""
     rule = get_object_or_404(Rule, pk=pk)
+    if rule.trigger == Trigger.SIGNAL_RAISED:
+        signals = signals_it_would_act_on(rule)
+        return render(request, "automation/rule_test.html", {
+            "rule": rule, "words": describe(rule), "total": signals.count(), "signals": signals[:100],
+            "on_signals": True})
     deals = would_act_on(rule)
     return render(request, "automation/rule_test.html", {
         "rule": rule, "words": describe(rule), "total": deals.count(), "deals": deals[:100]})

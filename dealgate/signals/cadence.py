@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from django.conf import settings
@@ -179,6 +179,17 @@ def to_cadence(row: dict[str, Any], grain: str, as_of: dt.date, min_orders: int)
     cadence.band_from = expected - dt.timedelta(days=tolerance)
     cadence.band_to = expected + dt.timedelta(days=tolerance)
     return cadence
+
+
+def since_win(cadence: Cadence, won_on: dt.date) -> Cadence:
+    """The cadence counted from a win (distributor stage 5, retention): the win is the last order when
+    the account has not ordered since, so "on time / late / overdue" says whether it reordered on schedule."""
+    if not cadence.has_cadence or cadence.typical_gap is None or cadence.tolerance is None or won_on <= cadence.last_order:
+        return cadence
+    expected = won_on + dt.timedelta(days=round(cadence.typical_gap))
+    tolerance = dt.timedelta(days=cadence.tolerance)
+    return replace(cadence, last_order=won_on, expected=expected, band_from=expected - tolerance,
+                   band_to=expected + tolerance)
 
 
 def cadence_of(account_id: int, as_of: dt.date) -> Cadence | None:

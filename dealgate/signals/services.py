@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from dealgate.automation.events import signals_raised
 from dealgate.deals.models import Account, Deal, Source
 from dealgate.deals.services import create_deal, log_activity
 from dealgate.errors import Conflict, NotAllowed, ValidationFailed
@@ -47,6 +48,7 @@ def scan_signals(as_of: dt.date | None = None, *, by: Any = None) -> ScanResult:
     candidates = detect(as_of)
     result = ScanResult(as_of=as_of, candidates=len(candidates))
     now = timezone.now()
+    raised_ids: list[int] = []
     with transaction.atomic():
         for start in range(0, len(candidates), 5000):
             chunk = candidates[start:start + 5000]
@@ -60,6 +62,10 @@ def scan_signals(as_of: dt.date | None = None, *, by: Any = None) -> ScanResult:
             ], ignore_conflicts=True)
             for c in new:
                 result.raised[c.kind] = result.raised.get(c.kind, 0) + 1
+            # ignore_conflicts leaves no ids: read back the ones this scan wrote (not another's at the same time)
+            raised_ids += Signal.objects.filter(cause_key__in=[c.cause_key for c in new], raised_at=now).values_list(
+                "pk", flat=True)
+        signals_raised(sorted(raised_ids))  # "signal raised" rules run in the worker once this commits
     return result
 
 
@@ -83,9 +89,10 @@ def inbox(user: Any, *, include_snoozed: bool = False, today: dt.date | None = N
             .order_by("-revenue", "-id"))
 
 
-def _checked(signal: Signal, by: Any) -> Signal:
-    """The signal locked for change, once the user may act on it and it is still open."""
-    if by is None or not Signal.objects.filter(pk=signal.pk).filter(signal_scope(by)).exists():
+def _checked(signal: Signal, by: Any, *, system: bool = False) -> Signal:
+    """The signal locked for change, once the user may act on it (`system`: an automation rule, by=None)
+    and it is still open."""
+    if not system and (by is None or not Signal.objects.filter(pk=signal.pk).filter(signal_scope(by)).exists()):
         raise NotAllowed("You can act only on signals of your own (or your team's) accounts.")
     locked = Signal.objects.select_for_update().get(pk=signal.pk)
     if locked.status in (SignalStatus.CONVERTED, SignalStatus.DISMISSED):
@@ -128,9 +135,13 @@ def pipeline_for(account: Account) -> Pipeline:
 
 @transaction.atomic
 def convert_signal(signal: Signal, *, by: Any, pipeline: Pipeline | None = None) -> Deal:
-    """A deal in the first stage, owned by the account's owner (or the converter), with the evidence attached."""
-    locked = _checked(signal, by)
+    """A deal in the first stage, owned by the account's owner (or the converter), with the evidence attached.
+
+    `by=None` is the system (a "signal raised" rule): the deal goes to the account's owner."""
+    locked = _checked(signal, by, system=by is None)
     account = locked.account
+    if by is None and account.owner is None:
+        raise ValidationFailed.for_field("owner", f"account {account.name!r} has no owner to give the deal to")
     owner = account.owner if account.owner is not None and role_of(by) != Role.REP else by
     deal = create_deal(
         by=by, title=f"{account.name}: {locked.get_kind_display()}"[:200], account=account,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from dealgate.errors import DealgateError
-from dealgate.signals.cadence import cadence_of
+from dealgate.signals.cadence import cadence_of, since_win
 from dealgate.signals.models import OrderLine, Quote, QuoteStatus, Signal
 from dealgate.signals.services import convert_signal, dismiss_signal, inbox, signal_scope, snooze_signal
 
@@ -69,10 +70,32 @@ def order_rhythm(account_id: int, as_of: dt.date | None = None) -> dict:
     months = (OrderLine.objects.filter(account_id=account_id, ordered_at__lt=as_of)
               .annotate(month=TruncMonth("ordered_at")).values("month")
               .annotate(revenue=Sum("revenue"), orders=Count("order_id", distinct=True)).order_by("-month")[:24])
+    cadence = cadence_of(account_id, as_of)
     return {
-        "cadence": cadence_of(account_id, as_of),
+        "cadence": cadence,
+        "retention": retention(account_id, as_of, cadence),
         "order_months": list(months),
         "product_lines": list(lines.annotate(last_order=Max("ordered_at"), revenue=Sum("revenue"))),
         "open_quotes": list(Quote.objects.filter(account_id=account_id, status=QuoteStatus.OPEN).order_by("expires")),
         "account_signals": list(Signal.objects.filter(account_id=account_id).order_by("-raised_at", "-id")[:20]),
     }
+
+
+def retention(account_id: int, as_of: dt.date, cadence: Any) -> dict | None:
+    """For a won account: its latest win before `as_of`, the orders since, and whether it reorders on
+    schedule (its cadence counted from the win: on time / late / overdue). None when it never won."""
+    from django.db.models import Count, Sum
+    from django.utils import timezone
+
+    from dealgate.deals.models import Deal
+    from dealgate.pipelines.models import StageKind
+
+    won_at = (Deal.objects.filter(account_id=account_id, stage__kind=StageKind.WON, closed_at__isnull=False)
+              .order_by("-closed_at").values_list("closed_at", flat=True).first())
+    won_on = timezone.localdate(won_at) if won_at is not None else None
+    if won_on is None or won_on >= as_of:
+        return None
+    since = OrderLine.objects.filter(account_id=account_id, ordered_at__gte=won_on, ordered_at__lt=as_of).aggregate(
+        orders=Count("ordered_at", distinct=True), revenue=Sum("revenue"))
+    return {"won_on": won_on, "orders": since["orders"], "revenue": since["revenue"] or 0,
+            "cadence": since_win(cadence, won_on) if cadence is not None else None}

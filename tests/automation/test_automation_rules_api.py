@@ -58,3 +58,19 @@ def test_reps_and_managers_may_not_read_or_change_rules(client, world, pipeline,
                             headers=auth(person)).status_code == 403
         assert client.delete(f"/api/rules/{rule['id']}", headers=auth(person)).status_code == 403
     assert Rule.objects.get().name == "Follow up"
+
+
+def test_an_admin_creates_a_signal_rule_and_a_deal_action_on_it_is_refused(client, world, auth):  # noqa: F811
+    rule = {"name": "Missed reorders", "trigger": "signal_raised",
+            "conditions": {"signal_kinds": ["missed_reorder"], "revenue_min": "1000"},
+            "actions": [{"type": "notify", "to": "manager", "title": "{kind} at {account}"}, {"type": "convert_to_deal"}]}
+    created = _post(client, rule, auth(world.dave))
+    assert created.status_code == 201, created.content
+    assert created.json()["description"] == ("Signal raised on an account if kind in missed reorder and revenue ≥ "
+                                             "1000: notify the account owner's manager: {kind} at {account}; "
+                                             "convert the signal to a deal")
+    refused = _post(client, {**rule, "actions": [{"type": "webhook", "url": "https://example.com/h",
+                                                  "secret": "0123456789abcdef"}]}, auth(world.dave))
+    assert refused.status_code == 422
+    assert refused.json()["details"] == {"actions.0.type": [
+        "a signal rule can only create_task, notify, convert_to_deal (there is no deal to webhook)"]}

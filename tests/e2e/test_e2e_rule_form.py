@@ -33,7 +33,7 @@ def test_an_admin_creates_a_rule_in_settings_and_a_reps_move_gets_its_task_and_n
     page.get_by_label("Action 1: due in days").fill("3")
     assert page.get_by_label("Action 1: notification title").is_hidden()
     page.get_by_label("Action 2: what to do").select_option(label="Send a notification")
-    page.get_by_label("Action 2: notify").select_option(label="The deal's owner")
+    page.get_by_label("Action 2: notify").select_option(label="The owner")
     page.get_by_label("Action 2: notification title").fill("{deal} is in Propose: send the proposal")
     shot(page, "rule-form-1440", full_page=True)
     page.get_by_role("button", name="Create rule").click()
@@ -75,3 +75,44 @@ def test_the_form_keeps_what_was_typed_and_names_the_problem_on_a_phone(page, wo
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
     shot(page, "rule-form-390-refused", full_page=True)
     assert not Rule.objects.exists()
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+def test_a_signal_rule_form_shows_only_what_a_signal_rule_reads(page, world, pipeline, width):
+    """Choosing "Signal raised" hides the pipeline and the deal conditions, shows the signal ones; the
+    rule saved gives the account owner a task once the scan raises a signal and the worker runs."""
+    from dealgate.automation.models import Task
+    from dealgate.deals.models import Account
+    from dealgate.signals.services import scan_signals
+    from tests.signals.history import d, every, orders
+
+    page.set_viewport_size({"width": width, "height": 900})
+    sign_in(page, "dave", world.password)
+    page.goto("/settings/rules/new/")
+    assert page.get_by_label("Kind of signal").is_hidden()
+    page.get_by_label("Rule name").fill("Call about missed reorders")
+    page.get_by_label("When this happens").select_option(label="Signal raised on an account")
+    assert page.get_by_label("In pipeline").is_hidden() and page.get_by_label("Amount at least").is_hidden()
+    assert page.get_by_role("heading", name="Only for signals that match").is_visible()
+    assert page.get_by_role("heading", name="Only for deals that match").is_hidden()
+    page.get_by_label("Kind of signal").select_option(label="Missed reorder")
+    page.get_by_label("Revenue at risk or on offer, at least").fill("500")
+    page.get_by_label("Action 1: what to do").select_option(label="Create a task")
+    page.get_by_label("Action 1: task", exact=True).fill("Call {account} about the {kind}")
+    page.get_by_label("Action 2: what to do").select_option(label="Convert the signal to a deal (signal rules)")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    shot(page, f"signal-rule-form-{width}", full_page=True)
+    page.get_by_role("button", name="Create rule").click()
+    page.get_by_text("Rule 'Call about missed reorders' created.").wait_for()
+    assert ("Signal raised on an account if kind in missed reorder and revenue ≥ 500.00: task 'Call {account} about "
+            "the {kind}' for the account owner due in 0 days; convert the signal to a deal"
+            in page.locator("main").inner_text())
+
+    acme = Account.objects.create(name="Acme Supply", owner=world.alice)
+    orders(acme, every("2026-01-01", 30, 6))
+    scan_signals(d("2026-07-20"))
+    call_command("worker", batch=True, interval=0)
+    assert Task.objects.get().title == "Call Acme Supply about the Missed reorder"
+    page.goto("/settings/rules/")
+    page.get_by_role("link", name="Acme Supply").wait_for()
+    shot(page, f"signal-rule-runs-{width}", full_page=True)

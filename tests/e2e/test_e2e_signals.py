@@ -32,3 +32,23 @@ def test_a_rep_converts_a_signal_from_the_inbox(page, world):
     page.wait_for_url("**/deals/*/")
     deal = Deal.objects.get()
     assert deal.source == "signal" and "From signal: Stopped buying Adhesives" in page.content()
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+def test_a_won_account_page_says_whether_it_reorders_on_schedule(page, world, width):
+    from tests.signals.history import every, orders
+    from tests.signals.test_retention_since_win import win
+
+    pipeline = build_test_pipeline()
+    today = dt.date.today()
+    account = Account.objects.create(name="Quay Traders", owner=world.alice)
+    orders(account, every((today - dt.timedelta(days=30 * 5 + 40)).isoformat(), 30, 6))  # the last order 40 days ago
+    win(account, world, pipeline, today - dt.timedelta(days=20))
+    page.set_viewport_size({"width": width, "height": 900})
+    sign_in(page, "alice", world.password)
+    page.goto(f"/accounts/{account.pk}/")
+    retention = page.locator(".retention")
+    assert "on time (reordering on schedule)" in retention.inner_text()
+    shot(page, f"account-retention-{width}", full_page=True)
+    box, section = retention.bounding_box(), page.locator("section", has=retention).bounding_box()
+    assert box["x"] + box["width"] <= section["x"] + section["width"]  # inside its card (the card's width is the page's)

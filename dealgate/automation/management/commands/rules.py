@@ -1,10 +1,11 @@
-"""`dealgate rules list`, `dealgate rules test RULE` (a dry run: the current deals it would act on) and
+"""`dealgate rules list`, `dealgate rules test RULE` (a dry run: the current deals, or for "signal raised"
+the new signals, it would act on) and
 `dealgate rules deliveries` (the webhook deliveries, failing ones first)."""
 
 from django.core.management.base import CommandError
 
-from dealgate.automation.models import Rule
-from dealgate.automation.rules import describe, would_act_on
+from dealgate.automation.models import Rule, Trigger
+from dealgate.automation.rules import describe, signals_it_would_act_on, would_act_on
 from dealgate.automation.webhooks import deliveries_for_admins
 from dealgate.cli_support import DealgateCommand, dumps, money, table
 
@@ -41,13 +42,16 @@ class Command(DealgateCommand):
                 self.stdout.write(dumps(rows))
                 return
             self.stdout.write(table(["ID", "On", "Pipeline", "Rule", "What it does"],
-                                    [[r["id"], "on" if r["enabled"] else "off", r["pipeline"] or "any", r["name"],
+                                    [[r["id"], "on" if r["enabled"] else "off", r["pipeline"] or ("—" if r["trigger"] == Trigger.SIGNAL_RAISED else "any"), r["name"],
                                       r["description"]] for r in rows], right=(0,)))
             return
         if action == "deliveries":
             self.deliveries(max(1, options["limit"]), json)
             return
         rule = find_rule(options["rule"])
+        if rule.trigger == Trigger.SIGNAL_RAISED:
+            self.test_signal_rule(rule, max(1, options["limit"]), json)
+            return
         deals = would_act_on(rule)
         total = deals.count()
         shown = list(deals[: max(1, options["limit"])])
@@ -61,6 +65,22 @@ class Command(DealgateCommand):
                                 [[d.pk, d.title[:40], d.stage.name, d.owner.username, money(d.amount, d.currency)]
                                  for d in shown], right=(0, 4)))
         self.stdout.write(f"It would act on {total} open deal(s) now{'' if rule.enabled else ' (the rule is off)'}.")
+
+    def test_signal_rule(self, rule: Rule, limit: int, json: bool) -> None:
+        signals = signals_it_would_act_on(rule)
+        total, shown = signals.count(), list(signals[:limit])
+        if json:
+            self.stdout.write(dumps({"rule": rule.pk, "description": describe(rule), "signals": total,
+                                     "shown": [{"id": s.pk, "kind": s.kind, "account": s.account.name,
+                                                "revenue": s.revenue, "title": s.title} for s in shown]}))
+            return
+        self.stdout.write(f"{rule.name}: {describe(rule)}")
+        self.stdout.write(table(["ID", "Signal", "Account", "Owner", "Revenue"],
+                                [[s.pk, s.get_kind_display(), s.account.name[:40],
+                                  s.account.owner.username if s.account.owner else "(none)", f"{s.revenue:,.0f}"]
+                                 for s in shown], right=(0, 4)))
+        self.stdout.write(f"It would act on {total} new signal(s) like these when a scan raises them"
+                          f"{'' if rule.enabled else ' (the rule is off)'}.")
 
     def deliveries(self, limit: int, json: bool) -> None:
         rows = [{"id": d.pk, "rule": d.rule.name, "deal": d.deal_id, "url": d.url, "status": d.status,

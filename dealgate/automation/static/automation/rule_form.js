@@ -6,10 +6,14 @@
 
   function sync(form) {
     form.querySelectorAll("[data-show-when]").forEach(function (element) {
-      var parts = element.getAttribute("data-show-when").split("=");
+      // "name=value" shows the element for that choice; "name!=value" for every other one.
+      var rule = element.getAttribute("data-show-when");
+      var negated = rule.indexOf("!=") !== -1;
+      var parts = rule.split(negated ? "!=" : "=");
       var scope = element.closest("[data-scope]") || form;
-      var select = scope.querySelector('[data-switch="' + parts[0] + '"]');
-      element.hidden = Boolean(select) && select.value !== parts[1];
+      var select = scope.querySelector('[data-switch="' + parts[0] + '"]') ||
+        form.querySelector('[data-switch="' + parts[0] + '"]');
+      element.hidden = Boolean(select) && (select.value === parts[1]) === negated;
     });
     var pipeline = form.querySelector('[data-switch="pipeline"]');
     form.querySelectorAll("optgroup[data-pipeline]").forEach(function (group) {

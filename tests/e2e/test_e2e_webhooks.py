@@ -41,5 +41,6 @@ def test_an_admin_sees_failing_webhook_deliveries_first(page, world, make_deal, 
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, f"the page scrolls sideways by {overflow}px on a phone"
     shot(page, "rules-webhook-deliveries-390")
-    page.get_by_role("link", name="Inbox").first.click()
+    page.locator("header.topbar summary").click()  # on a phone the top bar is a menu
+    page.locator("header.topbar").get_by_role("link", name="Inbox").first.click()
     assert "Webhook given up" in page.locator("main").inner_text()

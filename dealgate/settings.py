@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "dealgate.audit.middleware.AuditSurfaceMiddleware",
     "dealgate.web.middleware.DealgateErrorPage",
+    "dealgate.web.middleware.BlankAdminToField",
 ]
 
 ROOT_URLCONF = "dealgate.urls"

@@ -28,3 +28,25 @@ class DealgateErrorPage:
         if not isinstance(exception, DealgateError) or request.path.startswith("/api/"):
             return None
         return render(request, "web/error.html", {"error": exception}, status=exception.http_status)
+
+
+class BlankAdminToField:
+    """Drop an empty `_to_field` from requests to Django's admin.
+
+    Django's admin skips its to-field check for an empty value and then asks the model for a field
+    named "" (FieldDoesNotExist: a 500). An empty value means "the primary key" anyway, which is what
+    the admin does without the parameter.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith("/admin/"):
+            for name in ("GET", "POST"):
+                params = getattr(request, name)
+                if "_to_field" in params and not params.get("_to_field"):
+                    params = params.copy()
+                    params.pop("_to_field")
+                    setattr(request, name, params)
+        return self.get_response(request)

@@ -62,6 +62,10 @@ def test_tasks_list_shows_open_tasks_overdue_first(world, make_deal):
     table = _run("tasks", "list", "--deal", str(deal.pk))
     assert table.index("Late") < table.index("Later") and "OVERDUE" in table and "Carol" not in table
     assert [r["title"] for r in json.loads(_run("tasks", "list", "--json", "--user", "carol"))] == ["Carol's"]
+    assert "2 tasks shown." in table
+    with pytest.raises(CommandError, match="nobody"):  # an unknown owner is named, not an empty list
+        _run("tasks", "list", "--owner", "nobody")
+    assert _run("tasks", "list", "--owner", "bob").strip() == "No open tasks match."
 
 
 def test_rules_test_lists_the_open_deals_a_rule_would_act_on(world, pipeline, make_deal):

@@ -6,6 +6,7 @@ from django.utils import timezone
 from dealgate.automation.models import Task
 from dealgate.automation.services import visible_tasks
 from dealgate.cli_support import DealgateCommand, acting_user, add_user_argument, dumps, table
+from dealgate.words import plural
 
 
 class Command(DealgateCommand):
@@ -31,7 +32,7 @@ class Command(DealgateCommand):
         if deal is not None:
             rows = rows.filter(deal_id=deal)
         if owner:
-            rows = rows.filter(assignee__username=owner)
+            rows = rows.filter(assignee=acting_user(owner))  # an unknown name is refused, not an empty list
         if not include_done:
             rows = rows.filter(done=False)
         today = timezone.localdate()
@@ -44,7 +45,10 @@ class Command(DealgateCommand):
         if json:
             self.stdout.write(dumps(items))
             return
+        if not items:
+            self.stdout.write("No tasks match." if include_done else "No open tasks match.")
+            return
         body = [[i["id"], i["title"][:40], (i["deal_title"] or i["account"] or "")[:30], i["assignee"], i["due"],
                  "done" if i["done"] else ("OVERDUE" if i["overdue"] else "open")] for i in items]
         self.stdout.write(table(["ID", "Task", "Deal", "Assignee", "Due", "Status"], body, right=(0,)))
-        self.stdout.write(f"{len(items)} task(s) shown.")
+        self.stdout.write(f"{plural(len(items), 'task')} shown.")

@@ -202,14 +202,18 @@ def start_worker(env: dict[str, str]) -> subprocess.Popen:
 
 def start_gunicorn(host: str, port: str, *, workers: int, threads: int, env: dict[str, str]) -> subprocess.Popen:
     """gunicorn with threaded workers: at most workers x threads requests (and database connections) at once."""
-    return start_child([
+    return start_child(gunicorn_command(host, port, workers=workers, threads=threads), env)
+
+
+def gunicorn_command(host: str, port: str, *, workers: int, threads: int) -> list[str]:
+    return [
         sys.executable, "-m", "gunicorn", "dealgate.wsgi:application",
         "--bind", f"{host}:{port}", "--workers", str(workers), "--threads", str(threads),
         "--worker-class", "gthread", "--timeout", "60", "--graceful-timeout", str(STOP_GRACE_SECONDS - 5),
         "--max-requests", "5000", "--max-requests-jitter", "500",  # recycle a process now and then
         "--access-logfile", "-", "--error-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT,
         "--no-control-socket",  # several servers on one machine must not share gunicorn's control socket
-    ], env)
+    ]
 
 
 def supervise(processes: dict[str, subprocess.Popen], stderr: Any) -> int:

@@ -12,6 +12,7 @@ import datetime as dt
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.utils import timezone
 from django_tasks import task
@@ -19,9 +20,17 @@ from django_tasks import task
 HEARTBEAT_PATH = f"{__name__}.heartbeat"
 
 
+# With the Redis queue (DEALGATE_TASK_BACKEND=rq) the heartbeat's times live in the shared cache (Redis).
+LAST_BEAT_KEY = "dealgate:worker-heartbeat:finished"
+WAITING_BEAT_KEY = "dealgate:worker-heartbeat:enqueued"
+
+
 @task()
 def heartbeat() -> None:
-    """Nothing to do: a worker finishing this task is the sign it is alive."""
+    """Nothing else to do: a worker finishing this task is the sign it is alive."""
+    if settings.TASK_BACKEND == "rq":
+        cache.set(LAST_BEAT_KEY, timezone.now(), None)
+        cache.delete(WAITING_BEAT_KEY)
 
 
 def health_report() -> tuple[bool, dict[str, Any]]:
@@ -38,6 +47,8 @@ def health_report() -> tuple[bool, dict[str, Any]]:
 
 def worker_heartbeat() -> dict[str, Any]:
     """Age of the last heartbeat a worker finished, and how long the current one has waited."""
+    if settings.TASK_BACKEND == "rq":
+        return rq_heartbeat()
     if "django_tasks_db" not in settings.TASKS["default"]["BACKEND"]:
         heartbeat.enqueue()  # the immediate backend runs it here and now: there is no separate worker
         return {"ok": True, "backend": "immediate", "heartbeat_age_seconds": 0, "waiting_seconds": 0}
@@ -51,6 +62,10 @@ def worker_heartbeat() -> dict[str, Any]:
         heartbeat.enqueue()
         if last is not None:  # keep one finished heartbeat: the table does not grow with the probes
             beats.exclude(finished_at=None).filter(finished_at__lt=last).delete()
+    return beat_report(last, waiting, now)
+
+
+def beat_report(last: dt.datetime | None, waiting: dt.datetime | None, now: dt.datetime) -> dict[str, Any]:
     waited = seconds_between(waiting, now)
     return {
         "ok": waited <= settings.DEALGATE_WORKER_MAX_LAG,
@@ -62,3 +77,16 @@ def worker_heartbeat() -> dict[str, Any]:
 
 def seconds_between(earlier: dt.datetime | None, later: dt.datetime) -> int:
     return 0 if earlier is None else max(0, int((later - earlier).total_seconds()))
+
+
+def rq_heartbeat() -> dict[str, Any]:
+    """The same probe on the Redis queue: `cache.add` lets one web process of many queue the beat."""
+    from redis.exceptions import RedisError
+
+    now = timezone.now()
+    try:
+        if cache.add(WAITING_BEAT_KEY, now, None):
+            heartbeat.enqueue()
+        return beat_report(cache.get(LAST_BEAT_KEY), cache.get(WAITING_BEAT_KEY), now)
+    except RedisError as exc:
+        return {"ok": False, "error": f"Redis (DEALGATE_REDIS_URL) does not answer: {str(exc)[:200]}"}

@@ -1,7 +1,7 @@
 """Django settings for Dealgate, read from the environment with safe local defaults.
 
 Variables: DATABASE_URL, DEALGATE_DATA_DIR, SECRET_KEY, DEALGATE_PRODUCTION, DEALGATE_DEBUG,
-DEALGATE_ALLOWED_HOSTS, DEALGATE_CURRENCY, DEALGATE_TASK_BACKEND, EMAIL_URL-style settings.
+DEALGATE_ALLOWED_HOSTS, DEALGATE_CURRENCY, DEALGATE_TASK_BACKEND, DEALGATE_REDIS_URL, EMAIL_URL-style settings.
 """
 
 from __future__ import annotations
@@ -159,9 +159,19 @@ WHITENOISE_KEEP_ONLY_HASHED_FILES = True  # pages link the hashed names only; co
 WHITENOISE_AUTOREFRESH = DEBUG and not STATIC_MANIFEST
 
 # Analytics figures (dealgate.analytics.cache) live here; a page stores about twenty, and the
-# figures its threads compute must still be there when the page reads them.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                      "OPTIONS": {"MAX_ENTRIES": 5000}}}
+# figures its threads compute must still be there when the page reads them. By default each process
+# has its own copy, checked against the database before use (decision 032), so several processes
+# agree without sharing it; DEALGATE_REDIS_URL (e.g. redis://10.0.0.5:6379/0) shares one cache
+# between all of them instead, so a figure computed by one is reused by every other.
+REDIS_URL = envstr("DEALGATE_REDIS_URL", "").strip()
+if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(f"DEALGATE_REDIS_URL={REDIS_URL!r} must start with redis://, rediss:// or unix://.")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": "dealgate"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                          "OPTIONS": {"MAX_ENTRIES": 5000}}}
 # How many analytics figures a page computes at once, each on its own connection
 # (dealgate.analytics.together); 1 computes them one after the other.
 DEALGATE_ANALYTICS_THREADS = envint("DEALGATE_ANALYTICS_THREADS", 8, minimum=1)
@@ -196,11 +206,20 @@ DEALGATE_SIGNALS = {
 _task_backends = {
     "database": "django_tasks_db.DatabaseBackend",
     "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+    "rq": "django_tasks_rq.RQBackend",  # the queue in Redis, run by RQ's worker (`dealgate worker`)
 }
-_task_backend = envstr("DEALGATE_TASK_BACKEND", "database")
-if _task_backend not in _task_backends:
-    raise ImproperlyConfigured(f"DEALGATE_TASK_BACKEND={_task_backend!r}; choose one of {', '.join(_task_backends)}.")
-TASKS = {"default": {"BACKEND": _task_backends[_task_backend]}}
+TASK_BACKEND = envstr("DEALGATE_TASK_BACKEND", "database")
+if TASK_BACKEND not in _task_backends:
+    raise ImproperlyConfigured(f"DEALGATE_TASK_BACKEND={TASK_BACKEND!r}; choose one of {', '.join(_task_backends)}.")
+TASKS = {"default": {"BACKEND": _task_backends[TASK_BACKEND]}}
+if TASK_BACKEND == "rq":
+    if not REDIS_URL:
+        raise ImproperlyConfigured("DEALGATE_TASK_BACKEND=rq keeps the queue in Redis: set DEALGATE_REDIS_URL "
+                                   "(e.g. redis://127.0.0.1:6379/0).")
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
+    TASKS["default"]["QUEUES"] = ["default"]
+    # A job whose worker was killed is moved to RQ's failed jobs after this timeout (seconds).
+    RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 900}}
 # Webhook actions (docs/automation.md#webhooks): seconds to wait before each retry of a failed POST
 # (the delivery is given up after the last), and the POST's timeout. DEALGATE_BASE_URL makes the
 # deal links in payloads absolute (e.g. https://crm.example.com); empty sends paths.

@@ -109,6 +109,13 @@ class Server:
         self.process = subprocess.Popen(
             gunicorn_command("127.0.0.1", str(self.port), workers=1, threads=2),
             env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=env["DEALGATE_DATA_DIR"])
+        try:
+            self._wait_until_it_answers()
+        except BaseException:
+            self.stop()  # never leave a server behind
+            raise
+
+    def _wait_until_it_answers(self) -> None:
         deadline = time.monotonic() + START_SECONDS
         while time.monotonic() < deadline and self.process.poll() is None:
             try:
@@ -116,10 +123,10 @@ class Server:
                 return
             except OSError:  # not listening yet, or still importing
                 time.sleep(0.3)
-        self.stop()
         raise AssertionError(f"the server did not start: {self.output()}")
 
     def output(self) -> str:
+        self.log.flush()
         self.log.seek(0)
         return self.log.read()[-3000:]
 

@@ -7,7 +7,8 @@ import logging
 import threading
 
 from django.core.management.base import CommandError
-from django.db import connection
+from django.conf import settings
+from django.db import connection, connections
 from django.utils.crypto import get_random_string
 from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
 from django_tasks_db.backend import DatabaseBackend
@@ -48,6 +49,10 @@ class Command(DealgateCommand):
             raise CommandError("--interval must be at least 0, --max-jobs at least 1 and --scan-every above 0.")
         if now is not None and now.tzinfo is None:
             now = now.replace(tzinfo=dt.timezone.utc)
+        if settings.TASK_BACKEND == "rq":
+            self.run_rq(batch=batch, max_jobs=max_jobs, worker_id=worker_id, scan_every=scan_every,
+                        no_scans=no_scans, now=now, verbosity=verbosity)
+            return
         if not isinstance(task_backends[DEFAULT_TASK_BACKEND_ALIAS], DatabaseBackend):
             raise CommandError("DEALGATE_TASK_BACKEND is not 'database': jobs run as they are queued, so there is "
                                "no queue for a worker. Unset it (or set it to 'database') to use the worker.")
@@ -56,21 +61,47 @@ class Command(DealgateCommand):
         requeued = requeue_abandoned(dt.timedelta(seconds=requeue_after))
         if requeued:
             self.stdout.write(f"Requeued {requeued} job(s) a stopped worker left running.")
+        self.start_scans(batch=batch, no_scans=no_scans, now=now, verbosity=verbosity)
         worker = Worker(queue_names=["*"], interval=interval, batch=batch, backend_name=DEFAULT_TASK_BACKEND_ALIAS,
                         startup_delay=False, max_tasks=max_jobs, worker_id=worker_id or get_random_string(32),
                         excluded_queue_names=[])
-        if batch:
-            if not no_scans:
-                acted, reviews = run_scans(now), send_weekly_reviews(now)
-                if verbosity > 1:
-                    self.stdout.write(f"Scans: {acted} rule run(s), {reviews} weekly review(s) sent.")
-        else:
+        if not batch:
             # Ctrl+C / SIGTERM: finish the job in hand, then stop (a second Ctrl+C stops at once).
             worker.configure_signals()
-            if not no_scans:
-                threading.Thread(target=_scan_forever, args=(scan_every,), daemon=True, name="scans").start()
-            self.stdout.write("Dealgate worker running (Ctrl+C stops it).")
+            self.start_scans_thread(scan_every=scan_every, no_scans=no_scans)
         worker.run()
+
+    def start_scans(self, *, batch: bool, no_scans: bool, now: dt.datetime | None, verbosity: int) -> None:
+        """With --batch, the scans run once here, before the jobs (they may queue some)."""
+        if batch and not no_scans:
+            acted, reviews = run_scans(now), send_weekly_reviews(now)
+            if verbosity > 1:
+                self.stdout.write(f"Scans: {acted} rule run(s), {reviews} weekly review(s) sent.")
+
+    def start_scans_thread(self, *, scan_every: float, no_scans: bool) -> None:
+        if not no_scans:
+            threading.Thread(target=_scan_forever, args=(scan_every,), daemon=True, name="scans").start()
+        self.stdout.write("Dealgate worker running (Ctrl+C stops it).")
+
+    def run_rq(self, *, batch: bool, max_jobs: int | None, worker_id: str, scan_every: float, no_scans: bool,
+               now: dt.datetime | None, verbosity: int) -> None:
+        """RQ's worker on the Redis queue (DEALGATE_TASK_BACKEND=rq): each job in a forked child, as RQ
+        does; SIGTERM lets the job in hand finish. A job whose worker was killed goes to RQ's failed
+        jobs once its timeout passes (docs/operations.md says how to requeue them: safe, since rule
+        runs are claimed once per occurrence)."""
+        import django_rq
+        from django_tasks_rq import Job
+        from redis.exceptions import RedisError
+
+        self.start_scans(batch=batch, no_scans=no_scans, now=now, verbosity=verbosity)
+        connections.close_all()  # the forked job processes open their own
+        try:
+            worker = django_rq.get_worker("default", job_class=Job, name=worker_id or None)
+            if not batch:
+                self.start_scans_thread(scan_every=scan_every, no_scans=no_scans)
+            worker.work(burst=batch, max_jobs=max_jobs, logging_level="INFO" if verbosity > 1 else "WARNING")
+        except RedisError as exc:
+            raise CommandError(f"Redis at DEALGATE_REDIS_URL does not answer ({exc}); the worker did not start.") from None
 
 
 def requeue_abandoned(older_than: dt.timedelta) -> int:

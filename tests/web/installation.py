@@ -68,7 +68,8 @@ def database_env(name: str, tmp: Path) -> tuple[dict[str, str], Any]:
     import psycopg
 
     parts = urllib.parse.urlsplit(url)
-    database = f"test_{parts.path.lstrip('/') or 'dealgate'}_{name}"
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # each test process its own database
+    database = f"test_{parts.path.lstrip('/') or 'dealgate'}_{name}{'_' + worker if worker else ''}"
     admin_url = urllib.parse.urlunsplit(parts._replace(path="/postgres"))
 
     def run(sql: str) -> None:
@@ -103,6 +104,7 @@ class Server:
     def __init__(self, env: dict[str, str], log_dir: Path):
         from dealgate.deals.management.commands.serve import gunicorn_command
 
+        self.env = env
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = open(log_dir / f"server-{self.port}.log", "w+")

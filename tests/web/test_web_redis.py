@@ -8,6 +8,7 @@ skipped with the reason when Redis does not answer.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import os
 import pickle
 import subprocess
@@ -21,17 +22,20 @@ REDIS_URL = "redis://127.0.0.1:6379/7"
 
 
 @pytest.fixture
-def redis_db():
+def redis_db(tmp_path_factory):
     redis = pytest.importorskip("redis")
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
     try:
         client.ping()
     except redis.RedisError as exc:
         pytest.skip(f"Redis does not answer at {REDIS_URL}: {exc}")
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
+    # One test at a time uses the Redis database, even when several test processes run (pytest-xdist).
+    with open(tmp_path_factory.getbasetemp().parent / "dealgate-redis-7.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        client.flushdb()
+        yield client
+        client.flushdb()
+        client.close()
 
 
 @pytest.fixture

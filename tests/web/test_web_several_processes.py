@@ -10,10 +10,12 @@ DATABASE_URL, else a SQLite file shared by the processes).
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 
 import pytest
 
-from tests.web.installation import Browser, Server, api, database_env, set_up
+from tests.web.installation import Browser, Server, api, database_env, dealgate, in_django, set_up
 
 PASSWORD = "correct-horse-battery"
 LIMIT = 3  # DEALGATE_LOGIN_MAX_FAILURES for these servers
@@ -91,3 +93,38 @@ def test_failed_sign_ins_are_counted_across_processes(site):
     assert browser.sign_in(b, "alice", PASSWORD)[0] == 302
     status, page = browser.get(a, "/board/plain/")
     assert status == 200 and "Acme roll-out" in page
+
+
+FOLLOW_UP_RULE = """
+from dealgate.automation.services import create_rule
+from dealgate.pipelines.models import Pipeline
+rule = create_rule(by=None, name="Follow up", pipeline=Pipeline.objects.get(key="plain"), trigger="stage_entered",
+                   trigger_stage="second", actions=[{"type": "create_task", "title": "Follow up on {deal}", "due_in_days": 3}])
+answer = rule.pk
+"""
+
+
+def test_two_workers_run_a_rule_job_once(site):
+    """The queue is emptied first (jobs of the other tests), then a rule is added: entering Second
+    creates a follow-up task. A new deal is moved into Second through B (one job queued in the
+    database). Two `dealgate worker --batch` processes run at once: the task exists once, from one
+    rule run."""
+    a, b, seeded = site
+    env = a.env
+    dealgate(env, "worker", "--batch", "--no-scans")
+    rule = in_django(env, FOLLOW_UP_RULE)
+    rep = seeded["alice"]
+    status, deal = api(b, "POST", "/api/deals", rep, {"title": "Third order", "account": seeded["account"],
+                                                       "pipeline": "plain", "amount": "700"})
+    assert status == 201
+    assert api(b, "POST", f"/api/deals/{deal['id']}/move", rep, {"stage": "second"})[0] == 200
+    workers = [subprocess.Popen([sys.executable, "-m", "dealgate.cli", "worker", "--batch", "--no-scans"], env=env,
+                                cwd=env["DEALGATE_DATA_DIR"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+               for _ in range(2)]
+    outputs = [worker.communicate(timeout=300)[0] for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0], outputs
+    assert in_django(env, f"""
+from dealgate.automation.models import RuleRun, Task
+answer = [list(Task.objects.filter(deal_id={deal['id']}).values_list("title", flat=True)),
+          RuleRun.objects.filter(rule_id={rule}).count()]
+""") == [["Follow up on Third order"], 1]

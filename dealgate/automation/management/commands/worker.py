@@ -101,7 +101,7 @@ class Command(DealgateCommand):
                 self.start_scans_thread(scan_every=scan_every, no_scans=no_scans)
             worker.work(burst=batch, max_jobs=max_jobs, logging_level="INFO" if verbosity > 1 else "WARNING")
         except RedisError as exc:
-            raise CommandError(f"Redis at DEALGATE_REDIS_URL does not answer ({exc}); the worker did not start.") from None
+            raise CommandError(f"Redis at DEALGATE_REDIS_URL does not answer ({exc}); the worker stopped.") from None
 
 
 def requeue_abandoned(older_than: dt.timedelta) -> int:

@@ -178,10 +178,24 @@ def notify(user: Any, *, kind: str, title: str, body: str = "", deal: Deal | Non
     return note
 
 
+DEVELOPMENT_BASE_URL = "http://127.0.0.1:8000"  # where `python3 run.py` serves
+
+
+def site_url(path: str) -> str:
+    """The absolute address of a path on this site, for links that leave it (emails): DEALGATE_BASE_URL,
+    else the development server's address; "" in production without DEALGATE_BASE_URL (`dealgate check`
+    warns), so an email names what it is about instead of carrying a link that leads nowhere."""
+    base = settings.DEALGATE_BASE_URL or ("" if settings.PRODUCTION else DEVELOPMENT_BASE_URL)
+    return f"{base}{path}" if base else ""
+
+
 def _send_email(address: str, title: str, body: str, deal: Deal | None, link: str = "") -> None:
-    where = f"\n\nDeal: {deal.title} (/deals/{deal.pk}/)" if deal is not None else ""
-    if link:
-        where += f"\n\nOpen: {link}"
+    where = ""
+    if deal is not None:
+        url = site_url(f"/deals/{deal.pk}/")
+        where += f"\n\nDeal: {deal.title}" + (f"\n{url}" if url else "")
+    if link and site_url(link):
+        where += f"\n\nOpen: {site_url(link)}"
     try:
         send_mail(f"[Dealgate] {title}", f"{body}{where}".strip() or title, settings.DEFAULT_FROM_EMAIL, [address])
     except OSError:  # the in-app notification stands; a mail server outage must not fail the write

@@ -8,14 +8,48 @@ task table. `robust=True`: a queue that cannot be reached is logged, the user's 
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Iterator
 
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
 
+@dataclass
+class ImportEvents:
+    """What the deal events written during an import became (docs/decisions/016)."""
+
+    run_rules: bool
+    queued: int = 0  # events queued for the worker (run_rules)
+    held: int = 0  # events no rule will see (the default)
+
+
+_import: ContextVar[ImportEvents | None] = ContextVar("dealgate_import_events", default=None)
+
+
+@contextmanager
+def import_events(*, run_rules: bool) -> Iterator[ImportEvents]:
+    """Inside, deal events (created, moved, assigned) queue the rules only when `run_rules`: an import
+    is history from another system, not news. Counted either way, for the import's report."""
+    gate = ImportEvents(run_rules=run_rules)
+    token = _import.set(gate)
+    try:
+        yield gate
+    finally:
+        _import.reset(token)
+
+
 def deal_event(event: str, deal_id: int, occurrence: str) -> None:
     """`event` is created, moved or assigned; `occurrence` names it uniquely (e.g. history:42)."""
+    gate = _import.get()
+    if gate is not None:
+        if not gate.run_rules:
+            gate.held += 1
+            return
+        gate.queued += 1
 
     def enqueue() -> None:
         from dealgate.automation.jobs import run_rules

@@ -301,6 +301,7 @@ def update_rule(rule: Rule, *, by: Any, **changes: Any) -> Rule:
     for name, value in merged.items():
         setattr(rule, name, value)
     rule.enabled = bool(rule.enabled)
+    rule.scanned_until = rule.swept_at = None  # its next scan looks at every open deal again
     rule.save()
     after = _rule_as_logged(rule)
     record_changes(rule, [(name, before[name], after[name]) for name in RULE_PARTS], by=by)
@@ -312,7 +313,8 @@ def set_rule_enabled(rule: Rule, *, by: Any, enabled: bool) -> Rule:
     _require_admin(by)
     was = Rule.objects.filter(pk=rule.pk).values_list("enabled", flat=True).first()
     rule.enabled = bool(enabled)
-    Rule.objects.filter(pk=rule.pk).update(enabled=rule.enabled, updated_at=timezone.now())
+    Rule.objects.filter(pk=rule.pk).update(enabled=rule.enabled, updated_at=timezone.now(), scanned_until=None,
+                                           swept_at=None)  # switched back on: a full scan first
     record_changes(rule, [("enabled", was, rule.enabled)], by=by)
     return rule
 

@@ -33,6 +33,7 @@ from dealgate.audit.context import Surface, acting_from
 from dealgate.audit.services import entry as audit_entry
 from dealgate.audit.services import record, write_entries
 from dealgate.automation.events import deal_event, import_events
+from dealgate.automation.scans import rescan_in_full
 from dealgate.deals.models import (
     Account,
     Activity,
@@ -108,6 +109,7 @@ def import_file(kind: str, source: IO[bytes] | str | bytes, mapping: Mapping | s
             with (transaction.atomic(), acting_from(Surface.IMPORT, actor=by),
                   import_events(run_rules=run_rules) as events):
                 importer.write()
+                rescan_in_full()  # its rows carry the other system's dates, behind the scans' marks
             report.rule_events = events.queued if run_rules else events.held
         except IntegrityError:
             # Rows were checked against the database just before; someone wrote the same ids since.

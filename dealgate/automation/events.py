@@ -1,8 +1,9 @@
-"""What the deal services (and the signal scan) call after a write: queue the rule engine once the
-transaction commits.
+"""What the deal services (and the signal scan) call after a write: queue the rule engine.
 
-A rolled-back write queues nothing (`transaction.on_commit`); queueing is one insert into the
-task table. `robust=True`: a queue that cannot be reached is logged, the user's write stands.
+A rolled-back write queues nothing: a deal event's job row is inserted in the write's own
+transaction when the queue is the database (the default), otherwise after the commit
+(`transaction.on_commit`, `robust=True`: a queue that cannot be reached is logged, the user's write
+stands). Signal scans queue theirs after the commit.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Iterator
 
-from django.db import transaction
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +44,20 @@ def import_events(*, run_rules: bool) -> Iterator[ImportEvents]:
         _import.reset(token)
 
 
+def queue_is_in_the_database() -> bool:
+    """The database task backend keeps its queue in Dealgate's database: a job row inserted in the
+    writer's transaction commits or rolls back with it."""
+    backend = settings.TASKS["default"]
+    return backend["BACKEND"] == "django_tasks_db.DatabaseBackend" and backend.get("OPTIONS", {}).get(
+        "database", DEFAULT_DB_ALIAS) == DEFAULT_DB_ALIAS
+
+
 def deal_event(event: str, deal_id: int, occurrence: str) -> None:
-    """`event` is created, moved or assigned; `occurrence` names it uniquely (e.g. history:42)."""
+    """`event` is created, moved or assigned; `occurrence` names it uniquely (e.g. history:42).
+
+    With the database queue the job row is inserted now, inside the write's transaction: one commit
+    for the write and its job, and a rolled-back write leaves no job. Any other queue (the immediate
+    backend runs the job as it is queued) waits for the commit."""
     gate = _import.get()
     if gate is not None:
         if not gate.run_rules:
@@ -56,7 +70,10 @@ def deal_event(event: str, deal_id: int, occurrence: str) -> None:
 
         run_rules.enqueue(event, deal_id, occurrence)
 
-    transaction.on_commit(enqueue, robust=True)
+    if queue_is_in_the_database():
+        enqueue()
+    else:
+        transaction.on_commit(enqueue, robust=True)
 
 
 SIGNALS_PER_JOB = 500

@@ -97,7 +97,8 @@ def _crossed(days: int, now: dt.datetime, since: dt.datetime | None) -> Q:
 
 
 def _idle(rule: Rule, now: dt.datetime, since: dt.datetime | None) -> list[tuple[Deal, str]]:
-    deals = _candidates(rule).annotate(quiet_since=quiet_since())
+    # stage_entered_at is never empty: said to match the open deals' quiet-since index (dealgate.deals.models)
+    deals = _candidates(rule).filter(stage_entered_at__isnull=False).annotate(quiet_since=quiet_since())
     if rule.idle_days:
         limit = _crossed(rule.idle_days, now, since)
     else:  # each stage's own idle limit: the stages with the same limit together

@@ -129,8 +129,13 @@ class Deal(models.Model):
                          name="deal_board_idx"),
             # The worker's scans read open deals only, by the date that crosses their threshold
             # (idle since, expected close date): small indexes, whatever the closed history's size.
-            models.Index(quiet_since(), condition=models.Q(closed_at__isnull=True), name="deal_open_quiet_idx"),
-            models.Index(fields=["expected_close_date"], condition=models.Q(closed_at__isnull=True),
+            # The second term of each condition is one only the scans' queries imply, so no other
+            # query on open deals is planned on them (SQLite read the deal list's 50 newest open
+            # deals off the close-date index, then sorted: 1.1 s at 1,000,000 deals).
+            models.Index(quiet_since(), condition=models.Q(closed_at__isnull=True, stage_entered_at__isnull=False),
+                         name="deal_open_quiet_idx"),
+            models.Index(fields=["expected_close_date"],
+                         condition=models.Q(closed_at__isnull=True, expected_close_date__isnull=False),
                          name="deal_open_close_date_idx"),
         ]
         permissions = [("override_gate", "Can force a stage move whose criteria do not hold")]

@@ -13,10 +13,10 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name='deal',
-            index=models.Index(django.db.models.functions.comparison.Greatest('stage_entered_at', django.db.models.functions.comparison.Coalesce('last_activity_at', 'stage_entered_at')), condition=models.Q(('closed_at__isnull', True)), name='deal_open_quiet_idx'),
+            index=models.Index(django.db.models.functions.comparison.Greatest('stage_entered_at', django.db.models.functions.comparison.Coalesce('last_activity_at', 'stage_entered_at')), condition=models.Q(('closed_at__isnull', True), ('stage_entered_at__isnull', False)), name='deal_open_quiet_idx'),
         ),
         migrations.AddIndex(
             model_name='deal',
-            index=models.Index(condition=models.Q(('closed_at__isnull', True)), fields=['expected_close_date'], name='deal_open_close_date_idx'),
+            index=models.Index(condition=models.Q(('closed_at__isnull', True), ('expected_close_date__isnull', False)), fields=['expected_close_date'], name='deal_open_close_date_idx'),
         ),
     ]

@@ -221,8 +221,9 @@ if TASK_BACKEND == "rq":
     # A job whose worker was killed is moved to RQ's failed jobs after this timeout (seconds).
     RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 900}}
 # Webhook actions (docs/automation.md#webhooks): seconds to wait before each retry of a failed POST
-# (the delivery is given up after the last), and the POST's timeout. DEALGATE_BASE_URL makes the
-# deal links in payloads absolute (e.g. https://crm.example.com); empty sends paths.
+# (the delivery is given up after the last), and the POST's timeout. DEALGATE_BASE_URL (e.g.
+# https://crm.example.com) makes the links in emails and webhook payloads absolute; empty: webhooks
+# send paths, emails link to the development server or, in production, carry no link (the check warns).
 DEALGATE_WEBHOOK_RETRY_DELAYS = envintlist("DEALGATE_WEBHOOK_RETRY_DELAYS", [60, 300, 1800, 7200, 21600], minimum=0)
 DEALGATE_WEBHOOK_TIMEOUT = envint("DEALGATE_WEBHOOK_TIMEOUT", 10, minimum=1)
 DEALGATE_BASE_URL = envstr("DEALGATE_BASE_URL", "").rstrip("/")

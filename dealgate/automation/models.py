@@ -49,6 +49,10 @@ class Rule(models.Model):
     actions = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Scan rules (dealgate.automation.scans): the clock of the last finished scan, and of the last
+    # full one; the next scan looks only at what crossed its threshold since. Cleared by an edit.
+    scanned_until = models.DateTimeField(null=True, blank=True, editable=False)
+    swept_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["name", "id"]
@@ -116,6 +120,7 @@ class Task(models.Model):
         indexes = [
             models.Index(fields=["deal", "done", "due"]),
             models.Index(fields=["assignee", "done", "due"]),
+            models.Index(fields=["due"], condition=models.Q(done=False), name="task_open_due_idx"),  # overdue scan
         ]
         constraints = [models.CheckConstraint(condition=Q(deal__isnull=False) | Q(account__isnull=False),
                                               name="task_on_deal_or_account")]

@@ -178,10 +178,24 @@ def notify(user: Any, *, kind: str, title: str, body: str = "", deal: Deal | Non
     return note
 
 
+DEVELOPMENT_BASE_URL = "http://127.0.0.1:8000"  # where `python3 run.py` serves
+
+
+def site_url(path: str) -> str:
+    """The absolute address of a path on this site, for links that leave it (emails): DEALGATE_BASE_URL,
+    else the development server's address; "" in production without DEALGATE_BASE_URL (`dealgate check`
+    warns), so an email names what it is about instead of carrying a link that leads nowhere."""
+    base = settings.DEALGATE_BASE_URL or ("" if settings.PRODUCTION else DEVELOPMENT_BASE_URL)
+    return f"{base}{path}" if base else ""
+
+
 def _send_email(address: str, title: str, body: str, deal: Deal | None, link: str = "") -> None:
-    where = f"\n\nDeal: {deal.title} (/deals/{deal.pk}/)" if deal is not None else ""
-    if link:
-        where += f"\n\nOpen: {link}"
+    where = ""
+    if deal is not None:
+        url = site_url(f"/deals/{deal.pk}/")
+        where += f"\n\nDeal: {deal.title}" + (f"\n{url}" if url else "")
+    if link and site_url(link):
+        where += f"\n\nOpen: {site_url(link)}"
     try:
         send_mail(f"[Dealgate] {title}", f"{body}{where}".strip() or title, settings.DEFAULT_FROM_EMAIL, [address])
     except OSError:  # the in-app notification stands; a mail server outage must not fail the write
@@ -287,6 +301,7 @@ def update_rule(rule: Rule, *, by: Any, **changes: Any) -> Rule:
     for name, value in merged.items():
         setattr(rule, name, value)
     rule.enabled = bool(rule.enabled)
+    rule.scanned_until = rule.swept_at = None  # its next scan looks at every open deal again
     rule.save()
     after = _rule_as_logged(rule)
     record_changes(rule, [(name, before[name], after[name]) for name in RULE_PARTS], by=by)
@@ -298,7 +313,8 @@ def set_rule_enabled(rule: Rule, *, by: Any, enabled: bool) -> Rule:
     _require_admin(by)
     was = Rule.objects.filter(pk=rule.pk).values_list("enabled", flat=True).first()
     rule.enabled = bool(enabled)
-    Rule.objects.filter(pk=rule.pk).update(enabled=rule.enabled, updated_at=timezone.now())
+    Rule.objects.filter(pk=rule.pk).update(enabled=rule.enabled, updated_at=timezone.now(), scanned_until=None,
+                                           swept_at=None)  # switched back on: a full scan first
     record_changes(rule, [("enabled", was, rule.enabled)], by=by)
     return rule
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Coalesce, Greatest
 
 from dealgate.people.models import Team
 from dealgate.pipelines.models import LostReason, Pipeline, Stage
@@ -69,6 +70,12 @@ class Source(models.TextChoices):
 
 
 # What `flags.with_date_flags` reads besides the board's columns; kept in the board index.
+# When a deal last showed life: the later of entering its stage and its last activity. The idle
+# scan (dealgate.automation.scans) asks for open deals by this, off the partial index below.
+def quiet_since() -> Greatest:
+    return Greatest("stage_entered_at", Coalesce("last_activity_at", "stage_entered_at"))
+
+
 BOARD_FLAG_COLUMNS = ["next_step_due", "close_date_slips", "stage_entered_at", "last_activity_at", "next_step"]
 
 
@@ -120,6 +127,16 @@ class Deal(models.Model):
             models.Index(fields=["pipeline", "stage", "expected_close_date", "-id", "amount", "currency",
                                  "probability_override", "owner", "team", *BOARD_FLAG_COLUMNS],
                          name="deal_board_idx"),
+            # The worker's scans read open deals only, by the date that crosses their threshold
+            # (idle since, expected close date): small indexes, whatever the closed history's size.
+            # The second term of each condition is one only the scans' queries imply, so no other
+            # query on open deals is planned on them (SQLite read the deal list's 50 newest open
+            # deals off the close-date index, then sorted: 1.1 s at 1,000,000 deals).
+            models.Index(quiet_since(), condition=models.Q(closed_at__isnull=True, stage_entered_at__isnull=False),
+                         name="deal_open_quiet_idx"),
+            models.Index(fields=["expected_close_date"],
+                         condition=models.Q(closed_at__isnull=True, expected_close_date__isnull=False),
+                         name="deal_open_close_date_idx"),
         ]
         permissions = [("override_gate", "Can force a stage move whose criteria do not hold")]
 

@@ -42,6 +42,8 @@ class ImportReport:
     changes: list[str] = field(default_factory=list)
     written: bool = False
     seconds: float = 0.0
+    run_rules: bool = False  # the rows' events run the automation rules (docs/decisions/016)
+    rule_events: int = 0  # events written: queued for the rules (run_rules) or held from them
 
     @property
     def bad_rows(self) -> list[int]:
@@ -60,6 +62,7 @@ class ImportReport:
             "accounts_created": self.accounts_created, "history_rows": self.history_rows,
             "users_created": self.users_created, "users_to_create": self.users_to_create, "errors": [e.as_dict() for e in self.errors],
             "warnings": self.warnings, "changes": self.changes, "seconds": round(self.seconds, 3),
+            "run_rules": self.run_rules, "rule_events": self.rule_events, "rules": self.rules_line(),
         }
 
     def summary(self) -> str:
@@ -78,7 +81,21 @@ class ImportReport:
                   + (f"; users created: {', '.join(self.users_created)}" if self.users_created else "")
                   + (f"; new sales reps: {', '.join(self.users_to_create)}"
                      if self.users_to_create and not self.users_created else ""))
-        return f"{head}\n{counts}."
+        rules = self.rules_line()
+        return f"{head}\n{counts}." + (f"\n{rules}" if rules else "")
+
+    def rules_line(self) -> str:
+        """What the automation rules do with the rows (docs/decisions/016), in a sales team's words."""
+        if self.blocked or self.kind != "deals" or not (self.created or self.updated):
+            return ""
+        if self.run_rules:
+            if self.dry_run:
+                return "Rules: would run for these rows, as if the deals were entered in the app."
+            return (f"Rules: {plural(self.rule_events, 'change')} (new deals, stage changes, new owners) "
+                    "sent to the automation rules; the worker runs them next.")
+        return ("Rules: not run for these rows, so nobody is notified about imported deals or owners; "
+                "choose Run automation rules (--run-rules) to run them. Stale-deal and close-date rules "
+                "include the imported open deals from the worker's next check.")
 
     def as_text(self, max_errors: int = 50) -> str:
         lines = [self.summary()]

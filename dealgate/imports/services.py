@@ -32,6 +32,8 @@ from django.utils import timezone
 from dealgate.audit.context import Surface, acting_from
 from dealgate.audit.services import entry as audit_entry
 from dealgate.audit.services import record, write_entries
+from dealgate.automation.events import deal_event, import_events
+from dealgate.automation.scans import rescan_in_full
 from dealgate.deals.models import (
     Account,
     Activity,
@@ -72,14 +74,18 @@ NEW = "(new)"  # stands for the id of a user or account the import will create
 
 def import_file(kind: str, source: IO[bytes] | str | bytes, mapping: Mapping | str | dict[str, Any], *,
                 by: Any = None, dry_run: bool = False, skip_bad_rows: bool = False, create_users: bool = False,
-                pipeline: str | None = None) -> ImportReport:
+                pipeline: str | None = None, run_rules: bool = False) -> ImportReport:
     """Import one CSV file of `kind` rows. Returns the report; writes nothing when any row is bad
     (unless `skip_bad_rows`) or when `dry_run`. Raises MappingInvalid for a wrong mapping and
-    NotAllowed for a user who may not import (`by=None` is the system, e.g. the CLI)."""
+    NotAllowed for a user who may not import (`by=None` is the system, e.g. the CLI).
+
+    `run_rules`: the rows' events (deal created, entered a stage, won, lost, assigned) run the
+    automation rules as if typed in the app; by default they run none (docs/decisions/016). The
+    worker's scans (idle, close date passed) see imported open deals either way."""
     if isinstance(source, str):
         with open(source, "rb") as handle:
             return import_file(kind, handle, mapping, by=by, dry_run=dry_run, skip_bad_rows=skip_bad_rows,
-                               create_users=create_users, pipeline=pipeline)
+                               create_users=create_users, pipeline=pipeline, run_rules=run_rules)
     started = time.perf_counter()
     if by is not None and role_of(by) not in (Role.MANAGER, Role.ADMIN):
         raise NotAllowed("Only managers and admins may import data.")
@@ -94,14 +100,17 @@ def import_file(kind: str, source: IO[bytes] | str | bytes, mapping: Mapping | s
         mapping = load_mapping(mapping, kind)
     if pipeline:
         mapping.pipeline = pipeline
-    report = ImportReport(kind=kind, dry_run=dry_run, skip_bad_rows=skip_bad_rows)
+    report = ImportReport(kind=kind, dry_run=dry_run, skip_bad_rows=skip_bad_rows, run_rules=run_rules)
     table = open_table(source, delimiter=mapping.delimiter, encoding=mapping.encoding)
     importer = IMPORTERS[kind](mapping, report, create_users=create_users, by=by)
     importer.read(table)
     if not report.blocked and not dry_run:
         try:
-            with transaction.atomic(), acting_from(Surface.IMPORT, actor=by):
+            with (transaction.atomic(), acting_from(Surface.IMPORT, actor=by),
+                  import_events(run_rules=run_rules) as events):
                 importer.write()
+                rescan_in_full()  # its rows carry the other system's dates, behind the scans' marks
+            report.rule_events = events.queued if run_rules else events.held
         except IntegrityError:
             # Rows were checked against the database just before; someone wrote the same ids since.
             raise Conflict("Records with the same external ids were written while this import ran; nothing "
@@ -800,6 +809,7 @@ class DealImporter(Importer):
             moves: dict[int, list[tuple]] = {}
             for hid, (deal, _, stage, kind, at, _, amount, currency, probability, *_) in zip(history_ids, history):
                 moves.setdefault(deal, []).append((at, hid, kind, stage, probability, amount, currency))
+                deal_event("created" if kind == MoveKind.CREATED else "moved", deal, f"history:{hid}")
             write_new_deals({pk: self._span_facts(plan) for plan, pk in zip(chunk, ids)}, moves)
             write_entries([audit_entry(None, "created", by=None, object_type="deal", object_id=pk, name=plan.title,
                                        field="stage", after=plan.stage.name) for plan, pk in zip(chunk, ids)])
@@ -906,9 +916,11 @@ def record_imported_move(deal: Deal, to_stage: Stage, *, by: Any, at: dt.datetim
         deal.stage, deal.version = to_stage, locked.version
         record(locked, kind if kind in ("won", "lost", "reopened") else "moved", by=None, field="stage",
                before=from_stage.name, after=to_stage.name, note=f"imported, dated {at:%Y-%m-%d}")
-        return StageHistory.objects.create(
+        row = StageHistory.objects.create(
             deal=locked, from_stage=from_stage, to_stage=to_stage, kind=kind, at=at, by=by, amount=locked.amount,
             currency=locked.currency, probability=locked.effective_probability, imported=True)
+        deal_event("moved", locked.pk, f"history:{row.pk}")  # held unless the import runs the rules
+        return row
 
 
 def latest_moves(deal_ids: Iterable[int]) -> dict[int, dt.datetime]:

@@ -166,6 +166,7 @@ def map_columns(request: HttpRequest, token: str) -> HttpResponse:
                         kind, handle, mapping, by=request.user, dry_run=request.POST.get("action") != "import",
                         skip_bad_rows=bool(request.POST.get("skip_bad_rows")),
                         create_users=bool(request.POST.get("create_users")),
+                        run_rules=kind == "deals" and bool(request.POST.get("run_rules")),
                     )
             except DealgateError as exc:
                 error = exc.message
@@ -179,6 +180,7 @@ def map_columns(request: HttpRequest, token: str) -> HttpResponse:
         "preview": preview, "advanced": json.dumps(advanced, indent=2), "report": report,
         "error": error or read_error, "errors": report.errors[:200] if report else [],
         "skip_bad_rows": request.POST.get("skip_bad_rows"), "create_users": request.POST.get("create_users"),
+        "run_rules": request.POST.get("run_rules"),
         "may_create_users": role_of(request.user) == Role.ADMIN,  # as in the app: only admins add users
     })
 

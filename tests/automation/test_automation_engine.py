@@ -32,6 +32,17 @@ def test_it_queues_rules_only_when_the_move_commits(world, make_deal):
     assert DBTaskResult.objects.count() == queued + 1
 
 
+def test_with_the_database_queue_the_job_is_written_in_the_moves_own_transaction(world, make_deal):
+    """One commit for the move and its job: the job row exists before the commit (the worker sees it
+    only after), and a rolled-back move takes it away (the test above)."""
+    deal = make_deal(amount=1000)
+    queued = DBTaskResult.objects.count()
+    with transaction.atomic():
+        _enter_propose(deal, world)
+        assert DBTaskResult.objects.count() == queued + 1
+    assert DBTaskResult.objects.count() == queued + 1
+
+
 def test_it_creates_the_follow_up_task_when_a_deal_enters_the_stage(world, make_deal, make_rule, run_worker):
     rule = make_rule(trigger="stage_entered", trigger_stage="propose", actions=[follow_up(3)])
     deal = make_deal(title="Acme roll-out", amount=1000)

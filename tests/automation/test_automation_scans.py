@@ -77,3 +77,61 @@ def test_worker_batch_runs_the_scans_on_the_given_clock(world, pipeline, make_de
     call_command("worker", "--batch", "--interval", "0", "--now", later(8).isoformat())
     call_command("worker", "--batch", "--interval", "0", "--now", later(9).isoformat())
     assert [n.title for n in Notification.objects.exclude(kind="review")] == ["Acme went quiet"]
+
+
+def _backdate(deal, days: float) -> None:
+    """A write that puts the deal's quiet spell behind the scans' mark (as a raw data fix would)."""
+    from dealgate.deals.models import Deal
+
+    Deal.objects.filter(pk=deal.pk).update(stage_entered_at=timezone.now() - dt.timedelta(days=days))
+
+
+def test_a_scan_after_the_first_looks_only_at_what_crossed_its_threshold_since(world, pipeline, make_deal):
+    """Idle 3 days. 2.6 d: the first (full) scan, nothing idle yet; mark 2.6 d. Globex is then
+    backdated 10 days: idle since long before the mark. 2.8 d: window [2.6 d - 5 min - 3 d, 2.8 d - 3 d)
+    = quiet since in [-0.4 d - 5 min, -0.2 d): neither deal (Acme quiet since 0, Globex since -10 d).
+    3.2 d: window [-0.2 d - 5 min, 0.2 d): Acme. 3.7 d: more than a day after the last full scan
+    (2.6 d), so the daily sweep: Globex, whose crossing no window saw."""
+    from dealgate.automation.models import Rule
+
+    services.create_rule(by=None, name="Quiet 3 days", trigger="deal_idle", idle_days=3, pipeline=pipeline,
+                         actions=ALERT)
+    make_deal(title="Acme")
+    globex = make_deal(title="Globex")
+    assert run_scans(later(2.6)) == 0
+    rule = Rule.objects.get()
+    assert rule.scanned_until == rule.swept_at and rule.swept_at > later(2.5)
+    _backdate(globex, 10)
+    assert run_scans(later(2.8)) == 0  # the full scan before this change would have alerted Globex here
+    assert run_scans(later(3.2)) == 1
+    assert run_scans(later(3.7)) == 1
+    assert sorted(n.title for n in Notification.objects.all()) == ["Acme went quiet", "Globex went quiet"]
+
+
+def test_an_edited_or_reenabled_rule_scans_every_open_deal_next(world, pipeline, make_deal):
+    """After a rule changes, the deals behind its old mark are looked at on the next scan."""
+    rule = services.create_rule(by=None, name="Quiet 3 days", trigger="deal_idle", idle_days=3, pipeline=pipeline,
+                                actions=ALERT)
+    deal = make_deal(title="Acme")
+    assert run_scans(later(0.5)) == 0
+    _backdate(deal, 10)
+    assert run_scans(later(0.6)) == 0  # behind the mark
+    services.update_rule(rule, by=None, name="Quiet for 3 days")
+    assert run_scans(later(0.7)) == 1
+    other = make_deal(title="Globex")
+    assert run_scans(later(0.8)) == 0
+    services.set_rule_enabled(rule, by=None, enabled=False)
+    _backdate(other, 10)
+    services.set_rule_enabled(rule, by=None, enabled=True)
+    assert run_scans(later(0.9)) == 1
+
+
+def test_a_scan_on_an_earlier_clock_looks_at_everything_and_keeps_the_later_mark(world, pipeline, make_deal):
+    from dealgate.automation.models import Rule
+
+    services.create_rule(by=None, name="Quiet 3 days", trigger="deal_idle", idle_days=3, pipeline=pipeline,
+                         actions=ALERT)
+    make_deal(title="Acme")
+    assert run_scans(later(5)) == 1
+    assert run_scans(later(4)) == 0  # the same spell, already handled
+    assert Rule.objects.get().scanned_until > later(4.9)

@@ -10,6 +10,17 @@ from dealgate.pipelines.services import create_pipeline_from_template
 
 DATA = Path(__file__).parent / "data"
 
+# A small deals file's columns and its mapping onto the test pipeline (tests/conftest.py).
+DEALS_HEADER = "id,name,company,owner,stage,amount,created,closed,lost_reason\n"
+DEALS_MAPPING = {
+    "external_id": "id",
+    "columns": {"name": "title", "company": "account", "owner": "owner", "stage": "stage", "amount": "amount",
+                "created": "created_at", "closed": "closed_at", "lost_reason": "lost_reason"},
+    "pipeline": "test",
+    "stages": {"Qualified": "qualify", "Proposal sent": "propose", "Signed": "won", "Dead": "lost"},
+    "date_formats": ["%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y %H:%M"],
+}
+
 
 @pytest.fixture
 def b2b7(db):

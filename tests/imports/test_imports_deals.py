@@ -12,16 +12,9 @@ from dealgate.deals.models import Account, Deal, FieldChange, StageHistory
 from dealgate.errors import NotAllowed
 from dealgate.imports.mappings import MappingInvalid
 from dealgate.imports.services import import_file
+from tests.imports.conftest import DEALS_HEADER as HEADER
+from tests.imports.conftest import DEALS_MAPPING as MAPPING
 
-HEADER = "id,name,company,owner,stage,amount,created,closed,lost_reason\n"
-MAPPING = {
-    "external_id": "id",
-    "columns": {"name": "title", "company": "account", "owner": "owner", "stage": "stage", "amount": "amount",
-                "created": "created_at", "closed": "closed_at", "lost_reason": "lost_reason"},
-    "pipeline": "test",
-    "stages": {"Qualified": "qualify", "Proposal sent": "propose", "Signed": "won", "Dead": "lost"},
-    "date_formats": ["%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y %H:%M"],
-}
 GOOD = (
     "D-1,Acme,Acme Corp,alice,Qualified,1000,2026-01-10,,\n"
     "D-2,Globex,Globex,bob,Proposal sent,2500.50,11/01/2026,,\n"

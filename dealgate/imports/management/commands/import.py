@@ -27,6 +27,9 @@ class Command(DealgateCommand):
         parser.add_argument("--skip-bad-rows", action="store_true", help="import the good rows, report the bad ones")
         parser.add_argument("--create-users", action="store_true",
                             help="create owners the file names but Dealgate does not know, as sales reps")
+        parser.add_argument("--run-rules", action="store_true",
+                            help="deals: run the automation rules for the imported rows (new deal, stage entered, "
+                                 "won, lost, new owner) as if entered in the app; by default they run none")
         parser.add_argument("--create-accounts", action="store_true",
                             help="orders and quotes: create accounts the file names but Dealgate does not know")
         parser.add_argument("--max-errors", type=int, default=50, help="problems to print (default 50)")
@@ -34,7 +37,7 @@ class Command(DealgateCommand):
         add_user_argument(parser)
 
     def handle(self, *args, kind, file, mapping, pipeline, dry_run, skip_bad_rows, create_users, create_accounts,
-               max_errors, as_json, user, **options):
+               max_errors, as_json, user, run_rules, **options):
         try:
             with open(file, "rb") as handle:
                 if kind in ERP_IMPORTERS:
@@ -43,7 +46,7 @@ class Command(DealgateCommand):
                 else:
                     report = import_file(kind, handle, mapping, by=acting_user(user), dry_run=dry_run,
                                          skip_bad_rows=skip_bad_rows, create_users=create_users,
-                                         pipeline=pipeline or None)
+                                         pipeline=pipeline or None, run_rules=run_rules)
         except FileNotFoundError:
             raise CommandError(f"No file {file!r}.") from None
         except OSError as exc:

@@ -797,7 +797,11 @@ class BottleneckStageOut(Schema):
     open_age_median: float | None
     open_deals: int
     open_amount: AmountText
-    trailing_conversion: float | None
+    window_days: int = Field(description="Conversion is compared at the same age: within this many days of entry.")
+    aged_entered: int = Field(description="Deals that entered the stage this period at least window_days before.")
+    aged_advanced: int
+    aged_conversion: float | None = Field(description="Share of aged_entered that moved on within window_days.")
+    trailing_conversion: float | None = Field(description="The same share in the trailing span.")
     trailing_entered: int
     trailing_median_days: float | None
     conversion_change: float | None
@@ -810,6 +814,7 @@ class BottlenecksOut(Schema):
     as_of: dt.datetime
     currency: str
     trailing: str = Field(description="The span the stages are compared with.")
+    window_days: int = Field(description="Days after entering a stage over which conversion is compared.")
     sentences: list[str]
     stages: list[BottleneckStageOut]
 

@@ -83,9 +83,9 @@ class Command(DealgateCommand):
                 self.stdout.write(f"\n{by}: {label}")
             for sentence in r["sentences"]:
                 self.stdout.write(f"* {sentence}")
-            headers = ["Stage", "Conversion", f"Trailing ({r['trailing']})", "Median d", "Trailing median d",
-                       "Open", "Share of open"]
-            body = [[s["stage"], fmt_pct(s["conversion"]), fmt_pct(s["trailing_conversion"]),
+            headers = ["Stage", f"Moved on in {r['window_days']} d", f"Trailing ({r['trailing']})", "Median d",
+                       "Trailing median d", "Open", "Share of open"]
+            body = [[s["stage"], fmt_pct(s["aged_conversion"]), fmt_pct(s["trailing_conversion"]),
                      fmt_days(s["median_days"]), fmt_days(s["trailing_median_days"]), f"{s['open_deals']:,}",
                      fmt_pct(s["open_share"])] for s in r["stages"]]
             self.stdout.write(table(headers, body, right=range(1, 7)))

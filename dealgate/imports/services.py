@@ -408,6 +408,10 @@ class Importer:
         plan.bad = True
 
 
+# Where a new deal's created date comes from (ImportReport.created_dates).
+CREATED, ENTERED, CLOSED = "created date", "the day they entered their stage", "their closed date"
+
+
 @dataclass(slots=True)
 class DealPlan:
     row: int
@@ -425,6 +429,7 @@ class DealPlan:
     lost_reason_id: int | None
     lost_note: str
     entered: dt.datetime | None = None  # the file's stage_entered_at, if it gives one
+    created_from: str | None = CREATED  # which of the row's dates the created date is (None: none)
     existing: dict[str, Any] | None = None
     changes: dict[str, Any] = field(default_factory=dict)
     bad: bool = False
@@ -597,10 +602,15 @@ class DealImporter(Importer):
         if stage is not None and closed and closed_at is None and not (row.get("closed_at") or row.get("close_date")):
             row.error("closed_at" if row.mapped("closed_at") else "close_date",
                       f"a {stage.kind} deal needs the date it closed: map a column to closed_at or close_date", "")
-        created_at = created_at or closed_at or self.now
+        entered = row.parse("stage_entered_at", self.dates.datetime) if not closed else None
+        created_from = CREATED if created_at else None
+        if created_at is None:
+            # The import day would make the deal look new: it would not count as open in the past
+            # (issue 15). The earliest date the row gives stands in; a new deal without any is refused.
+            created_at, created_from = min(((d, why) for d, why in ((entered, ENTERED), (closed_at, CLOSED)) if d),
+                                           default=(self.now, None), key=lambda pair: pair[0])
         if closed_at and created_at > closed_at:
             row.error("created_at", f"is after the closed date {closed_at:%Y-%m-%d}")
-        entered = row.parse("stage_entered_at", self.dates.datetime) if not closed else None
         if entered and entered < created_at:
             row.error("stage_entered_at", f"is before the created date {created_at:%Y-%m-%d}")
         lost_reason_id, lost_note = None, ""
@@ -623,7 +633,7 @@ class DealImporter(Importer):
             row=row.number, pk=pk, external_id=external_id, title=title, pipeline=pipeline, stage=stage,
             account=account, owner=owner, values=values, created_at=created_at,
             stage_entered_at=closed_at if closed else (entered or created_at), closed_at=closed_at if closed else None,
-            lost_reason_id=lost_reason_id, lost_note=lost_note, entered=entered,
+            lost_reason_id=lost_reason_id, lost_note=lost_note, entered=entered, created_from=created_from,
         )
 
     def _custom_values(self, row: Row) -> dict[str, Any]:
@@ -673,6 +683,11 @@ class DealImporter(Importer):
                 continue
             if plan.existing is None:
                 self._check_create(plan)
+                if plan.created_from is None:
+                    self.fail_plan(plan, "created_at", "",
+                                   "a new deal needs the date it was created, and this row gives no date to take "
+                                   "it from (created, stage entered or closed): dated today it would not count as "
+                                   "open in the past; map a column to created_at or stage_entered_at")
                 if not plan.bad:
                     self.accounts.plan(plan.account, None if isinstance(plan.owner, tuple) else plan.owner.pk)
                 continue
@@ -690,6 +705,8 @@ class DealImporter(Importer):
         for plan in self.plans:
             if plan.existing is None:
                 self.report.created += 1
+                dated = self.report.created_dates
+                dated[plan.created_from] = dated.get(plan.created_from, 0) + 1
             elif plan.changes:
                 self.report.updated += 1
             else:

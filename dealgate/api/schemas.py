@@ -728,10 +728,20 @@ class PeriodMetricsOut(Schema):
     attainment: float | None = Field(description="Won amount / quota (0.8 = 80%); null without a quota.")
 
 
+class LeftOutOut(Schema):
+    currency: str
+    deals: int
+
+
+LEFT_OUT = Field(description="Deals left out because they are in another currency, most first: ask for their "
+                             "currency to see them.")
+
+
 class MetricsOut(Schema):
     period: str
     as_of: dt.datetime
     currency: str
+    left_out: list[LeftOutOut] = LEFT_OUT
     metrics: PeriodMetricsOut
 
 
@@ -773,6 +783,7 @@ class ForecastOut(Schema):
     period: str
     as_of: dt.datetime
     currency: str
+    left_out: list[LeftOutOut] = LEFT_OUT
     methods: dict[Literal["weighted", "historical", "time-aware"], ForecastMethodOut]
     categories: list[ForecastCategoryOut]
     probabilities: list[StageProbabilityOut]
@@ -813,6 +824,7 @@ class BottlenecksOut(Schema):
     period: str
     as_of: dt.datetime
     currency: str
+    left_out: list[LeftOutOut] = LEFT_OUT
     trailing: str = Field(description="The span the stages are compared with.")
     window_days: int = Field(description="Days after entering a stage over which conversion is compared.")
     sentences: list[str]

@@ -66,7 +66,7 @@ def test_generic_mapping_reads_dealgates_own_columns(world, pipeline):
 
 @pytest.mark.parametrize("name", ready_mapping_names())
 def test_every_ready_mapping_is_itself_valid(name, db):
-    kind = next((k for k in ("accounts", "contacts", "activities") if name.endswith(k)), "deals")
+    kind = next((k for k in ("accounts", "contacts", "activities", "stage-history") if name.endswith(k)), "deals")
     assert load_mapping(name, kind).columns
 
 

@@ -1396,7 +1396,10 @@ class StageHistoryImporter(Importer):
                 history.setdefault(deal_id, []).append((at, stage_id))
         zone = self.dates.zone
         for plan in sorted(self.plans, key=lambda p: (p.deal["id"], p.entered_at)):
-            rows = history.get(plan.deal["id"], [])
+            rows = history.get(plan.deal["id"])
+            if not rows:  # a deal always has its created row; without one there is nothing to place it in
+                self.fail_plan(plan, "stage", plan.stage_text, "the deal has no stage history to add to")
+                continue
             same_time = [stage_id for at, stage_id in rows if at == plan.entered_at]
             if plan.stage.pk in same_time:
                 plan.known = True

@@ -102,6 +102,11 @@ def test_a_stage_history_file_fills_in_the_path_between_creation_and_the_close(w
                     ("negotiate", "forward", True, "dave"), ("won", "won", True, None)]
     assert list(StageHistory.objects.filter(deal__external_id="W-2").order_by("at")
                 .values_list("to_stage__key", flat=True)) == ["qualify", "propose", "negotiate"]
+    from dealgate.audit.models import AuditEntry
+
+    entries = {e.object_name: (e.surface, e.by.username, e.after)
+               for e in AuditEntry.objects.filter(field="stage history").select_related("by")}
+    assert entries == {"W-1": ("import", "dave", "Propose > Negotiate"), "W-2": ("import", "dave", "Propose")}
     again = import_file("stage-history", csv_file(STAGES + "W-1,propose,2026-01-21\n"), "generic", by=world.dave)
     assert (again.created, again.unchanged) == (0, 1)
 

@@ -41,6 +41,16 @@ def scope_from(options: dict[str, Any]) -> Scope:
     return scope_for(acting_user(options.get("user") or ""), **cuts)
 
 
+def print_left_out(stdout: Any, scope: Scope) -> list[dict[str, Any]]:
+    """Say which deals the figures leave out for their currency (dealgate.analytics.left_out); returns them."""
+    from dealgate.analytics.left_out import left_out_sentence, other_currencies
+
+    rows = other_currencies(scope)
+    if rows:
+        stdout.write(left_out_sentence(rows, scope.currency) + "\n")
+    return rows
+
+
 def known_team(name: str) -> Any:
     """The team with this name, or a refusal naming the teams there are."""
     from dealgate.people.models import Team

@@ -262,34 +262,78 @@ def trailing(period: Period, count: int = 4) -> Period:
     return Period(f"{count} periods before {period.label}", first.start, period.start, period.months * count)
 
 
+# Conversion is compared at the same age: within this many days of entering the stage, counting only
+# the deals that entered it at least that long before the as-of instant (decision 028). A month is
+# compared over a shorter window, or a month in progress would have no deal old enough.
+SAME_AGE_DAYS = 30
+SAME_AGE_DAYS_MONTH = 10
+
+
+def same_age_days(period: Period) -> int:
+    return SAME_AGE_DAYS_MONTH if period.months == 1 else SAME_AGE_DAYS
+
+
+@figure
+def conversion_within(scope: Scope, window: Period, cutoff: dt.datetime, days: int) -> dict[int, dict[str, Any]]:
+    """Per open stage, the deals that first entered it in `window` and at least `days` days before
+    the cutoff: how many reached a later stage (won included) less than `days` days after entering.
+
+    Every deal counted has had the same `days` days to move on, all of them before the cutoff, so a
+    period in progress is measured like a finished one: its recent entrants, who have not had the
+    time yet, are left out instead of counted as stuck."""
+    last_entry = min(window.end, cutoff - dt.timedelta(days=days))
+    if last_entry <= window.start:
+        return {}
+    source, where, params = spans(scope)
+    params.update(start=ts(window.start), end=ts(last_entry), days=days)
+    rows = fetch(f"""
+SELECT s.stage_id, COUNT(*) AS entered,
+  SUM(CASE WHEN s.next_advance_at IS NOT NULL AND {days_between('s.starts_at', 's.next_advance_at')} < %(days)s
+      THEN 1 ELSE 0 END) AS advanced
+FROM {source}
+WHERE {where} AND s.starts_at >= %(start)s AND s.starts_at < %(end)s
+  AND s.history_id IS NOT NULL AND s.stage_kind = 'open'
+  AND (s.prev_entry_at IS NULL OR s.prev_entry_at < %(start)s)
+GROUP BY s.stage_id""", params)
+    return {row["stage_id"]: {"entered": int(row["entered"]), "advanced": int(row["advanced"] or 0),
+                              "conversion": formulas.ratio(int(row["advanced"] or 0), int(row["entered"]))}
+            for row in rows}
+
+
 def bottlenecks(scope: Scope, period: Period, cutoff: dt.datetime,
                 funnel_rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Where the pipeline is stuck, in words with the numbers behind them.
 
-    Three readings per open stage: conversion this period against the four periods before (each
-    measured with what was known at the end of its own window), median time in stage against the
-    same trailing span, and where open deals pile up now.
+    Three readings per open stage: conversion at the same age this period against the four periods
+    before (`conversion_within`: moved on within N days of entering, of the deals that entered at
+    least N days before the cutoff), median time in stage against the same trailing span (each
+    measured with what was known at the end of its own window), and where open deals pile up now.
     """
     before = trailing(period)
+    days = same_age_days(period)
     now_rows = {r["stage_id"]: r for r in (funnel_rows if funnel_rows is not None else funnel(scope, period, cutoff))}
-    past_conv = conversion(scope, before, before.end)
+    aged_now = conversion_within(scope, period, cutoff, days)
+    aged_past = conversion_within(scope, before, cutoff, days)
     past_time = time_in_stage(scope, before, before.end, open_ages=False)
     total_open = sum(r["open_deals"] for r in now_rows.values()) or 0
     stages = []
     for stage_id, row in now_rows.items():
-        past_c = past_conv.get(stage_id, {})
+        now_c, past_c = aged_now.get(stage_id, {}), aged_past.get(stage_id, {})
         past_t = past_time.get(stage_id, {})
+        aged, past = now_c.get("conversion"), past_c.get("conversion")
         stages.append({
             **row,
-            "trailing_conversion": past_c.get("conversion"), "trailing_entered": past_c.get("entered", 0),
+            "window_days": days, "aged_entered": now_c.get("entered", 0), "aged_advanced": now_c.get("advanced", 0),
+            "aged_conversion": aged,
+            "trailing_conversion": past, "trailing_entered": past_c.get("entered", 0),
             "trailing_median_days": past_t.get("median"),
-            "conversion_change": (row["conversion"] - past_c["conversion"])
-            if row["conversion"] is not None and past_c.get("conversion") is not None else None,
+            "conversion_change": aged - past if aged is not None and past is not None else None,
             "median_change_days": (row["median_days"] - past_t["median"])
             if row["median_days"] is not None and past_t.get("median") is not None else None,
             "open_share": formulas.ratio(row["open_deals"], total_open),
         })
-    return {"stages": stages, "sentences": _bottleneck_sentences(stages), "trailing": before.label}
+    return {"stages": stages, "sentences": _bottleneck_sentences(stages, days), "trailing": before.label,
+            "window_days": days}
 
 
 def insights(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[str, Any]:
@@ -301,7 +345,8 @@ def insights(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[str, Any
         lambda: time_in_stage(scope, before, before.end, open_ages=False),
         lambda: time_in_stage(scope, period, cutoff),
         lambda: waterfall_flows(scope, period, cutoff),
-        lambda: conversion(scope, before, before.end),
+        lambda: conversion_within(scope, before, cutoff, same_age_days(period)),
+        lambda: conversion_within(scope, period, cutoff, same_age_days(period)),
         lambda: pipeline_by_stage(scope, period.start),
         lambda: outcomes(scope, period, cutoff),
         lambda: conversion(scope, period, cutoff),
@@ -325,21 +370,26 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.0f}%"
 
 
-def _bottleneck_sentences(stages: list[dict[str, Any]]) -> list[str]:
+def _bottleneck_sentences(stages: list[dict[str, Any]], days: int = SAME_AGE_DAYS) -> list[str]:
     sentences = []
-    comparable = [s for s in stages if s["conversion_change"] is not None and s["entered"] >= MIN_COHORT
+    comparable = [s for s in stages if s["conversion_change"] is not None and s["aged_entered"] >= MIN_COHORT
                   and s["trailing_entered"] >= MIN_COHORT]
     if comparable:
         worst = min(comparable, key=lambda s: s["conversion_change"])
         if worst["conversion_change"] <= -MIN_CONVERSION_DROP:
             sentences.append(
-                f"{worst['stage']} converts worst against its own history: {_pct(worst['conversion'])} of the "
-                f"{worst['entered']:,} deals that entered it this period moved on, against "
-                f"{_pct(worst['trailing_conversion'])} of {worst['trailing_entered']:,} in the four periods before."
+                f"{worst['stage']} converts worst against its own history: {_pct(worst['aged_conversion'])} of the "
+                f"{worst['aged_entered']:,} deals that entered it this period at least {days} days ago moved on "
+                f"within {days} days, against {_pct(worst['trailing_conversion'])} of "
+                f"{worst['trailing_entered']:,} in the four periods before (deals compared at the same age)."
             )
         else:
             sentences.append(f"No stage converts {MIN_CONVERSION_DROP * 100:.0f} points or more below its own "
-                             "history in the four periods before.")
+                             f"history in the four periods before, comparing deals {days} days after they "
+                             "entered a stage.")
+    elif any(s["entered"] >= MIN_COHORT > s["aged_entered"] and s["trailing_entered"] >= MIN_COHORT for s in stages):
+        sentences.append(f"Too early to compare conversion: fewer than {MIN_COHORT} deals entered any stage this "
+                         f"period at least {days} days ago, and newer ones have not had the time to move on.")
     slower = [s for s in stages if s["median_change_days"] is not None and s["stays"] >= MIN_COHORT]
     if slower:
         slowest = max(slower, key=lambda s: s["median_change_days"])

@@ -26,11 +26,13 @@ from django.views.decorators.http import require_POST
 from dealgate.analytics import charts, forecast, metrics
 from dealgate.analytics.backtest import backtest
 from dealgate.analytics.history import Scope, scope_for
+from dealgate.analytics.left_out import other_currencies
 from dealgate.analytics.periods import Period, parse_as_of, parse_period, period_containing
 from dealgate.analytics.together import together
 from dealgate.analytics.signal_conversion import signal_conversion
 from dealgate.analytics.models import ProbabilityAdoption
 from dealgate.analytics.services import adopt_probability, may_manage_quotas, revert_adoption
+from dealgate.deals.currencies import is_currency_code
 from dealgate.deals.models import Source
 from dealgate.errors import DealgateError
 from dealgate.inputs import query_int, query_text
@@ -71,10 +73,14 @@ def _filters(request: HttpRequest) -> tuple[Scope, Period, Any, dict[str, Any]]:
 
     pipeline_id, owner_id, team_id = (query_int(request.GET, name) for name in ("pipeline", "owner", "team"))
     source, segment = query_text(request.GET, "source"), query_text(request.GET, "segment")
+    currency = query_text(request.GET, "currency", max_length=3).upper()
+    if currency and not is_currency_code(currency):
+        errors.append(f"{currency!r} is not a currency code; amounts are shown in {settings.DEALGATE_CURRENCY}.")
+        currency = ""
     if pipeline_id is None and pipelines:
         pipeline_id = max(pipelines, key=lambda p: deals.filter(pipeline=p).count()).pk
     scope = scope_for(user, pipeline_id=pipeline_id, owner_id=owner_id, team_id=team_id,
-                      source=source or None, segment=segment or None)
+                      source=source or None, segment=segment or None, currency=currency or None)
     form = {
         "period": period.label, "as_of": request.GET.get("as_of", ""), "pipelines": pipelines,
         "pipeline": pipeline_id, "owner": owner_id, "team": team_id,
@@ -84,8 +90,23 @@ def _filters(request: HttpRequest) -> tuple[Scope, Period, Any, dict[str, Any]]:
         "sources": Source.choices,
         "segments": [s for s in deals.order_by().values_list("account__segment", flat=True).distinct() if s],
         "errors": errors, "query": request.GET.urlencode(),
+        "currency": scope.currency, "currencies": _currencies(deals, scope.currency),
+        "left_out": [{**row, "query": _with(request, currency=row["currency"])} for row in other_currencies(scope)],
     }
     return scope, period, cutoff, form
+
+
+def _currencies(deals: Any, current: str) -> list[str]:
+    """The currencies the viewer's deals are in, and the one shown: the choices of the currency filter."""
+    return sorted({*deals.order_by().values_list("currency", flat=True).distinct(), current})
+
+
+def _with(request: HttpRequest, **changes: str) -> str:
+    """The page's query string with some parameters changed (a link to the same view in another currency)."""
+    params = request.GET.copy()
+    for name, value in changes.items():
+        params[name] = value
+    return params.urlencode()
 
 
 def _chart(name: str, spec: dict) -> dict:

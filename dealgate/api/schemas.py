@@ -728,10 +728,20 @@ class PeriodMetricsOut(Schema):
     attainment: float | None = Field(description="Won amount / quota (0.8 = 80%); null without a quota.")
 
 
+class LeftOutOut(Schema):
+    currency: str
+    deals: int
+
+
+LEFT_OUT = Field(description="Deals left out because they are in another currency, most first: ask for their "
+                             "currency to see them.")
+
+
 class MetricsOut(Schema):
     period: str
     as_of: dt.datetime
     currency: str
+    left_out: list[LeftOutOut] = LEFT_OUT
     metrics: PeriodMetricsOut
 
 
@@ -773,6 +783,7 @@ class ForecastOut(Schema):
     period: str
     as_of: dt.datetime
     currency: str
+    left_out: list[LeftOutOut] = LEFT_OUT
     methods: dict[Literal["weighted", "historical", "time-aware"], ForecastMethodOut]
     categories: list[ForecastCategoryOut]
     probabilities: list[StageProbabilityOut]
@@ -797,7 +808,11 @@ class BottleneckStageOut(Schema):
     open_age_median: float | None
     open_deals: int
     open_amount: AmountText
-    trailing_conversion: float | None
+    window_days: int = Field(description="Conversion is compared at the same age: within this many days of entry.")
+    aged_entered: int = Field(description="Deals that entered the stage this period at least window_days before.")
+    aged_advanced: int
+    aged_conversion: float | None = Field(description="Share of aged_entered that moved on within window_days.")
+    trailing_conversion: float | None = Field(description="The same share in the trailing span.")
     trailing_entered: int
     trailing_median_days: float | None
     conversion_change: float | None
@@ -809,7 +824,9 @@ class BottlenecksOut(Schema):
     period: str
     as_of: dt.datetime
     currency: str
+    left_out: list[LeftOutOut] = LEFT_OUT
     trailing: str = Field(description="The span the stages are compared with.")
+    window_days: int = Field(description="Days after entering a stage over which conversion is compared.")
     sentences: list[str]
     stages: list[BottleneckStageOut]
 

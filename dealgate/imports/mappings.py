@@ -19,7 +19,7 @@ from dealgate.errors import ValidationFailed
 from dealgate.imports.limits import currency_problem
 
 READY_DIR = Path(__file__).resolve().parent / "mappings"
-KINDS = ("deals", "accounts", "contacts", "activities")
+KINDS = ("deals", "accounts", "contacts", "activities", "stage-history")
 
 # The fields each kind of row can fill, with a word on what the cell holds.
 FIELDS: dict[str, dict[str, str]] = {
@@ -79,13 +79,21 @@ FIELDS: dict[str, dict[str, str]] = {
         "account_external_id": "the account's id in the other system",
         "by": "who did it: username, e-mail or full name",
     },
+    "stage-history": {
+        "deal_external_id": "the deal's id in the other system (import the deals first)",
+        "deal_id": "this installation's id of the deal (Dealgate's own exports); matched first",
+        "stage": "the stage the deal entered, as the other system names it (see \"stages\")",
+        "entered_at": "when the deal entered that stage",
+    },
 }
-REQUIRED = {"deals": ["title"], "accounts": ["name"], "contacts": [], "activities": ["kind", "subject", "occurred_at"]}
+REQUIRED = {"deals": ["title"], "accounts": ["name"], "contacts": [], "activities": ["kind", "subject", "occurred_at"],
+            "stage-history": ["stage", "entered_at"]}
+WHERE = "where:"  # the columns of "rows_where" ride along as fields named where:<column>
 VALUE_MAPS = ("stages", "statuses", "owners", "lost_reasons", "sources", "kinds")
 KNOWN_KEYS = {
     "name", "description", "kind", "extends", "columns", "external_id", "pipeline", "default_owner",
     "default_account", "default_lost_reason", "date_formats", "timezone", "currency", "decimal_separator",
-    "delimiter", "encoding", *VALUE_MAPS,
+    "delimiter", "encoding", "rows_where", *VALUE_MAPS,
 }
 DEFAULT_DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
 
@@ -117,6 +125,7 @@ class Mapping:
     decimal_separator: str = "."
     delimiter: str | None = None
     encoding: str = "utf-8-sig"
+    rows_where: dict[str, str] = field(default_factory=dict)  # stage history: only rows with these cells
 
     def columns_for(self, name: str) -> list[str]:
         """Source columns feeding a field, in mapping order (the first non-empty cell wins)."""
@@ -249,6 +258,17 @@ def parse_mapping(data: dict[str, Any], kind: str) -> Mapping:
     if kind == "contacts" and not (mapping.columns_for("name") or mapping.columns_for("first_name")
                                    or mapping.columns_for("last_name")):
         problem("columns", "no column is mapped to 'name' (or 'first_name'/'last_name'), which contacts need")
+
+    where = data.get("rows_where", {})
+    if not isinstance(where, dict) or not all(isinstance(v, str) for v in where.values()):
+        problem("rows_where", "must be an object of \"column\": \"value\" (strings)")
+    elif where and kind != "stage-history":
+        problem("rows_where", "only a stage-history mapping keeps some rows apart; leave it out")
+    else:
+        mapping.rows_where = {str(c).strip(): v.strip() for c, v in where.items()}
+        mapping.columns.update({c: WHERE + c for c in mapping.rows_where})
+    if kind == "stage-history" and not (mapping.columns_for("deal_external_id") or mapping.columns_for("deal_id")):
+        problem("columns", "no column is mapped to 'deal_external_id' (or 'deal_id'), which stage-history rows need")
 
     for key in VALUE_MAPS:
         value = data.get(key, {})

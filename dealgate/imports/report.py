@@ -40,6 +40,9 @@ class ImportReport:
     errors: list[RowError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     changes: list[str] = field(default_factory=list)
+    # New deals by where their created date came from: {"created date": 480, "closed date": 20}.
+    created_dates: dict[str, int] = field(default_factory=dict)
+    facts: list[str] = field(default_factory=list)  # more notes, e.g. that a file carries no stage path
     written: bool = False
     seconds: float = 0.0
     run_rules: bool = False  # the rows' events run the automation rules (docs/decisions/016)
@@ -61,7 +64,8 @@ class ImportReport:
             "skipped": len(self.bad_rows) if self.skip_bad_rows else 0, "bad_rows": len(self.bad_rows),
             "accounts_created": self.accounts_created, "history_rows": self.history_rows,
             "users_created": self.users_created, "users_to_create": self.users_to_create, "errors": [e.as_dict() for e in self.errors],
-            "warnings": self.warnings, "changes": self.changes, "seconds": round(self.seconds, 3),
+            "warnings": self.warnings, "changes": self.changes, "created_dates": self.created_dates,
+            "notes": self.notes, "seconds": round(self.seconds, 3),
             "run_rules": self.run_rules, "rule_events": self.rule_events, "rules": self.rules_line(),
         }
 
@@ -97,6 +101,19 @@ class ImportReport:
                 "choose Run automation rules (--run-rules) to run them. Stale-deal and close-date rules "
                 "include the imported open deals from the worker's next check.")
 
+    def dating(self) -> str:
+        """A line for new deals whose file gave no created date, saying which date stood in."""
+        stand_ins = {why: n for why, n in self.created_dates.items() if why != "created date"}
+        if not stand_ins:
+            return ""
+        parts = ", ".join(f"{n:,} dated by {why}" for why, n in sorted(stand_ins.items(), key=lambda kv: -kv[1]))
+        return f"No created date in the file for {plural(sum(stand_ins.values()), 'new deal')}: {parts}."
+
+    @property
+    def notes(self) -> list[str]:
+        """What the figures built on this import should be read with (dates that stood in, no stage path)."""
+        return [line for line in (self.dating(), *self.facts) if line]
+
     def as_text(self, max_errors: int = 50) -> str:
         lines = [self.summary()]
         if self.errors:
@@ -104,6 +121,7 @@ class ImportReport:
             lines.extend(f"  {e}" for e in self.errors[:max_errors])
             if len(self.errors) > max_errors:
                 lines.append(f"  ... and {len(self.errors) - max_errors} more (use --json for all of them)")
+        lines.extend(self.notes)
         if self.warnings:
             lines.append("Warnings:")
             lines.extend(f"  {w}" for w in self.warnings)

@@ -50,7 +50,7 @@ from dealgate.deals.services import reassign_deal, set_next_step, update_deal
 from dealgate.errors import Conflict, NotAllowed, ValidationFailed
 from dealgate.imports.limits import currency_problem
 from dealgate.deals.timeline import write_new_deals
-from dealgate.imports.mappings import FIELDS, REQUIRED, Mapping, MappingInvalid, load_mapping
+from dealgate.imports.mappings import FIELDS, REQUIRED, WHERE, Mapping, MappingInvalid, load_mapping
 from dealgate.imports.parsers import (
     CellError,
     DateParser,
@@ -378,7 +378,7 @@ class Importer:
             if target in columns:
                 continue  # another column feeds the same field
             quoted = ", ".join(repr(n) for n in names)
-            if target in REQUIRED[self.kind]:
+            if target in REQUIRED[self.kind] or target.startswith(WHERE):
                 problems[f"columns[{names[0]!r}]"] = [
                     f"column {quoted} (for {target!r}) is not in the file; the file's columns are: "
                     f"{', '.join(header)}"]
@@ -410,11 +410,49 @@ class Importer:
             row.error(name, str(exc), text)
             return None
 
+    DEAL_FIELDS = ("id", "external_id", "account_id", "owner_id", "team_id", "pipeline_id", "created_at",
+                   "account__name", "account__external_id")
+
+    def deals_named(self) -> tuple[dict[int, dict[str, Any]], dict[str, dict[str, Any]]]:
+        """The deals the plans name (their `deal_pk` and `deal_ext`), by id and by external id."""
+        by_id: dict[int, dict[str, Any]] = {}
+        for found in matching(Deal.objects.order_by(), "id", sorted({p.deal_pk for p in self.plans if p.deal_pk})):
+            by_id.update((values["id"], values) for values in found.values(*self.DEAL_FIELDS))
+        by_external: dict[str, dict[str, Any]] = {}
+        exts = sorted({p.deal_ext for p in self.plans if p.deal_ext})
+        for found in matching(Deal.objects.order_by(), "external_id", exts):
+            by_external.update((values["external_id"], values) for values in found.values(*self.DEAL_FIELDS))
+        return by_id, by_external
+
+    def deal_of(self, plan: Any, by_id: dict[int, dict], by_external: dict[str, dict]) -> dict | None:
+        """The deal a row names: by this installation's id (when its external id and account agree
+        with the row's), then by external id; None, with the row refused, when there is none."""
+        deal = by_id.get(plan.deal_pk) if plan.deal_pk else None
+        if deal is not None and plan.deal_ext and deal["external_id"] and deal["external_id"] != plan.deal_ext:
+            deal = None  # another installation's id: the external id decides
+        if deal is not None and plan.account is not None and not plan.deal_ext:
+            if not _same_account(deal, plan.account):
+                self.fail_plan(plan, "deal_id", str(plan.deal_pk),
+                               "is a deal of another account in this installation (if the file comes from another "
+                               "Dealgate, delete its deal_id column)")
+                return None
+        if deal is None and plan.deal_ext:
+            deal = by_external.get(plan.deal_ext)
+        if deal is None:
+            named, value = ("deal_external_id", plan.deal_ext) if plan.deal_ext else ("deal_id", str(plan.deal_pk))
+            self.fail_plan(plan, named, value, f"no deal has this {'external id' if plan.deal_ext else 'id'}; "
+                           "import the deals first")
+        return deal
+
     def fail_plan(self, plan: Any, name: str, value: str, message: str) -> None:
         """A problem found after the row was read (e.g. against an existing record)."""
         column = self.mapping.columns_for(name)
         self.report.errors.append(RowError(plan.row, column[0] if column else f"({name})", value, message))
         plan.bad = True
+
+
+# Where a new deal's created date comes from (ImportReport.created_dates).
+CREATED, ENTERED, CLOSED = "created date", "the day they entered their stage", "their closed date"
 
 
 @dataclass(slots=True)
@@ -434,6 +472,7 @@ class DealPlan:
     lost_reason_id: int | None
     lost_note: str
     entered: dt.datetime | None = None  # the file's stage_entered_at, if it gives one
+    created_from: str | None = CREATED  # which of the row's dates the created date is (None: none)
     existing: dict[str, Any] | None = None
     changes: dict[str, Any] = field(default_factory=dict)
     bad: bool = False
@@ -606,10 +645,15 @@ class DealImporter(Importer):
         if stage is not None and closed and closed_at is None and not (row.get("closed_at") or row.get("close_date")):
             row.error("closed_at" if row.mapped("closed_at") else "close_date",
                       f"a {stage.kind} deal needs the date it closed: map a column to closed_at or close_date", "")
-        created_at = created_at or closed_at or self.now
+        entered = row.parse("stage_entered_at", self.dates.datetime) if not closed else None
+        created_from = CREATED if created_at else None
+        if created_at is None:
+            # The import day would make the deal look new: it would not count as open in the past
+            # (issue 15). The earliest date the row gives stands in; a new deal without any is refused.
+            created_at, created_from = min(((d, why) for d, why in ((entered, ENTERED), (closed_at, CLOSED)) if d),
+                                           default=(self.now, None), key=lambda pair: pair[0])
         if closed_at and created_at > closed_at:
             row.error("created_at", f"is after the closed date {closed_at:%Y-%m-%d}")
-        entered = row.parse("stage_entered_at", self.dates.datetime) if not closed else None
         if entered and entered < created_at:
             row.error("stage_entered_at", f"is before the created date {created_at:%Y-%m-%d}")
         lost_reason_id, lost_note = None, ""
@@ -632,7 +676,7 @@ class DealImporter(Importer):
             row=row.number, pk=pk, external_id=external_id, title=title, pipeline=pipeline, stage=stage,
             account=account, owner=owner, values=values, created_at=created_at,
             stage_entered_at=closed_at if closed else (entered or created_at), closed_at=closed_at if closed else None,
-            lost_reason_id=lost_reason_id, lost_note=lost_note, entered=entered,
+            lost_reason_id=lost_reason_id, lost_note=lost_note, entered=entered, created_from=created_from,
         )
 
     def _custom_values(self, row: Row) -> dict[str, Any]:
@@ -682,6 +726,11 @@ class DealImporter(Importer):
                 continue
             if plan.existing is None:
                 self._check_create(plan)
+                if plan.created_from is None:
+                    self.fail_plan(plan, "created_at", "",
+                                   "a new deal needs the date it was created, and this row gives no date to take "
+                                   "it from (created, stage entered or closed): dated today it would not count as "
+                                   "open in the past; map a column to created_at or stage_entered_at")
                 if not plan.bad:
                     self.accounts.plan(plan.account, None if isinstance(plan.owner, tuple) else plan.owner.pk)
                 continue
@@ -699,10 +748,21 @@ class DealImporter(Importer):
         for plan in self.plans:
             if plan.existing is None:
                 self.report.created += 1
+                dated = self.report.created_dates
+                dated[plan.created_from] = dated.get(plan.created_from, 0) + 1
             elif plan.changes:
                 self.report.updated += 1
             else:
                 self.report.unchanged += 1
+        closed = sum(1 for p in self.plans if p.existing is None and p.closed_at is not None)
+        if closed:
+            verb = "goes" if closed == 1 else "go"
+            self.report.facts.append(
+                f"This file carries no stage path: {plural(closed, 'new closed deal')} {verb} from their first "
+                "stage straight to Won or Lost, so the stages in between learn nothing from them (conversion, "
+                "time in stage, learned probabilities). Import their stage history too: dealgate import "
+                "stage-history FILE --mapping hubspot|salesforce|pipedrive|generic, or Stage history on the "
+                "Import page.")
 
     def _existing(self, field_name: str, values: list[Any]) -> dict[Any, dict[str, Any]]:
         found: dict[Any, dict[str, Any]] = {}
@@ -1190,17 +1250,10 @@ class ActivityImporter(Importer):
 
     def resolve(self) -> None:
         self.accounts.load()
-        fields = ("id", "external_id", "account_id", "owner_id", "team_id", "account__name", "account__external_id")
-        by_id: dict[int, dict[str, Any]] = {}
-        for found in matching(Deal.objects.order_by(), "id", sorted({p.deal_pk for p in self.plans if p.deal_pk})):
-            by_id.update((values["id"], values) for values in found.values(*fields))
-        by_external: dict[str, dict[str, Any]] = {}
-        exts = sorted({p.deal_ext for p in self.plans if p.deal_ext})
-        for found in matching(Deal.objects.order_by(), "external_id", exts):
-            by_external.update((values["external_id"], values) for values in found.values(*fields))
+        by_id, by_external = self.deals_named()
         for plan in self.plans:
             if plan.deal_pk or plan.deal_ext:
-                deal = self._deal_of(plan, by_id, by_external)
+                deal = self.deal_of(plan, by_id, by_external)
                 if deal is None:
                     continue
                 plan.deal_id, plan.account_id = deal["id"], deal["account_id"]
@@ -1224,26 +1277,6 @@ class ActivityImporter(Importer):
             else:
                 known.add(key)
                 self.report.created += 1
-
-    def _deal_of(self, plan: ActivityPlan, by_id: dict[int, dict], by_external: dict[str, dict]) -> dict | None:
-        """The deal a row names: by this installation's id (when its external id and account agree
-        with the row's), then by external id; None, with the row refused, when there is none."""
-        deal = by_id.get(plan.deal_pk) if plan.deal_pk else None
-        if deal is not None and plan.deal_ext and deal["external_id"] and deal["external_id"] != plan.deal_ext:
-            deal = None  # another installation's id: the external id decides
-        if deal is not None and plan.account is not None and not plan.deal_ext:
-            if not _same_account(deal, plan.account):
-                self.fail_plan(plan, "deal_id", str(plan.deal_pk),
-                               "is a deal of another account in this installation (if the file comes from another "
-                               "Dealgate, delete its deal_id column)")
-                return None
-        if deal is None and plan.deal_ext:
-            deal = by_external.get(plan.deal_ext)
-        if deal is None:
-            named, value = ("deal_external_id", plan.deal_ext) if plan.deal_ext else ("deal_id", str(plan.deal_pk))
-            self.fail_plan(plan, named, value, f"no deal has this {'external id' if plan.deal_ext else 'id'}; "
-                           "import the deals first")
-        return deal
 
     @staticmethod
     def _key(plan: ActivityPlan) -> tuple:
@@ -1286,10 +1319,160 @@ class ActivityImporter(Importer):
             Deal.objects.filter(pk__in=chunk).update(last_activity_at=Subquery(latest), version=F("version") + 1)
 
 
+# ---------------------------------------------------------------------------------------------
+# Stage history: the path a deal took through the stages in the other system (HubSpot's deal stage
+# history, Salesforce's OpportunityHistory, Pipedrive's deal flow, a generic file), added to the
+# deals' append-only StageHistory between their created row and their current stage. Imported deals
+# otherwise go straight from their first stage to Won or Lost, so the stages in between learn
+# nothing from them (issue 15).
+
+
+@dataclass(slots=True)
+class StagePlan:
+    row: int
+    deal_pk: int | None
+    deal_ext: str
+    stage_text: str
+    entered_at: dt.datetime
+    account: None = None  # (deal_of: a stage row names its deal only)
+    deal: dict[str, Any] | None = None
+    stage: Stage | None = None
+    known: bool = False  # already in the deal's history
+    bad: bool = False
+
+
+class StageHistoryImporter(Importer):
+    kind = "stage-history"
+
+    def __init__(self, mapping: Mapping, report: ImportReport, *, create_users: bool, by: Any = None):
+        super().__init__(mapping, report, create_users=create_users, by=by)
+        self.pipelines = Pipelines(mapping)
+        self.skipped = 0
+
+    def read_row(self, row: Row) -> StagePlan | None:
+        for column, wanted in self.mapping.rows_where.items():
+            if row.get(WHERE + column).casefold() != wanted.casefold():
+                self.skipped += 1
+                return None
+        deal_ext = row.text("deal_external_id", 100)
+        deal_pk = row.parse("deal_id", parse_id)
+        if not deal_ext and not row.get("deal_id"):
+            row.error("deal_external_id", "a stage row names its deal: map a column to deal_external_id or deal_id",
+                      "")
+        stage_text = row.text("stage", 200, required=True)
+        entered_at = row.parse("entered_at", self.dates.datetime)
+        if entered_at is None and not row.get("entered_at"):
+            row.error("entered_at", "is required: when the deal entered the stage", "")
+        if row.errors:
+            return None
+        return StagePlan(row=row.number, deal_pk=deal_pk, deal_ext=deal_ext, stage_text=stage_text,
+                         entered_at=entered_at)
+
+    def resolve(self) -> None:
+        by_id, by_external = self.deals_named()
+        pipelines = {p.pk: p for p in self.pipelines.pipelines}
+        for plan in self.plans:
+            plan.deal = self.deal_of(plan, by_id, by_external)
+            if plan.deal is None:
+                continue
+            if self.by is not None and not can_edit_deal(self.by, _DealRef(plan.deal["owner_id"],
+                                                                            plan.deal["team_id"])):
+                named = "deal_id" if plan.deal_pk == plan.deal["id"] else "deal_external_id"
+                self.fail_plan(plan, named, str(plan.deal_pk if named == "deal_id" else plan.deal_ext),
+                               f"names a deal {self.by.username} may not change (another team's); this row was "
+                               "refused")
+                continue
+            pipeline = pipelines[plan.deal["pipeline_id"]]
+            plan.stage, _, why = self.pipelines.stage(pipeline, plan.stage_text, "")
+            if plan.stage is None:
+                self.fail_plan(plan, "stage", plan.stage_text, why)
+        self.plans = [p for p in self.plans if not p.bad]
+        self._place()
+        self.plans = [p for p in self.plans if not p.bad]
+        self.report.created = sum(1 for p in self.plans if not p.known)
+        self.report.unchanged = sum(1 for p in self.plans if p.known)
+        if self.skipped:
+            where = ", ".join(f"{c} is {v!r}" for c, v in self.mapping.rows_where.items())
+            self.report.warnings.append(f"{plural(self.skipped, 'row')} left out: only rows where {where} are "
+                                        "stage changes")
+
+    def _place(self) -> None:
+        """Each row against its deal's history: a row already there is known; a new one must fall
+        after the deal was created and before its current stage was entered (that move, and Won or
+        Lost, come from the deal file), at an instant no other stage change of the deal has."""
+        deal_ids = sorted({p.deal["id"] for p in self.plans})
+        history: dict[int, list[tuple[dt.datetime, int]]] = {}
+        for chunk in chunks(deal_ids):
+            for deal_id, at, stage_id in (StageHistory.objects.filter(deal_id__in=chunk).order_by("at", "id")
+                                          .values_list("deal_id", "at", "to_stage_id")):
+                history.setdefault(deal_id, []).append((at, stage_id))
+        zone = self.dates.zone
+        for plan in sorted(self.plans, key=lambda p: (p.deal["id"], p.entered_at)):
+            rows = history.get(plan.deal["id"])
+            if not rows:  # a deal always has its created row; without one there is nothing to place it in
+                self.fail_plan(plan, "stage", plan.stage_text, "the deal has no stage history to add to")
+                continue
+            same_time = [stage_id for at, stage_id in rows if at == plan.entered_at]
+            if plan.stage.pk in same_time:
+                plan.known = True
+                continue
+            if plan.stage.kind != StageKind.OPEN:
+                self.fail_plan(plan, "stage", plan.stage_text,
+                               f"the deal is not {plan.stage.kind} at {plan.entered_at:%Y-%m-%d %H:%M} in Dealgate: "
+                               "Won and Lost come from the deal file (its closed date); import the deals again "
+                               "with that date")
+                continue
+            first, last = rows[0][0], rows[-1][0]
+            if plan.entered_at < first or plan.entered_at >= last:
+                self.fail_plan(plan, "entered_at", plan.entered_at.isoformat(),
+                               f"is outside the deal's history ({first.astimezone(zone):%Y-%m-%d %H:%M} to "
+                               f"{last.astimezone(zone):%Y-%m-%d %H:%M}): a stage path falls between the deal's "
+                               "creation and its current stage, which the deal file sets")
+                continue
+            if same_time:
+                self.fail_plan(plan, "entered_at", plan.entered_at.isoformat(),
+                               "another stage change of this deal is at the same instant")
+                continue
+            rows.append((plan.entered_at, plan.stage.pk))
+            rows.sort(key=lambda pair: pair[0])
+
+    def write(self) -> None:
+        new = [p for p in self.plans if not p.known]
+        if not new:
+            return
+        deal_ids = sorted({p.deal["id"] for p in new})
+        existing: dict[int, list[StageHistory]] = {}
+        for chunk in chunks(deal_ids):
+            for row in StageHistory.objects.filter(deal_id__in=chunk).select_related("to_stage").order_by("at", "id"):
+                existing.setdefault(row.deal_id, []).append(row)
+        by_id = self.by.pk if self.by is not None else None
+        rows, audit = [], []
+        for deal_id in deal_ids:
+            added = sorted((p for p in new if p.deal["id"] == deal_id), key=lambda p: p.entered_at)
+            path = existing[deal_id]
+            for plan in added:
+                before = [r for r in path if r.at < plan.entered_at][-1]  # the move just before (created at least)
+                previous = before.to_stage
+                kind = (MoveKind.REOPENED if previous.kind != StageKind.OPEN else
+                        MoveKind.FORWARD if plan.stage.position > previous.position else MoveKind.BACKWARD)
+                row = StageHistory(deal_id=deal_id, from_stage=previous, to_stage=plan.stage, kind=kind,
+                                   at=plan.entered_at, by_id=by_id, amount=before.amount, currency=before.currency,
+                                   probability=plan.stage.probability, imported=True)
+                rows.append(row)
+                path = sorted([*path, row], key=lambda r: r.at)
+            audit.append(audit_entry(None, "changed", by=None, object_type="deal", object_id=deal_id,
+                                     name=added[0].deal["external_id"] or str(deal_id), field="stage history",
+                                     after=" > ".join(p.stage.name for p in added)))
+        StageHistory.objects.bulk_create(rows, batch_size=CHUNK)  # rebuilds the deals' state spans
+        write_entries(audit)
+        self.report.history_rows = len(rows)
+
+
 IMPORTERS: dict[str, type[Importer]] = {
     "deals": DealImporter,
     "accounts": AccountImporter,
     "contacts": ContactImporter,
     "activities": ActivityImporter,
+    "stage-history": StageHistoryImporter,
 }
 assert set(IMPORTERS) == set(FIELDS)

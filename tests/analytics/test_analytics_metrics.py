@@ -4,6 +4,7 @@ Test pipeline: qualify (20%), propose (60%), negotiate (80%), won, lost. Period:
 (Jul 1 - Oct 1). Dates are midnight UTC, so durations are whole days.
 """
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -244,8 +245,10 @@ def test_the_bottleneck_names_the_stage_and_the_numbers_behind_it(world, pipelin
             h.move(deal, "propose", "2026-08-20")
     result = metrics.bottlenecks(Scope(), Q3, LATER)
     text = " ".join(result["sentences"])
-    assert "Qualify converts worst against its own history: 17% of the 6 deals" in text
-    assert "against 100% of 12" in text
+    # As of Dec 1 every Q3 entrant is more than 30 days old; the one that moved took 50 days (Jul 1 ->
+    # Aug 20), so 0 of 6 moved on within 30 days; before: 12 of 12, each within 5 days.
+    assert ("Qualify converts worst against its own history: 0% of the 6 deals that entered it this period at "
+            "least 30 days ago moved on within 30 days, against 100% of 12 in the four periods before") in text
     assert "Open deals pile up in Qualify: 5 deals" in text
 
 
@@ -265,11 +268,76 @@ def test_conversion_of_a_reopened_deal_follows_its_state_at_each_cutoff(world, p
 
 
 def test_a_drop_smaller_than_two_points_is_not_called_a_bottleneck():
-    row = {"stage": "Qualify", "entered": 100, "trailing_entered": 100, "conversion": 0.59,
+    row = {"stage": "Qualify", "entered": 100, "aged_entered": 100, "trailing_entered": 100, "aged_conversion": 0.59,
            "trailing_conversion": 0.60, "conversion_change": -0.01, "median_change_days": 0.5, "stays": 50,
            "median_days": 10.5, "trailing_median_days": 10.0, "open_deals": 0}
     assert metrics._bottleneck_sentences([row]) == [
-        "No stage converts 2 points or more below its own history in the four periods before."]
-    worse = {**row, "conversion": 0.50, "conversion_change": -0.10, "median_change_days": 3.0, "median_days": 13.0}
+        "No stage converts 2 points or more below its own history in the four periods before, comparing deals "
+        "30 days after they entered a stage."]
+    worse = {**row, "aged_conversion": 0.50, "conversion_change": -0.10, "median_change_days": 3.0, "median_days": 13.0}
     text = " ".join(metrics._bottleneck_sentences([worse]))
     assert "Qualify converts worst" in text and "Deals spend longer in Qualify" in text
+
+
+def _quarter_in_progress(world, pipeline, q3_stay: int) -> History:
+    """Trailing: 6 deals on Feb 1-6 and 6 on May 1-6 enter Qualify and move to Propose 20 days later.
+    Q3: 10 deals enter Qualify on Jul 1, 5, 9, ..., Aug 6 (every 4 days) and move on `q3_stay` days later
+    if that is before the as-of instant, Aug 17 00:00 (as of Aug 16)."""
+    h = History(world, pipeline)
+    for month in ("02", "05"):
+        for day in range(1, 7):
+            h.move(h.deal(f"2026-{month}-{day:02d}", 1000), "propose", f"2026-{month}-{day + 20:02d}")
+    for n in range(10):
+        entered = dt.date(2026, 7, 1) + dt.timedelta(days=4 * n)
+        deal = h.deal(entered.isoformat(), 1000)
+        moved = entered + dt.timedelta(days=q3_stay)
+        if moved < dt.date(2026, 8, 17):
+            h.move(deal, "propose", moved.isoformat())
+    return h
+
+
+def test_a_quarter_in_progress_is_not_a_bottleneck_because_its_newest_deals_have_not_had_the_time(world, pipeline):
+    """Q3 moves exactly as fast as before (20 days). As of Aug 16 the plain cohort is 7 of 10 moved on
+    (the Jul 29, Aug 2 and Aug 6 entrants are 18, 14 and 10 days old): 70% against 100%, which named
+    Qualify before. At the same age only the 5 deals that entered before Jul 18 (30 days before Aug 17)
+    count, and all 5 moved on within 30 days: 100% against 12 of 12, so no stage is named."""
+    _quarter_in_progress(world, pipeline, q3_stay=20)
+    result = metrics.bottlenecks(Scope(), Q3, at("2026-08-17"))
+    qualify = next(s for s in result["stages"] if s["stage"] == "Qualify")
+    assert (qualify["entered"], qualify["advanced"]) == (10, 7)
+    assert (qualify["aged_entered"], qualify["aged_advanced"], qualify["trailing_entered"]) == (5, 5, 12)
+    assert (qualify["aged_conversion"], qualify["trailing_conversion"], qualify["conversion_change"]) == (1.0, 1.0, 0.0)
+    assert result["sentences"][0] == ("No stage converts 2 points or more below its own history in the four "
+                                      "periods before, comparing deals 30 days after they entered a stage.")
+    assert "converts worst" not in " ".join(result["sentences"])
+
+
+def test_a_real_slowdown_in_a_quarter_in_progress_is_named(world, pipeline):
+    """Q3 deals now take 40 days to leave Qualify. The 5 deals of Jul 1-17 are old enough; none moved on
+    within 30 days (the Jul 1 and Jul 5 ones moved after 40): 0% of 5 against 100% of 12."""
+    _quarter_in_progress(world, pipeline, q3_stay=40)
+    result = metrics.bottlenecks(Scope(), Q3, at("2026-08-17"))
+    assert result["sentences"][0] == (
+        "Qualify converts worst against its own history: 0% of the 5 deals that entered it this period at least "
+        "30 days ago moved on within 30 days, against 100% of 12 in the four periods before (deals compared at "
+        "the same age).")
+
+
+def test_too_early_in_a_period_to_compare_says_so(world, pipeline):
+    """As of Jul 20 the 5 Q3 entrants (Jul 1-17) are 3 to 19 days old: none is 30 days old, so conversion is
+    not compared, and the sentence says why instead of calling Qualify a bottleneck."""
+    _quarter_in_progress(world, pipeline, q3_stay=20)
+    result = metrics.bottlenecks(Scope(), Q3, at("2026-07-21"))
+    assert result["sentences"][0] == (
+        "Too early to compare conversion: fewer than 5 deals entered any stage this period at least 30 days ago, "
+        "and newer ones have not had the time to move on.")
+
+
+def test_a_month_is_compared_ten_days_after_entry(world, pipeline):
+    """2026-08 as of Aug 16 (cutoff Aug 17): entrants before Aug 7 count. Q3 deals of Aug 2 and Aug 6 are the
+    only August ones, 2 < 5 deals: too early. The window is 10 days."""
+    _quarter_in_progress(world, pipeline, q3_stay=20)
+    result = metrics.bottlenecks(Scope(), parse_period("2026-08"), at("2026-08-17"))
+    assert result["window_days"] == 10
+    qualify = next(s for s in result["stages"] if s["stage"] == "Qualify")
+    assert qualify["aged_entered"] == 2

@@ -5,7 +5,9 @@ Every deal is 1,000 EUR. 2026-Q3 as of 2026-11-30; the trailing span is the four
   Trailing: 5 deals created Apr 1, moved to propose after 10, 12, 14, 16, 18 days (Apr 11..19).
   Q3:       7 deals created Jul 1; 5 moved to propose after 20, 22, 24, 26, 28 days (Jul 21..29),
             2 still in qualify.
-Qualify, Q3 cohort: 7 entered, 5 moved on -> 71.4%; trailing: 5 of 5 -> 100.0%.
+Qualify, Q3 cohort: 7 entered, 5 moved on -> 71.4%; trailing: 5 of 5 -> 100.0%. As of Nov 30 every
+entrant is more than 30 days old and every move came within 30 days, so the same-age bottleneck
+comparison (moved on within 30 days) has the same figures.
 Qualify stays ending in Q3: 20 22 24 26 28 -> median 24.0, p75 26.0, p90 26 + 0.6 x 2 = 27.2;
 trailing: 10 12 14 16 18 -> median 14.0 (up 10.0 days).
 Open on Oct 1: qualify 2 (both 92 days old), propose 10 (ages 173 171 169 167 165 from April,
@@ -59,8 +61,9 @@ def test_report_funnel_prints_each_stages_hand_computed_numbers(book):
 
 def test_report_bottlenecks_names_the_worst_stage_with_its_numbers(book):
     text = run("report", "bottlenecks", *ARGS)
-    assert ("* Qualify converts worst against its own history: 71% of the 7 deals that entered it this period "
-            "moved on, against 100% of 5 in the four periods before.") in text
+    assert ("* Qualify converts worst against its own history: 71% of the 7 deals that entered it this period at "
+            "least 30 days ago moved on within 30 days, against 100% of 5 in the four periods before (deals "
+            "compared at the same age).") in text
     assert "* Deals spend longer in Qualify: a median of 24.0 days, up 10.0 days on the four periods before (14.0)." in text
     assert ("* Open deals pile up in Propose: 10 deals (83% of the open pipeline, 10,000), a median of 118 days "
             "there so far.") in text

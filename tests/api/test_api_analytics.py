@@ -16,6 +16,7 @@ from django.core.management import call_command
 # on Aug 1 (12,500), one lost on Jul 20 (3,000); West (carol): one open deal of 40,000 in commit, due Sep 30.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "analytics"))
 from test_analytics_cli_and_pages import book  # noqa: E402, F401  (a fixture)
+from test_analytics_left_out import dollars  # noqa: E402, F401  (a fixture: 3 USD deals, 1 GBP, none in EUR)
 
 Q3 = {"period": "2026-Q3", "as_of": "2026-11-30"}
 
@@ -113,3 +114,9 @@ def test_it_answers_404_for_a_team_that_does_not_exist(client, auth, world):
 def test_it_refuses_a_call_without_a_token(client, book, path):
     response = client.get(path, Q3)
     assert response.status_code == 401 and response.json()["code"] == "unauthorized"
+
+
+def test_the_api_names_what_it_left_out(client, auth, world, dollars):
+    for path in ("/api/metrics", "/api/bottlenecks", "/api/forecast"):
+        answer = client.get(path, {"period": "2026-Q3", "as_of": "2026-11-30"}, headers=auth(world.dave)).json()
+        assert answer["left_out"] == [{"currency": "USD", "deals": 3}, {"currency": "GBP", "deals": 1}], path

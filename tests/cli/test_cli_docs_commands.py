@@ -43,8 +43,14 @@ ORDERS_EXPORT = (
     "Harbour Supplies,SO-1001,2026-10-01,GLUE-2K,Adhesives,12,216.00,80.00\n"
 )
 QUOTES_EXPORT = "account,number,amount,issued,expires,status\nHarbour Supplies,Q-77,2500,2026-10-01,2026-10-31,open\n"
+# HubSpot's property history of the deals above: HS-2's stage at its creation (already known), an amount.
+HUBSPOT_STAGE_HISTORY = (
+    "Record ID,Property,Value,Timestamp\n"
+    "HS-2,dealstage,contractsent,2026-08-12 14:05\n"
+    "HS-2,amount,48500.50,2026-08-12 14:05\n"
+)
 EXAMPLE_FILES = {"export.csv": HUBSPOT_EXPORT, "hubspot-deals.csv": HUBSPOT_EXPORT, "orders.csv": ORDERS_EXPORT,
-                 "quotes.csv": QUOTES_EXPORT}
+                 "quotes.csv": QUOTES_EXPORT, "deal-stage-history.csv": HUBSPOT_STAGE_HISTORY}
 REFUSAL_WORDS = re.compile(r"exit code 1|refus", re.IGNORECASE)
 
 DRIVER = r"""

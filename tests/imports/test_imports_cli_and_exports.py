@@ -148,7 +148,8 @@ def test_activities_attach_to_deals_by_external_id_and_are_not_logged_twice(worl
 
 
 def test_activities_export_imports_back_unchanged(world, pipeline, csv_file):
-    import_file("deals", csv_file("external_id,title,account,owner\nE-1,Imported,Acme,alice\n"), "generic")
+    import_file("deals", csv_file("external_id,title,account,owner,created_at\nE-1,Imported,Acme,alice,2026-01-05\n"),
+                "generic")
     imported = Deal.objects.get(external_id="E-1")
     deal_services.log_activity(by=world.alice, kind="call", subject="Intro", deal=imported, outcome="connected")
     report = import_file("activities", csv_file(export_text("activities")), "generic")

@@ -66,12 +66,13 @@ def test_generic_mapping_reads_dealgates_own_columns(world, pipeline):
 
 @pytest.mark.parametrize("name", ready_mapping_names())
 def test_every_ready_mapping_is_itself_valid(name, db):
-    kind = next((k for k in ("accounts", "contacts", "activities") if name.endswith(k)), "deals")
+    kind = next((k for k in ("accounts", "contacts", "activities", "stage-history") if name.endswith(k)), "deals")
     assert load_mapping(name, kind).columns
 
 
 def test_a_mapping_can_extend_a_ready_one_and_override_its_stages(world, pipeline, csv_file):
-    path = csv_file("Record ID,Deal Name,Deal Stage,Deal owner,Associated Company\nX1,Acme,Contract Sent,alice,Acme\n")
+    path = csv_file("Record ID,Deal Name,Deal Stage,Deal owner,Associated Company,Create Date\n"
+                    "X1,Acme,Contract Sent,alice,Acme,2026-01-05\n")
     mapping = {"extends": "hubspot", "pipeline": "test", "stages": {"Contract Sent": "negotiate"}}
     report = import_file("deals", path, mapping)
     assert report.created == 1 and deals()["X1"].stage.key == "negotiate"

@@ -381,6 +381,7 @@ BASE_ROWS = {
     "accounts": {"name": "Acme"},
     "contacts": {"name": "Ann"},
     "activities": {"kind": "call", "subject": "S", "occurred_at": "2026-01-01 10:00", "account": "Acme"},
+    "stage-history": {"deal_external_id": "E1", "stage": "qualify", "entered_at": "2026-01-01 10:00"},
 }
 DATE_FIELDS = {kind: [f for f in FIELDS[kind] if f.endswith(("_at", "_date", "_due"))] for kind in FIELDS}
 

@@ -123,3 +123,22 @@ def test_an_upload_without_a_file_comes_back_with_a_message(client, world):
     login(client, world.bob, world)
     response = client.post("/imports/upload/", {"kind": "deals"}, follow=True)
     assert b"Choose what each row is and a CSV file." in response.content
+
+
+def test_a_manager_imports_stage_history_on_the_page(client, world, pipeline):
+    """After the deals, the stage paths: G-2 (won Aug 15) went through propose (Jun 20) and negotiate (Jul 10),
+    G-3 (lost Jul 1) through propose (Jun 1): 3 history rows. The deal import said it carried no path."""
+    login(client, world.bob, world)
+    response = upload(client)
+    page = client.get(response["Location"])
+    deals = client.post(response["Location"], mapping_form(page, action="import"))
+    assert b"This file carries no stage path: 2 new closed deals go from their first stage" in deals.content
+    assert b"stage history (the stages each deal went through)" in client.get("/imports/").content
+    response = upload(client, "generic_stage_history.csv", kind="stage-history")
+    assert response.status_code == 302
+    page = client.get(response["Location"])
+    assert b"Import stage history from generic_stage_history.csv" in page.content
+    done = client.post(response["Location"], mapping_form(page, action="import"))
+    assert done.context["report"].written and done.context["report"].history_rows == 3
+    assert list(Deal.objects.get(external_id="G-2").history.order_by("at").values_list("to_stage__key", flat=True)) \
+        == ["qualify", "propose", "negotiate", "won"]

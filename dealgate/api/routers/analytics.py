@@ -17,6 +17,7 @@ from ninja import Query, Router
 from dealgate.analytics import forecast as forecasting
 from dealgate.analytics import metrics
 from dealgate.analytics.history import Scope, scope_for
+from dealgate.analytics.left_out import other_currencies
 from dealgate.analytics.periods import Period, parse_as_of, parse_period, period_containing
 from dealgate.api.routers import ERRORS
 from dealgate.api.routers.lookups import pipeline_by_key, user_by_username
@@ -53,7 +54,8 @@ def _period_and_cutoff(filters: AnalyticsFilters) -> tuple[Period, Any]:
 def _request(request: Any, filters: AnalyticsFilters) -> tuple[Scope, Period, Any, dict[str, Any]]:
     scope = _scope(request.auth, filters)
     period, cutoff = _period_and_cutoff(filters)
-    return scope, period, cutoff, {"period": period.label, "as_of": cutoff, "currency": scope.currency}
+    return scope, period, cutoff, {"period": period.label, "as_of": cutoff, "currency": scope.currency,
+                                   "left_out": other_currencies(scope)}
 
 
 def as_json(data: Any) -> Any:

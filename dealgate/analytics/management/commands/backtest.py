@@ -4,7 +4,8 @@ from django.core.management.base import CommandError
 
 from dealgate.analytics import forecast
 from dealgate.analytics.backtest import backtest, column
-from dealgate.analytics.cli import fmt_money, fmt_pct, scope_from
+from dealgate.analytics.cli import fmt_money, fmt_pct, print_left_out, scope_from
+from dealgate.analytics.left_out import other_currencies
 from dealgate.analytics.periods import parse_as_of, periods_between
 from dealgate.cli_support import DealgateCommand, add_user_argument, dumps, table
 from dealgate.errors import DealgateError
@@ -35,8 +36,9 @@ class Command(DealgateCommand):
         methods = forecast.METHODS if options["method"] == "all" else (options["method"],)
         result = backtest(scope, periods, parse_as_of(None), methods)
         if options["json"]:
-            self.stdout.write(dumps(result))
+            self.stdout.write(dumps({**result, "left_out": other_currencies(scope)}))
             return
+        print_left_out(self.stdout, scope)
         headers = ["Period", "Actual won", *methods] + (["P10", "P90"] if "time-aware" in methods else [])
         rows = [[r["period"], fmt_money(r["actual"]), *[fmt_money(r[column(m)]) for m in methods]]
                 + ([fmt_money(r["p10"]), fmt_money(r["p90"])] if "time-aware" in methods else [])

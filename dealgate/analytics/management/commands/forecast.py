@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from dealgate.analytics import forecast
-from dealgate.analytics.cli import add_scope_arguments, fmt_money, fmt_pct, period_and_cutoff, scope_from
+from dealgate.analytics.cli import add_scope_arguments, fmt_money, fmt_pct, period_and_cutoff, print_left_out, scope_from
+from dealgate.analytics.left_out import other_currencies
 from dealgate.cli_support import DealgateCommand, dumps, table
 
 
@@ -22,9 +23,10 @@ class Command(DealgateCommand):
         result = forecast.forecast_report(scope, period, cutoff, methods, config)
         result["categories"] = result["categories"]["owner"]
         if options["json"]:
-            self.stdout.write(dumps(result))
+            self.stdout.write(dumps({**result, "left_out": other_currencies(scope)}))
             return
         self.stdout.write(f"Forecast for {period.label}, as of {cutoff:%Y-%m-%d %H:%M} UTC, in {scope.currency}\n")
+        print_left_out(self.stdout, scope)
         rows = []
         for name, value in result["methods"].items():
             rows.append([name, fmt_money(value["expected"]), fmt_money(value.get("p10")),

@@ -5,8 +5,10 @@ from typing import Any
 from django.core.management.base import CommandError
 from dealgate.analytics import metrics
 from dealgate.analytics.cli import (
-    add_by_argument, add_scope_arguments, fmt_days, fmt_money, fmt_pct, fmt_ratio, period_and_cutoff, scope_from,
+    add_by_argument, add_scope_arguments, fmt_days, fmt_money, fmt_pct, fmt_ratio, period_and_cutoff, print_left_out,
+    scope_from,
 )
+from dealgate.analytics.left_out import other_currencies
 from dealgate.cli_support import DealgateCommand, dumps, table
 from dealgate.errors import DealgateError
 
@@ -40,11 +42,13 @@ class Command(DealgateCommand):
         results = [(label, compute(s, period, cutoff)) for _, label, s in groups]
         if options["json"]:
             payload: Any = {"report": report, "period": period.label, "as_of": cutoff, "by": options["by"],
+                            "left_out": other_currencies(scope),
                             "groups": [{"name": label, "result": r} for label, r in results]}
             self.stdout.write(dumps(payload))
             return
         self.stdout.write(f"{report.capitalize()} for {period.label}, as of {cutoff:%Y-%m-%d %H:%M} UTC, "
                           f"in {scope.currency}\n")
+        print_left_out(self.stdout, scope)
         getattr(self, f"print_{report}")(results, options["by"])
 
     def print_metrics(self, results, by):
@@ -83,9 +87,9 @@ class Command(DealgateCommand):
                 self.stdout.write(f"\n{by}: {label}")
             for sentence in r["sentences"]:
                 self.stdout.write(f"* {sentence}")
-            headers = ["Stage", "Conversion", f"Trailing ({r['trailing']})", "Median d", "Trailing median d",
-                       "Open", "Share of open"]
-            body = [[s["stage"], fmt_pct(s["conversion"]), fmt_pct(s["trailing_conversion"]),
+            headers = ["Stage", f"Moved on in {r['window_days']} d", f"Trailing ({r['trailing']})", "Median d",
+                       "Trailing median d", "Open", "Share of open"]
+            body = [[s["stage"], fmt_pct(s["aged_conversion"]), fmt_pct(s["trailing_conversion"]),
                      fmt_days(s["median_days"]), fmt_days(s["trailing_median_days"]), f"{s['open_deals']:,}",
                      fmt_pct(s["open_share"])] for s in r["stages"]]
             self.stdout.write(table(headers, body, right=range(1, 7)))

@@ -69,7 +69,9 @@ def cadence_sql(grain: str, where: str = "") -> str:
                SUM(CASE WHEN day >= %(recent_start)s THEN revenue ELSE 0 END) AS recent_revenue,
                SUM(CASE WHEN day >= %(baseline_start)s AND day < %(recent_start)s THEN 1 ELSE 0 END) AS baseline_orders,
                SUM(CASE WHEN day >= %(baseline_start)s AND day < %(recent_start)s THEN revenue ELSE 0 END)
-                   AS baseline_revenue
+                   AS baseline_revenue,
+               MIN(CASE WHEN day >= %(recent_start)s THEN day END) AS oldest_recent_day,
+               MIN(CASE WHEN day >= %(baseline_start)s AND day < %(recent_start)s THEN day END) AS oldest_baseline_day
         FROM ranked GROUP BY {keys}
     )
     SELECT t.*, s.gaps, s.median_gap, s.q1_gap, s.q3_gap
@@ -102,6 +104,10 @@ class Cadence:
     expected: dt.date | None = None
     band_from: dt.date | None = None
     band_to: dt.date | None = None
+    # day numbers of the oldest order day in the recent window and in the baseline (None: none there);
+    # they say when the windows next change (`window_change`)
+    oldest_recent_day: int | None = None
+    oldest_baseline_day: int | None = None
 
     @property
     def days_since_last(self) -> int:
@@ -119,8 +125,18 @@ class Cadence:
             return "overdue"
         return "late"
 
+    def window_change(self) -> dt.date | None:
+        """The first later as-of date on which an order leaves the recent window (into the baseline) or
+        the baseline: the order counts and revenue of the declines change only then."""
+        limits = thresholds()
+        edges = [day + limits["recent_days"] + 1 for day in (self.oldest_recent_day,) if day is not None]
+        edges += [day + limits["recent_days"] + limits["baseline_days"] + 1
+                  for day in (self.oldest_baseline_day,) if day is not None]
+        return from_day_number(min(edges)) if edges else None
+
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        del data["oldest_recent_day"], data["oldest_baseline_day"]
         data.update(status=self.status, days_since_last=self.days_since_last)
         return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in data.items()}
 
@@ -164,7 +180,7 @@ def to_cadence(row: dict[str, Any], grain: str, as_of: dt.date, min_orders: int)
         margin=float(row["margin"] or 0), typical_revenue=round(float(row["typical_revenue"] or 0), 2),
         recent_orders=int(row["recent_orders"] or 0), recent_revenue=float(row["recent_revenue"] or 0),
         baseline_orders=int(row["baseline_orders"] or 0), baseline_revenue=float(row["baseline_revenue"] or 0),
-        has_cadence=False,
+        has_cadence=False, oldest_recent_day=row["oldest_recent_day"], oldest_baseline_day=row["oldest_baseline_day"],
     )
     if cadence.orders < min_orders or row["median_gap"] is None:
         cadence.reason = f"{cadence.orders} order day(s); a cadence needs at least {min_orders}"

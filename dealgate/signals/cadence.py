@@ -36,11 +36,20 @@ def day_sql(column: str) -> str:
     return f"CAST(julianday({column}) - 2440587.5 AS INTEGER)"
 
 
-def cadence_sql(grain: str, where: str = "") -> str:
+def cadence_sql(grain: str, where: str = "", *, min_margin: bool = False) -> str:
+    """`min_margin`: only the units whose margin is at least %(min_margin_pct)s percent of their revenue
+    (before `as_of`), picked with one aggregate before the window functions sort their order days."""
     keys = ", ".join(GRAINS[grain])
     skip_blank = " AND product_line <> ''" if grain == "line" else ""
+    keep = ""
+    if min_margin:
+        keep = f"""keep AS (
+        SELECT {keys} FROM signals_orderline WHERE ordered_at < %(as_of)s{where}
+        GROUP BY {keys} HAVING SUM(revenue) > 0 AND 100 * SUM(COALESCE(margin, 0)) >= %(min_margin_pct)s * SUM(revenue)
+    ), """
+        skip_blank += f" AND ({keys}) IN (SELECT {keys} FROM keep)"
     return f"""
-    WITH days AS (
+    WITH {keep}days AS (
         SELECT {keys}, {day_sql('ordered_at')} AS day, SUM(revenue) AS revenue, SUM(COALESCE(margin, 0)) AS margin
         FROM signals_orderline
         WHERE ordered_at < %(as_of)s{skip_blank}{where}
@@ -152,8 +161,9 @@ def window_starts(as_of: dt.date) -> tuple[int, int]:
 
 
 def cadences(as_of: dt.date, grain: str = "account", *, account_ids: list[int] | None = None,
-             min_orders: int | None = None) -> list[Cadence]:
-    """Every unit's cadence as of `as_of` (orders strictly before it), in account order."""
+             min_orders: int | None = None, min_margin_pct: float | None = None) -> list[Cadence]:
+    """Every unit's cadence as of `as_of` (orders strictly before it), in account order; with
+    `min_margin_pct`, only the units whose margin is at least that share of their revenue."""
     limits = thresholds()
     min_orders = min_orders or (limits["min_orders"] if grain == "account" else limits["line_min_orders"])
     recent_start, baseline_start = window_starts(as_of)
@@ -163,8 +173,10 @@ def cadences(as_of: dt.date, grain: str = "account", *, account_ids: list[int] |
     if account_ids is not None:
         ids = ", ".join(str(int(i)) for i in account_ids)
         where = f" AND account_id IN ({ids})" if account_ids else " AND 1 = 0"
+    if min_margin_pct is not None:
+        params["min_margin_pct"] = min_margin_pct
     with connection.cursor() as cursor:
-        cursor.execute(cadence_sql(grain, where), params)
+        cursor.execute(cadence_sql(grain, where, min_margin=min_margin_pct is not None), params)
         names = [c[0] for c in cursor.description]
         rows = [dict(zip(names, row)) for row in cursor.fetchall()]
     found = [to_cadence(row, grain, as_of, min_orders) for row in rows]

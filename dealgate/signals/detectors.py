@@ -174,8 +174,9 @@ def detect_for(as_of: dt.date, account_ids: list[int] | None = None
     accounts = {c.account_id: c for c in cadences(as_of, "account", account_ids=account_ids)}
     lines = cadences(as_of, "line", account_ids=account_ids)
     high_margin = thresholds()["high_margin_pct"]
-    products = [p for p in cadences(as_of, "product", account_ids=account_ids)
-                if p.revenue > 0 and 100 * p.margin / p.revenue >= high_margin]
+    # Only a high-margin product can raise "high-margin item stopped": the others are left out in SQL,
+    # before their order days are sorted (the product grain is the largest); the rule checks again.
+    products = cadences(as_of, "product", account_ids=account_ids, min_margin_pct=high_margin)
     found: list[Candidate] = []
     for cadence in accounts.values():
         for rule in (missed_reorder, frequency_decline, size_decline):

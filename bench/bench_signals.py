@@ -170,7 +170,7 @@ def load_bulk(accounts: int, seed: int, cutoff: dt.date, products: float, reuse:
     return truth, fates, lines, increment
 
 
-def incremental_scan(increment: list[tuple], cutoff: dt.date) -> None:
+def incremental_scan(increment: list[tuple], cutoff: dt.date, write=None) -> None:
     """The cutoff day's lines arrive; the next day's scan is incremental. Then its new signals are removed
     and a full scan of the same day must raise exactly them again."""
     from django.db import transaction
@@ -180,8 +180,11 @@ def incremental_scan(increment: list[tuple], cutoff: dt.date) -> None:
     from dealgate.signals.services import scan_signals
 
     with transaction.atomic():
-        BulkWriter(OrderLine, ["account_id", "order_id", "line_key", "ordered_at", "product", "product_line",
-                               "quantity", "revenue", "margin"]).insert(increment)
+        if write is not None:
+            write()
+        else:
+            BulkWriter(OrderLine, ["account_id", "order_id", "line_key", "ordered_at", "product", "product_line",
+                                   "quantity", "revenue", "margin"]).insert(increment)
     day = cutoff + dt.timedelta(days=1)
     accounts = len({row[0] for row in increment})
     started = time.perf_counter()
@@ -198,6 +201,23 @@ def incremental_scan(increment: list[tuple], cutoff: dt.date) -> None:
     again = sorted(Signal.objects.filter(as_of=day).values_list("cause_key", "evidence"))
     print(f"full scan of the same day: {full.total:,} signals in {seconds:.2f} s; "
           f"identical to the incremental: {'yes' if again == raised else 'NO'}", flush=True)
+
+
+def next_day() -> None:
+    """One more day of orders: the last scanned day's lines again, dated that day, as new lines."""
+    from dealgate.deals.bulk import BulkWriter
+    from dealgate.signals.models import OrderLine, ScanState
+
+    state = ScanState.objects.get()
+    day = state.as_of
+    last = OrderLine.objects.order_by("-ordered_at").values_list("ordered_at", flat=True).first()
+    rows = [(a, f"{o}-next", k, day, p, pl, q, r, m) for a, o, k, p, pl, q, r, m in OrderLine.objects.filter(
+        ordered_at=last).values_list("account_id", "order_id", "line_key", "product", "product_line", "quantity",
+                                     "revenue", "margin")]
+    print(f"database: {database_label()}; machine: {machine_label()}")
+    incremental_scan(rows, day, write=lambda: BulkWriter(
+        OrderLine, ["account_id", "order_id", "line_key", "ordered_at", "product", "product_line", "quantity",
+                    "revenue", "margin"]).insert(rows))
 
 
 def roc_auc(scores: list[float], labels: list[bool]) -> float:
@@ -229,6 +249,9 @@ def main() -> None:
     parser.add_argument("--products", type=float, default=1.0)
     parser.add_argument("--load", choices=["import", "bulk"], default="import")
     parser.add_argument("--reuse", action="store_true")
+    parser.add_argument("--next-day", action="store_true",
+                        help="after a --load bulk run: copy the last day's order lines one day on and time the "
+                             "incremental scan of the day after against a full one (no generation)")
     args = parser.parse_args()
     cutoff = dt.date.fromisoformat(args.cutoff)
     django_setup("signals")
@@ -240,6 +263,9 @@ def main() -> None:
     from dealgate.signals.risk import account_risks
     from dealgate.signals.services import scan_signals
 
+    if args.next_day:
+        next_day()
+        return
     Signal.objects.all().delete()
     ScanState.objects.all().delete()
     increment: list[tuple] = []
@@ -276,7 +302,7 @@ def main() -> None:
     rows = account_risks(cutoff)
     risk_seconds = time.perf_counter() - started
     rescan = time.perf_counter()
-    again = scan_signals(cutoff, full=True)
+    again = scan_signals(cutoff, full=args.load != "bulk")  # bulk: the incremental scan of the same day
     rescan_seconds = time.perf_counter() - rescan
     if increment:
         incremental_scan(increment, cutoff)
@@ -288,7 +314,7 @@ def main() -> None:
     print(f"database: {database_label()}; machine: {machine_label()}")
     print(f"import: {lines:,} lines in {import_seconds:.1f} s ({lines / import_seconds:,.0f} lines/s)")
     print(f"scan as of {cutoff}: {scan.total:,} signals {scan.raised} in {scan_seconds:.2f} s; "
-          f"again: {again.total} new in {rescan_seconds:.2f} s; risk score: {risk_seconds:.2f} s")
+          f"again ({'full' if again.full else 'incremental, nothing new'}): {again.total} new in {rescan_seconds:.2f} s; risk score: {risk_seconds:.2f} s")
     print(f"peak memory (max RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
     print(f"accounts scored: {len(scored):,}, lapsed after the cutoff: {sum(labels):,} "
           f"({100 * sum(labels) / len(labels):.0f}%)")

@@ -89,10 +89,16 @@ def test_the_reps_work_part_of_the_demo_signals_so_the_conversion_rate_is_not_em
     from dealgate.audit.models import AuditEntry
 
     summary = generate(deals=2000, seed=7, today=TODAY, stdout=StringIO())
-    raised = sum(summary.orders.signals.values())  # 144 on SQLite; PostgreSQL's exact sums raise 149
-    assert raised in (144, 149) and (summary.orders.converted, summary.orders.dismissed) == (20, 19)
+    from django.db import connection
+
+    raised, converted_n, dismissed_n = (sum(summary.orders.signals.values()), summary.orders.converted,
+                                        summary.orders.dismissed)
+    if connection.vendor == "sqlite":  # ids start where they did: the orders (seeded per account id) are the docs'
+        assert (raised, converted_n, dismissed_n) == (144, 20, 19)
+    else:  # PostgreSQL's id sequences outlive rolled-back tests: other account ids, other orders
+        assert 100 <= raised and 0.08 * raised <= converted_n <= 0.25 * raised and dismissed_n >= 0.04 * raised
     converted = Signal.objects.filter(status="converted").select_related("deal", "account", "changed_by")
-    assert converted.count() == 20
+    assert converted.count() == converted_n
     for signal in converted:
         assert signal.changed_by == signal.account.owner and signal.deal.owner == signal.account.owner
         assert signal.deal.source == "signal" and signal.deal.activities.filter(subject__startswith="From signal").exists()
@@ -100,7 +106,8 @@ def test_the_reps_work_part_of_the_demo_signals_so_the_conversion_rate_is_not_em
     assert AuditEntry.objects.filter(object_type="deal", object_id__in=[s.deal_id for s in converted]).exists()
     now = parse_as_of(None)
     row = signal_conversion(None, Scope(), period_containing(now.date(), 3), now)[-1]
-    assert (row["raised"], row["converted"], row["dismissed"], round(row["rate"], 3)) == (raised, 20, 19, 0.513)
+    assert (row["raised"], row["converted"], row["dismissed"]) == (raised, converted_n, dismissed_n)
+    assert row["rate"] == converted_n / (converted_n + dismissed_n)  # SQLite: 20 / 39 = 0.513
 
 
 @pytest.mark.django_db

@@ -4,13 +4,16 @@
 
 Signals are grouped by the period they were raised in (a cohort): a signal keeps no date of its
 decision, and "how many of the signals we raised became deals" is the question the number answers.
-Read-only; the viewer sees the signals of the accounts they may see (`signal_scope`), narrowed by
-the insights filters that apply to accounts (owner, team, segment).
+Read-only; the viewer sees the signals of the accounts they may see (`signal_scope`; `user=None`
+is the system, as for `dealgate report signals` without --user, and sees all), narrowed by the
+insights filters that apply to accounts (owner, team, segment). The insights page, the API
+(`GET /api/signal-conversion`) and `dealgate report signals` all read these rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, Q, Sum
@@ -21,10 +24,11 @@ from dealgate.signals.models import Signal, SignalStatus
 from dealgate.signals.services import signal_scope
 
 PERIODS_SHOWN = 4  # the period asked for and the three before it
+CENT = Decimal("0.01")
 
 
 def signals_in(user: Any, scope: Scope) -> Any:
-    rows = Signal.objects.filter(signal_scope(user))
+    rows = Signal.objects.all() if user is None else Signal.objects.filter(signal_scope(user))
     if scope.owner_id is not None:
         rows = rows.filter(account__owner_id=scope.owner_id)
     if scope.team_id is not None:
@@ -50,7 +54,7 @@ def signal_conversion(user: Any, scope: Scope, period: Period, cutoff: dt.dateti
                 converted_revenue=Sum("revenue", filter=Q(status=SignalStatus.CONVERTED)),
             )
         decided = counts["converted"] + counts["dismissed"]
-        rows.append({"period": p.label, **counts, "converted_revenue": counts["converted_revenue"] or 0,
+        rows.append({"period": p.label, **counts, "converted_revenue": Decimal(counts["converted_revenue"] or 0).quantize(CENT),
                      "decided": decided, "open": counts["raised"] - decided,
                      "rate": counts["converted"] / decided if decided else None})
     return rows

@@ -831,6 +831,24 @@ class BottlenecksOut(Schema):
     stages: list[BottleneckStageOut]
 
 
+class SignalConversionPeriodOut(Schema):
+    period: str
+    raised: int = Field(description="Signals raised in the period (before `as_of`).")
+    converted: int
+    dismissed: int
+    decided: int = Field(description="converted + dismissed")
+    open: int = Field(description="Raised and still new or snoozed.")
+    rate: float | None = Field(description="converted / decided, 0-1; null when none was decided.")
+    converted_revenue: AmountText = Field(description="The revenue of the converted signals.")
+
+
+class SignalConversionOut(Schema):
+    period: str
+    as_of: dt.datetime
+    currency: str
+    periods: list[SignalConversionPeriodOut] = Field(description="Oldest first; the last is `period`.")
+
+
 class AuditEntryOut(Schema):
     id: int
     at: dt.datetime

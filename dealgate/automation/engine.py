@@ -162,23 +162,10 @@ def _words(text: str, deal: Deal) -> str:
 
 
 def handoff_record(deal: Deal) -> str:
-    """A won deal's handoff record in words: each of the Won stage's checklist items with the evidence
-    given at the win, then the handoff note written with the Won move (`move_deal_with_handoff`)."""
-    from dealgate.deals.models import Activity, ChecklistAnswer
-    from dealgate.pipelines.gate import PipelineRules
+    """A won deal's handoff record in words (`dealgate.deals.selectors.handoff_record`), one item a line."""
+    from dealgate.deals.selectors import handoff_record as record
 
-    phases = PipelineRules.load(deal.pipeline_id).post_sale_phases()
-    items = next((specs for stage, _, specs in phases if stage.kind == StageKind.WON), [])
-    answers = {a.item: a for a in ChecklistAnswer.objects.filter(deal=deal, checked=True)}
-    lines = []
-    for spec in items:
-        answer = answers.get(spec.config.item)
-        lines.append(f"{spec.label}: {(answer.evidence or 'ticked') if answer else 'not recorded'}")
-    note = (Activity.objects.filter(deal=deal, kind="note", subject="Handoff").order_by("-occurred_at", "-id")
-            .values_list("notes", flat=True).first())
-    if note:
-        lines.append(f"Handoff note: {note}")
-    return "\n".join(lines) or "No handoff record was written at the win."
+    return "\n".join(record(deal).lines()) or "No handoff record was written at the win."
 
 
 def run_action(step: dict[str, Any], rule: Rule, deal: Deal, *, today: dt.date, run: RuleRun | None = None) -> str:

@@ -222,3 +222,40 @@ def stages_a_new_deal_can_start_in(pipeline_id: int) -> list[Stage]:
         return isinstance(spec.config, FieldConfig) and spec.config.field in FIELDS_SET_AT_CREATION
 
     return [first] + [s for s in open_stages[1:] if all(fillable(spec) for spec in rules.required(first, s))]
+
+
+@dataclass
+class HandoffRecord:
+    """What was agreed when a deal was won: each of the Won stage's checklist items with the evidence
+    given (None: not recorded; "" ticked without words), and the handoff note written with the Won move."""
+
+    deal: Deal
+    items: list[tuple[str, str | None]]
+    note: str
+
+    def lines(self) -> list[str]:
+        lines = [f"{label}: {('ticked' if evidence == '' else evidence) if evidence is not None else 'not recorded'}"
+                 for label, evidence in self.items]
+        return lines + ([f"Handoff note: {self.note}"] if self.note else [])
+
+
+def handoff_record(deal: Deal, rules: Any = None) -> HandoffRecord:
+    """A won deal's handoff record (`move_deal_with_handoff` keeps the note as a "Handoff" note)."""
+    from dealgate.pipelines.gate import PipelineRules
+
+    phases = (rules or PipelineRules.load(deal.pipeline_id)).post_sale_phases()
+    specs = next((specs for stage, _, specs in phases if stage.kind == StageKind.WON), [])
+    answers = {a.item: a.evidence for a in ChecklistAnswer.objects.filter(deal=deal, checked=True)}
+    note = (Activity.objects.filter(deal=deal, kind="note", subject="Handoff").order_by("-occurred_at", "-id")
+            .values_list("notes", flat=True).first())
+    return HandoffRecord(deal, [(spec.label, answers.get(spec.config.item)) for spec in specs], note or "")
+
+
+def account_handoffs(user: Any, account: Any, limit: int = 5) -> list[HandoffRecord]:
+    """The handoff records of an account's won deals, latest win first: the deals the user may see,
+    and every won deal for the account's owner (the shipped rule sends them the record; the deal
+    itself may belong to another team)."""
+    won = Deal.objects.filter(account=account, stage__kind=StageKind.WON)
+    if user is None or account.owner_id != user.pk:
+        won = visible_deals(user, won)
+    return [handoff_record(deal) for deal in won.select_related("stage").order_by("-closed_at", "-pk")[:limit]]

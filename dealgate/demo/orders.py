@@ -13,6 +13,11 @@ open and old expired quotes as noise), so the inbox shows what a real book of ac
 Deterministic: its random stream is its own (seeded by the demo's seed, the day and the account id),
 so adding orders does not change the deals the demo generates for a seed. Rows are written with the
 same bulk writer as the deals.
+
+After the scan the accounts' owners work part of the new signals through the signal service, as
+they would from the inbox (`work_signals`): about one in six becomes a deal, one in ten is
+dismissed with a reason, so the insights page's signal conversion rate is not empty. Which ones is
+decided by the same seeded stream, in cause order, and capped so a large demo stays fast.
 """
 
 from __future__ import annotations
@@ -29,8 +34,8 @@ from django.db.models import Exists, OuterRef
 
 from dealgate.deals.bulk import BulkWriter
 from dealgate.deals.models import Account, Deal
-from dealgate.signals.models import OrderLine, Quote, QuoteStatus
-from dealgate.signals.services import scan_signals
+from dealgate.signals.models import OrderLine, Quote, QuoteStatus, Signal, SignalStatus
+from dealgate.signals.services import convert_signal, dismiss_signal, scan_signals
 
 HISTORY_DAYS = 540  # about eighteen months: a 270-day baseline before the last 90 days, and some more
 MAX_ACCOUNTS = 400  # per run: a million-deal demo must not turn into ten million order lines
@@ -56,6 +61,10 @@ UNIT_PRICE = {product: 4 + 3 * (sum(map(ord, product)) % 29) for items in CATALO
 # the line most accounts of a segment buy: the cross-sell gap is measured against it
 CORE_LINE = {"Distributor": "Fasteners", "Wholesaler": "Packaging", "Retail chain": "Cleaning"}
 GAPS = (7, 14, 14, 21, 30, 30, 45, 60)
+CONVERT_SHARE, DISMISS_SHARE = 0.16, 0.10  # of the signals a run raises, worked by the accounts' owners
+MAX_WORKED = 40  # per run: each conversion creates a deal through the services
+DISMISS_REASONS = ("Bought through another branch this quarter", "Seasonal: the site is closed until spring",
+                   "Already in touch: the buyer is on holiday", "Price list change expected, wait for it")
 STEADY_GAPS = (7, 14, 21, 30)  # slowing down or ordering smaller needs a few orders in 90 days to show
 # One block of sixteen accounts, shuffled per block: half keep buying, the others each carry one lapse.
 PLAN = ("healthy", "stops", "healthy", "slows", "healthy", "drops_line", "healthy", "smaller", "healthy",
@@ -73,13 +82,16 @@ class OrderSummary:
     quotes: int = 0
     fates: dict[str, int] = field(default_factory=dict)
     signals: dict[str, int] = field(default_factory=dict)
+    converted: int = 0
+    dismissed: int = 0
 
     def line(self, reps: Iterable[str]) -> str:
         if not self.accounts:
             return "Order history: no new distributor accounts to give orders to."
         return (f"Order history: {self.order_lines:,} order lines and {self.quotes:,} quotes for {self.accounts:,} "
                 f"distributor accounts; the signal scan raised {sum(self.signals.values()):,} signals "
-                f"(Signals inbox of {', '.join(reps)}).")
+                f"(Signals inbox of {', '.join(reps)}); the reps converted {self.converted:,} to deals and "
+                f"dismissed {self.dismissed:,}.")
 
 
 @dataclass
@@ -232,4 +244,25 @@ def write_order_history(rep_ids: Iterable[int], *, seed: int, today: dt.date,
         summary.quotes = BulkWriter(Quote, QUOTE_COLUMNS).insert(quotes)
     if accounts:
         summary.signals = scan_signals(today).raised
+        summary.converted, summary.dismissed = work_signals([pk for pk, _, _ in accounts], seed=seed, today=today)
     return summary
+
+
+def work_signals(account_ids: list[int], *, seed: int, today: dt.date) -> tuple[int, int]:
+    """The accounts' owners convert or dismiss a seeded share of their new signals (cause order), through
+    the signal service as the inbox does; returns (converted, dismissed)."""
+    rng = random.Random(f"{seed}:{today.isoformat()}:signal-work")
+    new = (Signal.objects.filter(account_id__in=account_ids, status=SignalStatus.NEW, account__owner__isnull=False)
+           .select_related("account__owner").order_by("cause_key"))
+    converted = dismissed = 0
+    for signal in new:
+        if converted + dismissed >= MAX_WORKED:
+            break
+        draw = rng.random()
+        if draw < CONVERT_SHARE:
+            convert_signal(signal, by=signal.account.owner)
+            converted += 1
+        elif draw < CONVERT_SHARE + DISMISS_SHARE:
+            dismiss_signal(signal, rng.choice(DISMISS_REASONS), by=signal.account.owner)
+            dismissed += 1
+    return converted, dismissed

@@ -15,9 +15,10 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 EPOCH = dt.date(1970, 1, 1)
+SORT_MEMORY = "256MB"  # PostgreSQL work_mem for the cadence queries (per sort, set for their transaction only)
 GRAINS = {"account": ("account_id",), "line": ("account_id", "product_line"), "product": ("account_id", "product")}
 
 
@@ -36,11 +37,20 @@ def day_sql(column: str) -> str:
     return f"CAST(julianday({column}) - 2440587.5 AS INTEGER)"
 
 
-def cadence_sql(grain: str, where: str = "") -> str:
+def cadence_sql(grain: str, where: str = "", *, min_margin: bool = False) -> str:
+    """`min_margin`: only the units whose margin is at least %(min_margin_pct)s percent of their revenue
+    (before `as_of`), picked with one aggregate before the window functions sort their order days."""
     keys = ", ".join(GRAINS[grain])
     skip_blank = " AND product_line <> ''" if grain == "line" else ""
+    keep = ""
+    if min_margin:
+        keep = f"""keep AS (
+        SELECT {keys} FROM signals_orderline WHERE ordered_at < %(as_of)s{where}
+        GROUP BY {keys} HAVING SUM(revenue) > 0 AND 100 * SUM(COALESCE(margin, 0)) >= %(min_margin_pct)s * SUM(revenue)
+    ), """
+        skip_blank += f" AND ({keys}) IN (SELECT {keys} FROM keep)"
     return f"""
-    WITH days AS (
+    WITH {keep}days AS (
         SELECT {keys}, {day_sql('ordered_at')} AS day, SUM(revenue) AS revenue, SUM(COALESCE(margin, 0)) AS margin
         FROM signals_orderline
         WHERE ordered_at < %(as_of)s{skip_blank}{where}
@@ -69,7 +79,9 @@ def cadence_sql(grain: str, where: str = "") -> str:
                SUM(CASE WHEN day >= %(recent_start)s THEN revenue ELSE 0 END) AS recent_revenue,
                SUM(CASE WHEN day >= %(baseline_start)s AND day < %(recent_start)s THEN 1 ELSE 0 END) AS baseline_orders,
                SUM(CASE WHEN day >= %(baseline_start)s AND day < %(recent_start)s THEN revenue ELSE 0 END)
-                   AS baseline_revenue
+                   AS baseline_revenue,
+               MIN(CASE WHEN day >= %(recent_start)s THEN day END) AS oldest_recent_day,
+               MIN(CASE WHEN day >= %(baseline_start)s AND day < %(recent_start)s THEN day END) AS oldest_baseline_day
         FROM ranked GROUP BY {keys}
     )
     SELECT t.*, s.gaps, s.median_gap, s.q1_gap, s.q3_gap
@@ -102,6 +114,10 @@ class Cadence:
     expected: dt.date | None = None
     band_from: dt.date | None = None
     band_to: dt.date | None = None
+    # day numbers of the oldest order day in the recent window and in the baseline (None: none there);
+    # they say when the windows next change (`window_change`)
+    oldest_recent_day: int | None = None
+    oldest_baseline_day: int | None = None
 
     @property
     def days_since_last(self) -> int:
@@ -119,8 +135,18 @@ class Cadence:
             return "overdue"
         return "late"
 
+    def window_change(self) -> dt.date | None:
+        """The first later as-of date on which an order leaves the recent window (into the baseline) or
+        the baseline: the order counts and revenue of the declines change only then."""
+        limits = thresholds()
+        edges = [day + limits["recent_days"] + 1 for day in (self.oldest_recent_day,) if day is not None]
+        edges += [day + limits["recent_days"] + limits["baseline_days"] + 1
+                  for day in (self.oldest_baseline_day,) if day is not None]
+        return from_day_number(min(edges)) if edges else None
+
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        del data["oldest_recent_day"], data["oldest_baseline_day"]
         data.update(status=self.status, days_since_last=self.days_since_last)
         return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in data.items()}
 
@@ -136,19 +162,32 @@ def window_starts(as_of: dt.date) -> tuple[int, int]:
 
 
 def cadences(as_of: dt.date, grain: str = "account", *, account_ids: list[int] | None = None,
-             min_orders: int | None = None) -> list[Cadence]:
-    """Every unit's cadence as of `as_of` (orders strictly before it), in account order."""
+             min_orders: int | None = None, min_margin_pct: float | None = None) -> list[Cadence]:
+    """Every unit's cadence as of `as_of` (orders strictly before it), in account order; with
+    `min_margin_pct`, only the units whose margin is at least that share of their revenue."""
     limits = thresholds()
     min_orders = min_orders or (limits["min_orders"] if grain == "account" else limits["line_min_orders"])
     recent_start, baseline_start = window_starts(as_of)
     params: dict[str, Any] = {"as_of": as_of, "recent_gaps": limits["recent_gaps"], "recent_start": recent_start,
                               "baseline_start": baseline_start}
     where = ""
-    if account_ids is not None:
-        ids = ", ".join(str(int(i)) for i in account_ids)
-        where = f" AND account_id IN ({ids})" if account_ids else " AND 1 = 0"
-    with connection.cursor() as cursor:
-        cursor.execute(cadence_sql(grain, where), params)
+    if account_ids is not None and not account_ids:
+        where = " AND 1 = 0"
+    elif account_ids is not None and connection.vendor == "postgresql":
+        # A literal IN list of thousands of ids is planned as a sequential scan of every line; the same
+        # ids unnested from an array probe the (account, ordered_at) index (as dealgate.deals.bulk.matching).
+        where = " AND account_id IN (SELECT unnest(%(account_ids)s::bigint[]))"
+        params["account_ids"] = [int(i) for i in account_ids]
+    elif account_ids is not None:
+        where = f" AND account_id IN ({', '.join(str(int(i)) for i in account_ids)})"
+    if min_margin_pct is not None:
+        params["min_margin_pct"] = min_margin_pct
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # The window functions sort every order day of every unit (millions of rows at 10M lines):
+            # with the default 4 MB each sort spills to disk. For this query's transaction only.
+            cursor.execute(f"SET LOCAL work_mem = '{SORT_MEMORY}'")
+        cursor.execute(cadence_sql(grain, where, min_margin=min_margin_pct is not None), params)
         names = [c[0] for c in cursor.description]
         rows = [dict(zip(names, row)) for row in cursor.fetchall()]
     found = [to_cadence(row, grain, as_of, min_orders) for row in rows]
@@ -164,7 +203,7 @@ def to_cadence(row: dict[str, Any], grain: str, as_of: dt.date, min_orders: int)
         margin=float(row["margin"] or 0), typical_revenue=round(float(row["typical_revenue"] or 0), 2),
         recent_orders=int(row["recent_orders"] or 0), recent_revenue=float(row["recent_revenue"] or 0),
         baseline_orders=int(row["baseline_orders"] or 0), baseline_revenue=float(row["baseline_revenue"] or 0),
-        has_cadence=False,
+        has_cadence=False, oldest_recent_day=row["oldest_recent_day"], oldest_baseline_day=row["oldest_baseline_day"],
     )
     if cadence.orders < min_orders or row["median_gap"] is None:
         cadence.reason = f"{cadence.orders} order day(s); a cadence needs at least {min_orders}"

@@ -162,18 +162,58 @@ def expired_quotes(as_of: dt.date) -> list[Candidate]:
 
 def detect(as_of: dt.date) -> list[Candidate]:
     """Every candidate signal as of `as_of`, from orders before it."""
-    accounts = {c.account_id: c for c in cadences(as_of, "account")}
+    return detect_for(as_of)[0]
+
+
+def detect_for(as_of: dt.date, account_ids: list[int] | None = None
+               ) -> tuple[list[Candidate], dict[int, dt.date | None]]:
+    """The candidates as of `as_of` of the accounts named (None: all), with the cross-sell gaps and
+    expired quotes of all accounts (both compare or read beyond one account's order lines), and for
+    each account read the first later date its own candidates could change without a new order line
+    (`recheck_on`)."""
+    accounts = {c.account_id: c for c in cadences(as_of, "account", account_ids=account_ids)}
+    lines = cadences(as_of, "line", account_ids=account_ids)
+    high_margin = thresholds()["high_margin_pct"]
+    # Only a high-margin product can raise "high-margin item stopped": the others are left out in SQL,
+    # before their order days are sorted (the product grain is the largest); the rule checks again.
+    products = cadences(as_of, "product", account_ids=account_ids, min_margin_pct=high_margin)
     found: list[Candidate] = []
     for cadence in accounts.values():
         for rule in (missed_reorder, frequency_decline, size_decline):
             candidate = rule(cadence)
             if candidate is not None:
                 found.append(candidate)
-    found += dropped_lines(cadences(as_of, "line"), accounts)
-    found += high_margin_stopped(cadences(as_of, "product"), accounts)
+    found += dropped_lines(lines, accounts)
+    found += high_margin_stopped(products, accounts)
     found += expired_quotes(as_of)
     found += cross_sell_gaps(as_of)
-    return found
+    return found, recheck_dates(as_of, accounts, [*lines, *products])
+
+
+def recheck_dates(as_of: dt.date, accounts: dict[int, Cadence], units: Iterable[Cadence]) -> dict[int, dt.date | None]:
+    """Per account, the first date after `as_of` on which a rule could read something new from the same
+    order lines: an order leaving the recent window or the baseline (the declines), the day it becomes
+    overdue (missed reorder), the day a line or high-margin product has been absent for the set number
+    of its cycles (dropped line, high-margin item stopped). None: nothing due without a new order.
+    Between scans in one calendar quarter (the declines' cause), an account before its date raises
+    nothing a full scan would not skip as already raised."""
+    limits = thresholds()
+    due: dict[int, list[dt.date]] = {account_id: [] for account_id in accounts}
+
+    def after(day: dt.date | None, account_id: int) -> None:
+        if day is not None and day > as_of:
+            due.setdefault(account_id, []).append(day)
+
+    for c in accounts.values():
+        after(c.window_change(), c.account_id)
+        if c.has_cadence and c.typical_gap is not None and c.tolerance is not None:
+            overdue_after = max(c.typical_gap + c.tolerance, c.typical_gap * limits["missed_factor_pct"] / 100)
+            after(c.last_order + dt.timedelta(days=int(overdue_after) + 1), c.account_id)
+    for unit in units:
+        if unit.has_cadence and unit.typical_gap is not None:
+            stopped_after = unit.typical_gap * limits["line_missed_cycles"]
+            after(unit.last_order + dt.timedelta(days=int(stopped_after) + 1), unit.account_id)
+    return {account_id: min(days) if days else None for account_id, days in due.items()}
 
 
 def cross_sell_gaps(as_of: dt.date) -> list[Candidate]:

@@ -33,7 +33,9 @@ class OrderLine(models.Model):
             models.UniqueConstraint(fields=["account", "order_id", "line_key"], name="order_line_unique_per_order"),
         ]
         # Cadence reads each account's lines in date order, only those before `as_of`.
-        indexes = [models.Index(fields=["account", "ordered_at"], name="order_line_account_date")]
+        indexes = [models.Index(fields=["account", "ordered_at"], name="order_line_account_date"),
+                   # The incremental scan: which accounts have lines dated since the last scan.
+                   models.Index(fields=["ordered_at", "account"], name="order_line_date_account")]
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.product}"
@@ -109,3 +111,24 @@ class Signal(models.Model):
     def evidence_items(self) -> list[tuple[str, object]]:
         """The evidence as (words, value) pairs a rep reads: ("typical gap days", 30)."""
         return [(key.replace("_", " "), value) for key, value in self.evidence.items()]
+
+
+class ScanState(models.Model):
+    """What the last signal scan read (one row): the incremental scan starts from it (decision 020)."""
+
+    as_of = models.DateField()
+    last_line_id = models.BigIntegerField(help_text="The highest order line id when the scan read the lines.")
+    thresholds = models.CharField(max_length=1000, help_text="The signal settings it used; others mean a full scan.")
+    at = models.DateTimeField()
+
+
+class AccountRecheck(models.Model):
+    """The first as-of date on which an account's signals could change without a new order line: its
+    next missed-reorder date, an order leaving the 90-day or baseline window, a line's or product's
+    stop date. Unchanged accounts before that date are skipped by the incremental scan."""
+
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    recheck_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["recheck_on"], name="account_recheck_on")]

@@ -19,8 +19,9 @@ from dealgate.inputs import storable_text
 from dealgate.people.access import role_of, team_id_of
 from dealgate.people.models import Role
 from dealgate.pipelines.models import Pipeline
-from dealgate.signals.detectors import detect
-from dealgate.signals.models import Signal, SignalStatus
+from dealgate.signals.cadence import thresholds
+from dealgate.signals.detectors import detect_for, quarter_of
+from dealgate.signals.models import AccountRecheck, OrderLine, ScanState, Signal, SignalStatus
 
 DISTRIBUTOR_TEMPLATE = "distributor-5"
 
@@ -30,6 +31,9 @@ class ScanResult:
     as_of: dt.date
     candidates: int = 0
     raised: dict[str, int] = field(default_factory=dict)
+    full: bool = True
+    accounts_read: int = 0  # accounts whose order lines the scan recomputed (all of them in a full scan)
+    why_full: str = ""
 
     @property
     def total(self) -> int:
@@ -37,36 +41,89 @@ class ScanResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {"as_of": self.as_of.isoformat(), "candidates": self.candidates, "raised": self.total,
-                "by_kind": self.raised}
+                "by_kind": self.raised, "full": self.full, "accounts_read": self.accounts_read}
 
 
-def scan_signals(as_of: dt.date | None = None, *, by: Any = None) -> ScanResult:
-    """Raise the signals whose cause is new as of `as_of` (default today); a cause already raised is skipped."""
+def thresholds_key() -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(thresholds().items()))
+
+
+def accounts_to_rescan(as_of: dt.date, last: ScanState | None) -> tuple[list[int] | None, str]:
+    """The accounts an incremental scan must recompute after `last`, or (None, why) when only a full
+    scan gives the same result: no scan before, an earlier date, another calendar quarter (the declines'
+    cause), other thresholds. Else: accounts with order lines written since (a higher id) or dated
+    since the last scan's date, and accounts whose recheck date has come (`detectors.recheck_dates`)."""
+    if last is None:
+        return None, "no scan before"
+    if as_of < last.as_of:
+        return None, f"the last scan was as of a later day ({last.as_of.isoformat()})"
+    if quarter_of(as_of) != quarter_of(last.as_of):
+        return None, f"a new quarter since the last scan ({quarter_of(last.as_of)})"
+    if last.thresholds != thresholds_key():
+        return None, "the signal settings changed"
+    changed = set(OrderLine.objects.filter(pk__gt=last.last_line_id).values_list("account_id", flat=True).distinct())
+    changed |= set(OrderLine.objects.filter(ordered_at__gte=last.as_of, ordered_at__lt=as_of)
+                   .values_list("account_id", flat=True).distinct())
+    changed |= set(AccountRecheck.objects.filter(recheck_on__lte=as_of).values_list("account_id", flat=True))
+    return sorted(changed), ""
+
+
+def scan_signals(as_of: dt.date | None = None, *, by: Any = None, full: bool = False) -> ScanResult:
+    """Raise the signals whose cause is new as of `as_of` (default today); a cause already raised is skipped.
+
+    Incremental unless `full` (decision 020): after a scan earlier in the same quarter, only the
+    accounts whose order lines changed or whose recheck date has come are recomputed, plus the
+    expired quotes and cross-sell gaps of all; what it raises is what a full scan would raise."""
     if by is not None and role_of(by) not in (Role.MANAGER, Role.ADMIN):
         raise NotAllowed("Only managers and admins may run a signal scan.")
     as_of = as_of or timezone.localdate()
-    candidates = detect(as_of)
-    result = ScanResult(as_of=as_of, candidates=len(candidates))
+    with transaction.atomic():
+        # One scan at a time: the state row is locked until this scan's signals and state are written.
+        last = ScanState.objects.select_for_update().order_by("pk").first()
+        last_line_id = OrderLine.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        account_ids, why_full = (None, "asked for") if full else accounts_to_rescan(as_of, last)
+        candidates, rechecks = detect_for(as_of, account_ids)
+        result = ScanResult(as_of=as_of, candidates=len(candidates), full=account_ids is None,
+                            accounts_read=len(rechecks), why_full=why_full)
+        raise_new(candidates, result)
+        save_rechecks(rechecks, full=account_ids is None)
+        if last is None:
+            last = ScanState(as_of=as_of, last_line_id=last_line_id, thresholds=thresholds_key(), at=timezone.now())
+        last.as_of, last.last_line_id, last.thresholds, last.at = as_of, last_line_id, thresholds_key(), timezone.now()
+        last.save()
+    return result
+
+
+def save_rechecks(rechecks: dict[int, dt.date | None], *, full: bool) -> None:
+    if full:
+        AccountRecheck.objects.all().delete()
+    else:
+        AccountRecheck.objects.filter(account_id__in=list(rechecks)).delete()
+    AccountRecheck.objects.bulk_create([AccountRecheck(account_id=pk, recheck_on=day) for pk, day in rechecks.items()
+                                        if day is not None], batch_size=5000)
+
+
+def raise_new(candidates: list, result: ScanResult) -> None:
+    """Store the candidates whose cause is new; the "signal raised" rules run once the transaction commits."""
+    as_of = result.as_of
     now = timezone.now()
     raised_ids: list[int] = []
-    with transaction.atomic():
-        for start in range(0, len(candidates), 5000):
-            chunk = candidates[start:start + 5000]
-            known = set(Signal.objects.filter(cause_key__in=[c.cause_key for c in chunk])
-                        .values_list("cause_key", flat=True))
-            new = [c for c in chunk if c.cause_key not in known]
-            Signal.objects.bulk_create([
-                Signal(kind=c.kind, account_id=c.account_id, cause_key=c.cause_key, title=c.title[:300],
-                       evidence=c.evidence, revenue=Decimal(str(c.revenue)), as_of=as_of, raised_at=now)
-                for c in new
-            ], ignore_conflicts=True)
-            for c in new:
-                result.raised[c.kind] = result.raised.get(c.kind, 0) + 1
-            # ignore_conflicts leaves no ids: read back the ones this scan wrote (not another's at the same time)
-            raised_ids += Signal.objects.filter(cause_key__in=[c.cause_key for c in new], raised_at=now).values_list(
-                "pk", flat=True)
-        signals_raised(sorted(raised_ids))  # "signal raised" rules run in the worker once this commits
-    return result
+    for start in range(0, len(candidates), 5000):
+        chunk = candidates[start:start + 5000]
+        known = set(Signal.objects.filter(cause_key__in=[c.cause_key for c in chunk])
+                    .values_list("cause_key", flat=True))
+        new = [c for c in chunk if c.cause_key not in known]
+        Signal.objects.bulk_create([
+            Signal(kind=c.kind, account_id=c.account_id, cause_key=c.cause_key, title=c.title[:300],
+                   evidence=c.evidence, revenue=Decimal(str(c.revenue)), as_of=as_of, raised_at=now)
+            for c in new
+        ], ignore_conflicts=True)
+        for c in new:
+            result.raised[c.kind] = result.raised.get(c.kind, 0) + 1
+        # ignore_conflicts leaves no ids: read back the ones this scan wrote (not another's at the same time)
+        raised_ids += Signal.objects.filter(cause_key__in=[c.cause_key for c in new], raised_at=now).values_list(
+            "pk", flat=True)
+    signals_raised(sorted(raised_ids))  # "signal raised" rules run in the worker once this commits
 
 
 def signal_scope(user: Any) -> Q:

@@ -40,6 +40,15 @@ NOW = dt.datetime(2026, 11, 24, tzinfo=dt.timezone.utc)
 GENERATED = (Account, Contact, Deal, StageHistory, Activity, ChecklistAnswer, Approval, DealContact, FieldChange)
 
 
+@pytest.fixture(autouse=True)
+def simulated_deals_only(monkeypatch):
+    """These tests check the simulated deals row by row, to the timestamp. The reps' conversions of
+    signals afterwards are service writes at the real time (tests/demo/test_demo_orders.py): left out here."""
+    from dealgate.demo import orders
+
+    monkeypatch.setattr(orders, "MAX_WORKED", 0)
+
+
 def make_demo(deals: int = 200, seed: int = 3):
     return generate(deals=deals, seed=seed, today=TODAY, stdout=StringIO())
 

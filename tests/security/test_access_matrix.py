@@ -150,6 +150,7 @@ RULES: dict[str, tuple[str, tuple]] = {
     "api/metrics": ("GET", API_SIGNED_IN),
     "api/forecast": ("GET", API_SIGNED_IN),
     "api/bottlenecks": ("GET", API_SIGNED_IN),
+    "api/signal-conversion": ("GET", API_SIGNED_IN),
 }
 
 

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from dealgate.analytics.history import Scope
 from dealgate.analytics.periods import parse_as_of, parse_period
@@ -69,3 +75,49 @@ def test_the_insights_page_shows_the_signal_conversion_rate(client, world, pipel
     client.login(username="dave", password=world.password)
     q4 = client.get("/insights/", {"period": "2026-Q4"}).content.decode()
     assert "No signal raised in 2026-Q4 has been converted or dismissed yet; 1 is open" in q4
+
+
+def report_signals(*args: str) -> str:
+    out = StringIO()
+    call_command("report", "signals", "--period", "2026-Q3", "--as-of", "2026-09-30", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_the_api_and_report_signals_give_the_insights_figures_in_the_callers_scope(client, world):
+    """The history above, as of 2026-09-30 (the Q4 snooze is after it). 2026-Q3: alice's account 3 converted
+    (2,000 each), 1 dismissed, 1 new; carol's 1 dismissed -> admin: raised 6, decided 5, rate 3/5 = 60.0%,
+    converted revenue 3 x 2,000 = 6,000. 2026-Q2: alice's 1 converted (1,000), 1 dismissed -> 1/2 = 50.0%.
+    alice (a rep) sees her own account: Q3 3/4 = 75.0%; carol hers: 0/1 = 0.0%; bob (alice's manager) = alice's."""
+    history(world)
+    query = {"period": "2026-Q3", "as_of": "2026-09-30"}
+    answers = {}
+    for who in ("dave", "alice", "bob", "carol"):
+        client.force_login(getattr(world, who))
+        response = client.get("/api/signal-conversion", query)
+        assert response.status_code == 200, response.content
+        answers[who] = response.json()
+        printed = json.loads(report_signals("--json", "--user", who))
+        assert answers[who]["periods"] == printed["groups"][0]["result"]  # the same numbers, to the cent
+    periods = answers["dave"]["periods"]
+    assert [p["period"] for p in periods] == ["2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3"]
+    assert periods[-1] == {"period": "2026-Q3", "raised": 6, "converted": 3, "dismissed": 2, "decided": 5, "open": 1,
+                           "rate": 0.6, "converted_revenue": "6000.00"}
+    assert (periods[2]["rate"], periods[2]["converted_revenue"]) == (0.5, "1000.00")
+    assert periods[0]["rate"] is None and periods[0]["converted_revenue"] == "0.00"
+    assert answers["alice"]["periods"][-1]["rate"] == 0.75 and answers["bob"]["periods"][-1]["rate"] == 0.75
+    assert (answers["carol"]["periods"][-1]["raised"], answers["carol"]["periods"][-1]["rate"]) == (1, 0.0)
+    # The command without --user is the system: everything, as for the admin.
+    assert json.loads(report_signals("--json"))["groups"][0]["result"] == periods
+    table = report_signals()
+    assert re.search(r"2026-Q3\s+6\s+3\s+2\s+1\s+60\.0%\s+6,000", table), table
+    assert re.search(r"2025-Q4\s+0\s+0\s+0\s+0\s+—\s+0", table), table
+    by_owner = json.loads(report_signals("--json", "--by", "owner"))
+    assert {g["name"]: g["result"][-1]["rate"] for g in by_owner["groups"]}.get("alice", 0.75) == 0.75
+    client.force_login(world.dave)
+    segment = client.get("/api/signal-conversion", {**query, "segment": "Retail"}).json()
+    assert segment["periods"][-1]["raised"] == 5
+
+
+def test_report_signals_refuses_a_deal_only_cut(db):
+    with pytest.raises(CommandError, match="takes --owner, --team, --segment"):
+        report_signals("--by", "pipeline")

@@ -21,7 +21,8 @@ from dealgate.analytics.left_out import other_currencies
 from dealgate.analytics.periods import Period, parse_as_of, parse_period, period_containing
 from dealgate.api.routers import ERRORS
 from dealgate.api.routers.lookups import pipeline_by_key, user_by_username
-from dealgate.api.schemas import AnalyticsFilters, BottlenecksOut, ForecastOut, MetricsOut
+from dealgate.analytics.signal_conversion import signal_conversion
+from dealgate.api.schemas import AnalyticsFilters, BottlenecksOut, ForecastOut, MetricsOut, SignalConversionOut
 from dealgate.cli_support import dumps
 from dealgate.errors import NotFound
 from dealgate.people.models import Team
@@ -87,3 +88,13 @@ def get_bottlenecks(request, filters: Query[AnalyticsFilters]):
     """Per open stage: conversion and time in stage against the four periods before (`dealgate report bottlenecks`)."""
     scope, period, cutoff, head = _request(request, filters)
     return {**head, **as_json(metrics.bottlenecks(scope, period, cutoff))}
+
+
+@router.get("/signal-conversion", response={200: SignalConversionOut, **ERRORS},
+            summary="How many signals became deals, per period raised")
+def get_signal_conversion(request, filters: Query[AnalyticsFilters]):
+    """Converted / decided (converted + dismissed) for the signals raised in the period and the three
+    before it, on the accounts the caller may see (`dealgate report signals`, the insights page).
+    Owner, team and segment narrow it; pipeline, source and currency do not apply to signals."""
+    scope, period, cutoff, head = _request(request, filters)
+    return {**head, "periods": as_json(signal_conversion(request.auth, scope, period, cutoff))}

@@ -15,7 +15,7 @@ from django.utils import timezone
 from dealgate.csv_safe import csv_lines
 from dealgate.deals.flags import compute_flags
 from dealgate.deals.models import Account, Activity, Contact, Deal
-from dealgate.deals.selectors import STATUSES, deal_list
+from dealgate.deals.selectors import STATUSES, account_handoffs, deal_list
 from dealgate.inputs import query_text
 from dealgate.people.access import role_of, team_id_of, visible_deals
 from dealgate.people.models import Role
@@ -145,6 +145,7 @@ def account(request: HttpRequest, pk: int) -> HttpResponse:
         "open_deals": [d for d in all_deals if d.closed_at is None],
         "closed_deals": [d for d in all_deals if d.closed_at is not None],
         "open_money": open_money, "activities": activities, "rhythm": order_rhythm(acc.pk),
+        "handoffs": account_handoffs(request.user, acc), "visible_won": {d.pk for d in all_deals},
     })
 
 

@@ -9,16 +9,19 @@ from dealgate.analytics.cli import (
     scope_from,
 )
 from dealgate.analytics.left_out import other_currencies
-from dealgate.cli_support import DealgateCommand, dumps, table
+from dealgate.analytics.signal_conversion import signal_conversion
+from dealgate.cli_support import DealgateCommand, acting_user, dumps, table
 from dealgate.errors import DealgateError
 
-REPORTS = ("metrics", "funnel", "waterfall", "bottlenecks", "review")
+REPORTS = ("metrics", "funnel", "waterfall", "bottlenecks", "review", "signals")
+SIGNAL_CUTS = ("owner", "team", "segment")  # signals belong to accounts: pipeline and source do not apply
 
 
 class Command(DealgateCommand):
     help = ("Pipeline analytics for a period, from the stage history: metrics (win rate, deal size, cycle, velocity, "
             "pipeline, coverage), funnel (conversion and time in stage), waterfall, bottlenecks, review (what changed in a "
-            "week per owner and team, against the week before).")
+            "week per owner and team, against the week before), signals (how many signals became deals, by the "
+            "period they were raised in).")
 
     def add_arguments(self, parser):
         parser.add_argument("report", choices=REPORTS, help="which report (review: what changed since --since)")
@@ -37,8 +40,14 @@ class Command(DealgateCommand):
         if options["by"]:
             groups = [(value, label, scope.narrowed(options["by"], value))
                       for value, label in metrics.distinct_cut_values(scope, options["by"])]
+        if report == "signals" and (options["by"] not in (None, *SIGNAL_CUTS) or options.get("pipeline")
+                                    or options.get("source")):
+            raise CommandError("The signals report is about accounts: it takes --owner, --team, --segment and "
+                               f"--by {', '.join(SIGNAL_CUTS)}, not a pipeline or a deal source.")
+        viewer = acting_user(options.get("user") or "")
         compute = {"metrics": metrics.period_metrics, "funnel": metrics.funnel, "waterfall": metrics.waterfall,
-                   "bottlenecks": metrics.bottlenecks}[report]
+                   "bottlenecks": metrics.bottlenecks,
+                   "signals": lambda s, p, c: signal_conversion(viewer, s, p, c)}[report]
         results = [(label, compute(s, period, cutoff)) for _, label, s in groups]
         if options["json"]:
             payload: Any = {"report": report, "period": period.label, "as_of": cutoff, "by": options["by"],
@@ -60,6 +69,17 @@ class Command(DealgateCommand):
                  fmt_money(r["velocity_per_day"]), fmt_money(r["quota"]),
                  fmt_ratio(r["coverage"]), fmt_pct(r["attainment"])] for label, r in results]
         self.stdout.write(table(headers, rows, right=range(1, 15)))
+
+    def print_signals(self, results, by):
+        """One row per period the signals were raised in: converted / decided (converted + dismissed)."""
+        for label, rows in results:
+            if by:
+                self.stdout.write(f"\n{by}: {label}")
+            headers = ["Raised in", "Raised", "Converted", "Dismissed", "Still open", "Conversion rate",
+                       "Converted revenue"]
+            body = [[r["period"], f"{r['raised']:,}", f"{r['converted']:,}", f"{r['dismissed']:,}", f"{r['open']:,}",
+                     fmt_pct(r["rate"]), fmt_money(r["converted_revenue"])] for r in rows]
+            self.stdout.write(table(headers, body, right=range(1, 7)))
 
     def print_funnel(self, results, by):
         for label, rows in results:

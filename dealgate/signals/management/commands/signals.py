@@ -16,6 +16,9 @@ class Command(DealgateCommand):
         scan = sub.add_parser("scan", help="raise new signals as of a date (default today)")
         scan.add_argument("--as-of", type=as_of_date, default=None, help="YYYY-MM-DD: read only orders before it")
         scan.add_argument("--json", action="store_true", dest="as_json", help="print the result as JSON")
+        scan.add_argument("--full", action="store_true",
+                          help="recompute every account (default: after a scan earlier in the quarter, only the "
+                               "accounts with new order lines or a recheck date that has come)")
         add_user_argument(scan)
         listing = sub.add_parser("list", help="signals, highest revenue first (open ones unless --status)")
         listing.add_argument("--status", choices=[*SignalStatus.values, "all"], default="new")
@@ -24,13 +27,16 @@ class Command(DealgateCommand):
 
     def handle(self, *args, action, as_json=False, **options):
         if action == "scan":
-            result = scan_signals(options["as_of"] or timezone.localdate(), by=acting_user(options["user"]))
+            result = scan_signals(options["as_of"] or timezone.localdate(), by=acting_user(options["user"]),
+                                  full=options["full"])
             if as_json:
                 self.stdout.write(dumps(result.as_dict()))
                 return
             kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(result.raised.items())) or "none new"
+            how = (f"all {plural(result.accounts_read, 'account')} read" if result.full
+                   else f"{plural(result.accounts_read, 'account')} with new orders or due for a check read again")
             self.stdout.write(f"Scanned as of {result.as_of}: {plural(result.total, 'new signal')} ({kinds}); "
-                              f"{plural(result.candidates, 'cause')} found in all.")
+                              f"{plural(result.candidates, 'cause')} found in all; {how}.")
             return
         self.list_signals(options["status"], options["limit"], as_json)
 

@@ -68,7 +68,7 @@ ORDER BY s.starts_at""", params):
     amount = np.array([won_amounts.get(r["deal_id"], 0) / 100 for r in born])
     history_days = min(float(watched.max()), float(lookback_days))
     recent_days = min(RECENT_DAYS, max(history_days, 1.0))
-    per_day = float((watched < recent_days).sum()) / recent_days
+    per_day = float((watched <= recent_days).sum()) / recent_days
 
     start_in = max(0.0, (period.start - cutoff).total_seconds() / 86400)
     expected = second = wins_behind = 0.0

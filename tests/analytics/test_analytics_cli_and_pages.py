@@ -63,7 +63,11 @@ def test_forecast_prints_every_method_and_the_categories(book):
         assert word in text
     data = json.loads(run("forecast", "--period", "2026-Q3", "--as-of", "2026-08-01", "--method", "weighted",
                           "--json"))
-    assert data["methods"]["weighted"]["expected"] == "20500.00"  # won 12,500 + 40,000 due Sep 30 at 20%
+    # won 12,500 + 40,000 due Sep 30 at 20% + from new deals 3/32 x 12,500 (tests/api/test_api_analytics.py)
+    assert data["methods"]["weighted"]["expected"] == "21671.88"
+    assert data["lead"]["why"] == "No recent quarters with wins to compare the methods on yet: showing weighted."
+    text = run("forecast", "--period", "2026-Q3", "--as-of", "2026-08-01")
+    assert "From new deals (not created yet)" in text and "1,172" in text
 
 
 def test_backtest_prints_mape_and_bias_per_method(book):

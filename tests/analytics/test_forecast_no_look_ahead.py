@@ -10,6 +10,7 @@ from analytics_builders import History, at
 from django.core.cache import cache
 
 from dealgate.analytics import forecast, new_business
+from dealgate.analytics.backtest import recommend
 from dealgate.analytics.history import Scope
 from dealgate.analytics.periods import parse_period
 from dealgate.deals import services
@@ -143,3 +144,19 @@ def test_an_as_of_forecast_is_unchanged_by_any_later_write(world, pipeline, new_
     services.create_deal(by=admin, title="Later", account=account, pipeline=pipeline, amount="7000",
                          expected_close_date="2026-10-31")
     assert made() == before
+
+
+def test_the_lead_is_the_method_closest_in_the_recent_backtest_said_in_plain_words():
+    """Six months judged, five with wins (a month without wins has no percentage error). MAPE:
+    weighted 40%, historical 12%, time-aware 20%: historical leads. With time-aware best, its range's
+    coverage is said too: 4 of the 5 actuals inside P10-P90 (coverage 0.8)."""
+    rows = [{"actual": Decimal(a)} for a in ("0", "100", "100", "100", "100", "100")]
+    tested = {"rows": rows, "summary": {"weighted": {"mape": 0.40}, "historical": {"mape": 0.12},
+                                       "time-aware": {"mape": 0.20, "coverage": 0.8}}}
+    pick = recommend(tested, 1)
+    assert (pick["method"], pick["periods"]) == ("historical", 5)
+    assert pick["why"] == "Historical was closest over the last 5 months: off by 12% on average."
+    tested["summary"]["time-aware"]["mape"] = 0.10
+    assert recommend(tested, 3)["why"] == ("Time-aware was closest over the last 5 quarters: off by 10% on average. "
+                                           "Its range held what was won in 4 of 5.")
+

@@ -87,19 +87,24 @@ def historical_forecast(scope: Scope, period: Period, cutoff: dt.datetime, confi
 # --- open deals due in the period, with the close dates known at the cutoff ---------------------
 
 @figure
-def remaining_days(scope: Scope, cutoff: dt.datetime, config: Settings = Settings()) -> dict[int, float]:
-    """Per open stage: the typical (median) days from entering it to the deal's close, won or lost,
-    over the stays begun in the look-back window whose deal closed before the cutoff."""
+def remaining_days(scope: Scope, cutoff: dt.datetime, config: Settings = Settings()) -> dict[tuple[int, int], float]:
+    """Per (open stage, age bucket): the typical (median) days from entering the stage to the deal's
+    close, won or lost, over the stays begun in the look-back window whose deal closed before the
+    cutoff and that lasted at least the bucket's age (a deal already 60 days in a stage is compared
+    with the stays that lasted 60 days or more, not with the fast ones)."""
     source, where, params = spans(scope)
     params.update(cutoff=ts(cutoff), lookback=ts(cutoff - dt.timedelta(days=config.lookback_days)))
     won_first = "s.next_won_at IS NOT NULL AND (s.next_lost_at IS NULL OR s.next_won_at < s.next_lost_at)"
+    buckets = " UNION ALL ".join(f"SELECT {j} AS j, {lo} AS lo" for j, lo in enumerate(AGE_BUCKETS))
     inner = f"""
-SELECT s.stage_id AS grp, CASE WHEN {won_first} THEN {days_between('s.starts_at', 's.next_won_at')}
-                          ELSE {days_between('s.starts_at', 's.next_lost_at')} END AS value
-FROM {source} WHERE {where} AND s.history_id IS NOT NULL AND s.stage_kind = 'open'
-  AND s.starts_at >= %(lookback)s AND s.starts_at < %(cutoff)s
-  AND (s.next_won_at < %(cutoff)s OR s.next_lost_at < %(cutoff)s) AND {reopened_before_cutoff(False)}"""
-    return {grp: row[500] for grp, row in percentiles(inner, params, (500,)).items()}
+SELECT stays.stage_id * 100 + b.j AS grp, stays.value FROM (
+  SELECT s.stage_id, CASE WHEN {won_first} THEN {days_between('s.starts_at', 's.next_won_at')}
+                     ELSE {days_between('s.starts_at', 's.next_lost_at')} END AS value
+  FROM {source} WHERE {where} AND s.history_id IS NOT NULL AND s.stage_kind = 'open'
+    AND s.starts_at >= %(lookback)s AND s.starts_at < %(cutoff)s
+    AND (s.next_won_at < %(cutoff)s OR s.next_lost_at < %(cutoff)s) AND {reopened_before_cutoff(False)}
+) stays JOIN ({buckets}) b ON stays.value >= b.lo"""
+    return {(grp // 100, AGE_BUCKETS[grp % 100]): row[500] for grp, row in percentiles(inner, params, (500,)).items()}
 
 
 def _date(value: Any) -> dt.date | None:
@@ -115,6 +120,9 @@ def due_deals(scope: Scope, period: Period, cutoff: dt.datetime, config: Setting
     from when they entered it (`remaining_days`) instead: those without one, and those whose date was
     never logged as set before the cutoff and is exactly the day the deal later closed (a date filled
     in afterwards, as imports do for closed deals: using it would be hindsight).
+
+    The typical time is that of the stays that lasted at least as long as the deal has been in the
+    stage (its age bucket; the nearest younger bucket with closed stays when that one has none).
 
     Returns rows (stage_id, amount cents, probability) of the due deals and the counts: `undated`
     (deals that took the typical time), `undated_due` (of them, due in the period), `unknown`
@@ -144,11 +152,13 @@ FROM {source} WHERE {where} AND s.starts_at < %(cutoff)s AND s.ends_at >= %(cuto
             closes = _date(row["close_date"])
         else:
             undated += 1
-            if row["stage_id"] not in typical:
+            age = float(row["age"])
+            lo = next((lo for lo in reversed(AGE_BUCKETS) if lo <= age and (row["stage_id"], lo) in typical), None)
+            if lo is None:
                 unknown += 1
                 continue
             # max(0, typical - age): a deal already past its stage's typical time is due now
-            closes = (cutoff + dt.timedelta(days=max(0.0, typical[row["stage_id"]] - float(row["age"])))).date()
+            closes = (cutoff + dt.timedelta(days=max(0.0, typical[(row["stage_id"], lo)] - age))).date()
             undated_due += int(closes <= period.last_day)
         if closes <= period.last_day:
             due.append((row["stage_id"], int(row["amount_cents"]), int(row["probability"])))

@@ -38,11 +38,11 @@ SLICE_DAYS = 30  # creation counts per slice, for the month-to-month swing
 
 @figure
 def new_business(scope: Scope, period: Period, cutoff: dt.datetime, lookback_days: int = 365) -> dict[str, Any]:
-    """{"expected", "deals" (new deals expected by the period end), "per_day", "win_share" (share
+    """{"expected", "days" (from the cutoff to the period end), "deals" (new deals expected by then), "per_day", "win_share" (share
     of new deals won inside the period), "variance", "spread" (relative), "learned_from"}: money
     in units (float), all 0 when the period is over or nothing was learned."""
     horizon = (period.end - cutoff).total_seconds() / 86400
-    empty = {"expected": 0.0, "deals": 0.0, "per_day": 0.0, "win_share": 0.0, "variance": 0.0, "spread": 0.0,
+    empty = {"expected": 0.0, "days": max(0.0, horizon), "deals": 0.0, "per_day": 0.0, "win_share": 0.0, "variance": 0.0, "spread": 0.0,
              "learned_from": 0}
     if horizon <= 0:
         return empty
@@ -92,7 +92,7 @@ ORDER BY s.starts_at""", params):
                        + 1 / max(1.0, per_day * recent_days) + 1 / max(1.0, wins_behind))
     won_share = float(((to_win >= 0) & (to_win < horizon) & (watched >= horizon)).sum()) / max(
         1.0, float((watched >= horizon).sum()))
-    return {"expected": expected, "deals": deals, "per_day": per_day, "win_share": won_share,
+    return {"expected": expected, "days": horizon, "deals": deals, "per_day": per_day, "win_share": won_share,
             "variance": second, "spread": spread, "learned_from": len(born)}
 
 

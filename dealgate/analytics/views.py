@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from dealgate.analytics import charts, forecast, metrics
-from dealgate.analytics.backtest import LABELS, backtest, recent_periods, recommend
+from dealgate.analytics.backtest import backtest, recent_periods, recommend
 from dealgate.analytics.history import Scope, scope_for
 from dealgate.analytics.periods import Period, parse_as_of, parse_period, period_containing
 from dealgate.analytics.together import together
@@ -187,7 +187,7 @@ def forecast_page(request: HttpRequest) -> HttpResponse:
 
 def _lead(result: dict[str, Any], pick: dict[str, Any]) -> dict[str, Any]:
     """The one number the page opens with: the recommended method's forecast, split into its parts."""
-    return {**pick, "label": LABELS[pick["method"]], "figures": result["methods"].get(pick["method"]),
+    return {**pick, "figures": result["methods"].get(pick["method"]),
             "new": result["new_business"], "close_dates": result["close_dates"]}
 
 

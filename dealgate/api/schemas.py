@@ -773,9 +773,10 @@ class StageProbabilityOut(Schema):
 
 class NewBusinessOut(Schema):
     expected: float = Field(description="Expected won in the period from deals created after the as-of instant.")
+    days: float = Field(description="Days from the as-of instant to the period end.")
     deals: float = Field(description="New deals expected from the as-of instant to the period end.")
     per_day: float = Field(description="New deals a day (the last 90 days).")
-    win_share: float = Field(description="Share of the past year's new deals won within the period's length.")
+    win_share: float = Field(description="Share of the past year's new deals won within `days` of creation.")
     variance: float
     spread: float = Field(description="Relative spread of the rate and value estimates (the range's shared factor).")
     learned_from: int = Field(description="Deals created in the look-back year.")

@@ -73,7 +73,9 @@ ORDER BY s.starts_at""", params):
     start_in = max(0.0, (period.start - cutoff).total_seconds() / 86400)
     expected = second = wins_behind = 0.0
     days = int(math.ceil(horizon))
-    for t in range(days):
+    # a deal created before day horizon - history has no cohort watched long enough: skip those days
+    # (also bounds the loop for a period far ahead)
+    for t in range(max(0, int(horizon - history_days) - 1), days):
         width = min(1.0, horizon - t)  # the last day may be partial
         low, high = max(0.0, start_in - t - 0.5), horizon - t - 0.5  # created mid-day t
         observed = watched >= high

@@ -123,6 +123,18 @@ def plant(index: int, share: float, per_day: float, seed: int) -> tuple[int, flo
     return pipeline.pk, float(same_month / total) if total else 0.0
 
 
+def measured_share(pipeline_id: int) -> float:
+    """Share of the won revenue from deals won in the month they were created in."""
+    from dealgate.deals.models import Deal
+
+    same = total = Decimal(0)
+    for created, closed, amount in Deal.objects.filter(pipeline_id=pipeline_id, stage__kind="won").values_list(
+            "created_at", "closed_at", "amount"):
+        total += amount
+        same += amount if (created.year, created.month) == (closed.year, closed.month) else 0
+    return float(same / total) if total else 0.0
+
+
 def _poisson(rng: random.Random, mean: float) -> int:
     limit, k, p = math.exp(-mean), 0, 1.0
     while True:
@@ -181,10 +193,11 @@ def main() -> None:
     parser.add_argument("--shares", default="0.1,0.3,0.5,0.8")
     parser.add_argument("--demo-deals", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument("--reuse", action="store_true", help="backtest the sets an earlier run generated")
     args = parser.parse_args()
     import os
 
-    if "DATABASE_URL" not in os.environ:
+    if "DATABASE_URL" not in os.environ and not args.reuse:
         shutil.rmtree(ROOT / "bench" / ".data" / "forecast_accuracy", ignore_errors=True)
     django_setup("forecast_accuracy")
     from dealgate.demo.generator import generate
@@ -193,11 +206,16 @@ def main() -> None:
     began = time.perf_counter()
     sets = []
     for index, share in enumerate(float(s) for s in args.shares.split(",")):
+        if args.reuse:
+            pipeline = Pipeline.objects.get(key=f"planted-{index}")
+            sets.append((pipeline.pk, f"planted {share:.0%}", f"{measured_share(pipeline.pk):.0%}"))
+            continue
         pipeline_id, measured = plant(index, share, args.per_day, args.seed + index)
         sets.append((pipeline_id, f"planted {share:.0%}", f"{measured:.0%}"))
     demo = []
-    if args.demo_deals:
+    if args.demo_deals and not args.reuse:
         generate(deals=args.demo_deals, seed=7, today=dt.date(2026, 11, 24))
+    if args.demo_deals:
         demo = [(p.pk, f"demo {p.key}", "?") for p in Pipeline.objects.exclude(key__startswith="planted-")]
     print(f"generated in {time.perf_counter() - began:.0f} s; {database_label()}; {machine_label()}")
     header = ["Data", "New-business share", "Horizon", "Periods", "Weighted MAPE / bias", "Historical MAPE / bias",

@@ -31,7 +31,9 @@ from dealgate.analytics.periods import Period
 from dealgate.analytics.together import together
 
 METHODS = ("weighted", "historical", "time-aware")
-AGE_BUCKETS = (0, 7, 14, 30, 60, 90, 180, 365)
+# Fine at the young end: most fast deals leave a stage within days, so a deal 5 days in is compared
+# with the stays that lasted 3 days or more, not with every stay (docs/analytics.md, planted histories).
+AGE_BUCKETS = (0, 1, 3, 7, 14, 30, 60, 90, 180, 365)
 
 
 @dataclass(frozen=True)
@@ -197,7 +199,7 @@ def timing_table(scope: Scope, period: Period, cutoff: dt.datetime, config: Sett
     # are the cohorts of the learned probabilities (stage conversion over the look-back window): one
     # scan counts both, and that conversion figure is stored for `historical_probabilities`.
     def buckets_up_to(value: str) -> str:
-        """How many buckets start at or below `value` (0-8): k + 1, j_from and j_to + 1."""
+        """How many buckets start at or below `value` (0-10): k + 1, j_from and j_to + 1 (a hex digit each)."""
         if is_postgres():
             return f"width_bucket({value}, ARRAY[{', '.join(map(str, AGE_BUCKETS))}]::float8[])"
         return "CASE " + " ".join(f"WHEN {value} < {lo} THEN {j}" for j, lo in enumerate(AGE_BUCKETS)) \
@@ -220,9 +222,9 @@ WITH ref AS {"" if is_postgres() else "MATERIALIZED "}(
     AND s.starts_at >= %(slice_start)s AND s.starts_at < %(slice_end)s AND {reopened_before_cutoff(reopened)}
 )
 SELECT stage_id, code, COUNT(*) AS n FROM (
-  SELECT ref.stage_id, ((ref.outcome * 2 + ref.first_entry) * 2 + ref.advanced) * 1000
-           + {buckets_up_to('ref.reach')} * 100
-           + CASE WHEN ref.outcome = 1 THEN {buckets_up_to('ref.to_close - %(w1)s')} * 10
+  SELECT ref.stage_id, ((ref.outcome * 2 + ref.first_entry) * 2 + ref.advanced) * 4096
+           + {buckets_up_to('ref.reach')} * 256
+           + CASE WHEN ref.outcome = 1 THEN {buckets_up_to('ref.to_close - %(w1)s')} * 16
                                             + {buckets_up_to('ref.to_close - %(w0)s')} ELSE 0 END AS code
   FROM ref
 ) classified
@@ -259,8 +261,8 @@ def _tally(rows: Any) -> tuple[dict[tuple[int, int], list[int]], dict[int, list[
     cohorts: dict[int, list[int]] = {}
     for row in rows:
         code, n = int(row["code"]), int(row["n"])
-        outcome, first_entry, advanced = code // 4000, (code // 2000) % 2, (code // 1000) % 2
-        reach, j_from, j_to = (code // 100) % 10, (code // 10) % 10, code % 10 - 1
+        outcome, first_entry, advanced = code // 16384, (code // 8192) % 2, (code // 4096) % 2
+        reach, j_from, j_to = (code // 256) % 16, (code // 16) % 16, code % 16 - 1
         won = int(outcome == 1)
         for j in range(reach):
             cell = counts.setdefault((row["stage_id"], AGE_BUCKETS[j]), [0, 0, 0])

@@ -160,3 +160,18 @@ def test_the_lead_is_the_method_closest_in_the_recent_backtest_said_in_plain_wor
     assert recommend(tested, 3)["why"] == ("Time-aware was closest over the last 5 quarters: off by 10% on average. "
                                            "Its range held what was won in 4 of 5.")
 
+
+
+def test_a_deal_days_into_a_stage_is_not_compared_with_the_deals_that_left_it_within_a_day(world, pipeline):
+    """Ten fast deals entered qualify on 2026-06-01 and were won the next day; ten slow ones entered
+    it the same day and were lost after 20 days. A deal 5 days into qualify on 2026-10-01, October:
+    qualify's q = (10 won in the window + 10 x 20% x 1 (every win landed in the window)) / (20 + 10)
+    = 0.4. The stays that lasted 3 days or more (its age bucket) are the ten slow ones, none won:
+    q = (0 + 10 x 0.4) / (10 + 10) = 0.2, so 1,000 x 0.2 = 200. With buckets 0, 7, 14... it was
+    compared with all twenty: (10 + 10 x 0.4) / (20 + 10) = 0.4667, 466.67."""
+    h = History(world, pipeline)
+    for outcome, when in (("won", "2026-06-02"), ("lost", "2026-06-21")):
+        for _ in range(10):
+            h.move(h.deal("2026-06-01", 1000), outcome, when)
+    h.deal("2026-09-26", 1000)
+    assert forecast.time_aware_forecast(Scope(), OCTOBER, OCT_1)["from_open"] == Decimal("200.00")

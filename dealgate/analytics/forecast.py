@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from dealgate.analytics import formulas, simulation
+from dealgate.analytics import formulas, new_business, simulation
 from dealgate.analytics.cache import figure
 from dealgate.analytics.history import (
-    Scope, days_between, fetch, is_postgres, money, open_deals, outcome_at_cutoff, pipeline_by_stage,
+    Scope, days_between, fetch, is_postgres, money, open_deals, outcome_at_cutoff, percentiles,
     reopened_before_cutoff, spans, state_cte, ts, won_at_cutoff,
 )
 from dealgate.analytics.metrics import conversion, conversion_of, outcomes, stages_of
@@ -31,7 +31,9 @@ from dealgate.analytics.periods import Period
 from dealgate.analytics.together import together
 
 METHODS = ("weighted", "historical", "time-aware")
-AGE_BUCKETS = (0, 7, 14, 30, 60, 90, 180, 365)
+# Fine at the young end: most fast deals leave a stage within days, so a deal 5 days in is compared
+# with the stays that lasted 3 days or more, not with every stay (docs/analytics.md, planted histories).
+AGE_BUCKETS = (0, 1, 3, 7, 14, 30, 60, 90, 180, 365)
 
 
 @dataclass(frozen=True)
@@ -70,17 +72,99 @@ def historical_probabilities(scope: Scope, cutoff: dt.datetime, config: Settings
     return result
 
 
-def weighted_forecast(scope: Scope, period: Period, cutoff: dt.datetime) -> Decimal:
-    due = pipeline_by_stage(scope, cutoff, due_by=period.last_day)
-    return won_so_far(scope, period, cutoff) + sum((r["weighted"] for r in due), Decimal("0.00"))
+def weighted_forecast(scope: Scope, period: Period, cutoff: dt.datetime, config: Settings = Settings()) -> Decimal:
+    due = due_deals(scope, period, cutoff, config)["rows"]
+    weighted = (Decimal(sum(cents * probability for _, cents, probability in due)) / 10000).quantize(Decimal("0.01"))
+    return won_so_far(scope, period, cutoff) + weighted
 
 
 def historical_forecast(scope: Scope, period: Period, cutoff: dt.datetime, config: Settings = Settings()) -> Decimal:
     learned = historical_probabilities(scope, cutoff, config)
-    due = pipeline_by_stage(scope, cutoff, due_by=period.last_day)
-    expected = sum((r["amount"] * Decimal(str(learned[r["stage_id"]]["learned"])) for r in due
-                    if r["stage_id"] in learned), Decimal("0"))
+    due = due_deals(scope, period, cutoff, config)["rows"]
+    expected = sum((money(cents) * Decimal(str(learned[stage_id]["learned"])) for stage_id, cents, _ in due
+                    if stage_id in learned), Decimal("0"))
     return (won_so_far(scope, period, cutoff) + expected).quantize(Decimal("0.01"))
+
+
+# --- open deals due in the period, with the close dates known at the cutoff ---------------------
+
+@figure
+def remaining_days(scope: Scope, cutoff: dt.datetime, config: Settings = Settings()) -> dict[tuple[int, int], float]:
+    """Per (open stage, age bucket): the typical (median) days from entering the stage to the deal's
+    close, won or lost, over the stays begun in the look-back window whose deal closed before the
+    cutoff and that lasted at least the bucket's age (a deal already 60 days in a stage is compared
+    with the stays that lasted 60 days or more, not with the fast ones)."""
+    source, where, params = spans(scope)
+    params.update(cutoff=ts(cutoff), lookback=ts(cutoff - dt.timedelta(days=config.lookback_days)))
+    won_first = "s.next_won_at IS NOT NULL AND (s.next_lost_at IS NULL OR s.next_won_at < s.next_lost_at)"
+    buckets = " UNION ALL ".join(f"SELECT {j} AS j, {lo} AS lo" for j, lo in enumerate(AGE_BUCKETS))
+    inner = f"""
+SELECT stays.stage_id * 100 + b.j AS grp, stays.value FROM (
+  SELECT s.stage_id, CASE WHEN {won_first} THEN {days_between('s.starts_at', 's.next_won_at')}
+                     ELSE {days_between('s.starts_at', 's.next_lost_at')} END AS value
+  FROM {source} WHERE {where} AND s.history_id IS NOT NULL AND s.stage_kind = 'open'
+    AND s.starts_at >= %(lookback)s AND s.starts_at < %(cutoff)s
+    AND (s.next_won_at < %(cutoff)s OR s.next_lost_at < %(cutoff)s) AND {reopened_before_cutoff(False)}
+) stays JOIN ({buckets}) b ON stays.value >= b.lo"""
+    return {(grp // 100, AGE_BUCKETS[grp % 100]): row[500] for grp, row in percentiles(inner, params, (500,)).items()}
+
+
+def _date(value: Any) -> dt.date | None:
+    return None if value is None else dt.date.fromisoformat(str(value)[:10])
+
+
+@figure
+def due_deals(scope: Scope, period: Period, cutoff: dt.datetime, config: Settings = Settings()) -> dict[str, Any]:
+    """The open deals at the cutoff expected to close by the period's last day, by what was known then.
+
+    A deal's expected close date is its value at the cutoff, rebuilt from the field history (the
+    state spans). Two kinds of deal have no usable date and take the stage's typical remaining time
+    from when they entered it (`remaining_days`) instead: those without one, and those whose date was
+    never logged as set before the cutoff and is exactly the day the deal later closed (a date filled
+    in afterwards, as imports do for closed deals: using it would be hindsight).
+
+    The typical time is that of the stays that lasted at least as long as the deal has been in the
+    stage (its age bucket; the nearest younger bucket with closed stays when that one has none).
+
+    Returns rows (stage_id, amount cents, probability) of the due deals and the counts: `undated`
+    (deals that took the typical time), `undated_due` (of them, due in the period), `unknown`
+    (undated, and no typical time learned for their stage: left out)."""
+    source, where, params = spans(scope)
+    params["cutoff"] = ts(cutoff)
+    rows = fetch(f"""
+SELECT s.deal_id, s.stage_id, s.amount_cents, s.probability, s.close_date,
+       {days_between('s.stage_entered_at', '%(cutoff)s')} AS age,
+       CASE WHEN s.next_won_at IS NOT NULL AND (s.next_lost_at IS NULL OR s.next_won_at < s.next_lost_at)
+            THEN {days_between('%(cutoff)s', 's.next_won_at')} ELSE {days_between('%(cutoff)s', 's.next_lost_at')}
+       END AS closes_in
+FROM {source} WHERE {where} AND s.starts_at < %(cutoff)s AND s.ends_at >= %(cutoff)s AND s.stage_kind = 'open'
+  AND s.amount_cents IS NOT NULL""", params)
+    hindsight = {r["deal_id"] for r in rows if r["close_date"] is not None and r["closes_in"] is not None
+                 and _date(r["close_date"]) == (cutoff + dt.timedelta(days=float(r["closes_in"]))).date()}
+    if hindsight:
+        from dealgate.deals.models import FieldChange
+
+        hindsight -= set(FieldChange.objects.filter(deal_id__in=hindsight, field="expected_close_date",
+                                                    at__lt=cutoff).values_list("deal_id", flat=True))
+    typical = remaining_days(scope, cutoff, config) if any(
+        r["close_date"] is None or r["deal_id"] in hindsight for r in rows) else {}
+    due, undated, undated_due, unknown = [], 0, 0, 0
+    for row in rows:
+        if row["close_date"] is not None and row["deal_id"] not in hindsight:
+            closes = _date(row["close_date"])
+        else:
+            undated += 1
+            age = float(row["age"])
+            lo = next((lo for lo in reversed(AGE_BUCKETS) if lo <= age and (row["stage_id"], lo) in typical), None)
+            if lo is None:
+                unknown += 1
+                continue
+            # max(0, typical - age): a deal already past its stage's typical time is due now
+            closes = (cutoff + dt.timedelta(days=max(0.0, typical[(row["stage_id"], lo)] - age))).date()
+            undated_due += int(closes <= period.last_day)
+        if closes <= period.last_day:
+            due.append((row["stage_id"], int(row["amount_cents"]), int(row["probability"])))
+    return {"rows": due, "undated": undated, "undated_due": undated_due, "unknown": unknown}
 
 
 def _window_days(period: Period, cutoff: dt.datetime) -> tuple[float, float]:
@@ -115,7 +199,7 @@ def timing_table(scope: Scope, period: Period, cutoff: dt.datetime, config: Sett
     # are the cohorts of the learned probabilities (stage conversion over the look-back window): one
     # scan counts both, and that conversion figure is stored for `historical_probabilities`.
     def buckets_up_to(value: str) -> str:
-        """How many buckets start at or below `value` (0-8): k + 1, j_from and j_to + 1."""
+        """How many buckets start at or below `value` (0-10): k + 1, j_from and j_to + 1 (a hex digit each)."""
         if is_postgres():
             return f"width_bucket({value}, ARRAY[{', '.join(map(str, AGE_BUCKETS))}]::float8[])"
         return "CASE " + " ".join(f"WHEN {value} < {lo} THEN {j}" for j, lo in enumerate(AGE_BUCKETS)) \
@@ -138,9 +222,9 @@ WITH ref AS {"" if is_postgres() else "MATERIALIZED "}(
     AND s.starts_at >= %(slice_start)s AND s.starts_at < %(slice_end)s AND {reopened_before_cutoff(reopened)}
 )
 SELECT stage_id, code, COUNT(*) AS n FROM (
-  SELECT ref.stage_id, ((ref.outcome * 2 + ref.first_entry) * 2 + ref.advanced) * 1000
-           + {buckets_up_to('ref.reach')} * 100
-           + CASE WHEN ref.outcome = 1 THEN {buckets_up_to('ref.to_close - %(w1)s')} * 10
+  SELECT ref.stage_id, ((ref.outcome * 2 + ref.first_entry) * 2 + ref.advanced) * 4096
+           + {buckets_up_to('ref.reach')} * 256
+           + CASE WHEN ref.outcome = 1 THEN {buckets_up_to('ref.to_close - %(w1)s')} * 16
                                             + {buckets_up_to('ref.to_close - %(w0)s')} ELSE 0 END AS code
   FROM ref
 ) classified
@@ -177,8 +261,8 @@ def _tally(rows: Any) -> tuple[dict[tuple[int, int], list[int]], dict[int, list[
     cohorts: dict[int, list[int]] = {}
     for row in rows:
         code, n = int(row["code"]), int(row["n"])
-        outcome, first_entry, advanced = code // 4000, (code // 2000) % 2, (code // 1000) % 2
-        reach, j_from, j_to = (code // 100) % 10, (code // 10) % 10, code % 10 - 1
+        outcome, first_entry, advanced = code // 16384, (code // 8192) % 2, (code // 4096) % 2
+        reach, j_from, j_to = (code // 256) % 16, (code // 16) % 16, code % 16 - 1
         won = int(outcome == 1)
         for j in range(reach):
             cell = counts.setdefault((row["stage_id"], AGE_BUCKETS[j]), [0, 0, 0])
@@ -196,14 +280,22 @@ def _tally(rows: Any) -> tuple[dict[tuple[int, int], list[int]], dict[int, list[
 
 
 @figure
-def time_aware_forecast(scope: Scope, period: Period, cutoff: dt.datetime, config: Settings = Settings()) -> dict:
-    """Expected amount won in the period, its 10/50/90 range, and the expected amount per owner and team."""
-    table, already, rows, spread = together(
+def time_aware_forecast(scope: Scope, period: Period, cutoff: dt.datetime, config: Settings = Settings(),
+                        with_new: bool = False) -> dict:
+    """Expected amount won in the period, its 10/50/90 range, and the expected amount per owner and
+    team. `with_new`: add the deals not yet created (`new_business`), their uncertainty in the range."""
+    table, already, rows, spread, new = together(
         lambda: timing_table(scope, period, cutoff, config), lambda: won_so_far(scope, period, cutoff),
-        lambda: open_deals(scope, cutoff), lambda: simulation.period_spread(scope, cutoff, config.lookback_days))
+        lambda: open_deals(scope, cutoff), lambda: simulation.period_spread(scope, cutoff, config.lookback_days),
+        lambda: new_business.new_business(scope, period, cutoff, config.lookback_days) if with_new else None)
     result: dict[str, Any] = {"already_won": already, "open_deals": len(rows)}
+    base = float(already)
+    from_new = new_business.simulate(new, config.simulations, config.seed) if new else np.zeros(config.simulations)
+    expected_new = new["expected"] if new else 0.0
     if not rows:
-        result.update(expected=already, p10=already, p50=already, p90=already, by_owner={}, by_team={})
+        span = simulation.percentiles(from_new)
+        result.update(expected=_dec(base + expected_new), p10=_dec(base + span.p10), p50=_dec(base + span.p50),
+                      p90=_dec(base + span.p90), by_owner={}, by_team={}, from_open=_dec(0), from_new=_dec(expected_new))
         return result
     stage_ids = np.array([r[0] for r in rows], dtype=np.int64)
     ages = np.array([float(r[1]) for r in rows])
@@ -215,12 +307,11 @@ def time_aware_forecast(scope: Scope, period: Period, cutoff: dt.datetime, confi
             if table else np.zeros(len(rows), dtype=np.int64))
     q = np.array([b.q for b in beliefs])[cell]
     expected = float(q @ amounts)
-    sims = _simulate(beliefs, cell, amounts, spread, config)
+    sims = _simulate(beliefs, cell, amounts, spread, config) + from_new
     span = simulation.percentiles(sims)
-    base = float(already)
     result.update(
-        expected=_dec(base + expected), p10=_dec(base + span.p10), p50=_dec(base + span.p50),
-        p90=_dec(base + span.p90),
+        expected=_dec(base + expected + expected_new), p10=_dec(base + span.p10), p50=_dec(base + span.p50),
+        p90=_dec(base + span.p90), from_open=_dec(expected), from_new=_dec(expected_new),
         by_owner=_group_sum([r[3] for r in rows], q * amounts), by_team=_group_sum([r[4] for r in rows], q * amounts),
     )
     return result
@@ -256,16 +347,28 @@ def _dec(value: float) -> Decimal:
 
 def forecast(scope: Scope, period: Period, cutoff: dt.datetime, methods: tuple[str, ...] = METHODS,
              config: Settings = Settings()) -> dict[str, Any]:
-    """Every requested method side by side."""
+    """Every requested method side by side, each = won so far + from open deals + from new deals
+    (the same new-deal figure for every method), with the open deals that had no usable close date."""
     result: dict[str, Any] = {"period": period.label, "as_of": cutoff, "methods": {}}
-    calls = {"weighted": lambda: {"expected": weighted_forecast(scope, period, cutoff)},
-             "time-aware": lambda: time_aware_forecast(scope, period, cutoff, config)}
+    calls = {"weighted": lambda: {"expected": weighted_forecast(scope, period, cutoff, config)},
+             "time-aware": lambda: time_aware_forecast(scope, period, cutoff, config, with_new=True)}
     # Together (dealgate.analytics.together); the time-aware scan also counts the learned
     # probabilities' cohorts, so the historical method comes after it.
     wanted = [m for m in calls if m in methods]
-    result["methods"].update(zip(wanted, together(*(calls[m] for m in wanted))))
+    extra = together(lambda: won_so_far(scope, period, cutoff),
+                     lambda: new_business.new_business(scope, period, cutoff, config.lookback_days),
+                     lambda: due_deals(scope, period, cutoff, config), *(calls[m] for m in wanted))
+    already, new, due = extra[:3]
+    result["methods"].update(zip(wanted, extra[3:]))
     if "historical" in methods:
         result["methods"]["historical"] = {"expected": historical_forecast(scope, period, cutoff, config)}
+    from_new = _dec(new["expected"])
+    for name, made in result["methods"].items():
+        if name != "time-aware":
+            made.update(already_won=already, from_open=made["expected"] - already, from_new=from_new,
+                        expected=made["expected"] + from_new)
+    result["new_business"] = new
+    result["close_dates"] = {k: due[k] for k in ("undated", "undated_due", "unknown")}
     return {**result, "methods": {m: result["methods"][m] for m in METHODS if m in result["methods"]}}
 
 

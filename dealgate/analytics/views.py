@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from dealgate.analytics import charts, forecast, metrics
-from dealgate.analytics.backtest import backtest
+from dealgate.analytics.backtest import backtest, recent_periods, recommend
 from dealgate.analytics.history import Scope, scope_for
 from dealgate.analytics.left_out import other_currencies
 from dealgate.analytics.periods import Period, parse_as_of, parse_period, period_containing
@@ -188,7 +188,7 @@ REVIEW_COLUMNS = (("created", "New"), ("forward", "Advanced"), ("backward", "Mov
 def forecast_page(request: HttpRequest) -> HttpResponse:
     scope, period, cutoff, form = _filters(request)
     months = 1 if period.months == 1 else 3
-    history = [period_containing(cutoff.date(), months).shifted(-step) for step in range(6 if months == 1 else 4, 0, -1)]
+    history = recent_periods(cutoff, months)
     result, tested, accuracy = together(  # dealgate.analytics.together
         lambda: forecast.forecast_report(scope, period, cutoff, groups=("owner", "team")),
         lambda: backtest(scope, history, cutoff), lambda: forecast.commit_accuracy(scope, period, cutoff))
@@ -197,13 +197,19 @@ def forecast_page(request: HttpRequest) -> HttpResponse:
         "methods": result["methods"], "probabilities": result["probabilities"],
         "owners": result["categories"]["owner"], "teams": result["categories"]["team"],
         "accuracy": accuracy,
-        "backtest": tested, "is_admin": role_of(request.user) == "admin",
+        "backtest": tested, "lead": _lead(result, recommend(tested, months)), "is_admin": role_of(request.user) == "admin",
         "adoptions": latest_adoptions(result["probabilities"]) if role_of(request.user) == "admin" else {},
         "charts": {
             "range": _chart("range", charts.forecast_range(result["methods"])),
             "backtest": _chart("backtest", charts.backtest(tested["rows"], forecast.METHODS)),
         },
     })
+
+
+def _lead(result: dict[str, Any], pick: dict[str, Any]) -> dict[str, Any]:
+    """The one number the page opens with: the recommended method's forecast, split into its parts."""
+    return {**pick, "figures": result["methods"].get(pick["method"]),
+            "new": result["new_business"], "close_dates": result["close_dates"]}
 
 
 def latest_adoptions(stage_ids: Any) -> dict[int, ProbabilityAdoption]:

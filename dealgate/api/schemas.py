@@ -746,8 +746,10 @@ class MetricsOut(Schema):
 
 
 class ForecastMethodOut(Schema):
-    expected: AmountText
+    expected: AmountText = Field(description="already_won + from_open + from_new.")
     already_won: AmountText | None = None
+    from_open: AmountText | None = Field(None, description="Expected from the deals open at the as-of instant.")
+    from_new: AmountText | None = Field(None, description="Expected from deals not created yet (new_business).")
     open_deals: int | None = None
     p10: AmountText | None = None
     p50: AmountText | None = None
@@ -779,12 +781,31 @@ class StageProbabilityOut(Schema):
     learned: float
 
 
+class NewBusinessOut(Schema):
+    expected: float = Field(description="Expected won in the period from deals created after the as-of instant.")
+    days: float = Field(description="Days from the as-of instant to the period end.")
+    deals: float = Field(description="New deals expected from the as-of instant to the period end.")
+    per_day: float = Field(description="New deals a day (the last 90 days).")
+    win_share: float = Field(description="Share of the past year's new deals won within `days` of creation.")
+    variance: float
+    spread: float = Field(description="Relative spread of the rate and value estimates (the range's shared factor).")
+    learned_from: int = Field(description="Deals created in the look-back year.")
+
+
+class CloseDatesOut(Schema):
+    undated: int = Field(description="Open deals without an expected close date known at the as-of instant.")
+    undated_due: int = Field(description="Of them, due in the period by their stage's typical remaining time.")
+    unknown: int = Field(description="Of them, left out: no deal of their stage closed in the look-back year.")
+
+
 class ForecastOut(Schema):
     period: str
     as_of: dt.datetime
     currency: str
     left_out: list[LeftOutOut] = LEFT_OUT
     methods: dict[Literal["weighted", "historical", "time-aware"], ForecastMethodOut]
+    new_business: NewBusinessOut
+    close_dates: CloseDatesOut
     categories: list[ForecastCategoryOut]
     probabilities: list[StageProbabilityOut]
 

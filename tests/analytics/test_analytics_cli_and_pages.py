@@ -63,7 +63,11 @@ def test_forecast_prints_every_method_and_the_categories(book):
         assert word in text
     data = json.loads(run("forecast", "--period", "2026-Q3", "--as-of", "2026-08-01", "--method", "weighted",
                           "--json"))
-    assert data["methods"]["weighted"]["expected"] == "20500.00"  # won 12,500 + 40,000 due Sep 30 at 20%
+    # won 12,500 + 40,000 due Sep 30 at 20% + from new deals 3/32 x 12,500 (tests/api/test_api_analytics.py)
+    assert data["methods"]["weighted"]["expected"] == "21671.88"
+    assert data["lead"]["why"] == "No recent quarters with wins to compare the methods on yet: showing weighted."
+    text = run("forecast", "--period", "2026-Q3", "--as-of", "2026-08-01")
+    assert "From new deals (not created yet)" in text and "1,172" in text
 
 
 def test_backtest_prints_mape_and_bias_per_method(book):
@@ -161,3 +165,15 @@ def test_the_weekly_review_counts_what_changed_per_owner(book, world):
     assert (alice["created"], alice["forward"], alice["backward"], alice["won"]) == (1, 1, 1, 1)
     assert (alice["close_date_slipped"], alice["amount_changed"]) == (1, 1)
     assert "Close date slipped" in run("report", "review", "--since", "2026-07-26", "--as-of", "2026-08-01")
+
+
+def test_the_forecast_page_leads_with_one_number_split_into_its_parts(client, book, world):
+    """As of 2026-08-01 for Q3, no recent quarter had wins, so the page shows time-aware and says
+    why; its parts: won so far 12,500 (Aug 1), from new deals 3/32 x 12,500 = 1,172
+    (tests/api/test_api_analytics.py), and the total is their sum with the open deals' part."""
+    client.force_login(world.dave)
+    html = client.get("/insights/forecast/?period=2026-Q3&as_of=2026-08-01").content.decode()
+    lead = html.split('id="forecast-lead"')[1].split("</section>")[0]
+    assert "No recent quarters with wins to compare the methods on yet: showing time-aware" in lead
+    assert "Won so far</td><td class=\"num\">12,500" in lead
+    assert "From new deals (not created yet)</td><td class=\"num\">1,172" in lead

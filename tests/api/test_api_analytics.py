@@ -62,11 +62,16 @@ def test_a_rep_sees_only_their_teams_numbers(client, auth, world, book):
     assert (asked_for_east["won"], asked_for_east["lost"]) == (0, 0)
 
 
-@pytest.mark.parametrize(("user", "weighted"), [
-    ("dave", "20500.00"),  # won 12,500 + carol's 40,000 due Sep 30 at 20%
-    ("bob", "12500.00"),  # bob (East) does not see carol's (West) deal
+# From new deals, as of Aug 1 (cutoff Aug 2, 60 days to the end of Q3): the history is 32 days deep
+# (first deal Jul 1), so the rate is deals created in those 32 days / 32. A deal created on day t
+# (mid-day) counts if won within 59.5 - t days; the only won deal took 31 days, and the only deal
+# watched for 31.5 days or more is that one (Jul 1), so t = 28 alone gets 12,500 per deal created.
+# dave sees 3 deals: 3/32 x 12,500 = 1,171.88; bob (East) 2: 2/32 x 12,500 = 781.25.
+@pytest.mark.parametrize(("user", "weighted", "new"), [
+    ("dave", "21671.88", "1171.88"),  # won 12,500 + carol's 40,000 due Sep 30 at 20% + new
+    ("bob", "13281.25", "781.25"),  # bob (East) does not see carol's (West) deal
 ])
-def test_forecast_is_what_the_forecast_command_prints(client, auth, world, book, user, weighted):
+def test_forecast_is_what_the_forecast_command_prints(client, auth, world, book, user, weighted, new):
     who = getattr(world, user)
     answer = get(client, auth, who, "/api/forecast", period="2026-Q3", as_of="2026-08-01")
     printed = cli_json("forecast", "--period", "2026-Q3", "--as-of", "2026-08-01", user=who)
@@ -77,12 +82,15 @@ def test_forecast_is_what_the_forecast_command_prints(client, auth, world, book,
     assert {p["stage_id"]: {k: v for k, v in p.items() if k != "stage_id"} for p in answer["probabilities"]} == \
         {int(k): v for k, v in printed["probabilities"].items()}
     assert answer["methods"]["weighted"]["expected"] == weighted
+    assert answer["methods"]["weighted"]["from_new"] == answer["methods"]["time-aware"]["from_new"] == new
+    assert (answer["new_business"], answer["close_dates"]) == (printed["new_business"], printed["close_dates"])
 
 
 def test_forecast_computes_only_the_method_asked_for(client, auth, world, book):
     answer = get(client, auth, world.dave, "/api/forecast", period="2026-Q3", as_of="2026-08-01", method="weighted")
-    assert answer["methods"] == {"weighted": {"expected": "20500.00", "already_won": None, "open_deals": None,
-                                              "p10": None, "p50": None, "p90": None}}  # 12,500 + 40,000 x 20%
+    assert answer["methods"] == {"weighted": {  # 12,500 + 40,000 x 20% + 3/32 x 12,500 (above)
+        "expected": "21671.88", "already_won": "12500.00", "from_open": "8000.00", "from_new": "1171.88",
+        "open_deals": None, "p10": None, "p50": None, "p90": None}}
 
 
 def test_bottlenecks_are_what_report_bottlenecks_prints(client, auth, world, book):

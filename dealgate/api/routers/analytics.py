@@ -80,7 +80,8 @@ def get_forecast(request, filters: Query[AnalyticsFilters],
     result = forecasting.forecast_report(scope, period, cutoff, methods)
     probabilities = [{"stage_id": stage_id, **row} for stage_id, row in result["probabilities"].items()]
     return {**head, "methods": as_json(result["methods"]), "categories": as_json(result["categories"]["owner"]),
-            "probabilities": as_json(probabilities)}
+            "probabilities": as_json(probabilities), "new_business": as_json(result["new_business"]),
+            "close_dates": result["close_dates"]}
 
 
 @router.get("/bottlenecks", response={200: BottlenecksOut, **ERRORS}, summary="Where the pipeline is stuck")

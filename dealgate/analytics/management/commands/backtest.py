@@ -46,5 +46,5 @@ class Command(DealgateCommand):
         self.stdout.write(table(headers, rows, right=range(1, len(headers))))
         self.stdout.write("")
         self.stdout.write(table(["Method", "MAPE", "Bias", "Actual inside P10-P90"], [
-            [m, fmt_pct(s["mape"]), fmt_pct(s["bias"]), fmt_pct(s.get("range_hit_rate")) if "range_hit_rate" in s
+            [m, fmt_pct(s["mape"]), fmt_pct(s["bias"]), fmt_pct(s.get("coverage")) if "coverage" in s
              else ""] for m, s in result["summary"].items()], right=(1, 2, 3)))

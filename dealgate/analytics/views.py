@@ -88,8 +88,11 @@ def _filters(request: HttpRequest) -> tuple[Scope, Period, Any, dict[str, Any]]:
     return scope, period, cutoff, form
 
 
-def _chart(name: str, spec: dict) -> dict:
-    """A chart spec for `json_script` (Decimals as numbers) and the id the page script looks it up by."""
+def _chart(name: str, spec: dict | None) -> dict | None:
+    """A chart spec for `json_script` (Decimals as numbers) and the id the page script looks it up by;
+    None for a chart with nothing to draw (the page says so in words)."""
+    if spec is None:
+        return None
     return {"id": f"chart-{name}", "spec": json.loads(json.dumps(spec, default=float))}
 
 
@@ -105,10 +108,9 @@ def insights(request: HttpRequest) -> HttpResponse:
         "charts": {
             "funnel": _chart("funnel", charts.funnel(funnel_rows)),
             "time": _chart("time", charts.time_in_stage(funnel_rows)),
-            "waterfall": _chart("waterfall", charts.waterfall(flow)),
+            "waterfall": _chart("waterfall", charts.waterfall(flow, scope.currency)),
             # No quota (or the quota already met): no coverage to draw, the page says why instead.
-            "coverage": _chart("coverage", charts.coverage(numbers["coverage"])) if numbers["coverage"] is not None
-            else None,
+            "coverage": _chart("coverage", charts.coverage(numbers["coverage"])),
         },
         "may_set_quotas": may_manage_quotas(request.user),
     })
@@ -179,8 +181,8 @@ def forecast_page(request: HttpRequest) -> HttpResponse:
         "backtest": tested, "is_admin": role_of(request.user) == "admin",
         "adoptions": latest_adoptions(result["probabilities"]) if role_of(request.user) == "admin" else {},
         "charts": {
-            "range": _chart("range", charts.forecast_range(result["methods"])),
-            "backtest": _chart("backtest", charts.backtest(tested["rows"], forecast.METHODS)),
+            "range": _chart("range", charts.forecast_range(result["methods"], scope.currency)),
+            "backtest": _chart("backtest", charts.backtest(tested["rows"], forecast.METHODS, scope.currency)),
         },
     })
 

@@ -87,3 +87,14 @@ def test_an_empty_insights_page_says_so_instead_of_drawing_empty_charts(client, 
     html = client.get(reverse("analytics:insights"), {"pipeline": pipeline.pk}).content.decode()
     assert "data-chart=" not in html
     assert html.count('class="muted chart-none"') == 3
+
+
+def test_every_chart_type_is_in_the_vendored_plotly_bundle():
+    """The finance bundle's trace types (its README); the full plotly.js is not served any more."""
+    bundle = {"bar", "candlestick", "funnel", "funnelarea", "histogram", "indicator", "ohlc", "pie", "scatter",
+              "waterfall"}
+    used = {trace["type"] for spec in _all_specs().values() for trace in spec["data"]}
+    assert used == {"bar", "scatter", "waterfall"} and used <= bundle
+    from dealgate.analytics.views import PLOTLY_JS
+
+    assert PLOTLY_JS.read_text()[:60].startswith("/**\n* plotly.js (finance - minified) v4.1.0")

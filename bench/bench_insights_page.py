@@ -2,6 +2,7 @@
 
     python bench/bench_insights_page.py --loads 10
     python bench/bench_insights_page.py --loads 10 --cold     # a new browser profile (empty cache) per load
+    python bench/bench_insights_page.py --loads 10 --cold --tree /path/to/other/checkout   # the same, another tree
 
 Starts `dealgate serve` (gunicorn, static files collected and gzip-compressed, no worker) on a free
 port with its own data folder (bench/.data/insights-page, filled with the demo company, 1,500
@@ -35,10 +36,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int) -> subprocess.Popen:
-    env = dict(os.environ, DEALGATE_DATA_DIR=str(DATA), PYTHONPATH=str(ROOT))
+def start_server(port: int, tree: Path) -> subprocess.Popen:
+    data = DATA if tree == ROOT else DATA.with_name(f"insights-page-{tree.name}")  # own static files per tree
+    env = dict(os.environ, DEALGATE_DATA_DIR=str(data), PYTHONPATH=str(tree))
     dealgate = [sys.executable, "-c", "from dealgate.cli import main; main()"]
-    server = subprocess.Popen([*dealgate, "serve", f"127.0.0.1:{port}", "--no-worker"], env=env, cwd=ROOT,
+    server = subprocess.Popen([*dealgate, "serve", f"127.0.0.1:{port}", "--no-worker"], env=env, cwd=tree,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 900  # the first start generates the demo company
     while time.monotonic() < deadline:
@@ -74,11 +76,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--loads", type=int, default=10)
     parser.add_argument("--cold", action="store_true", help="a fresh browser context (empty cache) for every load")
+    parser.add_argument("--tree", type=Path, default=ROOT, help="serve this checkout's code (default: this one)")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
     port = free_port()
-    server = start_server(port)
+    server = start_server(port, args.tree.resolve())
     base = f"http://127.0.0.1:{port}"
     try:
         with sync_playwright() as playwright:
@@ -113,7 +116,7 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
     loads, drawn = [s[0] for s in samples], [s[1] for s in samples]
-    print(f"insights page, demo company (1,500 deals), {args.loads} loads, {'cold' if args.cold else 'warm'} "
+    print(f"insights page served from {args.tree.resolve()}, demo company (1,500 deals), {args.loads} loads, {'cold' if args.cold else 'warm'} "
           f"browser cache; machine: {os.uname().machine}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
     print(f"  load event   median {statistics.median(loads):.2f} s, worst {max(loads):.2f} s")
     print(f"  charts drawn median {statistics.median(drawn):.2f} s, worst {max(drawn):.2f} s")

@@ -66,8 +66,8 @@ def time_in_stage(rows: list[dict]) -> dict | None:
     return {"data": [{"type": "bar", "name": name, "x": stages, "y": [_f(r[key]) for r in rows],
                       "marker": {"color": color}, "hovertemplate": "%{x}: %{y:.1f} days<extra>" + name + "</extra>"}
                      for name, key, color in series],
-            "layout": _layout("Days a deal spends in each stage", _axis("Stage"), _axis("Days", ticksuffix=" d"),
-                              barmode="group")}
+            "layout": _layout("Days a deal spends in each stage", _axis("Stage"),
+                              _axis("Days", ticksuffix=" d", tickformat=",.1~f"), barmode="group")}
 
 
 def waterfall(w: dict, currency: str) -> dict | None:

@@ -60,7 +60,8 @@ def test_money_axes_carry_the_currency_on_each_tick_and_in_the_title():
         axis = _all_specs()[name]["layout"]["yaxis"]
         assert axis["ticksuffix"] == " EUR" and axis["tickformat"] == "~s", name
         assert axis["title"]["text"].endswith("(EUR)"), name
-    assert charts.time_in_stage(FUNNEL)["layout"]["yaxis"]["ticksuffix"] == " d"
+    days = charts.time_in_stage(FUNNEL)["layout"]["yaxis"]
+    assert (days["ticksuffix"], days["tickformat"]) == (" d", ",.1~f")  # 0.5 d, never "500m d"
     assert charts.coverage(2.5)["layout"]["xaxis"]["ticksuffix"] == "x"
 
 

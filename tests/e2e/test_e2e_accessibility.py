@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import shot, sign_in
 from tests.e2e.test_e2e_showcase import seed_team_board
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -46,4 +46,6 @@ def test_the_main_pages_have_no_serious_or_critical_accessibility_violation(page
             page.locator(ready).first.wait_for()
             page.wait_for_load_state("networkidle")
             found += [f"{url} at {width} px: {v}" for v in axe_violations(page)]
+            if url == "/insights/" or url.startswith("/settings/pipelines/"):
+                shot(page, f"axe-{url.strip('/').replace('/', '-').replace('?stage=', '-stage-')}-{width}", full_page=True)
     assert found == [], "\n".join(found)

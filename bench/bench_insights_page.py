@@ -8,6 +8,7 @@ Starts `dealgate serve` (gunicorn, static files collected and gzip-compressed, n
 port with its own data folder (bench/.data/insights-page, filled with the demo company, 1,500
 deals, on first start), signs in as the demo admin in headless Chromium and opens /insights/
 --loads times. Each load reports, from the page's own clock (navigation start = 0):
+  * html      the page's HTML received (the server's share: the insights figures are computed here)
   * load      the load event (HTML, CSS, scripts and plotly.js fetched and run)
   * charts    every chart drawn: each [data-chart] element holds plotly's SVG (what "ready" means)
 and the bytes the browser fetched for plotly.js (compressed, as sent) on the first load. The target
@@ -59,7 +60,7 @@ CHARTS_DRAWN = """() => { const c = [...document.querySelectorAll('[data-chart]'
   return c.length > 0 && c.every(el => el.querySelector('svg.main-svg')); }"""
 
 
-def one_load(context, base: str) -> tuple[float, float, int]:
+def one_load(context, base: str) -> tuple[float, float, float, int]:
     page = context.new_page()
     plotly_bytes = []
     page.on("response", lambda r: plotly_bytes.append(int(r.headers.get("content-length") or 0))
@@ -68,8 +69,9 @@ def one_load(context, base: str) -> tuple[float, float, int]:
     page.wait_for_function(CHARTS_DRAWN, timeout=60_000)
     drawn = page.evaluate("performance.now()")
     load = page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd")
+    html = page.evaluate("performance.getEntriesByType('navigation')[0].responseEnd")
     page.close()
-    return load / 1000, drawn / 1000, sum(plotly_bytes)
+    return html / 1000, load / 1000, drawn / 1000, sum(plotly_bytes)
 
 
 def main() -> None:
@@ -106,18 +108,19 @@ def main() -> None:
                 if args.cold:
                     context.close()
                     context = signed_in()
-                load, drawn, size = one_load(context, base)
+                html, load, drawn, size = one_load(context, base)
                 if plotly_size is None or args.cold:
                     plotly_size = size if n == 0 or args.cold else plotly_size
-                samples.append((load, drawn))
+                samples.append((html, load, drawn))
             context.close()
             browser.close()
     finally:
         server.terminate()
         server.wait(timeout=30)
-    loads, drawn = [s[0] for s in samples], [s[1] for s in samples]
+    htmls, loads, drawn = ([s[i] for s in samples] for i in range(3))
     print(f"insights page served from {args.tree.resolve()}, demo company (1,500 deals), {args.loads} loads, {'cold' if args.cold else 'warm'} "
           f"browser cache; machine: {os.uname().machine}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
+    print(f"  HTML         median {statistics.median(htmls):.2f} s, worst {max(htmls):.2f} s")
     print(f"  load event   median {statistics.median(loads):.2f} s, worst {max(loads):.2f} s")
     print(f"  charts drawn median {statistics.median(drawn):.2f} s, worst {max(drawn):.2f} s")
     print(f"  plotly.js as sent (first load{'s' if args.cold else ''}): {plotly_size:,} bytes")

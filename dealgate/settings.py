@@ -143,7 +143,6 @@ STATIC_ROOT = DATA_DIR / "static"
 STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.FileSystemFinder",
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",
-    "dealgate.analytics.staticfiles.PlotlyFinder",  # plotly.js from the installed package, as a static file
 ]
 # The production server (`dealgate serve`) collects static files into STATIC_ROOT at start with
 # hashed names and gzip copies, which whitenoise serves compressed and cached for a year.

@@ -41,11 +41,13 @@ from dealgate.people.models import Team
 from dealgate.pipelines.models import Pipeline, Stage
 
 
-def plotly_js(request: HttpRequest) -> FileResponse:
-    """plotly.js from the installed plotly package: charts work offline, nothing from a CDN."""
-    import plotly
+PLOTLY_JS = Path(__file__).parent / "static" / "analytics" / "plotly.min.js"
 
-    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+def plotly_js(request: HttpRequest) -> FileResponse:
+    """plotly.js, served by the app: charts work offline, nothing from a CDN. The page itself links the static
+    file (hashed name, gzip, cached a year); this URL stays for anything that linked it before."""
+    path = PLOTLY_JS
     if not path.exists():
         raise Http404("plotly.min.js is not installed")
     response = FileResponse(path.open("rb"), content_type="text/javascript")
@@ -109,8 +111,11 @@ def _with(request: HttpRequest, **changes: str) -> str:
     return params.urlencode()
 
 
-def _chart(name: str, spec: dict) -> dict:
-    """A chart spec for `json_script` (Decimals as numbers) and the id the page script looks it up by."""
+def _chart(name: str, spec: dict | None) -> dict | None:
+    """A chart spec for `json_script` (Decimals as numbers) and the id the page script looks it up by;
+    None for a chart with nothing to draw (the page says so in words)."""
+    if spec is None:
+        return None
     return {"id": f"chart-{name}", "spec": json.loads(json.dumps(spec, default=float))}
 
 
@@ -126,10 +131,9 @@ def insights(request: HttpRequest) -> HttpResponse:
         "charts": {
             "funnel": _chart("funnel", charts.funnel(funnel_rows)),
             "time": _chart("time", charts.time_in_stage(funnel_rows)),
-            "waterfall": _chart("waterfall", charts.waterfall(flow)),
+            "waterfall": _chart("waterfall", charts.waterfall(flow, scope.currency)),
             # No quota (or the quota already met): no coverage to draw, the page says why instead.
-            "coverage": _chart("coverage", charts.coverage(numbers["coverage"])) if numbers["coverage"] is not None
-            else None,
+            "coverage": _chart("coverage", charts.coverage(numbers["coverage"])),
         },
         "may_set_quotas": may_manage_quotas(request.user),
     })
@@ -200,8 +204,8 @@ def forecast_page(request: HttpRequest) -> HttpResponse:
         "backtest": tested, "lead": _lead(result, recommend(tested, months)), "is_admin": role_of(request.user) == "admin",
         "adoptions": latest_adoptions(result["probabilities"]) if role_of(request.user) == "admin" else {},
         "charts": {
-            "range": _chart("range", charts.forecast_range(result["methods"])),
-            "backtest": _chart("backtest", charts.backtest(tested["rows"], forecast.METHODS)),
+            "range": _chart("range", charts.forecast_range(result["methods"], scope.currency)),
+            "backtest": _chart("backtest", charts.backtest(tested["rows"], forecast.METHODS, scope.currency)),
         },
     })
 

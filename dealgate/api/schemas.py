@@ -215,6 +215,15 @@ class StageUpdateIn(InputSchema):
     guidance: Text | None = None
 
 
+class StageCreateIn(InputSchema):
+    """A new open stage, with no criteria yet; the stages after it move one place down."""
+
+    name: Annotated[Text, Field(max_length=100)]
+    probability: int = Field(description="Default win probability, 0-99.")
+    after: Key | None = Field(None, description="The key of the open stage to add it after; default: the last open stage.")
+    key: Key | None = Field(None, description="Default: made from the name.")
+
+
 class StageMoveIn(InputSchema):
     direction: Literal["up", "down"] = Field(description="up: one place earlier; down: one place later.")
 

@@ -131,11 +131,14 @@ def parse_config(kind: str, config: Any) -> _Strict:
         return schema.model_validate(config)
     except ValidationError as exc:
         problems = []
+        by_part: dict[str, list[str]] = {}
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"]) or "config"
             msg = err["msg"].removeprefix("Value error, ")
             problems.append(f"{where}: {msg}")
-        raise CriterionConfigError(f"{kind} criterion: " + "; ".join(problems)) from None
+            by_part.setdefault(where, []).append(msg)
+        # details: the messages by part of the config, so a form can show each next to its input.
+        raise CriterionConfigError(f"{kind} criterion: " + "; ".join(problems), details=by_part) from None
 
 
 @dataclass(frozen=True)

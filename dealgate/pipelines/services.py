@@ -33,7 +33,7 @@ def validate_criterion(kind: str, config: Any) -> None:
             hint = f"defined custom fields: {', '.join(known)}" if known else "no custom fields are defined yet"
             raise CriterionConfigError(
                 f"field criterion: field: unknown custom field {custom_key!r}; add it under Custom fields first "
-                f"({hint})"
+                f"({hint})", details={"field": [f"unknown custom field {custom_key!r}; add it under Custom fields first"]}
             )
 
 

@@ -73,7 +73,9 @@ def _config(value: Any, kind: str) -> dict:
     try:
         validate_criterion(kind, config)
     except CriterionConfigError as exc:
-        raise ValidationFailed.for_field("config", str(exc)) from None
+        # "config" has the whole sentence; "config.<part>" each part's messages, for a form's inputs.
+        parts = {f"config.{where}": msgs for where, msgs in exc.details.items()}
+        raise ValidationFailed(f"config: {exc}", details={"config": [str(exc)], **parts}) from None
     return config
 
 
@@ -181,3 +183,97 @@ def delete_criterion(criterion: Criterion, *, by: Any) -> None:
     record(criterion, "deleted", by=by, field="config", before=json.dumps(criterion.config),
            note=f"{criterion.stage.name} {criterion.phase}")
     criterion.delete()
+
+
+def _free_stage_key(pipeline_id: int, name: str) -> str:
+    from django.utils.text import slugify
+
+    base = (slugify(name)[:45].strip("-") or "stage")
+    taken = set(Stage.objects.filter(pipeline_id=pipeline_id).values_list("key", flat=True))
+    key, n = base, 2
+    while key in taken:
+        key, n = f"{base}-{n}", n + 1
+    return key
+
+
+@transaction.atomic
+def add_stage(pipeline: Pipeline, *, by: Any, name: Any, probability: Any, after: Any = None,
+              key: Any = None) -> Stage:
+    """Add an open stage after the open stage `after` (a Stage, its key or id; None: after the last open stage).
+
+    The stages after it move one place down; the new stage starts with no criteria. A pipeline's
+    "single-threaded from" position keeps pointing at the same stage.
+    """
+    _require_admin(by)
+    name = _text(name, "name", max_length=100, required=True)
+    probability = _int(probability, "probability", low=0, high=99)
+    stages = list(Stage.objects.select_for_update().filter(pipeline=pipeline).order_by("position"))
+    open_stages = [s for s in stages if s.kind == StageKind.OPEN]
+    if after in (None, ""):
+        anchor = open_stages[-1] if open_stages else None
+    else:
+        anchor = next((s for s in open_stages if str(after) in (s.key, str(s.pk))), None)
+        if anchor is None:
+            raise ValidationFailed.for_field("after", "choose an open stage of this pipeline to add the new stage after")
+    key = _text(key, "key", max_length=50).lower() if key else _free_stage_key(pipeline.pk, name)
+    if any(s.key == key for s in stages):
+        raise ValidationFailed.for_field("key", f"{pipeline.name} already has a stage {key!r}")
+    position = (anchor.position + 1) if anchor else 1
+    places = [StagePlace(s.name, s.kind, s.position + (1 if s.position >= position else 0)) for s in stages]
+    validate_stage_order([*places, StagePlace(name, StageKind.OPEN, position)], pipeline_name=pipeline.name)
+    for stage in reversed(stages):  # last first, so no two stages share a position on the way
+        if stage.position >= position:
+            Stage.objects.filter(pk=stage.pk).update(position=stage.position + 1)
+    stage = Stage.objects.create(pipeline=pipeline, key=key, name=name, position=position, probability=probability)
+    if pipeline.single_threaded_from and pipeline.single_threaded_from >= position:
+        Pipeline.objects.filter(pk=pipeline.pk).update(single_threaded_from=pipeline.single_threaded_from + 1)
+        pipeline.single_threaded_from += 1
+    record(stage, "created", by=by, field="position", after=position,
+           note=f"after {anchor.name}" if anchor else "first stage")
+    refresh_spans(pipeline_id=pipeline.pk)
+    return stage
+
+
+def stage_usage(stage: Stage) -> tuple[int, int]:
+    """(deals in the stage now, other deals whose history passes through it)."""
+    from django.db.models import Q
+
+    from dealgate.deals.models import Deal, StageHistory
+
+    in_it = Deal.objects.filter(stage=stage).count()
+    passed = (StageHistory.objects.filter(Q(to_stage=stage) | Q(from_stage=stage)).exclude(deal__stage=stage)
+              .values("deal_id").distinct().count())
+    return in_it, passed
+
+
+@transaction.atomic
+def remove_stage(stage: Stage, *, by: Any) -> None:
+    """Remove a stage no deal has ever been in, with its criteria; refuse one with deals or history.
+
+    A stage a deal is in or has passed through stays: its history is what the funnel, cycle time
+    and forecasts are computed from, so removing it would rewrite the past (decision 030). The
+    refusal says how many deals and what to do instead.
+    """
+    _require_admin(by)
+    stage = Stage.objects.select_for_update().select_related("pipeline").get(pk=stage.pk)
+    if stage.kind != StageKind.OPEN:
+        raise ValidationFailed.for_field("stage", f"{stage.name} is the pipeline's {stage.get_kind_display()} stage; "
+                                                  "every pipeline keeps one")
+    in_it, passed = stage_usage(stage)
+    if in_it or passed:
+        now = f"{in_it} deal{'s' if in_it != 1 else ''} {'are' if in_it != 1 else 'is'} in it now" if in_it else ""
+        past = f"{passed} deal{'s' if passed != 1 else ''} passed through it" if passed else ""
+        raise ValidationFailed.for_field(
+            "stage", f"{stage.name} cannot be removed: {' and '.join(p for p in (now, past) if p)}, and their history "
+                     "keeps it. Move the deals on from the board, then rename the stage or remove its criteria instead.")
+    others = Stage.objects.filter(pipeline_id=stage.pipeline_id).exclude(pk=stage.pk)
+    validate_stage_order(list(others), pipeline_name=stage.pipeline.name)
+    record(stage, "deleted", by=by, field="name", before=stage.name,
+           note=f"position {stage.position}; {stage.criteria.count()} criteria removed with it")
+    pipeline, position = stage.pipeline, stage.position
+    stage.delete()
+    if pipeline.single_threaded_from and pipeline.single_threaded_from > position:
+        Pipeline.objects.filter(pk=pipeline.pk).update(single_threaded_from=pipeline.single_threaded_from - 1)
+    for later in others.filter(position__gt=position).order_by("position"):
+        Stage.objects.filter(pk=later.pk).update(position=later.position - 1)
+    refresh_spans(pipeline_id=pipeline.pk)

@@ -31,6 +31,7 @@ urlpatterns = [
     path("settings/quotas/", quota_settings.quotas_settings, name="settings_quotas"),
     path("settings/quotas/set/", quota_settings.quota_set, name="settings_quota_set"),
     path("settings/quotas/<int:pk>/remove/", quota_settings.quota_remove, name="settings_quota_remove"),
+    path("settings/new-pipeline/", admin_settings.pipeline_new, name="settings_pipeline_new"),
     path("settings/pipelines/<slug:key>/", admin_settings.pipeline_settings, name="settings_pipeline"),
     path("settings/pipelines/<slug:key>/<str:action>/", admin_settings.pipeline_action, name="settings_action"),
     path("settings/pipelines/<slug:key>/<str:action>/<int:target>/", admin_settings.pipeline_action,

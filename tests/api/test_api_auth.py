@@ -27,6 +27,8 @@ ENDPOINTS = [
     ("post", "/api/pipelines", {"template": "b2b-7", "key": "new-business"}),
     ("patch", "/api/pipelines/test", {"name": "Renamed"}),
     ("patch", "/api/pipelines/test/stages/qualify", {"probability": 25}),
+    ("post", "/api/pipelines/test/stages", {"name": "Technical review", "probability": 30}),
+    ("delete", "/api/pipelines/test/stages/qualify", None),
     ("post", "/api/pipelines/test/stages/qualify/move", {"direction": "down"}),
     ("post", "/api/pipelines/test/stages/qualify/criteria",
      {"phase": "entry", "key": "champion", "label": "Champion named", "kind": "contact_role",

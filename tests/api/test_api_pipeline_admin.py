@@ -236,3 +236,37 @@ def test_reordering_a_pipeline_with_an_open_stage_after_lost_is_refused_naming_i
     assert "open stage 'Late' (position 6) comes after 'Won' (position 4)" in response.json()["details"]["stages"][0]
     assert list(pipeline.stages.order_by("position").values_list("key", flat=True)) == [
         "qualify", "propose", "negotiate", "won", "lost", "late"]
+
+
+def test_an_admin_adds_a_stage_and_removes_it_again_through_the_api(client, world, pipeline, auth):
+    """Added after Propose (position 2): it takes position 3, Negotiate/Won/Lost move to 4/5/6; "single-threaded
+    from 3" (Negotiate) follows Negotiate to 4. Removed again: back to 3, and the positions close up."""
+    Pipeline.objects.filter(pk=pipeline.pk).update(single_threaded_from=3)
+    response = send(client, "post", f"{BASE}/stages", auth(world.dave),
+                    {"name": "Legal review", "probability": 70, "after": "propose"})
+    assert response.status_code == 201, response.json()
+    assert (response.json()["key"], response.json()["position"]) == ("legal-review", 3)
+    assert list(Stage.objects.filter(pipeline=pipeline).values_list("key", "position")) == [
+        ("qualify", 1), ("propose", 2), ("legal-review", 3), ("negotiate", 4), ("won", 5), ("lost", 6)]
+    pipeline.refresh_from_db()
+    assert pipeline.single_threaded_from == 4
+    assert send(client, "delete", f"{BASE}/stages/legal-review", auth(world.dave)).status_code == 204
+    assert list(Stage.objects.filter(pipeline=pipeline).values_list("key", "position")) == [
+        ("qualify", 1), ("propose", 2), ("negotiate", 3), ("won", 4), ("lost", 5)]
+    pipeline.refresh_from_db()
+    assert pipeline.single_threaded_from == 3
+
+
+def test_removing_a_stage_a_deal_passed_through_is_refused_and_reps_cannot_add_stages(client, world, pipeline, auth,
+                                                                                     make_deal):
+    """One deal moved Qualify -> Propose: Qualify has 0 deals now and 1 whose history passes through it."""
+    from dealgate.deals.services import move_deal
+
+    deal = make_deal(amount=1000)
+    Criterion.objects.filter(stage__pipeline=pipeline).delete()
+    move_deal(deal, "propose", by=world.alice)
+    refused = send(client, "delete", f"{BASE}/stages/qualify", auth(world.dave))
+    assert refused.status_code == 422
+    assert "Qualify cannot be removed: 1 deal passed through it" in refused.json()["message"]
+    assert send(client, "post", f"{BASE}/stages", auth(world.alice), {"name": "X", "probability": 5}).status_code == 403
+    assert Stage.objects.filter(pipeline=pipeline).count() == 5

@@ -47,7 +47,8 @@ def test_an_admin_edits_a_stage_in_the_settings(page, world):
     pipeline, _ = seed_team_board(world)
     sign_in(page, "dave", world.password)
     page.goto(f"/settings/pipelines/{pipeline.key}/")
-    stage = page.locator("section.stage-settings").nth(1)
+    page.locator("#stages").get_by_role("link", name="Lead Qualification").click()  # each stage has its own page
+    stage = page.locator("section", has=page.get_by_role("heading", name="The stage"))
     stage.locator("input[name=probability]").fill("25")
     stage.get_by_role("button", name="Save stage").click()
     page.get_by_text("Saved stage Lead Qualification").wait_for()

@@ -72,6 +72,7 @@ RULES: dict[str, tuple[str, tuple]] = {
     "settings/quotas/": ("GET", MANAGERS),
     "settings/quotas/set/": ("POST", MANAGERS),
     "settings/quotas/<int:pk>/remove/": ("POST", (LOGIN, DENIED, DENIED, OK, OK)),
+    "settings/new-pipeline/": ("POST", ADMIN_ONLY),
     "settings/pipelines/<slug:key>/": ("GET", ADMIN_ONLY),
     "settings/pipelines/<slug:key>/<str:action>/": ("POST", ADMIN_ONLY),
     "settings/pipelines/<slug:key>/<str:action>/<int:target>/": ("POST", ADMIN_ONLY),
@@ -109,6 +110,7 @@ RULES: dict[str, tuple[str, tuple]] = {
     "api/^[\\s\\S]*$": ("GET", (HIDDEN,) * 5),
     "api/pipelines": ("GET", API_SIGNED_IN),
     "api/pipelines/<key>": ("GET", API_SIGNED_IN),
+    "api/pipelines/<key>/stages": ("POST", API_ADMIN_ONLY),
     "api/pipelines/<key>/stages/<stage_key>": ("PATCH", API_ADMIN_ONLY),
     "api/pipelines/<key>/stages/<stage_key>/move": ("POST", API_ADMIN_ONLY),
     "api/pipelines/<key>/stages/<stage_key>/criteria": ("POST", API_ADMIN_ONLY),
@@ -178,11 +180,11 @@ def _probe(route: urlwalk.Route, url: str, w) -> tuple[str, dict, dict | None] |
         target = int(parts[-1])
         if action in ("user-add", "team-add") or target != (w.world.east.pk if action == "team" else w.world.alice.pk):
             return None
-    if route.route == "settings/pipelines/<slug:key>/<str:action>/" and action != "pipeline":
+    if route.route == "settings/pipelines/<slug:key>/<str:action>/" and action not in ("pipeline", "stage-add"):
         return None
     if route.route == "settings/pipelines/<slug:key>/<str:action>/<int:target>/":
-        takes = {"stage": "stage", "stage-move": "stage", "criterion-add": "stage", "criterion": "criterion",
-                 "criterion-delete": "criterion"}
+        takes = {"stage": "stage", "stage-move": "stage", "stage-remove": "stage", "criterion-add": "stage",
+                 "criterion": "criterion", "criterion-delete": "criterion"}
         target = int(url.rstrip("/").split("/")[-1])
         if takes.get(action) != ("stage" if target == w.stages["qualify"].pk else "criterion"):
             return None
@@ -192,8 +194,12 @@ def _probe(route: urlwalk.Route, url: str, w) -> tuple[str, dict, dict | None] |
             "signals/<int:pk>/<str:action>/": {"until": "2099-01-01", "reason": "Bought elsewhere"},
             "deals/new/": {"title": "Probe", "account": "Probe Co", "stage": w.stages["qualify"].pk},
             "accounts/new/": {"name": "Probe Co"}, "contacts/new/": {"name": "Probe", "account": "Probe Co"},
-            "settings/quotas/set/": {"target": f"owner:{w.world.alice.pk}", "period": "2026-Q4", "amount": "1000"}}
+            "settings/quotas/set/": {"target": f"owner:{w.world.alice.pk}", "period": "2026-Q4", "amount": "1000"},
+            "settings/new-pipeline/": {"template": "distributor-5", "key": "probe"}}
+    if route.route == "settings/pipelines/<slug:key>/<str:action>/" and action == "stage-add":
+        return url, {"name": "Probe", "probability": "30"}, None
     api = {
+        "api/pipelines/<key>/stages": {"name": "Probe", "probability": 30},
         "api/pipelines/<key>/stages/<stage_key>": {"name": "Qualify"},
         "api/pipelines/<key>/stages/<stage_key>/move": {"direction": "down"},
         "api/pipelines/<key>/stages/<stage_key>/criteria": {"phase": "exit", "key": "probe", "label": "Probe",

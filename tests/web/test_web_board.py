@@ -111,7 +111,8 @@ def test_a_card_she_may_move_has_a_move_to_button(client, world, make_deal):
     html = client.get(reverse("web:board", args=["test"])).content.decode()
     card = html[html.index(f'id="deal-{deal.pk}"'):]
     card = card[:card.index("</li>")]
-    assert "data-move-menu" in card and "Move to…" in card
+    # Seen as "Move to…"; the deal's name is in it for screen readers only.
+    assert "data-move-menu" in card and '>Move<span class="sr-only"> Acme rollout</span> to…</button>' in card
 
 
 def test_the_column_page_returns_the_next_cards(client, world, make_deal, pipeline):

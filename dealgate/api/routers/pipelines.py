@@ -24,6 +24,7 @@ from dealgate.api.schemas import (
     PipelineCreateIn,
     PipelineOut,
     PipelineUpdateIn,
+    StageCreateIn,
     StageMoveIn,
     StageOut,
     StageUpdateIn,
@@ -112,6 +113,19 @@ def update_stage(request, key: Key, stage_key: Key, payload: StageUpdateIn):
     edits.update_stage(stage, by=request.auth, **_merged(
         stage, payload, ("name", "probability", "rot_days", "exit_question", "goal", "guidance"), nullable=("rot_days",)))
     return stage
+
+
+@router.post("/{key}/stages", response={201: StageOut, **WRITE_ERRORS}, summary="Add an open stage (admins)")
+def add_stage(request, key: Key, payload: StageCreateIn):
+    return 201, edits.add_stage(pipeline_by_key(key), by=request.auth, **payload.dict())
+
+
+@router.delete(STAGE, response={204: None, **WRITE_ERRORS}, summary="Remove a stage no deal was ever in (admins)",
+               description="Refused (422) while a deal is in the stage or its history passes through it, and for "
+                           "Won and Lost; the message says how many deals.")
+def remove_stage(request, key: Key, stage_key: Key):
+    edits.remove_stage(_stage(key, stage_key), by=request.auth)
+    return 204, None
 
 
 @router.post(STAGE + "/move", response={200: PipelineOut, **WRITE_ERRORS}, summary="Reorder an open stage (admins)",

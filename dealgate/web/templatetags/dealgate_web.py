@@ -64,3 +64,9 @@ def initials(user: Any) -> str:
 def words(key: Any) -> str:
     """decision_maker -> decision maker."""
     return str(key or "").replace("_", " ").replace("-", " ")
+
+
+@register.filter
+def eq(value: Any, other: Any) -> bool:
+    """{% with mine=error_action|eq:'stage' %}: `with` takes no comparison of its own."""
+    return value == other

@@ -139,3 +139,20 @@ def test_a_move_from_the_deal_page_redirects_back_to_it(client, world, deal):
     response = _move(client, deal, "lost", lost_reason="price", origin="deal")
     assert response.status_code == 204
     assert response["HX-Redirect"] == reverse("web:deal", args=[deal.pk])
+
+
+def test_the_won_flow_asks_for_the_handoff_once(client, world, deal, pipeline):
+    """The test pipeline's Won stage has no handoff checklist: the panel asks for handoff notes (one box).
+    Once Won has its own handoff checklist item (the handoff record), the panel lists that item and drops the
+    notes box that asked the same again."""
+    from dealgate.pipelines.models import Criterion
+
+    client.force_login(world.bob)
+    panel = client.get(reverse("web:panel", args=[deal.pk, "won"])).content.decode()
+    assert panel.count('name="handoff"') == 1
+    Criterion.objects.create(stage=_stage(deal, "won"), phase="entry", key="agreed-terms", kind="checklist",
+                             label="Handoff: agreed price, scope and terms written down", config={"item": "agreed_terms"},
+                             position=5)
+    panel = client.get(reverse("web:panel", args=[deal.pk, "won"])).content.decode()
+    assert "Handoff: agreed price, scope and terms written down" in panel
+    assert 'name="handoff"' not in panel

@@ -73,6 +73,17 @@ def avatar_colour(user: Any) -> int:
 
 
 @register.filter
+def day_time(value: Any) -> str:
+    """A moment as every page shows it: '8 Dec, 14:05' (local time)."""
+    if not value:
+        return ""
+    from dealgate.words import day as day_text
+
+    local = timezone.localtime(value) if isinstance(value, dt.datetime) and timezone.is_aware(value) else value
+    return f"{day_text(local)}, {local:%H:%M}"
+
+
+@register.filter
 def day(value: Any) -> str:
     """The one date format of every page: '8 Dec' this year, '3 Feb 2027' otherwise (dealgate.words.day)."""
     from dealgate.words import day as day_text

@@ -52,6 +52,10 @@ def render_panel(request: HttpRequest, deal: Deal, *, mode: str, to_stage: Stage
         context["items"] = items
         context["unmet"] = [i for i in items if not i.met]
         context["met_count"] = len(items) - len(context["unmet"])
+        # The Won stage's own checklist is the handoff record (decision 010): where it exists, the Won flow
+        # asks for the handoff there only, not again in a notes box (decision 029).
+        context["handoff_checklist"] = mode == "won" and any(
+            i.spec.kind == "checklist" and i.spec.phase == "entry" and i.spec.stage_name == to_stage.name for i in items)
         context["contacts"] = gate.contact_choices(deal) if any(i.fix == "contact" for i in items) else []
     if mode == "lost":
         context["lost_reasons"] = LostReason.objects.filter(active=True)

@@ -137,6 +137,9 @@ TIME_ZONE = envstr("DEALGATE_TIME_ZONE", "UTC")
 USE_I18N = False
 USE_TZ = True
 USE_THOUSAND_SEPARATOR = False
+# One date format on every page (dealgate.words.day, the `day` template filter): "8 Dec" this year,
+# "3 Feb 2027" otherwise, from the locale's formats module (dealgate/formats/<language>/formats.py).
+FORMAT_MODULE_PATH = ["dealgate.formats"]
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"

@@ -688,11 +688,14 @@ class CriteriaProgressOut(Schema):
     met: int
     total: int
     results: list[CriterionResultOut]
+    next_stage: str = Field("", description="The stage these criteria lead to: the next open stage, or Won "
+                            "from the last one (\"\" for a closed deal).")
 
 
 class DealFlagsOut(Schema):
     flags: list[FlagOut] = Field(description="Most severe first; empty for a closed deal.")
-    criteria: CriteriaProgressOut = Field(description="Exit criteria of the current stage met so far.")
+    criteria: CriteriaProgressOut = Field(description="Criteria of the next move met so far: this stage's exit "
+                                           "criteria and the next stage's entry criteria.")
 
 
 # -- analytics (read-only; the numbers of `dealgate report` / `dealgate forecast --json`) -------

@@ -28,13 +28,17 @@ from django.db.models import (
     Value,
 )
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from dealgate.deals.flags import flags_and_progress, with_date_flags
+from dealgate.deals.flags import flags_and_progress, idle_cutoff, with_date_flags
 from dealgate.deals.models import Deal
 from dealgate.people.access import can_edit_deal, visible_deals
 from dealgate.pipelines.models import Pipeline, Stage, StageKind
 
+# The card shows its next step on its own line (marked when overdue or missing) and its criteria count as its
+# own chip, so these flags are not repeated as badges there (decision 029).
+NOT_CARD_BADGES = ("no_next_step", "next_step_overdue", "missing_criteria")
 CARDS_PER_COLUMN = 30  # the rest loads on scroll; fewer cards keep the first paint quick
 CARD_ORDER = (F("expected_close_date").asc(nulls_last=True), F("id").desc())
 
@@ -69,6 +73,11 @@ class Card:
     next_step_overdue: bool
     open_tasks: int = 0
     overdue_tasks: int = 0
+
+    @property
+    def badges(self) -> list[Any]:
+        """The flags shown as badges: the deal's state (stale, waiting, stuck, close date, slipped, one contact)."""
+        return [f for f in self.flags if f.code not in NOT_CARD_BADGES]
 
 
 @dataclass
@@ -166,6 +175,11 @@ def _cards(deals: list[Deal], user: Any, *, now: dt.datetime) -> list[Card]:
     ]
 
 
+def card_for(deal: Deal, user: Any, *, now: dt.datetime | None = None) -> Card:
+    """One deal's card as the board shows it (after an inline fix in the refusal panel)."""
+    return _cards([deal], user, now=now or timezone.now())[0]
+
+
 def _task_counts(deals: list[Deal], today: dt.date) -> dict[int, tuple[int, int]]:
     """Per deal: (open tasks, overdue open tasks), in one grouped query for all cards."""
     if not deals:
@@ -241,3 +255,67 @@ def build_column(pipeline: Pipeline, stage: Stage, user: Any, filters: BoardFilt
     deals = first_cards(qs, [s for s in stages if s.pk == stage.pk], offset=offset, limit=limit)
     end = offset + len(deals)
     return Column(stage, count, stage_money, _cards(deals, user, now=now), end if count > end else None)
+
+
+# ---------------------------------------------------------------------------------------------
+# The manager's per-rep summary
+
+
+@dataclass
+class RepLine:
+    owner: Any
+    open: int = 0
+    weighted: list[Money] = field(default_factory=list)  # per currency, never added across currencies
+    stale: int = 0
+    due_this_week: int = 0
+
+
+def rep_summary(pipeline: Pipeline, user: Any, *, today: dt.date | None = None) -> list[RepLine]:
+    """Per owner of the open deals this user may see (a manager: their team's; an admin: everyone's):
+    open deals, weighted total per currency, stale deals (the `stale` flag: idle past the stage's limit
+    with no next step planned ahead) and next steps due this week (Monday to Sunday), in one grouped query.
+    """
+    today = today or timezone.localdate()
+    stages = list(Stage.objects.filter(pipeline=pipeline, kind=StageKind.OPEN))
+    qs = visible_deals(user, Deal.objects.filter(pipeline=pipeline, stage_id__in=[s.pk for s in stages]))
+    monday = today - dt.timedelta(days=today.weekday())
+    idle = Q(pk__in=[])
+    for stage in stages:
+        if stage.rot_days is not None:
+            cutoff = idle_cutoff(today, stage.rot_days, business_days=pipeline.business_days)
+            idle |= Q(stage_id=stage.pk, flag_last_touch__lt=timezone.make_aware(dt.datetime.combine(cutoff, dt.time.min)))
+    waiting = ~Q(next_step="") & Q(next_step_due__gte=today)
+    hundred = Value(Decimal(100))
+    rows = (
+        qs.order_by()
+        .annotate(flag_last_touch=Greatest("stage_entered_at", Coalesce("last_activity_at", "stage_entered_at")))
+        .values("owner_id", "currency", "stage_id")
+        .annotate(
+            n=Count("id"),
+            plain=Sum("amount", filter=Q(probability_override__isnull=True)),
+            overridden=Sum(ExpressionWrapper(F("amount") * F("probability_override") / hundred,
+                                             output_field=DecimalField(max_digits=20, decimal_places=4)),
+                           filter=Q(probability_override__isnull=False)),
+            stale=Count("id", filter=idle & ~waiting),
+            due=Count("id", filter=Q(next_step_due__gte=monday, next_step_due__lte=monday + dt.timedelta(days=6))),
+        )
+    )
+    probability = {s.pk: Decimal(s.probability) for s in stages}
+    lines: dict[int, RepLine] = {}
+    weighted: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for row in rows:
+        line = lines.setdefault(row["owner_id"], RepLine(owner=None))
+        line.open += row["n"]
+        line.stale += row["stale"]
+        line.due_this_week += row["due"]
+        if row["plain"] is not None or row["overridden"] is not None:
+            weighted[row["owner_id"]][row["currency"]] += (
+                (row["plain"] or 0) * probability[row["stage_id"]] / 100 + (row["overridden"] or 0))
+    from django.contrib.auth import get_user_model
+
+    for owner in get_user_model().objects.filter(pk__in=list(lines)):
+        lines[owner.pk].owner = owner
+    for owner_id, line in lines.items():
+        line.weighted = [Money(currency, Decimal(0), total) for currency, total in sorted(weighted[owner_id].items())]
+    return sorted(lines.values(), key=lambda line: ((line.owner.get_full_name() or line.owner.username).lower(),
+                                                   line.owner.pk))

@@ -54,11 +54,18 @@ class Flag:
 
 @dataclass(frozen=True)
 class CriteriaProgress:
-    """How many of the current stage's exit criteria a deal meets."""
+    """How many of the criteria of the deal's next move it meets (decision 029): the current stage's exit
+    criteria plus the entry criteria of `next_stage` (the next open stage, or Won from the last one)."""
 
     met: int
     total: int
     results: list[Result]
+    next_stage: str = ""  # the next stage's name; "" for a closed deal
+
+    @property
+    def label(self) -> str:
+        """'2 of 6 for Proposal'."""
+        return f"{self.met} of {self.total}" + (f" for {self.next_stage}" if self.next_stage else "")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,9 +208,10 @@ def _close_date_flags(deal: Any, today: dt.date) -> list[Flag]:
 def _criteria_flag(progress: CriteriaProgress | None) -> Flag | None:
     if progress is None or progress.total == 0 or progress.met == progress.total:
         return None
-    missing = "; ".join(f"{r.label} ({r.missing})" for r in progress.results if not r.met)
-    return Flag("missing_criteria", f"{progress.met} of {progress.total}",
-                f"{progress.met} of {progress.total} exit criteria met; missing: {missing}", None, "info")
+    missing = "; ".join(r.missing if r.label in r.missing else f"{r.label}: {r.missing}"
+                        for r in progress.results if not r.met)
+    return Flag("missing_criteria", progress.label,
+                f"{progress.label} met; missing: {missing}", None, "info")
 
 
 def _single_threaded_flag(deal: Any, facts: DealFacts | None) -> Flag | None:
@@ -223,10 +231,11 @@ def _single_threaded_flag(deal: Any, facts: DealFacts | None) -> Flag | None:
 # Entry points
 
 
-def _progress(deal: Any, rules: PipelineRules, facts: DealFacts | None) -> CriteriaProgress:
-    specs = rules.exit.get(deal.stage_id, [])
+def _progress(deal: Any, next_move: tuple[Any, list], facts: DealFacts | None) -> CriteriaProgress:
+    target, specs = next_move
     results = evaluate(specs, facts) if facts is not None and specs else []
-    return CriteriaProgress(met=sum(r.met for r in results), total=len(specs), results=results)
+    return CriteriaProgress(met=sum(r.met for r in results), total=len(specs), results=results,
+                            next_stage=target.name if target is not None else "")
 
 
 def _facts_and_progress(deals: Sequence[Any]) -> tuple[dict[int, DealFacts], dict[int, CriteriaProgress]]:
@@ -236,14 +245,16 @@ def _facts_and_progress(deals: Sequence[Any]) -> tuple[dict[int, DealFacts], dic
     of the activities, only groups of those the deals' exit criteria count are read.
     """
     rules = {pid: PipelineRules.load(pid) for pid in sorted({d.pipeline_id for d in deals})}
-    specs = [spec for d in deals for spec in rules[d.pipeline_id].exit.get(d.stage_id, [])]
+    moves = {(pid, sid): rules[pid].next_move(rules[pid].stages[sid])
+             for pid, sid in {(d.pipeline_id, d.stage_id) for d in deals}}
+    specs = [spec for _, stage_specs in moves.values() for spec in stage_specs]
     facts = load_facts([d.pk for d in deals], deals=deals, group_activities=True,
                        activities=counted_activities(specs))
-    return facts, {d.pk: _progress(d, rules[d.pipeline_id], facts.get(d.pk)) for d in deals}
+    return facts, {d.pk: _progress(d, moves[d.pipeline_id, d.stage_id], facts.get(d.pk)) for d in deals}
 
 
 def criteria_progress(deals: Sequence[Any]) -> dict[int, CriteriaProgress]:
-    """Exit-criteria progress of each deal's current stage (closed stages usually have none)."""
+    """Progress of each deal towards its next move (closed deals: their stage's exit criteria, usually none)."""
     if not deals:
         return {}
     return _facts_and_progress(deals)[1]

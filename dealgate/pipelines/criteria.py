@@ -243,6 +243,41 @@ def _field_missing(cfg: FieldConfig, actual: Any) -> str:
     return f"{name} is {shown}; needs {_OP_WORDS[cfg.op]} {cfg.value}"
 
 
+# What an activity with a given outcome is called in a person's words: (singular, plural).
+_ACTIVITY_WORDS = {
+    ("email", "replied"): ("a reply to an email from the buyer", "replies to emails from the buyer"),
+    ("email", "sent"): ("an email sent to the buyer", "emails sent to the buyer"),
+    ("meeting", "held"): ("a meeting held with the buyer", "meetings held with the buyer"),
+    ("meeting", "no_show"): ("a meeting the buyer missed", "meetings the buyer missed"),
+    ("call", "connected"): ("a call that reached the buyer", "calls that reached the buyer"),
+    ("call", "no_answer"): ("an unanswered call", "unanswered calls"),
+    ("call", "left_voicemail"): ("a call with a voicemail left", "calls with a voicemail left"),
+    ("task", "done"): ("a finished task", "finished tasks"),
+}
+
+
+def _a_or_number(count: int, word: str) -> str:
+    return (("an" if word[0] in "aeiou" else "a") if count == 1 else str(count)) + f" {word}"
+
+
+def _count_words(count: int) -> str:
+    return "none yet" if count == 0 else f"{count} so far"
+
+
+def activity_words(activity: str, outcome: str | None, count: int = 1) -> str:
+    """'a reply to an email from the buyer', '2 meetings held with the buyer', 'a call marked "busy"'."""
+    known = _ACTIVITY_WORDS.get((activity, outcome or ""))
+    if known is not None:
+        one, many = known
+    else:
+        article = "an" if activity[0] in "aeiou" else "a"
+        one, many = f"{article} {activity}", f"{activity}s"
+        if outcome:
+            marked = outcome.replace("_", " ")
+            one, many = f"{one} marked “{marked}”", f"{many} marked “{marked}”"
+    return one if count == 1 else f"{count} {many.removeprefix('a ').removeprefix('an ')}"
+
+
 def evaluate_one(spec: CriterionSpec, facts: DealFacts) -> Result:
     cfg = spec.config
     missing = ""
@@ -255,9 +290,9 @@ def evaluate_one(spec: CriterionSpec, facts: DealFacts) -> Result:
             missing = _field_missing(cfg, actual)
     elif isinstance(cfg, ChecklistConfig):
         if cfg.item not in facts.checklist:
-            missing = f"checklist item '{cfg.item}' is not ticked"
+            missing = f"“{spec.label}” is not ticked yet"
         elif cfg.require_evidence and not facts.checklist[cfg.item].strip():
-            missing = f"checklist item '{cfg.item}' is ticked but has no evidence note"
+            missing = f"“{spec.label}” is ticked but needs a note saying how you know"
     elif isinstance(cfg, ActivityConfig):
         count = sum(
             1
@@ -267,19 +302,19 @@ def evaluate_one(spec: CriterionSpec, facts: DealFacts) -> Result:
             and (cfg.scope == "ever" or when >= facts.stage_entered_at)
         )
         if count < cfg.min_count:
-            what = cfg.activity + (f" with outcome '{cfg.outcome}'" if cfg.outcome else "")
-            when = "in this stage" if cfg.scope == "stage" else "on this deal"
-            need = "a" if cfg.min_count == 1 else str(cfg.min_count)
-            missing = f"needs {need} {what} logged {when}; found {count}"
+            when = " in this stage" if cfg.scope == "stage" else ""
+            missing = f"Needs {activity_words(cfg.activity, cfg.outcome, cfg.min_count)}{when} ({_count_words(count)})"
     elif isinstance(cfg, ContactRoleConfig):
         have = facts.contact_count if cfg.role is None else facts.contact_roles.get(cfg.role, 0)
         if have < cfg.min_count:
-            who = "contact" if cfg.role is None else f"contact with role {cfg.role.replace('_', ' ')}"
-            missing = f"needs {cfg.min_count} {who}{'s' if cfg.min_count > 1 else ''} on the deal; has {have}"
+            people = "person" if cfg.min_count == 1 else "people"
+            who = (f"{'a' if cfg.min_count == 1 else cfg.min_count} {people} from the buyer's side" if cfg.role is None
+                   else _a_or_number(cfg.min_count, cfg.role.replace('_', ' ')) + ("s" if cfg.min_count > 1 else ""))
+            missing = f"Needs {who} on the deal ({_count_words(have)})"
     elif isinstance(cfg, ApprovalConfig):
         if cfg.condition not in facts.approvals:
             roles = " or ".join(cfg.approver_roles)
-            missing = f"'{cfg.condition.replace('_', ' ')}' is not confirmed yet (by a {roles})"
+            missing = f"“{spec.label}” is not confirmed yet (a {roles} confirms it)"
     else:  # pragma: no cover - parse_config only builds the classes above
         raise CriterionConfigError(f"no evaluator for {type(cfg).__name__}")
     return Result(spec.key, spec.label, spec.kind, not missing, missing, spec.stage_name, spec.phase)

@@ -175,3 +175,16 @@ class PipelineRules:
     def next_open_stage(self, stage: Stage) -> Stage | None:
         later = [s for s in self.stages.values() if s.kind == StageKind.OPEN and s.position > stage.position]
         return later[0] if later else None
+
+    def next_move(self, stage: Stage) -> tuple[Stage | None, list[CriterionSpec]]:
+        """The step a deal in `stage` takes next and what it needs (decision 029): the next open stage, or
+        Won from the last one, with the criteria `required` asks for that move (this stage's exit criteria
+        plus the next stage's entry criteria). The one count the card, the refusal panel and the deal
+        page show. A closed stage has no next move: its own exit criteria (usually none)."""
+        target = None
+        if stage.kind == StageKind.OPEN:
+            target = self.next_open_stage(stage) or next(
+                (s for s in self.stages.values() if s.kind == StageKind.WON), None)
+        if target is None:
+            return None, list(self.exit.get(stage.id, []))
+        return target, self.required(stage, target)

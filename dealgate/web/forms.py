@@ -18,7 +18,8 @@ class BoardFilterForm(forms.Form):
     q = forms.CharField(required=False, label="Search", max_length=MAX_QUERY_TEXT, widget=forms.TextInput(attrs={"placeholder": "Title or account", "type": "search"}))
     owner = forms.ModelChoiceField(queryset=get_user_model().objects.none(), required=False, empty_label="Any owner")
     team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False, empty_label="Any team")
-    mine = forms.BooleanField(required=False, label="My deals")
+    mine = forms.BooleanField(required=False, label="My deals")  # older links (?mine=on); the page sends `scope`
+    scope = forms.ChoiceField(required=False, label="Show", choices=[("mine", "My deals"), ("team", "My team’s deals")])
     flagged = forms.BooleanField(required=False, label="Flagged only")
     close_from = forms.DateField(required=False, label="Closing from", widget=forms.DateInput(attrs={"type": "date"}))
     close_to = forms.DateField(required=False, label="to", widget=forms.DateInput(attrs={"type": "date"}))
@@ -33,6 +34,8 @@ class BoardFilterForm(forms.Form):
             teams = teams.filter(pk=team)
         self.fields["owner"].queryset = users
         self.fields["team"].queryset = teams
+        if role_of(user) == Role.ADMIN:
+            self.fields["scope"].choices = [("mine", "My deals"), ("team", "Everyone’s deals")]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -47,7 +50,7 @@ class BoardFilterForm(forms.Form):
         return BoardFilters(
             owner=data["owner"].pk if data.get("owner") else None,
             team=data["team"].pk if data.get("team") else None,
-            mine=bool(data.get("mine")),
+            mine=bool(data.get("mine")) or data.get("scope") == "mine",
             flagged=bool(data.get("flagged")),
             close_from=data.get("close_from"),
             close_to=data.get("close_to"),

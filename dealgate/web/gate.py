@@ -91,9 +91,12 @@ def move_items(deal: Deal, to_stage: Stage, user: Any, rules: PipelineRules | No
     return items_for(deal, required_criteria(deal, to_stage, rules), user)
 
 
-def stage_exit_items(deal: Deal, user: Any, rules: PipelineRules | None = None) -> list[GateItem]:
+def next_move_items(deal: Deal, user: Any, rules: PipelineRules | None = None) -> tuple[Stage | None, list[GateItem]]:
+    """The next stage and every criterion its move needs (this stage's exit, the next one's entry): the
+    count the card shows (decision 029)."""
     rules = rules or PipelineRules.load(deal.pipeline_id)
-    return items_for(deal, rules.exit.get(deal.stage_id, []), user)
+    target, specs = rules.next_move(rules.stages[deal.stage_id])
+    return target, items_for(deal, specs, user)
 
 
 def contact_choices(deal: Deal) -> list[Contact]:

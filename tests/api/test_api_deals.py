@@ -207,8 +207,9 @@ def test_it_reports_flags_and_criteria_progress_like_the_board(client, world, ma
     assert response.status_code == 200
     body = response.json()
     assert "no_next_step" in {f["code"] for f in body["flags"]}
-    assert (body["criteria"]["met"], body["criteria"]["total"]) == (1, 2)
-    assert {r["key"]: r["met"] for r in body["criteria"]["results"]} == {"amount": True, "budget": False}
+    # Qualify -> Propose: amount (met), budget (not ticked), Propose's entry: a decision maker (none)
+    assert (body["criteria"]["met"], body["criteria"]["total"], body["criteria"]["next_stage"]) == (1, 3, "Propose")
+    assert {r["key"]: r["met"] for r in body["criteria"]["results"]} == {"amount": True, "budget": False, "decision-maker": False}
 
 
 def test_listing_deals_costs_the_same_queries_for_three_or_twelve(client, world, make_deal, auth,

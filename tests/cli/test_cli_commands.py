@@ -113,12 +113,12 @@ def test_it_shows_a_deal_with_criteria_progress_and_history(make_deal, world):
     out = run("deal", "show", str(deal.pk))
     assert "Deal %d: Warehouse scanners" % deal.pk in out
     assert "[Qualify] > Propose > Negotiate" in out
-    assert "Exit criteria: 1 of 2 met" in out
+    assert "Criteria for Propose: 1 of 3 met" in out  # Qualify's exit (amount met, budget) + Propose's entry
     assert "[x] Amount estimated" in out
     assert "[ ] Budget confirmed" in out
     assert "Next step: Send pricing sheet (due 2030-01-15)" in out
     data = json.loads(run("deal", "show", str(deal.pk), "--json"))
-    assert data["criteria"]["met"] == 1 and data["criteria"]["total"] == 2
+    assert (data["criteria"]["met"], data["criteria"]["total"], data["criteria"]["next_stage"]) == (1, 3, "Propose")
     assert data["history"][0]["kind"] == "created"
 
 

@@ -114,13 +114,13 @@ def test_a_ticked_checklist_item_without_evidence_is_unmet_when_evidence_is_requ
     services.record_checklist_answer(deal, "budget", by=world.alice, evidence="   ")
     result = check(deal, "checklist", item="budget")
     assert not result.met
-    assert result.missing == "checklist item 'budget' is ticked but has no evidence note"
+    assert result.missing == "“C” is ticked but needs a note saying how you know"
     assert check(deal, "checklist", item="budget", require_evidence=False).met
 
 
 def test_a_checklist_item_holds_with_evidence_and_stops_holding_when_unticked(make_deal, world):
     deal = make_deal()
-    assert check(deal, "checklist", item="budget").missing == "checklist item 'budget' is not ticked"
+    assert check(deal, "checklist", item="budget").missing == "“C” is not ticked yet"
     services.record_checklist_answer(deal, "budget", by=world.alice, evidence="Budget line 4711 approved")
     assert check(deal, "checklist", item="budget").met
     services.record_checklist_answer(deal, "budget", by=world.alice, checked=False, evidence="Budget cut")
@@ -150,7 +150,7 @@ def test_an_activity_criterion_needs_the_right_kind_and_outcome(make_deal):
     log(deal, "meeting", "no_show")
     result = check(deal, "activity", activity="meeting", outcome="held")
     assert not result.met
-    assert result.missing == "needs a meeting with outcome 'held' logged in this stage; found 0"
+    assert result.missing == "Needs a meeting held with the buyer in this stage (none yet)"
     assert check(deal, "activity", activity="meeting").met  # any outcome
     log(deal, "meeting", "Held")  # stored as 'held'
     assert check(deal, "activity", activity="meeting", outcome="held").met
@@ -169,7 +169,7 @@ def test_an_activity_criterion_counts_up_to_min_count(make_deal):
     deal = make_deal()
     log(deal, "email", "replied")
     result = check(deal, "activity", activity="email", outcome="replied", min_count=2)
-    assert result.missing == "needs 2 email with outcome 'replied' logged in this stage; found 1"
+    assert result.missing == "Needs 2 replies to emails from the buyer in this stage (1 so far)"
     log(deal, "email", "replied")
     assert check(deal, "activity", activity="email", outcome="replied", min_count=2).met
 
@@ -193,7 +193,7 @@ def test_a_contact_role_criterion_counts_contacts_with_that_role(make_deal, worl
     ben = services.create_contact(by=world.alice, name="Ben", account=deal.account)
     services.link_contact(deal, ann, "champion", by=world.alice)
     result = check(deal, "contact_role", role="decision_maker")
-    assert result.missing == "needs 1 contact with role decision maker on the deal; has 0"
+    assert result.missing == "Needs a decision maker on the deal (none yet)"
     services.link_contact(deal, ben, "decision_maker", by=world.alice)
     assert check(deal, "contact_role", role="decision_maker").met
     services.unlink_contact(deal, ben, "decision_maker", by=world.alice)
@@ -206,7 +206,7 @@ def test_multi_threading_needs_two_different_contacts_whatever_their_roles(make_
     services.link_contact(deal, ann, "champion", by=world.alice)
     services.link_contact(deal, ann, "decision_maker", by=world.alice)  # one person, two hats
     result = check(deal, "contact_role", min_count=2)
-    assert result.missing == "needs 2 contacts on the deal; has 1"
+    assert result.missing == "Needs 2 people from the buyer's side on the deal (1 so far)"
     ben = services.create_contact(by=world.alice, name="Ben", account=deal.account)
     services.link_contact(deal, ben, "user", by=world.alice)
     assert check(deal, "contact_role", min_count=2).met
@@ -323,3 +323,21 @@ def test_load_facts_uses_a_fixed_number_of_queries_for_many_deals(make_deal, wor
     with django_assert_num_queries(5):
         facts = load_facts([d.pk for d in deals])
     assert all(f.checklist == {"budget": "ok"} and len(f.activities) == 1 for f in facts.values())
+
+
+def test_activity_criteria_read_as_a_person_would_say_them():
+    """The brief's example: one email with outcome 'replied', none logged -> "a reply to an email from the buyer";
+    an outcome without its own words is quoted; "a"/"an" follows the noun; counts above one use the plural."""
+    from dealgate.pipelines.criteria import activity_words
+
+    assert activity_words("email", "replied") == "a reply to an email from the buyer"
+    assert activity_words("meeting", "held", 3) == "3 meetings held with the buyer"
+    assert activity_words("email", None) == "an email"
+    assert activity_words("call", "busy_line", 2) == "2 calls marked “busy line”"
+
+
+def test_an_unmet_email_reply_criterion_says_none_yet(make_deal):
+    """No activity logged on a fresh deal: found 0 -> "(none yet)", and no internal words (outcome, 'replied')."""
+    deal = make_deal()
+    result = check(deal, "activity", activity="email", outcome="replied")
+    assert result.missing == "Needs a reply to an email from the buyer in this stage (none yet)"

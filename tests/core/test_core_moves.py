@@ -150,7 +150,7 @@ def test_it_refuses_won_until_the_won_stages_entry_criteria_hold(make_deal, gate
         move_deal(deal, "won", by=world.alice)
     assert excinfo.value.details["unmet"] == [{
         "key": "pricing", "label": "Pricing approved", "kind": "approval", "stage": "Won", "phase": "entry",
-        "missing": "'pricing approved' is not confirmed yet (by a manager or admin)",
+        "missing": "“Pricing approved” is not confirmed yet (a manager or admin confirms it)",
     }]
     assert snapshot(deal) == before
 
@@ -237,7 +237,7 @@ def test_a_move_blocked_by_several_stages_names_what_is_missing_in_words(make_de
     missing = {u["key"]: u["missing"] for u in excinfo.value.details["unmet"]}
     assert missing == {
         "amount": "amount is 0.00; needs greater than 0",
-        "budget": "checklist item 'budget' is not ticked",
+        "budget": "“Budget confirmed” is not ticked yet",
     }
 
 

@@ -98,3 +98,35 @@ def test_a_rep_cannot_open_another_teams_deal(page, world, make_deal):
     assert page.locator(f"#deal-{deal.pk}").count() == 0
     response = page.goto(f"/deals/{deal.pk}/")
     assert response.status == 404
+
+
+def test_the_refusal_panel_is_a_dialog_on_the_keyboard_path(page, world, make_deal):
+    """Shift+→ on a card whose move is refused: focus moves into the panel (a dialog), Tab stays in it, a fix
+    refreshes the card's count (1 of 3 -> 2 of 3 for Propose), Escape closes it and focus is back on the card."""
+    deal = make_deal(owner=world.alice, title="Acme rollout", amount=5000)
+    sign_in(page, "alice", world.password)
+    page.goto("/board/test/")
+    card = page.locator(f"#deal-{deal.pk}")
+    assert "1 of 3 for Propose" in card.inner_text()
+    card.focus()
+    page.keyboard.press("Shift+ArrowRight")
+    panel = page.locator("#panel")
+    panel.get_by_text("Can't move to Propose yet").wait_for()
+    page.wait_for_function("document.getElementById('panel').contains(document.activeElement)")
+    assert panel.get_attribute("role") == "dialog" and panel.get_attribute("aria-modal") == "true"
+    assert "1 of 3 for Propose" in panel.inner_text()
+    for _ in range(25):  # more Tabs than the panel has controls: focus never leaves it
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.getElementById('panel').contains(document.activeElement)")
+    shot(page, "e2e-refusal-dialog")
+
+    panel.locator("input[name=evidence]").fill("CFO confirmed budget on the call of 12 May")
+    panel.locator("input[name=evidence]").press("Enter")
+    panel.get_by_text("2 of 3 for Propose").wait_for()
+    page.locator(f"#deal-{deal.pk}").get_by_text("2 of 3 for Propose").wait_for()  # the card behind refreshed
+    page.wait_for_function("document.getElementById('panel').contains(document.activeElement)")
+
+    page.keyboard.press("Escape")
+    page.locator("#panel .panel-inner").wait_for(state="detached")
+    assert page.evaluate("document.activeElement.id") == f"deal-{deal.pk}"
+    assert page.locator("#panel").get_attribute("role") is None

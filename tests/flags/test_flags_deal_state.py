@@ -51,22 +51,25 @@ def test_it_counts_each_later_close_date_as_one_slip(clock, make_deal, flags_on,
     assert third.reason == "expected close date pushed later 2 times"
 
 
-def test_it_shows_exit_criteria_progress_while_some_are_unmet(clock, make_deal, flags_on, world):
+def test_it_shows_the_progress_of_the_next_move_while_some_criteria_are_unmet(clock, make_deal, flags_on, world):
+    """Qualify -> Propose needs Qualify's 2 exit criteria (amount > 0: met; budget: not ticked) and Propose's
+    1 entry criterion (a decision maker: none): 1 of 3, labelled with the stage the move leads to."""
     deal = make_deal(amount="5000")
     missing = flags_on(deal, day(2))["missing_criteria"]
-    assert missing.label == "1 of 2"
+    assert missing.label == "1 of 3 for Propose"
     assert missing.reason == (
-        "1 of 2 exit criteria met; missing: Budget confirmed (checklist item 'budget' is not ticked)"
+        "1 of 3 for Propose met; missing: “Budget confirmed” is not ticked yet; "
+        "Decision maker identified: Needs a decision maker on the deal (none yet)"
     )
     services.record_checklist_answer(deal, "budget", by=world.alice, evidence="CFO said 50k is set aside")
-    assert "missing_criteria" not in flags_on(deal, day(2))
+    assert flags_on(deal, day(2))["missing_criteria"].label == "2 of 3 for Propose"
 
 
 def test_criteria_progress_lists_each_exit_criterion_of_the_current_stage(clock, make_deal, board):
     deal = make_deal()
     progress = criteria_progress(board(deal))[deal.pk]
-    assert (progress.met, progress.total) == (0, 2)
-    assert [(r.key, r.met) for r in progress.results] == [("amount", False), ("budget", False)]
+    assert (progress.met, progress.total, progress.next_stage) == (0, 3, "Propose")  # 2 exit + 1 entry of Propose
+    assert [(r.key, r.met) for r in progress.results] == [("amount", False), ("budget", False), ("decision-maker", False)]
 
 
 def test_it_flags_single_threaded_deals_from_the_configured_stage(clock, make_deal, flags_on, world, pipeline):

@@ -93,7 +93,8 @@ def test_deal_detail_gathers_everything_the_deal_page_shows(world, deals):
         ("Proposal walkthrough", ["Bea Buyer"])]
     assert [(a.condition, a.approved_by.username) for a in detail.approvals] == [("pricing_approved", "bob")]
     assert [(c.item, c.evidence) for c in detail.checklist] == [("budget", "CFO confirmed")]
-    assert (detail.progress.met, detail.progress.total) == (0, 0)  # Negotiate has no exit criteria
+    # Negotiate has no exit criteria; its next move is Won, whose entry asks for pricing approved (bob did)
+    assert (detail.progress.met, detail.progress.total, detail.progress.next_stage) == (1, 1, "Won")
     assert "no_next_step" in {f.code for f in detail.flags}
     assert detail.can_edit is True
 

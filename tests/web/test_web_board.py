@@ -93,14 +93,14 @@ def test_the_board_page_shows_cards_with_flags_and_criteria_progress(client, wor
     assert response.status_code == 200
     assert "Acme rollout" in html and "EUR 5,000" in html
     assert "No next step" in html
-    assert "1 of 2" in html  # amount met, budget not ticked
+    assert "1 of 3 for Propose" in html  # amount met, budget not ticked, no decision maker (Propose's entry)
     assert f'id="deal-{deal.pk}"' in html and 'draggable="true"' in html
 
 
 def test_a_teammates_card_is_not_draggable_for_a_rep(client, world, make_deal):
     make_deal(owner=world.bob, title="Bob's deal")
     client.force_login(world.alice)
-    html = client.get(reverse("web:board", args=["test"])).content.decode()
+    html = client.get(reverse("web:board", args=["test"]), {"scope": "team"}).content.decode()
     assert 'draggable="false"' in html and 'draggable="true"' not in html
     assert "data-move-menu" not in html  # no "Move to…" on a card she may not move
 

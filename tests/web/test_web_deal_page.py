@@ -28,9 +28,10 @@ def test_it_shows_the_path_the_exit_question_and_the_criteria_progress(client, w
     html = _page(client, deal)
     assert 'aria-current="step"' in html
     assert "Is there budget for this?" in html
-    assert "1 of 2" in html
+    assert "1 of 3 for Propose" in html  # Qualify's exit: amount (met), budget; Propose's entry: decision maker
     assert "Amount estimated" in html and "Budget confirmed" in html
-    assert html.index("Qualify") < html.index("Propose") < html.index("Negotiate")
+    path = html[html.index('aria-label="Stage path"'):]  # the header's "1 of 3 for Propose" names Propose first
+    assert path.index("Qualify") < path.index("Propose") < path.index("Negotiate")
 
 
 def test_another_rep_of_the_team_can_read_the_deal_without_any_edit_form(client, world, deal):
@@ -122,3 +123,14 @@ def test_the_timeline_names_the_people_and_teams_of_a_reassignment(client, world
     html = _page(client, deal)
     assert "Owner changed" in html and "Alice → Carol" in html
     assert "Team changed" in html and "East → West" in html
+
+
+def test_the_timeline_shows_amounts_with_separators_and_currency_and_dates_as_days(client, world, deal):
+    """amount 13600 -> 10100 on a EUR deal reads "13,600.00 → 10,100.00 EUR" (was "13600.00 → 10100.00");
+    the close date 2031-02-03 -> 2031-03-04 reads "3 Feb 2031 → 4 Mar 2031" (not this year, so with the year)."""
+    services.update_deal(deal, by=world.alice, currency="EUR", amount="13600", expected_close_date="2031-02-03")
+    services.update_deal(deal, by=world.alice, amount="10100", expected_close_date="2031-03-04")
+    client.force_login(world.alice)
+    html = _page(client, deal)
+    assert "13,600.00 → 10,100.00 EUR" in html
+    assert "3 Feb 2031 → 4 Mar 2031" in html

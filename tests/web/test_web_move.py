@@ -51,7 +51,8 @@ def test_fixing_from_the_panel_rerenders_it_with_what_is_left(client, world, dea
                                  "form_id": "qualify-exit-budget"}, headers=HX)
     html = response.content.decode()
     assert response.status_code == 200
-    assert "Ticked budget" in html and "1 of 3 criteria not met" in html
+    # amount (met) + budget (just ticked) of Qualify's exit, Propose's decision maker still missing: 2 of 3
+    assert "Ticked budget" in html and "2 of 3 for Propose" in html
     response = client.post(reverse("web:deal_action", args=[deal.pk, "contact"]),
                            {"name": "Dana Buyer", "email": "dana@acme.test", "role": "decision_maker",
                             "panel_to": propose.pk}, headers=HX)
@@ -138,3 +139,20 @@ def test_a_move_from_the_deal_page_redirects_back_to_it(client, world, deal):
     response = _move(client, deal, "lost", lost_reason="price", origin="deal")
     assert response.status_code == 204
     assert response["HX-Redirect"] == reverse("web:deal", args=[deal.pk])
+
+
+def test_the_won_flow_asks_for_the_handoff_once(client, world, deal, pipeline):
+    """The test pipeline's Won stage has no handoff checklist: the panel asks for handoff notes (one box).
+    Once Won has its own handoff checklist item (the handoff record), the panel lists that item and drops the
+    notes box that asked the same again."""
+    from dealgate.pipelines.models import Criterion
+
+    client.force_login(world.bob)
+    panel = client.get(reverse("web:panel", args=[deal.pk, "won"])).content.decode()
+    assert panel.count('name="handoff"') == 1
+    Criterion.objects.create(stage=_stage(deal, "won"), phase="entry", key="agreed-terms", kind="checklist",
+                             label="Handoff: agreed price, scope and terms written down", config={"item": "agreed_terms"},
+                             position=5)
+    panel = client.get(reverse("web:panel", args=[deal.pk, "won"])).content.decode()
+    assert "Handoff: agreed price, scope and terms written down" in panel
+    assert 'name="handoff"' not in panel

@@ -55,9 +55,40 @@ def role(user: Any) -> str:
 
 @register.filter
 def initials(user: Any) -> str:
+    """Two letters that tell people apart: 'Alice Smith' -> 'AS', 'Alice' -> 'AL', 'admin' -> 'AD'."""
     name = (user.get_full_name() or user.username) if user else ""
-    parts = name.split()
-    return "".join(p[0] for p in parts[:2]).upper() or "?"
+    parts = [p for p in name.split() if p[0].isalnum()] or name.split()
+    if len(parts) >= 2:
+        return (parts[0][0] + parts[-1][0]).upper()
+    return parts[0][:2].upper() if parts else "?"
+
+
+AVATAR_COLOURS = 8
+
+
+@register.filter
+def avatar_colour(user: Any) -> int:
+    """One of eight background colours, fixed per person (so two 'AL's still differ)."""
+    return (user.pk or 0) % AVATAR_COLOURS if user else 0
+
+
+@register.filter
+def day_time(value: Any) -> str:
+    """A moment as every page shows it: '8 Dec, 14:05' (local time)."""
+    if not value:
+        return ""
+    from dealgate.words import day as day_text
+
+    local = timezone.localtime(value) if isinstance(value, dt.datetime) and timezone.is_aware(value) else value
+    return f"{day_text(local)}, {local:%H:%M}"
+
+
+@register.filter
+def day(value: Any) -> str:
+    """The one date format of every page: '8 Dec' this year, '3 Feb 2027' otherwise (dealgate.words.day)."""
+    from dealgate.words import day as day_text
+
+    return day_text(value)
 
 
 @register.filter

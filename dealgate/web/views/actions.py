@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from dealgate.deals import services
-from dealgate.deals.board import build_column
+from dealgate.deals.board import build_column, card_for
 from dealgate.deals.models import Contact, Deal
 from dealgate.errors import Conflict, DealgateError, MoveBlocked, NotAllowed, ValidationFailed
 from dealgate.people.access import can_edit_deal, can_override
@@ -51,6 +51,11 @@ def render_panel(request: HttpRequest, deal: Deal, *, mode: str, to_stage: Stage
         items = gate.move_items(deal, to_stage, request.user)
         context["items"] = items
         context["unmet"] = [i for i in items if not i.met]
+        context["met_count"] = len(items) - len(context["unmet"])
+        # The Won stage's own checklist is the handoff record (decision 010): where it exists, the Won flow
+        # asks for the handoff there only, not again in a notes box (decision 029).
+        context["handoff_checklist"] = mode == "won" and any(
+            i.spec.kind == "checklist" and i.spec.phase == "entry" and i.spec.stage_name == to_stage.name for i in items)
         context["contacts"] = gate.contact_choices(deal) if any(i.fix == "contact" for i in items) else []
     if mode == "lost":
         context["lost_reasons"] = LostReason.objects.filter(active=True)
@@ -240,6 +245,10 @@ def deal_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         return render_deal(request, deal, status=status, errors=errors, error_form=form_id, message=exc.message)
     if panel_to:
         deal.refresh_from_db()
-        return render_panel(request, deal, mode=panel_mode, to_stage=_stage(deal, panel_to), message=done)
+        response = render_panel(request, deal, mode=panel_mode, to_stage=_stage(deal, panel_to), message=done)
+        if request.POST.get("origin") == "board":  # the card behind the panel shows the new count too
+            card = render(request, "web/_card.html", {"card": card_for(deal, request.user), "oob": True})
+            response.content += card.content
+        return response
     messages.success(request, done)
     return _back_to_deal(request, deal)

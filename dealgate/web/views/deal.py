@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from dealgate import words
 from dealgate.deals.flags import flags_and_progress
 from dealgate.deals.models import Activity, ActivityKind, Approval, DealContact, FieldChange, StageHistory
 from dealgate.deals.models import Deal, ForecastCategory, Source
@@ -91,11 +93,30 @@ def timeline(deal: Deal, limit: int = 100) -> list[TimelineEntry]:
     changes = list(FieldChange.objects.filter(deal=deal).select_related("by")[:limit])
     names = _names_of_ids(changes)
     for c in changes:
-        old, new = (names.get((c.field, value), value) or "—" for value in (c.old_value, c.new_value))
-        entries.append(TimelineEntry(c.at, "change", f"{c.field.replace('_', ' ').capitalize()} changed",
-                                     f"{old} → {new}", c.by))
+        old, new = (_change_value(c.field, names.get((c.field, value), value)) or "—"
+                    for value in (c.old_value, c.new_value))
+        detail = f"{old} → {new}" + (f" {deal.currency}" if c.field == "amount" else "")
+        entries.append(TimelineEntry(c.at, "change", f"{c.field.replace('_', ' ').capitalize()} changed", detail, c.by))
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries[:limit]
+
+
+def _change_value(field: str, value: str) -> str:
+    """A logged value as a person reads it: amounts '13,600.00', dates '8 Dec', percentages '40%'."""
+    if not value:
+        return ""
+    if field == "amount":
+        return words.amount(value)
+    if field == "expected_close_date":
+        try:
+            return words.day(dt.date.fromisoformat(value))
+        except ValueError:
+            return value
+    if field == "probability_override":
+        return f"{value}%"
+    if field == "forecast_category":
+        return value.replace("_", " ")
+    return value
 
 
 def _names_of_ids(changes: list[FieldChange]) -> dict[tuple[str, str], str]:
@@ -150,7 +171,7 @@ def post_sale_boxes(deal: Deal, rules: PipelineRules, user: Any) -> list[PostSal
 def render_deal(request: HttpRequest, deal: Deal, *, status: int = 200, errors: dict | None = None,
                 error_form: str = "", message: str = "") -> HttpResponse:
     rules = PipelineRules.load(deal.pipeline_id)
-    items = gate.stage_exit_items(deal, request.user, rules)
+    next_stage, items = gate.next_move_items(deal, request.user, rules)
     current = rules.stages[deal.stage_id]
     context = {
         "deal": deal, "stage": current, "path": stage_path(deal, rules), "items": items,
@@ -164,6 +185,7 @@ def render_deal(request: HttpRequest, deal: Deal, *, status: int = 200, errors: 
         "lost_reasons": LostReason.objects.filter(active=True), "today": timezone.localdate(),
         "errors": errors or {}, "error_form": error_form, "error_message": message,
         "next_open": rules.next_open_stage(current) if current.kind == StageKind.OPEN else None,
+        "next_stage": next_stage,
         "closing": closing(deal, current),
         "post_sale": post_sale_boxes(deal, rules, request.user),
     }

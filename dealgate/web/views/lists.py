@@ -81,7 +81,7 @@ def deals(request: HttpRequest) -> HttpResponse:
         "page": page, "status": status, "sort": sort, "query": query.urlencode(), "sort_query": sort_query.urlencode(),
         "pipelines": Pipeline.objects.order_by("name"), "statuses": STATUSES,
         "stages": Stage.objects.filter(pipeline__key=pipeline) if pipeline else [],
-        "params": params,
+        "params": params, "today": timezone.localdate(),
     })
 
 

@@ -55,6 +55,7 @@ class Command(DealgateCommand):
             "stages_reached": [s.key for s in stages if s.pk in {row.to_stage_id for row in rows}],
             "criteria": {
                 "met": progress.met if progress else 0, "total": progress.total if progress else 0,
+                "next_stage": progress.next_stage if progress else "",
                 "items": [r.as_dict() | {"met": r.met} for r in (progress.results if progress else [])],
             },
             "flags": [f.as_dict() for f in flags], "contacts": contacts, "history": history,
@@ -85,7 +86,8 @@ class Command(DealgateCommand):
             lines.append(f"Exit question: {data['exit_question']}")
         crit = data["criteria"]
         if crit["total"]:
-            lines.append(f"Exit criteria: {crit['met']} of {crit['total']} met")
+            lines.append(f"Criteria for {crit['next_stage']}: {crit['met']} of {crit['total']} met" if crit["next_stage"]
+                         else f"Exit criteria: {crit['met']} of {crit['total']} met")
             for item in crit["items"]:
                 lines.append(f"  [{'x' if item['met'] else ' '}] {item['label']}" + ("" if item["met"] else f": {item['missing']}"))
         for phase in data["post_sale"]:  # a won deal's onboarding checklist (decision 010)

@@ -13,7 +13,69 @@
   function boardQuery() { var b = boardPage(); return b ? b.dataset.boardQuery || "" : ""; }
   function panel() { return document.getElementById("panel"); }
 
-  function closePanel() { var p = panel(); if (p) p.innerHTML = ""; }
+  /* The side panel is a dialog while it shows something: focus moves into it, Tab stays in it, Escape or
+   * its close button closes it and gives focus back to what opened it (the card, on the board). */
+  var opener = null;
+
+  function panelOpen() { var p = panel(); return !!(p && p.querySelector(".panel-inner")); }
+
+  function closePanel() {
+    var p = panel();
+    if (!p) return;
+    var wasOpen = panelOpen();
+    p.innerHTML = "";
+    p.removeAttribute("role");
+    p.removeAttribute("aria-modal");
+    p.removeAttribute("aria-labelledby");
+    if (wasOpen && opener) {
+      var back = (opener.id && document.getElementById(opener.id)) || opener;
+      if (document.body.contains(back)) back.focus();
+    }
+    opener = null;
+  }
+
+  function focusables(root) {
+    return Array.prototype.filter.call(
+      root.querySelectorAll("a[href], button:not([disabled]), input:not([type=hidden]):not([disabled]), select, textarea, summary, [tabindex='0']"),
+      function (el) { return el.offsetParent !== null; });
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var target = e.detail.target;
+    if (!target || target.id !== "panel" || panelOpen()) return;
+    var source = e.detail.elt;
+    var card = source && source.closest && source.closest(".card");
+    opener = card || document.activeElement;
+  });
+
+  document.addEventListener("htmx:afterSettle", function (e) {
+    var p = panel();
+    if (!p || e.detail.target !== p) return;
+    if (!panelOpen()) { closePanel(); return; }
+    var heading = p.querySelector(".panel-head h2");
+    p.setAttribute("role", "dialog");
+    p.setAttribute("aria-modal", "true");
+    if (heading) {
+      heading.id = heading.id || "panel-title";
+      heading.setAttribute("tabindex", "-1");
+      p.setAttribute("aria-labelledby", heading.id);
+    }
+    if (p.contains(document.activeElement) && document.activeElement !== document.body) return;
+    var invalid = p.querySelector(".field-error, [role=alert]");
+    (heading || p).focus();
+    if (invalid) invalid.scrollIntoView({ block: "nearest" });
+  });
+
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Tab" || !panelOpen()) return;
+    var p = panel();
+    var items = focusables(p);
+    if (!items.length) return;
+    var first = items[0], last = items[items.length - 1];
+    if (!p.contains(document.activeElement)) { e.preventDefault(); first.focus(); }
+    else if (e.shiftKey && (document.activeElement === first || document.activeElement.closest(".panel-head h2"))) { e.preventDefault(); last.focus(); }
+    else if (!e.shiftKey && document.activeElement === last) { e.preventDefault(); first.focus(); }
+  });
 
   function toast(text) {
     var t = document.getElementById("toast");
@@ -90,7 +152,7 @@
 
   /* Keyboard: M opens the move menu, Shift+Arrow moves one stage, Enter opens the deal. */
   document.addEventListener("keydown", function (e) {
-    if (e.key === "Escape") { closePanel(); return; }
+    if (e.key === "Escape" && panelOpen()) { e.preventDefault(); closePanel(); return; }
     var card = e.target.closest && e.target.closest(".card");
     if (!card || e.target !== card) return;
     var columns = Array.prototype.slice.call(document.querySelectorAll(".board .column"));

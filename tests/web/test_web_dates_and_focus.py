@@ -1,0 +1,56 @@
+"""One date format on every page, overdue next steps on the deals list, the import page's buttons, and the
+field a failed sign-in puts the cursor in."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.urls import reverse
+from django.utils import timezone
+
+from dealgate import words
+from dealgate.deals import services
+
+
+def test_a_date_reads_day_month_and_the_year_only_when_it_is_not_this_year():
+    """With today 3 Dec 2026: 8 Dec 2026 -> "8 Dec"; 3 Feb 2027 -> "3 Feb 2027" (was "Dec 8", 12/08/2026, 2027-02-03)."""
+    today = dt.date(2026, 12, 3)
+    assert words.day(dt.date(2026, 12, 8), today) == "8 Dec"
+    assert words.day(dt.date(2027, 2, 3), today) == "3 Feb 2027"
+    assert words.day(None, today) == ""
+
+
+def test_the_deals_list_marks_an_overdue_next_step_and_uses_the_same_date_format(client, world, make_deal):
+    """Next step due yesterday: "overdue since <day>"; one due in 2 days: just the day, in the muted style."""
+    today = timezone.localdate()
+    late = make_deal(title="Late one", expected_close_date=dt.date(today.year + 1, 2, 3))
+    services.set_next_step(late, by=world.alice, text="Chase", due=today - dt.timedelta(days=1))
+    soon = make_deal(title="Soon one")
+    services.set_next_step(soon, by=world.alice, text="Call", due=today + dt.timedelta(days=2))
+    client.force_login(world.alice)
+    html = client.get(reverse("web:deals")).content.decode()
+    assert f"overdue since {words.day(today - dt.timedelta(days=1))}" in html
+    assert f'<span class="muted small">{words.day(today + dt.timedelta(days=2))}</span>' in html
+    assert f"3 Feb {today.year + 1}" in html and f"{today.year + 1}-02-03</td>" not in html
+
+
+def test_after_a_failed_sign_in_the_password_field_has_the_focus_and_the_name_is_kept(client, world):
+    response = client.post("/login/", {"username": "alice", "password": "wrong"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'value="alice"' in html
+    password = html[html.index('name="password"'):]
+    assert "autofocus" in password[:password.index(">")]
+    username = html[html.index('name="username"'):]
+    assert "autofocus" not in username[:username.index(">")]
+    first = client.get("/login/").content.decode()  # a fresh page starts on the user name
+    username = first[first.index('name="username"'):]
+    assert "autofocus" in username[:username.index(">")]
+
+
+def test_the_import_page_buttons_are_styled_and_no_file_path_is_shown(client, world):
+    client.force_login(world.dave)
+    html = client.get(reverse("imports:home")).content.decode()
+    assert '<button type="submit" class="btn primary">Upload and map columns</button>' in html
+    assert "docs/importing.md" not in html
+    assert "<button type=\"submit\">" not in html

@@ -227,3 +227,12 @@ def test_flags_and_progress_answers_for_closed_deals_too(clock, make_deal, board
     assert [f.code for f in flags[still_open.pk]] == ["no_next_step", "missing_criteria"]
     assert sorted(progress) == sorted([lost.pk, still_open.pk])
     assert (progress[still_open.pk].met, progress[still_open.pk].total) == (0, 2)
+
+
+def test_a_stage_with_one_exit_criterion_shows_0_of_1(clock, make_deal, flags_on, world):
+    """Propose has one exit criterion (a meeting held in the stage); none is logged: "0 of 1"."""
+    from dealgate.deals import services
+
+    deal = make_deal()
+    services.move_deal(deal, "propose", by=world.bob, override_reason="customer asked for a proposal")
+    assert flags_on(deal, day(3))["missing_criteria"].label == "0 of 1"

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from dealgate.deals import services
-from dealgate.pipelines.criteria import load_facts
+from dealgate.pipelines.criteria import CriterionSpec, DealFacts, evaluate_one, load_facts, parse_config
 
 
 @pytest.mark.parametrize("grouped", [False, True], ids=["rows", "grouped"])
@@ -25,8 +25,8 @@ def test_load_facts_keeps_every_counted_kind_of_activity(make_deal, world, group
 
 
 def test_load_facts_reads_only_the_deals_asked_for(make_deal, world):
-    """Two deals, each with a ticked checklist item, an approval and a linked contact. Facts for the
-    first alone hold its own: item 'budget' with its evidence, one approval, one contact as
+    """Two deals, each with a ticked checklist item, an approval and linked contacts. Facts for the
+    first alone hold its own: item 'budget' with its evidence, one approval, two contacts as
     champion; nothing of the other deal's (its item, approval and contact) leaks in or breaks it."""
     mine, other = make_deal(title="Mine"), make_deal(title="Other")
     services.record_checklist_answer(mine, "budget", by=world.alice, evidence="CFO: 50k")
@@ -34,9 +34,24 @@ def test_load_facts_reads_only_the_deals_asked_for(make_deal, world):
     services.approve_condition(mine, "pricing_approved", by=world.bob)
     services.approve_condition(other, "pricing_approved", by=world.bob)
     services.link_contact(mine, services.create_contact(by=world.alice, name="Ann"), "champion", by=world.alice)
+    services.link_contact(mine, services.create_contact(by=world.alice, name="Al"), "champion", by=world.alice)
     services.link_contact(other, services.create_contact(by=world.alice, name="Ben"), "user", by=world.alice)
     facts = load_facts([mine.pk])
     assert list(facts) == [mine.pk]
     assert facts[mine.pk].checklist == {"budget": "CFO: 50k"}
     assert facts[mine.pk].approvals == {"pricing_approved"}
-    assert (facts[mine.pk].contact_roles, facts[mine.pk].contact_count) == (Counter({"champion": 1}), 1)
+    assert (facts[mine.pk].contact_roles, facts[mine.pk].contact_count) == (Counter({"champion": 2}), 2)
+
+
+def test_a_ticked_box_equals_true_and_is_shown_as_true():
+    """A custom yes/no field "renewal" that is ticked (True) meets `eq true` and `in [true]`; one left
+    unticked (False) does not, and the reason shows it as "false", not Python's "False"."""
+    def check(op, value, actual):
+        spec = CriterionSpec("renewal", "Renewal", "field",
+                             parse_config("field", {"field": "custom.renewal", "op": op, "value": value}))
+        facts = DealFacts(fields={"custom_fields": {"renewal": actual}}, stage_entered_at=None)
+        return evaluate_one(spec, facts)
+
+    assert check("eq", "true", True).met and check("in", ["true"], True).met
+    unmet = check("eq", "true", False)
+    assert not unmet.met and "false" in unmet.missing and "False" not in unmet.missing

@@ -3,6 +3,7 @@ let live (`bench/mutation.sh criteria`; the equivalent ones are listed in docs/t
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import pytest
@@ -54,4 +55,19 @@ def test_a_ticked_box_equals_true_and_is_shown_as_true():
 
     assert check("eq", "true", True).met and check("in", ["true"], True).met
     unmet = check("eq", "true", False)
-    assert not unmet.met and "false" in unmet.missing and "False" not in unmet.missing
+    assert not unmet.met and re.search(r"\bfalse\b", unmet.missing) and "False" not in unmet.missing
+    unmet = check("eq", "false", True)
+    assert not unmet.met and re.search(r"\btrue\b", unmet.missing) and "True" not in unmet.missing
+
+
+def test_an_empty_value_never_meets_a_comparison():
+    """An empty field meets no comparison, not even "equal to the empty text", and a missing value
+    (None) is not the text "None"."""
+    def met(op, value, actual):
+        spec = CriterionSpec("source", "Source", "field",
+                             parse_config("field", {"field": "source", "op": op, "value": value}))
+        return evaluate_one(spec, DealFacts(fields={"source": actual}, stage_entered_at=None)).met
+
+    assert not met("eq", "", "") and not met("in", [""], "")
+    assert not met("eq", "None", None) and not met("in", ["None"], None)
+    assert met("eq", "web", "web")

@@ -28,7 +28,7 @@ JOBS=${MUTATION_JOBS:-1}
 # name | file to mutate | tests that cover it
 MODULES=(
   "gate|dealgate/pipelines/gate.py|tests/pipelines/test_pipelines_gate_rules.py tests/core/test_rules_cache.py tests/core/test_core_moves.py tests/core/test_core_criteria.py tests/web/test_web_move.py tests/core/test_core_deal_writes.py"
-  "criteria|dealgate/pipelines/criteria.py|tests/core/test_core_criteria.py tests/core/test_core_criteria_properties.py tests/core/test_criteria_facts_aggregate.py tests/core/test_core_moves.py"
+  "criteria|dealgate/pipelines/criteria.py|tests/core/test_core_criteria.py tests/core/test_criteria_mutants.py tests/core/test_core_criteria_properties.py tests/core/test_criteria_facts_aggregate.py tests/core/test_core_moves.py"
   "access|dealgate/people/access.py|tests/people/test_people_access.py tests/web/test_web_access.py tests/web/test_web_manager_scope.py tests/api/test_api_manager_scope.py tests/cli/test_cli_manager_scope.py tests/web/test_web_board.py"
   "deal-services|dealgate/deals/services.py|tests/core tests/test_smoke_services.py"
   "flags|dealgate/deals/flags.py|tests/flags"

@@ -3,6 +3,10 @@
 #
 #   bench/mutation.sh                 # every module below, one after the other
 #   bench/mutation.sh access formulas # only these (names from the table below)
+#   MUTATION_RERUN=1 bench/mutation.sh flags
+#                                     # after adding tests: keep the last run of `flags`, copy the
+#                                     # checkout in again and rerun only its survivors (minutes, not
+#                                     # half an hour); the score line then counts the whole module
 #
 # Each module runs in its own throw-away copy of the checkout (under $MUTATION_DIR, default
 # /tmp/dealgate-mutation), so the checkout stays clean, with only the tests that cover it: a
@@ -24,13 +28,15 @@ JOBS=${MUTATION_JOBS:-1}
 # name | file to mutate | tests that cover it
 MODULES=(
   "gate|dealgate/pipelines/gate.py|tests/pipelines/test_pipelines_gate_rules.py tests/core/test_rules_cache.py tests/core/test_core_moves.py tests/core/test_core_criteria.py tests/web/test_web_move.py tests/core/test_core_deal_writes.py"
-  "criteria|dealgate/pipelines/criteria.py|tests/core/test_core_criteria.py tests/core/test_core_criteria_properties.py tests/core/test_criteria_facts_aggregate.py tests/core/test_core_moves.py"
+  "criteria|dealgate/pipelines/criteria.py|tests/core/test_core_criteria.py tests/core/test_criteria_mutants.py tests/core/test_core_criteria_properties.py tests/core/test_criteria_facts_aggregate.py tests/core/test_core_moves.py"
   "access|dealgate/people/access.py|tests/people/test_people_access.py tests/web/test_web_access.py tests/web/test_web_manager_scope.py tests/api/test_api_manager_scope.py tests/cli/test_cli_manager_scope.py tests/web/test_web_board.py"
   "deal-services|dealgate/deals/services.py|tests/core tests/test_smoke_services.py"
   "flags|dealgate/deals/flags.py|tests/flags"
   "formulas|dealgate/analytics/formulas.py|tests/analytics/test_analytics_formulas_edges.py tests/analytics/test_analytics_formulas.py tests/analytics/test_analytics_metrics.py tests/analytics/test_analytics_forecast.py"
   "metrics|dealgate/analytics/metrics.py|tests/analytics/test_analytics_metrics.py tests/analytics/test_analytics_period_edges.py tests/analytics/test_analytics_asof_cuts.py"
   "import-write|dealgate/imports/services.py|tests/imports"
+  "rules|dealgate/automation/engine.py|tests/automation/test_automation_engine.py tests/automation/test_automation_rules.py tests/automation/test_automation_handoff.py tests/automation/test_automation_signal_trigger.py tests/automation/test_automation_scans.py"
+  "signals|dealgate/signals/detectors.py|tests/signals/test_signals_scan.py tests/signals/test_cadence.py tests/signals/test_retention_since_win.py tests/automation/test_automation_signal_trigger.py"
 )
 
 wanted=("$@")
@@ -39,7 +45,15 @@ for entry in "${MODULES[@]}"; do
   IFS='|' read -r name file tests <<<"$entry"
   if [ ${#wanted[@]} -gt 0 ] && [[ ! " ${wanted[*]} " =~ " $name " ]]; then continue; fi
   work="$OUT/$name"
-  rm -rf "$work" && mkdir -p "$work"
+  rerun=()
+  if [ -n "${MUTATION_RERUN:-}" ] && [ -f "$work/results.txt" ]; then
+    # Killed mutants stay killed when tests are only added; mutmut collects which code the new
+    # tests reach, then runs the mutants named here: the survivors, and those an interrupted run
+    # had not checked yet.
+    rerun=($(grep -E ': (survived|no tests|not checked)$' "$work/results.txt" | sed 's/^ *//; s/:.*//'))
+  else
+    rm -rf "$work" && mkdir -p "$work"
+  fi
   git ls-files -z --cached --others --exclude-standard | grep -zv '^bench/' | xargs -0 cp --parents -t "$work"
   # Only this module is mutated; only its tests run. The list below is read by mutmut from setup.cfg.
   {
@@ -61,7 +75,7 @@ for entry in "${MODULES[@]}"; do
   # SQLite: the test database is a file kept between mutants (with one child at a time, as
   # SQLite has one writer). PostgreSQL (DATABASE_URL set) keeps test_<name> between them.
   export DEALGATE_TEST_SQLITE="$work/test.sqlite3"
-  (cd "$work" && env -u PYTHONPATH "$MUTMUT" run --max-children "$JOBS" >"$work/run.log" 2>&1) || true
+  (cd "$work" && env -u PYTHONPATH "$MUTMUT" run --max-children "$JOBS" "${rerun[@]}" >"$work/run.log" 2>&1) || true
   (cd "$work" && env -u PYTHONPATH "$MUTMUT" export-cicd-stats >/dev/null 2>&1) || true
   (cd "$work" && env -u PYTHONPATH "$MUTMUT" results >"$work/results.txt" 2>&1) || true
   : >"$work/survivors.txt"

@@ -291,6 +291,7 @@ class Accounts:
         self.by_ext: dict[str, int] = {}
         self.by_name: dict[str, int] = {}
         self.new: dict[tuple[str, str], Account] = {}
+        self.first_named: dict[str, tuple[str, int]] = {}  # new external id -> (name, row) that first gave it
 
     def want(self, name: str, ext: str) -> tuple[str, str]:
         if ext:
@@ -310,10 +311,21 @@ class Accounts:
         name, ext = key
         return self.by_ext.get(ext) if ext else self.by_name.get(name)
 
-    def plan(self, key: tuple[str, str], owner_id: int | None) -> None:
-        if self.existing(key) is None and key not in self.new:
-            name, ext = key
+    def plan(self, key: tuple[str, str], owner_id: int | None, row: int) -> str | None:
+        """Plan creating the account `key` names unless it exists. Returns why row `row` cannot have it
+        (the file gives one new external id two names: that would be two accounts with one id), or None."""
+        if self.existing(key) is not None:
+            return None
+        name, ext = key
+        if ext:
+            first_name, first_row = self.first_named.setdefault(ext, (name, row))
+            if first_name != name:
+                first, this = (f"is named '{text}' on row {at}" if text else f"has no name on row {at}"
+                               for text, at in ((first_name, first_row), (name, row)))
+                return f"account id {ext} {first} and {this}; one id is one account, so give both rows the same name"
+        if key not in self.new:
             self.new[key] = Account(name=name or ext, external_id=ext or None, owner_id=owner_id)
+        return None
 
     def create(self) -> int:
         accounts = list(self.new.values())
@@ -449,6 +461,12 @@ class Importer:
         column = self.mapping.columns_for(name)
         self.report.errors.append(RowError(plan.row, column[0] if column else f"({name})", value, message))
         plan.bad = True
+
+    def plan_account(self, plan: Any, owner_id: int | None) -> None:
+        """Plan the new account the row names, if it is new (the importer's `accounts`)."""
+        problem = self.accounts.plan(plan.account, owner_id, plan.row)
+        if problem:
+            self.fail_plan(plan, "account_external_id", plan.account[1], problem)
 
 
 # Where a new deal's created date comes from (ImportReport.created_dates).
@@ -732,7 +750,7 @@ class DealImporter(Importer):
                                    "it from (created, stage entered or closed): dated today it would not count as "
                                    "open in the past; map a column to created_at or stage_entered_at")
                 if not plan.bad:
-                    self.accounts.plan(plan.account, None if isinstance(plan.owner, tuple) else plan.owner.pk)
+                    self.plan_account(plan, None if isinstance(plan.owner, tuple) else plan.owner.pk)
                 continue
             deal_id = plan.existing["id"]
             if deal_id in rows_of:
@@ -1056,7 +1074,7 @@ class RecordImporter(Importer):
         self.accounts.load()
         for plan in self.plans:
             if plan.account is not None:
-                self.accounts.plan(plan.account, self.by.pk if self.by is not None else None)
+                self.plan_account(plan, self.by.pk if self.by is not None else None)
                 found = self.accounts.existing(plan.account)
                 plan.values["account_id"] = NEW if found is None else found
         lookup = "external_id" if self.by_external else self.key_field
@@ -1074,6 +1092,8 @@ class RecordImporter(Importer):
             by_id.update((values["id"], values) for values in found.values(*value_names))
         rows_of: dict[int, int] = {}  # record id -> the row that names it
         for plan in self.plans:
+            if plan.bad:
+                continue
             old = self._match(plan, by_id, existing)
             if old is not None and old["id"] in rows_of:
                 self.fail_plan(plan, "id" if plan.pk else lookup, str(plan.pk or plan.key),
@@ -1266,7 +1286,7 @@ class ActivityImporter(Importer):
             else:
                 plan.account_id = self.accounts.existing(plan.account)
                 if plan.account_id is None:
-                    self.accounts.plan(plan.account, self.by.pk if self.by is not None else None)
+                    self.plan_account(plan, self.by.pk if self.by is not None else None)
         self.plans = [p for p in self.plans if not p.bad]
         known = self._existing_keys()
         for plan in self.plans:

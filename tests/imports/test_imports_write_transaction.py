@@ -13,6 +13,7 @@ import time
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
+from django.db.models.signals import post_save
 from django.utils import timezone
 
 from dealgate.deals.models import Account, Deal, StageHistory
@@ -36,13 +37,24 @@ def _nothing_written(users_before: int) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_unique_key_collision_in_the_write_phase_leaves_nothing_imported(world, pipeline, csv_file):
-    """Two rows name account A-1 under two spellings: each is planned as a new account, and the
-    second insert breaks the unique external id after the new rep and the first account were written."""
+    """Account A-1 is new when the rows are read. Writing starts with the new rep Nina New; right then
+    another writer (a post_save receiver: a real insert on the same database, no mock) creates account
+    A-1, so the import's own insert of A-1 breaks the unique external id after the new rep was written.
+    (One id with two names in one file used to be the way to get here; that is now a row error.)"""
     users_before = get_user_model().objects.count()
+
+    def someone_else_writes_a1(sender, instance, created, **kwargs):
+        if created and instance.username == "nina.new":
+            Account.objects.create(name="Theirs", external_id="A-1", owner=world.carol)
+
+    post_save.connect(someone_else_writes_a1, sender=get_user_model(), dispatch_uid="import-collision-test")
     rows = ("D-1,Roll-out,Acme,A-1,Nina New,qualify,1000,2026-01-10\n"
-            "D-2,Pilot,ACME Corp,A-1,alice,qualify,500,2026-01-11\n")
-    with pytest.raises(Conflict, match="nothing was imported"):
-        import_file("deals", csv_file(HEADER + rows), MAPPING, create_users=True)
+            "D-2,Pilot,Acme,A-1,alice,qualify,500,2026-01-11\n")
+    try:
+        with pytest.raises(Conflict, match="nothing was imported"):
+            import_file("deals", csv_file(HEADER + rows), MAPPING, create_users=True)
+    finally:
+        post_save.disconnect(sender=get_user_model(), dispatch_uid="import-collision-test")
     _nothing_written(users_before)
 
 

@@ -1,0 +1,238 @@
+"""Tests written to kill the mutants of dealgate/deals/flags.py that the other flag tests let live
+(`bench/mutation.sh flags`; the equivalent ones are listed in docs/testing.md).
+
+Dates: 2 November 2026 is a Monday, so 7 Nov is a Saturday and 8 Nov a Sunday. The clock starts
+on Monday 2 November at noon UTC, when each deal is created.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from dealgate.deals.flags import add_business_days, compute_flags, short_date, with_date_flags
+from dealgate.deals.models import Deal
+
+
+def day(n: int, month: int = 11) -> dt.date:
+    return dt.date(2026, month, n)
+
+
+# --- dates ----------------------------------------------------------------------------------------
+
+
+def test_short_date_shows_the_year_only_when_it_is_not_this_year():
+    """Fri 27 Nov 2026: no year when today is in 2026; the year when today is in 2027 or unknown."""
+    assert short_date(day(27), today=day(1, 12)) == "Fri 27 Nov"
+    assert short_date(day(27), today=dt.date(2027, 1, 4)) == "Fri 27 Nov 2026"
+    assert short_date(day(27)) == "Fri 27 Nov 2026"
+
+
+def test_zero_business_days_after_a_weekend_day_is_that_day():
+    """business_days_between(Sat 7 Nov, Sat 7 Nov) is already 0, so the day it first reaches 0 is
+    Saturday itself, not the Friday before (the weekend step-back is for whole weeks only)."""
+    assert add_business_days(day(7), 0) == day(7)
+    assert add_business_days(day(8), 0) == day(8)
+    assert add_business_days(day(7), 5) == day(13)  # a whole week from Saturday: Fri 13 (Sat 14 steps back)
+
+
+# --- reasons --------------------------------------------------------------------------------------
+
+
+def test_an_idle_deal_whose_next_step_has_no_due_date_is_stale_and_says_so(clock, make_deal, flags_on):
+    """The service never leaves a next step without a due date, but older data can (the flags handle
+    it): 8 idle days on 10 Nov (limit 7), stale, not waiting, and the reason says why."""
+    deal = make_deal()
+    Deal.objects.filter(pk=deal.pk).update(next_step="Call the CFO", next_step_due=None)
+    flags = flags_on(deal, day(10))
+    assert "waiting" not in flags
+    assert flags["stale"].reason == "idle 8 days (limit 7), next step has no due date"
+
+
+def test_a_due_date_without_a_next_step_does_not_make_an_idle_deal_waiting(clock, make_deal, flags_on):
+    """A due date (20 Nov, in the future) but no next-step text: nothing is scheduled, so the deal
+    idle 8 days on 10 Nov is stale, and the reason says there is no next step."""
+    deal = make_deal()
+    Deal.objects.filter(pk=deal.pk).update(next_step="", next_step_due=day(20))
+    flags = flags_on(deal, day(10))
+    assert "waiting" not in flags
+    assert flags["stale"].reason == "idle 8 days (limit 7), no next step"
+
+
+# --- the SQL filter, one reason per deal --------------------------------------------------------
+
+
+def test_the_sql_filter_catches_each_date_flag_on_its_own(clock, make_deal, pipeline):
+    """On Wed 4 Nov no deal is idle (2 days, limit 7). Each deal below has exactly one date flag,
+    so every OR branch of the filter is needed on its own:
+    - "No text, due set": no next-step text but a due date (24 Nov) -> no_next_step;
+    - "No due date": text, no due date -> no_next_step;
+    - "Overdue": due 3 Nov -> next_step_overdue;
+    - "Close date passed": next step due 24 Nov, close date 3 Nov -> close_date_passed;
+    - "Slipped once": next step due 24 Nov, close date 30 Nov, one slip -> slipped;
+    - "Clean": next step due 24 Nov, close date 30 Nov, no slip -> nothing, left out."""
+    fine = {"next_step": "Demo", "next_step_due": day(24), "expected_close_date": day(30), "close_date_slips": 0}
+    states = {
+        "No text, due set": {**fine, "next_step": ""},
+        "No due date": {**fine, "next_step_due": None},
+        "Overdue": {**fine, "next_step_due": day(3)},
+        "Close date passed": {**fine, "expected_close_date": day(3)},
+        "Slipped once": {**fine, "close_date_slips": 1},
+        "Clean": fine,
+    }
+    for title, values in states.items():
+        Deal.objects.filter(pk=make_deal(title=title).pk).update(**values)
+    today = day(4)
+    by_sql = sorted(d.title for d in with_date_flags(Deal.objects.all(), pipeline.stages.all(), business_days=False,
+                                                     today=today))
+    assert by_sql == ["Close date passed", "No due date", "No text, due set", "Overdue", "Slipped once"]
+    deals = list(Deal.objects.select_related("stage", "pipeline"))
+    codes = {d.title: [f.code for f in compute_flags([d], today=today)[d.pk]
+                       if f.code not in ("missing_criteria", "single_threaded")] for d in deals}
+    assert codes == {"No text, due set": ["no_next_step"], "No due date": ["no_next_step"],
+                     "Overdue": ["next_step_overdue"], "Close date passed": ["close_date_passed"],
+                     "Slipped once": ["slipped"], "Clean": []}
+
+
+# --- stuck ----------------------------------------------------------------------------------------
+
+
+def test_a_deal_exactly_at_a_whole_90th_percentile_is_not_stuck(clock, make_deal, flags_on):
+    """Past stays of 2, 4, 6, 8 and 8 days: the 90th percentile sits at 0.9 * 4 = 3.6 between the
+    4th and 5th stay, 8 + 0.6 * (8 - 8) = 8.0 days, shown as "8". A deal 8 days in Qualify is not
+    stuck (not longer than 8); at 9 days it is, since the 9th day after entering."""
+    from tests.flags.test_flags_stuck import past_qualify_stays
+
+    past_qualify_stays(make_deal, clock, [2, 4, 6, 8, 8])
+    clock.now = dt.datetime(2026, 11, 2, 12, tzinfo=dt.timezone.utc)
+    deal = make_deal(title="Now")
+    assert "stuck" not in flags_on(deal, day(10))  # 8 days
+    stuck = flags_on(deal, day(11))["stuck"]  # 9 days
+    assert stuck.reason == "9 days in Qualify; 90% of the 5 past stays there ended within 8 days"
+    assert (stuck.label, stuck.since) == ("Stuck 9d", day(11))
+
+
+# --- plain data -----------------------------------------------------------------------------------
+
+
+def test_a_flag_without_a_start_day_serialises_since_as_none(clock, make_deal, flags_on):
+    """No next step has no start day (it is not an episode that began on a date): since is None."""
+    deal = make_deal()
+    assert flags_on(deal, day(3))["no_next_step"].as_dict() == {
+        "code": "no_next_step", "label": "No next step",
+        "reason": "no next step is set; add the next action and its due date", "since": None, "severity": "warning",
+    }
+
+
+# --- every field of each flag ---------------------------------------------------------------------
+
+
+def _fields(flags):
+    return [(f.code, f.label, f.reason, f.since, f.severity) for f in flags]
+
+
+def _missing(deal, board) -> list[str]:
+    """"Label (what is missing)" of each unmet exit criterion, in the words of the criteria module."""
+    from dealgate.deals.flags import criteria_progress
+
+    return [f"{r.label} ({r.missing})" for r in criteria_progress(board(deal))[deal.pk].results if not r.met]
+
+
+def test_each_date_flag_in_full_and_in_order(clock, make_deal, board):
+    """Created Mon 2 Nov with no amount; a next step with no due date; close date Thu 5 Nov pushed
+    later once. On Mon 9 Nov: idle 7 days (limit 7), so not stale; the close date passed 4 days
+    ago (since 6 Nov). Warnings come first in the order of CODES (no_next_step, then
+    close_date_passed), then the infos (slipped, missing_criteria: neither exit criterion met)."""
+    deal = make_deal()
+    Deal.objects.filter(pk=deal.pk).update(next_step="Send terms", next_step_due=None,
+                                           expected_close_date=day(5), close_date_slips=1)
+    amount, budget = _missing(deal, board)
+    assert amount.startswith("Amount estimated (") and budget.startswith("Budget confirmed (")
+    assert _fields(compute_flags(board(deal), today=day(9))[deal.pk]) == [
+        ("no_next_step", "No due date", "next step 'Send terms' has no due date", None, "warning"),
+        ("close_date_passed", "Close date passed",
+         "expected close date Thu 5 Nov passed 4 days ago; update it or close the deal", day(6), "warning"),
+        ("slipped", "Slipped 1x", "expected close date pushed later once", None, "info"),
+        ("missing_criteria", "0 of 2", f"0 of 2 exit criteria met; missing: {amount}; {budget}",
+         None, "info"),
+    ]
+
+
+def test_one_day_late_is_said_in_the_singular(clock, make_deal, board):
+    """Next step due Sun 8 Nov and close date Sun 8 Nov, looked at on Mon 9 Nov (idle 7 days: not
+    stale): both 1 day late, both since 9 Nov. The deal has an amount, so 1 of 2 criteria is met."""
+    deal = make_deal(amount="5000")
+    Deal.objects.filter(pk=deal.pk).update(next_step="Demo", next_step_due=day(8), expected_close_date=day(8))
+    [budget] = _missing(deal, board)
+    assert _fields(compute_flags(board(deal), today=day(9))[deal.pk]) == [
+        ("next_step_overdue", "Overdue 1d", "next step 'Demo' was due Sun 8 Nov (1 day ago)", day(9), "warning"),
+        ("close_date_passed", "Close date passed",
+         "expected close date Sun 8 Nov passed 1 day ago; update it or close the deal", day(9), "warning"),
+        ("missing_criteria", "1 of 2", f"1 of 2 exit criteria met; missing: {budget}", None, "info"),
+    ]
+
+
+def test_single_threaded_from_the_first_stage_with_no_contact(clock, make_deal, board, pipeline):
+    """single_threaded_from = 1: a deal in Qualify (position 1) with no contact at all is flagged,
+    and says "no contact"; with a due next step, an amount and the budget ticked nothing else shows."""
+    pipeline.single_threaded_from = 1
+    pipeline.save(update_fields=["single_threaded_from"])
+    deal = make_deal(amount="5000")
+    Deal.objects.filter(pk=deal.pk).update(next_step="Demo", next_step_due=day(20))
+    from dealgate.deals import services
+
+    services.record_checklist_answer(deal, "budget", by=deal.owner, evidence="CFO confirmed")
+    assert _fields(compute_flags(board(deal), today=day(3))[deal.pk]) == [
+        ("single_threaded", "Single-threaded",
+         "no contact on the deal in Qualify; link at least 2 people from the buyer's side", None, "warning"),
+    ]
+
+
+def test_a_stage_without_exit_criteria_has_no_progress_to_show(clock, make_deal, board, world):
+    """Negotiate has no exit criteria: progress 0 of 0, and no missing-criteria flag."""
+    from dealgate.deals import services
+    from dealgate.deals.flags import criteria_progress
+
+    deal = make_deal()
+    services.move_deal(deal, "negotiate", by=world.bob, override_reason="fast track")
+    progress = criteria_progress(board(deal))[deal.pk]
+    assert (progress.met, progress.total, progress.results) == (0, 0, [])
+    assert "missing_criteria" not in {f.code for f in compute_flags(board(deal), today=day(3))[deal.pk]}
+
+
+def test_without_a_day_given_flags_are_computed_for_today(clock, make_deal, board):
+    """The clock says Tue 10 Nov: a deal created on Mon 2 Nov is 8 days idle, stale since 10 Nov."""
+    deal = make_deal()
+    clock.set(day(10))
+    stale = compute_flags(board(deal))[deal.pk][0]
+    assert (stale.code, stale.label, stale.since) == ("stale", "Stale 8d", day(10))
+
+
+def test_flags_and_progress_answers_for_closed_deals_too(clock, make_deal, board, world):
+    """The deal page asks for a lost deal alone: no flags ([] under its id, not a missing key), and
+    its progress (Lost has no exit criteria: 0 of 0). Asked with an open deal beside it, the open
+    one gets its flags (on 3 Nov: no next step, 0 of 2 criteria met)."""
+    from dealgate.deals import services
+    from dealgate.deals.flags import flags_and_progress
+
+    lost = make_deal(title="Lost")
+    services.move_deal(lost, "lost", by=world.alice, lost_reason="price")
+    flags, progress = flags_and_progress(board(lost), today=day(3))
+    assert flags == {lost.pk: []}
+    assert (progress[lost.pk].met, progress[lost.pk].total) == (0, 0)
+    still_open = make_deal(title="Open")
+    flags, progress = flags_and_progress(board(lost, still_open), today=day(3))
+    assert flags[lost.pk] == []
+    assert [f.code for f in flags[still_open.pk]] == ["no_next_step", "missing_criteria"]
+    assert sorted(progress) == sorted([lost.pk, still_open.pk])
+    assert (progress[still_open.pk].met, progress[still_open.pk].total) == (0, 2)
+
+
+def test_a_stage_with_one_exit_criterion_shows_0_of_1(clock, make_deal, flags_on, world):
+    """Propose has one exit criterion (a meeting held in the stage); none is logged: "0 of 1"."""
+    from dealgate.deals import services
+
+    deal = make_deal()
+    services.move_deal(deal, "propose", by=world.bob, override_reason="customer asked for a proposal")
+    assert flags_on(deal, day(3))["missing_criteria"].label == "0 of 1"

@@ -79,6 +79,7 @@ ENDPOINTS = [
     ("post", "/api/signals/{signal}/snooze", {"until": "2099-01-01"}),
     ("post", "/api/signals/{signal}/dismiss", {"reason": "Bought elsewhere"}),
     ("get", "/api/signals/risk", None),
+    ("get", "/api/signal-conversion", None),
     ("post", "/api/imports/orders", None),  # a multipart upload: refused here before its file is asked for
     ("post", "/api/imports/quotes", None),
     ("get", "/api/rules", None),

@@ -85,7 +85,7 @@ def test_a_search_that_finds_nothing_says_so(page, world, make_deal):
     assert page.get_by_role("searchbox").input_value() == "nothing-like-this"
     shot(page, "board-search-empty-1440")
     page.get_by_role("link", name="Clear the search").click()
-    page.get_by_text("Initech renewal").wait_for()
+    page.get_by_role("link", name="Initech renewal").wait_for()
 
 
 def test_a_deal_started_in_a_later_stage_shows_what_is_missing_then_starts_there(page, world, startable):

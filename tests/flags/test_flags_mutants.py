@@ -133,49 +133,60 @@ def _fields(flags):
 
 
 def _missing(deal, board) -> list[str]:
-    """"Label (what is missing)" of each unmet exit criterion, in the words of the criteria module."""
+    """What each unmet criterion of the deal's next move still needs, in the words of the criteria module
+    (another branch rewords them); the flag's reason puts "Label: " before those that do not name
+    their criterion."""
     from dealgate.deals.flags import criteria_progress
 
-    return [f"{r.label} ({r.missing})" for r in criteria_progress(board(deal))[deal.pk].results if not r.met]
+    return [r.missing for r in criteria_progress(board(deal))[deal.pk].results if not r.met]
 
 
 def test_each_date_flag_in_full_and_in_order(clock, make_deal, board):
     """Created Mon 2 Nov with no amount; a next step with no due date; close date Thu 5 Nov pushed
     later once. On Mon 9 Nov: idle 7 days (limit 7), so not stale; the close date passed 4 days
     ago (since 6 Nov). Warnings come first in the order of CODES (no_next_step, then
-    close_date_passed), then the infos (slipped, missing_criteria: neither exit criterion met)."""
+    close_date_passed), then the infos (slipped, missing_criteria). The next move is Qualify ->
+    Propose (decision 029): Qualify's two exit criteria (amount, budget) plus Propose's one entry
+    criterion (a decision maker) = 3, none met: "0 of 3 for Propose". The budget's words already
+    quote its label, so only the amount and the decision maker get "Label: " before them."""
     deal = make_deal()
     Deal.objects.filter(pk=deal.pk).update(next_step="Send terms", next_step_due=None,
                                            expected_close_date=day(5), close_date_slips=1)
-    amount, budget = _missing(deal, board)
-    assert amount.startswith("Amount estimated (") and budget.startswith("Budget confirmed (")
+    amount, budget, decision_maker = _missing(deal, board)
+    assert amount.startswith("amount is empty") and budget.startswith("“Budget confirmed”")
+    assert decision_maker.startswith("Needs a decision maker")
     assert _fields(compute_flags(board(deal), today=day(9))[deal.pk]) == [
         ("no_next_step", "No due date", "next step 'Send terms' has no due date", None, "warning"),
         ("close_date_passed", "Close date passed",
          "expected close date Thu 5 Nov passed 4 days ago; update it or close the deal", day(6), "warning"),
         ("slipped", "Slipped 1x", "expected close date pushed later once", None, "info"),
-        ("missing_criteria", "0 of 2", f"0 of 2 exit criteria met; missing: {amount}; {budget}",
-         None, "info"),
+        ("missing_criteria", "0 of 3 for Propose",
+         f"0 of 3 for Propose met; missing: Amount estimated: {amount}; {budget}; "
+         f"Decision maker identified: {decision_maker}", None, "info"),
     ]
 
 
 def test_one_day_late_is_said_in_the_singular(clock, make_deal, board):
     """Next step due Sun 8 Nov and close date Sun 8 Nov, looked at on Mon 9 Nov (idle 7 days: not
-    stale): both 1 day late, both since 9 Nov. The deal has an amount, so 1 of 2 criteria is met."""
+    stale): both 1 day late, both since 9 Nov. The deal has an amount, so 1 of the 3 criteria of the
+    move to Propose is met (amount; not the budget, not Propose's decision maker): "1 of 3 for Propose"."""
     deal = make_deal(amount="5000")
     Deal.objects.filter(pk=deal.pk).update(next_step="Demo", next_step_due=day(8), expected_close_date=day(8))
-    [budget] = _missing(deal, board)
+    budget, decision_maker = _missing(deal, board)
     assert _fields(compute_flags(board(deal), today=day(9))[deal.pk]) == [
         ("next_step_overdue", "Overdue 1d", "next step 'Demo' was due Sun 8 Nov (1 day ago)", day(9), "warning"),
         ("close_date_passed", "Close date passed",
          "expected close date Sun 8 Nov passed 1 day ago; update it or close the deal", day(9), "warning"),
-        ("missing_criteria", "1 of 2", f"1 of 2 exit criteria met; missing: {budget}", None, "info"),
+        ("missing_criteria", "1 of 3 for Propose",
+         f"1 of 3 for Propose met; missing: {budget}; Decision maker identified: {decision_maker}", None, "info"),
     ]
 
 
 def test_single_threaded_from_the_first_stage_with_no_contact(clock, make_deal, board, pipeline):
     """single_threaded_from = 1: a deal in Qualify (position 1) with no contact at all is flagged,
-    and says "no contact"; with a due next step, an amount and the budget ticked nothing else shows."""
+    and says "no contact". With a due next step, an amount and the budget ticked, the only other flag is
+    the next move's one unmet criterion: Propose's decision maker, which needs a contact (2 of 3 for
+    Propose; an info, so after the warning)."""
     pipeline.single_threaded_from = 1
     pipeline.save(update_fields=["single_threaded_from"])
     deal = make_deal(amount="5000")
@@ -186,18 +197,26 @@ def test_single_threaded_from_the_first_stage_with_no_contact(clock, make_deal, 
     assert _fields(compute_flags(board(deal), today=day(3))[deal.pk]) == [
         ("single_threaded", "Single-threaded",
          "no contact on the deal in Qualify; link at least 2 people from the buyer's side", None, "warning"),
+        ("missing_criteria", "2 of 3 for Propose",
+         "2 of 3 for Propose met; missing: Decision maker identified: Needs a decision maker on the deal (none yet)",
+         None, "info"),
     ]
 
 
-def test_a_stage_without_exit_criteria_has_no_progress_to_show(clock, make_deal, board, world):
-    """Negotiate has no exit criteria: progress 0 of 0, and no missing-criteria flag."""
+def test_a_next_move_without_criteria_has_no_progress_to_show(clock, make_deal, board, world):
+    """Negotiate's next move is Won: Negotiate has no exit criteria, and once the admin deletes Won's
+    one entry criterion (pricing approved) the move needs nothing: progress "0 of 0 for Won", no
+    results, and no missing-criteria flag."""
     from dealgate.deals import services
     from dealgate.deals.flags import criteria_progress
+    from dealgate.pipelines.models import Criterion
+    from dealgate.web import pipeline_settings
 
     deal = make_deal()
     services.move_deal(deal, "negotiate", by=world.bob, override_reason="fast track")
+    pipeline_settings.delete_criterion(Criterion.objects.get(key="pricing"), by=world.dave)
     progress = criteria_progress(board(deal))[deal.pk]
-    assert (progress.met, progress.total, progress.results) == (0, 0, [])
+    assert (progress.met, progress.total, progress.results, progress.label) == (0, 0, [], "0 of 0 for Won")
     assert "missing_criteria" not in {f.code for f in compute_flags(board(deal), today=day(3))[deal.pk]}
 
 
@@ -211,8 +230,9 @@ def test_without_a_day_given_flags_are_computed_for_today(clock, make_deal, boar
 
 def test_flags_and_progress_answers_for_closed_deals_too(clock, make_deal, board, world):
     """The deal page asks for a lost deal alone: no flags ([] under its id, not a missing key), and
-    its progress (Lost has no exit criteria: 0 of 0). Asked with an open deal beside it, the open
-    one gets its flags (on 3 Nov: no next step, 0 of 2 criteria met)."""
+    its progress (a closed deal has no next move; Lost has no exit criteria: "0 of 0", no stage
+    named). Asked with an open deal beside it, the open one gets its flags (on 3 Nov: no next step,
+    0 of the 3 criteria of the move to Propose met)."""
     from dealgate.deals import services
     from dealgate.deals.flags import flags_and_progress
 
@@ -220,19 +240,20 @@ def test_flags_and_progress_answers_for_closed_deals_too(clock, make_deal, board
     services.move_deal(lost, "lost", by=world.alice, lost_reason="price")
     flags, progress = flags_and_progress(board(lost), today=day(3))
     assert flags == {lost.pk: []}
-    assert (progress[lost.pk].met, progress[lost.pk].total) == (0, 0)
+    assert (progress[lost.pk].met, progress[lost.pk].total, progress[lost.pk].label) == (0, 0, "0 of 0")
     still_open = make_deal(title="Open")
     flags, progress = flags_and_progress(board(lost, still_open), today=day(3))
     assert flags[lost.pk] == []
     assert [f.code for f in flags[still_open.pk]] == ["no_next_step", "missing_criteria"]
     assert sorted(progress) == sorted([lost.pk, still_open.pk])
-    assert (progress[still_open.pk].met, progress[still_open.pk].total) == (0, 2)
+    assert (progress[still_open.pk].met, progress[still_open.pk].total) == (0, 3)
 
 
-def test_a_stage_with_one_exit_criterion_shows_0_of_1(clock, make_deal, flags_on, world):
-    """Propose has one exit criterion (a meeting held in the stage); none is logged: "0 of 1"."""
+def test_a_next_move_with_one_criterion_shows_0_of_1(clock, make_deal, flags_on, world):
+    """Propose's next move is Negotiate: Propose's one exit criterion (a meeting held in the stage)
+    plus Negotiate's entry criteria (none). No meeting is logged: "0 of 1 for Negotiate"."""
     from dealgate.deals import services
 
     deal = make_deal()
     services.move_deal(deal, "propose", by=world.bob, override_reason="customer asked for a proposal")
-    assert flags_on(deal, day(3))["missing_criteria"].label == "0 of 1"
+    assert flags_on(deal, day(3))["missing_criteria"].label == "0 of 1 for Negotiate"

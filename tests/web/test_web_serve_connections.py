@@ -71,5 +71,7 @@ def test_it_keeps_database_connections_bounded_under_many_keep_alive_clients(wor
         server.shutdown()
         server.server_close()
     assert statuses == [200] * (CLIENTS * REQUESTS_PER_CLIENT)
-    assert busiest <= SLOTS + 1  # + one backend still exiting after its request closed it
+    # + up to two backends still exiting after their requests closed them (a loaded machine is slow to
+    # reap them: 6 was seen once in CI); without the bound, 24 clients hold about 24.
+    assert busiest <= SLOTS + 2
     assert idle_after == 0

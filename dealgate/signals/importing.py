@@ -25,7 +25,7 @@ from dealgate.inputs import unstorable_reason
 from dealgate.imports.report import ImportReport, RowError
 from dealgate.people.access import role_of
 from dealgate.people.models import Role
-from dealgate.signals.models import OrderLine, Quote, QuoteStatus
+from dealgate.signals.models import OrderLine, Quote, QuoteStatus, take_turns_with_order_writes
 
 CHUNK = 5000
 MAX_ERRORS_KEPT = 1000  # a 10M-line file with a systematic error must not fill memory with messages
@@ -237,6 +237,7 @@ def import_orders(source: IO[bytes] | str, *, by: Any = None, mapping: str = "ge
     names = check_rows(source, report, accounts, ORDER_COLUMNS, ORDER_REQUIRED, read_order_row)
     if not report.blocked and not dry_run:
         with transaction.atomic():
+            take_turns_with_order_writes()
             report.accounts_created = accounts.create_missing(names)
             before = OrderLine.objects.count()
             batch: list[OrderLine] = []

@@ -132,3 +132,21 @@ class AccountRecheck(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["recheck_on"], name="account_recheck_on")]
+
+
+# pg_advisory_xact_lock key shared by order-line writers and signal scans ("SIGN").
+ORDER_WRITES_LOCK = 0x5349474E
+
+
+def take_turns_with_order_writes() -> None:
+    """Order-line writers and signal scans run one after the other on PostgreSQL (decision 020).
+
+    Ids come from a sequence in insert order, not commit order: a scan that read the highest id
+    while an import was still writing lower ones would skip those lines in every later incremental
+    scan. SQLite has one writer at a time, so its ids already follow commit order. Held until the
+    caller's transaction ends."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ORDER_WRITES_LOCK])

@@ -21,7 +21,8 @@ from dealgate.people.models import Role
 from dealgate.pipelines.models import Pipeline
 from dealgate.signals.cadence import thresholds
 from dealgate.signals.detectors import detect_for, quarter_of
-from dealgate.signals.models import AccountRecheck, OrderLine, ScanState, Signal, SignalStatus
+from dealgate.signals.models import (AccountRecheck, OrderLine, ScanState, Signal, SignalStatus,
+                                     take_turns_with_order_writes)
 
 DISTRIBUTOR_TEMPLATE = "distributor-5"
 
@@ -80,6 +81,7 @@ def scan_signals(as_of: dt.date | None = None, *, by: Any = None, full: bool = F
     with transaction.atomic():
         # One scan at a time: the state row is locked until this scan's signals and state are written.
         last = ScanState.objects.select_for_update().order_by("pk").first()
+        take_turns_with_order_writes()  # an import still writing lines commits first (decision 020)
         last_line_id = OrderLine.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         account_ids, why_full = (None, "asked for") if full else accounts_to_rescan(as_of, last)
         candidates, rechecks = detect_for(as_of, account_ids)

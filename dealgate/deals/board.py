@@ -28,11 +28,10 @@ from django.db.models import (
     Value,
 )
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from dealgate.deals.flags import flags_and_progress, idle_cutoff, with_date_flags
-from dealgate.deals.models import Deal
+from dealgate.deals.flags import flags_and_progress, idle_past_limit, with_date_flags
+from dealgate.deals.models import Deal, quiet_since
 from dealgate.people.access import can_edit_deal, visible_deals
 from dealgate.pipelines.models import Pipeline, Stage, StageKind
 
@@ -279,16 +278,12 @@ def rep_summary(pipeline: Pipeline, user: Any, *, today: dt.date | None = None) 
     stages = list(Stage.objects.filter(pipeline=pipeline, kind=StageKind.OPEN))
     qs = visible_deals(user, Deal.objects.filter(pipeline=pipeline, stage_id__in=[s.pk for s in stages]))
     monday = today - dt.timedelta(days=today.weekday())
-    idle = Q(pk__in=[])
-    for stage in stages:
-        if stage.rot_days is not None:
-            cutoff = idle_cutoff(today, stage.rot_days, business_days=pipeline.business_days)
-            idle |= Q(stage_id=stage.pk, flag_last_touch__lt=timezone.make_aware(dt.datetime.combine(cutoff, dt.time.min)))
+    idle = idle_past_limit(stages, business_days=pipeline.business_days, today=today)
     waiting = ~Q(next_step="") & Q(next_step_due__gte=today)
     hundred = Value(Decimal(100))
     rows = (
         qs.order_by()
-        .annotate(flag_last_touch=Greatest("stage_entered_at", Coalesce("last_activity_at", "stage_entered_at")))
+        .annotate(flag_last_touch=quiet_since())
         .values("owner_id", "currency", "stage_id")
         .annotate(
             n=Count("id"),

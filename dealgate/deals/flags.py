@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from django.db.models import Q, QuerySet
-from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from dealgate.deals.models import quiet_since
 from dealgate.pipelines.criteria import DealFacts, Result, counted_activities, evaluate, load_facts
 from dealgate.pipelines.gate import PipelineRules
 from dealgate.pipelines.models import StageKind
@@ -322,6 +322,18 @@ def idle_cutoff(today: dt.date, rot_days: int, *, business_days: bool) -> dt.dat
     return cutoff
 
 
+def idle_past_limit(stages: Iterable[Any], *, business_days: bool, today: dt.date) -> Q:
+    """Deals idle past their stage's limit on `today` (stale or waiting), for a queryset annotated with
+    `flag_last_touch=quiet_since()` (dealgate.deals.models). Matches nothing when no stage has a limit."""
+    condition = Q(pk__in=[])
+    for stage in stages:
+        if stage.rot_days is not None:
+            cutoff = idle_cutoff(today, stage.rot_days, business_days=business_days)
+            start_of_cutoff = timezone.make_aware(dt.datetime.combine(cutoff, dt.time.min))
+            condition |= Q(stage_id=stage.pk, flag_last_touch__lt=start_of_cutoff)
+    return condition
+
+
 def with_date_flags(deals: QuerySet, stages: Iterable[Any], *, business_days: bool,
                     today: dt.date | None = None) -> QuerySet:
     """Narrow open deals to those `compute_flags` gives one of DATE_FLAG_CODES, in SQL.
@@ -337,14 +349,10 @@ def with_date_flags(deals: QuerySet, stages: Iterable[Any], *, business_days: bo
     condition = (
         Q(next_step="") | Q(next_step_due__isnull=True) | Q(next_step_due__lt=today)
         | Q(expected_close_date__lt=today) | Q(close_date_slips__gte=1)
+        | idle_past_limit(stages, business_days=business_days, today=today)
     )
-    for stage in stages:
-        if stage.rot_days is not None:
-            cutoff = idle_cutoff(today, stage.rot_days, business_days=business_days)
-            start_of_cutoff = timezone.make_aware(dt.datetime.combine(cutoff, dt.time.min))
-            condition |= Q(stage_id=stage.pk, flag_last_touch__lt=start_of_cutoff)
     return (
         deals.filter(stage_id__in=[stage.pk for stage in stages if stage.kind == StageKind.OPEN])
-        .annotate(flag_last_touch=Greatest("stage_entered_at", Coalesce("last_activity_at", "stage_entered_at")))
+        .annotate(flag_last_touch=quiet_since())
         .filter(condition)
     )

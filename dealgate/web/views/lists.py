@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from dealgate.csv_safe import csv_lines
 from dealgate.deals.flags import compute_flags
-from dealgate.deals.models import Account, Activity, Contact, Deal
+from dealgate.deals.models import Account, Activity, Contact, Deal, quiet_since
 from dealgate.deals.selectors import STATUSES, account_handoffs, deal_list
 from dealgate.inputs import query_text
 from dealgate.people.access import role_of, team_id_of, visible_deals
@@ -183,9 +183,7 @@ def stale_or_stuck(deals: QuerySet, today: dt.date) -> list[tuple[Deal, Any]]:
     """(deal, flag) for the open deals that are stale or stuck, most days first. The flags come from
     `compute_flags`, over the deals touched least recently and those longest in their stage (the only
     ones that can carry either flag), a bounded number of each."""
-    from django.db.models.functions import Coalesce, Greatest
-
-    touched = deals.annotate(last_touch=Greatest("stage_entered_at", Coalesce("last_activity_at", "stage_entered_at")))
+    touched = deals.annotate(last_touch=quiet_since())
     candidates = {d.pk: d for d in touched.order_by("last_touch", "id")[:MY_DAY_CANDIDATES]}
     for deal in deals.exclude(pk__in=list(candidates)).order_by("stage_entered_at", "id")[:MY_DAY_CANDIDATES]:
         candidates[deal.pk] = deal

@@ -10,6 +10,7 @@ from django.core.management.base import CommandError
 from dealgate.analytics.history import CUTS, Scope, scope_for
 from dealgate.analytics.periods import parse_as_of, parse_period, period_containing
 from dealgate.cli_support import acting_user, add_user_argument, known_pipeline
+from dealgate.deals.currencies import is_currency_code
 from dealgate.errors import DealgateError
 
 
@@ -37,7 +38,11 @@ def scope_from(options: dict[str, Any]) -> Scope:
         cuts["team_id"] = known_team(options["team"]).pk
     cuts.update(source=options.get("source"), segment=options.get("segment"))
     if options.get("currency"):
-        cuts["currency"] = options["currency"].upper()
+        currency = options["currency"].upper()
+        if not is_currency_code(currency):
+            shown = currency if len(currency) <= 20 else currency[:20] + "…"
+            raise CommandError(f"--currency {shown!r} is not a currency code (three letters, e.g. EUR or USD).")
+        cuts["currency"] = currency
     return scope_for(acting_user(options.get("user") or ""), **cuts)
 
 

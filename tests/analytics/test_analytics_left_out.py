@@ -81,3 +81,13 @@ def test_an_unknown_currency_on_the_page_is_said_and_the_company_currency_used(c
     assert response.status_code == 200
     assert "&#x27;QQQ&#x27; is not a currency code; amounts are shown in EUR." in response.content.decode()
     assert client.get("/insights/", {"currency": "E" * 10_000}).status_code == 400
+
+
+@pytest.mark.parametrize("currency", ["ZZ1", "ABCD", "X" * 100_000, "١٢٣"])
+def test_a_currency_option_that_is_not_a_code_is_refused_by_name(db, currency):
+    """Before, `--currency ABCD` printed empty figures "in ABCD" as if there simply were no deals."""
+    from django.core.management.base import CommandError
+
+    for command in (("report", "metrics"), ("forecast",), ("backtest", "--from", "2026-07", "--to", "2026-07")):
+        with pytest.raises(CommandError, match="is not a currency code"):
+            call_command(*command, "--currency", currency, stdout=StringIO())

@@ -156,3 +156,22 @@ def test_the_won_flow_asks_for_the_handoff_once(client, world, deal, pipeline):
     panel = client.get(reverse("web:panel", args=[deal.pk, "won"])).content.decode()
     assert "Handoff: agreed price, scope and terms written down" in panel
     assert 'name="handoff"' not in panel
+
+
+def test_a_stage_chosen_before_htmx_wires_the_menu_still_moves_the_deal(client, world, deal):
+    """htmx binds a swapped-in form only after its settle delay; a fast tap in that window submits the
+    form natively. It must post to the move view (with its CSRF token), not GET the board with ?to=."""
+    import re
+
+    client = type(client)(enforce_csrf_checks=True)
+    client.force_login(world.alice)
+    html = client.get(reverse("web:panel", args=[deal.pk, "menu"])).content.decode()
+    form = next(f for f in re.findall(r"<form[^>]*>.*?</form>", html, re.S) if ">Propose<" in f)
+    action = re.search(r'action="([^"]+)"', form).group(1)
+    assert 'method="post"' in form and action == reverse("web:move", args=[deal.pk])
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+    response = client.post(action, fields)  # no HX-Request header: the browser's own submit
+    page = response.content.decode()
+    assert response.status_code == 409 and "Can't move to Propose yet." in page  # refused: its criteria are unmet
+    assert "<header class=\"topbar" in page and "data-close-panel" not in page  # a whole page, not a loose fragment
+    assert not StageHistory.objects.filter(deal=deal, to_stage__key="propose").exists()

@@ -61,7 +61,9 @@ def render_panel(request: HttpRequest, deal: Deal, *, mode: str, to_stage: Stage
         context["lost_reasons"] = LostReason.objects.filter(active=True)
     if mode == "menu":
         context["stages"] = Stage.objects.filter(pipeline_id=deal.pipeline_id).order_by("position")
-    return render(request, "web/_panel.html", context, status=status)
+    # A form submitted before htmx wired it (or without JavaScript) arrives as a plain POST: answer with a page.
+    template = "web/_panel.html" if request.htmx else "web/panel_page.html"
+    return render(request, template, context, status=status)
 
 
 @login_required

@@ -14,7 +14,8 @@ a million deals' spans in time order without moving them through Python. A prope
 A deal's events, in order (at, stage rows before field changes, id):
   * a StageHistory row sets stage, probability, amount and currency (its snapshot at the move);
   * a FieldChange row sets the field it names (amount, currency, expected close date, forecast
-    category, owner, team).
+    category, owner, team); a probability override change sets the probability until the next
+    move: the override, or the stage's configured probability when the override was cleared.
 A field's value at an event is the last change's new value up to it, else the first change's old
 value, else the deal's current value (no change was ever logged). Events before the deal's first
 stage row (none in practice) have no span: a deal with no stage row did not exist yet.
@@ -81,13 +82,15 @@ def _insert_sql(deals: str) -> str:
 INSERT INTO deals_statespan ({COLUMNS})
 WITH ev AS (
   SELECT h.deal_id, h.at, 0 AS prio, h.id AS eid, h.id AS history_id, h.kind AS move_kind,
-         h.to_stage_id AS stage_id, h.probability, 1 AS sets_amount,
+         h.to_stage_id AS stage_id, h.probability, 1 AS sets_probability, 1 AS sets_amount,
          CAST(ROUND(h.amount * 100) AS BIGINT) AS amount_cents, 1 AS sets_currency, h.currency,
          CAST(NULL AS VARCHAR(30)) AS field, CAST(NULL AS VARCHAR(100)) AS old_value,
          CAST(NULL AS VARCHAR(100)) AS new_value
   FROM deals_stagehistory h WHERE {deals.format(deal="h.deal_id")}
   UNION ALL
-  SELECT f.deal_id, f.at, 1, f.id, NULL, '', NULL, NULL,
+  SELECT f.deal_id, f.at, 1, f.id, NULL, '', NULL,
+         CASE WHEN f.field = 'probability_override' THEN CAST(NULLIF(NULLIF(f.new_value, ''), 'None') AS INTEGER) END,
+         CASE WHEN f.field = 'probability_override' THEN 1 ELSE 0 END,
          CASE WHEN f.field = 'amount' THEN 1 ELSE 0 END,
          CASE WHEN f.field = 'amount' THEN {_cents('f.new_value')} END,
          CASE WHEN f.field = 'currency' THEN 1 ELSE 0 END,
@@ -95,11 +98,12 @@ WITH ev AS (
          f.field, f.old_value, f.new_value
   FROM deals_fieldchange f
   WHERE {deals.format(deal="f.deal_id")}
-    AND f.field IN ('amount', 'currency', {", ".join(f"'{name}'" for name in FIELDS)})
+    AND f.field IN ('amount', 'currency', 'probability_override', {", ".join(f"'{name}'" for name in FIELDS)})
 ),
 l1 AS (
   SELECT ev.*,
     COUNT(stage_id) OVER {running} AS n_stage,
+    SUM(sets_probability) OVER {running} AS n_probability,
     SUM(sets_amount) OVER {running} AS n_amount,
     SUM(sets_currency) OVER {running} AS n_currency,
     {field_counts},
@@ -112,7 +116,7 @@ l2 AS (
   SELECT l1.*,
     MAX(stage_id) OVER (PARTITION BY deal_id, n_stage) AS cur_stage_id,
     MAX(CASE WHEN prio = 0 THEN at END) OVER (PARTITION BY deal_id, n_stage) AS cur_stage_at,
-    MAX(probability) OVER (PARTITION BY deal_id, n_stage) AS cur_probability,
+    MAX(probability) OVER (PARTITION BY deal_id, n_probability) AS cur_probability,
     MAX(amount_cents) OVER (PARTITION BY deal_id, n_amount) AS cur_amount,
     MAX(currency) OVER (PARTITION BY deal_id, n_currency) AS cur_currency,
     {field_values}
@@ -122,7 +126,8 @@ spans AS (
   SELECT l2.deal_id, d.pipeline_id, d.created_at, l2.at AS starts_at, COALESCE(l2.next_at, %(forever)s) AS ends_at,
     l2.history_id, l2.move_kind, l2.cur_stage_id AS stage_id, st.kind AS stage_kind, st.position AS stage_position,
     l2.cur_stage_at AS stage_entered_at, l2.next_move_at, l2.at, l2.eid, l2.prio,
-    l2.cur_probability AS probability, l2.cur_amount AS amount_cents, l2.cur_currency AS currency,
+    COALESCE(l2.cur_probability, st.probability) AS probability, l2.cur_amount AS amount_cents,
+    l2.cur_currency AS currency,
     {field_finals}
   FROM l2 JOIN deals_deal d ON d.id = l2.deal_id JOIN pipelines_stage st ON st.id = l2.cur_stage_id
   WHERE l2.n_stage > 0
@@ -214,7 +219,7 @@ def _refresh(condition: str, values: list) -> None:
 # --- the same projection in Python, for a list of deals -----------------------------------------
 
 SPAN_FIELDS = [name.strip() for name in COLUMNS.split(",")]
-CHANGES = ("amount", "currency", *FIELDS)
+CHANGES = ("amount", "currency", "probability_override", *FIELDS)
 CURRENT = {"close_date": "expected_close_date", "forecast_category": "forecast_category",
            "owner_id": "owner_id", "team_id": "team_id"}
 
@@ -241,7 +246,7 @@ def project(deal: dict[str, Any], moves: list[tuple], changes: list[tuple],
 
     deal: id, pipeline_id, created_at and the current expected_close_date, forecast_category,
     owner_id, team_id. moves: (at, id, kind, to_stage_id, probability, amount, currency).
-    changes: (at, id, field, old_value, new_value). stages: id -> (kind, position).
+    changes: (at, id, field, old_value, new_value). stages: id -> (kind, position, configured probability).
     """
     events = sorted([(m[0], 0, m[1], m) for m in moves] + [(c[0], 1, c[1], c) for c in changes])
     # A field's value before its first logged change is that change's old value.
@@ -260,15 +265,19 @@ def project(deal: dict[str, Any], moves: list[tuple], changes: list[tuple],
             amount = _cents_of(event[4])
         elif event[2] == "currency":
             currency = event[4]
+        elif event[2] == "probability_override":
+            # the override until the next move; cleared: the stage's configured probability
+            probability = None if event[4] in ("", "None") else int(event[4])
         else:
             values[FIELDS[event[2]][0]] = _read(FIELDS[event[2]][0], event[4])
         if stage is None:
             continue  # no stage row yet: the deal did not exist
-        kind_of, position = stages[stage]
+        kind_of, position, configured = stages[stage]
         rows.append({
             "starts_at": at, "history_id": eid if prio == 0 else None, "move_kind": event[2] if prio == 0 else "",
             "stage_id": stage, "stage_kind": kind_of, "stage_position": position, "stage_entered_at": stage_at,
-            "probability": probability, "amount_cents": amount, "currency": currency, **values,
+            "probability": configured if probability is None else probability, "amount_cents": amount,
+            "currency": currency, **values,
         })
     spans = []
     entered: dict[int, dt.datetime] = {}  # stage id -> the deal's latest entry so far
@@ -309,12 +318,13 @@ def _refresh_listed(deal_ids: list[int]) -> None:
     stages: dict[int, tuple[str, int]] = {}
     for row in StageHistory.objects.filter(deal_id__in=deal_ids).values_list(
             "deal_id", "at", "id", "kind", "to_stage_id", "probability", "amount", "currency",
-            "to_stage__kind", "to_stage__position", *(f"deal__{name}" for name in DEAL_COLUMNS)):
+            "to_stage__kind", "to_stage__position", "to_stage__probability",
+            *(f"deal__{name}" for name in DEAL_COLUMNS)):
         pk = row[0]
         moves.setdefault(pk, []).append(row[1:8])
-        stages[row[4]] = (row[8], row[9])
+        stages[row[4]] = (row[8], row[9], row[10])
         if pk not in deals:
-            deals[pk] = {"id": pk, **dict(zip(DEAL_COLUMNS, row[10:]))}
+            deals[pk] = {"id": pk, **dict(zip(DEAL_COLUMNS, row[11:]))}
     changes: dict[int, list[tuple]] = {}
     for row in FieldChange.objects.filter(deal_id__in=deal_ids, field__in=CHANGES).values_list(
             "deal_id", "at", "id", "field", "old_value", "new_value"):
@@ -339,8 +349,8 @@ def write_new_deals(deals: dict[int, dict[str, Any]], moves: dict[int, list[tupl
         return
     SpanRewrite.objects.create(changed_from=None)
     stage_ids = {move[3] for rows in moves.values() for move in rows}
-    stages = {pk: (kind, position) for pk, kind, position in
-              Stage.objects.filter(pk__in=stage_ids).values_list("pk", "kind", "position")}
+    stages = {pk: (kind, position, probability) for pk, kind, position, probability in
+              Stage.objects.filter(pk__in=stage_ids).values_list("pk", "kind", "position", "probability")}
     _write(deals, moves, {}, stages)
 
 

@@ -14,6 +14,7 @@ from dealgate.analytics.backtest import recommend
 from dealgate.analytics.history import Scope
 from dealgate.analytics.periods import parse_period
 from dealgate.deals import services
+from dealgate.deals.models import StateSpan
 
 OCTOBER = parse_period("2026-10")
 OCT_1 = at("2026-10-01")  # as of 2026-09-30
@@ -144,6 +145,32 @@ def test_an_as_of_forecast_is_unchanged_by_any_later_write(world, pipeline, new_
     services.create_deal(by=admin, title="Later", account=account, pipeline=pipeline, amount="7000",
                          expected_close_date="2026-10-31")
     assert made() == before
+
+
+def test_a_probability_override_is_replayed_as_of_the_date(world, pipeline):
+    """Two deals in negotiate (80%) due in October. One got an override of 30% on 2026-09-15; the
+    other an override of 10% on 2026-09-05, cleared on 2026-09-20 (back to the stage's 80%). As of
+    2026-09-30 the weighted forecast is 1,000 x 30% + 2,000 x 80% = 1,900 (the last move's 80% for
+    both gave 2,400 before overrides were replayed). Overrides written later change today's spans,
+    not that forecast."""
+    h = History(world, pipeline)
+    one = h.deal("2026-09-01", 1000, stage="negotiate", close_date="2026-10-15")
+    two = h.deal("2026-09-01", 2000, stage="negotiate", close_date="2026-10-20")
+    h.change(one, "probability_override", 30, "2026-09-15")
+    h.change(two, "probability_override", 10, "2026-09-05")
+    h.change(two, "probability_override", None, "2026-09-20", old=10)
+    made = forecast.forecast(Scope(), OCTOBER, OCT_1, ("weighted",))
+    assert made["methods"]["weighted"]["from_open"] == Decimal("1900.00")
+    assert forecast.forecast(Scope(), OCTOBER, at("2026-09-10"), ("weighted",))["methods"]["weighted"][
+        "from_open"] == Decimal("1000.00")  # 1,000 x 80% + 2,000 x 10%
+
+    services.update_deal(one, by=world.dave, probability_override=90)
+    services.update_deal(two, by=world.dave, probability_override=5)
+    cache.clear()
+    assert forecast.forecast(Scope(), OCTOBER, OCT_1, ("weighted",))["methods"]["weighted"][
+        "from_open"] == Decimal("1900.00")
+    now = StateSpan.objects.filter(deal__in=[one, two], ends_at__year=9999).order_by("deal_id")
+    assert [s.probability for s in now] == [90, 5]
 
 
 def test_the_lead_is_the_method_closest_in_the_recent_backtest_said_in_plain_words():

@@ -146,7 +146,7 @@ def test_python_and_sql_projections_agree_on_random_histories(world, pipeline, s
         for _ in range(rng.randint(0, 7)):
             day += rng.choice([0, 0, 1, 3])  # same-instant events included
             when = f"2026-02-{min(day, 28):02d}"
-            what = rng.choice(["move", "move", "amount", "close", "category", "owner", "currency"])
+            what = rng.choice(["move", "move", "amount", "close", "category", "owner", "currency", "override"])
             if what == "move":
                 h.move(deal, rng.choice(["qualify", "propose", "negotiate", "won", "lost"]), when)
             elif what == "amount":
@@ -155,6 +155,8 @@ def test_python_and_sql_projections_agree_on_random_histories(world, pipeline, s
                 h.change(deal, "expected_close_date", rng.choice(["", "2026-06-30"]), when, old="2026-05-01")
             elif what == "category":
                 h.change(deal, "forecast_category", "best_case", when, old="pipeline")
+            elif what == "override":
+                h.change(deal, "probability_override", rng.choice([None, 35, 90]), when, old=rng.choice([None, 10]))
             elif what == "currency":
                 h.change(deal, "currency", "USD", when, old="EUR")
             else:

@@ -14,6 +14,7 @@ period (as of the cutoff) plus what it expects from the deals open at the cutoff
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -27,7 +28,7 @@ from dealgate.analytics.history import (
     reopened_before_cutoff, spans, state_cte, ts, won_at_cutoff,
 )
 from dealgate.analytics.metrics import conversion, conversion_of, outcomes, stages_of
-from dealgate.analytics.periods import Period
+from dealgate.analytics.periods import Period, month_period
 from dealgate.analytics.together import together
 
 METHODS = ("weighted", "historical", "time-aware")
@@ -281,9 +282,11 @@ def _tally(rows: Any) -> tuple[dict[tuple[int, int], list[int]], dict[int, list[
 
 @figure
 def time_aware_forecast(scope: Scope, period: Period, cutoff: dt.datetime, config: Settings = Settings(),
-                        with_new: bool = False) -> dict:
+                        with_new: bool = False, widen: float = 0.0) -> dict:
     """Expected amount won in the period, its 10/50/90 range, and the expected amount per owner and
-    team. `with_new`: add the deals not yet created (`new_business`), their uncertainty in the range."""
+    team. `with_new`: add the deals not yet created (`new_business`), their uncertainty in the range.
+    `widen`: the spread (log scale) of one more lognormal factor with mean 1 on what is not won yet,
+    learned from the pipeline's own past errors (`calibration`)."""
     table, already, rows, spread, new = together(
         lambda: timing_table(scope, period, cutoff, config), lambda: won_so_far(scope, period, cutoff),
         lambda: open_deals(scope, cutoff), lambda: simulation.period_spread(scope, cutoff, config.lookback_days),
@@ -293,7 +296,7 @@ def time_aware_forecast(scope: Scope, period: Period, cutoff: dt.datetime, confi
     from_new = new_business.simulate(new, config.simulations, config.seed) if new else np.zeros(config.simulations)
     expected_new = new["expected"] if new else 0.0
     if not rows:
-        span = simulation.percentiles(from_new)
+        span = simulation.percentiles(_widened(from_new, widen, config))
         result.update(expected=_dec(base + expected_new), p10=_dec(base + span.p10), p50=_dec(base + span.p50),
                       p90=_dec(base + span.p90), by_owner={}, by_team={}, from_open=_dec(0), from_new=_dec(expected_new))
         return result
@@ -307,7 +310,7 @@ def time_aware_forecast(scope: Scope, period: Period, cutoff: dt.datetime, confi
             if table else np.zeros(len(rows), dtype=np.int64))
     q = np.array([b.q for b in beliefs])[cell]
     expected = float(q @ amounts)
-    sims = _simulate(beliefs, cell, amounts, spread, config) + from_new
+    sims = _widened(_simulate(beliefs, cell, amounts, spread, config) + from_new, widen, config)
     span = simulation.percentiles(sims)
     result.update(
         expected=_dec(base + expected + expected_new), p10=_dec(base + span.p10), p50=_dec(base + span.p50),
@@ -315,6 +318,62 @@ def time_aware_forecast(scope: Scope, period: Period, cutoff: dt.datetime, confi
         by_owner=_group_sum([r[3] for r in rows], q * amounts), by_team=_group_sum([r[4] for r in rows], q * amounts),
     )
     return result
+
+
+def _widened(totals: np.ndarray, widen: float, config: Settings) -> np.ndarray:
+    """Each simulated total times a lognormal factor with mean 1 and log spread `widen` (its own
+    seeded stream): the expected value stays, the range widens."""
+    if widen <= 0:
+        return totals
+    rng = np.random.default_rng([config.seed, 38])
+    return totals * np.exp(widen * rng.standard_normal(len(totals)) - widen ** 2 / 2)
+
+
+Z90 = 1.2815515655446004  # P90 of the standard normal: P10-P90 spans 2 x Z90 standard deviations
+# P90 of Student's t with n degrees of freedom (n = 3..6 judged periods): the next error's
+# predictive spread when the errors' own spread around 0 is estimated from n of them
+T90 = {3: 1.638, 4: 1.533, 5: 1.476, 6: 1.440}
+CALIBRATION_PERIODS = 6
+
+
+@figure
+def calibration(scope: Scope, period: Period, cutoff: dt.datetime, config: Settings = Settings()) -> dict[str, Any]:
+    """How much wider the time-aware range must be than the model says, learned from the pipeline's
+    own recent past (decision 038): the time-aware forecasts (with new deals, not widened) of the 6
+    windows of the period's length that end 0 to 5 months before it starts (for a month, the 6
+    months before it; for a quarter, six overlapping 3-month windows, so even a young history has
+    enough), each made as far into its window as `cutoff` is into `period` and judged against what
+    was won in it as known at `cutoff` (windows not over by then are skipped).
+
+    e = ln(won / forecast) per period and s = the model's own spread there, (ln P90 - ln P10) / (2 x
+    Z90). The next period's error is spread like a Student t around 0 whose scale is the root mean
+    square of the n past e (bias included), so its P10-P90 is +-t90(n) x rms(e): wider than the
+    normal's +-Z90 x rms(e) when it rests on few periods. widen is what that needs beyond the
+    model's own spread, sqrt(max(0, needed^2 - mean(s^2))), as the spread of one lognormal factor.
+    Nothing to learn from (fewer than 3 periods with a forecast and wins): 0, and the range is the
+    model's alone.
+
+    {"widen", "periods" (judged), "error" (root mean square of e), "model" (of s)}."""
+    offset = cutoff - period.start
+    month = month_period(period.start.year, period.start.month)
+    starts = (month.shifted(-k).start for k in range(period.months + CALIBRATION_PERIODS - 1, period.months - 1, -1))
+    windows = (month_period(start.year, start.month, period.months) for start in starts)
+    pasts = [(past, past.start + offset) for past in windows if past.end <= cutoff]
+    computed = together(*(call for past, made_at in pasts for call in (
+        lambda past=past, made_at=made_at: time_aware_forecast(scope, past, made_at, config, with_new=True),
+        lambda past=past: outcomes(scope, past, cutoff)["won_amount"])))
+    errors, spreads = [], []
+    for made, actual in zip(computed[::2], computed[1::2]):
+        if actual > 0 and made["expected"] > 0 and made["p10"] > 0:
+            errors.append(math.log(float(actual) / float(made["expected"])))
+            spreads.append(math.log(float(made["p90"]) / float(made["p10"])) / (2 * Z90))
+    if len(errors) < 3:
+        return {"widen": 0.0, "periods": len(errors), "error": None, "model": None}
+    n = len(errors)
+    error, model = float(np.mean(np.square(errors))), float(np.mean(np.square(spreads)))
+    needed = error * (T90.get(n, T90[CALIBRATION_PERIODS]) / Z90) ** 2
+    return {"widen": math.sqrt(max(0.0, needed - model)), "periods": n, "error": math.sqrt(error),
+            "model": math.sqrt(model)}
 
 
 def _lookup(table: dict, stage_ids: np.ndarray, bucket_lo: np.ndarray) -> np.ndarray:
@@ -351,7 +410,8 @@ def forecast(scope: Scope, period: Period, cutoff: dt.datetime, methods: tuple[s
     (the same new-deal figure for every method), with the open deals that had no usable close date."""
     result: dict[str, Any] = {"period": period.label, "as_of": cutoff, "methods": {}}
     calls = {"weighted": lambda: {"expected": weighted_forecast(scope, period, cutoff, config)},
-             "time-aware": lambda: time_aware_forecast(scope, period, cutoff, config, with_new=True)}
+             "time-aware": lambda: time_aware_forecast(scope, period, cutoff, config, with_new=True,
+                                                       widen=calibration(scope, period, cutoff, config)["widen"])}
     # Together (dealgate.analytics.together); the time-aware scan also counts the learned
     # probabilities' cohorts, so the historical method comes after it.
     wanted = [m for m in calls if m in methods]
@@ -367,6 +427,9 @@ def forecast(scope: Scope, period: Period, cutoff: dt.datetime, methods: tuple[s
         if name != "time-aware":
             made.update(already_won=already, from_open=made["expected"] - already, from_new=from_new,
                         expected=made["expected"] + from_new)
+    if "time-aware" in result["methods"]:
+        result["methods"]["time-aware"] = {**result["methods"]["time-aware"],
+                                           "calibration": calibration(scope, period, cutoff, config)}
     result["new_business"] = new
     result["close_dates"] = {k: due[k] for k in ("undated", "undated_due", "unknown")}
     return {**result, "methods": {m: result["methods"][m] for m in METHODS if m in result["methods"]}}

@@ -5,8 +5,12 @@ Every forecast method counts what is won so far plus what it expects from the de
 cutoff. Deals created after the cutoff can still be won inside the period; on real data that is
 often most of a month. From the deals created in the look-back window (as known at the cutoff):
 
-  rate      new deals a day: those created in the last RECENT_DAYS days (a trend shows in the
-            recent rate), or over the whole history when it is younger than that
+  rate      new deals a day: those created in the last RECENT_DAYS days, or over the whole history
+            when it is younger than that, times a factor for the season and the trend
+            (`rate_factor`): how the creation rate of the same window a year earlier compared with
+            the RECENT_DAYS before it, when the history reaches that far back; else the trend of
+            the monthly creation counts, carried from the middle of the recent days to the middle of
+            the days left; either shrunk toward 1 by its own noise
   value(t)  for a deal created t days after the cutoff: the amount the look-back's new deals won
             in the same window relative to their creation ([period start - t, period end - t),
             in days), per deal created, over the deals watched for at least that long
@@ -33,7 +37,8 @@ from dealgate.analytics.history import Scope, days_between, fetch, spans, ts
 from dealgate.analytics.periods import Period
 
 RECENT_DAYS = 90
-SLICE_DAYS = 30  # creation counts per slice, for the month-to-month swing
+SLICE_DAYS = 30  # creation counts per slice, for the month-to-month swing and the trend
+YEAR_DAYS = 364  # "a year earlier": 52 weeks, so the same weekdays
 
 
 @figure
@@ -43,7 +48,7 @@ def new_business(scope: Scope, period: Period, cutoff: dt.datetime, lookback_day
     in units (float), all 0 when the period is over or nothing was learned."""
     horizon = (period.end - cutoff).total_seconds() / 86400
     empty = {"expected": 0.0, "days": max(0.0, horizon), "deals": 0.0, "per_day": 0.0, "win_share": 0.0, "variance": 0.0, "spread": 0.0,
-             "learned_from": 0}
+             "learned_from": 0, "rate_factor": 1.0, "rate_basis": "none"}
     if horizon <= 0:
         return empty
     lookback = cutoff - dt.timedelta(days=lookback_days)
@@ -69,6 +74,7 @@ ORDER BY s.starts_at""", params):
     history_days = min(float(watched.max()), float(lookback_days))
     recent_days = min(RECENT_DAYS, max(history_days, 1.0))
     per_day = float((watched <= recent_days).sum()) / recent_days
+    factor, basis = rate_factor(scope, cutoff, horizon, watched, history_days, recent_days)
 
     start_in = max(0.0, (period.start - cutoff).total_seconds() / 86400)
     expected = second = wins_behind = 0.0
@@ -83,19 +89,70 @@ ORDER BY s.starts_at""", params):
             continue
         inside = observed & (to_win >= low) & (to_win < high)
         cohort = float(observed.sum())
-        expected += per_day * width * float(amount[inside].sum()) / cohort
-        second += per_day * width * float((amount[inside] ** 2).sum()) / cohort
+        expected += per_day * factor * width * float(amount[inside].sum()) / cohort
+        second += per_day * factor * width * float((amount[inside] ** 2).sum()) / cohort
         wins_behind = max(wins_behind, float(inside.sum()))
-    deals = per_day * horizon
+    deals = per_day * factor * horizon
     if expected <= 0:
-        return {**empty, "per_day": per_day, "deals": deals, "learned_from": len(born)}
+        return {**empty, "per_day": per_day, "deals": deals, "learned_from": len(born), "rate_factor": factor,
+                "rate_basis": basis}
     counts = np.bincount(np.minimum((watched // SLICE_DAYS).astype(int), int(history_days // SLICE_DAYS)))
     spread = math.sqrt(swing(counts[: max(1, int(history_days // SLICE_DAYS))]) ** 2
                        + 1 / max(1.0, per_day * recent_days) + 1 / max(1.0, wins_behind))
     won_share = float(((to_win >= 0) & (to_win < horizon) & (watched >= horizon)).sum()) / max(
         1.0, float((watched >= horizon).sum()))
     return {"expected": expected, "days": horizon, "deals": deals, "per_day": per_day, "win_share": won_share,
-            "variance": second, "spread": spread, "learned_from": len(born)}
+            "variance": second, "spread": spread, "learned_from": len(born), "rate_factor": factor, "rate_basis": basis}
+
+
+def shrunk(estimate: float, noise: float) -> float:
+    """A log-scale estimate pulled toward 0 by its noise variance (positive-part James-Stein): kept
+    whole when it stands far above its noise, dropped when it does not stand out of it."""
+    if estimate == 0:
+        return 0.0
+    return estimate * max(0.0, 1 - noise / estimate ** 2)
+
+
+def rate_factor(scope: Scope, cutoff: dt.datetime, horizon: float, watched: np.ndarray, history_days: float,
+                recent_days: float) -> tuple[float, str]:
+    """(factor, basis): how much faster than the recent rate deals will be created until the period
+    end. "season": the history reaches a year and RECENT_DAYS before the cutoff, so the rate of the
+    same days a year earlier over that of the RECENT_DAYS before them (a season and a steady growth
+    show alike), shrunk by its Poisson noise (1/a + 1/b in log). "trend": at least four whole
+    SLICE_DAYS slices of history; the log-linear trend of their counts (weighted by count), shrunk
+    by its standard error, carried from the middle of the recent days to the middle of the days
+    left. "none": neither (factor 1). The factor is kept within 0.5-2."""
+    days = max(1.0, min(horizon, float(YEAR_DAYS)))
+    source, where, params = spans(scope)
+    params.update({f"edge{i}": ts(cutoff - dt.timedelta(days=back)) for i, back in enumerate(
+        (YEAR_DAYS + RECENT_DAYS + SLICE_DAYS, YEAR_DAYS + RECENT_DAYS, YEAR_DAYS))})
+    row = fetch(f"""
+SELECT SUM(CASE WHEN s.created_at < %(edge1)s THEN 1 ELSE 0 END) AS older,
+       SUM(CASE WHEN s.created_at >= %(edge1)s THEN 1 ELSE 0 END) AS before
+FROM {source} WHERE {where} AND s.history_id IS NOT NULL AND s.prev_stage_id IS NULL
+  AND s.created_at >= %(edge0)s AND s.created_at < %(edge2)s""", params)[0]
+    older, before = int(row["older"] or 0), int(row["before"] or 0)
+    same = float(((watched <= YEAR_DAYS) & (watched > YEAR_DAYS - days)).sum())
+    if older and before and same:
+        log_ratio = math.log((same / days) / (before / RECENT_DAYS))
+        return _bounded(shrunk(log_ratio, 1 / same + 1 / before)), "season"
+    slices = int(min(history_days, float(YEAR_DAYS)) // SLICE_DAYS)
+    if slices < 4:
+        return 1.0, "none"
+    counts = np.bincount((watched[watched < slices * SLICE_DAYS] // SLICE_DAYS).astype(int), minlength=slices)
+    if (counts == 0).any():
+        return 1.0, "none"
+    age = (np.arange(slices) + 0.5) * SLICE_DAYS  # days before the cutoff, each slice's middle
+    weights = counts.astype(float)  # Poisson: the variance of ln(count) is 1 / count
+    mean_age = float(np.average(age, weights=weights))
+    spread = float(np.sum(weights * (age - mean_age) ** 2))
+    slope = -float(np.sum(weights * (age - mean_age) * np.log(counts))) / spread  # growth per day
+    growth = shrunk(slope, 1 / spread)
+    return _bounded(growth * (recent_days / 2 + horizon / 2)), "trend"
+
+
+def _bounded(log_factor: float) -> float:
+    return float(min(2.0, max(0.5, math.exp(log_factor))))
 
 
 def swing(counts: np.ndarray) -> float:

@@ -757,6 +757,13 @@ class MetricsOut(Schema):
     metrics: PeriodMetricsOut
 
 
+class RangeCalibrationOut(Schema):
+    widen: float = Field(description="Log spread of the extra lognormal factor (mean 1) on what is not won yet.")
+    periods: int = Field(description="Past windows judged (6 at most; fewer than 3: no widening).")
+    error: float | None = Field(description="Root mean square of ln(won / forecast) over those windows.")
+    model: float | None = Field(description="Root mean square of the model's own spread over them.")
+
+
 class ForecastMethodOut(Schema):
     expected: AmountText = Field(description="already_won + from_open + from_new.")
     already_won: AmountText | None = None
@@ -766,6 +773,8 @@ class ForecastMethodOut(Schema):
     p10: AmountText | None = None
     p50: AmountText | None = None
     p90: AmountText | None = None
+    calibration: RangeCalibrationOut | None = Field(
+        None, description="Time-aware only: how the range was widened by the pipeline's own past errors.")
 
 
 class ForecastCategoryOut(Schema):
@@ -802,6 +811,8 @@ class NewBusinessOut(Schema):
     variance: float
     spread: float = Field(description="Relative spread of the rate and value estimates (the range's shared factor).")
     learned_from: int = Field(description="Deals created in the look-back year.")
+    rate_factor: float = Field(1.0, description="Season and trend factor on per_day (0.5-2).")
+    rate_basis: str = Field("none", description="season (same days a year earlier), trend or none.")
 
 
 class CloseDatesOut(Schema):

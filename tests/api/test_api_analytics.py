@@ -90,7 +90,7 @@ def test_forecast_computes_only_the_method_asked_for(client, auth, world, book):
     answer = get(client, auth, world.dave, "/api/forecast", period="2026-Q3", as_of="2026-08-01", method="weighted")
     assert answer["methods"] == {"weighted": {  # 12,500 + 40,000 x 20% + 3/32 x 12,500 (above)
         "expected": "21671.88", "already_won": "12500.00", "from_open": "8000.00", "from_new": "1171.88",
-        "open_deals": None, "p10": None, "p50": None, "p90": None}}
+        "open_deals": None, "p10": None, "p50": None, "p90": None, "calibration": None}}
 
 
 def test_bottlenecks_are_what_report_bottlenecks_prints(client, auth, world, book):

@@ -187,6 +187,32 @@ def judge(pipeline_id: int, label: str, share: str) -> list[list[str]]:
     return lines
 
 
+def calibration_cost(pipeline_key: str, runs: int = 2) -> None:
+    """Cold `forecast()` for 2026-10 as of 2026-10-01 with the range calibration and with it stubbed
+    to no widening (decision 038), `runs` times each, figure cache cleared before each."""
+    from django.core.cache import cache
+
+    from dealgate.analytics import forecast
+    from dealgate.analytics.history import Scope
+    from dealgate.analytics.periods import parse_period
+    from dealgate.pipelines.models import Pipeline
+
+    scope, period = Scope(pipeline_id=Pipeline.objects.get(key=pipeline_key).pk), parse_period("2026-10")
+    real = forecast.calibration
+    none = lambda *args, **kwargs: {"widen": 0.0, "periods": 0, "error": None, "model": None}  # noqa: E731
+    try:
+        for _ in range(runs):
+            for label, calibration in (("with calibration", real), ("without (no widening)", none)):
+                forecast.calibration = calibration
+                cache.clear()
+                began = time.perf_counter()
+                forecast.forecast(scope, period, period.start)
+                print(f"{pipeline_key} forecast 2026-10 cold, {label}: {time.perf_counter() - began:.2f} s; "
+                      f"{machine_label()}", flush=True)
+    finally:
+        forecast.calibration = real
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-day", type=float, default=8.0)
@@ -194,12 +220,17 @@ def main() -> None:
     parser.add_argument("--demo-deals", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--reuse", action="store_true", help="backtest the sets an earlier run generated")
+    parser.add_argument("--cost", metavar="PIPELINE_KEY",
+                        help="with --reuse: only time a cold forecast with and without the range calibration")
     args = parser.parse_args()
     import os
 
     if "DATABASE_URL" not in os.environ and not args.reuse:
         shutil.rmtree(ROOT / "bench" / ".data" / "forecast_accuracy", ignore_errors=True)
     django_setup("forecast_accuracy")
+    if args.cost:
+        calibration_cost(args.cost)
+        return
     from dealgate.demo.generator import generate
     from dealgate.pipelines.models import Pipeline
 

@@ -45,17 +45,20 @@ def days_sql(grain: str, where: str, source: str) -> str:
     """The `days` CTE body: one row per unit and order day with its revenue and margin, before `as_of`.
 
     From the rollups (decision 037) for the account and line grains; the product grain reads the lines
-    of the units `where` names (`cadences` picks the high-margin ones from the product-month rollup)."""
+    of the units `where` names (`cadences` picks the high-margin ones from the product-month rollup).
+    `d` is the date itself: the window functions order by it (recency = count - rank, not a second
+    descending order), so PostgreSQL reads the rollup in its unique index's order and sorts nothing."""
     keys = ", ".join(GRAINS[grain])
     if source == "rollup" and grain != "product":
         table = "signals_orderday" if grain == "account" else "signals_orderlineday"
-        return f"""SELECT {keys}, {day_sql('day')} AS day, revenue, margin FROM {table}
+        return f"""SELECT {keys}, day AS d, {day_sql('day')} AS day, revenue, margin FROM {table}
         WHERE day < %(as_of)s{where}"""
     skip_blank = " AND product_line <> ''" if grain == "line" else ""
-    return f"""SELECT {keys}, {day_sql('ordered_at')} AS day, SUM(revenue) AS revenue, SUM(COALESCE(margin, 0)) AS margin
+    return f"""SELECT {keys}, ordered_at AS d, {day_sql('ordered_at')} AS day, SUM(revenue) AS revenue,
+            SUM(COALESCE(margin, 0)) AS margin
         FROM signals_orderline
         WHERE ordered_at < %(as_of)s{skip_blank}{where}
-        GROUP BY {keys}, {day_sql('ordered_at')}"""
+        GROUP BY {keys}, ordered_at"""
 
 
 def keep_sql(where: str, source: str) -> str:
@@ -80,8 +83,9 @@ def cadence_sql(grain: str, where: str = "", *, source: str = "rollup") -> str:
         {days_sql(grain, where, source)}
     ), ranked AS (
         SELECT {keys}, day, revenue, margin,
-               day - LAG(day) OVER (PARTITION BY {keys} ORDER BY day) AS gap,
-               ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY day DESC) AS recency
+               day - LAG(day) OVER (PARTITION BY {keys} ORDER BY d) AS gap,
+               COUNT(*) OVER (PARTITION BY {keys}) - ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY d) + 1
+                   AS recency
         FROM days
     ), recent_gaps AS (
         SELECT {keys}, gap,

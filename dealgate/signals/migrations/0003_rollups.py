@@ -35,7 +35,7 @@ class Migration(migrations.Migration):
                 ('day', models.DateField()),
                 ('revenue', models.DecimalField(decimal_places=2, max_digits=18)),
                 ('margin', models.DecimalField(decimal_places=2, max_digits=18)),
-                ('lines', models.IntegerField(help_text='Order lines summed; the row goes when the last one is deleted.')),
+                ('lines', models.IntegerField()),
                 ('account', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='deals.account')),
             ],
             options={

@@ -220,6 +220,21 @@ def next_day() -> None:
                     "revenue", "margin"]).insert(rows))
 
 
+def empty_order_lines() -> None:
+    """No order lines, no rollups (decision 037): TRUNCATE on PostgreSQL (a DELETE of 10M lines would
+    have the triggers subtract every one of them from the rollups first)."""
+    from django.db import connection
+
+    from dealgate.signals.models import OrderLine
+    from dealgate.signals.rollups import ROLLUPS
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE signals_orderline, {', '.join(ROLLUPS)}, signals_lineschanged")
+    else:
+        OrderLine.objects.all().delete()
+
+
 def roc_auc(scores: list[float], labels: list[bool]) -> float:
     """Probability that a lapsed account scores above one that kept buying (ties count half)."""
     ranked = sorted(zip(scores, labels))
@@ -271,7 +286,7 @@ def main() -> None:
     increment: list[tuple] = []
     if args.load == "bulk":
         if not args.reuse:
-            OrderLine.objects.all().delete()
+            empty_order_lines()
             Account.objects.filter(name__startswith="Bench account ").delete()
         OrderLine.objects.filter(ordered_at__gte=cutoff).delete()
         started = time.perf_counter()
@@ -280,10 +295,11 @@ def main() -> None:
         print(f"{'generated' if args.reuse else 'generated and wrote'} {lines:,} order lines before the cutoff for "
               f"{args.accounts:,} accounts in {import_seconds:.1f} s", flush=True)
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE signals_orderline" if connection.vendor == "postgresql" else "ANALYZE")
+            cursor.execute("ANALYZE signals_orderline, signals_orderday, signals_orderlineday, signals_productmonth"
+                           if connection.vendor == "postgresql" else "ANALYZE")
     else:
+        empty_order_lines()
         Account.objects.filter(name__startswith="Bench account ").delete()
-        OrderLine.objects.all().delete()
         folder = Path(tempfile.mkdtemp(prefix="bench-signals-"))
         try:
             started = time.perf_counter()

@@ -10,6 +10,7 @@ the trailing baseline before it. Orders on `as_of` or later are never read.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -37,28 +38,54 @@ def day_sql(column: str) -> str:
     return f"CAST(julianday({column}) - 2440587.5 AS INTEGER)"
 
 
-def cadence_sql(grain: str, where: str = "", *, min_margin: bool = False) -> str:
-    """`min_margin`: only the units whose margin is at least %(min_margin_pct)s percent of their revenue
-    (before `as_of`), picked with one aggregate before the window functions sort their order days."""
+SOURCES = ("rollup", "lines")  # "lines": the order lines themselves, the reference the rollups must equal
+
+
+def days_sql(grain: str, where: str, source: str) -> str:
+    """The `days` CTE body: one row per unit and order day with its revenue and margin, before `as_of`.
+
+    From the rollups (decision 037) for the account and line grains; the product grain reads the lines
+    of the units `where` names (`cadences` picks the high-margin ones from the product-month rollup).
+    `d` is the date itself: the window functions order by it (recency = count - rank, not a second
+    descending order), so PostgreSQL reads the rollup in its unique index's order and sorts nothing."""
     keys = ", ".join(GRAINS[grain])
+    if source == "rollup" and grain != "product":
+        table = "signals_orderday" if grain == "account" else "signals_orderlineday"
+        return f"""SELECT {keys}, day AS d, {day_sql('day')} AS day, revenue, margin FROM {table}
+        WHERE day < %(as_of)s{where}"""
     skip_blank = " AND product_line <> ''" if grain == "line" else ""
-    keep = ""
-    if min_margin:
-        keep = f"""keep AS (
-        SELECT {keys} FROM signals_orderline WHERE ordered_at < %(as_of)s{where}
-        GROUP BY {keys} HAVING SUM(revenue) > 0 AND 100 * SUM(COALESCE(margin, 0)) >= %(min_margin_pct)s * SUM(revenue)
-    ), """
-        skip_blank += f" AND ({keys}) IN (SELECT {keys} FROM keep)"
-    return f"""
-    WITH {keep}days AS (
-        SELECT {keys}, {day_sql('ordered_at')} AS day, SUM(revenue) AS revenue, SUM(COALESCE(margin, 0)) AS margin
+    return f"""SELECT {keys}, ordered_at AS d, {day_sql('ordered_at')} AS day, SUM(revenue) AS revenue,
+            SUM(COALESCE(margin, 0)) AS margin
         FROM signals_orderline
         WHERE ordered_at < %(as_of)s{skip_blank}{where}
-        GROUP BY {keys}, {day_sql('ordered_at')}
+        GROUP BY {keys}, ordered_at"""
+
+
+def keep_sql(where: str, source: str) -> str:
+    """The (account, product) units whose margin is at least %(min_margin_pct)s percent of their revenue
+    before `as_of`: from the product-month rollup for the months before as_of's, and the lines of its month."""
+    having = "HAVING SUM(revenue) > 0 AND 100 * SUM(margin) >= %(min_margin_pct)s * SUM(revenue)"
+    if source == "lines":
+        return f"""SELECT account_id, product FROM (SELECT account_id, product, revenue, COALESCE(margin, 0) AS margin
+        FROM signals_orderline WHERE ordered_at < %(as_of)s{where}) units GROUP BY account_id, product {having}"""
+    return f"""SELECT account_id, product FROM (
+        SELECT account_id, product, revenue, margin FROM signals_productmonth WHERE month < %(month_start)s{where}
+        UNION ALL
+        SELECT account_id, product, revenue, COALESCE(margin, 0) FROM signals_orderline
+        WHERE ordered_at >= %(month_start)s AND ordered_at < %(as_of)s{where}
+    ) units GROUP BY account_id, product {having}"""
+
+
+def cadence_sql(grain: str, where: str = "", *, source: str = "rollup") -> str:
+    keys = ", ".join(GRAINS[grain])
+    return f"""
+    WITH days AS (
+        {days_sql(grain, where, source)}
     ), ranked AS (
         SELECT {keys}, day, revenue, margin,
-               day - LAG(day) OVER (PARTITION BY {keys} ORDER BY day) AS gap,
-               ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY day DESC) AS recency
+               day - LAG(day) OVER (PARTITION BY {keys} ORDER BY d) AS gap,
+               COUNT(*) OVER (PARTITION BY {keys}) - ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY d) + 1
+                   AS recency
         FROM days
     ), recent_gaps AS (
         SELECT {keys}, gap,
@@ -162,17 +189,21 @@ def window_starts(as_of: dt.date) -> tuple[int, int]:
 
 
 def cadences(as_of: dt.date, grain: str = "account", *, account_ids: list[int] | None = None,
-             min_orders: int | None = None, min_margin_pct: float | None = None) -> list[Cadence]:
+             min_orders: int | None = None, min_margin_pct: float | None = None,
+             source: str = "rollup") -> list[Cadence]:
     """Every unit's cadence as of `as_of` (orders strictly before it), in account order; with
-    `min_margin_pct`, only the units whose margin is at least that share of their revenue."""
+    `min_margin_pct`, only the units whose margin is at least that share of their revenue.
+    `source="lines"` computes it from the order lines alone (the reference the rollups must equal)."""
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}")
     limits = thresholds()
     min_orders = min_orders or (limits["min_orders"] if grain == "account" else limits["line_min_orders"])
     recent_start, baseline_start = window_starts(as_of)
     params: dict[str, Any] = {"as_of": as_of, "recent_gaps": limits["recent_gaps"], "recent_start": recent_start,
-                              "baseline_start": baseline_start}
+                              "baseline_start": baseline_start, "month_start": as_of.replace(day=1)}
     where = ""
     if account_ids is not None and not account_ids:
-        where = " AND 1 = 0"
+        return []
     elif account_ids is not None and connection.vendor == "postgresql":
         # A literal IN list of thousands of ids is planned as a sequential scan of every line; the same
         # ids unnested from an array probe the (account, ordered_at) index (as dealgate.deals.bulk.matching).
@@ -180,14 +211,27 @@ def cadences(as_of: dt.date, grain: str = "account", *, account_ids: list[int] |
         params["account_ids"] = [int(i) for i in account_ids]
     elif account_ids is not None:
         where = f" AND account_id IN ({', '.join(str(int(i)) for i in account_ids)})"
-    if min_margin_pct is not None:
-        params["min_margin_pct"] = min_margin_pct
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # The window functions sort every order day of every unit (millions of rows at 10M lines):
             # with the default 4 MB each sort spills to disk. For this query's transaction only.
             cursor.execute(f"SET LOCAL work_mem = '{SORT_MEMORY}'")
-        cursor.execute(cadence_sql(grain, where, min_margin=min_margin_pct is not None), params)
+        if min_margin_pct is not None:
+            # Only the units that can qualify have their order days read and sorted (usually a few).
+            params["min_margin_pct"] = min_margin_pct
+            cursor.execute(keep_sql(where, source), params)
+            keep = [(int(account_id), product) for account_id, product in cursor.fetchall()]
+            if not keep:
+                return []
+            if connection.vendor == "postgresql":
+                where = (" AND (account_id, product) IN (SELECT * FROM unnest(%(keep_accounts)s::bigint[], "
+                         "%(keep_products)s::text[]))")
+                params["keep_accounts"], params["keep_products"] = [k[0] for k in keep], [k[1] for k in keep]
+            else:
+                where = (" AND (account_id, product) IN (SELECT json_extract(value, '$[0]'), "
+                         "json_extract(value, '$[1]') FROM json_each(%(keep)s))")
+                params["keep"] = json.dumps(keep)
+        cursor.execute(cadence_sql(grain, where, source=source), params)
         names = [c[0] for c in cursor.description]
         rows = [dict(zip(names, row)) for row in cursor.fetchall()]
     found = [to_cadence(row, grain, as_of, min_orders) for row in rows]

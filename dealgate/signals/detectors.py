@@ -16,7 +16,7 @@ from django.db.models import Exists, OuterRef, Sum
 
 from dealgate.deals.models import Deal
 from dealgate.signals.cadence import Cadence, cadences, thresholds
-from dealgate.signals.models import OrderLine, Quote, QuoteStatus, SignalKind
+from dealgate.signals.models import OrderLine, OrderLineDay, Quote, QuoteStatus, SignalKind
 
 
 @dataclass
@@ -160,23 +160,24 @@ def expired_quotes(as_of: dt.date) -> list[Candidate]:
     ]
 
 
-def detect(as_of: dt.date) -> list[Candidate]:
-    """Every candidate signal as of `as_of`, from orders before it."""
-    return detect_for(as_of)[0]
+def detect(as_of: dt.date, *, source: str = "rollup") -> list[Candidate]:
+    """Every candidate signal as of `as_of`, from orders before it (`source="lines"`: read from the
+    order lines instead of the rollups, decision 037; the two must give the same candidates)."""
+    return detect_for(as_of, source=source)[0]
 
 
-def detect_for(as_of: dt.date, account_ids: list[int] | None = None
+def detect_for(as_of: dt.date, account_ids: list[int] | None = None, *, source: str = "rollup"
                ) -> tuple[list[Candidate], dict[int, dt.date | None]]:
     """The candidates as of `as_of` of the accounts named (None: all), with the cross-sell gaps and
     expired quotes of all accounts (both compare or read beyond one account's order lines), and for
     each account read the first later date its own candidates could change without a new order line
     (`recheck_on`)."""
-    accounts = {c.account_id: c for c in cadences(as_of, "account", account_ids=account_ids)}
-    lines = cadences(as_of, "line", account_ids=account_ids)
+    accounts = {c.account_id: c for c in cadences(as_of, "account", account_ids=account_ids, source=source)}
+    lines = cadences(as_of, "line", account_ids=account_ids, source=source)
     high_margin = thresholds()["high_margin_pct"]
     # Only a high-margin product can raise "high-margin item stopped": the others are left out in SQL,
     # before their order days are sorted (the product grain is the largest); the rule checks again.
-    products = cadences(as_of, "product", account_ids=account_ids, min_margin_pct=high_margin)
+    products = cadences(as_of, "product", account_ids=account_ids, min_margin_pct=high_margin, source=source)
     found: list[Candidate] = []
     for cadence in accounts.values():
         for rule in (missed_reorder, frequency_decline, size_decline):
@@ -186,7 +187,7 @@ def detect_for(as_of: dt.date, account_ids: list[int] | None = None
     found += dropped_lines(lines, accounts)
     found += high_margin_stopped(products, accounts)
     found += expired_quotes(as_of)
-    found += cross_sell_gaps(as_of)
+    found += cross_sell_gaps(as_of, source=source)
     return found, recheck_dates(as_of, accounts, [*lines, *products])
 
 
@@ -216,16 +217,21 @@ def recheck_dates(as_of: dt.date, accounts: dict[int, Cadence], units: Iterable[
     return {account_id: min(days) if days else None for account_id, days in due.items()}
 
 
-def cross_sell_gaps(as_of: dt.date) -> list[Candidate]:
+def cross_sell_gaps(as_of: dt.date, *, source: str = "rollup") -> list[Candidate]:
     """Lines most similar accounts (same segment) bought in the last year and this active account did not.
 
-    Reads one row per account x line (SQL aggregate); an account counts when it bought at least two
-    lines in the year, so a one-line specialist is not pestered.
+    Reads one row per account x line (SQL aggregate over the account x line x day rollup, decision 037);
+    an account counts when it bought at least two lines in the year, so a one-line specialist is not
+    pestered.
     """
     limits = thresholds()
     year_ago = as_of - dt.timedelta(days=365)
-    rows = (OrderLine.objects.filter(ordered_at__gte=year_ago, ordered_at__lt=as_of).exclude(product_line="")
-            .values_list("account_id", "account__segment", "product_line").annotate(revenue=Sum("revenue")))
+    if source == "lines":
+        rows = (OrderLine.objects.filter(ordered_at__gte=year_ago, ordered_at__lt=as_of).exclude(product_line="")
+                .values_list("account_id", "account__segment", "product_line").annotate(revenue=Sum("revenue")))
+    else:
+        rows = (OrderLineDay.objects.filter(day__gte=year_ago, day__lt=as_of)
+                .values_list("account_id", "account__segment", "product_line").annotate(revenue=Sum("revenue")))
     bought: dict[int, dict[str, float]] = {}
     segment_of: dict[int, str] = {}
     for account_id, segment, line, revenue in rows:

@@ -41,6 +41,64 @@ class OrderLine(models.Model):
         return f"{self.order_id} {self.product}"
 
 
+class Rollup(models.Model):
+    """The sums of some order lines (decision 037): revenue, margin (blank margins count as 0) and how many
+    lines; a row goes when its last line is deleted. Kept by database triggers (`signals.rollups`), on
+    every insert, update and delete of order lines, so scans read these rows, not lines.
+
+    No foreign-key constraint: deleting an account deletes its lines, whose trigger removes these rows."""
+
+    account = models.ForeignKey(Account, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False,
+                                related_name="+")
+    revenue = models.DecimalField(max_digits=18, decimal_places=2)
+    margin = models.DecimalField(max_digits=18, decimal_places=2)
+    lines = models.IntegerField()
+
+    class Meta:
+        abstract = True
+
+
+class OrderDay(Rollup):
+    """Rollup: one row per account and order day; the account cadence reads it."""
+
+    day = models.DateField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "day"], name="order_day_unique")]
+
+
+class OrderLineDay(Rollup):
+    """Rollup: one row per account, product line (not blank) and order day; the line cadence and the
+    cross-sell gap read it (decision 037)."""
+
+    product_line = models.CharField(max_length=100)
+    day = models.DateField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "product_line", "day"],
+                                               name="order_line_day_unique")]
+        indexes = [models.Index(fields=["day"], name="order_line_day_day")]
+
+
+class ProductMonth(Rollup):
+    """Rollup: one row per account, product and calendar month (`month` is its first day); picks the
+    high-margin products before their order days are read (decision 037)."""
+
+    product = models.CharField(max_length=200)
+    month = models.DateField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "product", "month"], name="product_month_unique")]
+
+
+class LinesChanged(models.Model):
+    """Accounts whose order lines were deleted or changed since the last scan (written by the triggers):
+    the next incremental scan recomputes them (decision 037). New lines are found by their id instead."""
+
+    account = models.OneToOneField(Account, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+",
+                                   primary_key=True)
+
+
 class QuoteStatus(models.TextChoices):
     OPEN = "open", "Open"
     ACCEPTED = "accepted", "Accepted"

@@ -21,7 +21,7 @@ from dealgate.people.models import Role
 from dealgate.pipelines.models import Pipeline
 from dealgate.signals.cadence import thresholds
 from dealgate.signals.detectors import detect_for, quarter_of
-from dealgate.signals.models import (AccountRecheck, OrderLine, ScanState, Signal, SignalStatus,
+from dealgate.signals.models import (AccountRecheck, LinesChanged, OrderLine, ScanState, Signal, SignalStatus,
                                      take_turns_with_order_writes)
 
 DISTRIBUTOR_TEMPLATE = "distributor-5"
@@ -49,11 +49,13 @@ def thresholds_key() -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(thresholds().items()))
 
 
-def accounts_to_rescan(as_of: dt.date, last: ScanState | None) -> tuple[list[int] | None, str]:
+def accounts_to_rescan(as_of: dt.date, last: ScanState | None, marked: list[int] | None = None
+                       ) -> tuple[list[int] | None, str]:
     """The accounts an incremental scan must recompute after `last`, or (None, why) when only a full
     scan gives the same result: no scan before, an earlier date, another calendar quarter (the declines'
     cause), other thresholds. Else: accounts with order lines written since (a higher id) or dated
-    since the last scan's date, and accounts whose recheck date has come (`detectors.recheck_dates`)."""
+    since the last scan's date, accounts whose lines were deleted or changed (`marked`, from
+    `LinesChanged`, decision 037) and accounts whose recheck date has come (`detectors.recheck_dates`)."""
     if last is None:
         return None, "no scan before"
     if as_of < last.as_of:
@@ -66,6 +68,7 @@ def accounts_to_rescan(as_of: dt.date, last: ScanState | None) -> tuple[list[int
     changed |= set(OrderLine.objects.filter(ordered_at__gte=last.as_of, ordered_at__lt=as_of)
                    .values_list("account_id", flat=True).distinct())
     changed |= set(AccountRecheck.objects.filter(recheck_on__lte=as_of).values_list("account_id", flat=True))
+    changed |= set(marked or ())
     return sorted(changed), ""
 
 
@@ -83,12 +86,17 @@ def scan_signals(as_of: dt.date | None = None, *, by: Any = None, full: bool = F
         last = ScanState.objects.select_for_update().order_by("pk").first()
         take_turns_with_order_writes()  # an import still writing lines commits first (decision 020)
         last_line_id = OrderLine.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-        account_ids, why_full = (None, "asked for") if full else accounts_to_rescan(as_of, last)
+        # Accounts whose lines were deleted or changed since (the rollup triggers mark them): read now,
+        # cleared once this scan has recomputed them.
+        marked = list(LinesChanged.objects.values_list("account_id", flat=True))
+        account_ids, why_full = (None, "asked for") if full else accounts_to_rescan(as_of, last, marked)
         candidates, rechecks = detect_for(as_of, account_ids)
         result = ScanResult(as_of=as_of, candidates=len(candidates), full=account_ids is None,
                             accounts_read=len(rechecks), why_full=why_full)
         raise_new(candidates, result)
-        save_rechecks(rechecks, full=account_ids is None)
+        save_rechecks(rechecks, account_ids)
+        for start in range(0, len(marked), 5000):
+            LinesChanged.objects.filter(account_id__in=marked[start:start + 5000]).delete()
         if last is None:
             last = ScanState(as_of=as_of, last_line_id=last_line_id, thresholds=thresholds_key(), at=timezone.now())
         last.as_of, last.last_line_id, last.thresholds, last.at = as_of, last_line_id, thresholds_key(), timezone.now()
@@ -96,11 +104,14 @@ def scan_signals(as_of: dt.date | None = None, *, by: Any = None, full: bool = F
     return result
 
 
-def save_rechecks(rechecks: dict[int, dt.date | None], *, full: bool) -> None:
-    if full:
+def save_rechecks(rechecks: dict[int, dt.date | None], account_ids: list[int] | None) -> None:
+    """The recheck dates of the accounts read (`account_ids`; None: all), replacing their old ones (an
+    account whose lines were all deleted has none left)."""
+    if account_ids is None:
         AccountRecheck.objects.all().delete()
     else:
-        AccountRecheck.objects.filter(account_id__in=list(rechecks)).delete()
+        for start in range(0, len(account_ids), 5000):
+            AccountRecheck.objects.filter(account_id__in=account_ids[start:start + 5000]).delete()
     AccountRecheck.objects.bulk_create([AccountRecheck(account_id=pk, recheck_on=day) for pk, day in rechecks.items()
                                         if day is not None], batch_size=5000)
 

@@ -38,7 +38,7 @@ MODULES=(
   "deal-services|dealgate/deals/services.py|tests/core tests/test_smoke_services.py"
   "flags|dealgate/deals/flags.py|tests/flags"
   "formulas|dealgate/analytics/formulas.py|tests/analytics/test_analytics_formulas_edges.py tests/analytics/test_analytics_formulas.py tests/analytics/test_analytics_metrics.py tests/analytics/test_analytics_forecast.py"
-  "metrics|dealgate/analytics/metrics.py|tests/analytics/test_analytics_metrics.py tests/analytics/test_analytics_period_edges.py tests/analytics/test_analytics_asof_cuts.py tests/analytics/test_analytics_cut_values.py tests/analytics/test_analytics_together.py tests/analytics/test_analytics_cli_and_pages.py"
+  "metrics|dealgate/analytics/metrics.py|tests/analytics/test_analytics_metrics.py tests/analytics/test_analytics_period_edges.py tests/analytics/test_analytics_asof_cuts.py tests/analytics/test_analytics_cut_values.py tests/analytics/test_analytics_metrics_edges.py tests/analytics/test_analytics_together.py tests/analytics/test_analytics_cli_and_pages.py"
   "import-write|dealgate/imports/services.py|tests/imports"
   "rules|dealgate/automation/engine.py|tests/automation/test_automation_engine.py tests/automation/test_automation_rules.py tests/automation/test_automation_handoff.py tests/automation/test_automation_signal_trigger.py tests/automation/test_automation_scans.py"
   "signals|dealgate/signals/detectors.py|tests/signals/test_signals_scan.py tests/signals/test_cadence.py tests/signals/test_retention_since_win.py tests/automation/test_automation_signal_trigger.py"

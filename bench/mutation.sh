@@ -56,6 +56,12 @@ for entry in "${MODULES[@]}"; do
     # tests reach, then runs the mutants named here: the survivors, and those an interrupted run
     # had not checked yet.
     rerun=($(grep -E ': (survived|no tests|not checked)$' "$work/results.txt" | sed 's/^ *//; s/:.*//'))
+    if [ -n "${MUTATION_ONLY:-}" ]; then  # a restricted run: rerun only its own mutants
+      read -r -a globs <<<"$MUTATION_ONLY"
+      kept=()
+      for n in "${rerun[@]}"; do for g in "${globs[@]}"; do [[ $n == $g ]] && { kept+=("$n"); break; }; done; done
+      rerun=("${kept[@]}")
+    fi
   else
     rm -rf "$work" && mkdir -p "$work"
   fi

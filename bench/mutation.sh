@@ -7,6 +7,11 @@
 #                                     # after adding tests: keep the last run of `flags`, copy the
 #                                     # checkout in again and rerun only its survivors (minutes, not
 #                                     # half an hour); the score line then counts the whole module
+#   MUTATION_ONLY='dealgate.imports.services.xǁDealImporterǁwrite__mutmut_*' bench/mutation.sh import-write
+#                                     # only the mutants whose names match these globs (space-
+#                                     # separated; mutmut's names, see `mutmut results`): for a
+#                                     # module too big to run whole on a busy machine. The score
+#                                     # line then counts only the mutants that were checked.
 #
 # Each module runs in its own throw-away copy of the checkout (under $MUTATION_DIR, default
 # /tmp/dealgate-mutation), so the checkout stays clean, with only the tests that cover it: a
@@ -33,7 +38,7 @@ MODULES=(
   "deal-services|dealgate/deals/services.py|tests/core tests/test_smoke_services.py"
   "flags|dealgate/deals/flags.py|tests/flags"
   "formulas|dealgate/analytics/formulas.py|tests/analytics/test_analytics_formulas_edges.py tests/analytics/test_analytics_formulas.py tests/analytics/test_analytics_metrics.py tests/analytics/test_analytics_forecast.py"
-  "metrics|dealgate/analytics/metrics.py|tests/analytics/test_analytics_metrics.py tests/analytics/test_analytics_period_edges.py tests/analytics/test_analytics_asof_cuts.py"
+  "metrics|dealgate/analytics/metrics.py|tests/analytics/test_analytics_metrics.py tests/analytics/test_analytics_period_edges.py tests/analytics/test_analytics_asof_cuts.py tests/analytics/test_analytics_cut_values.py tests/analytics/test_analytics_metrics_edges.py tests/analytics/test_analytics_together.py tests/analytics/test_analytics_cli_and_pages.py"
   "import-write|dealgate/imports/services.py|tests/imports"
   "rules|dealgate/automation/engine.py|tests/automation/test_automation_engine.py tests/automation/test_automation_rules.py tests/automation/test_automation_handoff.py tests/automation/test_automation_signal_trigger.py tests/automation/test_automation_scans.py"
   "signals|dealgate/signals/detectors.py|tests/signals/test_signals_scan.py tests/signals/test_cadence.py tests/signals/test_retention_since_win.py tests/automation/test_automation_signal_trigger.py"
@@ -51,8 +56,17 @@ for entry in "${MODULES[@]}"; do
     # tests reach, then runs the mutants named here: the survivors, and those an interrupted run
     # had not checked yet.
     rerun=($(grep -E ': (survived|no tests|not checked)$' "$work/results.txt" | sed 's/^ *//; s/:.*//'))
+    if [ -n "${MUTATION_ONLY:-}" ]; then  # a restricted run: rerun only its own mutants
+      read -r -a globs <<<"$MUTATION_ONLY"
+      kept=()
+      for n in "${rerun[@]}"; do for g in "${globs[@]}"; do [[ $n == $g ]] && { kept+=("$n"); break; }; done; done
+      rerun=("${kept[@]}")
+    fi
   else
     rm -rf "$work" && mkdir -p "$work"
+  fi
+  if [ -n "${MUTATION_ONLY:-}" ] && [ ${#rerun[@]} -eq 0 ]; then
+    read -r -a rerun <<<"$MUTATION_ONLY"
   fi
   git ls-files -z --cached --others --exclude-standard | grep -zv '^bench/' | xargs -0 cp --parents -t "$work"
   # Only this module is mutated; only its tests run. The list below is read by mutmut from setup.cfg.
@@ -76,25 +90,33 @@ for entry in "${MODULES[@]}"; do
   # SQLite has one writer). PostgreSQL (DATABASE_URL set) keeps test_<name> between them.
   export DEALGATE_TEST_SQLITE="$work/test.sqlite3"
   (cd "$work" && env -u PYTHONPATH "$MUTMUT" run --max-children "$JOBS" "${rerun[@]}" >"$work/run.log" 2>&1) || true
-  (cd "$work" && env -u PYTHONPATH "$MUTMUT" export-cicd-stats >/dev/null 2>&1) || true
-  (cd "$work" && env -u PYTHONPATH "$MUTMUT" results >"$work/results.txt" 2>&1) || true
+
+  (cd "$work" && env -u PYTHONPATH "$MUTMUT" results --all true >"$work/results.txt" 2>&1) || true
   : >"$work/survivors.txt"
   for mutant in $(grep -E ': (survived|no tests)$' "$work/results.txt" | sed 's/^ *//; s/:.*//'); do
     (cd "$work" && env -u PYTHONPATH "$MUTMUT" show "$mutant" >>"$work/survivors.txt" 2>&1) || true
   done
-  line=$("$PYTHON" - "$work/mutants/mutmut-cicd-stats.json" "$name" "$(( $(date +%s) - started ))" <<'PY'
-import json, sys
+  line=$("$PYTHON" - "$work/results.txt" "$name" "$(( $(date +%s) - started ))" <<'PY'
+import collections, sys
 path, name, seconds = sys.argv[1], sys.argv[2], sys.argv[3]
+# `mutmut results` lists every mutant of the module with its status ("not checked" for those a
+# restricted or interrupted run left out); count only the checked ones.
+counts = collections.Counter()
 try:
-    s = json.load(open(path))
-except (OSError, ValueError):
+    for row in open(path):
+        if "__mutmut_" in row and ": " in row:
+            counts[row.rsplit(": ", 1)[1].strip()] += 1
+except OSError:
+    pass
+checked = sum(n for status, n in counts.items() if status not in ("not checked", "skipped"))
+if not checked:
     print(f"{name}: no result (see run.log)")
     raise SystemExit
-tested = s["total"] - s["skipped"]
-killed = s["killed"] + s["timeout"]
-score = 100 * killed / tested if tested else 0.0
-print(f"{name}: {s['total']} mutants, {killed} killed, {s['survived']} survived, {s['no_tests']} no tests, "
-      f"{s['suspicious']} suspicious, score {score:.1f}% ({seconds} s)")
+killed = counts["killed"] + counts["timeout"]
+rest = f", {counts['not checked']} not checked" if counts["not checked"] else ""
+print(f"{name}: {checked} mutants checked, {killed} killed, {counts['survived']} survived, "
+      f"{counts['no tests']} no tests, {counts['suspicious']} suspicious{rest}, "
+      f"score {100 * killed / checked:.1f}% ({seconds} s)")
 PY
 )
   echo "[mutation] $line"

@@ -1161,13 +1161,28 @@ class RecordImporter(Importer):
             self.model.objects.bulk_update(changed, sorted(names), batch_size=CHUNK)
 
     def _audit_changes(self, changed: list[Any], names: list[str]) -> None:
-        """One audit entry per changed field, the old values read in one query per chunk."""
+        """One audit entry per changed field, the old values read in one query per chunk. A
+        reference (owner_id, account_id) is logged by the name of the row it points at, as the
+        app's own edits log it, not by its id."""
         for chunk in chunks(changed):
             old = self.model.objects.in_bulk([row.pk for row in chunk])
+            rows = [(row, name) for row in chunk for name in names
+                    if row.pk in old and getattr(old[row.pk], name) != getattr(row, name)]
+            referred = {}
+            for name in {name for _, name in rows}:
+                target = self.model._meta.get_field(name.removesuffix("_id")).related_model
+                if target is not None:
+                    ids = {getattr(r, name) for r, n in rows if n == name} | {
+                        getattr(old[r.pk], name) for r, n in rows if n == name}
+                    referred[name] = target.objects.in_bulk([i for i in ids if i is not None])
+
+            def shown(name: str, value: Any) -> Any:
+                return referred[name].get(value, value) if name in referred else value
+
             write_entries([audit_entry(old[row.pk], "changed", by=None, field=name.removesuffix("_id"),
-                                       before=getattr(old[row.pk], name), after=getattr(row, name))
-                           for row in chunk for name in names
-                           if row.pk in old and getattr(old[row.pk], name) != getattr(row, name)])
+                                       before=shown(name, getattr(old[row.pk], name)),
+                                       after=shown(name, getattr(row, name)))
+                           for row, name in rows])
 
     def account_of(self, row: Row) -> tuple[str, str] | None:
         name, ext = row.text("account", 200), row.text("account_external_id", 100)

@@ -187,7 +187,7 @@ def _slow(deal: Any, today: dt.date, durations: StageDurations | None) -> _Slow 
     age = (today - entered).days
     if age <= p90:
         return None
-    usual = f"{p90:.1f}".removesuffix(".0")
+    usual = f"{p90:.1f}".removesuffix(".0") if p90 >= 1 else "<1"  # stays of hours: "usual <1d", not "0d"
     return _Slow(age, usual, durations.stays, entered + dt.timedelta(days=math.floor(p90) + 1))
 
 
@@ -207,7 +207,8 @@ def _time_flag(deal: Any, today: dt.date, durations: StageDurations | None) -> F
     if quiet is not None:
         parts.append(f"quiet {_days(quiet.days, quiet.unit)} (limit {quiet.limit}), {_next_step_words(deal, today)}")
     if slow is not None:
-        parts.append(f"in {deal.stage.name} {_days(slow.days)}, usual {slow.usual} at most "
+        usual = "under a day" if slow.usual == "<1" else f"{slow.usual} at most"
+        parts.append(f"in {deal.stage.name} {_days(slow.days)}, usual {usual} "
                      f"(9 in 10 of the {slow.stays} past stays there)")
     if quiet is not None and not quiet.planned:
         starts = [quiet.since] + ([slow.since] if slow is not None else [])

@@ -119,6 +119,17 @@ def test_a_quiet_deal_that_is_also_slow_gets_one_flag_with_both_reasons(clock, m
                                     "in Qualify 11 days, usual 9.2 at most (9 in 10 of the 5 past stays there)")
 
 
+def test_stays_of_hours_read_usual_under_a_day(clock, make_deal, flags_on, world):
+    past_qualify_stays(make_deal, clock, [0.1, 0.2, 0.2, 0.3, 0.5])  # 90th percentile 0.42 days
+    clock.now = dt.datetime(2026, 11, 2, 12, tzinfo=dt.timezone.utc)
+    deal = make_deal(title="Now")
+    services.set_next_step(deal, by=world.alice, text="Demo", due="2026-12-01")
+    assert "stale" not in flags_on(deal, dt.date(2026, 11, 2))  # 0 days: not longer than 0.42
+    slow = flags_on(deal, dt.date(2026, 11, 3))["stale"]
+    assert slow.label == "Slow, usual <1d"
+    assert slow.reason.startswith("in Qualify 1 day, usual under a day (9 in 10 of the 5 past stays there)")
+
+
 def test_it_does_not_flag_stuck_with_fewer_than_five_finished_stays(clock, make_deal, flags_on):
     past_qualify_stays(make_deal, clock, [2, 4, 6, 8])
     clock.now = dt.datetime(2026, 11, 2, 12, tzinfo=dt.timezone.utc)

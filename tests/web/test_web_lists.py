@@ -98,10 +98,10 @@ def test_a_managers_my_day_lists_her_teams_stale_deals_with_owner_stage_and_days
     assert "Bob&#x27;s own quiet one" in mine and "Alice" not in mine
     assert "Alice&#x27;s quiet one" in team and "Quiet 12d" in team and "Alice · Qualify" in team
     assert "fresh one" not in team and "Carol" not in team and "Bob&#x27;s own" not in team
-    assert "Nothing is rotting" not in html
+    assert "Nothing is quiet or slow" not in html
 
 
 def test_a_reps_my_day_has_no_team_list(client, world, make_deal):
     client.force_login(world.alice)
     html = client.get(reverse("web:my_day")).content.decode()
-    assert "Your team" not in html and "Nothing is rotting." in html
+    assert "Your team" not in html and "Nothing is quiet or slow." in html

@@ -667,7 +667,10 @@ class TokenCreatedOut(TokenOut):
 
 
 class FlagOut(Schema):
-    code: str = Field(examples=["stale"])
+    code: str = Field(examples=["stale"], description=(
+        "stale (quiet past the stage's limit with no next step planned, or in the stage longer than 9 in 10 past "
+        "stays: the label and reason say which), waiting, no_next_step, next_step_overdue, close_date_passed, "
+        "slipped, missing_criteria, single_threaded"))
     label: str
     reason: str
     since: dt.date | None

@@ -75,7 +75,7 @@ class Card:
 
     @property
     def badges(self) -> list[Any]:
-        """The flags shown as badges: the deal's state (stale, waiting, stuck, close date, slipped, one contact)."""
+        """The flags shown as badges: the deal's state (quiet or slow, waiting, close date, slipped, one contact)."""
         return [f for f in self.flags if f.code not in NOT_CARD_BADGES]
 
 

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Sequence
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from dealgate import words
 from dealgate.deals.models import quiet_since
 from dealgate.pipelines.criteria import DealFacts, Result, counted_activities, evaluate, load_facts
 from dealgate.pipelines.gate import PipelineRules
@@ -25,13 +26,14 @@ from dealgate.pipelines.stats import StageDurations, cached_stage_duration_perce
 
 STUCK_PERCENTILE = 0.9
 MIN_STAYS_FOR_STUCK = 5  # fewer finished stays than this say nothing about what "too long" is
-# "Historical" for the stuck flag: the stays that ended with the pipeline's latest 5,000 stage moves.
+# "Historical" for the slow side of the time flag (formerly "stuck"): the stays that ended with the
+# pipeline's latest 5,000 stage moves.
 # Bounded so the threshold costs the same at any history size (tens of ms, not seconds at 500,000
 # moves); still hundreds of stays per stage on a busy pipeline, and it follows how the team works now.
 STUCK_WINDOW_MOVES = 5_000
 
 CODES = (
-    "stale", "waiting", "stuck", "no_next_step", "next_step_overdue", "close_date_passed", "slipped",
+    "stale", "waiting", "no_next_step", "next_step_overdue", "close_date_passed", "slipped",
     "missing_criteria", "single_threaded",
 )
 _SEVERITY_ORDER = {"alarm": 0, "warning": 1, "info": 2}
@@ -40,7 +42,7 @@ _SEVERITY_ORDER = {"alarm": 0, "warning": 1, "info": 2}
 @dataclass(frozen=True)
 class Flag:
     code: str
-    label: str  # short badge text: "Stale 12d", "3 of 5", "Slipped 3x"
+    label: str  # short badge text: "Quiet 12d", "3 of 5", "Slipped 3x"
     reason: str  # a sentence a rep can act on
     since: dt.date | None  # first day the condition held, so an alert fires once per episode
     severity: str  # "alarm" | "warning" | "info"
@@ -72,10 +74,9 @@ class CriteriaProgress:
 # Days
 
 
-def short_date(day: dt.date, today: dt.date | None = None) -> str:
-    """'Fri 27 Nov', with the year only when it is not this year."""
-    text = f"{day:%a} {day.day} {day:%b}"
-    return text if today is not None and day.year == today.year else f"{text} {day.year}"
+def short_date(day: dt.date, today: dt.date) -> str:
+    """The one date format people read (dealgate.words.day): '27 Nov' this year, '27 Nov 2027' otherwise."""
+    return words.day(day, today)
 
 
 def business_days_between(start: dt.date, end: dt.date) -> int:
@@ -137,8 +138,29 @@ def _next_step_words(deal: Any, today: dt.date) -> str:
     return f"next step due {short_date(due, today)}"
 
 
-def _idle_flag(deal: Any, today: dt.date) -> Flag | None:
-    """Stale, or waiting when a next step is scheduled and not overdue."""
+@dataclass(frozen=True)
+class _Quiet:
+    """Idle past the stage's limit: days quiet, the limit, the unit, when it began, planned or not."""
+
+    days: int
+    limit: int
+    unit: str  # "day" | "business day"
+    short_unit: str  # "d" | "bd"
+    since: dt.date
+    planned: bool  # a next step is due today or later: waiting, not an alarm
+
+
+@dataclass(frozen=True)
+class _Slow:
+    """In the stage longer than 9 in 10 past stays there lasted."""
+
+    days: int
+    usual: str  # the 90th percentile in days, "12" or "9.2"
+    stays: int
+    since: dt.date
+
+
+def _quiet(deal: Any, today: dt.date) -> _Quiet | None:
     limit = deal.stage.rot_days
     if limit is None:
         return None
@@ -153,13 +175,11 @@ def _idle_flag(deal: Any, today: dt.date) -> Flag | None:
         unit, short_unit = "day", "d"
     if idle <= limit:
         return None
-    reason = f"idle {_days(idle, unit)} (limit {limit}), {_next_step_words(deal, today)}"
-    if _has_next_step(deal) and deal.next_step_due >= today:
-        return Flag("waiting", f"Waiting {idle}{short_unit}", reason, since, "info")
-    return Flag("stale", f"Stale {idle}{short_unit}", reason, since, "alarm")
+    planned = _has_next_step(deal) and deal.next_step_due >= today
+    return _Quiet(idle, limit, unit, short_unit, since, planned)
 
 
-def _stuck_flag(deal: Any, today: dt.date, durations: StageDurations | None) -> Flag | None:
+def _slow(deal: Any, today: dt.date, durations: StageDurations | None) -> _Slow | None:
     if durations is None or durations.stays < MIN_STAYS_FOR_STUCK:
         return None
     p90 = durations.days_at(STUCK_PERCENTILE)
@@ -167,11 +187,36 @@ def _stuck_flag(deal: Any, today: dt.date, durations: StageDurations | None) -> 
     age = (today - entered).days
     if age <= p90:
         return None
-    usual = f"{p90:.1f}".removesuffix(".0")
-    reason = (f"{_days(age)} in {deal.stage.name}; 90% of the {durations.stays} past stays there "
-              f"ended within {usual} days")
-    since = entered + dt.timedelta(days=math.floor(p90) + 1)
-    return Flag("stuck", f"Stuck {age}d", reason, since, "warning")
+    usual = f"{p90:.1f}".removesuffix(".0") if p90 >= 1 else "<1"  # stays of hours: "usual <1d", not "0d"
+    return _Slow(age, usual, durations.stays, entered + dt.timedelta(days=math.floor(p90) + 1))
+
+
+def _time_flag(deal: Any, today: dt.date, durations: StageDurations | None) -> Flag | None:
+    """One flag for "time has passed" (decision 034): quiet past the stage's limit, or in the stage
+    longer than usual, or both, with the reason saying which.
+
+    - quiet with no next step planned: "stale", alarm, "Quiet 23d";
+    - in the stage longer than 9 in 10 past stays (planned or not): "stale", warning, "Slow, usual 12d";
+    - quiet but a next step is due today or later, and not slow: "waiting", info, "Waiting 23d".
+    `since` is the first day of the episode: the earlier start of the parts that hold today.
+    """
+    quiet, slow = _quiet(deal, today), _slow(deal, today, durations)
+    if quiet is None and slow is None:
+        return None
+    parts = []
+    if quiet is not None:
+        parts.append(f"quiet {_days(quiet.days, quiet.unit)} (limit {quiet.limit}), {_next_step_words(deal, today)}")
+    if slow is not None:
+        usual = "under a day" if slow.usual == "<1" else f"{slow.usual} at most"
+        parts.append(f"in {deal.stage.name} {_days(slow.days)}, usual {usual} "
+                     f"(9 in 10 of the {slow.stays} past stays there)")
+    if quiet is not None and not quiet.planned:
+        starts = [quiet.since] + ([slow.since] if slow is not None else [])
+        return Flag("stale", f"Quiet {quiet.days}{quiet.short_unit}", "; ".join(parts), min(starts), "alarm")
+    if slow is not None:
+        parts.reverse()  # the reason for the flag first, the planned next step after it
+        return Flag("stale", f"Slow, usual {slow.usual}d", "; ".join(parts), slow.since, "warning")
+    return Flag("waiting", f"Waiting {quiet.days}{quiet.short_unit}", parts[0], quiet.since, "info")
 
 
 def _next_step_flag(deal: Any, today: dt.date) -> Flag | None:
@@ -288,8 +333,7 @@ def flags_and_progress(
     for deal in open_deals:
         deal_facts = facts.get(deal.pk)
         candidates = [
-            _idle_flag(deal, today),
-            _stuck_flag(deal, today, durations.get(deal.stage_id)),
+            _time_flag(deal, today, durations.get(deal.stage_id)),
             _next_step_flag(deal, today),
             *_close_date_flags(deal, today),
             _criteria_flag(progress[deal.pk]),
@@ -339,8 +383,8 @@ def with_date_flags(deals: QuerySet, stages: Iterable[Any], *, business_days: bo
     """Narrow open deals to those `compute_flags` gives one of DATE_FLAG_CODES, in SQL.
 
     `stages` are the stages the deals may be in (their rot_days), `business_days` the pipeline's
-    setting. Stuck, missing-criteria and single-threaded flags need history or criteria and are
-    not part of this filter. Deals count as open when their stage is open (the move service sets
+    setting. The slow side of the "stale" flag (in the stage longer than usual), missing-criteria and
+    single-threaded flags need history or criteria and are not part of this filter. Deals count as open when their stage is open (the move service sets
     `closed_at` exactly on entering Won or Lost); testing the stage id rather than `closed_at IS
     NULL` keeps SQLite on the board's (pipeline, stage, ...) index.
     """

@@ -38,7 +38,7 @@ from dealgate.deals.models import (
 from dealgate.errors import Conflict, MoveBlocked, NotAllowed, NotFound, ValidationFailed
 from dealgate.inputs import storable_text
 from dealgate.people.access import can_create_deal_for, can_edit_deal, can_override, role_of, team_id_of
-from dealgate.pipelines.criteria import evaluate, load_facts
+from dealgate.pipelines.criteria import evaluate, load_facts, outcome_key
 from dealgate.pipelines.gate import PipelineRules
 from dealgate.pipelines.models import LostReason, Pipeline, Stage, StageKind
 from dealgate.words import plural
@@ -660,7 +660,7 @@ def log_activity(
             account = locked.account
         activity = Activity.objects.create(
             deal=deal, account=account, kind=kind, subject=_text(subject, "subject", max_length=200, required=True),
-            outcome=_text(outcome, "outcome", max_length=50).lower().replace(" ", "_"),
+            outcome=outcome_key(_text(outcome, "outcome", max_length=50)),
             notes=_text(notes, "notes", max_length=10_000), occurred_at=when, by=by,
         )
         if contacts:

@@ -65,6 +65,7 @@ from dealgate.csv_safe import undefuse
 from dealgate.people.access import can_create_deal_for, can_edit_deal, role_of
 from dealgate.people.models import Role
 from dealgate.imports.report import ImportReport, RowError
+from dealgate.pipelines.criteria import outcome_key
 from dealgate.pipelines.models import CustomField, LostReason, Pipeline, Stage, StageKind
 from dealgate.words import plural
 
@@ -1280,7 +1281,7 @@ class ActivityImporter(Importer):
         if row.errors:
             return None
         return ActivityPlan(row=row.number, kind=kind, subject=subject, occurred_at=occurred_at,
-                            outcome=row.text("outcome", 50).lower().replace(" ", "_"), notes=row.text("notes", 10_000),
+                            outcome=outcome_key(row.text("outcome", 50)), notes=row.text("notes", 10_000),
                             deal_ext=deal_ext, account=account, by=by, deal_pk=deal_pk)
 
     def resolve(self) -> None:

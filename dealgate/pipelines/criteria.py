@@ -8,6 +8,7 @@ queries, so a whole board can be evaluated without one query per card.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -85,6 +86,12 @@ class ChecklistConfig(_Strict):
     require_evidence: bool = True
 
 
+def outcome_key(text: str | None) -> str:
+    """The spelling activities are stored and matched under: lower case, runs of spaces, tabs, hyphens and
+    underscores as one "_" ("No  Show", "no-show", " no_show " -> "no_show"); "" for none."""
+    return "_".join(re.split(r"[\s_-]+", str(text or "").strip().lower())).strip("_")
+
+
 class ActivityConfig(_Strict):
     activity: Literal["call", "email", "meeting", "note", "task"]
     outcome: str | None = Field(default=None, max_length=50)
@@ -93,10 +100,16 @@ class ActivityConfig(_Strict):
 
     @field_validator("outcome")
     @classmethod
-    def _normalise_outcome(cls, outcome: str | None) -> str | None:
-        """Spell the outcome as log_activity stores it ("No show" -> "no_show"); blank means any outcome."""
-        outcome = (outcome or "").strip().lower().replace(" ", "_")
-        return outcome or None
+    def _tidy_outcome(cls, outcome: str | None) -> str | None:
+        """Kept as typed ("No show") for the criterion's words, outer spaces off; matched by `key`. Blank, or
+        nothing but separators, means any outcome."""
+        outcome = " ".join((outcome or "").split())
+        return outcome if outcome_key(outcome) else None
+
+    @property
+    def key(self) -> str | None:
+        """The outcome as activities store it ("No show" -> "no_show"), or None for any outcome."""
+        return outcome_key(self.outcome) or None
 
 
 class ContactRoleConfig(_Strict):
@@ -266,14 +279,14 @@ def _count_words(count: int) -> str:
 
 def activity_words(activity: str, outcome: str | None, count: int = 1) -> str:
     """'a reply to an email from the buyer', '2 meetings held with the buyer', 'a call marked "busy"'."""
-    known = _ACTIVITY_WORDS.get((activity, outcome or ""))
+    known = _ACTIVITY_WORDS.get((activity, outcome_key(outcome)))
     if known is not None:
         one, many = known
     else:
         article = "an" if activity[0] in "aeiou" else "a"
         one, many = f"{article} {activity}", f"{activity}s"
         if outcome:
-            marked = outcome.replace("_", " ")
+            marked = outcome.replace("_", " ")  # as the admin typed it; "no_show" from older configs reads "no show"
             one, many = f"{one} marked “{marked}”", f"{many} marked “{marked}”"
     return one if count == 1 else f"{count} {many.removeprefix('a ').removeprefix('an ')}"
 
@@ -298,7 +311,7 @@ def evaluate_one(spec: CriterionSpec, facts: DealFacts) -> Result:
             1
             for kind, outcome, when in facts.activities
             if kind == cfg.activity
-            and (cfg.outcome is None or outcome == cfg.outcome)
+            and (cfg.key is None or outcome == cfg.key)
             and (cfg.scope == "ever" or when >= facts.stage_entered_at)
         )
         if count < cfg.min_count:
@@ -329,7 +342,7 @@ FACT_FIELDS = ["id", "stage_entered_at", "custom_fields", *[f if f != "account" 
 
 def counted_activities(specs: Iterable[CriterionSpec]) -> set[tuple[str, str | None]]:
     """The (kind, outcome) pairs these criteria count (outcome None: any), for `load_facts(activities=...)`."""
-    return {(spec.config.activity, spec.config.outcome) for spec in specs if isinstance(spec.config, ActivityConfig)}
+    return {(spec.config.activity, spec.config.key) for spec in specs if isinstance(spec.config, ActivityConfig)}
 
 
 def _matching(pairs: Iterable[tuple[str, str | None]], prefix: str = "") -> Any:

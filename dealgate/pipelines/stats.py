@@ -2,7 +2,7 @@
 
 A *stay* in a stage starts with the history row that entered it and ends with the next history
 row of the same deal; a stay with no next row is still running and is not counted. Durations are
-in days (fractional). The "stuck" flag compares a deal's age in its stage with the 90th
+in days (fractional). The "slow" side of the time flag compares a deal's age in its stage with the 90th
 percentile of the stays that ended with the pipeline's latest moves (`latest_moves`, so the cost
 does not grow with the history); analytics reports the same kind of durations as time in stage.
 """

@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from dealgate import words
 from dealgate.errors import DealgateError
 from dealgate.signals.cadence import cadence_of, since_win
 from dealgate.signals.models import OrderLine, Quote, QuoteStatus, Signal
@@ -41,7 +42,7 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         if action == "snooze":
             until = parse_day(request.POST.get("until", ""))
             snooze_signal(signal, until, by=request.user)
-            messages.success(request, f"Snoozed until {until.isoformat()}.")
+            messages.success(request, f"Snoozed until {words.day(until)}.")
         else:
             dismiss_signal(signal, request.POST.get("reason", ""), by=request.user)
             messages.success(request, "Dismissed.")

@@ -4,7 +4,9 @@ are the pictures in docs/img/ (board, deal page, refusal panel)."""
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 from django.utils import timezone
@@ -25,7 +27,7 @@ DEALS = [
     ("Store analytics", "Globex Retail", "alice", 9_500, "EUR", "lead-qualification", "Send BANT recap", -3, 5),
     ("HR suite renewal", "Initech Software", "alice", 27_000, "USD", "lead-qualification", "Budget call with CFO", 4, 1),
     ("Clinic scheduling", "Umbrella Health", "bob", 64_000, "EUR", "needs-analysis", "Discovery workshop", 6, 2),
-    ("Line sensors", "Stark Components", "alice", 120_000, "EUR", "needs-analysis", "Pain interview with plant manager", 1, 9),
+    ("Line sensors", "Stark Components", "alice", 120_000, "EUR", "needs-analysis", "Pain interview with plant manager", 1, 14),
     ("Cold-chain tracking", "Wayne Foods", "alice", 35_500, "EUR", "solution-presentation", "Demo for QA team", 3, 4),
     ("Lab data platform", "Tyrell Biotech", "bob", 88_000, "USD", "solution-presentation", "Security review", -6, 25),
     ("Grid forecasting", "Soylent Energy", "alice", 150_000, "EUR", "proposal", "Walk CFO through proposal", 5, 2),
@@ -36,14 +38,22 @@ DEALS = [
 PEOPLE = ["Maria Lopez", "Tom Becker", "Aisha Khan", "Jonas Weber"]
 
 
-def _satisfy(deal: Deal, to_stage, user, manager) -> None:
+def _satisfy(deal: Deal, to_stage, user, manager, today: dt.date) -> None:
     """Do what the criteria ask, then move normally."""
-    meet_criteria(deal, to_stage, user, manager)
+    meet_criteria(deal, to_stage, user, manager, today=today)
     services.move_deal(deal, to_stage, by=user)
 
 
-def meet_criteria(deal: Deal, to_stage, user, manager) -> None:
+@contextmanager
+def _clock_at(moment: dt.datetime):
+    """Services write at `moment` (history, activities), so the seeded stays last days, as a team's do."""
+    with mock.patch.object(timezone, "now", lambda: moment):
+        yield
+
+
+def meet_criteria(deal: Deal, to_stage, user, manager, *, today: dt.date | None = None) -> None:
     """Do what the criteria for `to_stage` ask (tick, log, link, fill), through the services."""
+    today = today or timezone.localdate()
     for item in move_items(deal, to_stage, user):
         if item.met:
             continue
@@ -59,9 +69,9 @@ def meet_criteria(deal: Deal, to_stage, user, manager) -> None:
                                                  title="Head of Operations")
                 services.link_contact(deal, person, cfg.role or "influencer", by=user)
         elif item.fix == "field" and cfg.field == "expected_close_date":
-            services.update_deal(deal, by=user, expected_close_date=timezone.localdate() + dt.timedelta(days=45))
+            services.update_deal(deal, by=user, expected_close_date=today + dt.timedelta(days=45))
         elif item.fix == "next_step":
-            services.set_next_step(deal, by=user, text="Follow up", due=timezone.localdate() + dt.timedelta(days=3))
+            services.set_next_step(deal, by=user, text="Follow up", due=today + dt.timedelta(days=3))
         elif item.fix == "approve":
             services.approve_condition(deal, cfg.condition, by=manager, note="Within discount policy")
 
@@ -75,21 +85,26 @@ def seed_team_board(world):
     users = {"alice": world.alice, "bob": world.bob}
     today = timezone.localdate()
     deals = {}
-    for title, account_name, owner, amount, currency, target, step, due, idle in DEALS:
+    now = timezone.now()
+    for n, (title, account_name, owner, amount, currency, target, step, due, idle) in enumerate(DEALS):
         user = users[owner]
-        account = services.create_account(by=user, name=account_name, segment="Mid-market")
-        deal = services.create_deal(by=user, title=title, account=account, pipeline=pipeline, amount=amount,
-                                    currency=currency)
-        for stage in order[1:]:
-            if stage.position > stages[target].position:
-                break
-            _satisfy(deal, stage, user, world.bob)
+        path = [stage for stage in order[1:] if stage.position <= stages[target].position]
+        # The seeded world is weeks old: each stay took 4 to 10 days, the last move `idle` days ago, so the
+        # "slow" and "quiet" flags read against a believable history.
+        gap = dt.timedelta(days=4 + (n * 5) % 7, hours=3 * n)
+        moment = now - dt.timedelta(days=idle) - gap * len(path)
+        with _clock_at(moment):
+            account = services.create_account(by=user, name=account_name, segment="Mid-market")
+            deal = services.create_deal(by=user, title=title, account=account, pipeline=pipeline, amount=amount,
+                                        currency=currency)
+        for stage in path:
+            moment += gap
+            with _clock_at(moment):
+                _satisfy(deal, stage, user, world.bob, today)
         if step:
             services.set_next_step(deal, by=user, text=step, due=today + dt.timedelta(days=due))
-        # The seeded world is weeks old: age the stay so idle and stale flags show as they would.
-        Deal.objects.filter(pk=deal.pk).update(
-            stage_entered_at=timezone.now() - dt.timedelta(days=idle),
-            last_activity_at=timezone.now() - dt.timedelta(days=idle),
+        Deal.objects.filter(pk=deal.pk).update(  # a deal still in its first stage: created `idle` days ago
+            stage_entered_at=now - dt.timedelta(days=idle), last_activity_at=now - dt.timedelta(days=idle),
         )
         deals[title] = Deal.objects.select_related("stage").get(pk=deal.pk)
     return pipeline, deals
@@ -120,3 +135,58 @@ def test_showcase_board_refusal_panel_and_deal_page(page, world):
     page.get_by_role("navigation", name="Stage path").wait_for()
     assert "Could we explain the buyer's problem" in page.content()
     publish(shot(page, "deal"), "deal.png")
+
+
+def test_showcase_on_a_phone_one_time_flag_legend_move_menu_and_deal_page(browser, live_server, world):
+    """At 390 px on a touch screen: each card carries at most one time flag (Quiet, Slow or Waiting; never the
+    old "Stale" and "Stuck" side by side), the legend says what they mean, and the README's phone pictures:
+    board, the "Move to…" menu, the deal page (and the move menu at 1440 px beside them)."""
+    pipeline, deals = seed_team_board(world)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True,
+                                  base_url=live_server.url)
+    context.set_default_timeout(20_000)
+    phone = context.new_page()
+    try:
+        sign_in(phone, "bob", world.password)
+        phone.goto(f"/board/{pipeline.key}/")
+        phone.locator(".card").first.wait_for()
+        badges = {title: phone.locator(f"#deal-{deal.pk} .card-foot .badge").all_inner_texts()
+                  for title, deal in deals.items()}
+        time_flags = {title: [b for b in found if b.startswith(("Quiet", "Slow", "Waiting", "Stale", "Stuck"))]
+                      for title, found in badges.items()}
+        assert all(len(found) <= 1 for found in time_flags.values()), time_flags
+        assert not any(b.startswith(("Stale", "Stuck")) for found in time_flags.values() for b in found)
+        # No next step, 20 days without a touch, longer in Prospecting than the past stays: one alarm.
+        assert time_flags["Fleet telematics"] == ["Quiet 20d"]
+        # A next step is planned, but 14 days in Needs Analysis where stays ended within about 10.
+        assert time_flags["Line sensors"][0].startswith("Slow, usual ")
+        legend = phone.locator("details.legend")
+        legend.locator("summary").tap()
+        for text in ("Quiet 12d", "Slow, usual 9d", "Waiting 12d"):
+            item = legend.get_by_text(text, exact=True)
+            assert item.is_visible(), text
+            box = item.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 390, f"{text} is off screen"
+        assert "Stuck" not in legend.inner_text() and "Stale" not in legend.inner_text()
+        legend.locator("summary").tap()
+        publish(shot(phone, "board-390"), "board-390.png")
+
+        cold_chain = deals["Cold-chain tracking"]
+        phone.locator(f"#deal-{cold_chain.pk}").scroll_into_view_if_needed()
+        phone.locator(f"#deal-{cold_chain.pk}").get_by_role("button", name="Move Cold-chain tracking to…").tap()
+        phone.locator("#panel").get_by_role("button", name="Proposal").wait_for()
+        publish(shot(phone, "move-menu-390"), "move-menu-390.png")
+
+        phone.goto(f"/deals/{deals['Line sensors'].pk}/")
+        phone.get_by_role("navigation", name="Stage path").wait_for()
+        flags = phone.locator(".flags-box").inner_text()
+        assert "Slow, usual" in flags and "In Needs Analysis 14 days" in flags
+        publish(shot(phone, "deal-390"), "deal-390.png")
+
+        phone.set_viewport_size({"width": 1440, "height": 900})
+        phone.goto(f"/board/{pipeline.key}/")
+        phone.locator(f"#deal-{cold_chain.pk}").get_by_role("button", name="Move Cold-chain tracking to…").click()
+        phone.locator("#panel").get_by_role("button", name="Proposal").wait_for()
+        publish(shot(phone, "move-menu"), "move-menu.png")
+    finally:
+        context.close()

@@ -25,7 +25,7 @@ def test_a_next_step_is_overdue_only_after_its_due_date(clock, make_deal, flags_
     assert not {"no_next_step", "next_step_overdue"} & set(flags_on(deal, day(10)))
     overdue = flags_on(deal, day(13))["next_step_overdue"]
     assert overdue.label == "Overdue 3d"
-    assert overdue.reason == "next step 'Send the proposal' was due Tue 10 Nov (3 days ago)"
+    assert overdue.reason == "next step 'Send the proposal' was due 10 Nov (3 days ago)"
     assert overdue.since == day(11)
     assert "no_next_step" not in flags_on(deal, day(13))
 
@@ -35,7 +35,7 @@ def test_it_flags_a_close_date_in_the_past_from_the_day_after(clock, make_deal, 
     assert "close_date_passed" not in flags_on(deal, day(9))
     passed = flags_on(deal, day(10))["close_date_passed"]
     assert passed.since == day(10)
-    assert passed.reason.startswith("expected close date Mon 9 Nov passed 1 day ago")
+    assert passed.reason.startswith("expected close date 9 Nov passed 1 day ago")
 
 
 def test_it_counts_each_later_close_date_as_one_slip(clock, make_deal, flags_on, world):
@@ -108,6 +108,6 @@ def test_flags_come_alarms_first_and_serialise_to_plain_data(clock, make_deal, f
     deal = make_deal(amount="100")
     flags = compute_flags(board(deal), today=day(20))[deal.pk]
     assert [f.severity for f in flags] == sorted((f.severity for f in flags), key=["alarm", "warning", "info"].index)
-    assert flags[0].as_dict() == {"code": "stale", "label": "Stale 18d",
-                                  "reason": "idle 18 days (limit 7), no next step",
+    assert flags[0].as_dict() == {"code": "stale", "label": "Quiet 18d",
+                                  "reason": "quiet 18 days (limit 7), no next step",
                                   "since": "2026-11-10", "severity": "alarm"}

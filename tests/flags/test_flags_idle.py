@@ -27,8 +27,8 @@ def test_it_flags_a_deal_idle_one_day_past_rot_days_as_stale_since_that_day(cloc
     deal = make_deal()
     stale = flags_on(deal, day(10))["stale"]
     assert stale.severity == "alarm"
-    assert stale.label == "Stale 8d"
-    assert stale.reason == "idle 8 days (limit 7), no next step"
+    assert stale.label == "Quiet 8d"
+    assert stale.reason == "quiet 8 days (limit 7), no next step"
     assert stale.since == day(10)
 
 
@@ -43,7 +43,7 @@ def test_an_activity_restarts_the_idle_count(clock, make_deal, flags_on, world):
     services.log_activity(by=world.alice, kind="call", subject="Checked in", deal=deal)
     assert "stale" not in flags_on(deal, day(12))  # 7 days after the call
     stale = flags_on(deal, day(13))["stale"]
-    assert (stale.label, stale.since) == ("Stale 8d", day(13))
+    assert (stale.label, stale.since) == ("Quiet 8d", day(13))
 
 
 def test_a_stage_change_restarts_the_idle_count(clock, make_deal, flags_on, world):
@@ -52,7 +52,7 @@ def test_a_stage_change_restarts_the_idle_count(clock, make_deal, flags_on, worl
     services.move_deal(deal, "propose", by=world.bob, override_reason="customer asked for a proposal")
     # Propose allows 10 idle days: from Friday 6 Nov that is Monday 16 Nov.
     assert "stale" not in flags_on(deal, day(16))
-    assert flags_on(deal, day(17))["stale"].reason == "idle 11 days (limit 10), no next step"
+    assert flags_on(deal, day(17))["stale"].reason == "quiet 11 days (limit 10), no next step"
 
 
 def test_a_next_step_due_in_the_future_makes_an_idle_deal_waiting_not_stale(clock, make_deal, flags_on, world):
@@ -63,7 +63,7 @@ def test_a_next_step_due_in_the_future_makes_an_idle_deal_waiting_not_stale(cloc
     waiting = flags["waiting"]
     assert waiting.severity == "info"
     assert waiting.label == "Waiting 10d"
-    assert waiting.reason == "idle 10 days (limit 7), next step due Fri 13 Nov"
+    assert waiting.reason == "quiet 10 days (limit 7), next step due 13 Nov"
     assert waiting.since == day(10)
 
 
@@ -71,7 +71,7 @@ def test_a_next_step_due_today_still_counts_as_waiting(clock, make_deal, flags_o
     deal = make_deal()
     services.set_next_step(deal, by=world.alice, text="Call the CFO", due=day(12))
     flags = flags_on(deal, day(12))
-    assert flags["waiting"].reason == "idle 10 days (limit 7), next step due today"
+    assert flags["waiting"].reason == "quiet 10 days (limit 7), next step due today"
     assert "stale" not in flags
 
 
@@ -80,7 +80,7 @@ def test_an_overdue_next_step_leaves_the_idle_deal_stale_and_says_so(clock, make
     services.set_next_step(deal, by=world.alice, text="Call the CFO", due=day(11))
     flags = flags_on(deal, day(12))
     assert "waiting" not in flags
-    assert flags["stale"].reason == "idle 10 days (limit 7), next step overdue since Wed 11 Nov"
+    assert flags["stale"].reason == "quiet 10 days (limit 7), next step overdue since 11 Nov"
 
 
 def test_a_stage_without_rot_days_never_goes_stale(clock, make_deal, flags_on, pipeline):
@@ -100,15 +100,15 @@ class TestBusinessDays:
         # Wed 11 Nov: 9 calendar days but 7 business days (3, 4, 5, 6, 9, 10, 11): not stale yet.
         assert "stale" not in flags_on(deal, day(11))
         stale = flags_on(deal, day(12))["stale"]
-        assert stale.label == "Stale 8bd"
-        assert stale.reason == "idle 8 business days (limit 7), no next step"
+        assert stale.label == "Quiet 8bd"
+        assert stale.reason == "quiet 8 business days (limit 7), no next step"
         assert stale.since == day(12)
 
     def test_a_weekend_adds_no_idle_days(self, clock, make_deal, flags_on):
         deal = make_deal()
-        assert flags_on(deal, day(13))["stale"].label == "Stale 9bd"  # Friday
-        assert flags_on(deal, day(15))["stale"].label == "Stale 9bd"  # Sunday
-        assert flags_on(deal, day(16))["stale"].label == "Stale 10bd"  # Monday
+        assert flags_on(deal, day(13))["stale"].label == "Quiet 9bd"  # Friday
+        assert flags_on(deal, day(15))["stale"].label == "Quiet 9bd"  # Sunday
+        assert flags_on(deal, day(16))["stale"].label == "Quiet 10bd"  # Monday
 
     def test_a_deal_last_touched_on_a_saturday_starts_counting_on_monday(self, clock, make_deal, flags_on):
         clock.set(dt.date(2026, 11, 7))  # Saturday

@@ -1,4 +1,5 @@
-"""Stuck: time in the current stage above the stage's historical 90th percentile of finished stays.
+"""Slow (was "Stuck", decision 034): time in the current stage above the stage's historical 90th
+percentile of finished stays.
 
 Stays come from hand-built histories: deals created by the service at a chosen time, then
 StageHistory rows written with bulk_create at chosen times (history is synthetic in these tests).
@@ -9,11 +10,13 @@ import datetime as dt
 import pytest
 from django.db import connection
 
-from dealgate.deals import flags
+from dealgate.deals import flags, services
+from dealgate.deals.flags import compute_flags
 from dealgate.deals.models import StageHistory
 from dealgate.pipelines.models import Stage
 from dealgate.pipelines.stats import stage_duration_percentiles
 from tests.conftest import build_test_pipeline
+from tests.flags.conftest import _board
 
 OCT_1 = dt.datetime(2026, 10, 1, 12, 0, tzinfo=dt.timezone.utc)
 
@@ -82,23 +85,57 @@ def test_it_matches_postgresql_percentile_cont(clock, make_deal, pipeline):
     assert [qualify.percentiles[p] for p in (0.1, 0.5, 0.9, 0.95)] == pytest.approx([float(x) for x in expected])
 
 
-def test_it_flags_a_deal_in_its_stage_longer_than_the_90th_percentile(clock, make_deal, flags_on):
+def test_a_planned_deal_in_its_stage_longer_than_the_90th_percentile_is_flagged_slow(clock, make_deal, flags_on,
+                                                                                         world):
+    """Decision 034: the stuck condition is the "Slow" side of the one time flag (code "stale"). With a
+    next step planned, the quiet side alone is only "waiting"; past the 90th percentile it is "Slow"."""
     past_qualify_stays(make_deal, clock, [2, 4, 6, 8, 10])  # 90th percentile: 8 + 0.6 * 2 = 9.2 days
     clock.now = dt.datetime(2026, 11, 2, 12, tzinfo=dt.timezone.utc)
     deal = make_deal(title="Now")
-    assert "stuck" not in flags_on(deal, dt.date(2026, 11, 11))  # 9 days
-    stuck = flags_on(deal, dt.date(2026, 11, 12))["stuck"]  # 10 days
-    assert stuck.label == "Stuck 10d"
-    assert stuck.severity == "warning"
-    assert stuck.reason == "10 days in Qualify; 90% of the 5 past stays there ended within 9.2 days"
-    assert stuck.since == dt.date(2026, 11, 12)
+    services.set_next_step(deal, by=world.alice, text="Demo", due="2026-12-01")
+    before = flags_on(deal, dt.date(2026, 11, 11))  # 9 days: quiet past the limit of 7, planned
+    assert "stale" not in before and before["waiting"].label == "Waiting 9d"
+    slow = flags_on(deal, dt.date(2026, 11, 12))  # 10 days
+    assert "waiting" not in slow  # one time flag per deal
+    slow = slow["stale"]
+    assert slow.label == "Slow, usual 9.2d"
+    assert slow.severity == "warning"
+    assert slow.reason == ("in Qualify 10 days, usual 9.2 at most (9 in 10 of the 5 past stays there); "
+                           "quiet 10 days (limit 7), next step due 1 Dec")
+    assert slow.since == dt.date(2026, 11, 12)
+
+
+def test_a_quiet_deal_that_is_also_slow_gets_one_flag_with_both_reasons(clock, make_deal, flags_on):
+    """No next step: quiet since 10 Nov (8 days, limit 7), slow since 12 Nov (10 days > 9.2). One alarm,
+    labelled by the quiet side, both reasons, since the earlier start."""
+    past_qualify_stays(make_deal, clock, [2, 4, 6, 8, 10])
+    clock.now = dt.datetime(2026, 11, 2, 12, tzinfo=dt.timezone.utc)
+    deal = make_deal(title="Now")
+    flags = compute_flags(_board(deal), today=dt.date(2026, 11, 13))[deal.pk]
+    time_flags = [f for f in flags if f.code in ("stale", "waiting")]
+    assert [(f.code, f.label, f.severity, f.since) for f in time_flags] == [
+        ("stale", "Quiet 11d", "alarm", dt.date(2026, 11, 10))]
+    assert time_flags[0].reason == ("quiet 11 days (limit 7), no next step; "
+                                    "in Qualify 11 days, usual 9.2 at most (9 in 10 of the 5 past stays there)")
+
+
+def test_stays_of_hours_read_usual_under_a_day(clock, make_deal, flags_on, world):
+    past_qualify_stays(make_deal, clock, [0.1, 0.2, 0.2, 0.3, 0.5])  # 90th percentile 0.42 days
+    clock.now = dt.datetime(2026, 11, 2, 12, tzinfo=dt.timezone.utc)
+    deal = make_deal(title="Now")
+    services.set_next_step(deal, by=world.alice, text="Demo", due="2026-12-01")
+    assert "stale" not in flags_on(deal, dt.date(2026, 11, 2))  # 0 days: not longer than 0.42
+    slow = flags_on(deal, dt.date(2026, 11, 3))["stale"]
+    assert slow.label == "Slow, usual <1d"
+    assert slow.reason.startswith("in Qualify 1 day, usual under a day (9 in 10 of the 5 past stays there)")
 
 
 def test_it_does_not_flag_stuck_with_fewer_than_five_finished_stays(clock, make_deal, flags_on):
     past_qualify_stays(make_deal, clock, [2, 4, 6, 8])
     clock.now = dt.datetime(2026, 11, 2, 12, tzinfo=dt.timezone.utc)
     deal = make_deal(title="Now")
-    assert "stuck" not in flags_on(deal, dt.date(2026, 12, 30))
+    flag = flags_on(deal, dt.date(2026, 12, 30))["stale"]
+    assert flag.label == "Quiet 58d" and "usual" not in flag.reason  # quiet, but no "slow" side
 
 
 def test_a_window_counts_only_the_stays_that_ended_with_the_latest_moves(clock, make_deal, pipeline):
@@ -141,7 +178,8 @@ def test_a_window_must_hold_at_least_one_move(pipeline):
         stage_duration_percentiles([pipeline.pk], latest_moves=0)
 
 
-def test_the_stuck_flag_measures_against_the_stays_that_ended_recently(clock, make_deal, flags_on, monkeypatch):
+def test_the_slow_side_measures_against_the_stays_that_ended_recently(clock, make_deal, flags_on, monkeypatch,
+                                                                       world):
     past_qualify_stays(make_deal, clock, [20, 22, 24, 26, 28])  # long ago the team was slow...
     clock.now = dt.datetime(2026, 11, 10, 12, tzinfo=dt.timezone.utc)
     recent = [make_deal(title=f"Recent {n}") for n in range(5)]
@@ -151,9 +189,10 @@ def test_the_stuck_flag_measures_against_the_stays_that_ended_recently(clock, ma
     ])
     clock.now = dt.datetime(2026, 11, 20, 12, tzinfo=dt.timezone.utc)
     deal = make_deal(title="Now")
+    services.set_next_step(deal, by=world.alice, text="Demo", due="2026-12-10")
     # 90th percentile of the recent stays: 5 + 0.6 * 1 = 5.6 days; of all ten stays it is 26.2 days.
     monkeypatch.setattr(flags, "STUCK_WINDOW_MOVES", 11)  # the five recent deals' two rows each, and "Now"
-    stuck = flags_on(deal, dt.date(2026, 11, 30))["stuck"]  # 10 days
-    assert stuck.reason == "10 days in Qualify; 90% of the 5 past stays there ended within 5.6 days"
+    slow = flags_on(deal, dt.date(2026, 11, 30))["stale"]  # 10 days
+    assert slow.reason.startswith("in Qualify 10 days, usual 5.6 at most (9 in 10 of the 5 past stays there)")
     monkeypatch.setattr(flags, "STUCK_WINDOW_MOVES", 1_000)
-    assert "stuck" not in flags_on(deal, dt.date(2026, 11, 30))
+    assert "stale" not in flags_on(deal, dt.date(2026, 11, 30))  # only waiting

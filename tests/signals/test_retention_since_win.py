@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from dealgate import words
 from dealgate.deals import services as deal_services
 from dealgate.deals.models import Account, Deal
 from dealgate.signals.views import order_rhythm
@@ -64,9 +65,9 @@ def test_the_account_page_says_whether_the_won_account_reorders_on_schedule(clie
     win(account, world, pipeline, today - dt.timedelta(days=50))
     client.login(username="alice", password=world.password)
     page = client.get(f"/accounts/{account.pk}/").content.decode()
-    won_on = (today - dt.timedelta(days=50)).isoformat()
+    won_on = words.day(today - dt.timedelta(days=50))  # the pages' one date format
     assert f"Since the win on {won_on}</h3>" in page
-    expected = (today - dt.timedelta(days=20)).isoformat()  # 30 days after the win
+    expected = words.day(today - dt.timedelta(days=20))  # 30 days after the win
     assert "No order since then yet." in page
     assert f"Counted from the win, the next order is expected {expected} (" in page
     assert "<strong>overdue</strong> (not reordering on schedule)." in page

@@ -77,7 +77,7 @@ def test_my_day_lists_overdue_next_steps_first_then_stale_deals_then_tasks(clien
     client.force_login(world.alice)
     html = client.get(reverse("web:my_day")).content.decode()
     assert "Late step" in html and "Send the contract" in html
-    assert "On time" not in html.split("2. Stale")[0]
+    assert "On time" not in html.split("2. Quiet or slow")[0]
     assert "Bob&#x27;s late" not in html and "Bob's late" not in html
     assert html.index("Late step") < html.index("Send the contract")
 
@@ -94,14 +94,14 @@ def test_a_managers_my_day_lists_her_teams_stale_deals_with_owner_stage_and_days
     idle(make_deal(owner=world.bob, title="Bob's own quiet one"), 9)
     client.force_login(world.bob)
     html = client.get(reverse("web:my_day")).content.decode()
-    mine, team = html.split("2. Stale")[1].split("Your team's stale or stuck deals")
+    mine, team = html.split("2. Quiet or slow deals")[1].split("Your team's quiet or slow deals")
     assert "Bob&#x27;s own quiet one" in mine and "Alice" not in mine
-    assert "Alice&#x27;s quiet one" in team and "Stale 12d" in team and "Alice · Qualify" in team
+    assert "Alice&#x27;s quiet one" in team and "Quiet 12d" in team and "Alice · Qualify" in team
     assert "fresh one" not in team and "Carol" not in team and "Bob&#x27;s own" not in team
-    assert "Nothing is rotting" not in html
+    assert "Nothing is quiet or slow" not in html
 
 
 def test_a_reps_my_day_has_no_team_list(client, world, make_deal):
     client.force_login(world.alice)
     html = client.get(reverse("web:my_day")).content.decode()
-    assert "Your team" not in html and "Nothing is rotting." in html
+    assert "Your team" not in html and "Nothing is quiet or slow." in html

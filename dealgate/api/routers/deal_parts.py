@@ -105,7 +105,7 @@ def get_history(request, deal_id: int):
 
 
 @router.get("/{int:deal_id}/flags", response={200: DealFlagsOut, **ERRORS},
-            summary="Flags (stale, stuck, no next step, slipped...) and exit-criteria progress")
+            summary="Flags (quiet or slow, no next step, slipped...) and exit-criteria progress")
 def get_flags(request, deal_id: int):
     deal = visible_deal(request.auth, deal_id)
     flags, progress = flags_and_progress([deal])

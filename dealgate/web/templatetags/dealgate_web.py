@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -89,6 +90,21 @@ def day(value: Any) -> str:
     from dealgate.words import day as day_text
 
     return day_text(value)
+
+
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@register.filter
+def value_words(value: Any) -> Any:
+    """A stored value as a person reads it: an ISO day ('2027-02-03', as the audit log keeps dates) in the
+    pages' one date format; anything else unchanged."""
+    if isinstance(value, str) and ISO_DAY.fullmatch(value):
+        try:
+            return day(dt.date.fromisoformat(value))
+        except ValueError:
+            return value
+    return value
 
 
 @register.filter

@@ -152,16 +152,16 @@ def account(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def my_day(request: HttpRequest) -> HttpResponse:
     """A rep's day, most urgent first: overdue or missing next steps, stale deals, tasks due. A
-    manager's also lists her team's stale and stuck deals (the others' deals: hers are above)."""
+    manager's also lists her team's quiet or slow deals (the others' deals: hers are above)."""
     today = timezone.localdate()
     mine = Deal.objects.filter(owner=request.user, closed_at__isnull=True).select_related("stage", "pipeline", "account")
     overdue = list(mine.filter(Q(next_step_due__lt=today) | Q(next_step="")).order_by("next_step_due", "id")[:100])
-    stale = stale_or_stuck(mine, today)
+    stale = quiet_or_slow(mine, today)
     team_stale = None
     if role_of(request.user) == Role.MANAGER and team_id_of(request.user) is not None:
         team = (Deal.objects.filter(team_id=team_id_of(request.user), closed_at__isnull=True)
                 .exclude(owner=request.user).select_related("stage", "pipeline", "account", "owner"))
-        team_stale = stale_or_stuck(team, today)
+        team_stale = quiet_or_slow(team, today)
     from dealgate.automation.models import Task
 
     tasks = list(Task.objects.filter(assignee=request.user, done=False, due__lte=today + dt.timedelta(days=1))
@@ -179,8 +179,8 @@ def my_day(request: HttpRequest) -> HttpResponse:
 MY_DAY_CANDIDATES = 500
 
 
-def stale_or_stuck(deals: QuerySet, today: dt.date) -> list[tuple[Deal, Any]]:
-    """(deal, flag) for the open deals that are stale or stuck, most days first. The flags come from
+def quiet_or_slow(deals: QuerySet, today: dt.date) -> list[tuple[Deal, Any]]:
+    """(deal, flag) for the open deals with a "stale" flag (quiet or slow, decision 034), longest first. From
     `compute_flags`, over the deals touched least recently and those longest in their stage (the only
     ones that can carry either flag), a bounded number of each."""
     touched = deals.annotate(last_touch=quiet_since())
@@ -188,5 +188,5 @@ def stale_or_stuck(deals: QuerySet, today: dt.date) -> list[tuple[Deal, Any]]:
     for deal in deals.exclude(pk__in=list(candidates)).order_by("stage_entered_at", "id")[:MY_DAY_CANDIDATES]:
         candidates[deal.pk] = deal
     flags = compute_flags(list(candidates.values()), today=today)
-    found = [(d, f) for d in candidates.values() for f in flags.get(d.pk, []) if f.code in ("stale", "stuck")]
+    found = [(d, f) for d in candidates.values() for f in flags.get(d.pk, []) if f.code == "stale"]
     return sorted(found, key=lambda pair: (pair[1].since or today, pair[0].pk))

@@ -191,6 +191,89 @@ def refresh_spans(deal_ids: Iterable[int] | None = None, *, pipeline_id: int | N
         _refresh("1 = 1", [])
 
 
+def append_spans(row: Any) -> None:
+    """Bring one deal's spans up to date after one new history row (AppendOnlyModel.save).
+
+    A live move (a stage row later than every event the deal has) appends its own span and closes
+    the ones before it: three statements and a handful of rows however long the history is (issue
+    #16; rebuilding read the whole history on every move). Anything else (a field change, a
+    backdated row, spans that disagree with the deal row) rebuilds the deal's spans."""
+    from dealgate.deals.models import StageHistory
+
+    if isinstance(row, StageHistory) and row.at >= timezone.now() - LIVE_WINDOW and _append_move(row):
+        return
+    refresh_spans([row.deal_id], changed_from=row.at)
+
+
+CARRIED = ("close_date", "forecast_category", "owner_id", "team_id")  # a move keeps these from the span before
+
+
+def _append_move(row: Any) -> bool:
+    """Append the span a new stage row begins; False (nothing written) when only a rebuild is exact.
+
+    Exact when the row is later than the deal's current span and that span agrees with the deal row
+    on what a rebuild would take from it (pipeline, creation, and each carried field's value when no
+    change of it was ever logged). tests/core/test_state_spans.py holds it to the rebuild."""
+    from django.db.models import Case, DateTimeField, F, Q, Subquery, Value, When
+    from django.db.models.functions import Coalesce
+
+    from dealgate.deals.models import StateSpan
+    from dealgate.pipelines.models import Stage
+
+    stage = Stage.objects.filter(pk=row.to_stage_id)
+    entered = StateSpan.objects.filter(deal_id=row.deal_id, stage_id=row.to_stage_id, history_id__isnull=False)
+    found = list(StateSpan.objects.filter(deal_id=row.deal_id, ends_at=FOREVER_AT).values(
+        "starts_at", "pipeline_id", "created_at", "stage_id", "stage_kind", "stage_entered_at", "amount_cents",
+        "currency", *CARRIED,
+        deal_pipeline=F("deal__pipeline_id"), deal_created=F("deal__created_at"),
+        deal_close_date=F("deal__expected_close_date"), deal_forecast_category=F("deal__forecast_category"),
+        deal_owner_id=F("deal__owner_id"), deal_team_id=F("deal__team_id"),
+        new_kind=Subquery(stage.values("kind")[:1]), new_position=Subquery(stage.values("position")[:1]),
+        prev_entry=Subquery(entered.order_by("-starts_at").values("starts_at")[:1]),
+    )[:2])
+    if len(found) != 1:
+        return False
+    last = found[0]
+    if (last["new_kind"] is None or not last["starts_at"] < row.at
+            or (last["pipeline_id"], last["created_at"]) != (last["deal_pipeline"], last["deal_created"])
+            or any(last[name] != last[f"deal_{name}"] for name in CARRIED)):
+        return False
+    at, kind, position = row.at, last["new_kind"], last["new_position"]
+    when = Value(at, output_field=DateTimeField())
+    touched = Q(ends_at=FOREVER_AT) | Q(next_move_at__isnull=True)
+    changes: dict[str, Any] = {
+        "ends_at": Case(When(ends_at=FOREVER_AT, then=when), default=F("ends_at")),
+        "next_move_at": Coalesce(F("next_move_at"), when),
+    }
+    if kind in ("open", "won"):  # an advance for the earlier entries into lower open stages
+        advanced = Q(next_advance_at__isnull=True, history_id__isnull=False, stage_kind="open")
+        if kind == "open":
+            advanced &= Q(stage_position__lt=position)
+        touched |= advanced
+        changes["next_advance_at"] = Case(When(advanced, then=when), default=F("next_advance_at"))
+    for column, applies in (("next_won_at", kind == "won"), ("next_lost_at", kind == "lost"),
+                            ("next_reopen_at", row.kind == "reopened")):
+        if applies:
+            touched |= Q(**{f"{column}__isnull": True})
+            changes[column] = Coalesce(F(column), when)
+    span = {
+        "deal_id": row.deal_id, "pipeline_id": last["pipeline_id"], "created_at": last["created_at"],
+        "starts_at": at, "ends_at": FOREVER_AT, "history_id": row.pk, "move_kind": row.kind,
+        "stage_id": row.to_stage_id, "stage_kind": kind, "stage_position": position, "stage_entered_at": at,
+        "next_move_at": None, "next_advance_at": None, "probability": row.probability,
+        "amount_cents": _cents_of(row.amount), "currency": row.currency,
+        **{name: last[name] for name in CARRIED},
+        "prev_stage_id": last["stage_id"], "prev_stage_kind": last["stage_kind"],
+        "prev_stage_entered_at": last["stage_entered_at"], "prev_amount_cents": last["amount_cents"],
+        "prev_currency": last["currency"], "prev_owner_id": last["owner_id"], "prev_team_id": last["team_id"],
+        "next_won_at": None, "next_lost_at": None, "next_reopen_at": None, "prev_entry_at": last["prev_entry"],
+    }
+    with transaction.atomic(savepoint=False):
+        StateSpan.objects.filter(touched, deal_id=row.deal_id).update(**changes)
+        StateSpan.objects.bulk_create([StateSpan(**span)])
+    return True
+
+
 def vacuum_spans() -> None:
     """After a bulk write of spans. PostgreSQL answers analytics from its covering indexes without
     visiting the table only for pages its visibility map marks all-visible, which VACUUM does

@@ -53,7 +53,7 @@ def main() -> None:
     from dealgate.pipelines.gate import PipelineRules
 
     if args.rules_cache == "off":
-        PipelineRules.load = PipelineRules.load_uncached  # type: ignore[method-assign]
+        PipelineRules.load = lambda pipeline_id, **_: PipelineRules.load_uncached(pipeline_id)  # type: ignore[method-assign]
 
     manager = Profile.objects.filter(role="admin").select_related("user").first().user
     rules = {}

@@ -205,7 +205,38 @@ def append_spans(row: Any) -> None:
     refresh_spans([row.deal_id], changed_from=row.at)
 
 
-CARRIED = ("close_date", "forecast_category", "owner_id", "team_id")  # a move keeps these from the span before
+# The new span, computed in the database from the deal's current span (s), the deal row (d) and
+# the new stage (st). A move keeps the carried fields from the span before it; the deal row must
+# agree with that span on them (and on pipeline and creation), or a rebuild would give other values.
+_APPEND_SQL = """
+INSERT INTO deals_statespan ({columns})
+SELECT s.deal_id, s.pipeline_id, s.created_at, %(at)s, s.ends_at, %(history)s, %(move_kind)s, st.id, st.kind,
+  st.position, %(at)s, NULL, NULL, %(probability)s, %(amount)s, %(currency)s, s.close_date, s.forecast_category,
+  s.owner_id, s.team_id, s.stage_id, s.stage_kind, s.stage_entered_at, s.amount_cents, s.currency, s.owner_id,
+  s.team_id, NULL, NULL, NULL,
+  (SELECT MAX(x.starts_at) FROM deals_statespan x
+   WHERE x.deal_id = s.deal_id AND x.stage_id = st.id AND x.history_id IS NOT NULL)
+FROM deals_statespan s JOIN deals_deal d ON d.id = s.deal_id JOIN pipelines_stage st ON st.id = %(stage)s
+WHERE s.deal_id = %(deal)s AND s.ends_at = %(forever)s AND s.starts_at < %(at)s
+  AND s.pipeline_id = d.pipeline_id AND s.created_at = d.created_at AND s.close_date {same} d.expected_close_date
+  AND s.forecast_category = d.forecast_category AND s.owner_id {same} d.owner_id AND s.team_id {same} d.team_id
+  AND (SELECT COUNT(*) FROM deals_statespan c WHERE c.deal_id = s.deal_id AND c.ends_at = %(forever)s) = 1
+RETURNING stage_kind, stage_position"""
+
+# The spans before it: the current one ends, and each "next ..." still empty that this move fills.
+_CLOSE_SQL = """
+UPDATE deals_statespan SET
+  ends_at = CASE WHEN ends_at = %(forever)s THEN %(at)s ELSE ends_at END,
+  next_move_at = COALESCE(next_move_at, %(at)s),
+  next_advance_at = CASE WHEN {advanced} THEN %(at)s ELSE next_advance_at END,
+  next_won_at = CASE WHEN %(won)s = 1 AND next_won_at IS NULL THEN %(at)s ELSE next_won_at END,
+  next_lost_at = CASE WHEN %(lost)s = 1 AND next_lost_at IS NULL THEN %(at)s ELSE next_lost_at END,
+  next_reopen_at = CASE WHEN %(reopened)s = 1 AND next_reopen_at IS NULL THEN %(at)s ELSE next_reopen_at END
+WHERE deal_id = %(deal)s AND starts_at < %(at)s AND (ends_at = %(forever)s OR next_move_at IS NULL OR {advanced}
+  OR (%(won)s = 1 AND next_won_at IS NULL) OR (%(lost)s = 1 AND next_lost_at IS NULL)
+  OR (%(reopened)s = 1 AND next_reopen_at IS NULL))"""
+_ADVANCED = ("(next_advance_at IS NULL AND history_id IS NOT NULL AND stage_kind = 'open' "
+             "AND (%(kind)s = 'won' OR (%(kind)s = 'open' AND stage_position < %(position)s)))")
 
 
 def _append_move(row: Any) -> bool:
@@ -213,64 +244,23 @@ def _append_move(row: Any) -> bool:
 
     Exact when the row is later than the deal's current span and that span agrees with the deal row
     on what a rebuild would take from it (pipeline, creation, and each carried field's value when no
-    change of it was ever logged). tests/core/test_state_spans.py holds it to the rebuild."""
-    from django.db.models import Case, DateTimeField, F, Q, Subquery, Value, When
-    from django.db.models.functions import Coalesce
-
-    from dealgate.deals.models import StateSpan
-    from dealgate.pipelines.models import Stage
-
-    stage = Stage.objects.filter(pk=row.to_stage_id)
-    entered = StateSpan.objects.filter(deal_id=row.deal_id, stage_id=row.to_stage_id, history_id__isnull=False)
-    found = list(StateSpan.objects.filter(deal_id=row.deal_id, ends_at=FOREVER_AT).values(
-        "starts_at", "pipeline_id", "created_at", "stage_id", "stage_kind", "stage_entered_at", "amount_cents",
-        "currency", *CARRIED,
-        deal_pipeline=F("deal__pipeline_id"), deal_created=F("deal__created_at"),
-        deal_close_date=F("deal__expected_close_date"), deal_forecast_category=F("deal__forecast_category"),
-        deal_owner_id=F("deal__owner_id"), deal_team_id=F("deal__team_id"),
-        new_kind=Subquery(stage.values("kind")[:1]), new_position=Subquery(stage.values("position")[:1]),
-        prev_entry=Subquery(entered.order_by("-starts_at").values("starts_at")[:1]),
-    )[:2])
-    if len(found) != 1:
-        return False
-    last = found[0]
-    if (last["new_kind"] is None or not last["starts_at"] < row.at
-            or (last["pipeline_id"], last["created_at"]) != (last["deal_pipeline"], last["deal_created"])
-            or any(last[name] != last[f"deal_{name}"] for name in CARRIED)):
-        return False
-    at, kind, position = row.at, last["new_kind"], last["new_position"]
-    when = Value(at, output_field=DateTimeField())
-    touched = Q(ends_at=FOREVER_AT) | Q(next_move_at__isnull=True)
-    changes: dict[str, Any] = {
-        "ends_at": Case(When(ends_at=FOREVER_AT, then=when), default=F("ends_at")),
-        "next_move_at": Coalesce(F("next_move_at"), when),
-    }
-    if kind in ("open", "won"):  # an advance for the earlier entries into lower open stages
-        advanced = Q(next_advance_at__isnull=True, history_id__isnull=False, stage_kind="open")
-        if kind == "open":
-            advanced &= Q(stage_position__lt=position)
-        touched |= advanced
-        changes["next_advance_at"] = Case(When(advanced, then=when), default=F("next_advance_at"))
-    for column, applies in (("next_won_at", kind == "won"), ("next_lost_at", kind == "lost"),
-                            ("next_reopen_at", row.kind == "reopened")):
-        if applies:
-            touched |= Q(**{f"{column}__isnull": True})
-            changes[column] = Coalesce(F(column), when)
-    span = {
-        "deal_id": row.deal_id, "pipeline_id": last["pipeline_id"], "created_at": last["created_at"],
-        "starts_at": at, "ends_at": FOREVER_AT, "history_id": row.pk, "move_kind": row.kind,
-        "stage_id": row.to_stage_id, "stage_kind": kind, "stage_position": position, "stage_entered_at": at,
-        "next_move_at": None, "next_advance_at": None, "probability": row.probability,
-        "amount_cents": _cents_of(row.amount), "currency": row.currency,
-        **{name: last[name] for name in CARRIED},
-        "prev_stage_id": last["stage_id"], "prev_stage_kind": last["stage_kind"],
-        "prev_stage_entered_at": last["stage_entered_at"], "prev_amount_cents": last["amount_cents"],
-        "prev_currency": last["currency"], "prev_owner_id": last["owner_id"], "prev_team_id": last["team_id"],
-        "next_won_at": None, "next_lost_at": None, "next_reopen_at": None, "prev_entry_at": last["prev_entry"],
-    }
-    with transaction.atomic(savepoint=False):
-        StateSpan.objects.filter(touched, deal_id=row.deal_id).update(**changes)
-        StateSpan.objects.bulk_create([StateSpan(**span)])
+    change of it was ever logged). Two statements, computed in the database: an INSERT ... SELECT of
+    the new span, then one UPDATE of the spans before it. tests/core/test_state_spans.py holds the
+    result to a full rebuild."""
+    at = stored_timestamp(row.at)
+    params = {"at": at, "forever": stored_timestamp(FOREVER_AT), "deal": row.deal_id, "stage": row.to_stage_id,
+              "history": row.pk, "move_kind": row.kind, "probability": row.probability,
+              "amount": _cents_of(row.amount), "currency": row.currency}
+    same = "IS NOT DISTINCT FROM" if connection.vendor == "postgresql" else "IS"
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(_APPEND_SQL.format(columns=COLUMNS, same=same), params)
+        appended = cursor.fetchall()
+        if not appended:
+            return False
+        kind, position = appended[0]
+        cursor.execute(_CLOSE_SQL.format(advanced=_ADVANCED), {
+            "at": at, "forever": params["forever"], "deal": row.deal_id, "kind": kind, "position": position,
+            "won": int(kind == "won"), "lost": int(kind == "lost"), "reopened": int(row.kind == "reopened")})
     return True
 
 

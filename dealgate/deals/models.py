@@ -246,7 +246,8 @@ class AppendOnlyQuerySet(models.QuerySet):
 
 class AppendOnlyModel(models.Model):
     objects = AppendOnlyQuerySet.as_manager()
-    # New rows change the deal's state spans (StateSpan), which are rebuilt right after the insert.
+    # New rows change the deal's state spans (StateSpan), which are brought up to date right after
+    # the insert (a live move: its span appended; anything else: the deal's spans rebuilt).
     feeds_state_spans = False
 
     class Meta:
@@ -257,9 +258,9 @@ class AppendOnlyModel(models.Model):
             raise TypeError(f"{type(self).__name__} rows are append-only and cannot be changed.")
         super().save(*args, **kwargs)
         if self.feeds_spans():
-            from dealgate.deals.timeline import refresh_spans
+            from dealgate.deals.timeline import append_spans
 
-            refresh_spans([self.deal_id], changed_from=self.at)
+            append_spans(self)
 
     def delete(self, *args, **kwargs):
         raise TypeError(f"{type(self).__name__} rows are append-only and cannot be deleted.")

@@ -149,7 +149,20 @@ class FinalStay:
 
 def stages_reached(deal: Deal) -> set[int]:
     """Ids of the stages the deal's history shows it entered (a closed deal's path shows only these)."""
-    return set(StageHistory.objects.filter(deal=deal).values_list("to_stage_id", flat=True))
+    return set(StageHistory.objects.filter(deal=deal).order_by().values_list("to_stage_id", flat=True).distinct())
+
+
+def closing_stay(deal: Deal) -> FinalStay | None:
+    """`final_stay` of the deal's history in two one-row queries, however long the history is: its
+    latest move into a closed stage and the row before that one."""
+    rows = StageHistory.objects.filter(deal=deal).select_related("to_stage").order_by("-at", "-id")
+    closing = rows.exclude(to_stage__kind=StageKind.OPEN).first()
+    if closing is None:
+        return None
+    entered = rows.filter(Q(at__lt=closing.at) | Q(at=closing.at, id__lt=closing.pk)).first()
+    if entered is None:  # created closed (an imported historical deal)
+        return None
+    return FinalStay(stage=entered.to_stage, days=(closing.at - entered.at).days)
 
 
 def final_stay(history: list[StageHistory]) -> FinalStay | None:

@@ -196,6 +196,79 @@ def refresh_spans(deal_ids: Iterable[int] | None = None, *, pipeline_id: int | N
         _refresh("1 = 1", [])
 
 
+def append_spans(row: Any) -> None:
+    """Bring one deal's spans up to date after one new history row (AppendOnlyModel.save).
+
+    A live move (a stage row later than every event the deal has) appends its own span and closes
+    the ones before it: three statements and a handful of rows however long the history is (issue
+    #16; rebuilding read the whole history on every move). Anything else (a field change, a
+    backdated row, spans that disagree with the deal row) rebuilds the deal's spans."""
+    from dealgate.deals.models import StageHistory
+
+    if isinstance(row, StageHistory) and row.at >= timezone.now() - LIVE_WINDOW and _append_move(row):
+        return
+    refresh_spans([row.deal_id], changed_from=row.at)
+
+
+# The new span, computed in the database from the deal's current span (s), the deal row (d) and
+# the new stage (st). A move keeps the carried fields from the span before it; the deal row must
+# agree with that span on them (and on pipeline and creation), or a rebuild would give other values.
+_APPEND_SQL = """
+INSERT INTO deals_statespan ({columns})
+SELECT s.deal_id, s.pipeline_id, s.created_at, %(at)s, s.ends_at, %(history)s, %(move_kind)s, st.id, st.kind,
+  st.position, %(at)s, NULL, NULL, %(probability)s, %(amount)s, %(currency)s, s.close_date, s.forecast_category,
+  s.owner_id, s.team_id, s.stage_id, s.stage_kind, s.stage_entered_at, s.amount_cents, s.currency, s.owner_id,
+  s.team_id, NULL, NULL, NULL,
+  (SELECT MAX(x.starts_at) FROM deals_statespan x
+   WHERE x.deal_id = s.deal_id AND x.stage_id = st.id AND x.history_id IS NOT NULL)
+FROM deals_statespan s JOIN deals_deal d ON d.id = s.deal_id JOIN pipelines_stage st ON st.id = %(stage)s
+WHERE s.deal_id = %(deal)s AND s.ends_at = %(forever)s AND s.starts_at < %(at)s
+  AND s.pipeline_id = d.pipeline_id AND s.created_at = d.created_at AND s.close_date {same} d.expected_close_date
+  AND s.forecast_category = d.forecast_category AND s.owner_id {same} d.owner_id AND s.team_id {same} d.team_id
+  AND (SELECT COUNT(*) FROM deals_statespan c WHERE c.deal_id = s.deal_id AND c.ends_at = %(forever)s) = 1
+RETURNING stage_kind, stage_position"""
+
+# The spans before it: the current one ends, and each "next ..." still empty that this move fills.
+_CLOSE_SQL = """
+UPDATE deals_statespan SET
+  ends_at = CASE WHEN ends_at = %(forever)s THEN %(at)s ELSE ends_at END,
+  next_move_at = COALESCE(next_move_at, %(at)s),
+  next_advance_at = CASE WHEN {advanced} THEN %(at)s ELSE next_advance_at END,
+  next_won_at = CASE WHEN %(won)s = 1 AND next_won_at IS NULL THEN %(at)s ELSE next_won_at END,
+  next_lost_at = CASE WHEN %(lost)s = 1 AND next_lost_at IS NULL THEN %(at)s ELSE next_lost_at END,
+  next_reopen_at = CASE WHEN %(reopened)s = 1 AND next_reopen_at IS NULL THEN %(at)s ELSE next_reopen_at END
+WHERE deal_id = %(deal)s AND starts_at < %(at)s AND (ends_at = %(forever)s OR next_move_at IS NULL OR {advanced}
+  OR (%(won)s = 1 AND next_won_at IS NULL) OR (%(lost)s = 1 AND next_lost_at IS NULL)
+  OR (%(reopened)s = 1 AND next_reopen_at IS NULL))"""
+_ADVANCED = ("(next_advance_at IS NULL AND history_id IS NOT NULL AND stage_kind = 'open' "
+             "AND (%(kind)s = 'won' OR (%(kind)s = 'open' AND stage_position < %(position)s)))")
+
+
+def _append_move(row: Any) -> bool:
+    """Append the span a new stage row begins; False (nothing written) when only a rebuild is exact.
+
+    Exact when the row is later than the deal's current span and that span agrees with the deal row
+    on what a rebuild would take from it (pipeline, creation, and each carried field's value when no
+    change of it was ever logged). Two statements, computed in the database: an INSERT ... SELECT of
+    the new span, then one UPDATE of the spans before it. tests/core/test_state_spans.py holds the
+    result to a full rebuild."""
+    at = stored_timestamp(row.at)
+    params = {"at": at, "forever": stored_timestamp(FOREVER_AT), "deal": row.deal_id, "stage": row.to_stage_id,
+              "history": row.pk, "move_kind": row.kind, "probability": row.probability,
+              "amount": _cents_of(row.amount), "currency": row.currency}
+    same = "IS NOT DISTINCT FROM" if connection.vendor == "postgresql" else "IS"
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(_APPEND_SQL.format(columns=COLUMNS, same=same), params)
+        appended = cursor.fetchall()
+        if not appended:
+            return False
+        kind, position = appended[0]
+        cursor.execute(_CLOSE_SQL.format(advanced=_ADVANCED), {
+            "at": at, "forever": params["forever"], "deal": row.deal_id, "kind": kind, "position": position,
+            "won": int(kind == "won"), "lost": int(kind == "lost"), "reopened": int(row.kind == "reopened")})
+    return True
+
+
 def vacuum_spans() -> None:
     """After a bulk write of spans. PostgreSQL answers analytics from its covering indexes without
     visiting the table only for pages its visibility map marks all-visible, which VACUUM does

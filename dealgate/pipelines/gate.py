@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 
@@ -24,6 +25,9 @@ from dealgate.pipelines.models import Criterion, RulesVersion, Stage, StageKind
 _cache: dict[int, tuple[int, "PipelineRules"]] = {}
 _VERSION_SQL = (f"SELECT version FROM {RulesVersion._meta.db_table} "
                 f"WHERE {RulesVersion._meta.pk.column} = %s")
+
+
+_UNREAD = object()
 
 
 def rules_version(pipeline_id: int) -> int | None:
@@ -49,14 +53,16 @@ class PipelineRules:
     exit: dict[int, list[CriterionSpec]]
 
     @classmethod
-    def load(cls, pipeline_id: int) -> "PipelineRules":
+    def load(cls, pipeline_id: int, version: Any = _UNREAD) -> "PipelineRules":
         """The pipeline's rules as they are now: from this process's cache when its version is current.
 
         Checking the version is one primary-key read; building the rules is a join plus parsing
         every criterion's config. The version is read first and the rules after it, so a cached
-        entry is never older than the version it is filed under (decision 008).
+        entry is never older than the version it is filed under (decision 008). `version`: the
+        version as the caller has just read it (a move reads it in the query that locks the deal).
         """
-        version = rules_version(pipeline_id)
+        if version is _UNREAD:
+            version = rules_version(pipeline_id)
         cached = _cache.get(pipeline_id)
         if cached is not None and version is not None and cached[0] == version:
             return cached[1]

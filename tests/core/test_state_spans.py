@@ -227,3 +227,59 @@ def test_the_migration_backfill_gives_the_projected_prev_entry(world, pipeline, 
     with connection.cursor() as cursor:
         cursor.execute(backfill)
     assert snapshot() == projected
+
+
+def _rebuilds_spans(queries) -> bool:
+    return any(q["sql"].startswith("DELETE") and "deals_statespan" in q["sql"] for q in queries)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("seed", range(3))
+def test_live_moves_append_their_span_and_equal_a_rebuild(world, pipeline, make_deal, seed):
+    """A live move appends its span and closes the ones before it instead of rebuilding the deal's
+    spans (issue #16): after random moves (won, lost, reopened, back and forth) mixed with field
+    changes and reassignments, the spans equal a full rebuild, and no move rebuilt."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    rng = random.Random(seed)
+    deals = [make_deal(owner=world.alice, amount="100", expected_close_date="2026-12-01") for _ in range(3)]
+    moves = 0
+    for _ in range(30):
+        deal = rng.choice(deals)
+        what = rng.choice(["move"] * 5 + ["amount", "close", "category", "reassign"])
+        if what == "move":
+            target = rng.choice([key for key in ("qualify", "propose", "negotiate", "won", "lost")
+                                 if key != deal.stage.key])
+            with CaptureQueriesContext(connection) as ctx:
+                services.move_deal(deal, target, by=world.dave, override_reason="test",
+                                   lost_reason="price" if target == "lost" else None)
+            assert not _rebuilds_spans(ctx.captured_queries)
+            moves += 1
+        elif what == "amount":
+            services.update_deal(deal, by=world.dave, amount=str(rng.choice([5, 250, 9999])))
+        elif what == "close":
+            services.update_deal(deal, by=world.dave, expected_close_date=rng.choice(["2027-01-31", "2027-03-01"]))
+        elif what == "category":
+            services.update_deal(deal, by=world.dave, forecast_category=rng.choice(["commit", "best_case"]))
+        else:
+            services.reassign_deal(deal, rng.choice([world.alice, world.carol]), by=world.dave)
+    assert moves and snapshot() == rebuilt()
+
+
+@pytest.mark.django_db
+def test_a_move_rebuilds_when_the_spans_disagree_with_the_deal(world, pipeline, make_deal):
+    """A deal row changed behind the history's back (no change logged): appending would carry the
+    old value forward, so the move rebuilds and the spans again equal a rebuild."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from dealgate.deals.models import Deal
+
+    deal = make_deal(owner=world.alice, amount="100")
+    Deal.objects.filter(pk=deal.pk).update(forecast_category="commit")
+    with CaptureQueriesContext(connection) as ctx:
+        services.move_deal(deal, "propose", by=world.dave, override_reason="test")
+    assert _rebuilds_spans(ctx.captured_queries)
+    assert snapshot() == rebuilt()
+    assert {s.forecast_category for s in StateSpan.objects.filter(deal=deal)} == {"commit"}

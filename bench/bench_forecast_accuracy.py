@@ -187,30 +187,56 @@ def judge(pipeline_id: int, label: str, share: str) -> list[list[str]]:
     return lines
 
 
-def calibration_cost(pipeline_key: str, runs: int = 2) -> None:
+def calibration_cost(pipeline_key: str, runs: int = 3) -> None:
     """Cold `forecast()` for 2026-10 as of 2026-10-01 with the range calibration and with it stubbed
-    to no widening (decision 038), `runs` times each, figure cache cleared before each."""
+    to no widening (decision 038), then the forecast page's figures cold (2026-10 as of 2026-10-15:
+    the forecast with its categories, the 6-month backtest and the commit accuracy, as
+    `forecast_page` asks for them), `runs` times each, figure cache cleared before each; medians of the
+    wall time and of this process's CPU time (on SQLite the database's work too; less noisy than the
+    wall time on a loaded machine)."""
+    import statistics
+
     from django.core.cache import cache
 
     from dealgate.analytics import forecast
+    from dealgate.analytics.backtest import backtest, recent_periods
     from dealgate.analytics.history import Scope
     from dealgate.analytics.periods import parse_period
+    from dealgate.analytics.together import together
     from dealgate.pipelines.models import Pipeline
 
     scope, period = Scope(pipeline_id=Pipeline.objects.get(key=pipeline_key).pk), parse_period("2026-10")
+    page_cutoff = period.start + dt.timedelta(days=14)
+
+    def page() -> None:
+        together(lambda: forecast.forecast_report(scope, period, page_cutoff, groups=("owner", "team")),
+                 lambda: backtest(scope, recent_periods(page_cutoff, 1), page_cutoff),
+                 lambda: forecast.commit_accuracy(scope, period, page_cutoff))
+
     real = forecast.calibration
     none = lambda *args, **kwargs: {"widen": 0.0, "periods": 0, "error": None, "model": None}  # noqa: E731
+    cases = (("forecast 2026-10 cold, with calibration", lambda: forecast.forecast(scope, period, period.start), real),
+             ("forecast 2026-10 cold, without (no widening)", lambda: forecast.forecast(scope, period, period.start),
+              none),
+             ("forecast page 2026-10 as of 10-15 cold", page, real))
+    took: dict[str, list[float]] = {}
+    used: dict[str, list[float]] = {}  # this process's CPU (SQLite works in it; threads included)
     try:
         for _ in range(runs):
-            for label, calibration in (("with calibration", real), ("without (no widening)", none)):
+            for label, call, calibration in cases:
                 forecast.calibration = calibration
                 cache.clear()
-                began = time.perf_counter()
-                forecast.forecast(scope, period, period.start)
-                print(f"{pipeline_key} forecast 2026-10 cold, {label}: {time.perf_counter() - began:.2f} s; "
+                began, cpu = time.perf_counter(), time.process_time()
+                call()
+                took.setdefault(label, []).append(time.perf_counter() - began)
+                used.setdefault(label, []).append(time.process_time() - cpu)
+                print(f"{pipeline_key} {label}: {took[label][-1]:.2f} s (CPU {used[label][-1]:.2f} s); "
                       f"{machine_label()}", flush=True)
     finally:
         forecast.calibration = real
+    for label, seconds in took.items():
+        print(f"{pipeline_key} {label}: median {statistics.median(seconds):.2f} s, CPU "
+              f"{statistics.median(used[label]):.2f} s, of {len(seconds)}", flush=True)
 
 
 def main() -> None:
@@ -221,7 +247,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--reuse", action="store_true", help="backtest the sets an earlier run generated")
     parser.add_argument("--cost", metavar="PIPELINE_KEY",
-                        help="with --reuse: only time a cold forecast with and without the range calibration")
+                        help="with --reuse: only time a cold forecast with and without the range calibration, and the "
+                             "forecast page's figures cold (3 runs each, medians)")
     args = parser.parse_args()
     import os
 

@@ -280,13 +280,28 @@ def _tally(rows: Any) -> tuple[dict[tuple[int, int], list[int]], dict[int, list[
     return counts, cohorts
 
 
-@figure
 def time_aware_forecast(scope: Scope, period: Period, cutoff: dt.datetime, config: Settings = Settings(),
                         with_new: bool = False, widen: float = 0.0) -> dict:
     """Expected amount won in the period, its 10/50/90 range, and the expected amount per owner and
     team. `with_new`: add the deals not yet created (`new_business`), their uncertainty in the range.
     `widen`: the spread (log scale) of one more lognormal factor with mean 1 on what is not won yet,
-    learned from the pipeline's own past errors (`calibration`)."""
+    learned from the pipeline's own past errors (`calibration`).
+
+    The window's work (queries, simulation) is `_time_aware_window`, cached without `widen`: the
+    widened range of a past period (the backtest) and its unwidened one (a later period's
+    calibration) are drawn from the same simulated totals, computed once (decision 038)."""
+    window = _time_aware_window(scope, period, cutoff, config, with_new)
+    span = simulation.percentiles(_widened(window["totals"], widen, config))
+    base = float(window["already_won"])
+    return {"already_won": window["already_won"], "open_deals": window["open_deals"], "expected": window["expected"],
+            "p10": _dec(base + span.p10), "p50": _dec(base + span.p50), "p90": _dec(base + span.p90),
+            **{key: value for key, value in window.items() if key not in ("totals", "already_won", "open_deals")}}
+
+
+@figure
+def _time_aware_window(scope: Scope, period: Period, cutoff: dt.datetime, config: Settings, with_new: bool) -> dict:
+    """`time_aware_forecast` without its range: the expected values and the simulated totals of what
+    is not won yet (`totals`, not widened)."""
     table, already, rows, spread, new = together(
         lambda: timing_table(scope, period, cutoff, config), lambda: won_so_far(scope, period, cutoff),
         lambda: open_deals(scope, cutoff), lambda: simulation.period_spread(scope, cutoff, config.lookback_days),
@@ -296,9 +311,8 @@ def time_aware_forecast(scope: Scope, period: Period, cutoff: dt.datetime, confi
     from_new = new_business.simulate(new, config.simulations, config.seed) if new else np.zeros(config.simulations)
     expected_new = new["expected"] if new else 0.0
     if not rows:
-        span = simulation.percentiles(_widened(from_new, widen, config))
-        result.update(expected=_dec(base + expected_new), p10=_dec(base + span.p10), p50=_dec(base + span.p50),
-                      p90=_dec(base + span.p90), by_owner={}, by_team={}, from_open=_dec(0), from_new=_dec(expected_new))
+        result.update(expected=_dec(base + expected_new), by_owner={}, by_team={}, from_open=_dec(0),
+                      from_new=_dec(expected_new), totals=from_new)
         return result
     stage_ids = np.array([r[0] for r in rows], dtype=np.int64)
     ages = np.array([float(r[1]) for r in rows])
@@ -310,12 +324,10 @@ def time_aware_forecast(scope: Scope, period: Period, cutoff: dt.datetime, confi
             if table else np.zeros(len(rows), dtype=np.int64))
     q = np.array([b.q for b in beliefs])[cell]
     expected = float(q @ amounts)
-    sims = _widened(_simulate(beliefs, cell, amounts, spread, config) + from_new, widen, config)
-    span = simulation.percentiles(sims)
     result.update(
-        expected=_dec(base + expected + expected_new), p10=_dec(base + span.p10), p50=_dec(base + span.p50),
-        p90=_dec(base + span.p90), from_open=_dec(expected), from_new=_dec(expected_new),
+        expected=_dec(base + expected + expected_new), from_open=_dec(expected), from_new=_dec(expected_new),
         by_owner=_group_sum([r[3] for r in rows], q * amounts), by_team=_group_sum([r[4] for r in rows], q * amounts),
+        totals=_simulate(beliefs, cell, amounts, spread, config) + from_new,
     )
     return result
 

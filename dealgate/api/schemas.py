@@ -843,6 +843,7 @@ class ForecastOut(Schema):
 class BottleneckStageOut(Schema):
     stage_id: int
     stage: str
+    retired: bool = Field(False, description="The stage is retired (decision 036); `stage` then ends in \"(retired)\".")
     pipeline: str
     position: int
     configured_probability: int

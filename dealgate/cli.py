@@ -16,6 +16,7 @@ Everyday commands (each has --help):
   deals list [--json]       list deals as a table (50 rows unless --limit N or --all)
   deal show ID [--json]     one deal: stage path, next step, criteria, flags, history
   move ID STAGE             move a deal through its gates (exit 1 and the unmet criteria if refused)
+  stages list|add|remove|retire|restore|reorder PIPELINE ...   a pipeline's stages, as in Settings
   import deals FILE --mapping M [--dry-run]   import from CSV (hubspot, pipedrive, salesforce, generic)
   import orders|quotes FILE --mapping generic [--create-accounts]   ERP order lines and quotes
   signals scan [--as-of D]  signals list [--json]    accounts risk [--as-of D] [--json]

@@ -237,7 +237,8 @@ def fail(error: DealgateError) -> CommandError:
     elif isinstance(error.details, dict):
         for field, messages in error.details.items():
             if isinstance(messages, list) and not said_in(error.message, field):
-                lines.extend(f"  - {field}: {m}" for m in messages)
+                # Only sentences: structured details (e.g. the deals a retirement could not move) are for API clients.
+                lines.extend(f"  - {field}: {m}" for m in messages if isinstance(m, str))
     return CommandError("\n".join(lines))
 
 

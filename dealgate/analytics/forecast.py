@@ -27,7 +27,7 @@ from dealgate.analytics.history import (
     Scope, days_between, fetch, is_postgres, money, open_deals, outcome_at_cutoff, percentiles,
     reopened_before_cutoff, spans, state_cte, ts, won_at_cutoff,
 )
-from dealgate.analytics.metrics import conversion, conversion_of, outcomes, stages_of
+from dealgate.analytics.metrics import conversion, conversion_of, outcomes, stage_label, stages_of
 from dealgate.analytics.periods import Period, month_period
 from dealgate.analytics.together import together
 
@@ -66,7 +66,7 @@ def historical_probabilities(scope: Scope, cutoff: dt.datetime, config: Settings
         row = learned.get(stage.pk, {})
         closed, won = row.get("closed", 0), row.get("won", 0)
         result[stage.pk] = {
-            "stage": stage.name, "configured": stage.probability / 100, "closed": closed, "won": won,
+            "stage": stage_label(stage), "configured": stage.probability / 100, "closed": closed, "won": won,
             "raw": formulas.ratio(won, closed),
             "learned": formulas.smoothed_probability(won, closed, stage.probability / 100, config.smoothing),
         }

@@ -33,6 +33,11 @@ def stages_of(scope: Scope) -> list[Stage]:
     return list(qs)
 
 
+def stage_label(stage: Stage) -> str:
+    """A stage's name in a table of figures: a retired stage keeps its row, marked (decision 036)."""
+    return f"{stage.name} (retired)" if stage.retired_at is not None else stage.name
+
+
 @figure
 def outcomes(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[str, Any]:
     """Won and lost in the period; win rate, average deal size, sales cycle (mean and median days)."""
@@ -183,7 +188,8 @@ def funnel(scope: Scope, period: Period, cutoff: dt.datetime) -> list[dict[str, 
             continue
         c, t, p = conv.get(stage.pk, {}), times.get(stage.pk, {}), pipe.get(stage.pk, {})
         rows.append({
-            "stage_id": stage.pk, "stage": stage.name, "pipeline": stage.pipeline.name, "position": stage.position,
+            "stage_id": stage.pk, "stage": stage_label(stage), "retired": stage.retired_at is not None,
+            "pipeline": stage.pipeline.name, "position": stage.position,
             "configured_probability": stage.probability,
             "entered": c.get("entered", 0), "advanced": c.get("advanced", 0), "conversion": c.get("conversion"),
             "closed": c.get("closed", 0), "won": c.get("won", 0), "stage_to_win": c.get("stage_to_win"),

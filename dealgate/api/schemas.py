@@ -166,7 +166,13 @@ class StageOut(Schema):
     exit_question: str
     guidance: str
     rot_days: int | None
+    retired: bool = Field(description="Retired: off the board and out of moves and new deals, kept in history "
+                                      "and analytics (decision 036).")
     criteria: list[CriterionOut]
+
+    @staticmethod
+    def resolve_retired(stage: Any) -> bool:
+        return stage.retired_at is not None
 
     @staticmethod
     def resolve_criteria(stage: Any) -> list[Any]:
@@ -222,6 +228,18 @@ class StageCreateIn(InputSchema):
     probability: int = Field(description="Default win probability, 0-99.")
     after: Key | None = Field(None, description="The key of the open stage to add it after; default: the last open stage.")
     key: Key | None = Field(None, description="Default: made from the name.")
+
+
+class StageRetireIn(InputSchema):
+    move_deals_to: Key | None = Field(None, description="Key of the open stage to move the stage's open deals to, "
+                                                        "through its gates; required while deals are in it.")
+    override_reason: Annotated[Text, Field(max_length=500)] | None = Field(
+        None, description="Force the moves the gates refuse, recorded as overrides with this reason.")
+
+
+class StageOrderIn(InputSchema):
+    stages: list[Key] = Field(description="Every open stage's key once (retired ones too), in the new order.",
+                              max_length=200)
 
 
 class StageMoveIn(InputSchema):
@@ -839,6 +857,7 @@ class ForecastOut(Schema):
 class BottleneckStageOut(Schema):
     stage_id: int
     stage: str
+    retired: bool = Field(False, description="The stage is retired (decision 036); `stage` then ends in \"(retired)\".")
     pipeline: str
     position: int
     configured_probability: int

@@ -227,7 +227,7 @@ def build_board(pipeline: Pipeline, user: Any, filters: BoardFilters, *, per_col
     all_stages = list(Stage.objects.filter(pipeline=pipeline).order_by("position"))
     for stage in all_stages:
         stage.pipeline = pipeline
-    stages = [s for s in all_stages if s.kind == StageKind.OPEN]
+    stages = [s for s in all_stages if s.takes_deals]  # a retired stage has no column (decision 036)
     qs = open_deals(pipeline, user, filters, stages=stages, now=now)
     money = column_money(qs, stages)
     cards_by_stage: dict[int, list[Card]] = defaultdict(list)

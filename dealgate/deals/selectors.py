@@ -226,7 +226,7 @@ def stages_a_new_deal_can_start_in(pipeline_id: int) -> list[Stage]:
     from dealgate.pipelines.gate import PipelineRules
 
     rules = PipelineRules.load(pipeline_id)
-    open_stages = [s for s in rules.stages.values() if s.kind == StageKind.OPEN]
+    open_stages = [s for s in rules.stages.values() if s.takes_deals]
     if not open_stages:
         return []
     first = open_stages[0]

@@ -238,7 +238,7 @@ def create_contact(*, by: Any, name: str, account: Account | None = None, email:
 
 
 def first_open_stage(pipeline: Pipeline) -> Stage:
-    stage = pipeline.stages.filter(kind=StageKind.OPEN).order_by("position").first()
+    stage = pipeline.stages.filter(kind=StageKind.OPEN, retired_at__isnull=True).order_by("position").first()
     if stage is None:
         raise ValidationFailed.for_field("pipeline", f"pipeline {pipeline.key!r} has no open stage")
     return stage
@@ -386,6 +386,10 @@ def move_deal(
             raise ValidationFailed.for_field(
                 "stage", f"{target.name} is a post-sale phase, not a stage a deal moves to: win the deal, and its "
                          f"{target.name} checklist shows on the won deal")
+        if target.is_retired and locked.stage_id != target.pk:
+            raise ValidationFailed.for_field(
+                "stage", f"{target.name} is retired: it takes no deals. Choose another stage, or restore "
+                         f"{target.name} in the pipeline's settings first")
         if locked.stage_id == target.pk:
             raise Conflict(f"Deal {locked.pk} is already in {target.name}.",
                            details={"deal": locked.pk, "current_stage": target.key})

@@ -528,7 +528,7 @@ class Pipelines:
         return None
 
     def first_open(self, pipeline: Pipeline) -> Stage:
-        return next(s for s in self.stages[pipeline.pk] if s.kind == StageKind.OPEN)
+        return next(s for s in self.stages[pipeline.pk] if s.takes_deals)
 
     def stage_names(self, pipeline: Pipeline) -> str:
         return ", ".join(s.key for s in self.stages[pipeline.pk])

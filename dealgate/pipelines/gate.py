@@ -9,6 +9,9 @@
   the current stage, the entry and exit criteria of every later open stage), plus the won stage's
   entry criteria. Winning is the last step forward, so it is no shortcut past the gates
   (decision 006). A closed deal won again starts from the stage it closed from.
+
+A retired stage (decision 036) takes no deals, so no path passes through it: its criteria are asked
+only of a deal leaving it (one reopened from it).
 """
 
 from __future__ import annotations
@@ -142,6 +145,8 @@ class PipelineRules:
         for stage in self.stages.values():
             if stage.kind != StageKind.OPEN or not from_stage.position <= stage.position < before_position:
                 continue
+            if stage.is_retired and stage.id != from_stage.id:
+                continue  # no deal can stop in a retired stage, so none is asked to pass it (decision 036)
             if stage.position > from_stage.position:
                 specs.extend(self.entry[stage.id])
             specs.extend(self.exit[stage.id])
@@ -155,7 +160,7 @@ class PipelineRules:
         """
         if from_stage.kind != StageKind.OPEN:
             from_stage = reopened_from if reopened_from is not None and reopened_from.kind == StageKind.OPEN else None
-        open_stages = [s for s in self.stages.values() if s.kind == StageKind.OPEN]
+        open_stages = [s for s in self.stages.values() if s.takes_deals]
         if not open_stages:
             return []
         end = max(s.position for s in open_stages) + 1
@@ -179,7 +184,7 @@ class PipelineRules:
         return phases
 
     def next_open_stage(self, stage: Stage) -> Stage | None:
-        later = [s for s in self.stages.values() if s.kind == StageKind.OPEN and s.position > stage.position]
+        later = [s for s in self.stages.values() if s.takes_deals and s.position > stage.position]
         return later[0] if later else None
 
     def next_move(self, stage: Stage) -> tuple[Stage | None, list[CriterionSpec]]:

@@ -58,6 +58,10 @@ class Stage(models.Model):
     rot_days = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="Idle limit: a deal with no activity or move for longer is stale."
     )
+    retired_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When the stage was retired: gone from the board and from moves, kept in history (decision 036).",
+    )
 
     class Meta:
         ordering = ["pipeline", "position"]
@@ -73,6 +77,15 @@ class Stage(models.Model):
     @property
     def is_open(self) -> bool:
         return self.kind == StageKind.OPEN
+
+    @property
+    def is_retired(self) -> bool:
+        return self.retired_at is not None
+
+    @property
+    def takes_deals(self) -> bool:
+        """An open stage a deal can be moved to or created in: not retired (decision 036)."""
+        return self.kind == StageKind.OPEN and self.retired_at is None
 
     @property
     def is_closed(self) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from dealgate.audit.services import changes_since, record, record_changes, snapshot
 from dealgate.deals.timeline import refresh_spans
@@ -35,10 +36,12 @@ def _int(value: Any, field: str, *, low: int, high: int, required: bool = True) 
         if required:
             raise ValidationFailed.for_field(field, "is required")
         return None
+    if isinstance(value, str) and not value.strip().isascii():  # int() reads Arabic-Indic or full-width digits too
+        raise ValidationFailed.for_field(field, f"{value[:40]!r} is not a whole number; use the digits 0-9")
     try:
         number = int(value)
-    except (TypeError, ValueError):
-        raise ValidationFailed.for_field(field, f"{value!r} is not a whole number") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ValidationFailed.for_field(field, f"{str(value)[:40]!r} is not a whole number") from None
     if not low <= number <= high:
         raise ValidationFailed.for_field(field, f"must be between {low} and {high}")
     return number
@@ -98,6 +101,7 @@ def update_stage(stage: Stage, *, by: Any, name: Any, probability: Any, rot_days
     _require_admin(by)
     before = snapshot(Stage.objects.get(pk=stage.pk), STAGE_FIELDS)
     stage.name = _text(name, "name", max_length=100, required=True)
+    _refuse_taken_name(stage.pipeline_id, stage.name, but=stage.pk)
     stage.probability = _int(probability, "probability", low=0, high=100)
     if stage.kind == StageKind.WON and stage.probability != 100:
         raise ValidationFailed.for_field("probability", "a won stage has probability 100")
@@ -121,27 +125,65 @@ def move_stage(stage: Stage, direction: str, *, by: Any) -> Stage:
     _require_admin(by)
     if stage.kind != StageKind.OPEN:
         raise ValidationFailed.for_field("stage", "only open stages can be reordered; Won and Lost stay last")
-    stages = list(Stage.objects.select_for_update().filter(pipeline_id=stage.pipeline_id, kind=StageKind.OPEN)
-                  .order_by("position"))
-    index = next(i for i, s in enumerate(stages) if s.pk == stage.pk)
+    keys = list(Stage.objects.filter(pipeline_id=stage.pipeline_id, kind=StageKind.OPEN).order_by("position")
+                .values_list("key", flat=True))
+    index = keys.index(stage.key)
     other_index = index - 1 if direction == "up" else index + 1
-    if direction not in ("up", "down") or not 0 <= other_index < len(stages):
+    if direction not in ("up", "down") or not 0 <= other_index < len(keys):
         return stage
-    other = stages[other_index]
-    everything = Stage.objects.filter(pipeline_id=stage.pipeline_id).select_related("pipeline")
-    swapped = {stage.pk: other.position, other.pk: stages[index].position}
-    validate_stage_order([StagePlace(s.name, s.kind, swapped.get(s.pk, s.position)) for s in everything],
-                         pipeline_name=stage.pipeline.name)
-    spare = (Stage.objects.filter(pipeline_id=stage.pipeline_id).aggregate(m=Max("position"))["m"] or 0) + 1
-    mine, theirs = stages[index].position, other.position
-    Stage.objects.filter(pk=other.pk).update(position=spare)
-    Stage.objects.filter(pk=stage.pk).update(position=theirs)
-    Stage.objects.filter(pk=other.pk).update(position=mine)
-    stage.position = theirs
-    record(stage, "moved", by=by, field="position", before=mine, after=theirs, note=f"swapped with {other.name}")
-    # "Reached a later stage" depends on the order: the pipeline's state spans are rebuilt with it.
-    refresh_spans(pipeline_id=stage.pipeline_id)
+    keys[index], keys[other_index] = keys[other_index], keys[index]
+    reorder_stages(stage.pipeline, keys, by=by)
+    stage.refresh_from_db(fields=["position"])
     return stage
+
+
+@transaction.atomic
+def reorder_stages(pipeline: Pipeline, keys: Any, *, by: Any) -> list[Stage]:
+    """Put the pipeline's open stages in the order of `keys` (every open stage once, retired ones too);
+    Won, Lost and post-sale stages keep their places after them. Answers the open stages in the new order.
+
+    The positions the open stages already hold are handed out again in the new order, so nothing
+    else (the "single-threaded from" position, the closed stages) moves.
+    """
+    _require_admin(by)
+    if not isinstance(keys, (list, tuple)) or not keys:
+        raise ValidationFailed.for_field("stages", "name the pipeline's open stages in their new order")
+    keys = [_text(k, "stages", max_length=50) for k in keys]
+    stages = list(Stage.objects.select_for_update().filter(pipeline=pipeline).order_by("position"))
+    open_stages = {s.key: s for s in stages if s.kind == StageKind.OPEN}
+    closed = [s.key for s in stages if s.kind != StageKind.OPEN]
+    known = ", ".join(open_stages)
+    for key in keys:
+        if key in closed:
+            raise ValidationFailed.for_field("stages", f"{key!r} is not an open stage; Won, Lost and post-sale "
+                                                       f"stages stay last (open stages: {known})")
+        if key not in open_stages:
+            raise ValidationFailed.for_field("stages", f"{pipeline.name} has no open stage {key[:60]!r} "
+                                                       f"(open stages: {known})")
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise ValidationFailed.for_field("stages", f"{', '.join(twice)} named more than once; name each open stage once")
+    missing = [k for k in open_stages if k not in keys]
+    if missing:
+        raise ValidationFailed.for_field("stages", f"name every open stage once: {', '.join(missing)} missing")
+    slots = sorted(s.position for s in open_stages.values())
+    new_position = {open_stages[k].pk: slot for k, slot in zip(keys, slots)}
+    changed = [s for s in open_stages.values() if new_position[s.pk] != s.position]
+    if not changed:
+        return [open_stages[k] for k in keys]
+    validate_stage_order([StagePlace(s.name, s.kind, new_position.get(s.pk, s.position)) for s in stages],
+                         pipeline_name=pipeline.name)
+    spare = max(s.position for s in stages) + 1
+    for offset, stage in enumerate(changed):  # out of the way first: positions are unique per pipeline
+        Stage.objects.filter(pk=stage.pk).update(position=spare + offset)
+    for stage in changed:
+        before, stage.position = stage.position, new_position[stage.pk]
+        Stage.objects.filter(pk=stage.pk).update(position=stage.position)
+        record(stage, "moved", by=by, field="position", before=before, after=stage.position,
+               note="new order: " + ", ".join(keys)[:250])
+    # "Reached a later stage" depends on the order: the pipeline's state spans are rebuilt with it.
+    refresh_spans(pipeline_id=pipeline.pk)
+    return [open_stages[k] for k in keys]
 
 
 @transaction.atomic
@@ -185,6 +227,15 @@ def delete_criterion(criterion: Criterion, *, by: Any) -> None:
     criterion.delete()
 
 
+def _refuse_taken_name(pipeline_id: int, name: str, *, but: int | None = None) -> None:
+    """Two stages of one pipeline never share a name (ignoring case): moves and imports find stages by name."""
+    wanted = name.casefold()
+    for other in Stage.objects.filter(pipeline_id=pipeline_id).exclude(pk=but).only("name"):
+        if other.name.casefold() == wanted:
+            raise ValidationFailed.for_field("name", f"this pipeline already has a stage named {other.name!r}; "
+                                                     "choose another name")
+
+
 def _free_stage_key(pipeline_id: int, name: str) -> str:
     from django.utils.text import slugify
 
@@ -206,7 +257,7 @@ def add_stage(pipeline: Pipeline, *, by: Any, name: Any, probability: Any, after
     """
     _require_admin(by)
     name = _text(name, "name", max_length=100, required=True)
-    probability = _int(probability, "probability", low=0, high=99)
+    _refuse_taken_name(pipeline.pk, name)
     stages = list(Stage.objects.select_for_update().filter(pipeline=pipeline).order_by("position"))
     open_stages = [s for s in stages if s.kind == StageKind.OPEN]
     if after in (None, ""):
@@ -215,6 +266,7 @@ def add_stage(pipeline: Pipeline, *, by: Any, name: Any, probability: Any, after
         anchor = next((s for s in open_stages if str(after) in (s.key, str(s.pk))), None)
         if anchor is None:
             raise ValidationFailed.for_field("after", "choose an open stage of this pipeline to add the new stage after")
+    probability = _int(probability, "probability", low=0, high=99)
     key = _text(key, "key", max_length=50).lower() if key else _free_stage_key(pipeline.pk, name)
     if any(s.key == key for s in stages):
         raise ValidationFailed.for_field("key", f"{pipeline.name} already has a stage {key!r}")
@@ -265,7 +317,8 @@ def remove_stage(stage: Stage, *, by: Any) -> None:
         past = f"{passed} deal{'s' if passed != 1 else ''} passed through it" if passed else ""
         raise ValidationFailed.for_field(
             "stage", f"{stage.name} cannot be removed: {' and '.join(p for p in (now, past) if p)}, and their history "
-                     "keeps it. Move the deals on from the board, then rename the stage or remove its criteria instead.")
+                     "keeps it. Retire it instead: it leaves the board and the move menus, and its history stays "
+                     "(its open deals are moved on first).")
     others = Stage.objects.filter(pipeline_id=stage.pipeline_id).exclude(pk=stage.pk)
     validate_stage_order(list(others), pipeline_name=stage.pipeline.name)
     record(stage, "deleted", by=by, field="name", before=stage.name,
@@ -277,3 +330,94 @@ def remove_stage(stage: Stage, *, by: Any) -> None:
     for later in others.filter(position__gt=position).order_by("position"):
         Stage.objects.filter(pk=later.pk).update(position=later.position - 1)
     refresh_spans(pipeline_id=pipeline.pk)
+
+
+def _open_deals_in(stage: Stage) -> list:
+    from dealgate.deals.models import Deal
+
+    return list(Deal.objects.filter(stage=stage).select_related("pipeline", "stage").order_by("pk"))
+
+
+@transaction.atomic
+def retire_stage(stage: Stage, *, by: Any, move_deals_to: Any = None, override_reason: Any = None) -> Stage:
+    """Retire an open stage (decision 036): it leaves the board, the move menus and the new-deal choices,
+    and its history, criteria and analytics stay. Restored with `restore_stage`.
+
+    Its open deals must leave it first. `move_deals_to` (a stage, its key or id) moves them in this same
+    step, each through `move_deal` as the acting admin: the gates apply, each move is in the deal's
+    history with its author and surface. If any move is refused, nothing is retired or moved and the
+    refusal lists the deals and what they miss; `override_reason` then forces the refused moves as
+    recorded overrides (an admin may override).
+    """
+    from dealgate.deals.services import move_deal
+    from dealgate.errors import MoveBlocked
+
+    _require_admin(by)
+    stage = Stage.objects.select_for_update().select_related("pipeline").get(pk=stage.pk)
+    if stage.kind != StageKind.OPEN:
+        raise ValidationFailed.for_field("stage", f"{stage.name} is the pipeline's {stage.get_kind_display()} stage; "
+                                                  "only open stages can be retired")
+    if stage.is_retired:
+        raise ValidationFailed.for_field("stage", f"{stage.name} is already retired")
+    others = [s for s in Stage.objects.filter(pipeline_id=stage.pipeline_id, kind=StageKind.OPEN,
+                                              retired_at__isnull=True).exclude(pk=stage.pk).order_by("position")]
+    if not others:
+        raise ValidationFailed.for_field("stage", f"{stage.name} is the last open stage of {stage.pipeline.name}; "
+                                                  "add another stage before retiring it")
+    reason = _text(override_reason, "override_reason", max_length=500) if override_reason else ""
+    deals = _open_deals_in(stage)
+    target = _move_target(stage, others, move_deals_to) if move_deals_to not in (None, "") else None
+    if deals and target is None:
+        raise ValidationFailed.for_field(
+            "move_deals_to", f"{_deals_are(len(deals))} in {stage.name}: choose the stage to move them to "
+                             f"({', '.join(s.key for s in others)}), or move them on from the board first")
+    refused = []
+    for deal in deals:
+        try:
+            move_deal(deal, target, by=by, override_reason=reason or None)
+        except MoveBlocked as exc:
+            refused.append((deal, exc.unmet))
+    if refused:
+        names = "; deal ".join(f"{d.pk} {d.title[:60]}: {', '.join(u['label'] for u in unmet)[:200]}"
+                          for d, unmet in refused[:5])
+        more = f" and {len(refused) - 5} more" if len(refused) > 5 else ""
+        sentence = (f"The stage {stage.name} was not retired and no deal moved: {len(refused)} of {len(deals)} "
+                    f"open deal{'s' if len(deals) != 1 else ''} cannot move to {target.name} (deal {names}{more}). "
+                    "Meet their criteria, choose another stage, or give a reason to override the gates.")
+        raise ValidationFailed(sentence, details={
+            "stage": [sentence], "refused": [{"deal": d.pk, "title": d.title, "unmet": unmet} for d, unmet in refused]})
+    stage.retired_at = timezone.now()
+    stage.save(update_fields=["retired_at"])
+    moved = f"; {len(deals)} open deal{'s' if len(deals) != 1 else ''} moved to {target.name}" if deals else ""
+    record(stage, "retired", by=by, field="retired_at", after=stage.retired_at.isoformat(), note=moved.lstrip("; "))
+    stage.moved_deals = len(deals)
+    return stage
+
+
+def _deals_are(n: int) -> str:
+    return f"{n} open deal{'s' if n != 1 else ''} {'are' if n != 1 else 'is'}" if n else "no open deal is"
+
+
+def _move_target(stage: Stage, others: list[Stage], wanted: Any) -> Stage:
+    text = str(wanted.pk if isinstance(wanted, Stage) else wanted)
+    text = _text(text, "move_deals_to", max_length=50)
+    found = next((s for s in others if text in (s.key, str(s.pk))), None)
+    if found is None:
+        raise ValidationFailed.for_field(
+            "move_deals_to", f"choose an open stage of {stage.pipeline.name} other than {stage.name} that is not "
+                             f"retired ({', '.join(s.key for s in others)})")
+    return found
+
+
+@transaction.atomic
+def restore_stage(stage: Stage, *, by: Any) -> Stage:
+    """Put a retired stage back on the board and in the move menus, where it was."""
+    _require_admin(by)
+    stage = Stage.objects.select_for_update().select_related("pipeline").get(pk=stage.pk)
+    if not stage.is_retired:
+        raise ValidationFailed.for_field("stage", f"{stage.name} is not retired")
+    before = stage.retired_at
+    stage.retired_at = None
+    stage.save(update_fields=["retired_at"])
+    record(stage, "restored", by=by, field="retired_at", before=before.isoformat(), after="")
+    return stage

@@ -223,7 +223,7 @@ def test_the_auth_matrix_bodies_for_pipeline_edits_succeed_for_an_admin(client, 
     from tests.api.test_api_auth import ENDPOINTS
 
     edits = [e for e in ENDPOINTS if e[1].startswith("/api/pipelines/") and e[0] != "get"]
-    assert len(edits) == 8
+    assert len(edits) == 11
     # Removing a stage goes last: the other edits name that stage.
     edits.sort(key=lambda e: e[0] == "delete" and e[1].rstrip("/").split("/")[-2] == "stages")
     for method, path, body in edits:
@@ -272,3 +272,69 @@ def test_removing_a_stage_a_deal_passed_through_is_refused_and_reps_cannot_add_s
     assert "Qualify cannot be removed: 1 deal passed through it" in refused.json()["message"]
     assert send(client, "post", f"{BASE}/stages", auth(world.alice), {"name": "X", "probability": 5}).status_code == 403
     assert Stage.objects.filter(pipeline=pipeline).count() == 5
+
+
+def test_an_admin_retires_a_stage_moving_its_deals_through_the_gates_and_restores_it(client, world, pipeline, auth,
+                                                                                    make_deal):
+    """The gates refuse the move (Qualify's exit criteria): 422 naming the deal, nothing written; with a reason
+    the move is an override in the deal's history, by the token's user; then the stage reads retired."""
+    from dealgate.audit.models import AuditEntry
+    from dealgate.deals.models import StageHistory
+
+    deal = make_deal(title="Acme")
+    missing = send(client, "post", f"{BASE}/stages/qualify/retire", auth(world.dave), {})
+    assert missing.status_code == 422 and "move_deals_to" in missing.json()["details"]
+    refused = send(client, "post", f"{BASE}/stages/qualify/retire", auth(world.dave), {"move_deals_to": "propose"})
+    assert refused.status_code == 422
+    body = refused.json()
+    assert body["details"]["refused"][0]["deal"] == deal.pk
+    assert {u["label"] for u in body["details"]["refused"][0]["unmet"]} >= {"Amount estimated", "Budget confirmed"}
+    assert stage_row("qualify").retired_at is None and not StageHistory.objects.filter(to_stage__key="propose").exists()
+    done = send(client, "post", f"{BASE}/stages/qualify/retire", auth(world.dave),
+                {"move_deals_to": "propose", "override_reason": "Qualify merged into Propose"})
+    assert done.status_code == 200, done.json()
+    assert (done.json()["key"], done.json()["retired"]) == ("qualify", True)
+    row = StageHistory.objects.get(deal=deal, to_stage__key="propose")
+    assert (row.by, row.override, row.override_reason) == (world.dave, True, "Qualify merged into Propose")
+    assert AuditEntry.objects.get(object_type="stage", action="retired").surface == "api"
+    listed = send(client, "get", BASE, auth(world.alice)).json()
+    assert [(s["key"], s["retired"]) for s in listed["stages"]][:2] == [("qualify", True), ("propose", False)]
+    moved_back = send(client, "post", f"/api/deals/{deal.pk}/move", auth(world.dave), {"stage": "qualify"})
+    assert moved_back.status_code == 422 and "Qualify is retired" in moved_back.json()["message"]
+    restored = send(client, "post", f"{BASE}/stages/qualify/restore", auth(world.dave))
+    assert (restored.status_code, restored.json()["retired"]) == (200, False)
+    again = send(client, "post", f"{BASE}/stages/qualify/restore", auth(world.dave))
+    assert again.status_code == 422 and "not retired" in again.json()["message"]
+
+
+@pytest.mark.parametrize(("body", "status", "says"), [
+    ({"move_deals_to": "propose\x00"}, 422, "move_deals_to"),
+    ({"move_deals_to": "p" * 100_000}, 422, "move_deals_to"),
+    ({"move_deals_to": "٣"}, 422, "move_deals_to"),
+    ({"move_deals_to": "won"}, 422, "other than Qualify that is not retired"),
+    ({"override_reason": "x" * 100_000}, 422, "override_reason"),
+    ({"override_reason": "nul\x00"}, 422, "override_reason"),
+    ({"move_to": "propose"}, 422, "move_to"),
+])
+def test_retire_refuses_hostile_bodies_with_nothing_written(client, world, pipeline, auth, make_deal, body, status,
+                                                            says):
+    make_deal()
+    response = send(client, "post", f"{BASE}/stages/qualify/retire", auth(world.dave), body)
+    assert response.status_code == status, response.json()
+    assert says in str(response.json())
+    assert stage_row("qualify").retired_at is None
+
+
+def test_the_stage_order_is_put_in_one_step_and_a_wrong_list_is_refused_naming_what(client, world, pipeline, auth):
+    order = send(client, "put", f"{BASE}/stage-order", auth(world.dave), {"stages": ["negotiate", "qualify", "propose"]})
+    assert order.status_code == 200, order.json()
+    assert [s["key"] for s in order.json()["stages"]] == ["negotiate", "qualify", "propose", "won", "lost"]
+    for stages, says in ((["qualify", "propose"], "negotiate missing"), (["qualify", "qualify", "propose"], "more than once"),
+                         (["qualify", "propose", "negotiate", "won"], "'won' is not an open stage"),
+                         (["qualify", "propose", "٣"], "stages"), (["a\x00"], "stages")):
+        refused = send(client, "put", f"{BASE}/stage-order", auth(world.dave), {"stages": stages})
+        assert refused.status_code == 422 and says in str(refused.json()), (stages, refused.json())
+    assert send(client, "put", f"{BASE}/stage-order", auth(world.bob),
+                {"stages": ["qualify", "propose", "negotiate"]}).status_code == 403
+    assert list(pipeline.stages.order_by("position").values_list("key", flat=True))[:3] == [
+        "negotiate", "qualify", "propose"]

@@ -73,3 +73,47 @@ def test_an_admin_edits_a_criterion_with_its_form_then_adds_and_reorders_a_stage
     page.set_viewport_size({"width": 390, "height": 844})
     shot(page, "settings-pipeline-390", full_page=True)
     _no_sideways_scroll(page)
+
+
+def test_an_admin_retires_a_stage_with_deals_at_1440_px_and_the_board_drops_its_column(page, world, pipeline,
+                                                                                     make_deal):
+    """Two deals sit in Qualify, whose exit criteria they miss: the first try is refused naming them, the
+    second gives a reason and the deals move to Propose as overrides; the board has no Qualify column."""
+    from dealgate.deals.models import StageHistory
+
+    make_deal(title="Acme rollout"), make_deal(title="Globex pilot")
+    page.set_viewport_size({"width": 1440, "height": 900})
+    sign_in(page, "dave", world.password)
+    page.goto(f"/settings/pipelines/{pipeline.key}/")
+    row = page.locator("tr", has_text="Qualify")
+    row.locator("summary", has_text="Retire…").click()
+    form = row.locator("form.retire-form")
+    assert "Move its 2 open deals to" in form.inner_text()
+    form.locator("select[name=move_deals_to]").select_option(label="Propose")
+    form.get_by_role("button", name="Retire Qualify").click()
+    refusal = page.locator("#stages .field-error")
+    refusal.wait_for()
+    assert "The stage Qualify was not retired and no deal moved" in refusal.inner_text()
+    assert "Acme rollout" in refusal.inner_text() and "Globex pilot" in refusal.inner_text()
+    shot(page, "settings-retire-refused-1440", full_page=True)
+    form = page.locator("tr", has_text="Qualify").locator("form.retire-form")
+    assert form.is_visible()  # the refused form stays open with the choice kept
+    assert form.locator("select[name=move_deals_to] option:checked").inner_text() == "Propose"
+    form.locator("input[name=override_reason]").fill("Qualify is folded into Propose")
+    form.get_by_role("button", name="Retire Qualify").click()
+    page.get_by_text("Retired the stage Qualify").wait_for()
+    assert page.locator("tr", has_text="Qualify").locator(".badge", has_text="Retired").is_visible()
+    assert page.get_by_role("button", name="Restore Qualify").is_visible()
+    shot(page, "settings-retired-1440", full_page=True)
+    assert StageHistory.objects.filter(to_stage__key="propose", override=True).count() == 2
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.locator("tr", has_text="Propose").locator("summary", has_text="Retire…").click()
+    shot(page, "settings-retire-390", full_page=True)
+    _no_sideways_scroll(page)
+    page.set_viewport_size({"width": 1440, "height": 900})
+
+    page.goto(f"/board/{pipeline.key}/")
+    headings = page.locator("section.column").evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
+    assert headings == ["Propose", "Negotiate"]
+    assert page.locator(".card", has_text="Acme rollout").count() == 1
+    shot(page, "board-after-retire-1440")

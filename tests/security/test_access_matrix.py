@@ -113,6 +113,9 @@ RULES: dict[str, tuple[str, tuple]] = {
     "api/pipelines/<key>/stages": ("POST", API_ADMIN_ONLY),
     "api/pipelines/<key>/stages/<stage_key>": ("PATCH", API_ADMIN_ONLY),
     "api/pipelines/<key>/stages/<stage_key>/move": ("POST", API_ADMIN_ONLY),
+    "api/pipelines/<key>/stages/<stage_key>/retire": ("POST", API_ADMIN_ONLY),
+    "api/pipelines/<key>/stages/<stage_key>/restore": ("POST", API_ADMIN_ONLY),
+    "api/pipelines/<key>/stage-order": ("PUT", API_ADMIN_ONLY),
     "api/pipelines/<key>/stages/<stage_key>/criteria": ("POST", API_ADMIN_ONLY),
     "api/pipelines/<key>/stages/<stage_key>/criteria/<criterion_key>": ("PATCH", API_ADMIN_ONLY),
     "api/lost-reasons": ("GET", API_SIGNED_IN),
@@ -183,7 +186,8 @@ def _probe(route: urlwalk.Route, url: str, w) -> tuple[str, dict, dict | None] |
     if route.route == "settings/pipelines/<slug:key>/<str:action>/" and action not in ("pipeline", "stage-add"):
         return None
     if route.route == "settings/pipelines/<slug:key>/<str:action>/<int:target>/":
-        takes = {"stage": "stage", "stage-move": "stage", "stage-remove": "stage", "criterion-add": "stage",
+        takes = {"stage": "stage", "stage-move": "stage", "stage-remove": "stage", "stage-retire": "stage",
+                 "stage-restore": "stage", "criterion-add": "stage",
                  "criterion": "criterion", "criterion-delete": "criterion"}
         target = int(url.rstrip("/").split("/")[-1])
         if takes.get(action) != ("stage" if target == w.stages["qualify"].pk else "criterion"):
@@ -202,6 +206,8 @@ def _probe(route: urlwalk.Route, url: str, w) -> tuple[str, dict, dict | None] |
         "api/pipelines/<key>/stages": {"name": "Probe", "probability": 30},
         "api/pipelines/<key>/stages/<stage_key>": {"name": "Qualify"},
         "api/pipelines/<key>/stages/<stage_key>/move": {"direction": "down"},
+        "api/pipelines/<key>/stages/<stage_key>/retire": {"move_deals_to": "propose", "override_reason": "Probe"},
+        "api/pipelines/<key>/stage-order": {"stages": ["qualify", "propose", "negotiate"]},
         "api/pipelines/<key>/stages/<stage_key>/criteria": {"phase": "exit", "key": "probe", "label": "Probe",
                                                             "kind": "checklist", "config": {"item": "probe"}},
         "api/pipelines/<key>/stages/<stage_key>/criteria/<criterion_key>": {"label": "Amount"},

@@ -195,3 +195,59 @@ def test_a_criterion_config_with_a_nul_character_is_refused_with_nothing_written
         "phase": "exit", "kind": "checklist", "key": "legal", "label": "Legal", "item": "le\x00gal"})
     assert response.status_code == 422 and "must not contain NUL characters" in response.content.decode()
     assert not Criterion.objects.filter(stage=negotiate, key="legal").exists()
+
+
+def test_an_admin_retires_a_stage_moving_its_deals_and_restores_it(client, world, pipeline, make_deal):
+    """Qualify holds two deals: the retire form asks where they go; a refused move keeps everything and names
+    the deal; with a reason the moves are overrides; the board then has no Qualify column; Restore puts it back."""
+    from dealgate.deals.models import StageHistory
+
+    client.force_login(world.dave)
+    make_deal(title="One", amount=100)
+    make_deal(title="Two", amount=200)
+    qualify, propose = pipeline.stages.get(key="qualify"), pipeline.stages.get(key="propose")
+    page = client.get(reverse("web:settings_pipeline", args=["test"])).content.decode()
+    assert "Move its 2 open deals to" in page and f'action="{_url("stage-retire", qualify.pk)}"' in page
+    missing = client.post(_url("stage-retire", qualify.pk), {"move_deals_to": ""})
+    assert missing.status_code == 422
+    assert "2 open deals are in Qualify: choose the stage to move them to" in missing.content.decode()
+    refused = client.post(_url("stage-retire", qualify.pk), {"move_deals_to": propose.pk})
+    html = refused.content.decode()
+    assert refused.status_code == 422
+    assert "The stage Qualify was not retired and no deal moved: 2 of 2 open deals cannot move to Propose" in html
+    assert "Budget confirmed" in html and "<details class=\"retire\" open>" in html
+    assert not StageHistory.objects.filter(to_stage=propose).exists()
+    done = client.post(_url("stage-retire", qualify.pk), {"move_deals_to": propose.pk,
+                                                          "override_reason": "Qualify folded into Propose"})
+    assert done.status_code == 302
+    page = client.get(done["Location"]).content.decode()
+    assert "Retired the stage Qualify" in page and "Its 2 open deals moved on." in page
+    assert 'class="badge badge-warning">Retired</span>' in page
+    assert set(StageHistory.objects.filter(to_stage=propose).values_list("override_reason", "by")) == {
+        ("Qualify folded into Propose", world.dave.pk)}
+    board = client.get(reverse("web:board", args=["test"])).content.decode()
+    assert f'id="col-{qualify.pk}"' not in board and f'id="col-{propose.pk}"' in board
+    assert client.post(_url("stage-restore", qualify.pk)).status_code == 302
+    board = client.get(reverse("web:board", args=["test"])).content.decode()
+    assert f'id="col-{qualify.pk}"' in board
+
+
+def test_the_move_menu_and_new_deal_form_leave_a_retired_stage_out(client, world, pipeline, make_deal):
+    from dealgate.web.pipeline_settings import retire_stage
+
+    Criterion.objects.filter(stage__pipeline=pipeline).delete()
+    deal = make_deal(title="One")
+    negotiate = pipeline.stages.get(key="negotiate")
+    client.force_login(world.alice)
+    menu = client.get(reverse("web:panel", args=[deal.pk, "menu"]), headers={"HX-Request": "true"}).content.decode()
+    assert ">Negotiate<" in menu
+    retire_stage(negotiate, by=world.dave)
+    menu = client.get(reverse("web:panel", args=[deal.pk, "menu"]), headers={"HX-Request": "true"}).content.decode()
+    assert ">Negotiate<" not in menu and ">Propose<" in menu
+    form = client.get(reverse("web:new_deal")).content.decode()
+    assert f'value="{negotiate.pk}"' not in form
+    moved = client.post(reverse("web:move", args=[deal.pk]), {"to": negotiate.pk, "expected": deal.stage_id},
+                        headers={"HX-Request": "true"})
+    assert moved.status_code in (404, 409, 422)
+    deal.refresh_from_db()
+    assert deal.stage.key == "qualify"

@@ -26,7 +26,9 @@ from dealgate.api.schemas import (
     PipelineUpdateIn,
     StageCreateIn,
     StageMoveIn,
+    StageOrderIn,
     StageOut,
+    StageRetireIn,
     StageUpdateIn,
 )
 from dealgate.errors import NotAllowed, NotFound, ValidationFailed
@@ -135,6 +137,28 @@ def move_stage(request, key: Key, stage_key: Key, payload: StageMoveIn):
     stage = _stage(key, stage_key)
     edits.move_stage(stage, payload.direction, by=request.auth)
     return _pipeline_out(stage.pipeline)
+
+
+@router.post(STAGE + "/retire", response={200: StageOut, **WRITE_ERRORS}, summary="Retire a stage (admins)",
+             description="Takes the stage off the board and out of moves and new deals; its history and analytics "
+                         "stay. Its open deals move to `move_deals_to` through the gates, all or none (422 lists "
+                         "the refused deals unless `override_reason` forces them as recorded overrides).")
+def retire_stage(request, key: Key, stage_key: Key, payload: StageRetireIn):
+    stage = edits.retire_stage(_stage(key, stage_key), by=request.auth, **payload.dict())
+    return Stage.objects.get(pk=stage.pk)
+
+
+@router.post(STAGE + "/restore", response={200: StageOut, **WRITE_ERRORS}, summary="Restore a retired stage (admins)")
+def restore_stage(request, key: Key, stage_key: Key):
+    return edits.restore_stage(_stage(key, stage_key), by=request.auth)
+
+
+@router.put("/{key}/stage-order", response={200: PipelineOut, **WRITE_ERRORS}, summary="Reorder the open stages (admins)",
+            description="Every open stage's key once, in the new order; Won, Lost and post-sale stages stay last.")
+def reorder_stages(request, key: Key, payload: StageOrderIn):
+    pipeline = pipeline_by_key(key)
+    edits.reorder_stages(pipeline, payload.stages, by=request.auth)
+    return _pipeline_out(pipeline)
 
 
 @router.post(STAGE + "/criteria", response={201: CriterionOut, **WRITE_ERRORS}, summary="Add a criterion (admins)")

@@ -60,7 +60,7 @@ def render_panel(request: HttpRequest, deal: Deal, *, mode: str, to_stage: Stage
     if mode == "lost":
         context["lost_reasons"] = LostReason.objects.filter(active=True)
     if mode == "menu":
-        context["stages"] = Stage.objects.filter(pipeline_id=deal.pipeline_id).order_by("position")
+        context["stages"] = Stage.objects.filter(pipeline_id=deal.pipeline_id, retired_at__isnull=True).order_by("position")
     # A form submitted before htmx wired it (or without JavaScript) arrives as a plain POST: answer with a page.
     template = "web/_panel.html" if request.htmx else "web/panel_page.html"
     return render(request, template, context, status=status)

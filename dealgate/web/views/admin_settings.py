@@ -104,6 +104,7 @@ def render_pipeline(request: HttpRequest, pipeline: Pipeline, *, stage: Stage | 
             s.deal_count = counts.get(s.pk, 0)
             s.criteria_count = criteria.get(s.pk, {"entry": 0, "exit": 0})
         context["open_stages"] = [s for s in stages if s.kind == StageKind.OPEN]
+        context["live_stages"] = [s for s in stages if s.takes_deals]
         return render(request, "web/settings/pipeline.html", context, status=status)
     index = next(i for i, s in enumerate(stages) if s.pk == stage.pk)
     adding = error_action == "criterion-add" and error_target == stage.pk
@@ -175,6 +176,21 @@ def _stage_remove(request: HttpRequest, pipeline: Pipeline, target: int) -> Done
     return f"Removed the stage {stage.name}.", None
 
 
+def _stage_retire(request: HttpRequest, pipeline: Pipeline, target: int) -> Done:
+    stage = get_object_or_404(Stage, pk=target, pipeline=pipeline)
+    p = request.POST
+    stage = edits.retire_stage(stage, by=request.user, move_deals_to=p.get("move_deals_to") or None,
+                               override_reason=p.get("override_reason") or None)
+    moved = f" Its {stage.moved_deals} open deal{'s' if stage.moved_deals != 1 else ''} moved on." \
+        if stage.moved_deals else ""
+    return f"Retired the stage {stage.name}: it is off the board and the move menus, and its history stays.{moved}", None
+
+
+def _stage_restore(request: HttpRequest, pipeline: Pipeline, target: int) -> Done:
+    stage = edits.restore_stage(get_object_or_404(Stage, pk=target, pipeline=pipeline), by=request.user)
+    return f"Restored the stage {stage.name}: deals can be moved to it again.", None
+
+
 def _criterion_add(request: HttpRequest, pipeline: Pipeline, target: int) -> Done:
     stage = get_object_or_404(Stage, pk=target, pipeline=pipeline)
     p = request.POST
@@ -208,6 +224,7 @@ def _pipeline_edit(request: HttpRequest, pipeline: Pipeline, target: int) -> Don
 
 SETTINGS_ACTIONS: dict[str, Callable[[HttpRequest, Pipeline, int], Done]] = {
     "stage": _stage_edit, "stage-move": _stage_move, "stage-add": _stage_add, "stage-remove": _stage_remove,
+    "stage-retire": _stage_retire, "stage-restore": _stage_restore,
     "criterion-add": _criterion_add, "criterion": _criterion_edit, "criterion-delete": _criterion_delete,
     "pipeline": _pipeline_edit,
 }

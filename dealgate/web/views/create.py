@@ -68,7 +68,8 @@ def _account(user: Any, typed: Any) -> tuple[Account, bool]:
 
 def _stage(value: Any) -> Stage:
     stage_id = _id(value, "stage")
-    stage = Stage.objects.select_related("pipeline").filter(pk=stage_id, kind=StageKind.OPEN).first() if stage_id else None
+    stage = (Stage.objects.select_related("pipeline").filter(pk=stage_id, kind=StageKind.OPEN, retired_at__isnull=True)
+             .first() if stage_id else None)
     if stage is None:
         raise ValidationFailed.for_field("stage", "pick a stage from the list")
     return stage
@@ -139,7 +140,7 @@ def _deal_initial(request: HttpRequest) -> dict[str, Any]:
     params = request.GET
     values: dict[str, Any] = {"currency": settings.DEALGATE_CURRENCY, "owner": str(request.user.pk)}
     stage_id = _query_id(params, "stage")
-    stage = Stage.objects.filter(pk=stage_id, kind=StageKind.OPEN).first() if stage_id else None
+    stage = Stage.objects.filter(pk=stage_id, kind=StageKind.OPEN, retired_at__isnull=True).first() if stage_id else None
     wanted = str(params.get("pipeline") or "")[:100]
     if stage is None and wanted and unstorable_reason(wanted) is None:  # a link's pipeline; anything else is ignored
         pipeline = Pipeline.objects.filter(key=wanted).first()

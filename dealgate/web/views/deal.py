@@ -51,6 +51,8 @@ def stage_path(deal: Deal, rules: PipelineRules) -> list[PathStep]:
     for stage in rules.stages.values():
         if stage.kind != StageKind.OPEN:
             continue
+        if stage.is_retired and stage.pk != current.pk and stage.pk not in reached:
+            continue  # a retired stage shows only where this deal was in it (decision 036)
         if stage.pk == current.pk:
             steps.append(PathStep(stage, "current"))
         elif not deal.is_open:

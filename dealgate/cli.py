@@ -23,6 +23,7 @@ Everyday commands (each has --help):
   export deals|accounts|contacts|activities|history [--out FILE]
   report metrics|funnel|waterfall|bottlenecks --period P [--as-of D]
   forecast --period P [--method ...]    backtest --from 2025-01 --to 2025-12
+  rates set --currency USD --rate 0.92 --date 2026-11-01 | rates list [--json]   exchange rates (admins)
   worker [--batch]          run background jobs: automation rules, emails (--batch: all due, then exit)
   tasks list [--deal ID] [--owner USER] [--json]   open tasks, overdue first
   rules list | rules test RULE   automation rules; which current deals a rule would act on

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from dealgate.analytics.history import CUTS, Scope, scope_for
+from dealgate.analytics.history import CUTS, Scope, scope_for, with_rates
 from dealgate.analytics.periods import parse_as_of, parse_period, period_containing
 from dealgate.cli_support import acting_user, add_user_argument, known_pipeline
 from dealgate.deals.currencies import is_currency_code
@@ -43,16 +43,19 @@ def scope_from(options: dict[str, Any]) -> Scope:
             shown = currency if len(currency) <= 20 else currency[:20] + "…"
             raise CommandError(f"--currency {shown!r} is not a currency code (three letters, e.g. EUR or USD).")
         cuts["currency"] = currency
-    return scope_for(acting_user(options.get("user") or ""), **cuts)
+    return with_rates(scope_for(acting_user(options.get("user") or ""), **cuts))
 
 
 def print_left_out(stdout: Any, scope: Scope) -> list[dict[str, Any]]:
     """Say which deals the figures leave out for their currency (dealgate.analytics.left_out); returns them."""
-    from dealgate.analytics.left_out import left_out_sentence, other_currencies
+    from dealgate.analytics.left_out import converted_currencies, converted_sentence, left_out_sentence, other_currencies
 
+    converted = converted_sentence(converted_currencies(scope), scope.currency)
+    if converted:
+        stdout.write(converted + "\n")
     rows = other_currencies(scope)
     if rows:
-        stdout.write(left_out_sentence(rows, scope.currency) + "\n")
+        stdout.write(left_out_sentence(rows, scope.currency, converted=bool(scope.converted)) + "\n")
     return rows
 
 

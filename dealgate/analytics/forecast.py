@@ -24,7 +24,7 @@ import numpy as np
 from dealgate.analytics import formulas, new_business, simulation
 from dealgate.analytics.cache import figure
 from dealgate.analytics.history import (
-    Scope, days_between, fetch, is_postgres, money, open_deals, outcome_at_cutoff, percentiles,
+    Scope, amount_sql, days_between, fetch, is_postgres, money, open_deals, outcome_at_cutoff, percentiles,
     reopened_before_cutoff, spans, state_cte, ts, won_at_cutoff,
 )
 from dealgate.analytics.metrics import conversion, conversion_of, outcomes, stage_label, stages_of
@@ -133,7 +133,7 @@ def due_deals(scope: Scope, period: Period, cutoff: dt.datetime, config: Setting
     source, where, params = spans(scope)
     params["cutoff"] = ts(cutoff)
     rows = fetch(f"""
-SELECT s.deal_id, s.stage_id, s.amount_cents, s.probability, s.close_date,
+SELECT s.deal_id, s.stage_id, {amount_sql(scope, cutoff)} AS amount_cents, s.probability, s.close_date,
        {days_between('s.stage_entered_at', '%(cutoff)s')} AS age,
        CASE WHEN s.next_won_at IS NOT NULL AND (s.next_lost_at IS NULL OR s.next_won_at < s.next_lost_at)
             THEN {days_between('%(cutoff)s', 's.next_won_at')} ELSE {days_between('%(cutoff)s', 's.next_lost_at')}

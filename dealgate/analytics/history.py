@@ -45,6 +45,14 @@ class Scope:
     # Access: a non-admin sees deals they own or their team's.
     viewer_id: int | None = None
     viewer_team_id: int | None = None
+    # Dated exchange rates (dealgate.analytics.rates.RateTable): deals in these currencies count too,
+    # converted into `currency` (the company's). Empty: only deals in `currency` count.
+    rates: tuple = ()
+
+    @property
+    def converted(self) -> list[str]:
+        """The currencies converted into the scope's, besides its own."""
+        return [code for code, _ in self.rates]
 
     def narrowed(self, cut: str, value: Any) -> "Scope":
         name = {"pipeline": "pipeline_id", "owner": "owner_id", "team": "team_id"}.get(cut, cut)
@@ -59,6 +67,26 @@ def scope_for(user: Any, **cuts: Any) -> Scope:
     return scope
 
 
+def with_rates(scope: Scope) -> Scope:
+    """The scope converting every currency that has an exchange rate into the company currency
+    (loaded once, here: the rates table is tiny). Only figures in the company currency convert;
+    a scope in another currency (--currency USD) counts that currency's deals alone."""
+    from dealgate.analytics.rates import rate_table
+
+    if scope.currency != settings.DEALGATE_CURRENCY:
+        return scope
+    return replace(scope, rates=rate_table())
+
+
+def amount_sql(scope: Scope, cutoff: dt.datetime, *, span: str = "s") -> str:
+    """SQL: the span's amount in cents of the scope's currency. Open deals convert at the rate of
+    the as-of day, closed ones at the rate of their close (the span's stage entry); see decision 035."""
+    from dealgate.analytics.rates import as_of_day, convert_sql
+
+    return convert_sql(scope.rates, f"{span}.amount_cents", f"{span}.currency", date_sql=f"{span}.stage_entered_at",
+                       open_sql=f"{span}.stage_kind = 'open'", open_day=as_of_day(cutoff))
+
+
 def _scope_where(scope: Scope, *, before: bool = False, parts: str = "all") -> tuple[str, dict[str, Any]]:
     """The scope as a condition on a span (`before`: on the state just before the span's event).
 
@@ -70,7 +98,11 @@ def _scope_where(scope: Scope, *, before: bool = False, parts: str = "all") -> t
     clauses: list[str] = []
     params: dict[str, Any] = {"currency": scope.currency}
     if parts in ("all", "as_of"):
-        clauses.append(f"s.{prev}currency = %(currency)s")
+        if scope.rates:
+            codes = ", ".join(f"'{code}'" for code in scope.converted if code.isalpha() and len(code) == 3)
+            clauses.append(f"s.{prev}currency IN (%(currency)s, {codes})")
+        else:
+            clauses.append(f"s.{prev}currency = %(currency)s")
         for column, value in (("owner_id", scope.owner_id), ("team_id", scope.team_id)):
             if value is not None:
                 clauses.append(f"s.{prev}{column} = %(cut_{column})s")
@@ -145,7 +177,7 @@ def state_cte(scope: Scope, cutoff: dt.datetime) -> tuple[str, dict[str, Any]]:
     params["cutoff"] = ts(cutoff)
     return f"""WITH state AS (
   SELECT s.deal_id, s.stage_id, s.stage_kind AS kind, s.probability, s.stage_entered_at AS stage_at,
-         s.amount_cents, s.created_at, s.owner_id, s.team_id, s.close_date, s.forecast_category AS category
+         {amount_sql(scope, cutoff)} AS amount_cents, s.created_at, s.owner_id, s.team_id, s.close_date, s.forecast_category AS category
   FROM {source} WHERE {where} AND s.starts_at < %(cutoff)s AND s.ends_at >= %(cutoff)s
 )""", params
 

@@ -17,12 +17,16 @@ from dealgate.words import plural
 
 
 def other_currencies(scope: Scope) -> list[dict[str, Any]]:
-    """[{"currency": "USD", "deals": 500}, ...]: the deals the scope would hold in any other currency,
-    most first. Deals are matched by their current pipeline, owner, team, source, segment and
+    """[{"currency": "USD", "deals": 500}, ...]: the deals the scope would hold in any other currency
+    it does not convert (no exchange rate), most first. Deals are matched by their current pipeline, owner, team, source, segment and
     currency, and limited to what the viewer may see, as the scope is."""
+    return _counted(scope, exclude=[scope.currency, *scope.converted])
+
+
+def _counted(scope: Scope, *, exclude: list[str] | None = None, include: list[str] | None = None) -> list[dict[str, Any]]:
     from dealgate.deals.models import Deal
 
-    deals = Deal.objects.exclude(currency=scope.currency)
+    deals = Deal.objects.exclude(currency__in=exclude) if exclude is not None else Deal.objects.filter(currency__in=include)
     if scope.pipeline_id is not None:
         deals = deals.filter(pipeline_id=scope.pipeline_id)
     if scope.owner_id is not None:
@@ -39,7 +43,8 @@ def other_currencies(scope: Scope) -> list[dict[str, Any]]:
     return [{"currency": row["currency"], "deals": row["deals"]} for row in rows]
 
 
-def left_out_sentence(rows: list[dict[str, Any]], currency: str, *, how: str = "--currency") -> str:
+def left_out_sentence(rows: list[dict[str, Any]], currency: str, *, how: str = "--currency",
+                      converted: bool = False) -> str:
     """"Left out: 500 deals in USD and 3 in GBP; these figures count deals in EUR only (--currency USD
     shows the USD deals)." Empty when nothing was left out."""
     if not rows:
@@ -48,5 +53,23 @@ def left_out_sentence(rows: list[dict[str, Any]], currency: str, *, how: str = "
              *[f"{row['deals']:,} in {row['currency']}" for row in rows[1:]]]
     listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     first = rows[0]["currency"]
-    return (f"Left out: {listed}; these figures count deals in {currency} only ({how} {first} shows the "
-            f"{first} deals).")
+    counted = f"deals in {currency} and the converted ones" if converted else f"deals in {currency}"
+    return (f"Left out: {listed}{' (no exchange rate)' if converted else ''}; these figures count {counted} only "
+            f"({how} {first} shows the {first} deals).")
+
+
+def converted_currencies(scope: Scope) -> list[dict[str, Any]]:
+    """[{"currency": "USD", "deals": 500}, ...]: the deals in other currencies the scope converts
+    with the dated exchange rates (dealgate.analytics.rates), most first."""
+    return _counted(scope, include=scope.converted) if scope.converted else []
+
+
+def converted_sentence(rows: list[dict[str, Any]], currency: str) -> str:
+    """"Converted into EUR at the dated exchange rates: 500 deals in USD and 3 in GBP." Empty when none."""
+    if not rows:
+        return ""
+    parts = [f"{plural(rows[0]['deals'], 'deal')} in {rows[0]['currency']}",
+             *[f"{row['deals']:,} in {row['currency']}" for row in rows[1:]]]
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return (f"Converted into {currency} at the dated exchange rates (open deals at the as-of date's rate, "
+            f"closed ones at their close date's): {listed}.")

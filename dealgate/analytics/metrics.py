@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from dataclasses import replace
 from typing import Any
 
 from dealgate.analytics import formulas
@@ -17,6 +18,7 @@ from dealgate.analytics.history import (
     reopened_before_cutoff, spans, state_cte, ts,
 )
 from dealgate.analytics.periods import Period
+from dealgate.analytics.rates import as_of_day, convert_sql, fixed_at
 from dealgate.analytics.together import together
 from dealgate.pipelines.models import Stage
 
@@ -209,6 +211,8 @@ def waterfall(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[str, An
     owner, team or currency cut, a deal reassigned to someone else (moved in for them).
     """
     known = _known(period, cutoff)
+    if scope.rates:  # one rate per currency (the end's), or the bridge would not add up
+        scope = replace(scope, rates=fixed_at(scope.rates, as_of_day(known)))
     rows = waterfall_flows(scope, period, cutoff)
     opening = _open_pipeline_cents(scope, period.start)
     closing = _open_pipeline_cents(scope, known)
@@ -235,22 +239,24 @@ def waterfall_flows(scope: Scope, period: Period, cutoff: dt.datetime) -> dict[s
     within = f"(s.stage_kind = 'open' AND {after})"
     was_within = f"(s.prev_stage_kind = 'open' AND {before})"
     first = "s.prev_stage_kind = ''"
+    now = convert_sql(scope.rates, "s.amount_cents", "s.currency", day=dt.date.min)  # rates fixed by waterfall()
+    was = convert_sql(scope.rates, "s.prev_amount_cents", "s.prev_currency", day=dt.date.min)
     rows = fetch(f"""
 SELECT
-  SUM(CASE WHEN {first} AND {within} THEN COALESCE(s.amount_cents, 0) ELSE 0 END) AS created,
+  SUM(CASE WHEN {first} AND {within} THEN COALESCE({now}, 0) ELSE 0 END) AS created,
   SUM(CASE WHEN {first} AND {within} THEN 1 ELSE 0 END) AS created_deals,
-  SUM(CASE WHEN NOT {first} AND NOT {was_within} AND {within} THEN COALESCE(s.amount_cents, 0) ELSE 0 END) AS moved_in,
+  SUM(CASE WHEN NOT {first} AND NOT {was_within} AND {within} THEN COALESCE({now}, 0) ELSE 0 END) AS moved_in,
   SUM(CASE WHEN NOT {first} AND NOT {was_within} AND {within} THEN 1 ELSE 0 END) AS moved_in_deals,
-  SUM(CASE WHEN {was_within} AND s.stage_kind = 'won' THEN COALESCE(s.prev_amount_cents, 0) ELSE 0 END) AS won,
+  SUM(CASE WHEN {was_within} AND s.stage_kind = 'won' THEN COALESCE({was}, 0) ELSE 0 END) AS won,
   SUM(CASE WHEN {was_within} AND s.stage_kind = 'won' THEN 1 ELSE 0 END) AS won_deals,
-  SUM(CASE WHEN {was_within} AND s.stage_kind = 'lost' THEN COALESCE(s.prev_amount_cents, 0) ELSE 0 END) AS lost,
+  SUM(CASE WHEN {was_within} AND s.stage_kind = 'lost' THEN COALESCE({was}, 0) ELSE 0 END) AS lost,
   SUM(CASE WHEN {was_within} AND s.stage_kind = 'lost' THEN 1 ELSE 0 END) AS lost_deals,
   SUM(CASE WHEN {was_within} AND NOT {within} AND s.stage_kind NOT IN ('won', 'lost')
-           THEN COALESCE(s.prev_amount_cents, 0) ELSE 0 END) AS moved_out,
+           THEN COALESCE({was}, 0) ELSE 0 END) AS moved_out,
   SUM(CASE WHEN {was_within} AND NOT {within} AND s.stage_kind NOT IN ('won', 'lost') THEN 1 ELSE 0 END)
       AS moved_out_deals,
   SUM(CASE WHEN {was_within} AND {within}
-           THEN COALESCE(s.amount_cents, 0) - COALESCE(s.prev_amount_cents, 0) ELSE 0 END) AS amount_changes,
+           THEN COALESCE({now}, 0) - COALESCE({was}, 0) ELSE 0 END) AS amount_changes,
   SUM(CASE WHEN {was_within} AND {within} AND s.history_id IS NULL THEN 1 ELSE 0 END) AS amount_change_events
 FROM {source}
 WHERE {fixed} AND s.starts_at >= %(start)s AND s.starts_at < %(cutoff)s""", params)
@@ -426,7 +432,7 @@ def distinct_cut_values(scope: Scope, cut: str) -> list[tuple[Any, str]]:
     from dealgate.people.models import Team
     from dealgate.pipelines.models import Pipeline
 
-    deals = Deal.objects.filter(currency=scope.currency)
+    deals = Deal.objects.filter(currency__in=[scope.currency, *scope.converted])
     if scope.viewer_id is not None:
         from django.db.models import Q
 

@@ -104,3 +104,28 @@ class ProbabilityAdoption(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+
+
+class ExchangeRate(models.Model):
+    """What one unit of a foreign currency is worth in the company currency, from `effective_from`
+    until the next rate of that currency (dealgate.analytics.rates; decision 035)."""
+
+    currency = models.CharField(max_length=3)
+    effective_from = models.DateField()
+    rate = models.DecimalField(max_digits=17, decimal_places=10,
+                               help_text="Company-currency units per one unit of `currency`.")
+
+    class Meta:
+        ordering = ["currency", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["currency", "effective_from"], name="exchange_rate_one_per_currency_and_day"),
+            models.CheckConstraint(condition=Q(rate__gt=0), name="exchange_rate_positive"),
+        ]
+
+    @property
+    def label(self) -> str:
+        """How the audit log and the pages name it: "USD rate from 2026-11-01"."""
+        return f"{self.currency} rate from {self.effective_from.isoformat()}"
+
+    def __str__(self) -> str:
+        return f"1 {self.currency} = {self.rate} from {self.effective_from}"

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from dealgate.analytics.cache import figure
-from dealgate.analytics.history import Scope, days_between, fetch, spans, ts
+from dealgate.analytics.history import Scope, amount_sql, days_between, fetch, spans, ts
 from dealgate.analytics.periods import Period
 
 RECENT_DAYS = 90
@@ -64,7 +64,7 @@ FROM {source} WHERE {where} AND s.history_id IS NOT NULL AND s.prev_stage_id IS 
         return empty
     won_amounts: dict[int, int] = {}
     for row in fetch(f"""
-SELECT s.deal_id, s.amount_cents FROM {source} WHERE {where} AND s.history_id IS NOT NULL
+SELECT s.deal_id, {amount_sql(scope, cutoff)} AS amount_cents FROM {source} WHERE {where} AND s.history_id IS NOT NULL
   AND s.stage_kind = 'won' AND s.created_at >= %(lookback)s AND s.starts_at < %(cutoff)s
 ORDER BY s.starts_at""", params):
         won_amounts.setdefault(row["deal_id"], int(row["amount_cents"] or 0))

@@ -25,8 +25,8 @@ from django.views.decorators.http import require_POST
 
 from dealgate.analytics import charts, forecast, metrics
 from dealgate.analytics.backtest import backtest, recent_periods, recommend
-from dealgate.analytics.history import Scope, scope_for
-from dealgate.analytics.left_out import other_currencies
+from dealgate.analytics.history import Scope, scope_for, with_rates
+from dealgate.analytics.left_out import converted_currencies, converted_sentence, other_currencies
 from dealgate.analytics.periods import Period, parse_as_of, parse_period, period_containing
 from dealgate.analytics.together import together
 from dealgate.analytics.signal_conversion import signal_conversion
@@ -81,8 +81,8 @@ def _filters(request: HttpRequest) -> tuple[Scope, Period, Any, dict[str, Any]]:
         currency = ""
     if pipeline_id is None and pipelines:
         pipeline_id = max(pipelines, key=lambda p: deals.filter(pipeline=p).count()).pk
-    scope = scope_for(user, pipeline_id=pipeline_id, owner_id=owner_id, team_id=team_id,
-                      source=source or None, segment=segment or None, currency=currency or None)
+    scope = with_rates(scope_for(user, pipeline_id=pipeline_id, owner_id=owner_id, team_id=team_id,
+                                 source=source or None, segment=segment or None, currency=currency or None))
     form = {
         "period": period.label, "as_of": request.GET.get("as_of", ""), "pipelines": pipelines,
         "pipeline": pipeline_id, "owner": owner_id, "team": team_id,
@@ -94,6 +94,7 @@ def _filters(request: HttpRequest) -> tuple[Scope, Period, Any, dict[str, Any]]:
         "errors": errors, "query": request.GET.urlencode(),
         "currency": scope.currency, "currencies": _currencies(deals, scope.currency),
         "left_out": [{**row, "query": _with(request, currency=row["currency"])} for row in other_currencies(scope)],
+        "converted": converted_sentence(converted_currencies(scope), scope.currency),
     }
     return scope, period, cutoff, form
 

@@ -766,8 +766,11 @@ class LeftOutOut(Schema):
     deals: int
 
 
-LEFT_OUT = Field(description="Deals left out because they are in another currency, most first: ask for their "
-                             "currency to see them.")
+LEFT_OUT = Field(description="Deals left out because they are in another currency that has no exchange rate, most "
+                             "first: ask for their currency to see them.")
+CONVERTED = Field(default_factory=list,
+                  description="Deals in other currencies counted after conversion with the dated exchange rates "
+                              "(settings): open deals at the as-of date's rate, closed ones at their close date's.")
 
 
 class MetricsOut(Schema):
@@ -775,6 +778,7 @@ class MetricsOut(Schema):
     as_of: dt.datetime
     currency: str
     left_out: list[LeftOutOut] = LEFT_OUT
+    converted: list[LeftOutOut] = CONVERTED
     metrics: PeriodMetricsOut
 
 
@@ -847,6 +851,7 @@ class ForecastOut(Schema):
     as_of: dt.datetime
     currency: str
     left_out: list[LeftOutOut] = LEFT_OUT
+    converted: list[LeftOutOut] = CONVERTED
     methods: dict[Literal["weighted", "historical", "time-aware"], ForecastMethodOut]
     new_business: NewBusinessOut
     close_dates: CloseDatesOut
@@ -891,6 +896,7 @@ class BottlenecksOut(Schema):
     as_of: dt.datetime
     currency: str
     left_out: list[LeftOutOut] = LEFT_OUT
+    converted: list[LeftOutOut] = CONVERTED
     trailing: str = Field(description="The span the stages are compared with.")
     window_days: int = Field(description="Days after entering a stage over which conversion is compared.")
     sentences: list[str]

@@ -62,6 +62,46 @@ class Money:
     weighted: Decimal
 
 
+@dataclass(frozen=True)
+class CompanyTotal:
+    """A column's money in the company currency: the total and weighted total when every currency in
+    it has an exchange rate on or before today, else None and the currencies lacking one."""
+
+    currency: str
+    total: Decimal | None
+    weighted: Decimal | None
+    missing: tuple[str, ...] = ()
+
+
+def company_total(money: list[Money], table: Any) -> CompanyTotal | None:
+    """One total in the company currency beside the per-currency lines (issue 14), converted with the
+    rates in effect today (`table`: dealgate.analytics.rates.rate_table). None when the column holds
+    the company currency alone (its own line is the total) or no amounts."""
+    from django.conf import settings
+
+    from dealgate.analytics.rates import rate_on
+
+    company = settings.DEALGATE_CURRENCY
+    if not money or all(m.currency == company for m in money):
+        return None
+    today = timezone.localdate()
+    rates = {m.currency: rate_on(table, m.currency, today) for m in money}
+    missing = tuple(sorted(code for code, rate in rates.items() if rate is None))
+    if missing:
+        return CompanyTotal(company, None, None, missing)
+    cent = Decimal("0.01")
+    total = sum(((m.total * rates[m.currency]).quantize(cent) for m in money), Decimal("0.00"))
+    weighted = sum(((m.weighted * rates[m.currency]).quantize(cent) for m in money), Decimal("0.00"))
+    return CompanyTotal(company, total, weighted)
+
+
+def board_rates() -> Any:
+    """The exchange rates in effect today, read once per board (the table is a handful of rows)."""
+    from dealgate.analytics.rates import rate_table
+
+    return rate_table()
+
+
 @dataclass
 class Card:
     deal: Deal
@@ -86,6 +126,7 @@ class Column:
     money: list[Money] = field(default_factory=list)
     cards: list[Card] = field(default_factory=list)
     next_offset: int | None = None  # where "load more" starts; None when every card is shown
+    company: CompanyTotal | None = None  # the total in the company currency, when other currencies are in it
 
 
 @dataclass
@@ -234,10 +275,12 @@ def build_board(pipeline: Pipeline, user: Any, filters: BoardFilters, *, per_col
     for card in _cards(first_cards(qs, stages, offset=0, limit=per_column), user, now=now):
         cards_by_stage[card.deal.stage_id].append(card)
     columns = []
+    table = board_rates()
     for stage in stages:
         count, stage_money = money.get(stage.pk, (0, []))
         cards = cards_by_stage.get(stage.pk, [])
-        columns.append(Column(stage, count, stage_money, cards, len(cards) if count > len(cards) else None))
+        columns.append(Column(stage, count, stage_money, cards, len(cards) if count > len(cards) else None,
+                              company_total(stage_money, table)))
     by_kind = {s.kind: s for s in all_stages if s.kind != StageKind.OPEN}
     return Board(pipeline, columns, by_kind.get(StageKind.WON), by_kind.get(StageKind.LOST))
 
@@ -253,7 +296,8 @@ def build_column(pipeline: Pipeline, stage: Stage, user: Any, filters: BoardFilt
     count, stage_money = column_money(qs.filter(stage=stage), stages).get(stage.pk, (0, []))
     deals = first_cards(qs, [s for s in stages if s.pk == stage.pk], offset=offset, limit=limit)
     end = offset + len(deals)
-    return Column(stage, count, stage_money, _cards(deals, user, now=now), end if count > end else None)
+    return Column(stage, count, stage_money, _cards(deals, user, now=now), end if count > end else None,
+                  company_total(stage_money, board_rates()))
 
 
 # ---------------------------------------------------------------------------------------------

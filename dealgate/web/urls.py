@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from dealgate.web.login import SignInView
-from dealgate.web.views import actions, admin_settings, audit, board, create, deal, lists, quota_settings, user_settings
+from dealgate.web.views import actions, admin_settings, audit, board, create, deal, lists, quota_settings, rate_settings, user_settings
 
 app_name = "web"
 urlpatterns = [
@@ -31,6 +31,9 @@ urlpatterns = [
     path("settings/quotas/", quota_settings.quotas_settings, name="settings_quotas"),
     path("settings/quotas/set/", quota_settings.quota_set, name="settings_quota_set"),
     path("settings/quotas/<int:pk>/remove/", quota_settings.quota_remove, name="settings_quota_remove"),
+    path("settings/exchange-rates/", rate_settings.rates_settings, name="settings_rates"),
+    path("settings/exchange-rates/set/", rate_settings.rate_set, name="settings_rate_set"),
+    path("settings/exchange-rates/<int:pk>/remove/", rate_settings.rate_remove, name="settings_rate_remove"),
     path("settings/new-pipeline/", admin_settings.pipeline_new, name="settings_pipeline_new"),
     path("settings/pipelines/<slug:key>/", admin_settings.pipeline_settings, name="settings_pipeline"),
     path("settings/pipelines/<slug:key>/<str:action>/", admin_settings.pipeline_action, name="settings_action"),

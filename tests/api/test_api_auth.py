@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from dealgate.analytics.rates import set_rate
 from dealgate.analytics.services import set_quota
 from dealgate.api.models import ApiToken
 from dealgate.api.router import api
@@ -93,6 +94,9 @@ ENDPOINTS = [
     ("get", "/api/quotas", None),
     ("put", "/api/quotas", {"owner": "alice", "period": "2026-Q4", "amount": 500000}),
     ("delete", "/api/quotas/{quota}", None),
+    ("get", "/api/exchange-rates", None),
+    ("put", "/api/exchange-rates", {"currency": "USD", "rate": "0.92", "effective_from": "2026-11-01"}),
+    ("delete", "/api/exchange-rates/{rate}", None),
 ]
 # Endpoints about one of alice's deals, tokens, tasks or signals: someone else must not learn it exists.
 OWNED_ENDPOINTS = [e for e in ENDPOINTS if any(k in e[1] for k in ("{deal}", "{token}", "{task}", "{signal}"))]
@@ -112,7 +116,8 @@ def alices(world, make_deal):
     rule = create_rule(by=world.dave, name="Thank the buyer", trigger="deal_won",
                        actions=[{"type": "create_task", "title": "Say thanks"}])
     quota = set_quota(owner=world.alice, period="2026-Q4", amount=100000, by=world.dave)
-    return {"rule": rule.pk, "quota": quota.pk, "deal": deal.pk, "account": deal.account_id, "contact": contact.pk, "token": token.pk,
+    rate = set_rate(currency="USD", rate="0.9", effective_from="2026-01-01", by=world.dave)
+    return {"rule": rule.pk, "quota": quota.pk, "rate": rate.pk, "deal": deal.pk, "account": deal.account_id, "contact": contact.pk, "token": token.pk,
             "spare_account": spare.pk, "task": task.pk, "signal": signal.pk}
 
 
@@ -142,7 +147,8 @@ def test_the_endpoint_list_covers_every_operation_in_the_schema():
                .replace("{contact}", "{contact_id}").replace("/test", "/{key}")
                .replace("/stages/qualify", "/stages/{stage_key}").replace("/criteria/budget", "/criteria/{criterion_key}")
                .replace("/checklist/budget", "/checklist/{item}").replace("{token}", "{token_id}")
-               .replace("{task}", "{task_id}").replace("{signal}", "{signal_id}").replace("{rule}", "{rule_id}").replace("{quota}", "{quota_id}")) for m, p, _ in ENDPOINTS}
+               .replace("{task}", "{task_id}").replace("{signal}", "{signal_id}").replace("{rule}", "{rule_id}").replace("{quota}", "{quota_id}")
+               .replace("{rate}", "{rate_id}")) for m, p, _ in ENDPOINTS}
     assert listed == documented
 
 

@@ -72,6 +72,10 @@ RULES: dict[str, tuple[str, tuple]] = {
     "settings/quotas/": ("GET", MANAGERS),
     "settings/quotas/set/": ("POST", MANAGERS),
     "settings/quotas/<int:pk>/remove/": ("POST", (LOGIN, DENIED, DENIED, OK, OK)),
+    # exchange rates: an installation setting, admins only (decision 035)
+    "settings/exchange-rates/": ("GET", ADMIN_ONLY),
+    "settings/exchange-rates/set/": ("POST", ADMIN_ONLY),
+    "settings/exchange-rates/<int:pk>/remove/": ("POST", ADMIN_ONLY),
     "settings/new-pipeline/": ("POST", ADMIN_ONLY),
     "settings/pipelines/<slug:key>/": ("GET", ADMIN_ONLY),
     "settings/pipelines/<slug:key>/<str:action>/": ("POST", ADMIN_ONLY),
@@ -145,6 +149,9 @@ RULES: dict[str, tuple[str, tuple]] = {
     # alice's quota: she reads it but may not remove it; carol may not learn it exists
     "api/quotas": ("GET", API_SIGNED_IN),
     "api/quotas/<int:quota_id>": ("DELETE", (UNAUTH, DENIED, HIDDEN, OK, OK)),
+    # everyone reads the rates (they explain the totals); only admins remove them
+    "api/exchange-rates": ("GET", API_SIGNED_IN),
+    "api/exchange-rates/<int:rate_id>": ("DELETE", API_ADMIN_ONLY),
     "api/signals": ("GET", API_SIGNED_IN),
     "api/signals/<int:signal_id>/convert": ("POST", API_TEAM_A),
     "api/signals/<int:signal_id>/snooze": ("POST", API_TEAM_A),
@@ -199,6 +206,7 @@ def _probe(route: urlwalk.Route, url: str, w) -> tuple[str, dict, dict | None] |
             "deals/new/": {"title": "Probe", "account": "Probe Co", "stage": w.stages["qualify"].pk},
             "accounts/new/": {"name": "Probe Co"}, "contacts/new/": {"name": "Probe", "account": "Probe Co"},
             "settings/quotas/set/": {"target": f"owner:{w.world.alice.pk}", "period": "2026-Q4", "amount": "1000"},
+            "settings/exchange-rates/set/": {"currency": "USD", "rate": "0.92", "date": "2026-11-01"},
             "settings/new-pipeline/": {"template": "distributor-5", "key": "probe"}}
     if route.route == "settings/pipelines/<slug:key>/<str:action>/" and action == "stage-add":
         return url, {"name": "Probe", "probability": "30"}, None

@@ -83,6 +83,7 @@ def build_world(world: Any, pipeline: Any, make_deal: Any) -> SimpleNamespace:
 
     from django.utils import timezone
 
+    from dealgate.analytics.rates import set_rate
     from dealgate.analytics.services import set_quota
     from dealgate.api.services import create_token
     from dealgate.automation import services as automation
@@ -111,13 +112,14 @@ def build_world(world: Any, pipeline: Any, make_deal: Any) -> SimpleNamespace:
                                      title="Reorder late", evidence={"days_late": 20, "typical_gap_days": 30},
                                      revenue=1200, as_of=today, raised_at=timezone.now())
     quota_a = set_quota(owner=world.alice, period="2026-Q4", amount=100000, by=world.dave)
+    rate = set_rate(currency="USD", rate="0.9", effective_from="2026-01-01", by=world.dave)
     stages = {s.key: s for s in pipeline.stages.all()}
     return SimpleNamespace(
         users={"rep_a": world.alice, "rep_b": world.carol, "manager_a": world.bob, "admin": world.dave},
         world=world, pipeline=pipeline, stages=stages, deal_a=deal_a, deal_b=deal_b, account_a=deal_a.account,
         contact_a=contact_a, token_a=token_a, criterion=stages["qualify"].criteria.order_by("position").first(),
         task_a=task_a, notification_a=notification_a, rule=rule, signal_a=signal_a, delivery=delivery,
-        quota_a=quota_a,
+        quota_a=quota_a, rate=rate,
     )
 
 
@@ -157,7 +159,7 @@ def path_values(route: Route, param: str, w: SimpleNamespace) -> list[Any]:
     if param == "pk":  # whose pk: the first segment of the route says (deals/<pk>/tasks/ is a deal's)
         owners = {"accounts/": w.account_a, "tasks/": w.task_a, "inbox/": w.notification_a,
                   "settings/rules/": w.rule, "settings/webhooks/": w.delivery, "signals/": w.signal_a,
-                  "settings/quotas/": w.quota_a}
+                  "settings/quotas/": w.quota_a, "settings/exchange-rates/": w.rate}
         return [next((obj.pk for prefix, obj in owners.items() if route.route.startswith(prefix)), w.deal_a.pk)]
     if param == "target":
         if "users" in route.route:
@@ -177,7 +179,7 @@ def path_values(route: Route, param: str, w: SimpleNamespace) -> list[Any]:
         return [ContentType.objects.get_for_model(type(w.deal_a)).pk]
     fixed = {
         "deal_id": w.deal_a.pk, "account_id": w.account_a.pk, "contact_id": w.contact_a.pk, "token_id": w.token_a.pk,
-        "task_id": w.task_a.pk, "signal_id": w.signal_a.pk, "rule_id": w.rule.pk, "quota_id": w.quota_a.pk,
+        "task_id": w.task_a.pk, "signal_id": w.signal_a.pk, "rule_id": w.rule.pk, "quota_id": w.quota_a.pk, "rate_id": w.rate.pk,
         "stage_id": w.stages["qualify"].pk, "key": w.pipeline.key, "stage_key": "qualify",
         "criterion_key": w.criterion.key, "item": "budget", "role": "decision_maker", "token": "no-such-upload",
         "app_label": "deals",

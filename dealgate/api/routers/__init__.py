@@ -14,8 +14,8 @@ WRITE_ERRORS: dict[int, Any] = {**ERRORS, 409: ErrorOut, 413: ErrorOut}
 
 
 def register(api: Any) -> None:
-    from dealgate.api.routers import (accounts, activities, audit, deal_parts, deals, pipelines, quotas, rules, tasks,
-                                      tokens)
+    from dealgate.api.routers import (accounts, activities, audit, deal_parts, deals, exchange_rates, pipelines, quotas,
+                                      rules, tasks, tokens)
 
     api.add_router("/pipelines", pipelines.router)
     api.add_router("/lost-reasons", pipelines.lost_reasons)
@@ -29,3 +29,4 @@ def register(api: Any) -> None:
     api.add_router("/tasks", tasks.router)
     api.add_router("/rules", rules.router)
     api.add_router("/quotas", quotas.router)
+    api.add_router("/exchange-rates", exchange_rates.router)

@@ -16,8 +16,8 @@ from ninja import Query, Router
 
 from dealgate.analytics import forecast as forecasting
 from dealgate.analytics import metrics
-from dealgate.analytics.history import Scope, scope_for
-from dealgate.analytics.left_out import other_currencies
+from dealgate.analytics.history import Scope, scope_for, with_rates
+from dealgate.analytics.left_out import converted_currencies, other_currencies
 from dealgate.analytics.periods import Period, parse_as_of, parse_period, period_containing
 from dealgate.api.routers import ERRORS
 from dealgate.api.routers.lookups import pipeline_by_key, user_by_username
@@ -42,7 +42,7 @@ def _scope(user: Any, filters: AnalyticsFilters) -> Scope:
         if team is None:
             raise NotFound(f"No team {filters.team!r}.", details={"team": filters.team})
         cuts["team_id"] = team.pk
-    return scope_for(user, **cuts)
+    return with_rates(scope_for(user, **cuts))
 
 
 def _period_and_cutoff(filters: AnalyticsFilters) -> tuple[Period, Any]:
@@ -56,7 +56,7 @@ def _request(request: Any, filters: AnalyticsFilters) -> tuple[Scope, Period, An
     scope = _scope(request.auth, filters)
     period, cutoff = _period_and_cutoff(filters)
     return scope, period, cutoff, {"period": period.label, "as_of": cutoff, "currency": scope.currency,
-                                   "left_out": other_currencies(scope)}
+                                   "left_out": other_currencies(scope), "converted": converted_currencies(scope)}
 
 
 def as_json(data: Any) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
@@ -48,7 +49,8 @@ def settings_home(request: HttpRequest, *, status: int = 200, errors: dict | Non
                   message: str = "") -> HttpResponse:
     return render(request, "web/settings/home.html", {
         "pipelines": Pipeline.objects.order_by("name"), "templates": _templates(), "errors": errors or {},
-        "error_message": message, "posted": request.POST if errors is not None else {}}, status=status)
+        "error_message": message, "posted": request.POST if errors is not None else {},
+        "company_currency": settings.DEALGATE_CURRENCY}, status=status)
 
 
 @admin_required

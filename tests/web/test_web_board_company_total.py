@@ -1,0 +1,61 @@
+"""The board's one total in the company currency (issue 14, decision 035): beside the per-currency
+lines, when every currency in the column has a rate on or before today; otherwise it names the
+currency lacking one, never a silent mix. Expected totals are computed here from the planted amounts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.urls import reverse
+from django.utils import timezone
+
+from dealgate.analytics.rates import set_rate
+from dealgate.deals import services
+from dealgate.deals.board import BoardFilters, build_board, build_column
+
+
+def _qualify(board):
+    return next(c for c in board.columns if c.stage.key == "qualify")
+
+
+def test_a_column_in_several_currencies_gets_one_total_when_each_has_a_rate(world, make_deal, pipeline):
+    make_deal(amount=1000, currency="EUR")
+    make_deal(amount=2000, currency="USD")
+    usd = make_deal(amount=500, currency="GBP")
+    services.update_deal(usd, by=world.alice, probability_override=50)
+    today = timezone.localdate()
+    set_rate(currency="USD", rate="0.5", effective_from=today - dt.timedelta(days=400), by=None)
+    set_rate(currency="USD", rate="0.9", effective_from=today, by=None)  # today's: the one used
+    set_rate(currency="USD", rate="0.1", effective_from=today + dt.timedelta(days=1), by=None)  # not yet
+    column = _qualify(build_board(pipeline, world.alice, BoardFilters()))
+    assert column.company.missing == ("GBP",) and column.company.total is None
+    set_rate(currency="GBP", rate="1.2", effective_from=today - dt.timedelta(days=3), by=None)
+    column = _qualify(build_board(pipeline, world.alice, BoardFilters()))
+    total = Decimal("1000") + Decimal("2000") * Decimal("0.9") + Decimal("500") * Decimal("1.2")
+    weighted = (Decimal("1000") + Decimal("2000") * Decimal("0.9")) * Decimal("0.20") \
+        + Decimal("500") * Decimal("0.50") * Decimal("1.2")
+    assert (column.company.currency, column.company.total, column.company.weighted) == ("EUR", total, weighted)
+    assert [m.currency for m in column.money] == ["EUR", "GBP", "USD"]  # the per-currency lines stay
+    one = build_column(pipeline, column.stage, world.alice, BoardFilters())
+    assert one.company == column.company
+
+
+def test_a_column_in_the_company_currency_alone_needs_no_second_total(world, make_deal, pipeline):
+    make_deal(amount=1000, currency="EUR")
+    set_rate(currency="USD", rate="0.9", effective_from="2026-01-01", by=None)
+    assert _qualify(build_board(pipeline, world.alice, BoardFilters())).company is None
+
+
+def test_the_board_page_shows_the_total_or_says_which_currency_has_no_rate(client, world, make_deal, pipeline):
+    make_deal(amount=1000, currency="EUR")
+    make_deal(amount=2000, currency="USD")
+    client.force_login(world.alice)
+    page = client.get(reverse("web:board", args=["test"]), {"scope": "team"}).content.decode()
+    assert "No EUR total: USD has no exchange rate" in page and "set one" not in page
+    client.force_login(world.dave)
+    assert "/settings/exchange-rates/" in client.get(reverse("web:board", args=["test"]), {"scope": "team"}).content.decode()  # an admin may set one
+    set_rate(currency="USD", rate="0.9", effective_from=timezone.localdate(), by=None)
+    client.force_login(world.alice)
+    page = client.get(reverse("web:board", args=["test"]), {"scope": "team"}).content.decode()
+    assert "Total <span class=\"total\">EUR 2,800</span>" in page and "no exchange rate" not in page

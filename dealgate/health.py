@@ -40,9 +40,31 @@ def health_report() -> tuple[bool, dict[str, Any]]:
             cursor.execute("SELECT 1")
     except DatabaseError as exc:
         return False, {"status": "unavailable", "database": {"ok": False, "error": str(exc).splitlines()[0][:200]}}
-    worker = worker_heartbeat()
+    redis = redis_report()
+    if redis is not None and not redis["ok"] and settings.TASK_BACKEND == "rq":
+        worker = {"ok": False, "error": "the queue is in Redis (DEALGATE_TASK_BACKEND=rq), which does not answer"}
+    else:
+        worker = worker_heartbeat()
     healthy = worker["ok"]
-    return healthy, {"status": "ok" if healthy else "unavailable", "database": {"ok": True}, "worker": worker}
+    report = {"status": "ok" if healthy else "unavailable", "database": {"ok": True}, "worker": worker}
+    if redis is not None:
+        report["redis"] = redis
+        if healthy and not redis["ok"]:
+            # Pages still work (computed without the cache): degraded, not down, so a load balancer keeps
+            # sending requests; the JSON says Redis is down for the alerting (decision 039).
+            report["status"] = "degraded"
+    return healthy, report
+
+
+def redis_report() -> dict[str, Any] | None:
+    """None without DEALGATE_REDIS_URL; else whether Redis answers a PING now."""
+    if not settings.REDIS_URL:
+        return None
+    ping = getattr(cache, "ping", None)
+    error = ping() if ping is not None else None
+    if error is None:
+        return {"ok": True}
+    return {"ok": False, "error": f"Redis (DEALGATE_REDIS_URL) does not answer: {error}"}
 
 
 def worker_heartbeat() -> dict[str, Any]:

@@ -169,8 +169,11 @@ REDIS_URL = envstr("DEALGATE_REDIS_URL", "").strip()
 if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ImproperlyConfigured(f"DEALGATE_REDIS_URL={REDIS_URL!r} must start with redis://, rediss:// or unix://.")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
-                          "KEY_PREFIX": "dealgate"}}
+    # A Redis that does not answer is a cache miss (dealgate.redis_cache, decision 039); the timeouts
+    # bound what a Redis that hangs can cost a request.
+    CACHES = {"default": {"BACKEND": "dealgate.redis_cache.FallbackRedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": "dealgate",
+                          "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5}}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                           "OPTIONS": {"MAX_ENTRIES": 5000}}}

@@ -6,6 +6,8 @@ from dealgate.web.views.health import healthz
 
 admin.site.login_form = LimitedAdminAuthenticationForm  # the admin's sign-in counts failures like the app's
 
+handler500 = "dealgate.web.views.errors.server_error"  # 503 when the database does not answer
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),  # no login: for load balancers and monitoring
     path("admin/", admin.site.urls),

@@ -19,6 +19,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from dealgate.api.auth import BearerToken, BrowserSession, CsrfFailed
 from dealgate.api.docs import LocalSwagger
 from dealgate.errors import DealgateError
+from dealgate.web.views.errors import DATABASE_UNREACHABLE, RETRY_AFTER_SECONDS, database_unreachable
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +95,11 @@ def _too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
 
 @api.exception_handler(Exception)
 def _server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    if database_unreachable(exc):
+        logger.exception("API: the database does not answer on %s %s", request.method, request.path)
+        response = error_response(request, 503, "unavailable", DATABASE_UNREACHABLE)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     logger.exception("API error on %s %s", request.method, request.path)
     return error_response(request, 500, "server_error", "Something went wrong on our side; it has been logged.")
 

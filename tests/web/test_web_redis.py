@@ -13,6 +13,7 @@ import os
 import pickle
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -22,15 +23,16 @@ REDIS_URL = "redis://127.0.0.1:6379/7"
 
 
 @pytest.fixture
-def redis_db(tmp_path_factory):
+def redis_db():
     redis = pytest.importorskip("redis")
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
     try:
         client.ping()
     except redis.RedisError as exc:
         pytest.skip(f"Redis does not answer at {REDIS_URL}: {exc}")
-    # One test at a time uses the Redis database, even when several test processes run (pytest-xdist).
-    with open(tmp_path_factory.getbasetemp().parent / "dealgate-redis-7.lock", "w") as lock:
+    # One test at a time uses the Redis database, even across test processes (pytest-xdist) and across
+    # two suites run at once (SQLite and PostgreSQL): the lock lives beside the database, not in one run's temp.
+    with open(os.path.join(tempfile.gettempdir(), "dealgate-redis-7.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         client.flushdb()
         yield client

@@ -124,8 +124,10 @@ class ExchangeRate(models.Model):
 
     @property
     def label(self) -> str:
-        """How the audit log and the pages name it: "USD rate from 2026-11-01"."""
-        return f"{self.currency} rate from {self.effective_from.isoformat()}"
+        """How the audit log and the pages name it: "USD rate from 1 Nov 2026" (kept in the log, so with its year)."""
+        from django.utils import formats
+
+        return f"{self.currency} rate from {formats.date_format(self.effective_from, 'DATE_FORMAT')}"
 
     def __str__(self) -> str:
         return f"1 {self.currency} = {self.rate} from {self.effective_from}"

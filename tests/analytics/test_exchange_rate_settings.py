@@ -36,9 +36,9 @@ def test_setting_a_rate_again_for_the_same_day_replaces_it_and_each_write_is_aud
     remove_rate(again, by=world.dave)
     log = list(AuditEntry.objects.filter(object_type="exchangerate").order_by("id")
                .values_list("action", "before", "after", "object_name"))
-    assert log == [("created", "", "0.92", "USD rate from 2026-11-01"),
-                   ("changed", "0.92", "0.93", "USD rate from 2026-11-01"),
-                   ("deleted", "0.93", "", "USD rate from 2026-11-01")]
+    assert log == [("created", "", "0.92", "USD rate from 1 Nov 2026"),
+                   ("changed", "0.92", "0.93", "USD rate from 1 Nov 2026"),
+                   ("deleted", "0.93", "", "USD rate from 1 Nov 2026")]
 
 
 @pytest.mark.parametrize(("fields", "field", "message"), [
@@ -113,7 +113,7 @@ def test_the_rates_command_sets_lists_and_removes(world):
         ("GBP", "2026-10-01", "1.15"), ("USD", "2026-11-01", "0.92")]
     assert "1 unit in EUR" in run("rates", "list") and "2 rate(s)." in run("rates", "list")
     assert run("rates", "remove", "--currency", "GBP", "--date", "2026-10-01") == \
-        "Removed the GBP rate from 2026-10-01.\n"
+        "Removed the GBP rate from 1 Oct 2026.\n"
     assert AuditEntry.objects.filter(object_type="exchangerate", surface="cli").count() == 3
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 
@@ -17,6 +18,24 @@ def test_it_serves_the_openapi_document(client, db):
     assert password_ops == [("/api/tokens", "post")], "a password only ever mints a token"
     move = schema["paths"]["/api/deals/{deal_id}/move"]["post"]
     assert "409" in move["responses"]
+
+
+def test_the_document_is_built_once_and_no_caller_can_change_the_next_callers_copy(client, db, monkeypatch):
+    import ninja.main
+
+    from dealgate.api.router import api
+
+    builds = []
+    real_build = ninja.main.get_schema
+    monkeypatch.setattr(ninja.main, "get_schema", lambda **kw: builds.append(1) or real_build(**kw))
+    monkeypatch.setitem(api.__dict__, "_built_schemas", {})
+    first = api.get_openapi_schema()
+    first["paths"].clear()
+    again = api.get_openapi_schema()
+    assert "/api/deals/{deal_id}/move" in again["paths"]
+    assert json.loads(json.dumps(again)) == client.get("/api/openapi.json").json()
+    assert api.get_openapi_schema() is not api.get_openapi_schema()
+    assert len(builds) == 1
 
 
 def test_the_docs_page_loads_nothing_from_another_site(client, db):

@@ -65,18 +65,32 @@ def parallel(args: list[str]) -> list[str]:
     return [] if chosen else ["-n", "auto"]
 
 
+def test_environment() -> dict[str, str]:
+    """Keep compiled bytecode between test processes, outside the checkout.
+
+    Without it (PYTHONDONTWRITEBYTECODE, as on CI machines) every pytest worker and every server or CLI
+    process a test starts compiled Dealgate and re-wrote the tests' asserts again: 15 s of each
+    worker's collection, 5 s with the cache.
+    """
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.setdefault("PYTHONPYCACHEPREFIX", str(VENV / "pycache"))
+    return env
+
+
 def main(argv: list[str]) -> int:
     os.chdir(ROOT)
     ensure_venv()
     if argv[:1] == ["test"]:
         pip_install("requirements-test.txt")
         ensure_chromium()
-        return subprocess.call([str(BIN / "python"), "-m", "pytest", *parallel(argv[1:]), *argv[1:]])
+        return subprocess.call([str(BIN / "python"), "-m", "pytest", *parallel(argv[1:]), *argv[1:]],
+                               env=test_environment())
     if argv[:1] == ["screenshots"]:
         # Tests never touch docs/img/; this is the one deliberate way to refresh what the README shows.
         pip_install("requirements-test.txt")
         ensure_chromium()
-        env = dict(os.environ, DEALGATE_PUBLISH_SCREENSHOTS="1")
+        env = dict(test_environment(), DEALGATE_PUBLISH_SCREENSHOTS="1")
         code = subprocess.call([str(BIN / "python"), "-m", "pytest", "-q", "-p", "no:randomly",
                                 "tests/e2e/test_e2e_showcase.py", *argv[1:]], env=env)
         if code == 0:

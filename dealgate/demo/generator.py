@@ -71,6 +71,7 @@ class Summary:
     password: str = DEMO_PASSWORD
     orders: OrderSummary = field(default_factory=OrderSummary)
     order_reps: tuple[str, ...] = ()  # whose Signals inbox the demo's order history fills
+    rates: tuple[tuple[str, dt.date, str], ...] = ()  # (currency, from, rate) entered this run
 
     @property
     def total_rows(self) -> int:
@@ -85,6 +86,10 @@ class Summary:
         ]
         if self.order_reps:
             lines.append(self.orders.line(self.order_reps))
+        if self.rates:
+            lines.append("Exchange rates entered (settings, Exchange rates): " + "; ".join(
+                f"1 {code} = {rate} {settings.DEALGATE_CURRENCY} from {day:%-d %b %Y}"
+                for code, day, rate in self.rates) + ".")
         lines += [f"Demo login: {username} / {self.password} ({role})" for username, role in self.logins]
         return lines
 
@@ -102,6 +107,7 @@ def generate(*, deals: int, seed: int, today: dt.date | None = None, stdout: Any
                     today=today, deals=max(1, deals), currency=settings.DEALGATE_CURRENCY,
                     custom_field_types={cf.key: _CUSTOM_KINDS[cf.type] for cf in CustomField.objects.all()})
     summary = Summary(logins=cast.logins())
+    summary.rates = _demo_exchange_rates(cast, today, settings.DEALGATE_CURRENCY)
     tables = _Tables()
     analyzed_at = _last_deal_id()  # deals in the database when the planner's statistics were last refreshed
     for start in range(0, deals, chunk_size):
@@ -132,6 +138,28 @@ def generate(*, deals: int, seed: int, today: dt.date | None = None, stdout: Any
     summary.seconds = time.perf_counter() - started
     out.write("\n".join(summary.lines()) + "\n")
     return summary
+
+
+# What one unit of the demo's foreign currency is worth in the company currency: a year back and since
+# the start of the current quarter, so the board's company total and the dated conversion both show.
+DEMO_RATES = {"USD": ("0.91", "0.93"), "EUR": ("1.10", "1.08")}
+
+
+def _demo_exchange_rates(cast: Cast, today: dt.date, currency: str) -> tuple[tuple[str, dt.date, str], ...]:
+    """The demo's foreign-currency deals convert (decision 035), entered as the demo admin through the
+    same service as the settings page; a currency that already has a rate is left as the admin set it."""
+    from dealgate.analytics.models import ExchangeRate
+    from dealgate.analytics.rates import set_rate
+
+    foreign = Simulator.foreign_currency_for(currency)
+    if ExchangeRate.objects.filter(currency=foreign).exists():
+        return ()
+    year_ago, this_quarter = DEMO_RATES.get(foreign, ("1", "1"))
+    days = (today - dt.timedelta(days=365), dt.date(today.year, 3 * ((today.month - 1) // 3) + 1, 1))
+    entered = tuple((foreign, day, rate) for day, rate in zip(days, (year_ago, this_quarter)))
+    for code, day, rate in entered:
+        set_rate(currency=code, rate=rate, effective_from=day, by=cast.admin)
+    return entered
 
 
 def _last_deal_id() -> int:

@@ -182,6 +182,11 @@ class AccountBook:
 class Simulator:
     """Turns deal numbers 0..N-1 into DealStory objects, deterministically for (seed, today, N)."""
 
+    @staticmethod
+    def foreign_currency_for(currency: str) -> str:
+        """Some demo deals are priced in another currency than the company's: which one."""
+        return "USD" if currency != "USD" else "EUR"
+
     def __init__(self, *, teams: list[TeamPlan], loss_reason_ids: list[int], seed: int, today: dt.date,
                  deals: int, currency: str, custom_field_types: dict[str, str]):
         self.rng = random.Random(seed)
@@ -192,7 +197,7 @@ class Simulator:
         self.start = self.now - 365 * DAY
         self.total = deals
         self.currency = currency
-        self.foreign_currency = "USD" if currency != "USD" else "EUR"
+        self.foreign_currency = self.foreign_currency_for(currency)
         self.custom_field_types = custom_field_types
         self.book = AccountBook(seed)
         self.new_accounts: list[int] = []  # created since the generator last took them

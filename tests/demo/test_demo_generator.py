@@ -9,6 +9,7 @@ from collections import defaultdict
 from io import StringIO
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -249,3 +250,21 @@ def test_the_command_refuses_a_day_that_is_not_a_date(db):
     with pytest.raises(CommandError, match="YYYY-MM-DD"):
         call_command("demo", "--deals", "5", "--today", "next friday", stdout=StringIO())
     assert not Deal.objects.exists()
+
+
+def test_the_demo_enters_dated_rates_for_its_foreign_currency_once_as_the_admin(db):
+    from dealgate.analytics.models import ExchangeRate
+    from dealgate.audit.models import AuditEntry
+
+    summary = make_demo(deals=20, seed=1)
+    foreign = "USD" if settings.DEALGATE_CURRENCY != "USD" else "EUR"
+    rates = list(ExchangeRate.objects.order_by("effective_from").values_list("currency", "effective_from"))
+    assert rates == [(foreign, TODAY - dt.timedelta(days=365)),
+                     (foreign, dt.date(TODAY.year, 3 * ((TODAY.month - 1) // 3) + 1, 1))]
+    authors = set(AuditEntry.objects.filter(object_type="exchangerate").values_list("by__username", flat=True))
+    assert authors == {"admin"}
+    assert f"1 {foreign} = " in "\n".join(summary.lines())
+    ExchangeRate.objects.filter(effective_from=rates[1][1]).update(rate="0.5")  # the admin's own rate stays
+    make_demo(deals=20, seed=2)
+    assert ExchangeRate.objects.count() == 2
+    assert str(ExchangeRate.objects.get(effective_from=rates[1][1]).rate).startswith("0.5")

@@ -177,3 +177,15 @@ def test_the_forecast_page_leads_with_one_number_split_into_its_parts(client, bo
     assert "No recent quarters with wins to compare the methods on yet: showing time-aware" in lead
     assert "Won so far</td><td class=\"num\">12,500" in lead
     assert "From new deals (not created yet)</td><td class=\"num\">1,172" in lead
+
+
+def test_the_forecast_page_says_why_new_deals_add_nothing_when_none_was_won_that_fast(client, book, world):
+    """As of 2026-09-01, 29 days remain in Q3: three deals created in the 90 days before at that pace
+    make about one more, but the only win took 31 days from creation (1 Jul -> 1 Aug), so new deals
+    add 0 and the page says why instead of leaving a bare 0 under a count of new deals."""
+    client.force_login(world.dave)
+    html = client.get("/insights/forecast/?period=2026-Q3&as_of=2026-09-01").content.decode()
+    lead = html.split('id="forecast-lead"')[1].split("</section>")[0]
+    assert "From new deals (not created yet)</td><td class=\"num\">0<" in lead
+    assert "New deals: about 1 more by the end of the period" in lead
+    assert "none of the past year’s new deals was won within 29 days of being created" in lead

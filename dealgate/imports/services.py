@@ -579,6 +579,9 @@ class Pipelines:
                 return None, "status", f"pipeline {pipeline.key!r} has no {status} stage"
         elif status == "open" and stage is not None and stage.kind != StageKind.OPEN:
             return None, "status", f"says open but the stage {stage_text!r} is {stage.kind}"
+        if stage is not None and stage.is_retired:  # an open deal would sit where no deal can (decision 036)
+            return None, "stage", (f"Stage {stage.name!r} is retired; restore it in settings or map the row to "
+                                   "another stage")
         return stage or self.first_open(pipeline), "", ""
 
 

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from django.contrib.auth import get_user_model
 
 from dealgate.automation.models import NotificationKind, Rule, Trigger
-from dealgate.automation.rules import SETTABLE_FIELDS
+from dealgate.automation.rules import SETTABLE_FIELDS, named_stages
 from dealgate.automation.webhooks import mask_secret
 from dealgate.deals.models import Deal, Source
 from dealgate.errors import ValidationFailed
@@ -283,10 +283,17 @@ def _input_for(where: str, rows: list[int], draft: dict[str, Any]) -> str:
     return "form"
 
 
-def choices() -> dict[str, Any]:
-    """Everything the form's selects offer, read from the database."""
+def named_in(draft: dict[str, Any]) -> set[str]:
+    """The stage keys the form names now: a retired one among them stays in its picker, marked."""
+    return named_stages(draft["trigger_stage"], {"stages": draft["stages"]}, draft["actions"])
+
+
+def choices(named: set[str] = frozenset()) -> dict[str, Any]:
+    """Everything the form's selects offer, read from the database. The stage pickers leave retired
+    stages out (decision 036), except those in `named`, which the template marks "(retired)"."""
     pipelines = list(Pipeline.objects.order_by("name").prefetch_related("stages"))
-    stage_groups = [(p, sorted(p.stages.all(), key=lambda s: s.position)) for p in pipelines]
+    stage_groups = [(p, sorted((s for s in p.stages.all() if not s.is_retired or s.key in named),
+                               key=lambda s: s.position)) for p in pipelines]
     custom = list(CustomField.objects.order_by("label"))
     deal_fields = [(name, str(Deal._meta.get_field(name).verbose_name).capitalize()) for name in SETTABLE_FIELDS]
     return {

@@ -80,7 +80,9 @@ def deals(request: HttpRequest) -> HttpResponse:
     return render(request, "web/deals.html", {
         "page": page, "status": status, "sort": sort, "query": query.urlencode(), "sort_query": sort_query.urlencode(),
         "pipelines": Pipeline.objects.order_by("name"), "statuses": STATUSES,
-        "stages": Stage.objects.filter(pipeline__key=pipeline) if pipeline else [],
+        # No deal sits in a retired stage: it is offered only if the link already names it (decision 036).
+        "stages": Stage.objects.filter(Q(retired_at__isnull=True) | Q(key=stage), pipeline__key=pipeline
+                                       ).order_by("position") if pipeline else [],
         "params": params, "today": timezone.localdate(),
     })
 

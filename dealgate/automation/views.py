@@ -145,6 +145,7 @@ def _render_rule_form(request: HttpRequest, draft: dict, *, rule: Rule | None = 
     field_rows, action_rows = rule_form.rows_for_display(draft, errors)
     return render(request, "automation/rule_form.html", {
         "rule": rule, "draft": draft, "errors": errors, "field_rows": field_rows, "action_rows": action_rows,
+        "retired": retired_notes(rule) if rule is not None else [],
         **rule_form.choices(rule_form.named_in(draft))}, status=status)
 
 

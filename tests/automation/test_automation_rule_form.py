@@ -229,8 +229,12 @@ def test_retired_stages_leave_the_pickers_and_a_rule_that_names_one_says_it_cann
     assert 'value="propose"' not in blank and 'value="negotiate"' in blank
     edit = admin.get(reverse("automation:rule_edit", args=[rule.pk])).content.decode()
     assert '<option value="propose" selected>Propose (retired)</option>' in edit
-    assert edit.count('value="propose"') == edit.count("Propose (retired)")  # marked in every picker
+    assert edit.count('value="propose"') == 1  # only the trigger names it: the other pickers leave it out
     note = "Propose is retired: this rule can no longer fire for it. Restore the stage in settings or edit the rule."
+    assert note in edit
+    moved = admin.post(reverse("automation:rule_edit", args=[rule.pk]), _form(**{"stages": "propose"}))
+    assert moved.status_code == 422  # kept where the rule had it, refused anywhere new
+    assert "no deal can be in it" in _error_next_to(moved.content.decode(), "stages")
     assert note in admin.get(reverse("automation:rules")).content.decode()
     assert note in admin.get(reverse("automation:rule_test", args=[rule.pk])).content.decode()
     refused = admin.post(NEW, _form(name="Another"))

@@ -66,8 +66,10 @@ def test_a_new_rule_may_not_name_a_retired_stage_one_that_had_it_keeps_it(client
     renamed = client.patch(f"/api/rules/{kept['id']}", {"name": "Follow up (old)"},
                            content_type="application/json", headers=auth(world.dave))
     assert renamed.status_code == 200, renamed.content
-    assert client.patch(f"/api/rules/{kept['id']}", {"conditions": {"stages": ["propose"]}},
-                        content_type="application/json", headers=auth(world.dave)).status_code == 200
+    added = client.patch(f"/api/rules/{kept['id']}", {"conditions": {"stages": ["propose"]}},
+                         content_type="application/json", headers=auth(world.dave))
+    assert added.status_code == 422  # kept in the trigger, where the rule had it; refused anywhere new
+    assert added.json()["details"] == {"conditions.stages": [why.format("be in it")]}
     assert client.patch(f"/api/rules/{kept['id']}", {"actions": [{"type": "move_to_stage", "stage": "negotiate"}],
                                                      "trigger_stage": "qualify"},
                         content_type="application/json", headers=auth(world.dave)).status_code == 200

@@ -169,8 +169,8 @@ def named_stages(trigger_stage: str, conditions: Any, actions: Any) -> dict[str,
     def keys(values: Any) -> set[str]:
         return {k for k in values if isinstance(k, str) and k}
 
-    return {"trigger_stage": keys([trigger_stage]), "conditions.stages": keys(listed if isinstance(listed, list) else []),
-            "stage": keys(moves)}
+    return {"trigger_stage": keys([trigger_stage]),
+            "conditions.stages": keys(listed if isinstance(listed, list) else []), "stage": keys(moves)}
 
 
 RETIRED_WORDS = {"trigger_stage": "no deal can enter it", "conditions.stages": "no deal can be in it",
@@ -188,8 +188,9 @@ def _retired_problems(trigger_stage: str, c: Conditions, steps: list[Any], retir
         return (f"stage {retired[key]!r} is retired: {RETIRED_WORDS[part]}; restore it in settings or choose "
                 "another stage")
 
-    problems = [("trigger_stage", why(trigger_stage, "trigger_stage"))] if refused(trigger_stage, "trigger_stage") else []
-    problems += [("conditions.stages", why(k, "conditions.stages")) for k in c.stages if refused(k, "conditions.stages")]
+    problems = [("trigger_stage", why(k, "trigger_stage")) for k in [trigger_stage] if refused(k, "trigger_stage")]
+    problems += [("conditions.stages", why(k, "conditions.stages"))
+                 for k in c.stages if refused(k, "conditions.stages")]
     problems += [(f"actions.{i}.stage", why(step.stage, "stage")) for i, step in enumerate(steps)
                  if isinstance(step, MoveAction) and refused(step.stage, "stage")]
     return problems

@@ -78,7 +78,8 @@ class CompanyTotal:
         """Which rates made the total, for a reader to check: "USD 0.9 from 1 Dec, GBP 1.2 from 3 Nov"."""
         from dealgate.words import day
 
-        return ", ".join(f"{code} {format(rate.normalize(), 'f')} from {day(since)}" for code, rate, since in self.rates)
+        return ", ".join(f"{code} {format(rate.normalize(), 'f')} from {day(since)}"
+                         for code, rate, since in self.rates)
 
 
 def company_total(money: list[Money], table: Any) -> CompanyTotal | None:

@@ -144,7 +144,8 @@ class Command(DealgateCommand):
                                      "previous_until": review["previous_until"]}))
             return
         self.stdout.write(f"What changed from {since:%Y-%m-%d %H:%M} to {cutoff:%Y-%m-%d %H:%M} UTC, "
-                          f"{currency_words(scope)}; the row 'Window before' is {review['previous_since']:%Y-%m-%d %H:%M} "
+                          f"{currency_words(scope)}; the row 'Window before' is "
+                          f"{review['previous_since']:%Y-%m-%d %H:%M} "
                           f"to {review['previous_until']:%Y-%m-%d %H:%M}\n")
         total = review["total"]
         owners = [[r["name"], r["team"], *self._review_cells(r)] for r in review["owners"]]

@@ -531,7 +531,7 @@ class Pipelines:
         return next(s for s in self.stages[pipeline.pk] if s.takes_deals)
 
     def stage_names(self, pipeline: Pipeline) -> str:
-        return ", ".join(s.key for s in self.stages[pipeline.pk])
+        return ", ".join(s.key + (" (retired)" if s.is_retired else "") for s in self.stages[pipeline.pk])
 
     def _stage(self, pipeline: Pipeline, text: str) -> Stage | None:
         wanted = normalize(text)

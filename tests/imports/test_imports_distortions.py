@@ -201,6 +201,8 @@ def test_an_open_deal_in_a_retired_stage_is_refused_a_closed_one_that_passed_it_
     assert [(e.row, e.column) for e in report.errors] == [(2, "stage"), (3, "stage")]
     assert report.errors[0].message == ("Stage 'Propose' is retired; restore it in settings or map the row to "
                                         "another stage")
+    unknown = import_file("deals", csv_file(HEADER + "R-9,Nine,Acme,alice,ship-it,2026-01-05,,,\n"), MAPPING)
+    assert "its stages are: qualify, propose (retired), negotiate, won, lost" in unknown.errors[0].message
     closed = import_file("deals", csv_file("id,name,company,owner,stage,status,created,closed\n"
                                            "R-3,Three,Acme,alice,propose,won,2026-01-05,2026-02-01\n"),
                          {**MAPPING, "columns": {**MAPPING["columns"], "status": "status"}})

@@ -171,13 +171,20 @@ def rate_on(table: RateTable, currency: str, day: dt.date) -> Decimal | None:
     currency has no rate."""
     if currency == settings.DEALGATE_CURRENCY:
         return Decimal(1)
+    entry = rate_entry(table, currency, day)
+    return entry[0] if entry is not None else None
+
+
+def rate_entry(table: RateTable, currency: str, day: dt.date) -> tuple[Decimal, dt.date] | None:
+    """(rate, the day it is effective from) of `currency` on `day`, chosen as `rate_on` chooses, so a
+    total can say which rate it used; None when the currency has no rate."""
     for code, rows in table:
         if code == currency:
-            chosen = rows[0][1]
-            for start, rate in rows:
-                if start <= day.isoformat():
-                    chosen = rate
-            return Decimal(chosen)
+            chosen = rows[0]
+            for row in rows:
+                if row[0] <= day.isoformat():
+                    chosen = row
+            return Decimal(chosen[1]), dt.date.fromisoformat(chosen[0])
     return None
 
 

@@ -115,13 +115,33 @@ def review_scope(user: Any) -> tuple[Scope, str]:
     from dealgate.people.access import role_of, team_id_of
     from dealgate.people.models import Role, Team
 
+    from dealgate.analytics.history import with_rates
+
     role = role_of(user)
     if role == Role.ADMIN:
-        return Scope(), "every team"
+        return with_rates(Scope()), "every team"
     if role == Role.MANAGER:
         team = Team.objects.filter(pk=team_id_of(user)).first()
-        return scope_for(user), f"team {team.name}" if team is not None else "your deals"
-    return replace(scope_for(user), owner_id=user.pk), "your deals"
+        return with_rates(scope_for(user)), f"team {team.name}" if team is not None else "your deals"
+    return with_rates(replace(scope_for(user), owner_id=user.pk)), "your deals"
+
+
+def currency_words(scope: Scope) -> str:
+    """How the review's amounts were made, for the page, the digest and the command: the currency,
+    which others were converted into it and at which day's rate, and which were left out (no rate).
+    Never a silent mix (decision 035)."""
+    from dealgate.analytics.left_out import other_currencies
+    from dealgate.words import plural
+
+    words = f"amounts in {scope.currency}"
+    if scope.converted:
+        words += (f"; {', '.join(scope.converted)} converted at the exchange rate of the day each change happened "
+                  "(went stale: of the week's last day)")
+    left_out = other_currencies(scope)
+    if left_out:
+        listed = ", ".join(f"{plural(row['deals'], 'deal')} in {row['currency']}" for row in left_out)
+        words += f"; left out: {listed} (no exchange rate)"
+    return words
 
 
 # --- the review ----------------------------------------------------------------------------------
@@ -187,11 +207,15 @@ def _window(scope: Scope, since: dt.datetime, until: dt.datetime) -> dict[Key, d
         if f"{name}_amount" in AMOUNTS:
             figures[f"{name}_amount"] = figures.get(f"{name}_amount", Decimal("0.00")) + money(row["cents"])
 
+    from dealgate.analytics.rates import convert_sql
+
     source, where, params = spans(scope)
     params.update(since=ts(since), until=ts(until))
+    # Each amount at the rate of the day it changed hands (a won deal at its close, decision 035).
+    cents = convert_sql(scope.rates, "COALESCE(s.amount_cents, 0)", "s.currency", date_sql="s.starts_at")
     for row in fetch(f"""
 SELECT s.owner_id AS owner, s.team_id AS team, s.move_kind AS what, COUNT(*) AS n,
-       SUM(COALESCE(s.amount_cents, 0)) AS cents
+       SUM({cents}) AS cents
 FROM {source} WHERE {where} AND s.history_id IS NOT NULL AND s.starts_at >= %(since)s AND s.starts_at < %(until)s
 GROUP BY s.owner_id, s.team_id, s.move_kind""", params):
         put(row, row["what"])
@@ -253,7 +277,7 @@ def _next_steps(scope: Scope, today: dt.date) -> dict[Key, dict[str, int]]:
 
     from dealgate.deals.models import Deal
 
-    open_deals = Deal.objects.filter(stage__kind="open", currency=scope.currency)
+    open_deals = Deal.objects.filter(stage__kind="open", currency__in=[scope.currency, *scope.converted])
     for column, value in (("pipeline_id", scope.pipeline_id), ("owner_id", scope.owner_id), ("team_id", scope.team_id),
                           ("source", scope.source), ("account__segment", scope.segment)):
         if value is not None:

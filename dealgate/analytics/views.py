@@ -143,7 +143,7 @@ def insights(request: HttpRequest) -> HttpResponse:
 @login_required
 def review_page(request: HttpRequest) -> HttpResponse:
     """The weekly pipeline review (dealgate.analytics.review) of one ISO week, against the week before."""
-    from dealgate.analytics.review import parse_week, pipeline_review, review_scope, week_containing
+    from dealgate.analytics.review import currency_words, parse_week, pipeline_review, review_scope, week_containing
 
     now = timezone.now()
     this_week, errors = week_containing(now), []
@@ -159,6 +159,7 @@ def review_page(request: HttpRequest) -> HttpResponse:
     return render(request, "analytics/review.html", {
         "week": week, "before": before, "after": week.shifted(1) if week.start < this_week.start else None,
         "this_week": this_week, "whose": whose, "errors": errors, "scope": scope, "time_zone": settings.TIME_ZONE,
+        "currency_words": currency_words(scope),
         "headers": [label for _, label in REVIEW_COLUMNS],
         "summary": [_review_measure(review["total"], key, label) for key, label in REVIEW_COLUMNS],
         "owners": [(r["name"], r["team"], _review_cells(r)) for r in review["owners"]],

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from django.contrib.auth import get_user_model
 
 from dealgate.automation.models import NotificationKind, Rule, Trigger
-from dealgate.automation.rules import SETTABLE_FIELDS
+from dealgate.automation.rules import SETTABLE_FIELDS, named_stages
 from dealgate.automation.webhooks import mask_secret
 from dealgate.deals.models import Deal, Source
 from dealgate.errors import ValidationFailed
@@ -283,14 +283,27 @@ def _input_for(where: str, rows: list[int], draft: dict[str, Any]) -> str:
     return "form"
 
 
-def choices() -> dict[str, Any]:
-    """Everything the form's selects offer, read from the database."""
+def named_in(draft: dict[str, Any]) -> dict[str, set[str]]:
+    """The stage keys the form names now, per picker: a retired one stays in its picker, marked."""
+    return named_stages(draft["trigger_stage"], {"stages": draft["stages"]}, draft["actions"])
+
+
+def choices(named: dict[str, set[str]] | None = None) -> dict[str, Any]:
+    """Everything the form's selects offer, read from the database. The stage pickers (trigger, 'in
+    stage', move actions) leave retired stages out (decision 036), except those the form already names
+    in that picker (`named`), which the template marks "(retired)"."""
+    named = named or {}
     pipelines = list(Pipeline.objects.order_by("name").prefetch_related("stages"))
-    stage_groups = [(p, sorted(p.stages.all(), key=lambda s: s.position)) for p in pipelines]
+
+    def groups(part: str) -> list[tuple[Pipeline, list]]:
+        keep = named.get(part, set())
+        return [(p, sorted((s for s in p.stages.all() if not s.is_retired or s.key in keep),
+                           key=lambda s: s.position)) for p in pipelines]
     custom = list(CustomField.objects.order_by("label"))
     deal_fields = [(name, str(Deal._meta.get_field(name).verbose_name).capitalize()) for name in SETTABLE_FIELDS]
     return {
-        "triggers": Trigger.choices, "pipelines": pipelines, "stage_groups": stage_groups,
+        "triggers": Trigger.choices, "pipelines": pipelines, "trigger_stage_groups": groups("trigger_stage"),
+        "condition_stage_groups": groups("conditions.stages"), "action_stage_groups": groups("stage"),
         "users": get_user_model().objects.filter(is_active=True).order_by("username"),
         "teams": Team.objects.order_by("name"), "sources": Source.choices, "custom_fields": custom,
         "action_types": ACTION_TYPES, "recipients": RECIPIENTS, "signal_kinds": SignalKind.choices,

@@ -151,9 +151,66 @@ def _missing(wanted: list[str], known: set[str]) -> list[str]:
     return sorted(set(wanted) - known)
 
 
+def retired_stages(pipeline: Pipeline | None) -> dict[str, str]:
+    """Stage key -> name for the keys no deal can enter or sit in (decision 036): retired in the rule's
+    pipeline, or, for a rule on any pipeline, retired wherever the key exists."""
+    stages = Stage.objects.all() if pipeline is None else Stage.objects.filter(pipeline=pipeline)
+    live = set(stages.filter(retired_at__isnull=True).values_list("key", flat=True))
+    return {key: name for key, name in stages.filter(retired_at__isnull=False).values_list("key", "name")
+            if key not in live}
+
+
+def named_stages(trigger_stage: str, conditions: Any, actions: Any) -> dict[str, set[str]]:
+    """The stage keys a rule names, per part: its trigger ("trigger_stage"), its 'in stage' condition
+    ("conditions.stages") and its move actions ("stage")."""
+    listed = (conditions or {}).get("stages") if isinstance(conditions, dict) else None
+    moves = [a.get("stage") for a in actions or [] if isinstance(a, dict) and a.get("type") == "move_to_stage"]
+
+    def keys(values: Any) -> set[str]:
+        return {k for k in values if isinstance(k, str) and k}
+
+    return {"trigger_stage": keys([trigger_stage]),
+            "conditions.stages": keys(listed if isinstance(listed, list) else []), "stage": keys(moves)}
+
+
+RETIRED_WORDS = {"trigger_stage": "no deal can enter it", "conditions.stages": "no deal can be in it",
+                 "stage": "no deal can be moved to it"}
+
+
+def _retired_problems(trigger_stage: str, c: Conditions, steps: list[Any], retired: dict[str, str],
+                      keep: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """A new mention of a retired stage is refused; one the rule already had in that part is kept (it
+    shows as retired on the rules list, which says the rule can no longer fire for it)."""
+    def refused(key: str, part: str) -> bool:
+        return key in retired and key not in keep.get(part, set())
+
+    def why(key: str, part: str) -> str:
+        return (f"stage {retired[key]!r} is retired: {RETIRED_WORDS[part]}; restore it in settings or choose "
+                "another stage")
+
+    problems = [("trigger_stage", why(k, "trigger_stage")) for k in [trigger_stage] if refused(k, "trigger_stage")]
+    problems += [("conditions.stages", why(k, "conditions.stages"))
+                 for k in c.stages if refused(k, "conditions.stages")]
+    problems += [(f"actions.{i}.stage", why(step.stage, "stage")) for i, step in enumerate(steps)
+                 if isinstance(step, MoveAction) and refused(step.stage, "stage")]
+    return problems
+
+
+def retired_notes(rule: Any, retired: dict[str, str] | None = None) -> list[str]:
+    """What a rule can no longer do because a stage it names is retired, in words for the rules list
+    and the dry run. `retired`: `retired_stages(rule.pipeline)`, when the caller has it already."""
+    retired = retired_stages(rule.pipeline) if retired is None else retired
+    named = set().union(*named_stages(rule.trigger_stage, rule.conditions, rule.actions).values())
+    return [f"{retired[key]} is retired: this rule can no longer fire for it. Restore the stage in settings "
+            "or edit the rule." for key in sorted(named & set(retired))]
+
+
 def check_rule(*, trigger: str, trigger_stage: str, pipeline: Pipeline | None, conditions: Any,
-               actions: Any, idle_days: Any = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Validate a rule completely; return its conditions and actions as they will be stored."""
+               actions: Any, idle_days: Any = None, keep: dict[str, set[str]] | None = None
+               ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Validate a rule completely; return its conditions and actions as they will be stored. `keep`: the
+    stage keys the rule already named, per part (`named_stages`), allowed even if retired since (a new
+    mention of one is refused)."""
     if trigger not in Trigger.values:
         raise ValidationFailed.for_field("trigger", f"{trigger!r} is not one of {', '.join(Trigger.values)}")
     if idle_days is not None:
@@ -181,6 +238,9 @@ def check_rule(*, trigger: str, trigger_stage: str, pipeline: Pipeline | None, c
     problems += [p for index, step in enumerate(steps) for p in _action_problems(index, step, stages, where)]
     if problems:
         raise refusal("The rule names something that does not exist: ", problems)
+    retired = _retired_problems(trigger_stage, parsed, steps, retired_stages(pipeline), keep or {})
+    if retired:
+        raise refusal("The rule names a retired stage: ", retired)
     return stored
 
 

@@ -190,16 +190,18 @@ def send_weekly_reviews(now: dt.datetime | None = None) -> int:
 def _send_review(user: Any, week: Any) -> None:
     from django.urls import reverse
 
-    from dealgate.analytics.review import pipeline_review, review_scope
+    from dealgate.analytics.review import currency_words, pipeline_review, review_scope
     from dealgate.automation.models import NotificationKind
     from dealgate.automation.services import notify
 
     scope, whose = review_scope(user)
     before = week.shifted(-1)
     total = pipeline_review(scope, week.start, week.end, previous=(before.start, week.start))["total"]
+    money_words = currency_words(scope)
     body = (f"{week.title}, {whose}: {total['created']} new, {total['forward']} advanced, "
             f"{total['won']} won ({total['won_amount']:,.0f} {scope.currency}), {total['lost']} lost, "
             f"{total['close_date_slipped']} close dates pushed, {total['went_stale']} went stale "
-            f"(the week before: {total['previous']['won']} won, {total['previous']['went_stale']} went stale).")
+            f"(the week before: {total['previous']['won']} won, {total['previous']['went_stale']} went stale). "
+            f"{money_words[0].upper()}{money_words[1:]}.")
     notify(user, kind=NotificationKind.REVIEW, title=f"Pipeline review for week {week.number}", body=body,
            link=f"{reverse('analytics:review')}?week={week.label}")

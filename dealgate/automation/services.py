@@ -280,7 +280,7 @@ def create_rule(*, by: Any, name: Any, trigger: str, actions: Any, conditions: A
 @transaction.atomic
 def update_rule(rule: Rule, *, by: Any, **changes: Any) -> Rule:
     """Change any of a rule's parts; the whole rule is checked again."""
-    from dealgate.automation.rules import check_rule
+    from dealgate.automation.rules import check_rule, named_stages
     from dealgate.automation.webhooks import keep_secrets
 
     _require_admin(by)
@@ -293,7 +293,8 @@ def update_rule(rule: Rule, *, by: Any, **changes: Any) -> Rule:
     merged["name"] = _rule_name(merged["name"])
     merged["conditions"], merged["actions"] = check_rule(
         trigger=merged["trigger"], trigger_stage=merged["trigger_stage"] or "", pipeline=merged["pipeline"],
-        conditions=merged["conditions"], actions=merged["actions"], idle_days=merged["idle_days"])
+        conditions=merged["conditions"], actions=merged["actions"], idle_days=merged["idle_days"],
+        keep=named_stages(rule.trigger_stage, rule.conditions, rule.actions))
     locked = Rule.objects.select_for_update().filter(pk=rule.pk).first()
     if locked is None:
         raise NotFound(f"No rule {rule.pk}.", details={"rule": rule.pk})

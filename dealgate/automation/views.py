@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from dealgate.automation import rule_form, services
 from dealgate.automation.models import Notification, NotificationKind, Rule, RuleRun, Trigger, WebhookDelivery
-from dealgate.automation.rules import describe, signals_it_would_act_on, would_act_on
+from dealgate.automation.rules import describe, retired_notes, retired_stages, signals_it_would_act_on, would_act_on
 from dealgate.automation.webhooks import deliveries_for_admins, send_again
 from dealgate.errors import DealgateError, ValidationFailed
 from dealgate.web.views.common import admin_required, deal_for
@@ -104,7 +104,12 @@ def notification_email(request: HttpRequest) -> HttpResponse:
 def rules(request: HttpRequest) -> HttpResponse:
     """Admins: every rule in words, switchable on and off, the latest runs with their outcome, and the
     webhook deliveries (failing ones first)."""
-    rows = [(rule, describe(rule)) for rule in Rule.objects.select_related("pipeline")]
+    retired: dict[int | None, dict[str, str]] = {}  # per pipeline, read once
+    rows = []
+    for rule in Rule.objects.select_related("pipeline"):
+        if rule.pipeline_id not in retired:
+            retired[rule.pipeline_id] = retired_stages(rule.pipeline)
+        rows.append((rule, describe(rule), retired_notes(rule, retired[rule.pipeline_id])))
     runs = RuleRun.objects.select_related("rule", "deal", "signal__account").order_by("-at", "-id")[:50]
     return render(request, "automation/rules.html", {"rules": rows, "runs": runs,
                                                      "deliveries": deliveries_for_admins()})
@@ -127,10 +132,11 @@ def rule_test(request: HttpRequest, pk: int) -> HttpResponse:
         signals = signals_it_would_act_on(rule)
         return render(request, "automation/rule_test.html", {
             "rule": rule, "words": describe(rule), "total": signals.count(), "signals": signals[:100],
-            "on_signals": True})
+            "on_signals": True, "retired": retired_notes(rule)})
     deals = would_act_on(rule)
     return render(request, "automation/rule_test.html", {
-        "rule": rule, "words": describe(rule), "total": deals.count(), "deals": deals[:100]})
+        "rule": rule, "words": describe(rule), "total": deals.count(), "deals": deals[:100],
+        "retired": retired_notes(rule)})
 
 
 def _render_rule_form(request: HttpRequest, draft: dict, *, rule: Rule | None = None, errors: dict | None = None,
@@ -139,7 +145,8 @@ def _render_rule_form(request: HttpRequest, draft: dict, *, rule: Rule | None = 
     field_rows, action_rows = rule_form.rows_for_display(draft, errors)
     return render(request, "automation/rule_form.html", {
         "rule": rule, "draft": draft, "errors": errors, "field_rows": field_rows, "action_rows": action_rows,
-        **rule_form.choices()}, status=status)
+        "retired": retired_notes(rule) if rule is not None else [],
+        **rule_form.choices(rule_form.named_in(draft))}, status=status)
 
 
 def _save_rule(request: HttpRequest, rule: Rule | None) -> HttpResponse:

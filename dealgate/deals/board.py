@@ -71,28 +71,40 @@ class CompanyTotal:
     total: Decimal | None
     weighted: Decimal | None
     missing: tuple[str, ...] = ()
+    rates: tuple[tuple[str, Decimal, dt.date], ...] = ()  # (currency, rate, effective from) of each one converted
+
+    @property
+    def rates_used(self) -> str:
+        """Which rates made the total, for a reader to check: "USD 0.9 from 1 Dec, GBP 1.2 from 3 Nov"."""
+        from dealgate.words import day
+
+        return ", ".join(f"{code} {format(rate.normalize(), 'f')} from {day(since)}"
+                         for code, rate, since in self.rates)
 
 
 def company_total(money: list[Money], table: Any) -> CompanyTotal | None:
     """One total in the company currency beside the per-currency lines (issue 14), converted with the
-    rates in effect today (`table`: dealgate.analytics.rates.rate_table). None when the column holds
-    the company currency alone (its own line is the total) or no amounts."""
+    rates in effect today (`table`: dealgate.analytics.rates.rate_table). None when the money is in
+    the company currency alone (its own line is the total) or there is none. The board's columns and
+    the account page use it."""
     from django.conf import settings
 
-    from dealgate.analytics.rates import rate_on
+    from dealgate.analytics.rates import rate_entry
 
     company = settings.DEALGATE_CURRENCY
     if not money or all(m.currency == company for m in money):
         return None
     today = timezone.localdate()
-    rates = {m.currency: rate_on(table, m.currency, today) for m in money}
-    missing = tuple(sorted(code for code, rate in rates.items() if rate is None))
+    entries = {m.currency: rate_entry(table, m.currency, today) for m in money if m.currency != company}
+    missing = tuple(sorted(code for code, entry in entries.items() if entry is None))
     if missing:
         return CompanyTotal(company, None, None, missing)
+    rates = {code: entry[0] for code, entry in entries.items()} | {company: Decimal(1)}
     cent = Decimal("0.01")
     total = sum(((m.total * rates[m.currency]).quantize(cent) for m in money), Decimal("0.00"))
     weighted = sum(((m.weighted * rates[m.currency]).quantize(cent) for m in money), Decimal("0.00"))
-    return CompanyTotal(company, total, weighted)
+    used = tuple((code, entry[0], entry[1]) for code, entry in sorted(entries.items()))
+    return CompanyTotal(company, total, weighted, (), used)
 
 
 def board_rates() -> Any:

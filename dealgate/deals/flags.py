@@ -155,7 +155,7 @@ class _Slow:
     """In the stage longer than 9 in 10 past stays there lasted."""
 
     days: int
-    usual: str  # the 90th percentile in days, "12" or "9.2"
+    usual: str  # the 90th percentile in whole days: "12 days", "1 day" or "under a day"
     stays: int
     since: dt.date
 
@@ -183,12 +183,15 @@ def _slow(deal: Any, today: dt.date, durations: StageDurations | None) -> _Slow 
     if durations is None or durations.stays < MIN_STAYS_FOR_STUCK:
         return None
     p90 = durations.days_at(STUCK_PERCENTILE)
+    # Whole days, rounded half up (decision 040): slow once longer than the number the badge shows, so
+    # "in Qualify 11 days, usual 11 days at most" never happens. Stays of hours: "under a day", slow from day 1.
+    usual_days = math.floor(p90 + 0.5) if p90 >= 1 else 0
     entered = _local_date(deal.stage_entered_at)
     age = (today - entered).days
-    if age <= p90:
+    if age <= usual_days:
         return None
-    usual = f"{p90:.1f}".removesuffix(".0") if p90 >= 1 else "<1"  # stays of hours: "usual <1d", not "0d"
-    return _Slow(age, usual, durations.stays, entered + dt.timedelta(days=math.floor(p90) + 1))
+    usual = _days(usual_days) if usual_days else "under a day"
+    return _Slow(age, usual, durations.stays, entered + dt.timedelta(days=usual_days + 1))
 
 
 def _time_flag(deal: Any, today: dt.date, durations: StageDurations | None) -> Flag | None:
@@ -196,7 +199,7 @@ def _time_flag(deal: Any, today: dt.date, durations: StageDurations | None) -> F
     longer than usual, or both, with the reason saying which.
 
     - quiet with no next step planned: "stale", alarm, "Quiet 23d";
-    - in the stage longer than 9 in 10 past stays (planned or not): "stale", warning, "Slow, usual 12d";
+    - in the stage longer than 9 in 10 past stays (planned or not): "stale", warning, "Slow, usual 12 days";
     - quiet but a next step is due today or later, and not slow: "waiting", info, "Waiting 23d".
     `since` is the first day of the episode: the earlier start of the parts that hold today.
     """
@@ -207,7 +210,7 @@ def _time_flag(deal: Any, today: dt.date, durations: StageDurations | None) -> F
     if quiet is not None:
         parts.append(f"quiet {_days(quiet.days, quiet.unit)} (limit {quiet.limit}), {_next_step_words(deal, today)}")
     if slow is not None:
-        usual = "under a day" if slow.usual == "<1" else f"{slow.usual} at most"
+        usual = slow.usual if slow.usual == "under a day" else f"{slow.usual} at most"
         parts.append(f"in {deal.stage.name} {_days(slow.days)}, usual {usual} "
                      f"(9 in 10 of the {slow.stays} past stays there)")
     if quiet is not None and not quiet.planned:
@@ -215,7 +218,7 @@ def _time_flag(deal: Any, today: dt.date, durations: StageDurations | None) -> F
         return Flag("stale", f"Quiet {quiet.days}{quiet.short_unit}", "; ".join(parts), min(starts), "alarm")
     if slow is not None:
         parts.reverse()  # the reason for the flag first, the planned next step after it
-        return Flag("stale", f"Slow, usual {slow.usual}d", "; ".join(parts), slow.since, "warning")
+        return Flag("stale", f"Slow, usual {slow.usual}", "; ".join(parts), slow.since, "warning")
     return Flag("waiting", f"Waiting {quiet.days}{quiet.short_unit}", parts[0], quiet.since, "info")
 
 

@@ -531,7 +531,7 @@ class Pipelines:
         return next(s for s in self.stages[pipeline.pk] if s.takes_deals)
 
     def stage_names(self, pipeline: Pipeline) -> str:
-        return ", ".join(s.key for s in self.stages[pipeline.pk])
+        return ", ".join(s.key + (" (retired)" if s.is_retired else "") for s in self.stages[pipeline.pk])
 
     def _stage(self, pipeline: Pipeline, text: str) -> Stage | None:
         wanted = normalize(text)
@@ -579,6 +579,9 @@ class Pipelines:
                 return None, "status", f"pipeline {pipeline.key!r} has no {status} stage"
         elif status == "open" and stage is not None and stage.kind != StageKind.OPEN:
             return None, "status", f"says open but the stage {stage_text!r} is {stage.kind}"
+        if stage is not None and stage.is_retired:  # an open deal would sit where no deal can (decision 036)
+            return None, "stage", (f"Stage {stage.name!r} is retired; restore it in settings or map the row to "
+                                   "another stage")
         return stage or self.first_open(pipeline), "", ""
 
 

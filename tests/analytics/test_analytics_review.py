@@ -218,3 +218,32 @@ def test_the_review_needs_a_sign_in(client, book):
 def test_the_insights_page_links_to_the_review(client, book, world):
     client.force_login(world.bob)
     assert 'href="/insights/review/"' in client.get("/insights/").content.decode()
+
+
+# --- other currencies (decision 035) ----------------------------------------------------------------
+
+def test_deals_in_other_currencies_convert_at_the_rate_of_the_day_and_one_without_a_rate_is_named(
+        client, book, world):
+    """A USD deal created 20 Nov (W47) at 0.5 and won 26 Nov (W48) at 0.8: its amounts join the EUR
+    ones at each day's rate; a GBP deal has no rate, so it is left out and the page says so."""
+    from dealgate.analytics.history import with_rates
+    from dealgate.analytics.rates import set_rate
+    from dealgate.analytics.review import currency_words
+
+    before = w48(with_rates(Scope()))["total"]
+    usd = book.deal("2026-11-20 12:00", 1000, currency="USD")
+    book.move(usd, "won", "2026-11-26 12:00")
+    book.deal("2026-11-24 12:00", 700, currency="GBP")
+    set_rate(currency="USD", rate="0.5", effective_from="2026-01-01", by=None)
+    set_rate(currency="USD", rate="0.8", effective_from="2026-11-25", by=None)
+    scope = with_rates(Scope())
+    after = w48(scope)["total"]
+    assert (after["won"], after["won_amount"]) == (before["won"] + 1, before["won_amount"] + Decimal("800.00"))
+    assert after["created"] == before["created"]  # the GBP deal, created in W48, is not counted
+    assert after["previous"]["created_amount"] == before["previous"]["created_amount"] + Decimal("500.00")
+    words = ("amounts in EUR; USD converted at the exchange rate of the day each change happened (went stale: "
+             "of the week's last day); left out: 1 deal in GBP (no exchange rate)")
+    assert currency_words(scope) == words
+    html = page(client, world.dave).content.decode()
+    assert words.replace("'", "&#x27;") in html
+    assert "8,800" in html.split("review-summary", 1)[1].split("</table>", 1)[0]

@@ -46,6 +46,24 @@ def test_the_review_says_what_changed_in_the_managers_team(world, make_deal):
     worker(next_week.start.isoformat())
     note = Notification.objects.get(user=world.bob, kind="review")
     assert "team East: 1 new" in note.body and "1 lost" in note.body
+    assert note.body.endswith(" went stale). Amounts in EUR.")  # nothing else to convert or leave out
+
+
+def test_the_review_converts_other_currencies_that_have_a_rate_and_names_those_without(world, make_deal):
+    from django.utils import timezone
+
+    from dealgate.analytics.rates import set_rate
+    from dealgate.analytics.review import week_containing
+
+    deal = make_deal(title="Acme", amount=1000, currency="USD")
+    deal_services.move_deal(deal, "lost", by=world.alice, lost_reason="price")
+    make_deal(title="Globex", amount=500, currency="GBP")
+    set_rate(currency="USD", rate="0.9", effective_from="2026-01-01", by=None)
+    worker(week_containing(timezone.now()).shifted(1).start.isoformat())
+    note = Notification.objects.get(user=world.bob, kind="review")
+    assert "team East: 1 new" in note.body and "1 lost" in note.body  # the USD deal; the GBP one is left out
+    assert ("Amounts in EUR; USD converted at the exchange rate of the day each change happened (went stale: of "
+            "the week's last day); left out: 1 deal in GBP (no exchange rate).") in note.body
 
 
 def test_it_follows_the_configured_time_zone(world, settings):

@@ -215,3 +215,29 @@ def test_a_bad_webhook_address_is_refused_next_to_it(admin):
                                         "action-1-secret": "s3cret-for-the-erp-0042"}))
     assert response.status_code in (400, 422) and not Rule.objects.exists()
     assert "http" in _error_next_to(response.content.decode(), "action-1-url")
+
+
+def test_retired_stages_leave_the_pickers_and_a_rule_that_names_one_says_it_cannot_fire(admin, world, pipeline):
+    """Decision 036: the form offers no retired stage; a rule saved before keeps showing its stage, marked
+    "(retired)", and the rules list and the dry run say it can no longer fire for it."""
+    from dealgate.web.pipeline_settings import retire_stage
+
+    assert admin.post(NEW, _form()).status_code == 302
+    rule = Rule.objects.get()
+    retire_stage(pipeline.stages.get(key="propose"), by=world.dave)
+    blank = admin.get(NEW).content.decode()
+    assert 'value="propose"' not in blank and 'value="negotiate"' in blank
+    edit = admin.get(reverse("automation:rule_edit", args=[rule.pk])).content.decode()
+    assert '<option value="propose" selected>Propose (retired)</option>' in edit
+    assert edit.count('value="propose"') == 1  # only the trigger names it: the other pickers leave it out
+    note = "Propose is retired: this rule can no longer fire for it. Restore the stage in settings or edit the rule."
+    assert note in edit
+    moved = admin.post(reverse("automation:rule_edit", args=[rule.pk]), _form(**{"stages": "propose"}))
+    assert moved.status_code == 422  # kept where the rule had it, refused anywhere new
+    assert "no deal can be in it" in _error_next_to(moved.content.decode(), "stages")
+    assert note in admin.get(reverse("automation:rules")).content.decode()
+    assert note in admin.get(reverse("automation:rule_test", args=[rule.pk])).content.decode()
+    refused = admin.post(NEW, _form(name="Another"))
+    assert refused.status_code == 422 and "stage &#x27;Propose&#x27; is retired: no deal can enter it" in (
+        _error_next_to(refused.content.decode(), "trigger_stage"))
+    assert admin.post(reverse("automation:rule_edit", args=[rule.pk]), _form(name="Renamed")).status_code == 302

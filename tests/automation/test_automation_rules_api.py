@@ -49,6 +49,33 @@ def test_a_rule_naming_a_missing_stage_is_refused_with_where(client, world, pipe
     assert Rule.objects.count() == 1
 
 
+def test_a_new_rule_may_not_name_a_retired_stage_one_that_had_it_keeps_it(client, world, pipeline, auth):  # noqa: F811
+    """Decision 036: no deal enters, sits in or moves to a retired stage, so a rule naming one is refused
+    with a 422 saying what to do; a rule saved before the stage was retired is still edited freely."""
+    from dealgate.web.pipeline_settings import retire_stage
+
+    kept = _post(client, RULE, auth(world.dave)).json()
+    retire_stage(pipeline.stages.get(key="propose"), by=world.dave)
+    refused = _post(client, {**RULE, "conditions": {"stages": ["propose"]},
+                             "actions": [{"type": "move_to_stage", "stage": "propose"}]}, auth(world.dave))
+    assert refused.status_code == 422
+    why = "stage 'Propose' is retired: no deal can {}; restore it in settings or choose another stage"
+    assert refused.json()["details"] == {"trigger_stage": [why.format("enter it")],
+                                         "conditions.stages": [why.format("be in it")],
+                                         "actions.0.stage": [why.format("be moved to it")]}
+    renamed = client.patch(f"/api/rules/{kept['id']}", {"name": "Follow up (old)"},
+                           content_type="application/json", headers=auth(world.dave))
+    assert renamed.status_code == 200, renamed.content
+    added = client.patch(f"/api/rules/{kept['id']}", {"conditions": {"stages": ["propose"]}},
+                         content_type="application/json", headers=auth(world.dave))
+    assert added.status_code == 422  # kept in the trigger, where the rule had it; refused anywhere new
+    assert added.json()["details"] == {"conditions.stages": [why.format("be in it")]}
+    assert client.patch(f"/api/rules/{kept['id']}", {"actions": [{"type": "move_to_stage", "stage": "negotiate"}],
+                                                     "trigger_stage": "qualify"},
+                        content_type="application/json", headers=auth(world.dave)).status_code == 200
+    assert Rule.objects.count() == 1
+
+
 def test_reps_and_managers_may_not_read_or_change_rules(client, world, pipeline, auth):  # noqa: F811
     rule = _post(client, RULE, auth(world.dave)).json()
     for person in (world.alice, world.bob):

@@ -78,9 +78,21 @@ def test_rules_test_lists_the_open_deals_a_rule_would_act_on(world, pipeline, ma
     for deal in (big, small):
         deal_services.move_deal(deal, "propose", by=world.bob, override_reason="test")
     dry = json.loads(_run("rules", "test", str(rule.pk), "--json"))
-    assert [d["title"] for d in dry["shown"]] == ["Big"] and dry["deals"] == 1
+    assert [d["title"] for d in dry["shown"]] == ["Big"] and dry["deals"] == 1 and dry["retired"] == []
     assert waiting.pk not in [d["id"] for d in dry["shown"]]
     assert "Big deals in propose" in _run("rules", "list")
     assert not Notification.objects.exists()  # a dry run writes nothing
     with pytest.raises(CommandError, match="No rule 'nope'"):
         _run("rules", "test", "nope")
+
+
+def test_rules_test_says_a_rule_naming_a_retired_stage_can_no_longer_fire_for_it(world, pipeline):
+    from dealgate.pipelines.models import Criterion
+    from dealgate.web.pipeline_settings import retire_stage
+
+    rule = services.create_rule(by=None, name="Into negotiation", trigger="stage_entered", trigger_stage="qualify",
+                                pipeline=pipeline, actions=[{"type": "move_to_stage", "stage": "negotiate"}])
+    Criterion.objects.filter(stage__pipeline=pipeline).delete()
+    retire_stage(pipeline.stages.get(key="negotiate"), by=world.dave)
+    assert ("Retired stage: Negotiate is retired: this rule can no longer fire for it. Restore the stage in "
+            "settings or edit the rule.") in _run("rules", "test", str(rule.pk))

@@ -162,7 +162,7 @@ def test_showcase_on_a_phone_one_time_flag_legend_move_menu_and_deal_page(browse
         assert time_flags["Line sensors"][0].startswith("Slow, usual ")
         legend = phone.locator("details.legend")
         legend.locator("summary").tap()
-        for text in ("Quiet 12d", "Slow, usual 9d", "Waiting 12d"):
+        for text in ("Quiet 12d", "Slow, usual 9 days", "Waiting 12d"):
             item = legend.get_by_text(text, exact=True)
             assert item.is_visible(), text
             box = item.bounding_box()

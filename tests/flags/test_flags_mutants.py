@@ -112,9 +112,9 @@ def test_a_deal_exactly_at_a_whole_90th_percentile_is_not_slow(clock, make_deal,
     services.set_next_step(deal, by=world.alice, text="Demo", due="2026-12-01")
     assert "stale" not in flags_on(deal, day(10))  # 8 days
     slow = flags_on(deal, day(11))["stale"]  # 9 days
-    assert slow.reason == ("in Qualify 9 days, usual 8 at most (9 in 10 of the 5 past stays there); "
+    assert slow.reason == ("in Qualify 9 days, usual 8 days at most (9 in 10 of the 5 past stays there); "
                            "quiet 9 days (limit 7), next step due 1 Dec")
-    assert (slow.label, slow.since, slow.severity) == ("Slow, usual 8d", day(11), "warning")
+    assert (slow.label, slow.since, slow.severity) == ("Slow, usual 8 days", day(11), "warning")
 
 
 # --- plain data -----------------------------------------------------------------------------------

@@ -98,9 +98,9 @@ def test_a_planned_deal_in_its_stage_longer_than_the_90th_percentile_is_flagged_
     slow = flags_on(deal, dt.date(2026, 11, 12))  # 10 days
     assert "waiting" not in slow  # one time flag per deal
     slow = slow["stale"]
-    assert slow.label == "Slow, usual 9.2d"
+    assert slow.label == "Slow, usual 9 days"
     assert slow.severity == "warning"
-    assert slow.reason == ("in Qualify 10 days, usual 9.2 at most (9 in 10 of the 5 past stays there); "
+    assert slow.reason == ("in Qualify 10 days, usual 9 days at most (9 in 10 of the 5 past stays there); "
                            "quiet 10 days (limit 7), next step due 1 Dec")
     assert slow.since == dt.date(2026, 11, 12)
 
@@ -116,7 +116,7 @@ def test_a_quiet_deal_that_is_also_slow_gets_one_flag_with_both_reasons(clock, m
     assert [(f.code, f.label, f.severity, f.since) for f in time_flags] == [
         ("stale", "Quiet 11d", "alarm", dt.date(2026, 11, 10))]
     assert time_flags[0].reason == ("quiet 11 days (limit 7), no next step; "
-                                    "in Qualify 11 days, usual 9.2 at most (9 in 10 of the 5 past stays there)")
+                                    "in Qualify 11 days, usual 9 days at most (9 in 10 of the 5 past stays there)")
 
 
 def test_stays_of_hours_read_usual_under_a_day(clock, make_deal, flags_on, world):
@@ -126,8 +126,22 @@ def test_stays_of_hours_read_usual_under_a_day(clock, make_deal, flags_on, world
     services.set_next_step(deal, by=world.alice, text="Demo", due="2026-12-01")
     assert "stale" not in flags_on(deal, dt.date(2026, 11, 2))  # 0 days: not longer than 0.42
     slow = flags_on(deal, dt.date(2026, 11, 3))["stale"]
-    assert slow.label == "Slow, usual <1d"
+    assert slow.label == "Slow, usual under a day"
     assert slow.reason.startswith("in Qualify 1 day, usual under a day (9 in 10 of the 5 past stays there)")
+
+
+def test_usual_reads_in_whole_days_rounded_and_slow_starts_after_that_many(clock, make_deal, flags_on, world):
+    """Decision 040: 90th percentile 10.7 days reads "usual 11 days"; 11 days in the stage is not longer
+    than that (no "in Qualify 11 days, usual 11 days at most"), 12 days is."""
+    past_qualify_stays(make_deal, clock, [3, 5, 7, 9.5, 11.5])  # 90th percentile: 9.5 + 0.6 * 2 = 10.7 days
+    clock.now = dt.datetime(2026, 11, 2, 12, tzinfo=dt.timezone.utc)
+    deal = make_deal(title="Now")
+    services.set_next_step(deal, by=world.alice, text="Demo", due="2026-12-01")
+    assert "stale" not in flags_on(deal, dt.date(2026, 11, 13))  # 11 days
+    slow = flags_on(deal, dt.date(2026, 11, 14))["stale"]  # 12 days
+    assert slow.label == "Slow, usual 11 days"
+    assert slow.reason.startswith("in Qualify 12 days, usual 11 days at most")
+    assert slow.since == dt.date(2026, 11, 14)
 
 
 def test_it_does_not_flag_stuck_with_fewer_than_five_finished_stays(clock, make_deal, flags_on):
@@ -193,6 +207,6 @@ def test_the_slow_side_measures_against_the_stays_that_ended_recently(clock, mak
     # 90th percentile of the recent stays: 5 + 0.6 * 1 = 5.6 days; of all ten stays it is 26.2 days.
     monkeypatch.setattr(flags, "STUCK_WINDOW_MOVES", 11)  # the five recent deals' two rows each, and "Now"
     slow = flags_on(deal, dt.date(2026, 11, 30))["stale"]  # 10 days
-    assert slow.reason.startswith("in Qualify 10 days, usual 5.6 at most (9 in 10 of the 5 past stays there)")
+    assert slow.reason.startswith("in Qualify 10 days, usual 6 days at most (9 in 10 of the 5 past stays there)")
     monkeypatch.setattr(flags, "STUCK_WINDOW_MOVES", 1_000)
     assert "stale" not in flags_on(deal, dt.date(2026, 11, 30))  # only waiting

@@ -184,3 +184,28 @@ def test_the_hubspot_layout_keeps_to_dealstage_rows(world, pipeline, csv_file):
     report = import_file("stage-history", csv_file(text), mapping)
     assert report.written and (report.created, report.history_rows) == (2, 2)
     assert "1 row left out: only rows where Property is 'dealstage' are stage changes" in report.as_text()
+
+
+def test_an_open_deal_in_a_retired_stage_is_refused_a_closed_one_that_passed_it_is_not(world, pipeline, csv_file):
+    """Decision 036 / docs/importing.md: no open deal sits in a retired stage, so a row that would put one
+    there is refused with what to do; a won or lost row naming it is the past and goes to Won/Lost."""
+    from dealgate.pipelines.models import Criterion
+    from dealgate.web.pipeline_settings import restore_stage, retire_stage
+
+    Criterion.objects.filter(stage__pipeline=pipeline).delete()
+    propose = pipeline.stages.get(key="propose")
+    retire_stage(propose, by=world.dave)
+    rows = HEADER + "R-1,One,Acme,alice,propose,2026-01-05,,,\n" + "R-2,Two,Acme,alice,Propose,2026-01-05,,,\n"
+    report = import_file("deals", csv_file(rows), MAPPING)
+    assert report.blocked and not report.written and Deal.objects.count() == 0
+    assert [(e.row, e.column) for e in report.errors] == [(2, "stage"), (3, "stage")]
+    assert report.errors[0].message == ("Stage 'Propose' is retired; restore it in settings or map the row to "
+                                        "another stage")
+    unknown = import_file("deals", csv_file(HEADER + "R-9,Nine,Acme,alice,ship-it,2026-01-05,,,\n"), MAPPING)
+    assert "its stages are: qualify, propose (retired), negotiate, won, lost" in unknown.errors[0].message
+    closed = import_file("deals", csv_file("id,name,company,owner,stage,status,created,closed\n"
+                                           "R-3,Three,Acme,alice,propose,won,2026-01-05,2026-02-01\n"),
+                         {**MAPPING, "columns": {**MAPPING["columns"], "status": "status"}})
+    assert closed.written and Deal.objects.get(external_id="R-3").stage.key == "won"
+    restore_stage(propose, by=world.dave)
+    assert import_file("deals", csv_file(rows), MAPPING).created == 2

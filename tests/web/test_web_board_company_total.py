@@ -59,3 +59,26 @@ def test_the_board_page_shows_the_total_or_says_which_currency_has_no_rate(clien
     client.force_login(world.alice)
     page = client.get(reverse("web:board", args=["test"]), {"scope": "team"}).content.decode()
     assert "Total <span class=\"total\">EUR 2,800</span>" in page and "no exchange rate" not in page
+    from dealgate.words import day
+
+    assert f"at today's exchange rates: USD 0.9 from {day(timezone.localdate())}\"" in page
+
+
+def test_the_account_page_adds_the_company_total_of_its_open_deals_and_the_rates_used(client, world, make_deal):
+    """The account page's per-currency sums get the board's company total: today's rates, each named
+    with the day it is effective from; a currency without a rate is named instead, never mixed in."""
+    from dealgate.words import day
+
+    deal = make_deal(amount=1000, currency="EUR")
+    make_deal(amount=2000, currency="USD", account=deal.account)
+    url = reverse("web:account", args=[deal.account_id])
+    client.force_login(world.alice)
+    page = client.get(url).content.decode()
+    assert "No EUR total: USD has no exchange rate" in page and "All open deals" not in page
+    since = timezone.localdate() - dt.timedelta(days=3)
+    set_rate(currency="USD", rate="0.9", effective_from=since, by=None)
+    page = client.get(url).content.decode()
+    assert "<strong>EUR 1,000</strong> open · <strong>USD 2,000</strong> open" in page  # the lines stay
+    assert ("All open deals: <strong>EUR 2,800</strong> at today's exchange rates "
+            f'<span class="muted small">(USD 0.9 from {day(since)})</span>') in page
+    assert "no exchange rate" not in page

@@ -67,7 +67,7 @@ def test_the_card_names_its_owner_and_shows_the_count_once_with_a_legend(client,
     assert card.count("1 of 3 for Propose") == 1 and card.count("No next step") == 1
     start = html.index("What the card badges mean")
     legend = html[start:html.index("</details>", start)]
-    assert "Quiet 12d" in legend and "Slow, usual 9d" in legend and "Waiting 12d" in legend
+    assert "Quiet 12d" in legend and "Slow, usual 9 days" in legend and "Waiting 12d" in legend
     assert "Stale" not in legend and "Stuck" not in legend  # one time flag, decision 034
 
 

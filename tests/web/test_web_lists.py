@@ -29,6 +29,17 @@ def test_the_deals_table_sorts_and_filters(client, world, make_deal):
     assert "Big" in html and "Small" not in html
 
 
+def test_the_deals_stage_filter_leaves_out_a_retired_stage_unless_the_link_names_it(client, world, pipeline):
+    from dealgate.web.pipeline_settings import retire_stage
+
+    retire_stage(pipeline.stages.get(key="propose"), by=world.dave)
+    client.force_login(world.alice)
+    html = client.get(reverse("web:deals"), {"pipeline": "test"}).content.decode()
+    assert 'value="qualify"' in html and 'value="propose"' not in html
+    html = client.get(reverse("web:deals"), {"pipeline": "test", "stage": "propose"}).content.decode()
+    assert '<option value="propose" selected>Propose (retired)</option>' in html
+
+
 def test_the_csv_export_has_exactly_the_rows_of_the_current_view(client, world, make_deal):
     make_deal(title="Small", amount=10)
     make_deal(title="Big", amount=900)

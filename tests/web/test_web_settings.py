@@ -232,6 +232,23 @@ def test_an_admin_retires_a_stage_moving_its_deals_and_restores_it(client, world
     assert f'id="col-{qualify.pk}"' in board
 
 
+def test_a_retired_stages_page_says_so_and_restores_it_from_there(client, world, pipeline):
+    from dealgate.web.pipeline_settings import retire_stage
+    from dealgate.words import day
+
+    Criterion.objects.filter(stage__pipeline=pipeline).delete()
+    negotiate = retire_stage(pipeline.stages.get(key="negotiate"), by=world.dave)
+    client.force_login(world.dave)
+    row = client.get(reverse("web:settings_pipeline", args=["test"])).content.decode()
+    assert f"since {day(negotiate.retired_at)}; Restore puts it back in place" in row
+    page = client.get(reverse("web:settings_pipeline", args=["test"]), {"stage": negotiate.pk}).content.decode()
+    assert f"Negotiate was retired on {day(negotiate.retired_at)}. It has no column on the board" in page
+    assert f'action="{_url("stage-restore", negotiate.pk)}"' in page and ">Restore Negotiate</button>" in page
+    assert client.post(_url("stage-restore", negotiate.pk)).status_code == 302
+    page = client.get(reverse("web:settings_pipeline", args=["test"]), {"stage": negotiate.pk}).content.decode()
+    assert "was retired on" not in page and "Restore Negotiate" not in page
+
+
 def test_the_move_menu_and_new_deal_form_leave_a_retired_stage_out(client, world, pipeline, make_deal):
     from dealgate.web.pipeline_settings import retire_stage
 

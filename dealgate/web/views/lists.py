@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -13,6 +14,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from dealgate.csv_safe import csv_lines
+from dealgate.deals.board import Money, board_rates, company_total
 from dealgate.deals.flags import compute_flags
 from dealgate.deals.models import Account, Activity, Contact, Deal, quiet_since
 from dealgate.deals.selectors import STATUSES, account_handoffs, deal_list
@@ -80,7 +82,9 @@ def deals(request: HttpRequest) -> HttpResponse:
     return render(request, "web/deals.html", {
         "page": page, "status": status, "sort": sort, "query": query.urlencode(), "sort_query": sort_query.urlencode(),
         "pipelines": Pipeline.objects.order_by("name"), "statuses": STATUSES,
-        "stages": Stage.objects.filter(pipeline__key=pipeline) if pipeline else [],
+        # No deal sits in a retired stage: it is offered only if the link already names it (decision 036).
+        "stages": Stage.objects.filter(Q(retired_at__isnull=True) | Q(key=stage), pipeline__key=pipeline
+                                       ).order_by("position") if pipeline else [],
         "params": params, "today": timezone.localdate(),
     })
 
@@ -139,12 +143,16 @@ def account(request: HttpRequest, pk: int) -> HttpResponse:
         .select_related("by", "deal").order_by("-occurred_at")[:100]
     )
     all_deals = list(deals_qs)
-    open_money = deals_qs.filter(closed_at__isnull=True).values("currency").annotate(total=Sum("amount")).order_by("currency")
+    open_money = list(deals_qs.filter(closed_at__isnull=True).values("currency").annotate(total=Sum("amount"))
+                      .order_by("currency"))
+    # Open deals in several currencies: one total in the company currency too, as a board column has.
+    company = company_total([Money(m["currency"], m["total"] or Decimal(0), Decimal(0)) for m in open_money],
+                            board_rates())
     return render(request, "web/account.html", {
         "account": acc, "contacts": acc.contacts.order_by("name"),
         "open_deals": [d for d in all_deals if d.closed_at is None],
         "closed_deals": [d for d in all_deals if d.closed_at is not None],
-        "open_money": open_money, "activities": activities, "rhythm": order_rhythm(acc.pk),
+        "open_money": open_money, "company": company, "activities": activities, "rhythm": order_rhythm(acc.pk),
         "handoffs": account_handoffs(request.user, acc), "visible_won": {d.pk for d in all_deals},
     })
 

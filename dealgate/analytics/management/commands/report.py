@@ -120,7 +120,7 @@ class Command(DealgateCommand):
         import datetime as dt
 
         from dealgate.analytics.periods import parse_as_of
-        from dealgate.analytics.review import parse_week, pipeline_review
+        from dealgate.analytics.review import currency_words, parse_week, pipeline_review
 
         previous = None
         try:
@@ -143,8 +143,9 @@ class Command(DealgateCommand):
                                      "previous_since": review["previous_since"],
                                      "previous_until": review["previous_until"]}))
             return
-        self.stdout.write(f"What changed from {since:%Y-%m-%d %H:%M} to {cutoff:%Y-%m-%d %H:%M} UTC, in "
-                          f"{scope.currency}; the row 'Window before' is {review['previous_since']:%Y-%m-%d %H:%M} "
+        self.stdout.write(f"What changed from {since:%Y-%m-%d %H:%M} to {cutoff:%Y-%m-%d %H:%M} UTC, "
+                          f"{currency_words(scope)}; the row 'Window before' is "
+                          f"{review['previous_since']:%Y-%m-%d %H:%M} "
                           f"to {review['previous_until']:%Y-%m-%d %H:%M}\n")
         total = review["total"]
         owners = [[r["name"], r["team"], *self._review_cells(r)] for r in review["owners"]]

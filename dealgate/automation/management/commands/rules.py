@@ -5,7 +5,7 @@ the new signals, it would act on) and
 from django.core.management.base import CommandError
 
 from dealgate.automation.models import Rule, Trigger
-from dealgate.automation.rules import describe, signals_it_would_act_on, would_act_on
+from dealgate.automation.rules import describe, retired_notes, signals_it_would_act_on, would_act_on
 from dealgate.automation.webhooks import deliveries_for_admins
 from dealgate.cli_support import DealgateCommand, dumps, money, table
 
@@ -55,12 +55,15 @@ class Command(DealgateCommand):
         deals = would_act_on(rule)
         total = deals.count()
         shown = list(deals[: max(1, options["limit"])])
+        retired = retired_notes(rule)
         if json:
             self.stdout.write(dumps({"rule": rule.pk, "description": describe(rule), "deals": total,
                                      "shown": [{"id": d.pk, "title": d.title, "stage": d.stage.key,
-                                                "owner": d.owner.username} for d in shown]}))
+                                                "owner": d.owner.username} for d in shown], "retired": retired}))
             return
         self.stdout.write(f"{rule.name}: {describe(rule)}")
+        for note in retired:
+            self.stdout.write(f"Retired stage: {note}")
         self.stdout.write(table(["ID", "Deal", "Stage", "Owner", "Amount"],
                                 [[d.pk, d.title[:40], d.stage.name, d.owner.username, money(d.amount, d.currency)]
                                  for d in shown], right=(0, 4)))

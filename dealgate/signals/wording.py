@@ -35,7 +35,10 @@ def number(value: Any) -> float | None:
             return None
     if not isinstance(value, (int, float, Decimal)):
         return None
-    result = float(value)
+    try:
+        result = float(value)
+    except (ValueError, OverflowError):  # a signalling NaN, an integer past float's range
+        return None
     return result if math.isfinite(result) and abs(result) < 1e15 else None
 
 
@@ -116,6 +119,12 @@ def rhythm(lead: str, facts: Facts, today: dt.date, *, missed_key: str | None = 
     return (f"{lead} every {every}" if every else f"{lead} regularly") + (f"; {last}." if last else ".")
 
 
+def window_days(facts: Facts) -> int:
+    """The recent window the declines compare (90 days unless the evidence says another length)."""
+    days = whole(facts.get("window_days"))
+    return days if days and days > 0 else 90
+
+
 def missed_reorder(facts: Facts, currency: str, today: dt.date) -> str:
     expected = day_of(facts.get("expected"))
     late = (today - expected).days if expected else 0
@@ -127,7 +136,7 @@ def missed_reorder(facts: Facts, currency: str, today: dt.date) -> str:
 
 
 def frequency_decline(facts: Facts, currency: str, today: dt.date) -> str:
-    window = whole(facts.get("window_days")) or 90
+    window = window_days(facts)
     now, usual, drop = whole(facts.get("orders_now")), number(facts.get("orders_baseline")), whole(facts.get("drop_pct"))
     typical = money(facts.get("baseline_order_revenue"), currency)
     counted = f"{words.plural(now, 'order') if now else 'No orders'} in the last {window} days" if now is not None else ""
@@ -140,7 +149,7 @@ def frequency_decline(facts: Facts, currency: str, today: dt.date) -> str:
 
 
 def size_decline(facts: Facts, currency: str, today: dt.date) -> str:
-    window = whole(facts.get("window_days")) or 90
+    window = window_days(facts)
     now, before = money(facts.get("average_order_now"), currency), money(facts.get("average_order_baseline"), currency)
     drop, orders_now = whole(facts.get("drop_pct")), whole(facts.get("orders_now"))
     average = f"Orders in the last {window} days average {now}" if now else ""

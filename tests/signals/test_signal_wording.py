@@ -92,6 +92,9 @@ def test_it_reads_odd_values_as_unknown():
     assert evidence_sentence("dropped_line", odd, currency="EUR", today=TODAY) == ""
     assert evidence_sentence("dropped_line", {**odd, "last_order": "2026-10-18"}, currency="EUR", today=TODAY) == \
         "Ordered Adhesives regularly; last on 18 Oct (47 days ago)."
+    assert evidence_sentence("size_decline", {"average_order_now": "sNaN", "average_order_baseline": 10 ** 400,
+                                              "drop_pct": 40, "window_days": -3}, currency="EUR", today=TODAY) == \
+        "Orders 40% smaller."
     far = evidence_sentence("expired_quote", {"quote": "Q" * 10_000, "amount": "1e400", "expires": "9999-12-31",
                                               "currency": "€€€"}, currency="EUR", today=TODAY)
     assert far.startswith("Quote QQQ") and "…, expired 31 Dec 9999 (in " in far and len(far) < 200

@@ -34,3 +34,12 @@ def amount(value: "str | None") -> str:
         return f"{Decimal(str(value)):,.2f}"
     except (InvalidOperation, ValueError):
         return str(value or "")
+
+
+def money(value: "float | int | str | None", currency: str = "") -> str:
+    """12345.6, "EUR" -> "EUR 12,346" (whole units, thousands separators); empty amounts read as a dash."""
+    from decimal import Decimal
+
+    if value is None or value == "":
+        return "—"
+    return f"{currency} {Decimal(str(value)):,.0f}".strip()

@@ -68,3 +68,22 @@ def ranked_by_risk(account_ids_and_names: list[tuple[int, str]], as_of: dt.date)
     risk = {row["account_id"]: row["risk"] for row in account_risks(as_of)}
     ordered = sorted(account_ids_and_names, key=lambda pair: (-risk.get(pair[0], -1.0), pair[1]))
     return [pk for pk, _ in ordered], risk
+
+
+# The score in words where a page shows it beside other facts (the signal inbox): on time with no
+# decline scores about 27, two bands overdue about 50, four bands overdue or no recent orders 73+.
+RISK_LEVELS = ((70.0, "high", "High reorder risk"), (45.0, "some", "Some reorder risk"), (0.0, "low", "Low reorder risk"))
+
+
+def risk_level(risk: float | None) -> tuple[str, str] | None:
+    """('high', 'High reorder risk') from 70, ('some', ...) from 45, ('low', ...) below; None when unknown."""
+    if risk is None:
+        return None
+    return next((level, words) for floor, level, words in RISK_LEVELS if risk >= floor)
+
+
+def risks_of(account_ids: list[int], as_of: dt.date) -> dict[int, float]:
+    """The risk of the named accounts that have a cadence (the same number as `account_risks`: a cadence
+    makes the all-accounts fallback gap unused, so only these accounts' order days are read)."""
+    return {c.account_id: risk_of(c, 0.0) for c in cadences(as_of, "account", account_ids=account_ids)
+            if c.has_cadence and c.typical_gap and c.tolerance}

@@ -10,22 +10,32 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from dealgate import words
 from dealgate.errors import DealgateError
 from dealgate.signals.cadence import cadence_of, since_win
 from dealgate.signals.models import OrderLine, Quote, QuoteStatus, Signal
+from dealgate.signals.risk import risk_level, risks_of
 from dealgate.signals.services import convert_signal, dismiss_signal, inbox, signal_scope, snooze_signal
+from dealgate.signals.wording import evidence_sentence, signal_currency
 
 ACTIONS = ("convert", "snooze", "dismiss")
 
 
 @login_required
 def inbox_page(request: HttpRequest) -> HttpResponse:
-    signals = list(inbox(request.user)[:200])
+    today = timezone.localdate()
+    signals = list(inbox(request.user, today=today)[:200])
+    risk = risks_of(sorted({s.account_id for s in signals}), today)
+    for s in signals:
+        s.sentence = evidence_sentence(s.kind, s.evidence, today=today)
+        s.currency = signal_currency(s.kind, s.evidence)
+        s.risk_level = risk_level(risk.get(s.account_id))
+        s.about = f"{s.account.name}, {s.get_kind_display().lower()}"  # the actions' names for screen readers
     return render(request, "signals/inbox.html", {"signals": signals,
-                                                  "snooze_default": dt.date.today() + dt.timedelta(days=14)})
+                                                  "snooze_default": today + dt.timedelta(days=14)})
 
 
 @login_required
@@ -86,7 +96,6 @@ def retention(account_id: int, as_of: dt.date, cadence: Any) -> dict | None:
     """For a won account: its latest win before `as_of`, the orders since, and whether it reorders on
     schedule (its cadence counted from the win: on time / late / overdue). None when it never won."""
     from django.db.models import Count, Sum
-    from django.utils import timezone
 
     from dealgate.deals.models import Deal
     from dealgate.pipelines.models import StageKind

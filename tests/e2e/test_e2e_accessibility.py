@@ -49,3 +49,18 @@ def test_the_main_pages_have_no_serious_or_critical_accessibility_violation(page
             if url == "/insights/" or url.startswith("/settings/pipelines/"):
                 shot(page, f"axe-{url.strip('/').replace('/', '-').replace('?stage=', '-stage-')}-{width}", full_page=True)
     assert found == [], "\n".join(found)
+
+
+def test_the_signal_inbox_has_no_serious_or_critical_accessibility_violation(page, world):
+    from tests.e2e.test_e2e_signals import seed_every_kind
+
+    seed_every_kind(world.alice)
+    sign_in(page, "alice", world.password)
+    found = []
+    for width in (1440, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto("/signals/")
+        page.locator(".signal-dismiss summary").first.click()  # the dismiss form open, its label and field shown
+        found += [f"/signals/ at {width} px: {v}" for v in axe_violations(page)]
+        shot(page, f"axe-signals-{width}", full_page=True)
+    assert found == [], "\n".join(found)

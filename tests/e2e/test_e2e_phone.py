@@ -62,6 +62,33 @@ def test_no_page_scrolls_sideways_on_a_phone_or_a_tablet(phone, world):
             assert overflow <= 0, f"{url} is {overflow}px wider than a {size['width']} px screen"
 
 
+def test_george_reads_his_signals_as_cards_on_a_phone(phone, world):
+    """The demo's distributor rep at 390 px: a card per signal, nothing scrolls sideways, inside the list either."""
+    from io import StringIO
+
+    from django.conf import settings
+
+    from dealgate.demo.cast import DEMO_PASSWORD
+    from dealgate.demo.generator import generate
+
+    generate(deals=120, seed=3, stdout=StringIO())
+    sign_in(phone, "george", DEMO_PASSWORD)
+    phone.goto("/signals/")
+    cards = phone.locator(".signal-list tbody tr")
+    assert cards.count() > 3
+    assert phone.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
+    assert phone.evaluate("(() => { const l = document.querySelector('.signal-list'); return l.scrollWidth - l.clientWidth })()") <= 0
+    first = cards.first
+    box = first.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+    evidence = first.locator(".signal-evidence")
+    assert evidence.bounding_box()["width"] > 250  # a sentence across the card, not a word a line
+    assert "_" not in evidence.inner_text() and f"{settings.DEALGATE_CURRENCY} " in first.inner_text()
+    first.get_by_text("Dismiss…").click()
+    assert first.get_by_label("Why dismiss it?").is_visible()
+    shot(phone, "signals-george-390", full_page=True)
+
+
 @pytest.mark.parametrize("width", [390, 768, 1024, 1440])
 def test_the_deal_page_stage_path_reads_in_full_at_any_width(phone, world, width):
     pipeline, deals = seed_team_board(world)

@@ -52,3 +52,16 @@ def test_a_won_account_page_says_whether_it_reorders_on_schedule(page, world, wi
     shot(page, f"account-retention-{width}", full_page=True)
     box, section = retention.bounding_box(), page.locator("section", has=retention).bounding_box()
     assert box["x"] + box["width"] <= section["x"] + section["width"]  # inside its card (the card's width is the page's)
+
+
+def seed_every_kind(owner) -> Account:
+    """One open signal of each kind on one account of `owner`, with the evidence each detector writes."""
+    from tests.signals.test_signal_wording import WRITTEN
+
+    account = Account.objects.create(name="Windmill Optics SA", owner=owner)
+    for number, (kind, (evidence, _)) in enumerate(sorted(WRITTEN.items())):
+        Signal.objects.create(kind=kind, account=account, cause_key=f"{kind}:{number}", title=kind.replace("_", " "),
+                              evidence=evidence, revenue=1000 * (number + 1), as_of=dt.date.today(),
+                              raised_at=timezone.now())
+    return account
+

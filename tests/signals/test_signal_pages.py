@@ -26,11 +26,16 @@ def login(client, world, user):
 
 
 def test_it_lists_a_reps_signals_and_hides_them_from_other_reps(client, world, alices_signal):
-    alices_signal.evidence = {"quote": "Q-7", "days_since_expiry": 12}
+    alices_signal.evidence = {"quote": "Q-7", "amount": 2500.0, "currency": "USD", "days_since_expiry": 12,
+                              "expires": (dt.date.today() - dt.timedelta(days=12)).isoformat()}
     alices_signal.save()
     login(client, world, world.alice)
     page = client.get("/signals/").content.decode()
-    assert "Quote Q-7 expired" in page and "days since expiry: 12" in page  # evidence in words, not keys
+    assert "Quote Q-7 expired" in page
+    # The evidence in words, money in its currency; the stored keys stay out of the page.
+    assert "Quote Q-7 for USD 2,500, expired " in page
+    assert "(12 days ago), with no order since." in page and "USD 2,500</td>" in page
+    assert "days since expiry" not in page and "days_since_expiry" not in page
     client.logout()
     login(client, world, world.carol)
     assert "Quote Q-7 expired" not in client.get("/signals/").content.decode()
@@ -83,3 +88,21 @@ def test_it_sorts_the_account_list_by_reorder_risk(client, world):
     by_risk = client.get("/accounts/?sort=risk").content.decode()
     assert by_risk.index("B silent") < by_risk.index("A steady") < by_risk.index("C new")
     assert "Reorder risk" in by_risk
+
+
+def test_it_says_an_accounts_reorder_risk_in_words_beside_its_signal(client, world, alices_signal):
+    today = dt.date.today()
+    orders(alices_signal.account, every((today - dt.timedelta(days=133)).isoformat(), 7, 10))  # weekly, silent 70 days
+    login(client, world, world.alice)
+    assert "High reorder risk" in client.get("/signals/").content.decode()
+
+
+def test_the_inbox_risk_is_the_account_lists_number(world):
+    from dealgate.signals.risk import account_risks, risks_of
+
+    today = dt.date.today()
+    accounts = [Account.objects.create(name=f"Buyer {gap}", owner=world.alice) for gap in (7, 12, 30)]
+    for account, gap in zip(accounts, (7, 12, 30)):
+        orders(account, every((today - dt.timedelta(days=gap * 9 + 20)).isoformat(), gap, 9))
+    everyone = {row["account_id"]: row["risk"] for row in account_risks(today)}
+    assert risks_of([a.pk for a in accounts], today) == {a.pk: everyone[a.pk] for a in accounts}

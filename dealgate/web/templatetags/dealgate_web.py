@@ -15,12 +15,10 @@ register = template.Library()
 
 @register.filter
 def money(value: Any, currency: str = "") -> str:
-    """12345.6, "EUR" -> "EUR 12,346"; empty amounts read as a dash."""
-    if value is None or value == "":
-        return "—"
-    amount = Decimal(str(value))
-    text = f"{amount:,.0f}"
-    return f"{currency} {text}".strip()
+    """12345.6, "EUR" -> "EUR 12,346"; empty amounts read as a dash (dealgate.words.money)."""
+    from dealgate.words import money as money_text
+
+    return money_text(value, currency)
 
 
 @register.filter

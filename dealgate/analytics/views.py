@@ -159,7 +159,7 @@ def review_page(request: HttpRequest) -> HttpResponse:
     return render(request, "analytics/review.html", {
         "week": week, "before": before, "after": week.shifted(1) if week.start < this_week.start else None,
         "this_week": this_week, "whose": whose, "errors": errors, "scope": scope, "time_zone": settings.TIME_ZONE,
-        "currency_words": currency_words(scope),
+        "currency_words": currency_words(scope), "today": timezone.localdate(now),
         "headers": [label for _, label in REVIEW_COLUMNS],
         "summary": [_review_measure(review["total"], key, label) for key, label in REVIEW_COLUMNS],
         "owners": [(r["name"], r["team"], _review_cells(r)) for r in review["owners"]],

@@ -247,3 +247,15 @@ def test_deals_in_other_currencies_convert_at_the_rate_of_the_day_and_one_withou
     html = page(client, world.dave).content.decode()
     assert words.replace("'", "&#x27;") in html
     assert "8,800" in html.split("review-summary", 1)[1].split("</table>", 1)[0]
+
+
+def test_the_current_week_says_it_is_not_over_and_a_past_week_does_not(client, book, world):
+    from django.utils import timezone
+
+    client.force_login(world.dave)
+    today = timezone.localdate()
+    this_week = week_containing(timezone.now())
+    current = client.get("/insights/review/").content.decode()
+    assert (f"Week {this_week.number} is not over: its figures run to today, {today:%A} {today.day} {today:%b}, "
+            f"against the whole of week {this_week.shifted(-1).number}.") in current
+    assert "is not over" not in page(client, world.dave, week=this_week.shifted(-1).label).content.decode()

@@ -109,11 +109,13 @@ FROM {source} WHERE {where} AND {BORN} AND s.created_at >= %(edge0)s AND s.creat
 
 def new_business_of_windows(scope: Scope, windows: list[tuple[Period, dt.datetime]],
                             lookback_days: int = 365) -> list[dict[str, Any]]:
-    """`new_business` of each (period, cutoff), the same numbers, from two queries for all of them:
+    """`new_business` of each (period, cutoff), the same figures, from two queries for all of them:
     the creation spans from the earliest cutoff's year-before edge to the latest cutoff, and the
     wins of the deals created since the earliest look-back, each with its days to one reference
     instant (the latest cutoff); each cutoff's deals, days watched and wins are then cut out of
-    those rows. Each result is also stored as that cutoff's `new_business` figure."""
+    those rows. Each result is also stored as that cutoff's `new_business` figure. (A cutoff's days
+    watched are then a difference of two days-to-the-reference: on PostgreSQL they can differ from
+    the per-cutoff query's in the last binary digit; counts and amounts do not move.)"""
     live = [(period, cutoff) for period, cutoff in windows if period.end > cutoff]
     results = {}
     if live:
@@ -156,7 +158,8 @@ WHERE {where} AND {WON} AND s.created_at >= %(born_since)s AND s.starts_at < %(r
 
 def days_to(start: dt.datetime, end: dt.datetime) -> float:
     """Days from `start` to `end`, as the database's `days_between` gives them."""
-    return float(fetch_rows(f"SELECT {days_between('%(start)s', '%(end)s')}", {"start": ts(start), "end": ts(end)})[0][0])
+    rows = fetch_rows(f"SELECT {days_between('%(start)s', '%(end)s')}", {"start": ts(start), "end": ts(end)})
+    return float(rows[0][0])
 
 
 def _learned(period: Period, cutoff: dt.datetime, lookback_days: int, born: Born | None) -> dict[str, Any]:

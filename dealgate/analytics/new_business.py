@@ -136,7 +136,10 @@ SELECT s.deal_id, {days_between('s.starts_at', '%(ref)s')}, {amount_sql(scope, r
 WHERE {where} AND {WON} AND s.created_at >= %(born_since)s AND s.starts_at < %(ref)s ORDER BY s.starts_at""", params):
             won.setdefault(deal_id, (float(before_ref), int(cents or 0)))
         deal_ids, created, won_at, to_win = born.T
-        first_win = np.array([won.get(int(d), (-1.0, 0)) for d in deal_ids], dtype=float).reshape(-1, 2)
+        # each deal's first win (days before ref, cents): only a deal won before ref can have one
+        first_win = np.tile([-1.0, 0.0], (len(deal_ids), 1))
+        for i in np.flatnonzero(~np.isnan(won_at)):
+            first_win[i] = won.get(int(deal_ids[i]), (-1.0, 0))
         for period, cutoff in live:
             back = days_to(cutoff, ref)  # the cutoff, in days before ref
             watched = created - back

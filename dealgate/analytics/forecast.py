@@ -397,11 +397,9 @@ def _new_business_together(scope: Scope, period: Period, cutoff: dt.datetime, co
     """The new-business figures of the period and of its calibration's windows, from one pass over
     the creation spans for all the cutoffs (`new_business.new_business_of_windows`) instead of three
     queries per cutoff. They land in the figure cache, where the forecast's own calls find them.
-    Windows already there are not computed again; with the calibration stored (a warm forecast)
-    nothing is looked up. (The timing tables are not shared so: a stay's counts depend on the
+    Windows already there are not computed again (`forecast` skips this when the calibration is
+    stored: a warm forecast needs none of them). (The timing tables are not shared so: a stay's counts depend on the
     cutoff, and one query joining the stays with every cutoff cost as much as one per cutoff.)"""
-    if calibration.is_stored(scope, period, cutoff, config):
-        return
     wanted = [(past, at) for past, at in [*calibration_windows(period, cutoff), (period, cutoff)]
               if not new_business.new_business.is_stored(scope, past, at, config.lookback_days)]
     if len(wanted) > 1:
@@ -447,7 +445,8 @@ def forecast(scope: Scope, period: Period, cutoff: dt.datetime, methods: tuple[s
     # Together (dealgate.analytics.together); the time-aware scan also counts the learned
     # probabilities' cohorts, so the historical method comes after it.
     wanted = [m for m in calls if m in methods]
-    if "time-aware" in wanted:  # the shared new-business pass, beside two figures that do not need it
+    if "time-aware" in wanted and not calibration.is_stored(scope, period, cutoff, config):
+        # cold: the shared new-business pass, beside two figures that do not need it
         together(lambda: _new_business_together(scope, period, cutoff, config),
                  lambda: won_so_far(scope, period, cutoff), lambda: due_deals(scope, period, cutoff, config))
     extra = together(lambda: won_so_far(scope, period, cutoff),

@@ -82,21 +82,22 @@ def figure(fn: Callable) -> Callable:
         key = "dealgate-figure:" + hashlib.sha256(name.encode()).hexdigest()
         return key, cutoff <= timezone.now() - SETTLED, cutoff
 
-    def stored(key: str, past: bool, cutoff: dt.datetime) -> tuple[Any, tuple[int, int]]:
-        """(the stored value if still valid else None, the mark a value computed now gets)."""
+    def stored(key: str, past: bool, cutoff: dt.datetime) -> tuple[bool, Any, tuple[int, int]]:
+        """(whether a still valid value is stored, that value, the mark a value computed now gets)."""
         kept = cache.get(key)
         if past:
             if kept is not None and _still_valid(kept[0], cutoff):
-                return kept[1], kept[0]
-            return None, _last_rewrite()
+                return True, kept[1], kept[0]
+            return False, None, _last_rewrite()
         mark = _last_span()
-        return (kept[1] if kept is not None and kept[0] == mark else None), mark
+        valid = kept is not None and kept[0] == mark
+        return valid, kept[1] if valid else None, mark
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         key, past, cutoff = key_of(args, kwargs)
-        value, mark = stored(key, past, cutoff)
-        if value is not None:
+        found, value, mark = stored(key, past, cutoff)
+        if found:
             return value
         value = fn(*args, **kwargs)
         cache.set(key, (mark, value), PAST_TTL if past else CURRENT_TTL)
@@ -111,7 +112,7 @@ def figure(fn: Callable) -> Callable:
 
     def is_stored(*args: Any, **kwargs: Any) -> bool:
         """Whether a call with these arguments would be served from the cache now."""
-        return stored(*key_of(args, kwargs))[0] is not None
+        return stored(*key_of(args, kwargs))[0]
 
     wrapper.uncached = fn  # type: ignore[attr-defined]
     wrapper.is_stored = is_stored  # type: ignore[attr-defined]

@@ -398,8 +398,9 @@ def _new_business_together(scope: Scope, period: Period, cutoff: dt.datetime, co
     the creation spans for all the cutoffs (`new_business.new_business_of_windows`) instead of three
     queries per cutoff. They land in the figure cache, where the forecast's own calls find them.
     Windows already there are not computed again (`forecast` skips this when the calibration is
-    stored: a warm forecast needs none of them). (The timing tables are not shared so: a stay's counts depend on the
-    cutoff, and one query joining the stays with every cutoff cost as much as one per cutoff.)"""
+    stored: a warm forecast needs none of them). The timing tables are not shared so: a stay's
+    counts depend on the cutoff, and one query joining the stays with every cutoff cost as much as
+    one query per cutoff (decision 042)."""
     wanted = [(past, at) for past, at in [*calibration_windows(period, cutoff), (period, cutoff)]
               if not new_business.new_business.is_stored(scope, past, at, config.lookback_days)]
     if len(wanted) > 1:

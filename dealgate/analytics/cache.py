@@ -82,18 +82,23 @@ def figure(fn: Callable) -> Callable:
         key = "dealgate-figure:" + hashlib.sha256(name.encode()).hexdigest()
         return key, cutoff <= timezone.now() - SETTLED, cutoff
 
+    def stored(key: str, past: bool, cutoff: dt.datetime) -> tuple[bool, Any, tuple[int, int]]:
+        """(whether a still valid value is stored, that value, the mark a value computed now gets)."""
+        kept = cache.get(key)
+        if past:
+            if kept is not None and _still_valid(kept[0], cutoff):
+                return True, kept[1], kept[0]
+            return False, None, _last_rewrite()
+        mark = _last_span()
+        valid = kept is not None and kept[0] == mark
+        return valid, kept[1] if valid else None, mark
+
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         key, past, cutoff = key_of(args, kwargs)
-        stored = cache.get(key)
-        if past:
-            if stored is not None and _still_valid(stored[0], cutoff):
-                return stored[1]
-            mark = _last_rewrite()
-        else:
-            mark = _last_span()
-            if stored is not None and stored[0] == mark:
-                return stored[1]
+        found, value, mark = stored(key, past, cutoff)
+        if found:
+            return value
         value = fn(*args, **kwargs)
         cache.set(key, (mark, value), PAST_TTL if past else CURRENT_TTL)
         return value
@@ -105,6 +110,11 @@ def figure(fn: Callable) -> Callable:
         key, past, _ = key_of(args, kwargs)
         cache.set(key, (_last_rewrite() if past else _last_span(), value), PAST_TTL if past else CURRENT_TTL)
 
+    def is_stored(*args: Any, **kwargs: Any) -> bool:
+        """Whether a call with these arguments would be served from the cache now."""
+        return stored(*key_of(args, kwargs))[0]
+
     wrapper.uncached = fn  # type: ignore[attr-defined]
+    wrapper.is_stored = is_stored  # type: ignore[attr-defined]
     wrapper.prime = prime  # type: ignore[attr-defined]
     return wrapper

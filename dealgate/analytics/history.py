@@ -169,6 +169,13 @@ def fetch(sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
+def fetch_rows(sql: str, params: dict[str, Any]) -> list[tuple]:
+    """Rows as tuples: for many rows that go straight into arrays (no dict per row)."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def state_cte(scope: Scope, cutoff: dt.datetime) -> tuple[str, dict[str, Any]]:
     """WITH state: each in-scope deal as it stood at `cutoff`, i.e. its span holding that instant
     (events strictly before the cutoff count). Deals with no stage row yet are absent. Filters on

@@ -28,29 +28,32 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from dealgate.analytics.cache import figure
-from dealgate.analytics.history import Scope, amount_sql, days_between, fetch, spans, ts
+from dealgate.analytics.history import Scope, amount_sql, days_between, fetch, fetch_rows, spans, ts
 from dealgate.analytics.periods import Period
 
 RECENT_DAYS = 90
 SLICE_DAYS = 30  # creation counts per slice, for the month-to-month swing and the trend
 YEAR_DAYS = 364  # "a year earlier": 52 weeks, so the same weekdays
+YEAR_EDGES = (YEAR_DAYS + RECENT_DAYS + SLICE_DAYS, YEAR_DAYS + RECENT_DAYS, YEAR_DAYS)  # days before the cutoff
 
 
 @figure
 def new_business(scope: Scope, period: Period, cutoff: dt.datetime, lookback_days: int = 365) -> dict[str, Any]:
     """{"expected", "days" (from the cutoff to the period end), "deals" (new deals expected by then), "per_day", "win_share" (share
     of new deals won inside the period), "variance", "spread" (relative), "learned_from"}: money
-    in units (float), all 0 when the period is over or nothing was learned."""
+    in units (float), all 0 when the period is over or nothing was learned.
+
+    This is the per-cutoff path (three queries); `new_business_of_windows` gives the same numbers for
+    several cutoffs from two queries (the calibration's past windows)."""
     horizon = (period.end - cutoff).total_seconds() / 86400
-    empty = {"expected": 0.0, "days": max(0.0, horizon), "deals": 0.0, "per_day": 0.0, "win_share": 0.0, "variance": 0.0, "spread": 0.0,
-             "learned_from": 0, "rate_factor": 1.0, "rate_basis": "none"}
     if horizon <= 0:
-        return empty
+        return _learned(period, cutoff, lookback_days, None)
     lookback = cutoff - dt.timedelta(days=lookback_days)
     source, where, params = spans(scope)
     params.update(cutoff=ts(cutoff), lookback=ts(lookback))
@@ -58,23 +61,122 @@ def new_business(scope: Scope, period: Period, cutoff: dt.datetime, lookback_day
     born = fetch(f"""
 SELECT s.deal_id, {days_between('s.created_at', '%(cutoff)s')} AS watched,
        CASE WHEN s.next_won_at < %(cutoff)s THEN {days_between('s.created_at', 's.next_won_at')} END AS to_win
-FROM {source} WHERE {where} AND s.history_id IS NOT NULL AND s.prev_stage_id IS NULL
-  AND s.created_at >= %(lookback)s AND s.created_at < %(cutoff)s""", params)
+FROM {source} WHERE {where} AND {BORN} AND s.created_at >= %(lookback)s AND s.created_at < %(cutoff)s""", params)
     if not born:
-        return empty
+        return _learned(period, cutoff, lookback_days, None)
     won_amounts: dict[int, int] = {}
     for row in fetch(f"""
-SELECT s.deal_id, {amount_sql(scope, cutoff)} AS amount_cents FROM {source} WHERE {where} AND s.history_id IS NOT NULL
-  AND s.stage_kind = 'won' AND s.created_at >= %(lookback)s AND s.starts_at < %(cutoff)s
+SELECT s.deal_id, {amount_sql(scope, cutoff)} AS amount_cents FROM {source} WHERE {where} AND {WON}
+  AND s.created_at >= %(lookback)s AND s.starts_at < %(cutoff)s
 ORDER BY s.starts_at""", params):
         won_amounts.setdefault(row["deal_id"], int(row["amount_cents"] or 0))
-    watched = np.array([float(r["watched"]) for r in born])
-    to_win = np.array([np.nan if r["to_win"] is None else float(r["to_win"]) for r in born])
-    amount = np.array([won_amounts.get(r["deal_id"], 0) / 100 for r in born])
+    older, before = _year_before(scope, cutoff)
+    return _learned(period, cutoff, lookback_days, Born(
+        watched=np.array([float(r["watched"]) for r in born]),
+        to_win=np.array([np.nan if r["to_win"] is None else float(r["to_win"]) for r in born]),
+        amount=np.array([won_amounts.get(r["deal_id"], 0) / 100 for r in born]), older=older, before=before))
+
+
+# The spans that are a deal's creation, and those of a win (dealgate.deals.timeline)
+BORN = "s.history_id IS NOT NULL AND s.prev_stage_id IS NULL"
+WON = "s.history_id IS NOT NULL AND s.stage_kind = 'won'"
+
+
+@dataclass(frozen=True)
+class Born:
+    """The deals created in the look-back window before one cutoff: per deal, days watched (from its
+    creation to the cutoff), days from creation to its win if won before the cutoff (else nan) and
+    the amount won (units); and the creation counts `rate_factor` compares (`_year_before`)."""
+
+    watched: np.ndarray
+    to_win: np.ndarray
+    amount: np.ndarray
+    older: int
+    before: int
+
+
+def _year_before(scope: Scope, cutoff: dt.datetime) -> tuple[int, int]:
+    """Deals created in the SLICE_DAYS, and in the RECENT_DAYS, before the same days a year
+    (YEAR_DAYS) before the cutoff."""
+    source, where, params = spans(scope)
+    params.update({f"edge{i}": ts(cutoff - dt.timedelta(days=back)) for i, back in enumerate(YEAR_EDGES)})
+    row = fetch(f"""
+SELECT SUM(CASE WHEN s.created_at < %(edge1)s THEN 1 ELSE 0 END) AS older,
+       SUM(CASE WHEN s.created_at >= %(edge1)s THEN 1 ELSE 0 END) AS before
+FROM {source} WHERE {where} AND {BORN} AND s.created_at >= %(edge0)s AND s.created_at < %(edge2)s""", params)[0]
+    return int(row["older"] or 0), int(row["before"] or 0)
+
+
+def new_business_of_windows(scope: Scope, windows: list[tuple[Period, dt.datetime]],
+                            lookback_days: int = 365) -> list[dict[str, Any]]:
+    """`new_business` of each (period, cutoff), the same figures, from two queries for all of them:
+    the creation spans from the earliest cutoff's year-before edge to the latest cutoff, and the
+    wins of the deals created since the earliest look-back, each with its days to one reference
+    instant (the latest cutoff); each cutoff's deals, days watched and wins are then cut out of
+    those rows. Each result is also stored as that cutoff's `new_business` figure. (A cutoff's days
+    watched are then a difference of two days-to-the-reference: on PostgreSQL they can differ from
+    the per-cutoff query's in the last binary digit; counts and amounts do not move.)"""
+    live = [(period, cutoff) for period, cutoff in windows if period.end > cutoff]
+    results = {}
+    if live:
+        ref = max(cutoff for _, cutoff in live)
+        first = min(cutoff for _, cutoff in live)
+        source, where, params = spans(scope)
+        params.update(ref=ts(ref), since=ts(first - dt.timedelta(days=max(lookback_days, YEAR_EDGES[0]))),
+                      born_since=ts(first - dt.timedelta(days=lookback_days)))
+        born = np.array(fetch_rows(f"""
+SELECT s.deal_id, {days_between('s.created_at', '%(ref)s')},
+       CASE WHEN s.next_won_at < %(ref)s THEN {days_between('s.next_won_at', '%(ref)s')} END,
+       {days_between('s.created_at', 's.next_won_at')}
+FROM {source} WHERE {where} AND {BORN} AND s.created_at >= %(since)s AND s.created_at < %(ref)s""", params),
+                        dtype=float).reshape(-1, 4)
+        won: dict[int, tuple[float, int]] = {}
+        for deal_id, before_ref, cents in fetch_rows(f"""
+SELECT s.deal_id, {days_between('s.starts_at', '%(ref)s')}, {amount_sql(scope, ref)} FROM {source}
+WHERE {where} AND {WON} AND s.created_at >= %(born_since)s AND s.starts_at < %(ref)s ORDER BY s.starts_at""", params):
+            won.setdefault(deal_id, (float(before_ref), int(cents or 0)))
+        deal_ids, created, won_at, to_win = born.T
+        # each deal's first win (days before ref, cents): only a deal won before ref can have one
+        first_win = np.tile([-1.0, 0.0], (len(deal_ids), 1))
+        for i in np.flatnonzero(~np.isnan(won_at)):
+            first_win[i] = won.get(int(deal_ids[i]), (-1.0, 0))
+        for period, cutoff in live:
+            back = days_to(cutoff, ref)  # the cutoff, in days before ref
+            watched = created - back
+            older = int(((watched > YEAR_EDGES[1]) & (watched <= YEAR_EDGES[0])).sum())
+            before = int(((watched > YEAR_EDGES[2]) & (watched <= YEAR_EDGES[1])).sum())
+            mine = (watched > 0) & (watched <= lookback_days)
+            won_by_then = mine & ~np.isnan(won_at) & (won_at > back)
+            amount = np.where(first_win[:, 0] > back, first_win[:, 1], 0.0) / 100
+            results[(period, cutoff)] = _learned(period, cutoff, lookback_days, Born(
+                watched=watched[mine], to_win=np.where(won_by_then, to_win, np.nan)[mine], amount=amount[mine],
+                older=older, before=before) if mine.any() else None)
+    made = []
+    for period, cutoff in windows:
+        value = results.get((period, cutoff)) or _learned(period, cutoff, lookback_days, None)
+        new_business.prime(value, scope, period, cutoff, lookback_days)
+        made.append(value)
+    return made
+
+
+def days_to(start: dt.datetime, end: dt.datetime) -> float:
+    """Days from `start` to `end`, as the database's `days_between` gives them."""
+    rows = fetch_rows(f"SELECT {days_between('%(start)s', '%(end)s')}", {"start": ts(start), "end": ts(end)})
+    return float(rows[0][0])
+
+
+def _learned(period: Period, cutoff: dt.datetime, lookback_days: int, born: Born | None) -> dict[str, Any]:
+    """The new-business figure of one cutoff from its look-back's deals (None: nothing learned)."""
+    horizon = (period.end - cutoff).total_seconds() / 86400
+    empty = {"expected": 0.0, "days": max(0.0, horizon), "deals": 0.0, "per_day": 0.0, "win_share": 0.0, "variance": 0.0, "spread": 0.0,
+             "learned_from": 0, "rate_factor": 1.0, "rate_basis": "none"}
+    if horizon <= 0 or born is None or not len(born.watched):
+        return empty
+    watched, to_win, amount = born.watched, born.to_win, born.amount
     history_days = min(float(watched.max()), float(lookback_days))
     recent_days = min(RECENT_DAYS, max(history_days, 1.0))
     per_day = float((watched <= recent_days).sum()) / recent_days
-    factor, basis = rate_factor(scope, cutoff, horizon, watched, history_days, recent_days)
+    factor, basis = rate_factor(born.older, born.before, horizon, watched, history_days, recent_days)
 
     start_in = max(0.0, (period.start - cutoff).total_seconds() / 86400)
     expected = second = wins_behind = 0.0
@@ -94,7 +196,7 @@ ORDER BY s.starts_at""", params):
         wins_behind = max(wins_behind, float(inside.sum()))
     deals = per_day * factor * horizon
     if expected <= 0:
-        return {**empty, "per_day": per_day, "deals": deals, "learned_from": len(born), "rate_factor": factor,
+        return {**empty, "per_day": per_day, "deals": deals, "learned_from": len(watched), "rate_factor": factor,
                 "rate_basis": basis}
     counts = np.bincount(np.minimum((watched // SLICE_DAYS).astype(int), int(history_days // SLICE_DAYS)))
     spread = math.sqrt(swing(counts[: max(1, int(history_days // SLICE_DAYS))]) ** 2
@@ -102,7 +204,7 @@ ORDER BY s.starts_at""", params):
     won_share = float(((to_win >= 0) & (to_win < horizon) & (watched >= horizon)).sum()) / max(
         1.0, float((watched >= horizon).sum()))
     return {"expected": expected, "days": horizon, "deals": deals, "per_day": per_day, "win_share": won_share,
-            "variance": second, "spread": spread, "learned_from": len(born), "rate_factor": factor, "rate_basis": basis}
+            "variance": second, "spread": spread, "learned_from": len(watched), "rate_factor": factor, "rate_basis": basis}
 
 
 def shrunk(estimate: float, noise: float) -> float:
@@ -113,25 +215,17 @@ def shrunk(estimate: float, noise: float) -> float:
     return estimate * max(0.0, 1 - noise / estimate ** 2)
 
 
-def rate_factor(scope: Scope, cutoff: dt.datetime, horizon: float, watched: np.ndarray, history_days: float,
+def rate_factor(older: int, before: int, horizon: float, watched: np.ndarray, history_days: float,
                 recent_days: float) -> tuple[float, str]:
     """(factor, basis): how much faster than the recent rate deals will be created until the period
     end. "season": the history reaches a year and RECENT_DAYS before the cutoff, so the rate of the
-    same days a year earlier over that of the RECENT_DAYS before them (a season and a steady growth
+    same days a year earlier over that of the RECENT_DAYS before them (`before`; `older`: the
+    SLICE_DAYS before those, which shows the history reaches that far) (a season and a steady growth
     show alike), shrunk by its Poisson noise (1/a + 1/b in log). "trend": at least four whole
     SLICE_DAYS slices of history; the log-linear trend of their counts (weighted by count), shrunk
     by its standard error, carried from the middle of the recent days to the middle of the days
     left. "none": neither (factor 1). The factor is kept within 0.5-2."""
     days = max(1.0, min(horizon, float(YEAR_DAYS)))
-    source, where, params = spans(scope)
-    params.update({f"edge{i}": ts(cutoff - dt.timedelta(days=back)) for i, back in enumerate(
-        (YEAR_DAYS + RECENT_DAYS + SLICE_DAYS, YEAR_DAYS + RECENT_DAYS, YEAR_DAYS))})
-    row = fetch(f"""
-SELECT SUM(CASE WHEN s.created_at < %(edge1)s THEN 1 ELSE 0 END) AS older,
-       SUM(CASE WHEN s.created_at >= %(edge1)s THEN 1 ELSE 0 END) AS before
-FROM {source} WHERE {where} AND s.history_id IS NOT NULL AND s.prev_stage_id IS NULL
-  AND s.created_at >= %(edge0)s AND s.created_at < %(edge2)s""", params)[0]
-    older, before = int(row["older"] or 0), int(row["before"] or 0)
     same = float(((watched <= YEAR_DAYS) & (watched > YEAR_DAYS - days)).sum())
     if older and before and same:
         log_ratio = math.log((same / days) / (before / RECENT_DAYS))

@@ -166,18 +166,21 @@ def detect(as_of: dt.date, *, source: str = "rollup") -> list[Candidate]:
     return detect_for(as_of, source=source)[0]
 
 
-def detect_for(as_of: dt.date, account_ids: list[int] | None = None, *, source: str = "rollup"
-               ) -> tuple[list[Candidate], dict[int, dt.date | None]]:
+def detect_for(as_of: dt.date, account_ids: list[int] | None = None, *, source: str = "rollup",
+               unit_ids: list[int] | None = None) -> tuple[list[Candidate], dict[int, Recheck]]:
     """The candidates as of `as_of` of the accounts named (None: all), with the cross-sell gaps and
     expired quotes of all accounts (both compare or read beyond one account's order lines), and for
-    each account read the first later date its own candidates could change without a new order line
-    (`recheck_on`)."""
+    each account read the first later dates its own candidates could change without a new order line
+    (`Recheck`). `unit_ids` (a part of `account_ids`; None: the same) are the accounts whose product
+    lines and products are read too; the others' line and product candidates cannot have changed
+    (decision 041), and their `Recheck.units` is None here (the caller keeps the one it had)."""
     accounts = {c.account_id: c for c in cadences(as_of, "account", account_ids=account_ids, source=source)}
-    lines = cadences(as_of, "line", account_ids=account_ids, source=source)
+    unit_ids = account_ids if unit_ids is None else unit_ids
+    lines = cadences(as_of, "line", account_ids=unit_ids, source=source)
     high_margin = thresholds()["high_margin_pct"]
     # Only a high-margin product can raise "high-margin item stopped": the others are left out in SQL,
     # before their order days are sorted (the product grain is the largest); the rule checks again.
-    products = cadences(as_of, "product", account_ids=account_ids, min_margin_pct=high_margin, source=source)
+    products = cadences(as_of, "product", account_ids=unit_ids, min_margin_pct=high_margin, source=source)
     found: list[Candidate] = []
     for cadence in accounts.values():
         for rule in (missed_reorder, frequency_decline, size_decline):
@@ -191,30 +194,45 @@ def detect_for(as_of: dt.date, account_ids: list[int] | None = None, *, source: 
     return found, recheck_dates(as_of, accounts, [*lines, *products])
 
 
-def recheck_dates(as_of: dt.date, accounts: dict[int, Cadence], units: Iterable[Cadence]) -> dict[int, dt.date | None]:
+@dataclass
+class Recheck:
+    """An account's next dates to read again: `account` (its own cadence: a window change, the day it
+    becomes overdue) and `units` (a product line's or product's stop date); None: nothing due."""
+
+    account: dt.date | None = None
+    units: dt.date | None = None
+
+    @property
+    def first(self) -> dt.date | None:
+        days = [d for d in (self.account, self.units) if d is not None]
+        return min(days) if days else None
+
+
+def recheck_dates(as_of: dt.date, accounts: dict[int, Cadence], units: Iterable[Cadence]) -> dict[int, Recheck]:
     """Per account, the first date after `as_of` on which a rule could read something new from the same
     order lines: an order leaving the recent window or the baseline (the declines), the day it becomes
     overdue (missed reorder), the day a line or high-margin product has been absent for the set number
-    of its cycles (dropped line, high-margin item stopped). None: nothing due without a new order.
-    Between scans in one calendar quarter (the declines' cause), an account before its date raises
-    nothing a full scan would not skip as already raised."""
+    of its cycles (dropped line, high-margin item stopped), the last kept apart. None: nothing due
+    without a new order. Between scans in one calendar quarter (the declines' cause), an account before
+    its date raises nothing a full scan would not skip as already raised."""
     limits = thresholds()
-    due: dict[int, list[dt.date]] = {account_id: [] for account_id in accounts}
+    due: dict[int, Recheck] = {account_id: Recheck() for account_id in accounts}
 
-    def after(day: dt.date | None, account_id: int) -> None:
-        if day is not None and day > as_of:
-            due.setdefault(account_id, []).append(day)
+    def after(day: dt.date | None, account_id: int, part: str) -> None:
+        recheck = due.setdefault(account_id, Recheck())
+        if day is not None and day > as_of and (getattr(recheck, part) is None or day < getattr(recheck, part)):
+            setattr(recheck, part, day)
 
     for c in accounts.values():
-        after(c.window_change(), c.account_id)
+        after(c.window_change(), c.account_id, "account")
         if c.has_cadence and c.typical_gap is not None and c.tolerance is not None:
             overdue_after = max(c.typical_gap + c.tolerance, c.typical_gap * limits["missed_factor_pct"] / 100)
-            after(c.last_order + dt.timedelta(days=int(overdue_after) + 1), c.account_id)
+            after(c.last_order + dt.timedelta(days=int(overdue_after) + 1), c.account_id, "account")
     for unit in units:
         if unit.has_cadence and unit.typical_gap is not None:
             stopped_after = unit.typical_gap * limits["line_missed_cycles"]
-            after(unit.last_order + dt.timedelta(days=int(stopped_after) + 1), unit.account_id)
-    return {account_id: min(days) if days else None for account_id, days in due.items()}
+            after(unit.last_order + dt.timedelta(days=int(stopped_after) + 1), unit.account_id, "units")
+    return due
 
 
 def cross_sell_gaps(as_of: dt.date, *, source: str = "rollup") -> list[Candidate]:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
+from decimal import Context, Decimal
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, Sum
 
-from dealgate.deals.models import Deal
+from dealgate.deals.models import Account, Deal
 from dealgate.signals.cadence import Cadence, cadences, thresholds
 from dealgate.signals.models import OrderLine, OrderLineDay, Quote, QuoteStatus, SignalKind
 
@@ -248,8 +250,19 @@ def cross_sell_gaps(as_of: dt.date, *, source: str = "rollup") -> list[Candidate
         rows = (OrderLine.objects.filter(ordered_at__gte=year_ago, ordered_at__lt=as_of).exclude(product_line="")
                 .values_list("account_id", "account__segment", "product_line").annotate(revenue=Sum("revenue")))
     else:
-        rows = (OrderLineDay.objects.filter(day__gte=year_ago, day__lt=as_of)
-                .values_list("account_id", "account__segment", "product_line").annotate(revenue=Sum("revenue")))
+        # Summed per account and line first, then joined to the accounts for their segment: the ORM's
+        # GROUP BY with the segment joins every line-day first (about 1.6x slower, decision 041).
+        with connection.cursor() as cursor:
+            cursor.execute(f"""SELECT r.account_id, a.segment, r.product_line, r.revenue FROM (
+                SELECT account_id, product_line, SUM(revenue) AS revenue FROM {OrderLineDay._meta.db_table}
+                WHERE day >= %s AND day < %s GROUP BY account_id, product_line) r
+                JOIN {Account._meta.db_table} a ON a.id = r.account_id""", [year_ago, as_of])
+            # SQLite sums decimals as floats: to the field's cents, as the ORM would convert them
+            field = OrderLineDay._meta.get_field("revenue")
+            context, cents = Context(prec=field.max_digits), Decimal(1).scaleb(-field.decimal_places)
+            rows = [(account_id, segment, line,
+                     context.create_decimal_from_float(revenue).quantize(cents) if isinstance(revenue, float) else revenue)
+                    for account_id, segment, line, revenue in cursor.fetchall()]
     bought: dict[int, dict[str, float]] = {}
     segment_of: dict[int, str] = {}
     for account_id, segment, line, revenue in rows:

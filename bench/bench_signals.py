@@ -193,7 +193,7 @@ def incremental_scan(increment: list[tuple], cutoff: dt.date, write=None) -> Non
     raised = sorted(Signal.objects.filter(as_of=day).values_list("cause_key", "evidence"))
     print(f"incremental scan as of {day} after {len(increment):,} new lines for {accounts:,} accounts: "
           f"{result.total:,} signals in {seconds:.2f} s ({'FULL: ' + result.why_full if result.full else 'incremental'}, "
-          f"{result.accounts_read:,} accounts read)", flush=True)
+          f"{result.accounts_read:,} accounts read, {result.units_read:,} with their product lines)", flush=True)
     Signal.objects.filter(as_of=day).delete()
     started = time.perf_counter()
     full = scan_signals(day, full=True)
@@ -222,7 +222,8 @@ def next_day() -> None:
 
 def empty_order_lines() -> None:
     """No order lines, no rollups (decision 037): TRUNCATE on PostgreSQL (a DELETE of 10M lines would
-    have the triggers subtract every one of them from the rollups first)."""
+    have the triggers subtract every one of them from the rollups first; since decision 041 the truncate
+    trigger would empty the rollups by itself, naming them here is only quicker)."""
     from django.db import connection
 
     from dealgate.signals.models import OrderLine

@@ -183,13 +183,18 @@ class ScanState(models.Model):
 class AccountRecheck(models.Model):
     """The first as-of date on which an account's signals could change without a new order line: its
     next missed-reorder date, an order leaving the 90-day or baseline window, a line's or product's
-    stop date. Unchanged accounts before that date are skipped by the incremental scan."""
+    stop date. Unchanged accounts before that date are skipped by the incremental scan.
+    `units_recheck_on` is the part of it that needs the account's product lines and products read again
+    (a line's or product's stop date); before it, a due account is recomputed at the account grain only
+    (decision 041)."""
 
     account = models.OneToOneField(Account, on_delete=models.CASCADE, primary_key=True, related_name="+")
     recheck_on = models.DateField(null=True, blank=True)
+    units_recheck_on = models.DateField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["recheck_on"], name="account_recheck_on")]
+        indexes = [models.Index(fields=["recheck_on"], name="account_recheck_on"),
+                   models.Index(fields=["units_recheck_on"], name="account_units_recheck_on")]
 
 
 # pg_advisory_xact_lock key shared by order-line writers and signal scans ("SIGN").

@@ -164,6 +164,41 @@ def uninstall(schema_editor: Any) -> None:
             schema_editor.execute(f"DROP TRIGGER IF EXISTS signals_orderline_rollup_{operation}")
 
 
+# A TRUNCATE fires no row or statement trigger of the three operations above: on PostgreSQL its own
+# trigger empties the rollups too and forgets the last scan (a full scan next), so a bulk path that
+# truncates the lines leaves nothing stale (decision 041). SQLite has no TRUNCATE: its `DELETE FROM` with
+# triggers deletes row by row, through the delete trigger.
+TRUNCATE_TRIGGER = "signals_orderline_truncate"
+
+
+def pg_truncate_statements() -> list[str]:
+    # A table the same TRUNCATE statement named (Django's test flush names them all) is empty by now and
+    # may not be truncated again inside it: only the non-empty ones are.
+    tables = [*ROLLUPS, "signals_lineschanged", "signals_accountrecheck"]
+    empty = "".join(f"""
+    IF EXISTS (SELECT 1 FROM {table}) THEN TRUNCATE {table}; END IF;""" for table in tables)
+    return [f"""
+CREATE OR REPLACE FUNCTION {TRUNCATE_TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN{empty}
+    DELETE FROM signals_scanstate;
+    RETURN NULL;
+END $$""", f"""
+CREATE TRIGGER {TRUNCATE_TRIGGER} AFTER TRUNCATE ON signals_orderline
+FOR EACH STATEMENT EXECUTE FUNCTION {TRUNCATE_TRIGGER}()"""]
+
+
+def install_truncate(schema_editor: Any) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        for statement in pg_truncate_statements():
+            schema_editor.execute(statement, params=None)
+
+
+def uninstall_truncate(schema_editor: Any) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS {TRUNCATE_TRIGGER} ON signals_orderline")
+        schema_editor.execute(f"DROP FUNCTION IF EXISTS {TRUNCATE_TRIGGER}()")
+
+
 def installed() -> list[str]:
     """The rollup triggers present on signals_orderline (three when the rollups are kept)."""
     from django.db import connection

@@ -20,7 +20,7 @@ from dealgate.people.access import role_of, team_id_of
 from dealgate.people.models import Role
 from dealgate.pipelines.models import Pipeline
 from dealgate.signals.cadence import thresholds
-from dealgate.signals.detectors import detect_for, quarter_of
+from dealgate.signals.detectors import Recheck, detect_for, quarter_of
 from dealgate.signals.models import (AccountRecheck, LinesChanged, OrderLine, ScanState, Signal, SignalStatus,
                                      take_turns_with_order_writes)
 
@@ -34,6 +34,7 @@ class ScanResult:
     raised: dict[str, int] = field(default_factory=dict)
     full: bool = True
     accounts_read: int = 0  # accounts whose order lines the scan recomputed (all of them in a full scan)
+    units_read: int = 0  # of those, the accounts whose product lines and products it read too (decision 041)
     why_full: str = ""
 
     @property
@@ -42,34 +43,47 @@ class ScanResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {"as_of": self.as_of.isoformat(), "candidates": self.candidates, "raised": self.total,
-                "by_kind": self.raised, "full": self.full, "accounts_read": self.accounts_read}
+                "by_kind": self.raised, "full": self.full, "accounts_read": self.accounts_read,
+                "units_read": self.units_read}
 
 
 def thresholds_key() -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(thresholds().items()))
 
 
-def accounts_to_rescan(as_of: dt.date, last: ScanState | None, marked: list[int] | None = None
-                       ) -> tuple[list[int] | None, str]:
-    """The accounts an incremental scan must recompute after `last`, or (None, why) when only a full
-    scan gives the same result: no scan before, an earlier date, another calendar quarter (the declines'
+@dataclass
+class Rescan:
+    """What an incremental scan recomputes: `accounts` at the account grain, `units` (a part of them)
+    with their product lines and products too; None: everything (a full scan, `why_full` says why)."""
+
+    accounts: list[int] | None
+    units: list[int] | None
+    why_full: str = ""
+
+
+def accounts_to_rescan(as_of: dt.date, last: ScanState | None, marked: list[int] | None = None) -> Rescan:
+    """The accounts an incremental scan must recompute after `last`, or a full scan (with why) when only
+    it gives the same result: no scan before, an earlier date, another calendar quarter (the declines'
     cause), other thresholds. Else: accounts with order lines written since (a higher id) or dated
     since the last scan's date, accounts whose lines were deleted or changed (`marked`, from
-    `LinesChanged`, decision 037) and accounts whose recheck date has come (`detectors.recheck_dates`)."""
+    `LinesChanged`, decision 037), all of them read whole; and accounts whose recheck date has come
+    (`detectors.recheck_dates`), read whole when it is a line's or product's stop date
+    (`units_recheck_on`), else at the account grain only (decision 041)."""
     if last is None:
-        return None, "no scan before"
+        return Rescan(None, None, "no scan before")
     if as_of < last.as_of:
-        return None, f"the last scan was as of a later day ({last.as_of.isoformat()})"
+        return Rescan(None, None, f"the last scan was as of a later day ({last.as_of.isoformat()})")
     if quarter_of(as_of) != quarter_of(last.as_of):
-        return None, f"a new quarter since the last scan ({quarter_of(last.as_of)})"
+        return Rescan(None, None, f"a new quarter since the last scan ({quarter_of(last.as_of)})")
     if last.thresholds != thresholds_key():
-        return None, "the signal settings changed"
+        return Rescan(None, None, "the signal settings changed")
     changed = set(OrderLine.objects.filter(pk__gt=last.last_line_id).values_list("account_id", flat=True).distinct())
     changed |= set(OrderLine.objects.filter(ordered_at__gte=last.as_of, ordered_at__lt=as_of)
                    .values_list("account_id", flat=True).distinct())
-    changed |= set(AccountRecheck.objects.filter(recheck_on__lte=as_of).values_list("account_id", flat=True))
     changed |= set(marked or ())
-    return sorted(changed), ""
+    changed |= set(AccountRecheck.objects.filter(units_recheck_on__lte=as_of).values_list("account_id", flat=True))
+    due = set(AccountRecheck.objects.filter(recheck_on__lte=as_of).values_list("account_id", flat=True))
+    return Rescan(sorted(changed | due), sorted(changed))
 
 
 def scan_signals(as_of: dt.date | None = None, *, by: Any = None, full: bool = False) -> ScanResult:
@@ -89,12 +103,13 @@ def scan_signals(as_of: dt.date | None = None, *, by: Any = None, full: bool = F
         # Accounts whose lines were deleted or changed since (the rollup triggers mark them): read now,
         # cleared once this scan has recomputed them.
         marked = list(LinesChanged.objects.values_list("account_id", flat=True))
-        account_ids, why_full = (None, "asked for") if full else accounts_to_rescan(as_of, last, marked)
-        candidates, rechecks = detect_for(as_of, account_ids)
-        result = ScanResult(as_of=as_of, candidates=len(candidates), full=account_ids is None,
-                            accounts_read=len(rechecks), why_full=why_full)
+        rescan = Rescan(None, None, "asked for") if full else accounts_to_rescan(as_of, last, marked)
+        candidates, rechecks = detect_for(as_of, rescan.accounts, unit_ids=rescan.units)
+        result = ScanResult(as_of=as_of, candidates=len(candidates), full=rescan.accounts is None,
+                            accounts_read=len(rechecks), why_full=rescan.why_full,
+                            units_read=len(rechecks) if rescan.units is None else len(rescan.units))
         raise_new(candidates, result)
-        save_rechecks(rechecks, account_ids)
+        save_rechecks(rechecks, rescan)
         for start in range(0, len(marked), 5000):
             LinesChanged.objects.filter(account_id__in=marked[start:start + 5000]).delete()
         if last is None:
@@ -104,16 +119,31 @@ def scan_signals(as_of: dt.date | None = None, *, by: Any = None, full: bool = F
     return result
 
 
-def save_rechecks(rechecks: dict[int, dt.date | None], account_ids: list[int] | None) -> None:
-    """The recheck dates of the accounts read (`account_ids`; None: all), replacing their old ones (an
-    account whose lines were all deleted has none left)."""
-    if account_ids is None:
+def chunks(ids: list[int], size: int = 5000):
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
+def save_rechecks(rechecks: dict[int, Recheck], rescan: Rescan) -> None:
+    """The recheck dates of the accounts read (all of them in a full scan), replacing their old ones (an
+    account whose lines were all deleted has none left). An account read at the account grain only
+    keeps its units' date: its lines and products were not read, so their stop dates stand."""
+    if rescan.accounts is None:
         AccountRecheck.objects.all().delete()
     else:
-        for start in range(0, len(account_ids), 5000):
-            AccountRecheck.objects.filter(account_id__in=account_ids[start:start + 5000]).delete()
-    AccountRecheck.objects.bulk_create([AccountRecheck(account_id=pk, recheck_on=day) for pk, day in rechecks.items()
-                                        if day is not None], batch_size=5000)
+        units = set(rescan.units or ())
+        kept: dict[int, Any] = {}
+        for chunk in chunks([pk for pk in rescan.accounts if pk not in units]):
+            kept.update(AccountRecheck.objects.filter(account_id__in=chunk, units_recheck_on__isnull=False)
+                        .values_list("account_id", "units_recheck_on"))
+        for pk, day in kept.items():
+            recheck = rechecks.setdefault(pk, Recheck())
+            recheck.units = day
+        for chunk in chunks(rescan.accounts):
+            AccountRecheck.objects.filter(account_id__in=chunk).delete()
+    AccountRecheck.objects.bulk_create([
+        AccountRecheck(account_id=pk, recheck_on=recheck.first, units_recheck_on=recheck.units)
+        for pk, recheck in rechecks.items() if recheck.first is not None], batch_size=5000)
 
 
 def raise_new(candidates: list, result: ScanResult) -> None:

@@ -84,7 +84,7 @@ def test_incremental_scans_raise_exactly_what_full_scans_raise():
             if day == dt.date(2026, 9, 10):
                 write(accounts, late)
         result = scan_signals(day)
-        read.append((day, result.full, result.accounts_read))
+        read.append((day, result.full, result.accounts_read, result.units_read))
     incremental = signals()
 
     Signal.objects.all().delete()
@@ -109,9 +109,13 @@ def test_incremental_scans_raise_exactly_what_full_scans_raise():
     assert incremental == full
     # The first scan and the first of October (a new quarter: the declines' cause) are full; the
     # others recompute only the accounts with new lines or a recheck date that has come.
-    assert [d for d, was_full, _ in read if was_full] == [FIRST_SCAN, dt.date(2026, 10, 1)]
-    partial = [n for _, was_full, n in read if not was_full]
+    assert [d for d, was_full, _, _ in read if was_full] == [FIRST_SCAN, dt.date(2026, 10, 1)]
+    partial = [n for _, was_full, n, _ in read if not was_full]
     assert max(partial) < 48 and sum(partial) / len(partial) < 24, partial
+    # Most accounts due for a check are due at the account grain only (a window change, an overdue day):
+    # their product lines and products are not read again (decision 041).
+    units = [u for _, was_full, _, u in read if not was_full]
+    assert all(u <= n for u, n in zip(units, partial)) and sum(units) < sum(partial) / 2, (units, partial)
 
 
 @pytest.mark.django_db
@@ -135,6 +139,12 @@ def test_the_command_says_how_much_it_read_and_full_forces_a_full_scan():
         return out.getvalue()
 
     assert "; all 2 accounts read." in scan("--as-of", "2026-08-01")
-    assert "; 0 accounts with new orders or due for a check read again." in scan("--as-of", "2026-08-02")
+    assert "; 0 accounts with new orders or due for a check read again, 0 of them" in scan("--as-of", "2026-08-02")
     assert AccountRecheck.objects.order_by("recheck_on").values_list("recheck_on", flat=True)[0] == dt.date(2026, 8, 3)
+    # A's line (Fasteners, weekly) stops being a habit only after 3 cycles: 07-27 + 22 = 08-18. As of 08-03
+    # only A's window changed: it is read at the account grain, its line's date is kept (decision 041).
+    assert ("; 1 account with new orders or due for a check read again, 0 of them with their product lines"
+            in scan("--as-of", "2026-08-03"))
+    assert AccountRecheck.objects.order_by("account__name").values_list("units_recheck_on", flat=True)[0] == \
+        dt.date(2026, 8, 18)
     assert "; all 2 accounts read." in scan("--as-of", "2026-08-03", "--full")

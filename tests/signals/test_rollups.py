@@ -19,7 +19,8 @@ from dealgate.deals.bulk import BulkWriter
 from dealgate.deals.models import Account
 from dealgate.signals import rollups
 from dealgate.signals.detectors import detect
-from dealgate.signals.models import LinesChanged, OrderLine, Quote, Signal
+from dealgate.signals.models import (AccountRecheck, LinesChanged, OrderDay, OrderLine, OrderLineDay, ProductMonth, Quote,
+                                     ScanState, Signal)
 from dealgate.signals.services import scan_signals
 
 from .test_incremental_scan import planted_book, write
@@ -191,3 +192,24 @@ def test_an_incremental_scan_sees_deleted_lines():
     Signal.objects.all().delete()
     scan_signals(dt.date(2026, 7, 31), full=True)
     assert sorted(Signal.objects.values_list("cause_key", "evidence")) == raised
+
+
+@pytest.mark.django_db
+def test_a_truncate_of_the_lines_empties_the_rollups_and_the_next_scan_is_full():
+    """PostgreSQL: TRUNCATE fires none of the three triggers; its own one empties the rollups and forgets
+    the last scan, so lines written after it (with any ids) are read by a full scan (decision 041)."""
+    from .history import every, orders
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE (its DELETE FROM deletes row by row, through the delete trigger)")
+    weekly = Account.objects.create(name="Weekly")
+    orders(weekly, every("2026-01-05", 7, 30))
+    assert scan_signals(dt.date(2026, 7, 30)).full
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the test's transaction holds the deferred key checks
+        cursor.execute("TRUNCATE signals_orderline")
+    assert not any(model.objects.exists() for model in (OrderDay, OrderLineDay, ProductMonth, AccountRecheck, ScanState))
+    orders(weekly, every("2026-03-02", 7, 10), prefix="again-")
+    assert_rollups_match()
+    again = scan_signals(dt.date(2026, 7, 31))
+    assert again.full and again.why_full == "no scan before"

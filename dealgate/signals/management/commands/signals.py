@@ -34,7 +34,8 @@ class Command(DealgateCommand):
                 return
             kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(result.raised.items())) or "none new"
             how = (f"all {plural(result.accounts_read, 'account')} read" if result.full
-                   else f"{plural(result.accounts_read, 'account')} with new orders or due for a check read again")
+                   else f"{plural(result.accounts_read, 'account')} with new orders or due for a check read again, "
+                        f"{result.units_read} of them with their product lines and products")
             self.stdout.write(f"Scanned as of {result.as_of}: {plural(result.total, 'new signal')} ({kinds}); "
                               f"{plural(result.candidates, 'cause')} found in all; {how}.")
             return

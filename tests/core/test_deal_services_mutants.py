@@ -16,7 +16,7 @@ from dealgate.audit.services import object_type_of
 from dealgate.deals import services
 from dealgate.deals.models import Activity, Deal, DealContact, FieldChange, StageHistory
 from dealgate.errors import Conflict, MoveBlocked, NotAllowed, NotFound, ValidationFailed
-from dealgate.pipelines.models import Criterion, LostReason, Pipeline, Stage
+from dealgate.pipelines.models import Criterion, CustomField, LostReason, Pipeline, Stage
 
 
 def refusal(call, *args, **kwargs) -> tuple[str, dict]:
@@ -142,6 +142,20 @@ def test_a_contact_email_is_stored_trimmed(world, email, stored):
 def test_a_contact_email_needs_something_on_both_sides_of_the_at(world, email):
     assert refusal(services.create_contact, by=world.alice, name="Ana", email=email) == (
         f"email: {email!r} is not an e-mail address", {"email": [f"{email!r} is not an e-mail address"]})
+
+
+def test_custom_fields_must_be_an_object_of_known_fields(make_deal, world):
+    CustomField.objects.create(key="notes", label="Notes", type="text")
+    deal = make_deal()
+    assert refusal(services.update_deal, deal, by=world.alice, custom_fields="notes=hi")[0] == (
+        "custom_fields: must be an object of key: value")
+    assert refusal(services.update_deal, deal, by=world.alice, custom_fields={"size": 1, "colour": "red"})[0] == (
+        "custom_fields: unknown custom field(s): colour, size")
+    assert refusal(services.update_deal, deal, by=world.alice, custom_fields={"notes": "n" * 501}) == (
+        "custom_fields: notes: is longer than 500 characters",
+        {"custom_fields": ["notes: is longer than 500 characters"]})
+    services.update_deal(deal, by=world.alice, custom_fields={"notes": "n" * 500})
+    assert Deal.objects.get(pk=deal.pk).custom_fields == {"notes": "n" * 500}
 
 
 # --- creating deals --------------------------------------------------------------------------------
@@ -436,6 +450,11 @@ def test_a_checklist_item_is_a_slug_and_its_answer_is_audited(world, make_deal):
     assert deal.version == 3
 
 
+def test_an_approval_without_a_note_has_an_empty_note(world, make_deal):
+    deal = make_deal()
+    assert services.approve_condition(deal, "pricing_approved", by=None).note == ""
+
+
 def test_approval_roles_default_to_manager_and_admin(pipeline):
     won = pipeline.stages.get(key="won")
     Criterion.objects.create(stage=won, phase="entry", key="legal", label="Legal ok", kind="approval",
@@ -443,6 +462,16 @@ def test_approval_roles_default_to_manager_and_admin(pipeline):
     assert services.approval_roles(pipeline.pk, "legal_ok") == {"manager", "admin"}
     assert services.approval_roles(pipeline.pk, "pricing_approved") == {"manager", "admin"}
     assert services.approval_roles(pipeline.pk, "nothing") == set()
+
+
+def test_approval_roles_come_from_the_deals_pipeline_only(pipeline):
+    from tests.conftest import build_test_pipeline
+
+    other = build_test_pipeline("other")
+    Criterion.objects.create(stage=other.stages.get(key="won"), phase="entry", key="legal", label="Legal ok",
+                             kind="approval", config={"condition": "legal_ok", "approver_roles": ["admin"]}, position=2)
+    assert services.approval_roles(other.pk, "legal_ok") == {"admin"}
+    assert services.approval_roles(pipeline.pk, "legal_ok") == set()
 
 
 def test_an_approval_checks_the_condition_the_role_and_the_team(world, make_deal, pipeline):
@@ -459,6 +488,9 @@ def test_an_approval_checks_the_condition_the_role_and_the_team(world, make_deal
     approval = services.approve_condition(deal, "pricing_approved", by=world.bob, note=" within the discount band ")
     assert (approval.approved_by, approval.note, deal.version) == (world.bob, "within the discount band", 2)
     assert audit(deal, "approved") == [("pricing_approved", "", "confirmed", "within the discount band")]
+    assert refusal(services.approve_condition, deal, " ", by=world.bob)[0] == "condition: is required"
+    assert refusal(services.approve_condition, deal, "c" * 61, by=world.bob)[0] == (
+        "condition: is longer than 60 characters")
     with pytest.raises(Conflict) as excinfo:
         services.approve_condition(deal, "pricing_approved", by=world.dave)
     assert excinfo.value.message == f"'pricing_approved' is already confirmed on deal {deal.pk}."

@@ -479,12 +479,14 @@ def test_an_approval_checks_the_condition_the_role_and_the_team(world, make_deal
     with pytest.raises(NotFound) as excinfo:
         services.approve_condition(deal, "legal_ok", by=world.bob)
     assert excinfo.value.message == "No close condition 'legal_ok' in pipeline 'test'."
+    assert excinfo.value.details == {"condition": "legal_ok"}
     with pytest.raises(NotAllowed) as excinfo:
         services.approve_condition(deal, "pricing_approved", by=world.alice)
     assert excinfo.value.message == "'pricing_approved' can only be confirmed by a admin or manager."
     assert excinfo.value.details == {"condition": "pricing_approved", "approver_roles": ["admin", "manager"]}
-    with pytest.raises(NotAllowed, match="may not act on deal"):
+    with pytest.raises(NotAllowed) as excinfo:
         services.approve_condition(deal, "pricing_approved", by=world.carol)
+    assert excinfo.value.message == f"carol may not act on deal {deal.pk}."
     approval = services.approve_condition(deal, "pricing_approved", by=world.bob, note=" within the discount band ")
     assert (approval.approved_by, approval.note, deal.version) == (world.bob, "within the discount band", 2)
     assert audit(deal, "approved") == [("pricing_approved", "", "confirmed", "within the discount band")]

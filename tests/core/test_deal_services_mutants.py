@@ -386,6 +386,17 @@ def test_reassigning_to_the_same_owner_writes_nothing(world, make_deal):
     assert (Deal.objects.get(pk=deal.pk).version, FieldChange.objects.count()) == (1, 0)
 
 
+def test_a_rep_or_another_teams_manager_cannot_reassign(world, make_deal):
+    deal = make_deal(owner=world.carol)  # team West
+    with pytest.raises(NotAllowed) as excinfo:
+        services.reassign_deal(deal, world.alice, by=world.carol)
+    assert excinfo.value.message == "Only a manager or admin may reassign a deal."
+    with pytest.raises(NotAllowed) as excinfo:  # bob manages East, not West
+        services.reassign_deal(deal, world.alice, by=world.bob)
+    assert excinfo.value.message == f"bob may not change deal {deal.pk} ({deal.title})."
+    assert (Deal.objects.get(pk=deal.pk).owner, FieldChange.objects.count()) == (world.carol, 0)
+
+
 def test_a_reassignment_within_the_team_logs_the_owner_only(world, make_deal):
     deal = make_deal(owner=world.alice)
     services.reassign_deal(deal, world.bob, by=None)  # the system (automation) may reassign
@@ -401,6 +412,7 @@ def test_a_reassignment_across_teams_logs_the_team_too(world, make_deal):
     assert list(FieldChange.objects.filter(deal=deal).order_by("field").values_list("field", "old_value", "new_value")) == [
         ("owner", str(world.alice.pk), str(world.dave.pk)), ("team", str(world.east.pk), "")]
     assert audit(deal, "changed") == [("owner", "alice", "dave", ""), ("team", "East", "", "")]
+    assert list(FieldChange.objects.filter(deal=deal).values_list("by__username", flat=True)) == ["dave", "dave"]
     services.reassign_deal(deal, world.carol, by=world.dave)
     assert FieldChange.objects.filter(deal=deal, field="team").values_list("old_value", "new_value").last() == (
         "", str(world.west.pk))
@@ -490,12 +502,20 @@ def test_an_approval_checks_the_condition_the_role_and_the_team(world, make_deal
     approval = services.approve_condition(deal, "pricing_approved", by=world.bob, note=" within the discount band ")
     assert (approval.approved_by, approval.note, deal.version) == (world.bob, "within the discount band", 2)
     assert audit(deal, "approved") == [("pricing_approved", "", "confirmed", "within the discount band")]
+    assert audit_by(deal, "approved") == ["bob"]
     assert refusal(services.approve_condition, deal, " ", by=world.bob)[0] == "condition: is required"
     assert refusal(services.approve_condition, deal, "c" * 61, by=world.bob)[0] == (
         "condition: is longer than 60 characters")
     with pytest.raises(Conflict) as excinfo:
         services.approve_condition(deal, "pricing_approved", by=world.dave)
     assert excinfo.value.message == f"'pricing_approved' is already confirmed on deal {deal.pk}."
+
+
+def test_an_approval_note_may_be_300_characters_and_no_more(world, make_deal):
+    deal = make_deal()
+    assert refusal(services.approve_condition, deal, "pricing_approved", by=world.bob, note="n" * 301)[0] == (
+        "note: is longer than 300 characters")
+    assert services.approve_condition(deal, "pricing_approved", by=world.bob, note="n" * 300).note == "n" * 300
 
 
 def test_linking_and_unlinking_a_contact_is_audited_once(world, make_deal):

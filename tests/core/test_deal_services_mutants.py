@@ -413,6 +413,10 @@ def test_a_reassignment_across_teams_logs_the_team_too(world, make_deal):
         ("owner", str(world.alice.pk), str(world.dave.pk)), ("team", str(world.east.pk), "")]
     assert audit(deal, "changed") == [("owner", "alice", "dave", ""), ("team", "East", "", "")]
     assert list(FieldChange.objects.filter(deal=deal).values_list("by__username", flat=True)) == ["dave", "dave"]
+    assert audit_by(deal, "changed") == ["dave", "dave"]
+    logged_at = FieldChange.objects.get(deal=deal, field="owner").at  # the log and the audit share one instant
+    assert set(AuditEntry.objects.filter(object_type="deal", object_id=deal.pk, action="changed")
+               .values_list("at", flat=True)) == {logged_at}
     services.reassign_deal(deal, world.carol, by=world.dave)
     assert FieldChange.objects.filter(deal=deal, field="team").values_list("old_value", "new_value").last() == (
         "", str(world.west.pk))

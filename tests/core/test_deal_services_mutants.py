@@ -138,6 +138,13 @@ def test_a_contact_email_is_stored_trimmed(world, email, stored):
     assert services.create_contact(by=world.alice, name="Ana", email=email).email == stored
 
 
+def test_a_contact_email_may_be_254_characters_and_no_more(world):
+    local = "a" * 64 + "@"
+    assert len(services.create_contact(by=world.alice, name="Ana", email=local + "b" * 189).email) == 254
+    assert refusal(services.create_contact, by=world.alice, name="Ana", email=local + "b" * 190)[0] == (
+        "email: is longer than 254 characters")
+
+
 @pytest.mark.parametrize("email", ["ana.acme.example", "@acme.example", "ana@"])
 def test_a_contact_email_needs_something_on_both_sides_of_the_at(world, email):
     assert refusal(services.create_contact, by=world.alice, name="Ana", email=email) == (

@@ -138,6 +138,12 @@ def test_a_contact_email_is_stored_trimmed(world, email, stored):
     assert services.create_contact(by=world.alice, name="Ana", email=email).email == stored
 
 
+def test_a_directory_entry_given_only_a_name_has_empty_fields(world):
+    ana = services.create_contact(by=world.alice, name="Ana")
+    acme = services.create_account(by=world.alice, name="Acme")
+    assert (ana.account, ana.email, ana.phone, ana.title, acme.segment) == (None, "", "", "", "")
+
+
 def test_a_contact_email_may_be_254_characters_and_no_more(world):
     local = "a" * 64 + "@"
     assert len(services.create_contact(by=world.alice, name="Ana", email=local + "b" * 189).email) == 254

@@ -14,7 +14,7 @@ from django.utils import timezone
 from dealgate.audit.models import AuditEntry
 from dealgate.audit.services import object_type_of
 from dealgate.deals import services
-from dealgate.deals.models import Activity, Deal, DealContact, FieldChange, StageHistory
+from dealgate.deals.models import Activity, Contact, Deal, DealContact, FieldChange, StageHistory
 from dealgate.errors import Conflict, MoveBlocked, NotAllowed, NotFound, ValidationFailed
 from dealgate.pipelines.models import Criterion, CustomField, LostReason, Pipeline, Stage
 
@@ -142,6 +142,15 @@ def test_a_directory_entry_given_only_a_name_has_empty_fields(world):
     ana = services.create_contact(by=world.alice, name="Ana")
     acme = services.create_account(by=world.alice, name="Acme")
     assert (ana.account, ana.email, ana.phone, ana.title, acme.segment) == (None, "", "", "", "")
+
+
+def test_a_new_contact_keeps_every_field_it_was_given(world):
+    acme = services.create_account(by=world.alice, name="Acme")
+    ana = services.create_contact(by=world.alice, name=" Ana ", account=acme, email="ana@acme.example",
+                                  phone="+49 30 1234", title="CFO")
+    assert Contact.objects.filter(pk=ana.pk).values_list("account", "name", "email", "phone", "title").get() == (
+        acme.pk, "Ana", "ana@acme.example", "+49 30 1234", "CFO")
+    assert audit_by(ana, "created") == ["alice"]
 
 
 def test_a_contact_email_may_be_254_characters_and_no_more(world):

@@ -230,6 +230,22 @@ def test_a_deal_cannot_start_in_a_closed_stage(world, make_deal):
     assert not Deal.objects.exists()
 
 
+def test_a_deal_started_one_gate_on_names_the_one_criterion_and_its_mover(world):
+    solo = Pipeline.objects.create(key="solo", name="Solo")
+    Stage.objects.create(pipeline=solo, key="lead", name="Lead", position=1, probability=10)
+    sized = Stage.objects.create(pipeline=solo, key="sized", name="Sized", position=2, probability=50)
+    Criterion.objects.create(stage=sized, phase="entry", key="amount", label="Amount estimated", kind="field",
+                             config={"field": "amount", "op": "gt", "value": 0})
+    account = services.create_account(by=world.alice, name="Acme")
+    with pytest.raises(MoveBlocked) as excinfo:
+        services.create_deal(by=world.alice, title="Fleet", account=account, pipeline=solo, stage="sized")
+    assert excinfo.value.message == "Fleet cannot start in Sized: 1 criterion not met."
+    deal = services.create_deal(by=world.alice, title="Fleet", account=account, pipeline=solo, stage="sized",
+                                amount="10")
+    assert list(StageHistory.objects.filter(deal=deal).order_by("id").values_list("kind", "by__username")) == [
+        ("created", "alice"), ("forward", "alice")]
+
+
 def test_a_deal_started_past_its_gates_is_refused_whole(world, make_deal):
     with pytest.raises(MoveBlocked) as excinfo:
         make_deal(title="Fleet", amount="100", stage="Propose")
@@ -250,6 +266,8 @@ def test_new_deal_field_errors_gathers_every_message_at_once():
         "next_step_due": ["a next step needs a due date"],
     }
     assert services.new_deal_field_errors({"title": "Fleet", "next_step": " ", "next_step_due": ""}) == {}
+    assert services.new_deal_field_errors({"title": "Fleet"}) == {}
+    assert services.new_deal_field_errors({"next_step": "Call", "next_step_due": "2030-01-02"}) == {}
     assert services.new_deal_field_errors({"next_step": "Call", "next_step_due": "soon"}) == {
         "next_step_due": ["'soon' is not a date; use YYYY-MM-DD"]}
 
@@ -366,11 +384,31 @@ def test_a_handoff_note_is_kept_only_on_a_move_to_won(world, make_deal, gates):
         "x" * 10_000)
 
 
-def test_a_handoff_refuses_a_nul_in_the_move_fields_before_moving(world, make_deal):
-    deal = make_deal()
-    message, details = refusal(services.move_deal_with_handoff, deal, "lost", by=world.alice, lost_reason="price",
-                               lost_note="bad\x00note")
-    assert list(details) == ["lost_note"]
+def test_a_handoff_move_passes_on_its_author_and_fields(world, make_deal, gates):
+    deal = make_deal(amount="100")
+    row = services.move_deal_with_handoff(deal, "lost", by=world.alice, lost_reason="price", lost_note="budget cut")
+    assert (row.by, row.to_stage.key, Deal.objects.get(pk=deal.pk).lost_note) == (world.alice, "lost", "budget cut")
+    services.move_deal(deal, "qualify", by=world.bob)
+    gates.reach(deal, "negotiate")
+    gates.won_entry(deal)
+    services.move_deal_with_handoff(deal, "won", by=world.alice)  # no note given: none kept
+    assert not Activity.objects.filter(subject="Handoff").exists()
+
+
+def test_a_handoff_note_is_logged_by_the_mover(world, make_deal, gates):
+    deal = make_deal(amount="100")
+    gates.reach(deal, "negotiate")
+    gates.won_entry(deal)
+    services.move_deal_with_handoff(deal, "won", by=world.alice, handoff="Kick-off on Monday")
+    assert Activity.objects.get(subject="Handoff").by == world.alice
+
+
+@pytest.mark.parametrize("field", ["override_reason", "lost_reason", "lost_note"])
+def test_a_handoff_refuses_a_nul_in_each_move_field(world, make_deal, field):
+    deal = make_deal(amount="100")
+    move = {"lost_reason": "price", "override_reason": "CFO said yes"} | {field: "bad\x00text"}
+    message, details = refusal(services.move_deal_with_handoff, deal, "lost", by=world.bob, **move)
+    assert list(details) == [field] and "NUL" in message.upper()
     assert Deal.objects.get(pk=deal.pk).stage.key == "qualify"
 
 
@@ -577,6 +615,8 @@ def test_an_account_is_renamed_with_one_audit_entry_per_change(world):
     acme = services.create_account(by=world.alice, name="Acme", segment="SMB")
     assert acme.owner == world.alice and acme.external_id is None
     services.update_account(acme, by=world.carol, name=" Acme GmbH ", segment="SMB")
+    assert (acme.name, acme.segment) == ("Acme GmbH", "SMB")  # the caller's instance is updated too
+    assert audit_by(acme, "changed") == ["carol"]
     acme.refresh_from_db()
     assert (acme.name, acme.segment) == ("Acme GmbH", "SMB")
     assert audit(acme, "changed") == [("name", "Acme", "Acme GmbH", "")]
@@ -602,8 +642,10 @@ def test_an_update_of_a_deleted_entry_is_not_found(world):
     with pytest.raises(NotFound) as excinfo:
         services.update_contact(ana, by=world.alice, phone="123")
     assert (excinfo.value.message, excinfo.value.details) == (f"No contact {pk}.", {"contact": pk})
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as excinfo:
         services.delete_contact(ana, by=world.bob)
+    assert (excinfo.value.message, excinfo.value.details) == (f"No contact {pk}.", {"contact": pk})
+    assert audit_by(ana, "deleted") == ["bob"]
 
 
 @pytest.mark.parametrize(("update", "changes", "message"), [
@@ -629,6 +671,7 @@ def test_a_contact_can_be_detached_from_its_account(world):
     acme = services.create_account(by=world.alice, name="Acme")
     ana = services.create_contact(by=world.alice, name="Ana", account=acme)
     services.update_contact(ana, by=world.alice, account=None, title="CFO")
+    assert audit_by(ana, "changed") == ["alice", "alice"]
     ana.refresh_from_db()
     assert (ana.account, ana.title) == (None, "CFO")
 
@@ -650,5 +693,8 @@ def test_only_managers_and_admins_delete_and_only_what_no_deal_uses(world, make_
     assert excinfo.value.message == (f"Account {deal.account.pk} ({deal.account.name}) is used by 1 deal(s); "
                                      "move them to another account first.")
     spare = services.create_account(by=world.alice, name="Spare")
+    with pytest.raises(NotAllowed) as excinfo:
+        services.delete_account(spare, by=world.alice)
+    assert excinfo.value.message == "Only managers and admins may delete accounts."
     services.delete_account(spare, by=None)
     assert audit(spare, "deleted") == [("", "", "", "")]

@@ -87,6 +87,7 @@ def test_parse_date_reads_these(raw, parsed):
     ("2030-1-2", "due: '2030-1-2' is not a date; use YYYY-MM-DD"),
     ("2030-02-30", "due: '2030-02-30' is not a date; use YYYY-MM-DD"),
     (["2030-01-02"], "due: ['2030-01-02'] is not a date; use YYYY-MM-DD"),
+    ("２０３０-０１-０２", "due: '２０３０-０１-０２' is not a date; use the digits 0-9"),
 ])
 def test_parse_date_refuses_these(raw, message):
     assert refusal(services.parse_date, raw, "due") == (message, {"due": [message.removeprefix("due: ")]})
@@ -136,6 +137,14 @@ def test_a_title_may_be_200_characters_and_no_more(make_deal, world):
 @pytest.mark.parametrize(("email", "stored"), [("", ""), (" ana@acme.example ", "ana@acme.example"), ("a@b", "a@b")])
 def test_a_contact_email_is_stored_trimmed(world, email, stored):
     assert services.create_contact(by=world.alice, name="Ana", email=email).email == stored
+
+
+def test_an_account_keeps_its_owner_and_external_id_and_is_audited(world):
+    acme = services.create_account(by=world.bob, name="Acme", owner=world.alice, external_id="ERP-7")
+    assert (acme.owner, acme.external_id, audit_by(acme, "created")) == (world.alice, "ERP-7", ["bob"])
+    with pytest.raises(Conflict) as excinfo:
+        services.create_account(by=world.bob, name="Acme again", external_id="ERP-7")
+    assert excinfo.value.details == {"external_id": "ERP-7"}
 
 
 def test_a_directory_entry_given_only_a_name_has_empty_fields(world):
@@ -592,6 +601,7 @@ def test_linking_and_unlinking_a_contact_is_audited_once(world, make_deal):
     services.unlink_contact(deal, ana, "champion", by=world.alice)
     services.unlink_contact(deal, ana, "champion", by=world.alice)
     assert audit(deal, "contact linked") == [("champion", "", "Ana", "")]
+    assert audit_by(deal, "contact linked") == ["alice"]
     assert audit(deal, "contact unlinked") == [("champion", "Ana", "", "")]
     assert audit_by(deal, "contact unlinked") == ["alice"]
     assert not DealContact.objects.exists()

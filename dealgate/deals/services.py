@@ -8,6 +8,7 @@ refusal leaves nothing behind. `by=None` means the system itself (automation, im
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable
@@ -102,6 +103,8 @@ def parse_date(value: Any, field: str) -> dt.date | None:
 def parse_probability(value: Any, field: str = "probability_override") -> int | None:
     if value is None or value == "":
         return None
+    if isinstance(value, (float, Decimal)) and not (value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)):
+        raise ValidationFailed.for_field(field, f"{value!r} is not a whole number")
     if isinstance(value, bool) or (isinstance(value, (float, Decimal)) and value != int(value)):
         raise ValidationFailed.for_field(field, f"{value!r} is not a whole number")
     try:
@@ -369,6 +372,9 @@ def move_deal(
     Raises MoveBlocked (listing every unmet criterion) when the gates do not hold and no override
     is given, Conflict when someone moved the deal first, NotAllowed for a missing permission.
     """
+    for field, text in (("override_reason", override_reason), ("lost_reason", lost_reason), ("lost_note", lost_note)):
+        if isinstance(text, str):
+            storable_text(text, field)  # a NUL byte is refused with a message, on every path that moves
     with transaction.atomic():
         locked = _lock(deal, rules_version=True)
         _require_edit(by, locked)
@@ -457,9 +463,6 @@ def move_deal_with_handoff(deal: Deal, to_stage: Stage | str, *, by: Any, handof
     note and answering the retry with "already in Won".
     """
     note = _text(handoff, "handoff", max_length=HANDOFF_MAX_LENGTH)
-    for field in ("override_reason", "lost_reason", "lost_note"):
-        if isinstance(move.get(field), str):
-            storable_text(move[field], field)
     with transaction.atomic():
         row = move_deal(deal, to_stage, by=by, **move)
         if note and row.to_stage.kind == StageKind.WON:

@@ -412,13 +412,23 @@ def test_a_handoff_note_is_logged_by_the_mover(world, make_deal, gates):
     assert Activity.objects.get(subject="Handoff").by == world.alice
 
 
+@pytest.mark.parametrize("move_with", [services.move_deal_with_handoff, services.move_deal])
 @pytest.mark.parametrize("field", ["override_reason", "lost_reason", "lost_note"])
-def test_a_handoff_refuses_a_nul_in_each_move_field(world, make_deal, field):
+def test_every_move_refuses_a_nul_in_each_move_field(world, make_deal, field, move_with):
+    """move_deal itself checks (the API and `dealgate move` call it directly, not the handoff path)."""
     deal = make_deal(amount="100")
     move = {"lost_reason": "price", "override_reason": "CFO said yes"} | {field: "bad\x00text"}
-    message, details = refusal(services.move_deal_with_handoff, deal, "lost", by=world.bob, **move)
+    message, details = refusal(move_with, deal, "lost", by=world.bob, **move)
     assert list(details) == [field] and "NUL" in message.upper()
     assert Deal.objects.get(pk=deal.pk).stage.key == "qualify"
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan"), Decimal("NaN"), Decimal("sNaN"),
+                                   Decimal("Infinity")])
+def test_a_probability_that_is_not_a_finite_number_is_refused_not_a_crash(value):
+    with pytest.raises(ValidationFailed) as refused:
+        services.parse_probability(value)
+    assert refused.value.details == {"probability_override": [f"{value!r} is not a whole number"]}
 
 
 # --- next steps, reassignments, activities ---------------------------------------------------------

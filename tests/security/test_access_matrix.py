@@ -14,6 +14,8 @@ are themselves.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.security import urlwalk
@@ -280,6 +282,11 @@ DEAL_PAGES = [
 TEAM_B_MARKS = ("Zeta West secret deal", "7777777", "7,777,777", "7 777 777", "7778777", "7,778,777", "7 778 777")
 
 
+def _shown(mark: str, content: bytes) -> bool:
+    """The mark as a whole number: 7777777 inside a float such as 14.377777777 (a median of days) is not it."""
+    return re.search(rb"(?<![\d.])" + re.escape(mark.encode()) + rb"(?!\d)", content) is not None
+
+
 @pytest.mark.parametrize("page", DEAL_PAGES)
 def test_it_hides_a_deal_of_team_b_from_the_manager_of_team_a(world, pipeline, make_deal, page):
     w = urlwalk.build_world(world, pipeline, make_deal)
@@ -287,5 +294,5 @@ def test_it_hides_a_deal_of_team_b_from_the_manager_of_team_a(world, pipeline, m
     clients = urlwalk.clients(w)
     seen = urlwalk.call(clients["manager_a"], "GET", url)
     assert seen.status in (200, 404), seen.error
-    found = [mark for mark in TEAM_B_MARKS if mark.encode() in seen.content]
+    found = [mark for mark in TEAM_B_MARKS if _shown(mark, seen.content)]
     assert not found, f"{url} shows team B's deal to team A's manager: {found}"

@@ -154,7 +154,7 @@ def _demo_exchange_rates(cast: Cast, today: dt.date, currency: str) -> tuple[tup
     foreign = Simulator.foreign_currency_for(currency)
     if ExchangeRate.objects.filter(currency=foreign).exists():
         return ()
-    year_ago, this_quarter = DEMO_RATES.get(foreign, ("1", "1"))
+    year_ago, this_quarter = DEMO_RATES[foreign]
     days = (today - dt.timedelta(days=365), dt.date(today.year, 3 * ((today.month - 1) // 3) + 1, 1))
     entered = tuple((foreign, day, rate) for day, rate in zip(days, (year_ago, this_quarter)))
     for code, day, rate in entered:

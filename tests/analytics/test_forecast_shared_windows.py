@@ -53,6 +53,14 @@ def test_one_pass_gives_each_cutoffs_own_numbers(planted):
             {k: pytest.approx(v, rel=1e-12, abs=1e-12) for k, v in other.items() if isinstance(v, float)}
 
 
+def _record_sql(monkeypatch, name: str) -> list[str]:
+    """Every SQL text new_business sends through its `name` helper, still run for real."""
+    sent: list[str] = []
+    real = getattr(new_business, name)
+    monkeypatch.setattr(new_business, name, lambda sql, params: sent.append(sql) or real(sql, params))
+    return sent
+
+
 @pytest.mark.django_db
 def test_a_cold_forecast_reads_the_creation_spans_once_for_all_its_windows(planted, monkeypatch):
     """forecast() for a month: its own window and its calibration's 6. Each cutoff alone would read
@@ -60,22 +68,8 @@ def test_a_cold_forecast_reads_the_creation_spans_once_for_all_its_windows(plant
     from django.core.cache import cache
 
     cache.clear()
-    calls = []
-    real = new_business.fetch
-
-    def counted(sql, params):
-        calls.append(sql)
-        return real(sql, params)
-
-    monkeypatch.setattr(new_business, "fetch", counted)
-    rows = []
-    real_rows = new_business.fetch_rows
-
-    def counted_rows(sql, params):
-        rows.append(sql)
-        return real_rows(sql, params)
-
-    monkeypatch.setattr(new_business, "fetch_rows", counted_rows)
+    calls = _record_sql(monkeypatch, "fetch")
+    rows = _record_sql(monkeypatch, "fetch_rows")
     made = forecast.forecast(planted, parse_period("2026-10"), at("2026-10-15"))
     assert made["new_business"]["expected"] > 0
     assert calls == []  # no per-cutoff query

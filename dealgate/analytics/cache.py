@@ -118,3 +118,18 @@ def figure(fn: Callable) -> Callable:
     wrapper.is_stored = is_stored  # type: ignore[attr-defined]
     wrapper.prime = prime  # type: ignore[attr-defined]
     return wrapper
+
+
+def current_value(name: str, compute: Callable[[], Any], *parts: Any) -> Any:
+    """A value read from the deals as they are now (a page's filter choices, counts of deals left out):
+    reused while no span was written and the configuration is the same, as a current figure is, for
+    at most CURRENT_TTL. `parts` tell apart the calls (viewer, scope); their repr is the key."""
+    key = "dealgate-current:" + hashlib.sha256(
+        f"{connection.settings_dict['NAME']}:{name}:{parts!r}".encode()).hexdigest()
+    mark = _last_span()
+    kept = cache.get(key)
+    if kept is not None and kept[0] == mark:
+        return kept[1]
+    value = compute()
+    cache.set(key, (mark, value), CURRENT_TTL)
+    return value

@@ -492,15 +492,7 @@ def categories(scope: Scope, period: Period, cutoff: dt.datetime, by: str = "own
     from dealgate.analytics.models import quota_for
     from dealgate.people.models import Team
 
-    column = "owner_id" if by == "owner" else "team_id"
-    cte, params = state_cte(scope, cutoff)
-    params.update(start=ts(period.start), end=ts(period.end), due_by=period.last_day.isoformat())
-    rows = fetch(cte + f"""
-SELECT state.{column} AS who, state.kind, state.category, SUM(state.amount_cents) AS amount_cents
-FROM state
-WHERE (state.kind = 'open' AND state.close_date IS NOT NULL AND state.close_date <= %(due_by)s)
-   OR (state.kind = 'won' AND state.stage_at >= %(start)s AND state.stage_at < %(end)s)
-GROUP BY state.{column}, state.kind, state.category""", params)
+    rows = _category_rows(scope, period, cutoff, by)
     model = (time_aware or time_aware_forecast(scope, period, cutoff, config))["by_" + by]
     table: dict[Any, dict[str, Any]] = {}
     for row in rows:
@@ -522,6 +514,21 @@ GROUP BY state.{column}, state.kind, state.category""", params)
             "attainment": formulas.attainment(entry["won"], quota),
         })
     return result
+
+
+@figure
+def _category_rows(scope: Scope, period: Period, cutoff: dt.datetime, by: str) -> list[dict[str, Any]]:
+    """Amounts per owner (or team), kind and category: won in the period, open and due by its end.
+    A figure of its own, without the quotas `categories` adds (a quota set now must show at once)."""
+    column = "owner_id" if by == "owner" else "team_id"
+    cte, params = state_cte(scope, cutoff)
+    params.update(start=ts(period.start), end=ts(period.end), due_by=period.last_day.isoformat())
+    return fetch(cte + f"""
+SELECT state.{column} AS who, state.kind, state.category, SUM(state.amount_cents) AS amount_cents
+FROM state
+WHERE (state.kind = 'open' AND state.close_date IS NOT NULL AND state.close_date <= %(due_by)s)
+   OR (state.kind = 'won' AND state.stage_at >= %(start)s AND state.stage_at < %(end)s)
+GROUP BY state.{column}, state.kind, state.category""", params)
 
 
 @figure

@@ -89,6 +89,20 @@ def periods_between(first: str, last: str, months: int) -> list[Period]:
     return result
 
 
+def page_now(now: dt.datetime | None = None) -> dt.datetime:
+    """"As of now" for an insights page: now rounded up to the next whole minute.
+
+    Every event written so far is before it, as with now itself; but two views in the same minute ask
+    for the same figures, so the second one is served from the figure cache (dealgate.analytics.cache)
+    unless something was written in between. With the exact instant every view computed everything again.
+    """
+    from django.utils import timezone
+
+    now = now or timezone.now()
+    floor = now.replace(second=0, microsecond=0)
+    return floor if floor == now else floor + dt.timedelta(minutes=1)
+
+
 def parse_as_of(value: str | dt.date | None, *, default: dt.datetime | None = None) -> dt.datetime:
     """The cutoff instant for "as of D": the end of day D (UTC). None: `default` or now."""
     if value is None or value == "":

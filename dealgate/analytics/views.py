@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import Count, OuterRef, Subquery
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -27,7 +27,8 @@ from dealgate.analytics import charts, forecast, metrics
 from dealgate.analytics.backtest import backtest, recent_periods, recommend
 from dealgate.analytics.history import Scope, scope_for, with_rates
 from dealgate.analytics.left_out import converted_currencies, converted_sentence, other_currencies
-from dealgate.analytics.periods import Period, parse_as_of, parse_period, period_containing
+from dealgate.analytics.cache import current_value
+from dealgate.analytics.periods import Period, page_now, parse_as_of, parse_period, period_containing
 from dealgate.analytics.together import together
 from dealgate.analytics.signal_conversion import signal_conversion
 from dealgate.analytics.models import ProbabilityAdoption
@@ -36,7 +37,7 @@ from dealgate.deals.currencies import is_currency_code
 from dealgate.deals.models import Source
 from dealgate.errors import DealgateError
 from dealgate.inputs import query_int, query_text
-from dealgate.people.access import role_of, visible_deals
+from dealgate.people.access import role_of, team_id_of, visible_deals
 from dealgate.people.models import Team
 from dealgate.pipelines.models import Pipeline, Stage
 
@@ -56,16 +57,13 @@ def plotly_js(request: HttpRequest) -> FileResponse:
 
 
 def _filters(request: HttpRequest) -> tuple[Scope, Period, Any, dict[str, Any]]:
-    """Scope, period and cutoff from the query string; the form's choices limited to what the viewer sees."""
     user = request.user
-    deals = visible_deals(user)
-    pipelines = list(Pipeline.objects.filter(pk__in=deals.values("pipeline_id")))
     errors = []
     try:
-        cutoff = parse_as_of(request.GET.get("as_of") or None)
+        cutoff = parse_as_of(request.GET.get("as_of") or None, default=page_now())
     except DealgateError as exc:
         errors.append(exc.message)
-        cutoff = parse_as_of(None)
+        cutoff = page_now()
     try:
         period = parse_period(request.GET["period"]) if request.GET.get("period") else \
             period_containing(cutoff.date(), 3)
@@ -73,35 +71,50 @@ def _filters(request: HttpRequest) -> tuple[Scope, Period, Any, dict[str, Any]]:
         errors.append(exc.message)
         period = period_containing(cutoff.date(), 3)
 
+    choices = current_value("insights-choices", lambda: _choices(user), user.pk, role_of(user), team_id_of(user))
     pipeline_id, owner_id, team_id = (query_int(request.GET, name) for name in ("pipeline", "owner", "team"))
     source, segment = query_text(request.GET, "source"), query_text(request.GET, "segment")
     currency = query_text(request.GET, "currency", max_length=3).upper()
     if currency and not is_currency_code(currency):
         errors.append(f"{currency!r} is not a currency code; amounts are shown in {settings.DEALGATE_CURRENCY}.")
         currency = ""
-    if pipeline_id is None and pipelines:
-        pipeline_id = max(pipelines, key=lambda p: deals.filter(pipeline=p).count()).pk
+    if pipeline_id is None and choices["pipelines"]:
+        pipeline_id = choices["busiest_pipeline"]
     scope = with_rates(scope_for(user, pipeline_id=pipeline_id, owner_id=owner_id, team_id=team_id,
                                  source=source or None, segment=segment or None, currency=currency or None))
+    left_out, converted = current_value(
+        "insights-left-out", lambda: (other_currencies(scope), converted_currencies(scope)), scope)
     form = {
-        "period": period.label, "as_of": request.GET.get("as_of", ""), "pipelines": pipelines,
+        "period": period.label, "as_of": request.GET.get("as_of", ""), "pipelines": choices["pipelines"],
         "pipeline": pipeline_id, "owner": owner_id, "team": team_id,
         "source": source, "segment": segment,
-        "owners": get_user_model().objects.filter(pk__in=deals.values("owner_id")).order_by("username"),
-        "teams": Team.objects.filter(pk__in=deals.values("team_id")),
+        "owners": choices["owners"], "teams": choices["teams"],
         "sources": Source.choices,
-        "segments": [s for s in deals.order_by().values_list("account__segment", flat=True).distinct() if s],
+        "segments": choices["segments"],
         "errors": errors, "query": request.GET.urlencode(),
-        "currency": scope.currency, "currencies": _currencies(deals, scope.currency),
-        "left_out": [{**row, "query": _with(request, currency=row["currency"])} for row in other_currencies(scope)],
-        "converted": converted_sentence(converted_currencies(scope), scope.currency),
+        "currency": scope.currency, "currencies": sorted({*choices["currencies"], scope.currency}),
+        "left_out": [{**row, "query": _with(request, currency=row["currency"])} for row in left_out],
+        "converted": converted_sentence(converted, scope.currency),
     }
     return scope, period, cutoff, form
 
 
-def _currencies(deals: Any, current: str) -> list[str]:
-    """The currencies the viewer's deals are in, and the one shown: the choices of the currency filter."""
-    return sorted({*deals.order_by().values_list("currency", flat=True).distinct(), current})
+def _choices(user: Any) -> dict[str, Any]:
+    """The filters' choices: what the viewer's deals hold (pipelines, owners, teams, segments,
+    currencies) and the pipeline shown when none is chosen (the one with the most of their deals).
+    Read once a minute at most while nothing is written (`current_value`): on 100,000 deals the
+    distinct segments alone took 89 ms a view."""
+    deals = visible_deals(user)
+    counts = dict(deals.order_by().values_list("pipeline_id").annotate(n=Count("id")))
+    pipelines = list(Pipeline.objects.filter(pk__in=counts))
+    return {
+        "pipelines": pipelines,
+        "busiest_pipeline": max(pipelines, key=lambda p: counts[p.pk]).pk if pipelines else None,
+        "owners": list(get_user_model().objects.filter(pk__in=deals.values("owner_id")).order_by("username")),
+        "teams": list(Team.objects.filter(pk__in=deals.values("team_id"))),
+        "segments": [s for s in deals.order_by().values_list("account__segment", flat=True).distinct() if s],
+        "currencies": list(deals.order_by().values_list("currency", flat=True).distinct()),
+    }
 
 
 def _with(request: HttpRequest, **changes: str) -> str:
@@ -241,7 +254,7 @@ def adopt(request: HttpRequest, stage_id: int) -> HttpResponse:
         return undo_adoption(request, stage_id)
     stage = get_object_or_404(Stage, pk=stage_id)
     scope = Scope(pipeline_id=stage.pipeline_id)
-    learned = forecast.historical_probabilities(scope, parse_as_of(None)).get(stage.pk)
+    learned = forecast.historical_probabilities(scope, page_now()).get(stage.pk)
     try:
         if learned is None:
             raise DealgateError(f"{stage.name} is not an open stage.")

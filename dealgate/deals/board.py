@@ -300,16 +300,33 @@ def build_board(pipeline: Pipeline, user: Any, filters: BoardFilters, *, per_col
 def build_column(pipeline: Pipeline, stage: Stage, user: Any, filters: BoardFilters, *, offset: int = 0,
                  limit: int = CARDS_PER_COLUMN, now: dt.datetime | None = None) -> Column:
     """One column: its header numbers and the cards from `offset` (the "load more" page)."""
+    return build_columns(pipeline, [stage], user, filters, offset=offset, limit=limit, now=now)[0]
+
+
+def build_columns(pipeline: Pipeline, wanted: list[Stage], user: Any, filters: BoardFilters, *, offset: int = 0,
+                  limit: int = CARDS_PER_COLUMN, now: dt.datetime | None = None) -> list[Column]:
+    """Some columns, in the order asked, read together: a drop re-renders the two it changed, with one
+    pass for their totals, cards, flags and criteria instead of one each."""
     now = now or timezone.now()
     stages = list(Stage.objects.filter(pipeline=pipeline, kind=StageKind.OPEN))
     for each in stages:
         each.pipeline = pipeline
+    ids = [stage.pk for stage in wanted]
     qs = open_deals(pipeline, user, filters, stages=stages, now=now)
-    count, stage_money = column_money(qs.filter(stage=stage), stages).get(stage.pk, (0, []))
-    deals = first_cards(qs, [s for s in stages if s.pk == stage.pk], offset=offset, limit=limit)
-    end = offset + len(deals)
-    return Column(stage, count, stage_money, _cards(deals, user, now=now), end if count > end else None,
-                  company_total(stage_money, board_rates()))
+    money = column_money(qs.filter(stage_id__in=ids), stages)
+    cards_by_stage: dict[int, list[Card]] = defaultdict(list)
+    deals = first_cards(qs, [s for s in stages if s.pk in ids], offset=offset, limit=limit)
+    for card in _cards(deals, user, now=now):
+        cards_by_stage[card.deal.stage_id].append(card)
+    table = board_rates()
+    columns = []
+    for stage in wanted:
+        count, stage_money = money.get(stage.pk, (0, []))
+        cards = cards_by_stage.get(stage.pk, [])
+        end = offset + len(cards)
+        columns.append(Column(stage, count, stage_money, cards, end if count > end else None,
+                              company_total(stage_money, table)))
+    return columns
 
 
 # ---------------------------------------------------------------------------------------------

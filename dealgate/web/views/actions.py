@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from dealgate.deals import services
-from dealgate.deals.board import build_column, card_for
+from dealgate.deals.board import build_columns, card_for
 from dealgate.deals.models import Contact, Deal
 from dealgate.errors import Conflict, DealgateError, MoveBlocked, NotAllowed, ValidationFailed
 from dealgate.people.access import can_edit_deal, can_override
@@ -126,9 +126,8 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
 def _board_update(request: HttpRequest, deal: Deal, from_stage_id: int, to_stage: Stage) -> HttpResponse:
     """After a move: close the panel and re-render the two columns (cards and totals) out of band."""
     _, filters = board_filters(request.POST.get("board_query", ""), request.user)
-    columns = [build_column(deal.pipeline, Stage.objects.get(pk=from_stage_id), request.user, filters)]
-    if to_stage.kind == StageKind.OPEN:
-        columns.append(build_column(deal.pipeline, to_stage, request.user, filters))
+    changed = [Stage.objects.get(pk=from_stage_id)] + ([to_stage] if to_stage.kind == StageKind.OPEN else [])
+    columns = build_columns(deal.pipeline, changed, request.user, filters)
     response = render(request, "web/_board_update.html", {
         "columns": columns, "deal": deal, "to_stage": to_stage, "board": {"pipeline": deal.pipeline}, "board_query": request.POST.get("board_query", ""),
         "new_deal_stages": new_deal_stage_ids(deal.pipeline),

@@ -304,18 +304,21 @@ def build_column(pipeline: Pipeline, stage: Stage, user: Any, filters: BoardFilt
 
 
 def build_columns(pipeline: Pipeline, wanted: list[Stage], user: Any, filters: BoardFilters, *, offset: int = 0,
-                  limit: int = CARDS_PER_COLUMN, now: dt.datetime | None = None) -> list[Column]:
-    """Some columns, in the order asked, read together: a drop re-renders the two it changed, with one
-    pass for their totals, cards, flags and criteria instead of one each."""
+                  limit: int = CARDS_PER_COLUMN, now: dt.datetime | None = None,
+                  cards_in: set[int] | None = None) -> list[Column]:
+    """Some columns, in the order asked, read together (one pass for their totals, cards, flags and
+    criteria). `cards_in`: the stages whose cards are wanted too (default all); the others get their
+    header figures only, as the column a dropped card left needs."""
     now = now or timezone.now()
     stages = list(Stage.objects.filter(pipeline=pipeline, kind=StageKind.OPEN))
     for each in stages:
         each.pipeline = pipeline
     ids = [stage.pk for stage in wanted]
+    with_cards = set(ids) if cards_in is None else set(ids) & cards_in
     qs = open_deals(pipeline, user, filters, stages=stages, now=now)
     money = column_money(qs.filter(stage_id__in=ids), stages)
     cards_by_stage: dict[int, list[Card]] = defaultdict(list)
-    deals = first_cards(qs, [s for s in stages if s.pk in ids], offset=offset, limit=limit)
+    deals = first_cards(qs, [s for s in stages if s.pk in with_cards], offset=offset, limit=limit)
     for card in _cards(deals, user, now=now):
         cards_by_stage[card.deal.stage_id].append(card)
     table = board_rates()
@@ -324,7 +327,8 @@ def build_columns(pipeline: Pipeline, wanted: list[Stage], user: Any, filters: B
         count, stage_money = money.get(stage.pk, (0, []))
         cards = cards_by_stage.get(stage.pk, [])
         end = offset + len(cards)
-        columns.append(Column(stage, count, stage_money, cards, end if count > end else None,
+        columns.append(Column(stage, count, stage_money, cards,
+                              end if count > end and stage.pk in with_cards else None,
                               company_total(stage_money, table)))
     return columns
 

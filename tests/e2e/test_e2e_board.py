@@ -141,3 +141,27 @@ def test_the_refusal_panel_is_a_dialog_on_the_keyboard_path(page, world, make_de
     page.locator("#panel .panel-inner").wait_for(state="detached")
     assert page.evaluate("document.activeElement.id") == f"deal-{deal.pk}"
     assert page.locator("#panel").get_attribute("role") is None
+
+
+def test_after_a_drop_load_more_still_shows_every_card_of_the_column_left(page, world, make_deal):
+    """The column a card leaves is not drawn again (only its header changes), so the page it was drawn
+    with shows one card fewer than its "Load more" offset counts: no card may be skipped."""
+    leaving = make_deal(owner=world.alice, title="Leaving first", amount=100,
+                        expected_close_date="2026-01-05")  # the column's first card (earliest close date)
+    services.record_checklist_answer(leaving, "budget", by=world.alice, evidence="ok")
+    services.link_contact(leaving, services.create_contact(by=world.alice, name="Dana", account=leaving.account),
+                          "decision_maker", by=world.alice)
+    staying = [make_deal(owner=world.alice, title=f"Staying {n:02d}", amount=100) for n in range(31)]
+    sign_in(page, "alice", world.password)
+    page.goto("/board/test/")
+    qualify = _column(page, "Qualify")
+    assert qualify.locator(".card").count() == 30 and qualify.locator(f"#deal-{leaving.pk}").count() == 1
+
+    page.locator(f"#deal-{leaving.pk}").drag_to(_column(page, "Propose"))
+    page.locator(f"section.column[aria-label='Propose'] #deal-{leaving.pk}").wait_for()
+    assert qualify.locator(".count").inner_text() == "31" and qualify.locator(".card").count() == 29
+
+    qualify.locator(".load-more button").click()
+    qualify.locator(".load-more").wait_for(state="detached")
+    shown = qualify.locator(".card").evaluate_all("cards => cards.map(c => c.dataset.deal)")
+    assert sorted(map(int, shown)) == sorted(deal.pk for deal in staying)

@@ -72,7 +72,7 @@ def test_a_fix_with_bad_input_shows_the_error_next_to_its_form(client, world, de
     assert html.index("is not a number") > html.index('id="crit-qualify-exit-amount"')
 
 
-def test_a_successful_move_rerenders_both_columns_with_their_totals(client, world, deal):
+def test_a_successful_move_updates_the_column_left_and_redraws_the_column_joined(client, world, deal):
     services.record_checklist_answer(deal, "budget", by=world.alice, evidence="ok")
     contact = services.create_contact(by=world.alice, name="Dana", account=deal.account)
     services.link_contact(deal, contact, "decision_maker", by=world.alice)
@@ -81,8 +81,13 @@ def test_a_successful_move_rerenders_both_columns_with_their_totals(client, worl
     response = _move(client, deal, "propose")
     html = response.content.decode()
     assert response.status_code == 200
-    assert f'id="col-{qualify.pk}" data-stage="{qualify.pk}" data-kind="open" aria-label="Qualify" hx-swap-oob="true"' in html
-    assert f'id="col-{propose.pk}"' in html
+    # The column it left: its header (now empty) and the card taken out; its other cards are not sent again.
+    assert f'<header class="column-head" id="col-head-{qualify.pk}" hx-swap-oob="true">' in html
+    assert f'<div hx-swap-oob="delete:#col-{qualify.pk} #deal-{deal.pk}"></div>' in html
+    assert f'id="col-{qualify.pk}"' not in html and "No amounts" in html
+    # The column it joined: drawn whole, the card in it.
+    joined = html[html.index(f'<section class="column" id="col-{propose.pk}"'):]
+    assert 'hx-swap-oob="true"' in joined[:200] and f'id="deal-{deal.pk}"' in joined
     assert "EUR 5,000" in html and "EUR 3,000" in html  # 60% weighted in Propose
     assert "dg:moved" in response["HX-Trigger-After-Settle"]
     assert Deal.objects.get(pk=deal.pk).stage == propose

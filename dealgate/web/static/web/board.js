@@ -213,6 +213,16 @@
     if (select.matches && select.matches("select[data-navigate]") && select.value) location.href = select.value;
   });
 
+  // "Load more" asks for the cards after those the column shows now: a drop takes a card out of a
+  // column without drawing it again, so the offset the page was drawn with may be one too many.
+  document.addEventListener("htmx:configRequest", function (e) {
+    var more = e.detail.elt;
+    if (!more || !more.classList || !more.classList.contains("load-more")) return;
+    var list = more.closest("ol.cards");
+    if (!list) return;
+    e.detail.path = e.detail.path.replace(/([?&])offset=\d+/, "$1offset=" + list.querySelectorAll(".card").length);
+  });
+
   document.addEventListener("dg:moved", function (e) {
     var card = document.getElementById("deal-" + e.detail.deal);
     toast(card ? "Moved “" + card.querySelector(".card-title").textContent + "”" : "Deal closed");

@@ -298,7 +298,7 @@ def time_aware_forecast(scope: Scope, period: Period, cutoff: dt.datetime, confi
             **{key: value for key, value in window.items() if key not in ("totals", "already_won", "open_deals")}}
 
 
-@figure
+@figure(durable=True)
 def _time_aware_window(scope: Scope, period: Period, cutoff: dt.datetime, config: Settings, with_new: bool) -> dict:
     """`time_aware_forecast` without its range: the expected values and the simulated totals of what
     is not won yet (`totals`, not widened)."""
@@ -348,7 +348,7 @@ T90 = {3: 1.638, 4: 1.533, 5: 1.476, 6: 1.440}
 CALIBRATION_PERIODS = 6
 
 
-@figure
+@figure(durable=True)
 def calibration(scope: Scope, period: Period, cutoff: dt.datetime, config: Settings = Settings()) -> dict[str, Any]:
     """How much wider the time-aware range must be than the model says, learned from the pipeline's
     own recent past (decision 038): the time-aware forecasts (with new deals, not widened) of the 6
@@ -385,8 +385,12 @@ def calibration(scope: Scope, period: Period, cutoff: dt.datetime, config: Setti
 
 
 def calibration_windows(period: Period, cutoff: dt.datetime) -> list[tuple[Period, dt.datetime]]:
-    """The (past window, cutoff in it) pairs `calibration` judges for `period` as of `cutoff`."""
-    offset = cutoff - period.start
+    """The (past window, cutoff in it) pairs `calibration` judges for `period` as of `cutoff`.
+
+    Each is made as many whole days into its window as `cutoff` is into `period` (the part of a day
+    dropped): a forecast as of now then judges the same windows all day, and they are past cutoffs,
+    kept in the database once computed (decision 044). As of a date (the end of a day) nothing is dropped."""
+    offset = dt.timedelta(days=(cutoff - period.start).days)
     month = month_period(period.start.year, period.start.month)
     starts = (month.shifted(-k).start for k in range(period.months + CALIBRATION_PERIODS - 1, period.months - 1, -1))
     windows = (month_period(start.year, start.month, period.months) for start in starts)
@@ -397,13 +401,15 @@ def _new_business_together(scope: Scope, period: Period, cutoff: dt.datetime, co
     """The new-business figures of the period and of its calibration's windows, from one pass over
     the creation spans for all the cutoffs (`new_business.new_business_of_windows`) instead of three
     queries per cutoff. They land in the figure cache, where the forecast's own calls find them.
-    Windows already there are not computed again (`forecast` skips this when the calibration is
+    Windows whose whole forecast is stored (decision 044) need none; windows already there are not computed again (`forecast` skips this when the calibration is
     stored: a warm forecast needs none of them). The timing tables are not shared so: a stay's
     counts depend on the cutoff, and one query joining the stays with every cutoff cost as much as
     one query per cutoff (decision 042)."""
-    wanted = [(past, at) for past, at in [*calibration_windows(period, cutoff), (period, cutoff)]
+    windows = [(past, at) for past, at in calibration_windows(period, cutoff)
+               if not _time_aware_window.is_stored(scope, past, at, config, True)]
+    wanted = [(past, at) for past, at in [*windows, (period, cutoff)]
               if not new_business.new_business.is_stored(scope, past, at, config.lookback_days)]
-    if len(wanted) > 1:
+    if wanted:  # even the period's alone: one pass into arrays is faster than the per-cutoff path's dicts
         new_business.new_business_of_windows(scope, wanted, config.lookback_days)
 
 

@@ -131,3 +131,20 @@ class ExchangeRate(models.Model):
 
     def __str__(self) -> str:
         return f"1 {self.currency} = {self.rate} from {self.effective_from}"
+
+
+class StoredFigure(models.Model):
+    """A figure computed for a past cutoff, kept beyond the process (dealgate.analytics.cache,
+    `figure(durable=True)`; decision 044). It is served while no SpanRewrite note newer than
+    `rewrite_mark` changed anything before `cutoff` and the pipelines' rules add up to `rules_mark`,
+    the rule the per-process cache applies to past figures. A cache, not a record: nobody writes it
+    but the figure functions, and rows older than `cache.KEEP_DAYS` are dropped when a new one is stored."""
+
+    key = models.CharField(max_length=64, primary_key=True, help_text="Hash of the function, its arguments and "
+                                                                      "the analytics code's fingerprint.")
+    name = models.CharField(max_length=200)
+    cutoff = models.DateTimeField()
+    rewrite_mark = models.BigIntegerField()
+    rules_mark = models.BigIntegerField()
+    value = models.BinaryField()
+    stored_at = models.DateTimeField(db_index=True)

@@ -333,6 +333,14 @@ def build_columns(pipeline: Pipeline, wanted: list[Stage], user: Any, filters: B
     return columns
 
 
+def first_page_ids(pipeline: Pipeline, stage: Stage, user: Any, filters: BoardFilters, *,
+                   now: dt.datetime | None = None) -> list[int]:
+    """The deal ids of a column's first page of cards, in card order: where a dropped card lands."""
+    stages = list(Stage.objects.filter(pipeline=pipeline, kind=StageKind.OPEN))
+    qs = open_deals(pipeline, user, filters, stages=stages, now=now or timezone.now())
+    return list(qs.filter(stage_id=stage.pk).order_by(*CARD_ORDER).values_list("id", flat=True)[:CARDS_PER_COLUMN])
+
+
 # ---------------------------------------------------------------------------------------------
 # The manager's per-rep summary
 

@@ -165,3 +165,28 @@ def test_after_a_drop_load_more_still_shows_every_card_of_the_column_left(page, 
     qualify.locator(".load-more").wait_for(state="detached")
     shown = qualify.locator(".card").evaluate_all("cards => cards.map(c => c.dataset.deal)")
     assert sorted(map(int, shown)) == sorted(deal.pk for deal in staying)
+
+
+def test_a_card_landing_past_a_full_first_page_comes_with_load_more(page, world, make_deal):
+    """The joined column showed all its 30 cards and no "Load more"; the dropped card closes last, so it
+    is the 31st: the drop adds the "Load more" that brings it, in card order."""
+    mover = make_deal(owner=world.alice, title="Closes last", amount=100, expected_close_date="2027-06-30")
+    services.record_checklist_answer(mover, "budget", by=world.alice, evidence="ok")
+    services.link_contact(mover, services.create_contact(by=world.alice, name="Dana", account=mover.account),
+                          "decision_maker", by=world.alice)
+    propose_stage = mover.pipeline.stages.get(key="propose")
+    there = [make_deal(owner=world.alice, title=f"In Propose {n:02d}", amount=100,
+                       expected_close_date=f"2027-01-{n + 1:02d}") for n in range(30)]
+    Deal.objects.filter(pk__in=[d.pk for d in there]).update(stage=propose_stage)
+    sign_in(page, "alice", world.password)
+    page.goto("/board/test/")
+    propose = _column(page, "Propose")
+    assert propose.locator(".card").count() == 30 and propose.locator(".load-more").count() == 0
+
+    page.locator(f"#deal-{mover.pk}").drag_to(propose)
+    propose.locator(".count").get_by_text("31").wait_for()
+    assert propose.locator(f"#deal-{mover.pk}").count() == 0  # not on the first page
+    propose.locator(".load-more button").click()
+    propose.locator(f"#deal-{mover.pk}").wait_for()
+    shown = propose.locator(".card").evaluate_all("cards => cards.map(c => Number(c.dataset.deal))")
+    assert shown == [d.pk for d in there] + [mover.pk]

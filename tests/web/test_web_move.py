@@ -72,25 +72,42 @@ def test_a_fix_with_bad_input_shows_the_error_next_to_its_form(client, world, de
     assert html.index("is not a number") > html.index('id="crit-qualify-exit-amount"')
 
 
-def test_a_successful_move_updates_the_column_left_and_redraws_the_column_joined(client, world, deal):
+def test_a_successful_move_sends_only_the_two_headers_and_the_card_at_its_place(client, world, deal, make_deal):
     services.record_checklist_answer(deal, "budget", by=world.alice, evidence="ok")
     contact = services.create_contact(by=world.alice, name="Dana", account=deal.account)
     services.link_contact(deal, contact, "decision_maker", by=world.alice)
-    client.force_login(world.alice)
     qualify, propose = _stage(deal, "qualify"), _stage(deal, "propose")
+    Deal.objects.filter(pk=deal.pk).update(expected_close_date="2026-06-15")
+    # Already in Propose: one closing before the deal, one after it (cards go by close date).
+    earlier, later = (make_deal(owner=world.alice, title=title, amount=100, expected_close_date=day)
+                      for title, day in (("Earlier", "2026-06-01"), ("Later", "2026-07-01")))
+    for other in (earlier, later):
+        Deal.objects.filter(pk=other.pk).update(stage=propose)
+    client.force_login(world.alice)
     response = _move(client, deal, "propose")
     html = response.content.decode()
     assert response.status_code == 200
-    # The column it left: its header (now empty) and the card taken out; its other cards are not sent again.
+    # The column it left: its header (now empty) and the card taken out; no other card is sent again.
     assert f'<header class="column-head" id="col-head-{qualify.pk}" hx-swap-oob="true">' in html
     assert f'<div hx-swap-oob="delete:#col-{qualify.pk} #deal-{deal.pk}"></div>' in html
-    assert f'id="col-{qualify.pk}"' not in html and "No amounts" in html
-    # The column it joined: drawn whole, the card in it.
-    joined = html[html.index(f'<section class="column" id="col-{propose.pk}"'):]
-    assert 'hx-swap-oob="true"' in joined[:200] and f'id="deal-{deal.pk}"' in joined
-    assert "EUR 5,000" in html and "EUR 3,000" in html  # 60% weighted in Propose
+    # The column it joined: its header with the new totals, and the card after the one closing before it.
+    joined = html[html.index(f'id="col-head-{propose.pk}"'):]
+    assert "EUR 5,200" in joined and "EUR 3,120" in joined  # 5,000 + 2 x 100, 60% weighted
+    assert f'<div hx-swap-oob="afterend:#col-{propose.pk} #deal-{earlier.pk}"><li class="card" id="deal-{deal.pk}"' in html
+    assert f'id="deal-{earlier.pk}"' not in html and f'id="deal-{later.pk}"' not in html
+    assert '<section class="column"' not in html  # no column drawn whole
     assert "dg:moved" in response["HX-Trigger-After-Settle"]
     assert Deal.objects.get(pk=deal.pk).stage == propose
+
+
+def test_a_card_landing_first_goes_to_the_top_of_the_column(client, world, deal):
+    services.record_checklist_answer(deal, "budget", by=world.alice, evidence="ok")
+    services.link_contact(deal, services.create_contact(by=world.alice, name="Dana", account=deal.account),
+                          "decision_maker", by=world.alice)
+    client.force_login(world.alice)
+    propose = _stage(deal, "propose")
+    html = _move(client, deal, "propose").content.decode()
+    assert f'<div hx-swap-oob="afterbegin:#col-{propose.pk} ol.cards"><li class="card" id="deal-{deal.pk}"' in html
 
 
 def test_a_stale_drop_is_a_conflict_not_a_second_move(client, world, deal):

@@ -84,3 +84,15 @@ def test_the_import_page_buttons_are_styled_and_no_file_path_is_shown(client, wo
     assert '<button type="submit" class="btn primary">Upload and map columns</button>' in html
     assert "docs/importing.md" not in html
     assert "<button type=\"submit\">" not in html
+
+
+def test_the_weekly_review_prints_its_week_in_the_browsers_locale(client, world, pipeline):
+    """Its "from Monday ... to Sunday ..." line goes through the same `day` filter (it printed "j M" itself)."""
+    import re
+
+    client.force_login(world.dave)
+    gb = client.get(reverse("analytics:review"), headers={"Accept-Language": "en-GB"})
+    us = client.get(reverse("analytics:review"), headers={"Accept-Language": "en-US"})
+    assert gb.status_code == us.status_code == 200
+    assert re.search(r"from Monday \d{1,2} [A-Z][a-z]{2}( \d{4})? to Sunday \d{1,2} [A-Z][a-z]{2}", gb.content.decode())
+    assert re.search(r"from Monday [A-Z][a-z]{2} \d{1,2}(, \d{4})? to Sunday [A-Z][a-z]{2} \d{1,2}", us.content.decode())

@@ -65,6 +65,16 @@ def day(value: "dt.date | dt.datetime | None", today: "dt.date | None" = None) -
     return dateformat.format(value, formats.get_format(name, lang=_date_locale.get()))
 
 
+def day_span(first: "dt.date", last: "dt.date") -> str:
+    """Days in one month or two, the year once: '23–29 Nov 2026', '30 Nov–6 Dec 2026'; in the en-us
+    date locale 'Nov 23–29, 2026', 'Nov 30–Dec 6, 2026'."""
+    if _date_locale.get() == "en-us":
+        end = f"{last.day}" if first.month == last.month else f"{last:%b} {last.day}"
+        return f"{first:%b} {first.day}–{end}, {last.year}"
+    month = "" if first.month == last.month else f" {first:%b}"
+    return f"{first.day}{month}–{last.day} {last:%b} {last.year}"
+
+
 def full_day(value: "dt.date") -> str:
     """A date with its year in the same locale ('1 Jan 2026', 'Jan 1, 2026'): for a name that is stored
     (an audit row's object) and read in another year."""

@@ -31,7 +31,10 @@ def test_a_us_browser_reads_month_first_as_its_date_picker_and_every_other_day_f
     with words.dates_for("en-us"):
         assert words.day(dt.date(2026, 12, 8), today) == "Dec 8"
         assert words.day(dt.date(2027, 2, 3), today) == "Feb 3, 2027"
+        assert words.day_span(dt.date(2026, 11, 23), dt.date(2026, 11, 29)) == "Nov 23–29, 2026"
+        assert words.day_span(dt.date(2026, 11, 30), dt.date(2026, 12, 6)) == "Nov 30–Dec 6, 2026"
     assert words.day(dt.date(2026, 12, 8), today) == "8 Dec"  # outside the block: the default again
+    assert words.day_span(dt.date(2026, 11, 30), dt.date(2026, 12, 6)) == "30 Nov–6 Dec 2026"
     with words.dates_for("xx-nonsense"):
         assert words.day(dt.date(2027, 2, 3), today) == "3 Feb 2027"
 

@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "dealgate.web.middleware.DateLocale",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "dealgate.audit.middleware.AuditSurfaceMiddleware",
@@ -132,13 +133,14 @@ LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"  # dates day first ("8 Dec"); a US browser gets "Dec 8" (dealgate.web.middleware.DateLocale)
 TIME_ZONE = envstr("DEALGATE_TIME_ZONE", "UTC")
 USE_I18N = False
 USE_TZ = True
 USE_THOUSAND_SEPARATOR = False
 # One date format on every page (dealgate.words.day, the `day` template filter): "8 Dec" this year,
-# "3 Feb 2027" otherwise, from the locale's formats module (dealgate/formats/<language>/formats.py).
+# "3 Feb 2027" otherwise, from the locale's formats module (dealgate/formats/<language>/formats.py);
+# "Dec 8", "Feb 3, 2027" for a browser asking for en-US (decision 033).
 FORMAT_MODULE_PATH = ["dealgate.formats"]
 
 STATIC_URL = "/static/"

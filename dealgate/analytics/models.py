@@ -124,10 +124,11 @@ class ExchangeRate(models.Model):
 
     @property
     def label(self) -> str:
-        """How the audit log and the pages name it: "USD rate from 1 Nov 2026" (kept in the log, so with its year)."""
-        from django.utils import formats
+        """How the audit log and the pages name it: "USD rate from 1 Nov 2026" (kept in the log, so with its
+        year; in the date locale of whoever set it, as any text they write)."""
+        from dealgate.words import full_day
 
-        return f"{self.currency} rate from {formats.date_format(self.effective_from, 'DATE_FORMAT')}"
+        return f"{self.currency} rate from {full_day(self.effective_from)}"
 
     def __str__(self) -> str:
         return f"1 {self.currency} = {self.rate} from {self.effective_from}"

@@ -67,10 +67,10 @@ class Week:
 
     @property
     def title(self) -> str:
-        """'Week 48, 23–29 Nov 2026'."""
-        first, last = self.monday, self.sunday
-        month = "" if first.month == last.month else f" {first:%b}"
-        return f"Week {self.number}, {first.day}{month}–{last.day} {last:%b} {last.year}"
+        """'Week 48, 23–29 Nov 2026' ('Week 48, Nov 23–29, 2026' for a US browser: dealgate.words.day_span)."""
+        from dealgate.words import day_span
+
+        return f"Week {self.number}, {day_span(self.monday, self.sunday)}"
 
     def shifted(self, weeks: int) -> "Week":
         return week_containing_day(self.monday + dt.timedelta(weeks=weeks))

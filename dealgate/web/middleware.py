@@ -30,6 +30,22 @@ class DealgateErrorPage:
         return render(request, "web/error.html", {"error": exception}, status=exception.http_status)
 
 
+class DateLocale:
+    """Pages print dates in the browser's locale (dealgate.words.day, decision 033): US English month
+    first, like its date picker; every other day first. The API keeps its own words and ISO dates."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from dealgate.words import date_locale_from, dates_for
+
+        if request.path.startswith("/api/"):
+            return self.get_response(request)
+        with dates_for(date_locale_from(request.headers.get("Accept-Language", ""))):
+            return self.get_response(request)
+
+
 class BlankAdminToField:
     """Drop an empty `_to_field` from requests to Django's admin.
 

@@ -99,3 +99,13 @@ def test_every_chart_type_is_in_the_vendored_plotly_bundle():
     from dealgate.analytics.views import PLOTLY_JS
 
     assert PLOTLY_JS.read_text()[:60].startswith("/**\n* plotly.js (finance - minified) v4.1.0")
+
+
+def test_the_headline_figures_carry_the_currency(client, world, pipeline):
+    """Sales velocity and the forecast's lead figure name their currency, like the charts' axes do
+    (issue 14: "11,836 per day" carried none). No deal: no velocity (a dash, no currency), a forecast of 0."""
+    client.force_login(world.dave)
+    insights = client.get(reverse("analytics:insights"), {"pipeline": pipeline.pk}).content.decode()
+    assert '<p class="big">— <span class="muted">per day</span></p>' in insights
+    forecast = client.get(reverse("analytics:forecast"), {"pipeline": pipeline.pk, "period": "2026-Q4"}).content.decode()
+    assert "<h2>Expected won in 2026-Q4: EUR 0</h2>" in forecast

@@ -1,5 +1,5 @@
 """Issue 14's loose ends in a real browser, at 1440 and 390 px: a rule naming a retired stage, and an
-account whose open deals are in two currencies."""
+account whose open deals are in two currencies (its page and the deals list); the rules list styled."""
 
 from __future__ import annotations
 
@@ -31,9 +31,26 @@ def test_a_rule_naming_a_retired_stage_shows_it_marked_and_says_it_cannot_fire(p
         shot(page, f"rule-form-retired-{width}", full_page=True)
         page.goto("/settings/rules/")
         assert "Propose is retired: this rule can no longer fire for it." in page.locator("main").inner_text()
+        _styled_like_the_other_tables(page, ".rule-list", width)
         shot(page, f"rules-retired-{width}", full_page=True)
     page.goto("/settings/rules/new/")
     assert "Propose" not in page.get_by_label("Stage the deal enters").inner_text()
+
+
+def _styled_like_the_other_tables(page, box: str, width: int) -> None:
+    """Every table on the page is an app table (table.data in a .table-wrap); at 390 px the rules are a
+    card per rule and neither the page nor the list scrolls sideways."""
+    assert page.locator("main table").count() == page.locator("main .table-wrap > table.data").count() >= 2
+    rule = page.locator(f"{box} tbody tr").first
+    header = page.locator(f"{box} thead").first
+    if width == 390:
+        assert rule.evaluate("el => getComputedStyle(el).display") == "block"  # a card
+        assert header.bounding_box()["height"] <= 1  # the column names are for screen readers only
+    else:
+        assert rule.evaluate("el => getComputedStyle(el).display") == "table-row"
+        assert header.is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
+    assert page.evaluate(f"(() => {{ const l = document.querySelector('{box}'); return l.scrollWidth - l.clientWidth }})()") <= 0
 
 
 def test_an_account_in_two_currencies_shows_one_total_in_the_company_currency(page, world, make_deal):
@@ -49,3 +66,9 @@ def test_an_account_in_two_currencies_shows_one_total_in_the_company_currency(pa
         box = line.bounding_box()
         assert box is not None and box["x"] + box["width"] <= width  # on screen, not cut off at 390 px
         shot(page, f"account-company-total-{width}", full_page=True)
+        page.goto("/deals/")  # the deals list adds up the same open deals
+        assert " ".join(page.locator(".list-totals").inner_text().split()).startswith(
+            "2 open deals: EUR 12,000 (1) · USD 8,000 (1) In the company currency: EUR 19,360 at today's exchange rates")
+        box = page.locator(".list-totals .company-total").bounding_box()
+        assert box is not None and box["x"] + box["width"] <= width
+        shot(page, f"deals-company-total-{width}", full_page=True)

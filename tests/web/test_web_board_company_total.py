@@ -82,3 +82,45 @@ def test_the_account_page_adds_the_company_total_of_its_open_deals_and_the_rates
     assert ("All open deals: <strong>EUR 2,800</strong> at today's exchange rates "
             f'<span class="muted small">(USD 0.9 from {day(since)})</span>') in page
     assert "no exchange rate" not in page
+
+
+def test_the_deals_list_adds_its_view_up_per_currency_and_in_the_company_currency(client, world, make_deal):
+    """The deals list sums every row of the current view (not only the page) per currency, then one
+    total in the company currency at today's rates naming each rate, or the currency without one."""
+    from dealgate.words import day
+
+    make_deal(amount=1000, currency="EUR")
+    make_deal(amount=250, currency="EUR")
+    make_deal(amount=2000, currency="USD", title="Dollar deal")
+    make_deal(owner=world.carol, amount=7000, currency="USD")  # not alice's to see
+    client.force_login(world.alice)
+    page = client.get(reverse("web:deals")).content.decode()
+    assert ('3 open deals: <strong>EUR 1,250</strong> <span class="muted small">(2)</span> · '
+            '<strong>USD 2,000</strong> <span class="muted small">(1)</span>') in page
+    assert "No EUR total: USD has no exchange rate" in page and "set one" not in page
+    since = timezone.localdate() - dt.timedelta(days=10)
+    set_rate(currency="USD", rate="0.85", effective_from=since, by=None)
+    page = client.get(reverse("web:deals")).content.decode()
+    # 1,000 + 250 + 2,000 x 0.85 = 2,950
+    assert ("In the company currency: <strong>EUR 2,950</strong> at today's exchange rates "
+            f'<span class="muted small">(USD 0.85 from {day(since)})</span>') in page
+    page = client.get(reverse("web:deals"), {"q": "dollar"}).content.decode()  # the view's rows only
+    assert "1 open deal: <strong>USD 2,000</strong></p>" in page and "<strong>EUR 1,700</strong>" in page
+    page = client.get(reverse("web:deals"), {"q": "Deal 1"}).content.decode()  # the company currency alone
+    assert "1 open deal: <strong>EUR 1,000</strong></p>" in page and "In the company currency" not in page
+
+
+def test_the_deals_list_gives_no_company_total_of_closed_deals(client, world, make_deal, pipeline):
+    """Won deals convert at their close day's rate (decision 035): the list keeps their currencies apart."""
+    for amount, currency in ((1000, "EUR"), (2000, "USD")):
+        deal = make_deal(amount=amount, currency=currency)
+        deal.stage = pipeline.stages.get(kind="won")
+        deal.closed_at = timezone.now()
+        deal.save(update_fields=["stage", "closed_at"])
+    set_rate(currency="USD", rate="0.9", effective_from="2026-01-01", by=None)
+    client.force_login(world.alice)
+    page = client.get(reverse("web:deals"), {"status": "won"}).content.decode()
+    assert "2 won deals: <strong>EUR 1,000</strong>" in page and "<strong>USD 2,000</strong>" in page
+    assert "In the company currency" not in page and "close day's exchange rate" in page
+    page = client.get(reverse("web:deals")).content.decode()
+    assert "list-totals" not in page and "No deals match." in page

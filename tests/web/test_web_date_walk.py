@@ -16,6 +16,7 @@ import re
 from decimal import Decimal
 from html.parser import HTMLParser
 
+import pytest
 from django.utils import timezone
 
 from dealgate.deals import services
@@ -25,6 +26,10 @@ ISO = re.compile(r"(?<![\d-])\d{4}-\d{2}-\d{2}(?![\d-])")
 US = re.compile(r"(?<![\d/])\d{1,2}/\d{1,2}/\d{4}(?![\d/])")
 # "Dec 3", not "30 Nov 2 rows" ("May" is left out: it is also a word).
 MONTH_FIRST = re.compile(r"(?<!\d )\b(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{1,2}(?![\d:])")
+# "8 Dec", for a US browser's walk (it reads "Dec 8": decision 033); not "rate 0.9 Dec 4" nor "Dec 1 Dec 4"
+# (two cells side by side).
+DAY_FIRST = re.compile(r"(?<![\d.])\b\d{1,2} (?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b(?! \d{1,2}\b)")
+WRONG_ORDER = {"en": MONTH_FIRST, "en-US": DAY_FIRST}
 # Pages that are not read as pages: the API's own docs (field examples), the Django admin, downloads.
 SKIP_PREFIXES = ("api/", "admin/")
 
@@ -58,9 +63,9 @@ def visible_text(html: str) -> str:
     return " ".join(" ".join(parser.parts).split())
 
 
-def bad_dates(text: str) -> list[str]:
+def bad_dates(text: str, language: str = "en") -> list[str]:
     found = []
-    for pattern in (ISO, US, MONTH_FIRST):
+    for pattern in (ISO, US, WRONG_ORDER[language]):
         for match in pattern.finditer(text):
             found.append(text[max(0, match.start() - 40):match.end() + 20])
     return found
@@ -96,9 +101,22 @@ def _dated_world(world, pipeline, make_deal):
     return w
 
 
-def test_no_page_prints_an_iso_or_us_date(world, pipeline, make_deal):
-    w = _dated_world(world, pipeline, make_deal)
+def test_the_us_checker_finds_day_first_dates():
+    found = bad_dates(visible_text("<p>Due 8 Dec, 2 rows, 3 days, Dec 8, Feb 3, 2027</p><td>Dec 1</td><td>Dec 4</td>"
+                                   "<td>rate 0.9</td><td>Dec 4, 16:35</td>"), "en-US")
+    assert len(found) == 1 and found[0].startswith("Due 8 Dec")
+
+
+@pytest.mark.parametrize("language", ["en", "en-US"])
+def test_no_page_prints_an_iso_or_us_date(world, pipeline, make_deal, language):
+    """Every page in the default locale (day first), and for a browser asking for en-US (month first)."""
+    from dealgate.words import date_locale_from, dates_for
+
+    with dates_for(date_locale_from(language)):  # what the world's writers typed, as a browser in that locale
+        w = _dated_world(world, pipeline, make_deal)
     clients = urlwalk.clients(w)
+    for client in clients.values():
+        client.defaults["HTTP_ACCEPT_LANGUAGE"] = language
     wrong, walked = [], 0
     for route in urlwalk.all_routes():
         if route.route.startswith(SKIP_PREFIXES):
@@ -114,7 +132,7 @@ def test_no_page_prints_an_iso_or_us_date(world, pipeline, make_deal):
                 if not text.lstrip().lower().startswith(("<!doctype", "<html", "<")) or "<" not in text[:200]:
                     continue  # CSV, JSON, plain text: files, not pages
                 walked += 1
-                for snippet in bad_dates(visible_text(text)):
+                for snippet in bad_dates(visible_text(text), language):
                     wrong.append(f"{role} {url}: …{snippet}…")
     assert walked > 30  # the walk reached the pages
     assert not wrong, "Pages print dates in another format than dealgate.words.day:\n" + "\n".join(sorted(set(wrong)))

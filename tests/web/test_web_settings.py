@@ -268,3 +268,25 @@ def test_the_move_menu_and_new_deal_form_leave_a_retired_stage_out(client, world
     assert moved.status_code in (404, 409, 422)
     deal.refresh_from_db()
     assert deal.stage.key == "qualify"
+
+
+def test_restoring_from_the_stage_page_returns_to_that_page_with_the_message(client, world, pipeline):
+    """Restore on a retired stage's own page answers on that page (the list's Restore on the list's);
+    a second Restore of the same stage (a double click) is refused on the stage page too."""
+    from dealgate.web.pipeline_settings import retire_stage
+
+    Criterion.objects.filter(stage__pipeline=pipeline).delete()
+    negotiate = retire_stage(pipeline.stages.get(key="negotiate"), by=world.dave)
+    client.force_login(world.dave)
+    stage_page = f'{reverse("web:settings_pipeline", args=["test"])}?stage={negotiate.pk}'
+    page = client.get(stage_page).content.decode()
+    assert '<input type="hidden" name="back" value="stage"><button class="btn small" type="submit">Restore Negotiate' in page
+    done = client.post(_url("stage-restore", negotiate.pk), {"back": "stage"}, follow=True)
+    assert done.redirect_chain == [(stage_page, 302)]
+    assert "Restored the stage Negotiate: deals can be moved to it again." in done.content.decode()
+    again = client.post(_url("stage-restore", negotiate.pk), {"back": "stage"})
+    assert again.status_code == 422 and "Negotiate is not retired" in again.content.decode()
+    assert '<h1>Negotiate <span class="muted small">stage' in again.content.decode()
+    retire_stage(negotiate, by=world.dave)
+    from_list = client.post(_url("stage-restore", negotiate.pk))  # the pipeline page's Restore
+    assert from_list.url == reverse("web:settings_pipeline", args=["test"])

@@ -190,7 +190,13 @@ def _stage_retire(request: HttpRequest, pipeline: Pipeline, target: int) -> Done
 
 def _stage_restore(request: HttpRequest, pipeline: Pipeline, target: int) -> Done:
     stage = edits.restore_stage(get_object_or_404(Stage, pk=target, pipeline=pipeline), by=request.user)
-    return f"Restored the stage {stage.name}: deals can be moved to it again.", None
+    # Restored from its own page: back to that page; from the pipeline's list of stages: back to the list.
+    return f"Restored the stage {stage.name}: deals can be moved to it again.", stage if _from_stage_page(request) else None
+
+
+def _from_stage_page(request: HttpRequest) -> bool:
+    """The form was posted from a stage's own page (its hidden `back=stage`), so the answer returns there."""
+    return request.POST.get("back") == "stage"
 
 
 def _criterion_add(request: HttpRequest, pipeline: Pipeline, target: int) -> Done:
@@ -234,8 +240,8 @@ SETTINGS_ACTIONS: dict[str, Callable[[HttpRequest, Pipeline, int], Done]] = {
 ON_STAGE_PAGE = {"stage": "stage", "criterion-add": "stage", "criterion": "criterion", "criterion-delete": "criterion"}
 
 
-def _refusal_stage(pipeline: Pipeline, action: str, target: int) -> Stage | None:
-    if ON_STAGE_PAGE.get(action) == "stage":
+def _refusal_stage(request: HttpRequest, pipeline: Pipeline, action: str, target: int) -> Stage | None:
+    if ON_STAGE_PAGE.get(action) == "stage" or (action.startswith("stage-") and _from_stage_page(request)):
         return Stage.objects.filter(pk=target, pipeline=pipeline).first()
     if ON_STAGE_PAGE.get(action) == "criterion":
         criterion = Criterion.objects.filter(pk=target, stage__pipeline=pipeline).select_related("stage").first()
@@ -255,7 +261,7 @@ def pipeline_action(request: HttpRequest, key: str, action: str, target: int = 0
     except DealgateError as exc:
         errors: dict[str, Any] = exc.details if isinstance(exc, ValidationFailed) else {}
         pipeline.refresh_from_db()
-        return render_pipeline(request, pipeline, stage=_refusal_stage(pipeline, action, target),
+        return render_pipeline(request, pipeline, stage=_refusal_stage(request, pipeline, action, target),
                                status=exc.http_status, errors=errors, error_action=action,
                                error_target=target or None, message=exc.message)
     messages.success(request, done)

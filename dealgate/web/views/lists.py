@@ -75,6 +75,7 @@ def deals(request: HttpRequest) -> HttpResponse:
     if params.get("format") == "csv":
         return _csv_download(qs, CSV_COLUMNS, "deals")
     page = Paginator(qs, 50).get_page(params.get("page"))
+    money = list(qs.order_by().values("currency").annotate(total=Sum("amount"), n=Count("id")).order_by("currency"))
     query = params.copy()
     query.pop("page", None)
     sort_query = query.copy()
@@ -85,8 +86,17 @@ def deals(request: HttpRequest) -> HttpResponse:
         # No deal sits in a retired stage: it is offered only if the link already names it (decision 036).
         "stages": Stage.objects.filter(Q(retired_at__isnull=True) | Q(key=stage), pipeline__key=pipeline
                                        ).order_by("position") if pipeline else [],
-        "params": params, "today": timezone.localdate(),
+        "params": params, "today": timezone.localdate(), "money": money,
+        # Open deals are worth today's rates (decision 035); won and lost ones their close day's, which
+        # Insights converts: the list gives a company total for open deals only, never a mix of days.
+        "company": _company_money(money) if status == "open" else None,
     })
+
+
+def _company_money(money: list[dict[str, Any]]) -> Any:
+    """One total in the company currency of per-currency sums ({"currency", "total"} rows) at today's
+    rates, as a board column and the account page give it (`company_total`)."""
+    return company_total([Money(m["currency"], m["total"] or Decimal(0), Decimal(0)) for m in money], board_rates())
 
 
 def visible_accounts(user: Any) -> QuerySet:
@@ -146,8 +156,7 @@ def account(request: HttpRequest, pk: int) -> HttpResponse:
     open_money = list(deals_qs.filter(closed_at__isnull=True).values("currency").annotate(total=Sum("amount"))
                       .order_by("currency"))
     # Open deals in several currencies: one total in the company currency too, as a board column has.
-    company = company_total([Money(m["currency"], m["total"] or Decimal(0), Decimal(0)) for m in open_money],
-                            board_rates())
+    company = _company_money(open_money)
     return render(request, "web/account.html", {
         "account": acc, "contacts": acc.contacts.order_by("name"),
         "open_deals": [d for d in all_deals if d.closed_at is None],

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 import random
 import sys
 import time
@@ -25,7 +26,7 @@ from typing import Any, Iterable
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Sum
 from django.utils import timezone
 
 from dealgate.audit.context import current_surface
@@ -72,6 +73,7 @@ class Summary:
     orders: OrderSummary = field(default_factory=OrderSummary)
     order_reps: tuple[str, ...] = ()  # whose Signals inbox the demo's order history fills
     rates: tuple[tuple[str, dt.date, str], ...] = ()  # (currency, from, rate) entered this run
+    quotas: tuple[str, int] = ("", 0)  # (period, reps) whose quota this run set
 
     @property
     def total_rows(self) -> int:
@@ -90,6 +92,9 @@ class Summary:
             lines.append("Exchange rates entered (settings, Exchange rates): " + "; ".join(
                 f"1 {code} = {rate} {settings.DEALGATE_CURRENCY} from {day:%-d %b %Y}"
                 for code, day, rate in self.rates) + ".")
+        if self.quotas[1]:
+            lines.append(f"Quotas set for {self.quotas[0]} (settings, Quotas): {self.quotas[1]} reps, each a fifth "
+                         "above what they won the quarter before.")
         lines += [f"Demo login: {username} / {self.password} ({role})" for username, role in self.logins]
         return lines
 
@@ -133,6 +138,7 @@ def generate(*, deals: int, seed: int, today: dt.date | None = None, stdout: Any
                                          today=today, currency=settings.DEALGATE_CURRENCY)
     summary.rows["signals_orderline"] += summary.orders.order_lines
     summary.rows["signals_quote"] += summary.orders.quotes
+    summary.quotas = _demo_quotas(cast, today)
     _refresh_planner_statistics()
     vacuum_spans()
     summary.seconds = time.perf_counter() - started
@@ -160,6 +166,30 @@ def _demo_exchange_rates(cast: Cast, today: dt.date, currency: str) -> tuple[tup
     for code, day, rate in entered:
         set_rate(currency=code, rate=rate, effective_from=day, by=cast.admin)
     return entered
+
+
+def _demo_quotas(cast: Cast, today: dt.date) -> tuple[str, int]:
+    """Quotas for the quarter of `today`, so insights and the forecast show coverage and attainment
+    from the first visit: each rep's is what they won in company currency the quarter before, plus
+    a fifth, rounded up to 5,000; set as the demo admin through the quota service, like the settings
+    page. Reps who won nothing then, or already have a quota for the quarter, are left alone."""
+    from dealgate.analytics.periods import period_containing
+    from dealgate.analytics.services import find_quota, set_quota
+
+    quarter = period_containing(today, 3)
+    before = quarter.shifted(-1)
+    reps = [rep for team in cast.teams for rep in team.reps]
+    won = dict(Deal.objects.filter(owner__in=reps, stage__kind="won", currency=settings.DEALGATE_CURRENCY,
+                                   closed_at__gte=before.start, closed_at__lt=before.end)
+               .order_by().values_list("owner_id").annotate(total=Sum("amount")))
+    count = 0
+    for rep in reps:
+        if not won.get(rep.pk) or find_quota(owner=rep, period=quarter):
+            continue
+        amount = math.ceil(won[rep.pk] * 6 / 5 / 5000) * 5000
+        set_quota(owner=rep, period=quarter, amount=amount, by=cast.admin)
+        count += 1
+    return quarter.label, count
 
 
 def _last_deal_id() -> int:

@@ -268,3 +268,30 @@ def test_the_demo_enters_dated_rates_for_its_foreign_currency_once_as_the_admin(
     make_demo(deals=20, seed=2)
     assert ExchangeRate.objects.count() == 2
     assert str(ExchangeRate.objects.get(effective_from=rates[1][1]).rate).startswith("0.5")
+
+
+def test_the_demo_sets_this_quarters_quotas_from_last_quarters_wins_as_the_admin(db):
+    from decimal import Decimal
+
+    from django.db.models import Sum
+
+    from dealgate.analytics.models import Quota
+    from dealgate.audit.models import AuditEntry
+
+    summary = make_demo(deals=300, seed=4)  # TODAY is in 2026-Q4
+    quotas = {q.user.username: q.amount for q in Quota.objects.select_related("user")}
+    assert quotas and summary.quotas == ("2026-Q4", len(quotas))
+    assert {q.period_label for q in Quota.objects.all()} == {"2026-Q4"}
+    for username, amount in quotas.items():
+        won = Deal.objects.filter(owner__username=username, stage__kind="won", currency=settings.DEALGATE_CURRENCY,
+                                  closed_at__gte=dt.datetime(2026, 7, 1, tzinfo=dt.timezone.utc),
+                                  closed_at__lt=dt.datetime(2026, 10, 1, tzinfo=dt.timezone.utc)
+                                  ).aggregate(total=Sum("amount"))["total"]
+        # 1.2 x won, rounded up to a multiple of 5,000: e.g. 41,000 won -> 49,200 -> 50,000
+        assert amount % 5000 == 0 and amount - 5000 < won * Decimal("1.2") <= amount, (username, won, amount)
+    assert set(AuditEntry.objects.filter(object_type="quota").values_list("by__username", flat=True)) == {"admin"}
+    assert "Quotas set for 2026-Q4" in "\n".join(summary.lines())
+    first = Quota.objects.order_by("pk").first()
+    Quota.objects.filter(pk=first.pk).update(amount=123)  # a quota already there is the admin's own: kept
+    make_demo(deals=20, seed=5)
+    assert Quota.objects.get(pk=first.pk).amount == 123

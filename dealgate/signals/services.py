@@ -23,6 +23,7 @@ from dealgate.signals.cadence import thresholds
 from dealgate.signals.detectors import Recheck, detect_for, quarter_of
 from dealgate.signals.models import (AccountRecheck, LinesChanged, OrderLine, ScanState, Signal, SignalStatus,
                                      take_turns_with_order_writes)
+from dealgate.signals.wording import evidence_sentence, signal_currency
 
 DISTRIBUTOR_TEMPLATE = "distributor-5"
 
@@ -255,7 +256,11 @@ def convert_signal(signal: Signal, *, by: Any, pipeline: Pipeline | None = None)
 
 
 def evidence_text(signal: Signal) -> str:
-    """The evidence as lines a rep reads on the deal's timeline: 'typical gap days: 30'."""
+    """The evidence as a rep reads it on the deal's timeline, the same sentence as the signal pages
+    (dealgate.signals.wording), told as of the day the signal was raised (the note is not rewritten later)."""
+    told = evidence_sentence(signal.kind, signal.evidence, currency=signal_currency(signal.kind, signal.evidence),
+                             today=signal.as_of)
     lines = [f"{signal.get_kind_display()} (raised as of {signal.as_of.isoformat()})"]
-    lines += [f"{words}: {value}" for words, value in signal.evidence_items()]
+    # evidence no sentence can be written from (an unknown kind, no known fact) is kept as its raw pairs
+    lines += [told] if told else [f"{words}: {value}" for words, value in signal.evidence_items()]
     return "\n".join(lines)

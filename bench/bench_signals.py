@@ -125,10 +125,14 @@ def histories(accounts: int, seed: int, cutoff: dt.date, products: float):
         yield number, f"Bench account {number:06d}", fate, gap, history
 
 
-def load_bulk(accounts: int, seed: int, cutoff: dt.date, products: float, reuse: bool
+def load_bulk(accounts: int, seed: int, cutoff: dt.date, products: float, reuse: bool, write: str = "deferred"
               ) -> tuple[dict[str, bool], dict[str, str], int, list[tuple]]:
-    """Lines before the cutoff written with the bulk writer; returns the labels and the cutoff day's lines."""
+    """Lines before the cutoff written with the bulk writer; returns the labels and the cutoff day's lines.
+    `write`: "deferred" (the rollups of the accounts written rebuilt once at the end; decision 045) or
+    "trigger" (one COPY per batch of 2,000 lines, the rollup trigger runs per batch)."""
     from django.db import transaction
+
+    from dealgate.signals.rollups import write_lines
 
     from dealgate.deals.bulk import BulkWriter
     from dealgate.deals.models import Account
@@ -138,8 +142,9 @@ def load_bulk(accounts: int, seed: int, cutoff: dt.date, products: float, reuse:
     if not reuse:
         Account.objects.bulk_create([Account(name=f"Bench account {n:06d}") for n in range(accounts)], batch_size=5000)
     ids = dict(Account.objects.filter(name__startswith="Bench account ").values_list("name", "pk"))
-    writer = BulkWriter(OrderLine, ["account_id", "order_id", "line_key", "ordered_at", "product", "product_line",
-                                    "quantity", "revenue", "margin"])
+    writer_fields = ["account_id", "order_id", "line_key", "ordered_at", "product", "product_line", "quantity",
+                     "revenue", "margin"]
+    writer = BulkWriter(OrderLine, writer_fields)
 
     def rows():
         nonlocal lines
@@ -164,9 +169,12 @@ def load_bulk(accounts: int, seed: int, cutoff: dt.date, products: float, reuse:
     if reuse:
         for _ in rows():
             pass
-    else:
+    elif write == "trigger":
         with transaction.atomic():
             writer.insert(rows())
+    else:
+        with transaction.atomic():
+            write_lines(rows(), writer_fields, defer=True)
     return truth, fates, lines, increment
 
 
@@ -265,6 +273,8 @@ def main() -> None:
     parser.add_argument("--products", type=float, default=1.0)
     parser.add_argument("--load", choices=["import", "bulk"], default="import")
     parser.add_argument("--reuse", action="store_true")
+    parser.add_argument("--write", choices=["deferred", "trigger"], default="deferred",
+                        help="--load bulk: rollups rebuilt once after the lines (default) or kept by the trigger")
     parser.add_argument("--next-day", action="store_true",
                         help="after a --load bulk run: copy the last day's order lines one day on and time the "
                              "incremental scan of the day after against a full one (no generation)")
@@ -291,10 +301,11 @@ def main() -> None:
             Account.objects.filter(name__startswith="Bench account ").delete()
         OrderLine.objects.filter(ordered_at__gte=cutoff).delete()
         started = time.perf_counter()
-        truth, fates, lines, increment = load_bulk(args.accounts, args.seed, cutoff, args.products, args.reuse)
+        truth, fates, lines, increment = load_bulk(args.accounts, args.seed, cutoff, args.products, args.reuse,
+                                                   args.write)
         import_seconds = time.perf_counter() - started
-        print(f"{'generated' if args.reuse else 'generated and wrote'} {lines:,} order lines before the cutoff for "
-              f"{args.accounts:,} accounts in {import_seconds:.1f} s", flush=True)
+        print(f"{'generated' if args.reuse else f'generated and wrote ({args.write})'} {lines:,} order lines before "
+              f"the cutoff for {args.accounts:,} accounts in {import_seconds:.1f} s", flush=True)
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE signals_orderline, signals_orderday, signals_orderlineday, signals_productmonth"
                            if connection.vendor == "postgresql" else "ANALYZE")

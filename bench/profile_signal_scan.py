@@ -19,6 +19,7 @@ from _setup import database_label, django_setup, machine_label
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--new-lines", action="store_true")
+    parser.add_argument("--whole", action="store_true", help="time scan_signals() as a whole, not its parts")
     args = parser.parse_args()
     django_setup("signals")
     from django.db import connection, transaction
@@ -50,6 +51,13 @@ def main() -> None:
                 "account_id", "order_id", "line_key", "ordered_at", "product", "product_line", "quantity",
                 "revenue", "margin"]).insert, rows)
         started = time.perf_counter()
+        if args.whole:
+            result = services.scan_signals(day)
+            print(f"scan_signals({day}): {time.perf_counter() - started:.2f} s, {result.total} signals, "
+                  f"{'FULL: ' + result.why_full if result.full else 'incremental'}, {result.accounts_read:,} accounts "
+                  f"read, {result.units_read:,} with their lines; load {__import__('os').getloadavg()[0]:.1f}")
+            transaction.set_rollback(True)
+            return
         marked = list(LinesChanged.objects.values_list("account_id", flat=True))
         rescan = timed("accounts to rescan", services.accounts_to_rescan, day, last, marked)
         assert rescan.accounts is not None, rescan.why_full
@@ -63,7 +71,9 @@ def main() -> None:
             detectors.missed_reorder, detectors.frequency_decline, detectors.size_decline)]
             + detectors.dropped_lines(lines, accounts) + detectors.high_margin_stopped(products, accounts))
         timed("expired quotes", detectors.expired_quotes, day)
-        timed("cross-sell gaps", detectors.cross_sell_gaps, day)
+        timed("cross-sell gaps from a year of line-days (before 045)", detectors.cross_sell_gaps, day)
+        timed("year's sums slid and recounted (045)", services.keep_line_years, day, last, rescan.units)
+        timed("cross-sell gaps from the year's sums (045)", detectors.cross_sell_gaps, day, source="kept")
         rechecks = timed("recheck dates", detectors.recheck_dates, day, accounts, [*lines, *products])
         timed("save recheck dates", services.save_rechecks, rechecks, rescan)
         total = time.perf_counter() - started

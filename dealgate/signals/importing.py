@@ -26,7 +26,7 @@ from dealgate.imports.report import ImportReport, RowError
 from dealgate.people.access import role_of
 from dealgate.people.models import Role
 from dealgate.signals.models import Quote, QuoteStatus, take_turns_with_order_writes
-from dealgate.signals.rollups import DEFER_FROM, write_lines
+from dealgate.signals.rollups import worth_deferring, write_lines
 
 CHUNK = 5000
 MAX_ERRORS_KEPT = 1000  # a 10M-line file with a systematic error must not fill memory with messages
@@ -251,7 +251,7 @@ def import_orders(source: IO[bytes] | str, *, by: Any = None, mapping: str = "ge
                      for _, cell in rows_of(source, ORDER_COLUMNS, ORDER_REQUIRED))
             # a large file: the rollups of its accounts are rebuilt once, not kept line by line (decision 045)
             report.created = write_lines(lines, ORDER_LINE_FIELDS, skip_existing=True,
-                                         defer=report.rows >= DEFER_FROM)
+                                         defer=worth_deferring(report.rows))
         report.unchanged = report.rows - report.created
         report.written = True
     elif dry_run:

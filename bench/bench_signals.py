@@ -5,7 +5,8 @@
     DATABASE_URL=... python bench/bench_signals.py --accounts 50000 --products 2.4 --load bulk [--reuse]
 
 `--load bulk` writes the lines before the cutoff straight into the table with the bulk writer (COPY on
-PostgreSQL) instead of through the CSV import (which would take ~15 minutes at 10,000,000 lines), keeps
+PostgreSQL; the rollups summed once at the end, decision 045, or with `--write trigger` kept by the
+trigger per batch) instead of through the CSV import (which would take ~15 minutes at 10,000,000 lines), keeps
 the cutoff day's lines aside, and after the full scan adds them and times the incremental scan of the
 next day against a full one. `--products` is the average number of products bought per product line
 and order (default 1), to reach 10,000,000 lines with 50,000 accounts. `--reuse` keeps the lines already

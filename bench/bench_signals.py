@@ -5,8 +5,7 @@
     DATABASE_URL=... python bench/bench_signals.py --accounts 50000 --products 2.4 --load bulk [--reuse]
 
 `--load bulk` writes the lines before the cutoff straight into the table with the bulk writer (COPY on
-PostgreSQL; the rollups summed once at the end, decision 045, or with `--write trigger` kept by the
-trigger per batch) instead of through the CSV import (which would take ~15 minutes at 10,000,000 lines), keeps
+PostgreSQL) instead of through the CSV import (which would take ~15 minutes at 10,000,000 lines), keeps
 the cutoff day's lines aside, and after the full scan adds them and times the incremental scan of the
 next day against a full one. `--products` is the average number of products bought per product line
 and order (default 1), to reach 10,000,000 lines with 50,000 accounts. `--reuse` keeps the lines already
@@ -126,14 +125,10 @@ def histories(accounts: int, seed: int, cutoff: dt.date, products: float):
         yield number, f"Bench account {number:06d}", fate, gap, history
 
 
-def load_bulk(accounts: int, seed: int, cutoff: dt.date, products: float, reuse: bool, write: str = "deferred"
+def load_bulk(accounts: int, seed: int, cutoff: dt.date, products: float, reuse: bool
               ) -> tuple[dict[str, bool], dict[str, str], int, list[tuple]]:
-    """Lines before the cutoff written with the bulk writer; returns the labels and the cutoff day's lines.
-    `write`: "deferred" (the rollups of the accounts written rebuilt once at the end; decision 045) or
-    "trigger" (one COPY per batch of 2,000 lines, the rollup trigger runs per batch)."""
+    """Lines before the cutoff written with the bulk writer; returns the labels and the cutoff day's lines."""
     from django.db import transaction
-
-    from dealgate.signals.rollups import write_lines
 
     from dealgate.deals.bulk import BulkWriter
     from dealgate.deals.models import Account
@@ -143,9 +138,8 @@ def load_bulk(accounts: int, seed: int, cutoff: dt.date, products: float, reuse:
     if not reuse:
         Account.objects.bulk_create([Account(name=f"Bench account {n:06d}") for n in range(accounts)], batch_size=5000)
     ids = dict(Account.objects.filter(name__startswith="Bench account ").values_list("name", "pk"))
-    writer_fields = ["account_id", "order_id", "line_key", "ordered_at", "product", "product_line", "quantity",
-                     "revenue", "margin"]
-    writer = BulkWriter(OrderLine, writer_fields)
+    writer = BulkWriter(OrderLine, ["account_id", "order_id", "line_key", "ordered_at", "product", "product_line",
+                                    "quantity", "revenue", "margin"])
 
     def rows():
         nonlocal lines
@@ -170,12 +164,9 @@ def load_bulk(accounts: int, seed: int, cutoff: dt.date, products: float, reuse:
     if reuse:
         for _ in rows():
             pass
-    elif write == "trigger":
-        with transaction.atomic():
-            writer.insert(rows())
     else:
         with transaction.atomic():
-            write_lines(rows(), writer_fields, defer=True)
+            writer.insert(rows())
     return truth, fates, lines, increment
 
 
@@ -274,8 +265,6 @@ def main() -> None:
     parser.add_argument("--products", type=float, default=1.0)
     parser.add_argument("--load", choices=["import", "bulk"], default="import")
     parser.add_argument("--reuse", action="store_true")
-    parser.add_argument("--write", choices=["deferred", "trigger"], default="deferred",
-                        help="--load bulk: rollups rebuilt once after the lines (default) or kept by the trigger")
     parser.add_argument("--next-day", action="store_true",
                         help="after a --load bulk run: copy the last day's order lines one day on and time the "
                              "incremental scan of the day after against a full one (no generation)")
@@ -302,11 +291,10 @@ def main() -> None:
             Account.objects.filter(name__startswith="Bench account ").delete()
         OrderLine.objects.filter(ordered_at__gte=cutoff).delete()
         started = time.perf_counter()
-        truth, fates, lines, increment = load_bulk(args.accounts, args.seed, cutoff, args.products, args.reuse,
-                                                   args.write)
+        truth, fates, lines, increment = load_bulk(args.accounts, args.seed, cutoff, args.products, args.reuse)
         import_seconds = time.perf_counter() - started
-        print(f"{'generated' if args.reuse else f'generated and wrote ({args.write})'} {lines:,} order lines before "
-              f"the cutoff for {args.accounts:,} accounts in {import_seconds:.1f} s", flush=True)
+        print(f"{'generated' if args.reuse else 'generated and wrote'} {lines:,} order lines before the cutoff for "
+              f"{args.accounts:,} accounts in {import_seconds:.1f} s", flush=True)
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE signals_orderline, signals_orderday, signals_orderlineday, signals_productmonth"
                            if connection.vendor == "postgresql" else "ANALYZE")

@@ -71,11 +71,10 @@ def _adapter(field: Any) -> Callable[[Any], Any] | None:
 class BulkWriter:
     """New rows for one table with a fixed column list (field names: "account" or "account_id")."""
 
-    def __init__(self, model: Any, names: Iterable[str], *, table: str | None = None):
-        """`table`: write the model's columns into another table of the same columns (a staging table)."""
+    def __init__(self, model: Any, names: Iterable[str]):
         meta = model._meta
         self.model = model
-        self.table = table or meta.db_table
+        self.table = meta.db_table
         self.fields = [meta.get_field(name) for name in names]
         self.pk = meta.pk.column
         self.prepare = [(i, adapt) for i, adapt in enumerate(map(_adapter, self.fields)) if adapt is not None]

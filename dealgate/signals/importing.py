@@ -25,8 +25,7 @@ from dealgate.inputs import unstorable_reason
 from dealgate.imports.report import ImportReport, RowError
 from dealgate.people.access import role_of
 from dealgate.people.models import Role
-from dealgate.signals.models import Quote, QuoteStatus, take_turns_with_order_writes
-from dealgate.signals.rollups import worth_deferring, write_lines
+from dealgate.signals.models import OrderLine, Quote, QuoteStatus, take_turns_with_order_writes
 
 CHUNK = 5000
 MAX_ERRORS_KEPT = 1000  # a 10M-line file with a systematic error must not fill memory with messages
@@ -34,8 +33,6 @@ MAPPINGS = ("generic",)
 
 ORDER_COLUMNS = ("account", "order_id", "ordered_at", "product", "product_line", "quantity", "revenue", "margin",
                  "line")
-ORDER_LINE_FIELDS = ["account_id", "order_id", "line_key", "ordered_at", "product", "product_line", "quantity", "revenue",
-                     "margin"]  # what an order row is written as (account, then `read_order_row`'s values)
 ORDER_REQUIRED = ("account", "order_id", "ordered_at", "product", "quantity", "revenue")
 QUOTE_COLUMNS = ("account", "number", "amount", "currency", "issued", "expires", "status")
 QUOTE_REQUIRED = ("account", "number", "amount", "issued", "expires", "status")
@@ -152,11 +149,6 @@ def read_order_row(cell: Callable[[str], str]) -> dict[str, Any]:
     }
 
 
-def order_line(account_id: int, row: dict[str, Any]) -> tuple:
-    """A checked row as the tuple `write_lines` takes (ORDER_LINE_FIELDS)."""
-    return (account_id, *(row[name] for name in ORDER_LINE_FIELDS[1:]))
-
-
 def read_quote_row(cell: Callable[[str], str]) -> dict[str, Any]:
     issued = parse_day("issued", cell("issued"))
     expires = parse_day("expires", cell("expires"))
@@ -247,11 +239,15 @@ def import_orders(source: IO[bytes] | str, *, by: Any = None, mapping: str = "ge
         with transaction.atomic():
             take_turns_with_order_writes()
             report.accounts_created = accounts.create_missing(names)
-            lines = (order_line(accounts.id_of(cell("account")), read_order_row(cell))
-                     for _, cell in rows_of(source, ORDER_COLUMNS, ORDER_REQUIRED))
-            # a large file: the rollups of its accounts are rebuilt once, not kept line by line (decision 045)
-            report.created = write_lines(lines, ORDER_LINE_FIELDS, skip_existing=True,
-                                         defer=worth_deferring(report.rows))
+            before = OrderLine.objects.count()
+            batch: list[OrderLine] = []
+            for _, cell in rows_of(source, ORDER_COLUMNS, ORDER_REQUIRED):
+                batch.append(OrderLine(account_id=accounts.id_of(cell("account")), **read_order_row(cell)))
+                if len(batch) >= CHUNK:
+                    OrderLine.objects.bulk_create(batch, ignore_conflicts=True)
+                    batch = []
+            OrderLine.objects.bulk_create(batch, ignore_conflicts=True)
+            report.created = OrderLine.objects.count() - before
         report.unchanged = report.rows - report.created
         report.written = True
     elif dry_run:

@@ -15,7 +15,7 @@ transition table (one aggregate per COPY or INSERT batch, not per line). SQLite:
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
 
 ROLLUPS = {
     # table: (key columns, the same computed from a line `{t}` where `{t}` is the line's alias, filter)
@@ -74,7 +74,6 @@ def pg_apply(source: str, removes: bool) -> str:
 
 
 COLUMNS = "account_id, ordered_at, product_line, product, revenue, margin"
-DEFER_SETTING = "dealgate.rollups_deferred"  # 'on' (SET LOCAL): the insert trigger leaves the rollups alone
 
 
 def pg_statements() -> list[str]:
@@ -86,12 +85,9 @@ def pg_statements() -> list[str]:
     }
     statements = []
     for operation, (source, referencing, removes) in sources.items():
-        # a large write in this transaction rebuilds the rollups of its accounts itself (`write_lines`)
-        deferred = f"""
-    IF current_setting('{DEFER_SETTING}', true) = 'on' THEN RETURN NULL; END IF;""" if operation == "insert" else ""
         statements.append(f"""
 CREATE OR REPLACE FUNCTION signals_orderline_rollup_{operation}() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN{deferred}{pg_apply(source, removes)}
+BEGIN{pg_apply(source, removes)}
     RETURN NULL;
 END $$""")
         statements.append(f"""
@@ -138,17 +134,15 @@ FOR EACH ROW BEGIN{body}
 END""" for operation, body in bodies.items()]
 
 
-def backfill_statements(vendor: str, accounts: str = "") -> list[str]:
-    """The rollups computed from the lines already in the table (run once, by the migration); `accounts`:
-    only those of the accounts in this SQL list (`rebuild`: the others' rows are left alone)."""
+def backfill_statements(vendor: str) -> list[str]:
+    """The rollups computed from the lines already in the table (run once, by the migration)."""
     statements = []
     for table, (keys, _, _) in ROLLUPS.items():
         exprs = key_exprs(vendor, table, "l")
-        only = f" AND l.account_id IN ({accounts})" if accounts else ""
         statements.append(f"""
 INSERT INTO {table} ({", ".join(keys)}, revenue, margin, lines)
 SELECT {", ".join(exprs)}, SUM(l.revenue), SUM(COALESCE(l.margin, 0)), COUNT(*)
-FROM signals_orderline l WHERE {where_of(vendor, table, "l")}{only} GROUP BY {", ".join(exprs)}""")
+FROM signals_orderline l WHERE {where_of(vendor, table, "l")} GROUP BY {", ".join(exprs)}""")
     return statements
 
 
@@ -217,95 +211,3 @@ def installed() -> list[str]:
             cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'signals_orderline' "
                            "AND name LIKE 'signals_orderline_rollup_%' ORDER BY name")
         return [row[0] for row in cursor.fetchall()]
-
-
-# Large writes: rollups rebuilt once for the accounts written (decision 045) -------------------------
-
-STAGE = "signals_orderline_stage"
-DEFER_FROM = 200_000  # lines: from this many (and at least as many as are there), an import defers the rollups
-
-
-def worth_deferring(rows: int) -> bool:
-    """Whether a write of `rows` lines should defer the rollups (`write_lines(defer=True)`): only a large
-    write that at least doubles the lines, since the rebuild reads every written account's whole history
-    (measured: 2.4x faster at 4.6M lines into an empty table, no faster at 180,000; decision 045)."""
-    from django.db import connection
-
-    from dealgate.signals.models import OrderLine
-
-    return connection.vendor == "postgresql" and rows >= DEFER_FROM and rows >= OrderLine.objects.count()
-
-
-def write_lines(rows: Iterable[tuple], names: list[str], *, skip_existing: bool = False,
-                defer: bool = False) -> int:
-    """Write order lines (tuples of the fields `names`, "account_id" first) and return how many were added;
-    `skip_existing`: a line already there (same account, order id and line key, or twice in `rows`) is
-    skipped (PostgreSQL: through a temporary table and one INSERT ... ON CONFLICT DO NOTHING).
-
-    `defer` (PostgreSQL; for a large write): the insert trigger leaves the rollups alone for this
-    transaction, and once the lines are in, the rollups of the accounts written are computed again from
-    all their lines, one set-based statement per rollup; all in the caller's transaction, so nothing is
-    half-written and another transaction sees the lines only with their rollups. Faster when the lines
-    written are many against the lines those accounts already have (a first or yearly load), slower for
-    a day's orders (every written account's whole history is read). SQLite: row triggers, always."""
-    from django.db import connection, transaction
-
-    from dealgate.deals.bulk import BulkWriter
-    from dealgate.signals.models import OrderLine
-
-    if connection.vendor != "postgresql":
-        if not skip_existing:
-            return BulkWriter(OrderLine, names).insert(rows)
-        before = OrderLine.objects.count()
-        for chunk in _batches(rows, 5000):
-            OrderLine.objects.bulk_create([OrderLine(**dict(zip(names, row))) for row in chunk], ignore_conflicts=True)
-        return OrderLine.objects.count() - before
-    assert names[0] == "account_id"
-    accounts: set[int] = set()
-
-    def noted(rows: Iterable[tuple]) -> Iterable[tuple]:
-        for row in rows:
-            accounts.add(row[0])
-            yield row
-
-    with transaction.atomic(), connection.cursor() as cursor:
-        if defer:
-            cursor.execute(f"SET LOCAL {DEFER_SETTING} = 'on'")
-        if skip_existing:
-            writer = BulkWriter(OrderLine, names, table=STAGE)
-            cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
-            cursor.execute(f"CREATE TEMPORARY TABLE {STAGE} ON COMMIT DROP AS SELECT {writer.names} "
-                           "FROM signals_orderline WITH NO DATA")
-            writer.insert(noted(rows) if defer else rows)
-            cursor.execute(f"INSERT INTO signals_orderline ({writer.names}) SELECT {writer.names} FROM {STAGE} "
-                           "ON CONFLICT DO NOTHING")
-            added = cursor.rowcount
-            cursor.execute(f"DROP TABLE {STAGE}")
-        else:
-            added = BulkWriter(OrderLine, names).insert(noted(rows) if defer else rows)
-        if defer:
-            cursor.execute(f"SET LOCAL {DEFER_SETTING} = 'off'")
-            rebuild(cursor, sorted(accounts))
-    return added
-
-
-def rebuild(cursor: Any, accounts: list[int]) -> None:
-    """PostgreSQL: the rollup rows of `accounts` computed again from their lines."""
-    if not accounts:
-        return
-    listed = "SELECT unnest(%(accounts)s::bigint[])"
-    for table in ROLLUPS:
-        cursor.execute(f"DELETE FROM {table} WHERE account_id IN ({listed})", {"accounts": accounts})
-    for statement in backfill_statements("postgresql", listed):
-        cursor.execute(statement, {"accounts": accounts})
-
-
-def _batches(rows: Iterable[tuple], size: int):
-    batch: list[tuple] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

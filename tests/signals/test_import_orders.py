@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
@@ -114,29 +113,3 @@ def test_it_imports_orders_from_the_command_line_and_exits_1_on_bad_rows(acme, t
         call_command("import", "orders", str(bad), "--mapping", "generic")
     assert "row 2, column 'ordered_at'" in capsys.readouterr().out
     assert OrderLine.objects.count() == 1
-
-
-def test_a_large_import_into_few_lines_defers_the_rollups_and_they_still_equal_the_lines(acme, monkeypatch):
-    """PostgreSQL: a file of at least DEFER_FROM rows and at least as many as the lines there has the rollups
-    of its accounts summed again once (decision 045); smaller ones, and SQLite, keep the trigger."""
-    from django.db import connection
-
-    from dealgate.signals import rollups
-
-    from .test_rollups import assert_rollups_match, stored
-
-    monkeypatch.setattr(rollups, "DEFER_FROM", 3)
-    postgres = connection.vendor == "postgresql"
-    assert (rollups.worth_deferring(2), rollups.worth_deferring(3)) == (False, postgres)
-    report = import_orders(csv("Acme Supply,O1,2026-01-05,Bolt,Fasteners,10,100,30",
-                               "Acme Supply,O1,2026-01-05,Nut,Fasteners,5,50,",
-                               "Acme Supply,O2,2026-01-05,Glue,Adhesives,1,7.50,2",
-                               "Acme Supply,O2,2026-01-05,Glue,Adhesives,1,7.50,2"))  # twice: once
-    assert report.created == 3
-    assert_rollups_match()
-    # 5 January: 100 + 50 + 7.50 = 157.50, margin 30 + 0 + 2, three lines
-    assert stored()["signals_orderday"][(acme.pk, "2026-01-05")] == (Decimal("157.50"), Decimal("32.00"), 3)
-    assert rollups.worth_deferring(3) is postgres and rollups.worth_deferring(2) is False
-    OrderLine.objects.bulk_create([OrderLine(account=acme, order_id="O3", line_key="Nut", ordered_at="2026-02-01",
-                                             product="Nut", quantity=1, revenue=1)])
-    assert rollups.worth_deferring(3) is False  # 3 rows against 4 lines there: the trigger is cheaper

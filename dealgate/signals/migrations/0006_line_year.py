@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('deals', '0011_replay_probability_overrides'),
-        ('signals', '0006_deferred_rollups'),
+        ('signals', '0005_truncate_trigger'),
     ]
 
     operations = [

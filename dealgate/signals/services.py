@@ -304,7 +304,7 @@ def evidence_text(signal: Signal) -> str:
     (dealgate.signals.wording), told as of the day the signal was raised (the note is not rewritten later)."""
     told = evidence_sentence(signal.kind, signal.evidence, currency=signal_currency(signal.kind, signal.evidence),
                              today=signal.as_of)
-    lines = [f"{signal.get_kind_display()} (raised as of {signal.as_of.isoformat()})"]
+    lines = [f"{signal.get_kind_display()} (raised as of {signal.as_of.isoformat()})."]  # a sentence: the timeline runs lines on
     # evidence no sentence can be written from (an unknown kind, no known fact) is kept as its raw pairs
     lines += [told] if told else [f"{words}: {value}" for words, value in signal.evidence_items()]
     return "\n".join(lines)

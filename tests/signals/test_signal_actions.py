@@ -43,7 +43,7 @@ def test_it_converts_a_signal_to_a_deal_in_the_first_stage_with_the_evidence(wor
     assert deal.owner == world.alice and deal.account == small.account
     note = deal.activities.get()
     # the sentence the signal pages show, not the raw keys
-    assert note.notes == "Missed reorder (raised as of 2026-07-20)\nUsually orders every 30 days."
+    assert note.notes == "Missed reorder (raised as of 2026-07-20).\nUsually orders every 30 days."
     assert "typical gap days" not in note.notes
     with pytest.raises(Conflict):
         convert_signal(small, by=world.alice)
@@ -59,7 +59,7 @@ def test_the_deal_note_tells_the_evidence_in_words_as_of_the_day_the_signal_was_
     deal = convert_signal(signal, by=world.alice)
     # as of 20 Jul: last order 21 May is 60 days before, the expected 20 Jun 30 days
     assert deal.activities.get().notes == (
-        "Missed reorder (raised as of 2026-07-20)\n"
+        "Missed reorder (raised as of 2026-07-20).\n"
         "Usually orders every 30 days; last on 21 May (60 days ago). "
         "The next order was due by 20 Jun and is 30 days late. A typical order is EUR 1,200.")
 
@@ -70,7 +70,7 @@ def test_a_kind_no_sentence_is_written_for_keeps_its_raw_evidence_on_the_deal(wo
                                    evidence={"note": "imported"}, as_of=d("2026-07-20"),
                                    raised_at=dt.datetime(2026, 7, 20, tzinfo=dt.timezone.utc))
     assert convert_signal(signal, by=world.alice).activities.get().notes == (
-        "Missed reorder (raised as of 2026-07-20)\nnote: imported")
+        "Missed reorder (raised as of 2026-07-20).\nnote: imported")
 
 
 def test_it_refuses_acting_on_another_reps_signal(world, signals):

@@ -18,7 +18,7 @@ from django.db.models import Exists, OuterRef, Sum
 
 from dealgate.deals.models import Account, Deal
 from dealgate.signals.cadence import Cadence, cadences, thresholds
-from dealgate.signals.models import OrderLine, OrderLineDay, Quote, QuoteStatus, SignalKind
+from dealgate.signals.models import LineYear, OrderLine, OrderLineDay, Quote, QuoteStatus, SignalKind
 
 
 @dataclass
@@ -169,13 +169,15 @@ def detect(as_of: dt.date, *, source: str = "rollup") -> list[Candidate]:
 
 
 def detect_for(as_of: dt.date, account_ids: list[int] | None = None, *, source: str = "rollup",
-               unit_ids: list[int] | None = None) -> tuple[list[Candidate], dict[int, Recheck]]:
+               unit_ids: list[int] | None = None, cross_sell: str | None = None
+               ) -> tuple[list[Candidate], dict[int, Recheck]]:
     """The candidates as of `as_of` of the accounts named (None: all), with the cross-sell gaps and
     expired quotes of all accounts (both compare or read beyond one account's order lines), and for
     each account read the first later dates its own candidates could change without a new order line
     (`Recheck`). `unit_ids` (a part of `account_ids`; None: the same) are the accounts whose product
     lines and products are read too; the others' line and product candidates cannot have changed
-    (decision 041), and their `Recheck.units` is None here (the caller keeps the one it had)."""
+    (decision 041), and their `Recheck.units` is None here (the caller keeps the one it had).
+    `cross_sell`: where the cross-sell gap reads the year's sums ("kept": the scan's table; default `source`)."""
     accounts = {c.account_id: c for c in cadences(as_of, "account", account_ids=account_ids, source=source)}
     unit_ids = account_ids if unit_ids is None else unit_ids
     lines = cadences(as_of, "line", account_ids=unit_ids, source=source)
@@ -192,7 +194,7 @@ def detect_for(as_of: dt.date, account_ids: list[int] | None = None, *, source: 
     found += dropped_lines(lines, accounts)
     found += high_margin_stopped(products, accounts)
     found += expired_quotes(as_of)
-    found += cross_sell_gaps(as_of, source=source)
+    found += cross_sell_gaps(as_of, source=cross_sell or source)
     return found, recheck_dates(as_of, accounts, [*lines, *products])
 
 
@@ -237,6 +239,19 @@ def recheck_dates(as_of: dt.date, accounts: dict[int, Cadence], units: Iterable[
     return due
 
 
+def year_rows(sums: str, params: list) -> list[tuple]:
+    """(account, segment, product line, revenue) of the year's sums per account and line that `sums` selects."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"""SELECT r.account_id, a.segment, r.product_line, r.revenue FROM ({sums}) r
+            JOIN {Account._meta.db_table} a ON a.id = r.account_id""", params)
+        # SQLite sums decimals as floats: to the field's cents, as the ORM would convert them
+        field = OrderLineDay._meta.get_field("revenue")
+        context, cents = Context(prec=field.max_digits), Decimal(1).scaleb(-field.decimal_places)
+        return [(account_id, segment, line,
+                 context.create_decimal_from_float(revenue).quantize(cents) if isinstance(revenue, float) else revenue)
+                for account_id, segment, line, revenue in cursor.fetchall()]
+
+
 def cross_sell_gaps(as_of: dt.date, *, source: str = "rollup") -> list[Candidate]:
     """Lines most similar accounts (same segment) bought in the last year and this active account did not.
 
@@ -246,23 +261,17 @@ def cross_sell_gaps(as_of: dt.date, *, source: str = "rollup") -> list[Candidate
     """
     limits = thresholds()
     year_ago = as_of - dt.timedelta(days=365)
-    if source == "lines":
+    if source == "kept":
+        # the year's sums the scan keeps as of `as_of` (services.keep_line_years, decision 045)
+        rows = year_rows(f"SELECT account_id, product_line, revenue FROM {LineYear._meta.db_table}", [])
+    elif source == "lines":
         rows = (OrderLine.objects.filter(ordered_at__gte=year_ago, ordered_at__lt=as_of).exclude(product_line="")
                 .values_list("account_id", "account__segment", "product_line").annotate(revenue=Sum("revenue")))
     else:
         # Summed per account and line first, then joined to the accounts for their segment: the ORM's
         # GROUP BY with the segment joins every line-day first (about 1.6x slower, decision 041).
-        with connection.cursor() as cursor:
-            cursor.execute(f"""SELECT r.account_id, a.segment, r.product_line, r.revenue FROM (
-                SELECT account_id, product_line, SUM(revenue) AS revenue FROM {OrderLineDay._meta.db_table}
-                WHERE day >= %s AND day < %s GROUP BY account_id, product_line) r
-                JOIN {Account._meta.db_table} a ON a.id = r.account_id""", [year_ago, as_of])
-            # SQLite sums decimals as floats: to the field's cents, as the ORM would convert them
-            field = OrderLineDay._meta.get_field("revenue")
-            context, cents = Context(prec=field.max_digits), Decimal(1).scaleb(-field.decimal_places)
-            rows = [(account_id, segment, line,
-                     context.create_decimal_from_float(revenue).quantize(cents) if isinstance(revenue, float) else revenue)
-                    for account_id, segment, line, revenue in cursor.fetchall()]
+        rows = year_rows(f"""SELECT account_id, product_line, SUM(revenue) AS revenue FROM {OrderLineDay._meta.db_table}
+                WHERE day >= %s AND day < %s GROUP BY account_id, product_line""", [year_ago, as_of])
     bought: dict[int, dict[str, float]] = {}
     segment_of: dict[int, str] = {}
     for account_id, segment, line, revenue in rows:

@@ -99,6 +99,23 @@ class LinesChanged(models.Model):
                                    primary_key=True)
 
 
+class LineYear(models.Model):
+    """Per account and product line: its revenue and number of order days in the 365 days before the last
+    scan's as-of date (the line-day rollup summed over the year), which the cross-sell gap compares. Kept by
+    the scan (decision 045): a full scan sums it again; an incremental one slides the year by the days
+    since the last scan and sums again only the accounts whose lines changed. No foreign-key constraint,
+    as the rollups: a deleted account's rows go with the next scan (its lines' deletion marks it)."""
+
+    account = models.ForeignKey(Account, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False,
+                                related_name="+")
+    product_line = models.CharField(max_length=100)
+    revenue = models.DecimalField(max_digits=18, decimal_places=2)
+    days = models.IntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "product_line"], name="line_year_unique")]
+
+
 class QuoteStatus(models.TextChoices):
     OPEN = "open", "Open"
     ACCEPTED = "accepted", "Accepted"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -21,8 +21,9 @@ from dealgate.people.models import Role
 from dealgate.pipelines.models import Pipeline
 from dealgate.signals.cadence import thresholds
 from dealgate.signals.detectors import Recheck, detect_for, quarter_of
-from dealgate.signals.models import (AccountRecheck, LinesChanged, OrderLine, ScanState, Signal, SignalStatus,
-                                     take_turns_with_order_writes)
+from dealgate.signals.models import (AccountRecheck, LineYear, LinesChanged, OrderLine, OrderLineDay, ScanState, Signal,
+                                     SignalStatus, take_turns_with_order_writes)
+from dealgate.signals.wording import evidence_sentence, signal_currency
 
 DISTRIBUTOR_TEMPLATE = "distributor-5"
 
@@ -104,7 +105,8 @@ def scan_signals(as_of: dt.date | None = None, *, by: Any = None, full: bool = F
         # cleared once this scan has recomputed them.
         marked = list(LinesChanged.objects.values_list("account_id", flat=True))
         rescan = Rescan(None, None, "asked for") if full else accounts_to_rescan(as_of, last, marked)
-        candidates, rechecks = detect_for(as_of, rescan.accounts, unit_ids=rescan.units)
+        keep_line_years(as_of, None if rescan.accounts is None else last, rescan.units)
+        candidates, rechecks = detect_for(as_of, rescan.accounts, unit_ids=rescan.units, cross_sell="kept")
         result = ScanResult(as_of=as_of, candidates=len(candidates), full=rescan.accounts is None,
                             accounts_read=len(rechecks), why_full=rescan.why_full,
                             units_read=len(rechecks) if rescan.units is None else len(rescan.units))
@@ -117,6 +119,49 @@ def scan_signals(as_of: dt.date | None = None, *, by: Any = None, full: bool = F
         last.as_of, last.last_line_id, last.thresholds, last.at = as_of, last_line_id, thresholds_key(), timezone.now()
         last.save()
     return result
+
+
+YEAR_SUMS = f"""SELECT account_id, product_line, SUM(revenue) AS revenue, COUNT(*) AS days FROM {OrderLineDay._meta.db_table}
+    WHERE day >= %(start)s AND day < %(end)s{{only}} GROUP BY account_id, product_line"""
+
+
+def keep_line_years(as_of: dt.date, last: ScanState | None, recount: list[int] | None) -> None:
+    """`LineYear` made the year before `as_of` (decision 045). `last` None: summed again for every account.
+    Else it was the year before `last.as_of`: the days that left the year are taken off and those that
+    entered added (one day's line-days each, for a daily scan), then the accounts in `recount` (those
+    whose lines were added, changed or deleted since, and more) are summed again from their line-days."""
+    table = LineYear._meta.db_table
+    year = dt.timedelta(days=365)
+    with connection.cursor() as cursor:
+        if last is None:
+            cursor.execute(f"DELETE FROM {table}")
+            cursor.execute(f"INSERT INTO {table} (account_id, product_line, revenue, days) "
+                           + YEAR_SUMS.format(only=""), {"start": as_of - year, "end": as_of})
+            return
+        if last.as_of < as_of:
+            cursor.execute(f"""UPDATE {table} SET revenue = {table}.revenue - s.gone_revenue,
+                days = {table}.days - s.gone_days
+                FROM (SELECT account_id AS gone_account, product_line AS gone_line, revenue AS gone_revenue,
+                      days AS gone_days FROM ({YEAR_SUMS.format(only="")}) sums) s
+                WHERE {table}.account_id = s.gone_account AND {table}.product_line = s.gone_line""",
+                           {"start": last.as_of - year, "end": as_of - year})
+            cursor.execute(f"DELETE FROM {table} WHERE days <= 0")
+            cursor.execute(f"""INSERT INTO {table} (account_id, product_line, revenue, days)
+                {YEAR_SUMS.format(only="")}
+                ON CONFLICT (account_id, product_line) DO UPDATE SET revenue = {table}.revenue + excluded.revenue,
+                    days = {table}.days + excluded.days""", {"start": last.as_of, "end": as_of})
+        for chunk in chunks(recount or []):
+            only, params = accounts_in(chunk)
+            cursor.execute(f"DELETE FROM {table} WHERE 1 = 1{only}", params)
+            cursor.execute(f"INSERT INTO {table} (account_id, product_line, revenue, days) "
+                           + YEAR_SUMS.format(only=only), {**params, "start": as_of - year, "end": as_of})
+
+
+def accounts_in(ids: list[int]) -> tuple[str, dict[str, Any]]:
+    """` AND account_id IN (...)` for a list of ids, and its parameters (PostgreSQL: one array)."""
+    if connection.vendor == "postgresql":
+        return " AND account_id IN (SELECT unnest(%(accounts)s::bigint[]))", {"accounts": [int(i) for i in ids]}
+    return f" AND account_id IN ({', '.join(str(int(i)) for i in ids)})", {}
 
 
 def chunks(ids: list[int], size: int = 5000):
@@ -255,7 +300,11 @@ def convert_signal(signal: Signal, *, by: Any, pipeline: Pipeline | None = None)
 
 
 def evidence_text(signal: Signal) -> str:
-    """The evidence as lines a rep reads on the deal's timeline: 'typical gap days: 30'."""
-    lines = [f"{signal.get_kind_display()} (raised as of {signal.as_of.isoformat()})"]
-    lines += [f"{words}: {value}" for words, value in signal.evidence_items()]
+    """The evidence as a rep reads it on the deal's timeline, the same sentence as the signal pages
+    (dealgate.signals.wording), told as of the day the signal was raised (the note is not rewritten later)."""
+    told = evidence_sentence(signal.kind, signal.evidence, currency=signal_currency(signal.kind, signal.evidence),
+                             today=signal.as_of)
+    lines = [f"{signal.get_kind_display()} (raised as of {signal.as_of.isoformat()})."]  # a sentence: the timeline runs lines on
+    # evidence no sentence can be written from (an unknown kind, no known fact) is kept as its raw pairs
+    lines += [told] if told else [f"{words}: {value}" for words, value in signal.evidence_items()]
     return "\n".join(lines)

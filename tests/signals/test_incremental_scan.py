@@ -20,7 +20,7 @@ from decimal import Decimal
 import pytest
 
 from dealgate.deals.models import Account
-from dealgate.signals.models import AccountRecheck, OrderLine, Quote, ScanState, Signal
+from dealgate.signals.models import AccountRecheck, LineYear, OrderLine, Quote, ScanState, Signal
 from dealgate.signals.services import scan_signals
 
 START, FIRST_SCAN, LAST_SCAN = dt.date(2025, 1, 6), dt.date(2026, 8, 1), dt.date(2026, 10, 12)
@@ -64,6 +64,26 @@ def signals() -> list[tuple]:
                                                                  "as_of", "account_id"))
 
 
+GONE_ON = dt.date(2026, 9, 20)
+
+
+def kept_years() -> dict[tuple, tuple]:
+    return {(a, line): (Decimal(str(revenue)).quantize(Decimal("0.01")), days) for a, line, revenue, days in
+            LineYear.objects.values_list("account_id", "product_line", "revenue", "days")}
+
+
+def years_from_the_lines(as_of: dt.date) -> dict[tuple, tuple]:
+    """Per account and line, the revenue and number of order days in the 365 days before `as_of`."""
+    sums: dict[tuple, list] = {}
+    for a, line, day, revenue in OrderLine.objects.filter(
+            ordered_at__gte=as_of - dt.timedelta(days=365), ordered_at__lt=as_of).exclude(product_line="").values_list(
+            "account_id", "product_line", "ordered_at", "revenue"):
+        total = sums.setdefault((a, line), [Decimal(0), set()])
+        total[0] += revenue
+        total[1].add(day)
+    return {key: (revenue, len(days)) for key, (revenue, days) in sums.items()}
+
+
 @pytest.mark.django_db
 def test_incremental_scans_raise_exactly_what_full_scans_raise():
     rng = random.Random(20)
@@ -75,6 +95,16 @@ def test_incremental_scans_raise_exactly_what_full_scans_raise():
         Quote.objects.create(account=account, number=f"Q-{n}", amount=Decimal("2500.00"),
                              issued=dt.date(2026, 7, 1), expires=dt.date(2026, 8, 5) + dt.timedelta(days=20 * n))
     write(accounts, [r for r in book if r[1] < FIRST_SCAN])
+
+    march = (dt.date(2026, 3, 1), dt.date(2026, 4, 1))
+    victim_lines = [r for r in book if r[0] == min(n for n, day, *_ in book if march[0] <= day < march[1])
+                    and march[0] <= r[1] < march[1]]
+    victim = accounts[victim_lines[0][0]]
+
+    def gone() -> None:
+        """An account's lines of March 2026 are deleted (a correction in the ERP)."""
+        assert OrderLine.objects.filter(account=victim, ordered_at__gte=march[0], ordered_at__lt=march[1]).delete()[0]
+
     read, days = [], (LAST_SCAN - FIRST_SCAN).days + 1
     for step in range(days):
         day = FIRST_SCAN + dt.timedelta(days=step)
@@ -83,9 +113,13 @@ def test_incremental_scans_raise_exactly_what_full_scans_raise():
             write(accounts, [r for r in book if r[1] == yesterday and r not in late])
             if day == dt.date(2026, 9, 10):
                 write(accounts, late)
+        if day == GONE_ON:
+            gone()
         result = scan_signals(day)
         read.append((day, result.full, result.accounts_read, result.units_read))
     incremental = signals()
+    # the year's sums the incremental scans slid day by day are the year's sums (decision 045)
+    assert kept_years() == years_from_the_lines(LAST_SCAN) != {}
 
     Signal.objects.all().delete()
     ScanState.objects.all().delete()
@@ -93,12 +127,15 @@ def test_incremental_scans_raise_exactly_what_full_scans_raise():
     # Every line is there, but the late ones, which arrive on the same day as before: a scan as of D reads
     # only lines dated before D, so each full scan reads what the incremental one had.
     write(accounts, [r for r in book if r[1] == LAST_SCAN])
+    write(accounts, victim_lines)  # there again until the day they are deleted
     OrderLine.objects.filter(account=accounts[7], ordered_at__gte=dt.date(2026, 8, 20),
                              ordered_at__lt=dt.date(2026, 9, 1)).delete()
     for step in range(days):
         day = FIRST_SCAN + dt.timedelta(days=step)
         if day == dt.date(2026, 9, 10):
             write(accounts, late)
+        if day == GONE_ON:
+            gone()
         scan_signals(day, full=True)
     full = signals()
 

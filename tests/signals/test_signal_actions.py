@@ -42,9 +42,35 @@ def test_it_converts_a_signal_to_a_deal_in_the_first_stage_with_the_evidence(wor
     assert deal.stage.key == "qualify" and deal.source == "signal" and deal.amount == 1000
     assert deal.owner == world.alice and deal.account == small.account
     note = deal.activities.get()
-    assert "days late: 20" in note.notes and "typical gap days: 30" in note.notes
+    # the sentence the signal pages show, not the raw keys
+    assert note.notes == "Missed reorder (raised as of 2026-07-20).\nUsually orders every 30 days."
+    assert "typical gap days" not in note.notes
     with pytest.raises(Conflict):
         convert_signal(small, by=world.alice)
+
+
+def test_the_deal_note_tells_the_evidence_in_words_as_of_the_day_the_signal_was_raised(world, pipeline):
+    account = Account.objects.create(name="Alice's account", owner=world.alice)
+    signal = Signal.objects.create(
+        kind="missed_reorder", account=account, cause_key="m1", title="Reorder 20 days late", revenue=1200,
+        evidence={"last_order": "2026-05-21", "typical_gap_days": 30, "expected": "2026-06-20",
+                  "typical_order_revenue": 1200, "days_late": 30},
+        as_of=d("2026-07-20"), raised_at=dt.datetime(2026, 7, 20, tzinfo=dt.timezone.utc))
+    deal = convert_signal(signal, by=world.alice)
+    # as of 20 Jul: last order 21 May is 60 days before, the expected 20 Jun 30 days
+    assert deal.activities.get().notes == (
+        "Missed reorder (raised as of 2026-07-20).\n"
+        "Usually orders every 30 days; last on 21 May (60 days ago). "
+        "The next order was due by 20 Jun and is 30 days late. A typical order is EUR 1,200.")
+
+
+def test_a_kind_no_sentence_is_written_for_keeps_its_raw_evidence_on_the_deal(world, pipeline):
+    account = Account.objects.create(name="Alice's account", owner=world.alice)
+    signal = Signal.objects.create(kind="missed_reorder", account=account, cause_key="m2", title="Odd", revenue=0,
+                                   evidence={"note": "imported"}, as_of=d("2026-07-20"),
+                                   raised_at=dt.datetime(2026, 7, 20, tzinfo=dt.timezone.utc))
+    assert convert_signal(signal, by=world.alice).activities.get().notes == (
+        "Missed reorder (raised as of 2026-07-20).\nnote: imported")
 
 
 def test_it_refuses_acting_on_another_reps_signal(world, signals):

@@ -283,3 +283,22 @@ def test_the_pile_is_where_most_open_deals_sit():
 
 def test_a_share_reads_as_a_whole_percentage_and_none_as_a_dash():
     assert (metrics._pct(None), metrics._pct(0.834), metrics._pct(1.0), metrics._pct(0.0)) == ("—", "83%", "100%", "0%")
+
+
+def test_a_converted_waterfall_takes_every_amount_at_the_rate_of_its_last_day(world, pipeline):
+    """USD is worth 0.90 EUR from Jun 1 and 0.80 from Aug 1. X (2,000 USD, created Jun 1) is open on Jul 1;
+    Y (1,000 USD) is created on Jul 10. Q3 as of Dec 1 ends Sep 30: every amount at 0.80, so opening
+    1,600, created 800, closing 2,400, and it adds up. (At each day's own rate the opening would be
+    1,800, the creation 900, and it would not.)"""
+    from dealgate.analytics.history import with_rates
+    from dealgate.analytics.rates import set_rate
+
+    h = History(world, pipeline)
+    h.deal("2026-06-01", 2000, currency="USD")
+    h.deal("2026-07-10", 1000, currency="USD")
+    set_rate(currency="USD", rate=Decimal("0.90"), effective_from=dt.date(2026, 6, 1), by=world.dave)
+    set_rate(currency="USD", rate=Decimal("0.80"), effective_from=dt.date(2026, 8, 1), by=world.dave)
+    w = metrics.waterfall(with_rates(Scope()), Q3, LATER)
+    assert (w["opening"], w["created"], w["closing"], w["adds_up"]) == (
+        Decimal("1600.00"), Decimal("800.00"), Decimal("2400.00"), True)
+    assert w["counts"]["created"] == 1

@@ -226,3 +226,17 @@ def _account(world):
     from dealgate.deals.models import Account
 
     return Account.objects.create(name="Own account", owner=world.alice)
+
+
+def test_with_the_rules_on_each_history_row_queues_its_event_naming_the_row(world, pipeline, csv_file):
+    """run_rules: F-1, L-1 and W-1 queue "created" then "moved", M-1 "created" only: 4 created + 3 moved,
+    each naming its deal and its history row (the database queue holds the jobs)."""
+    from django_tasks_db.models import DBTaskResult
+
+    report = _import(csv_file, run_rules=True)
+    assert report.rule_events == 7
+    jobs = sorted(tuple(job.args_kwargs["args"]) for job in DBTaskResult.objects.all())
+    rows = StageHistory.objects.filter(deal__external_id__in=["F-1", "M-1", "L-1", "W-1"])
+    assert jobs == sorted(("created" if row.kind == "created" else "moved", row.deal_id, f"history:{row.pk}")
+                          for row in rows)
+    assert [job[0] for job in jobs].count("created") == 4

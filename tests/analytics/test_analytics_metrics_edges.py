@@ -132,15 +132,20 @@ def test_the_funnel_has_one_row_per_open_stage_with_every_figure(funnel_history,
 
 def test_stages_come_by_pipeline_name_then_position_and_a_pipeline_scope_keeps_to_its_own(pipeline):
     """"Another" sorts before "Test pipeline" though made after it; its stages are made out of position
-    order (b at 2 first, a at 1 second), so only the position puts a first."""
+    order (b at 2 first, a at 1 second), so only the position puts a first; its Won comes last."""
     other = Pipeline.objects.create(key="another", name="Another")
     Stage.objects.create(pipeline=other, key="b", name="B", position=2, probability=50)
     Stage.objects.create(pipeline=other, key="a", name="A", position=1, probability=10)
+    Stage.objects.create(pipeline=other, key="w", name="W", position=3, probability=100, kind="won")
     everything = [(s.pipeline.name, s.key) for s in metrics.stages_of(Scope())]
-    assert everything == [("Another", "a"), ("Another", "b"), ("Test pipeline", "qualify"),
+    assert everything == [("Another", "a"), ("Another", "b"), ("Another", "w"), ("Test pipeline", "qualify"),
                           ("Test pipeline", "propose"), ("Test pipeline", "negotiate"), ("Test pipeline", "won"),
                           ("Test pipeline", "lost")]
-    assert [s.key for s in metrics.stages_of(Scope(pipeline_id=other.pk))] == ["a", "b"]
+    assert [s.key for s in metrics.stages_of(Scope(pipeline_id=other.pk))] == ["a", "b", "w"]
+    # the funnel skips Another's Won and goes on to the next pipeline's open stages
+    assert [(row["pipeline"], row["stage"]) for row in metrics.funnel(Scope(), Q3, LATER)] == [
+        ("Another", "A"), ("Another", "B"), ("Test pipeline", "Qualify"), ("Test pipeline", "Propose"),
+        ("Test pipeline", "Negotiate")]
     assert [s.key for s in metrics.stages_of(Scope(pipeline_id=pipeline.pk))] == [
         "qualify", "propose", "negotiate", "won", "lost"]
 

@@ -307,3 +307,14 @@ def test_a_converted_waterfall_takes_every_amount_at_the_rate_of_its_last_day(wo
     assert (w["opening"], w["created"], w["closing"], w["adds_up"]) == (
         Decimal("1600.00"), Decimal("800.00"), Decimal("2400.00"), True)
     assert w["counts"]["created"] == 1
+
+
+def test_with_no_open_deal_the_pipeline_is_zero_in_cents_and_no_stage_has_a_share(world, pipeline):
+    """One deal, created Jul 1 and won Jul 5: nothing open at any time after. The pipeline sums are
+    money (0.00, not the integer 0), and with no open deal a stage's share of them is undefined."""
+    h = History(world, pipeline)
+    h.move(h.deal("2026-07-01", 1000), "won", "2026-07-05")
+    summary = metrics.pipeline_summary(Scope(), LATER)
+    assert (str(summary["amount"]), str(summary["weighted"]), summary["deals"]) == ("0.00", "0.00", 0)
+    shares = [s["open_share"] for s in metrics.bottlenecks(Scope(), Q3, LATER)["stages"]]
+    assert shares == [None, None, None]

@@ -240,3 +240,16 @@ def test_with_the_rules_on_each_history_row_queues_its_event_naming_the_row(worl
     assert jobs == sorted(("created" if row.kind == "created" else "moved", row.deal_id, f"history:{row.pk}")
                           for row in rows)
     assert [job[0] for job in jobs].count("created") == 4
+
+
+def test_with_the_rules_on_a_reimported_move_queues_a_moved_event(world, pipeline, csv_file):
+    """F-1 re-imported in negotiate (entered Apr 10) with the rules on: one job, "moved", naming that row."""
+    from django_tasks_db.models import DBTaskResult
+
+    _import(csv_file)
+    DBTaskResult.objects.all().delete()
+    again = "F-1,Full,Acme,alice,negotiate,1200,EUR,2026-09-30,2026-03-01,2026-04-10,,,,referral,commit,45,Call,2026-04-01\n"
+    report = _import(csv_file, again, run_rules=True)
+    assert report.rule_events == 1
+    row = StageHistory.objects.get(deal__external_id="F-1", to_stage__key="negotiate")
+    assert [job.args_kwargs["args"] for job in DBTaskResult.objects.all()] == [["moved", row.deal_id, f"history:{row.pk}"]]

@@ -184,8 +184,8 @@ def test_a_stage_path_goes_back_and_forth_with_the_stays_amount_and_stage_probab
         ("forward", "qualify", "propose", at[3], "dave", seven, "EUR", 60, False, "", True),
         ("forward", "qualify", "negotiate", at[4], "dave", seven, "EUR", 80, False, "", True)]
     [entry] = AuditEntry.objects.filter(field="stage history")
-    assert (entry.object_name, entry.object_id, entry.action, entry.before, entry.after) == (
-        "S-1", Deal.objects.get(external_id="S-1").pk, "changed", "", "Propose > Qualify > Propose")
+    assert (entry.object_type, entry.object_name, entry.object_id, entry.action, entry.before, entry.after) == (
+        "deal", "S-1", Deal.objects.get(external_id="S-1").pk, "changed", "", "Propose > Qualify > Propose")
 
 
 def test_a_stage_row_between_a_loss_and_a_reopening_reopens_the_deal(world, pipeline, csv_file):
@@ -253,3 +253,27 @@ def test_with_the_rules_on_a_reimported_move_queues_a_moved_event(world, pipelin
     assert report.rule_events == 1
     row = StageHistory.objects.get(deal__external_id="F-1", to_stage__key="negotiate")
     assert [job.args_kwargs["args"] for job in DBTaskResult.objects.all()] == [["moved", row.deal_id, f"history:{row.pk}"]]
+
+
+def test_each_stage_row_follows_the_one_just_before_it_in_time_over_several_imports(world, pipeline, csv_file):
+    """T-1: created Jan 1 (qualify), in negotiate since Mar 1. Three stage files, one row each: propose
+    Feb 10, then negotiate Jan 20, then qualify Feb 20. The last one comes after propose (Feb 10), the
+    latest row before it in time though not the latest written (negotiate, Jan 20): backward from propose.
+    Rows already written keep the stage they were written from (history is appended, never rewritten)."""
+    _import(csv_file, "T-1,Order,Acme,alice,negotiate,100,EUR,,2026-01-01,2026-03-01,,,,,,,,\n")
+    for line in ("T-1,,propose,2026-02-10", "T-1,,negotiate,2026-01-20", "T-1,,qualify,2026-02-20"):
+        assert import_file("stage-history", csv_file(STAGES + line + "\n"), "generic").written
+    assert [row[:3] for row in _history("T-1")] == [
+        ("created", None, "qualify"), ("forward", "qualify", "negotiate"), ("forward", "qualify", "propose"),
+        ("backward", "propose", "qualify"), ("forward", "qualify", "negotiate")]
+
+
+def test_an_owner_without_a_profile_gets_a_deal_of_no_team(world, pipeline, csv_file):
+    """A user made outside Dealgate's services (e.g. Django's createsuperuser) has no profile, so no team."""
+    from django.contrib.auth import get_user_model
+
+    olga = get_user_model().objects.create_user(username="olga", password=None)
+    assert _import(csv_file, "O-1,Olga's,Acme,olga,qualify,100,EUR,,2026-01-01,,,,,,,,,\n").written
+    deal = Deal.objects.get(external_id="O-1")
+    assert (deal.owner, deal.team_id) == (olga, None)
+    assert StateSpan.objects.get(deal=deal).team_id is None

@@ -29,11 +29,11 @@ FULL = {
 HEADER = "ref,title,account,owner,stage,amount,currency,close,created,entered,closed,reason,note,source,category," \
          "probability,next,due\n"
 # F-1: every column, open in propose; M-1: the fewest (carol, West, qualify); L-1: lost with reason and note,
-# its probability override 30; W-1: won, no override.
+# its probability override 30; W-1: won, its override 70.
 ROWS = ("F-1,Full,Acme,alice,propose,1200,EUR,2026-09-30,2026-03-01,2026-03-15,,,,referral,commit,45,Call,2026-04-01\n"
         "M-1,Min,Beta,carol,qualify,,EUR,,2026-03-02,,,,,,,,,\n"
         "L-1,Lost one,Gamma,alice,lost,800,EUR,,2026-01-05,,2026-02-10,price,Too dear,,,30,,\n"
-        "W-1,Won one,Delta,alice,won,500,EUR,,2026-01-06,,2026-02-11,,,,,,,\n")
+        "W-1,Won one,Delta,alice,won,500,EUR,,2026-01-06,,2026-02-11,,,,,70,,\n")
 
 
 def _import(csv_file, rows=ROWS, **options):
@@ -74,8 +74,8 @@ def test_a_new_deal_holds_every_column_of_its_row(world, pipeline, csv_file):
 
 def test_a_new_deals_history_is_created_then_its_stage_by_the_importer(world, pipeline, csv_file):
     """F-1: created in qualify (Mar 1), forward to propose (Mar 15), both at its 45% override.
-    M-1: created in qualify only, qualify's 20%. L-1: created (30%), lost (0%). W-1: created (20%), won
-    (100%). 2 + 1 + 2 + 2 = 7 rows, each by dave, imported, no override of a gate."""
+    M-1: created in qualify only, qualify's 20%. L-1: created (30%), lost (0%). W-1: created (70%), won
+    (100%, whatever the override). 2 + 1 + 2 + 2 = 7 rows, each by dave, imported, no override of a gate."""
     report = _import(csv_file, by=world.dave)
     eur = "EUR"
     assert _history("F-1") == [
@@ -88,7 +88,7 @@ def test_a_new_deals_history_is_created_then_its_stage_by_the_importer(world, pi
     assert [row[:3] + row[7:8] for row in _history("L-1")] == [
         ("created", None, "qualify", 30), ("lost", "qualify", "lost", 0)]
     assert [row[:3] + row[7:8] for row in _history("W-1")] == [
-        ("created", None, "qualify", 20), ("won", "qualify", "won", 100)]
+        ("created", None, "qualify", 70), ("won", "qualify", "won", 100)]
     assert report.history_rows == 7
     assert report.rule_events == 7  # one held event per history row (created or moved)
 

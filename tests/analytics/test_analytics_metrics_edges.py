@@ -142,12 +142,20 @@ def test_stages_come_by_pipeline_name_then_position_and_a_pipeline_scope_keeps_t
                           ("Test pipeline", "propose"), ("Test pipeline", "negotiate"), ("Test pipeline", "won"),
                           ("Test pipeline", "lost")]
     assert [s.key for s in metrics.stages_of(Scope(pipeline_id=other.pk))] == ["a", "b", "w"]
-    # the funnel skips Another's Won and goes on to the next pipeline's open stages
+    assert [s.key for s in metrics.stages_of(Scope(pipeline_id=pipeline.pk))] == [
+        "qualify", "propose", "negotiate", "won", "lost"]
+
+
+def test_the_funnel_skips_a_closed_stage_and_goes_on_to_the_next_pipeline(pipeline):
+    """"Another" (sorted first) has open A and B, then Won: the funnel skips Won and goes on to the test
+    pipeline's open stages."""
+    other = Pipeline.objects.create(key="another", name="Another")
+    Stage.objects.create(pipeline=other, key="a", name="A", position=1, probability=10)
+    Stage.objects.create(pipeline=other, key="b", name="B", position=2, probability=50)
+    Stage.objects.create(pipeline=other, key="w", name="W", position=3, probability=100, kind="won")
     assert [(row["pipeline"], row["stage"]) for row in metrics.funnel(Scope(), Q3, LATER)] == [
         ("Another", "A"), ("Another", "B"), ("Test pipeline", "Qualify"), ("Test pipeline", "Propose"),
         ("Test pipeline", "Negotiate")]
-    assert [s.key for s in metrics.stages_of(Scope(pipeline_id=pipeline.pk))] == [
-        "qualify", "propose", "negotiate", "won", "lost"]
 
 
 def test_the_trailing_span_is_the_periods_just_before():
@@ -318,3 +326,16 @@ def test_with_no_open_deal_the_pipeline_is_zero_in_cents_and_no_stage_has_a_shar
     assert (str(summary["amount"]), str(summary["weighted"]), summary["deals"]) == ("0.00", "0.00", 0)
     shares = [s["open_share"] for s in metrics.bottlenecks(Scope(), Q3, LATER)["stages"]]
     assert shares == [None, None, None]
+
+
+def test_a_months_sentences_speak_of_its_ten_day_window(world, pipeline):
+    """2026-08 as of Dec 1: a month compares deals 10 days after entry, against Apr-Jul. Apr 1-5 and Aug
+    1-5: 5 deals each enter Qualify and move to Propose 2 days later. Qualify: 5 of 5 within 10 days,
+    against 5 of 5 before: no drop, and the sentence names the 10-day window."""
+    h = History(world, pipeline)
+    for month in ("04", "08"):
+        for day in range(1, 6):
+            h.move(h.deal(f"2026-{month}-{day:02d}", 1000), "propose", f"2026-{month}-{day + 2:02d}")
+    result = metrics.bottlenecks(Scope(), parse_period("2026-08"), LATER)
+    assert result["sentences"][0] == ("No stage converts 2 points or more below its own history in the four "
+                                      "periods before, comparing deals 10 days after they entered a stage.")

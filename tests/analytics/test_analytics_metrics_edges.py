@@ -158,6 +158,16 @@ def test_the_funnel_skips_a_closed_stage_and_goes_on_to_the_next_pipeline(pipeli
         ("Test pipeline", "Negotiate")]
 
 
+def test_two_pipelines_of_the_same_name_keep_their_stages_together(db):
+    """Names need not be unique: the older pipeline's stages 1, 2 come before the newer one's 1, 2."""
+    first, second = (Pipeline.objects.create(key=key, name="Same") for key in ("one", "two"))
+    for p in (first, second):
+        for position in (1, 2):
+            Stage.objects.create(pipeline=p, key=f"s{position}", name=f"{p.key} {position}", position=position,
+                                 probability=10)
+    assert [s.name for s in metrics.stages_of(Scope())] == ["one 1", "one 2", "two 1", "two 2"]
+
+
 def test_the_trailing_span_is_the_periods_just_before():
     """Four quarters before 2026-Q3: Jul 1 2025 to Jul 1 2026, 12 months; two: Jan 1 to Jul 1 2026, 6."""
     utc = dt.timezone.utc

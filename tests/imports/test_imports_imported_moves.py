@@ -9,10 +9,11 @@ the refusal of a user who may not change the deal.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 
-from dealgate.deals.models import LostReason, StageHistory
+from dealgate.deals.models import Deal, LostReason, StageHistory
 from dealgate.errors import NotAllowed, ValidationFailed
 from dealgate.imports.services import record_imported_move
 
@@ -93,3 +94,56 @@ def test_a_user_who_may_not_change_the_deal_is_refused_by_name(world, pipeline, 
                                                               {"deal": deal.pk})
     deal.refresh_from_db()
     assert deal.stage.key == "qualify"
+
+
+def test_each_move_is_audited_with_its_kind_stages_and_date_and_the_row_carries_the_deals_amount(world, pipeline,
+                                                                                                  make_deal):
+    """A 250 EUR deal goes propose (day 1: "moved", 60%), won (day 2: "won", 100%), negotiate (day 3:
+    "reopened", 80%), lost (day 4: "lost", 0%); the audit note gives each move's date; the caller's deal
+    object follows."""
+    from dealgate.audit.models import AuditEntry
+
+    deal = make_deal(amount="250")
+    start = StageHistory.objects.get(deal=deal).at
+    seen = []
+    for day, key in ((1, "propose"), (2, "won"), (3, "negotiate"), (4, "lost")):
+        when = start + dt.timedelta(days=day)
+        row = record_imported_move(deal, _stage(pipeline, key), by=world.dave, at=when)
+        seen.append((row.amount, row.currency, row.probability, row.at, deal.stage.key, deal.version))
+    days = [start + dt.timedelta(days=n) for n in (1, 2, 3, 4)]
+    version = seen[0][5]
+    assert seen == [(Decimal("250.00"), "EUR", 60, days[0], "propose", version),
+                    (Decimal("250.00"), "EUR", 100, days[1], "won", version + 1),
+                    (Decimal("250.00"), "EUR", 80, days[2], "negotiate", version + 2),
+                    (Decimal("250.00"), "EUR", 0, days[3], "lost", version + 3)]
+    assert Deal.objects.get(pk=deal.pk).version == version + 3
+    entries = list(AuditEntry.objects.filter(object_type="deal", object_id=deal.pk, field="stage")
+                   .exclude(action="created").order_by("id").values_list("action", "before", "after", "note"))
+    assert entries == [("moved", "Qualify", "Propose", f"imported, dated {days[0]:%Y-%m-%d}"),
+                       ("won", "Propose", "Won", f"imported, dated {days[1]:%Y-%m-%d}"),
+                       ("reopened", "Won", "Negotiate", f"imported, dated {days[2]:%Y-%m-%d}"),
+                       ("lost", "Negotiate", "Lost", f"imported, dated {days[3]:%Y-%m-%d}")]
+
+
+def test_a_move_without_a_date_is_dated_now(world, pipeline, make_deal):
+    from django.utils import timezone
+
+    deal = make_deal()
+    before = timezone.now()
+    row = record_imported_move(deal, _stage(pipeline, "propose"), by=None, at=None)
+    deal.refresh_from_db()
+    assert before <= row.at <= timezone.now() and deal.stage_entered_at == row.at and row.by is None
+
+
+def test_the_refusal_gives_both_instants_in_utc_whatever_the_installations_time_zone(world, pipeline, make_deal,
+                                                                                     settings):
+    """Tokyo is UTC+9: a move at 01:00 UTC on the created day is 10:00 there; the message says 01:00 UTC."""
+    settings.TIME_ZONE = "Asia/Tokyo"
+    deal = make_deal()
+    start = StageHistory.objects.get(deal=deal).at
+    earlier = start.replace(hour=1, minute=0, second=0, microsecond=0) - dt.timedelta(days=1)
+    with pytest.raises(ValidationFailed) as refused:
+        record_imported_move(deal, _stage(pipeline, "propose"), by=world.dave, at=earlier)
+    [message] = refused.value.details["stage_entered_at"]
+    assert message.startswith(f"{earlier:%Y-%m-%d} 01:00 UTC is before deal {deal.pk}'s latest stage change (")
+    assert message.endswith(f"{start.astimezone(UTC):%Y-%m-%d %H:%M} UTC)")

@@ -1472,6 +1472,9 @@ class StageHistoryImporter(Importer):
                 self.fail_plan(plan, "entered_at", plan.entered_at.isoformat(),
                                "another stage change of this deal is at the same instant")
                 continue
+            if [stage_id for at, stage_id in rows if at < plan.entered_at][-1] == plan.stage.pk:
+                plan.known = True  # the deal was already in that stage then (an export repeating it): no move
+                continue
             rows.append((plan.entered_at, plan.stage.pk))
             rows.sort(key=lambda pair: pair[0])
 

@@ -188,6 +188,19 @@ def test_a_stage_path_goes_back_and_forth_with_the_stays_amount_and_stage_probab
         "deal", "S-1", Deal.objects.get(external_id="S-1").pk, "changed", "", "Propose > Qualify > Propose")
 
 
+def test_a_stage_row_repeating_the_stage_the_deal_is_in_adds_no_move(world, pipeline, csv_file):
+    """Q-1: created Jan 1 in qualify, in negotiate since Mar 1. An export that lists qualify again on
+    Jan 10 (the deal is still in qualify then) and propose on Jan 20: the qualify row is no move (it was
+    recorded as a qualify -> qualify "backward" move); the propose row is added, from qualify. The deals
+    file's own row into negotiate stays as it was (as in the test above)."""
+    _import(csv_file, "Q-1,Again,Acme,alice,negotiate,700,EUR,,2026-01-01,2026-03-01,,,,,,,,\n")
+    report = import_file("stage-history", csv_file(STAGES + "Q-1,,qualify,2026-01-10\nQ-1,,propose,2026-01-20\n"),
+                         "generic")
+    assert report.written and (report.created, report.unchanged, report.history_rows) == (1, 1, 1)
+    assert [row[:3] for row in _history("Q-1")] == [
+        ("created", None, "qualify"), ("forward", "qualify", "propose"), ("forward", "qualify", "negotiate")]
+
+
 def test_a_stage_row_between_a_loss_and_a_reopening_reopens_the_deal(world, pipeline, csv_file):
     """R-1 was lost on Feb 1 and reopened into propose on Mar 1 (a re-import): a negotiate row on Feb 15
     comes after the loss, so it is the reopening (from Lost); the existing Mar 1 row stays as it was."""

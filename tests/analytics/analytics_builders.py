@@ -70,3 +70,31 @@ class History:
             deal=deal, from_stage=from_stage, to_stage=to_stage, kind=kind, at=at(when), amount=amount,
             currency=deal.currency, probability=probability)])
         self.last[deal.pk] = (to_stage, amount)
+
+
+def stuck_in_qualify(world, pipeline) -> History:
+    """Feb and May 2026: 6 deals each (created day 1-6) move qualify -> propose 5 days later and win 5
+    days after that. Q3: 6 deals created Jul 1-6 (1,000 each); only the Jul 1 one moves, to propose on
+    Aug 20 (50 days later): the other 5 pile up in Qualify."""
+    h = History(world, pipeline)
+    for month in ("02", "05"):
+        for day in range(1, 7):
+            deal = h.deal(f"2026-{month}-{day:02d}", 1000)
+            h.move(deal, "propose", f"2026-{month}-{day + 5:02d}")
+            h.move(deal, "won", f"2026-{month}-{day + 10:02d}")
+    for day in range(1, 7):
+        deal = h.deal(f"2026-07-{day:02d}", 1000)
+        if day == 1:
+            h.move(deal, "propose", "2026-08-20")
+    return h
+
+
+class Counted:
+    """Calls through to the real function and counts the calls."""
+
+    def __init__(self, real):
+        self.real, self.calls = real, 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return self.real(*args, **kwargs)

@@ -8,7 +8,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from analytics_builders import History, at
+from analytics_builders import History, at, stuck_in_qualify
 
 from dealgate.analytics import metrics
 from dealgate.analytics.history import Scope
@@ -232,17 +232,8 @@ def test_a_viewer_scope_keeps_to_their_own_and_their_teams_deals(q3, world):
 
 
 def test_the_bottleneck_names_the_stage_and_the_numbers_behind_it(world, pipeline):
-    h = History(world, pipeline)
     # Q1-Q2: 6 deals a quarter go qualify -> propose in 5 days, then win; Q3: 6 enter, 1 moves on, 5 pile up
-    for month in ("02", "05"):
-        for day in range(1, 7):
-            deal = h.deal(f"2026-{month}-{day:02d}", 1000)
-            h.move(deal, "propose", f"2026-{month}-{day + 5:02d}")
-            h.move(deal, "won", f"2026-{month}-{day + 10:02d}")
-    for day in range(1, 7):
-        deal = h.deal(f"2026-07-{day:02d}", 1000)
-        if day == 1:
-            h.move(deal, "propose", "2026-08-20")
+    stuck_in_qualify(world, pipeline)
     result = metrics.bottlenecks(Scope(), Q3, LATER)
     text = " ".join(result["sentences"])
     # As of Dec 1 every Q3 entrant is more than 30 days old; the one that moved took 50 days (Jul 1 ->

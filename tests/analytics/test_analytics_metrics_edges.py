@@ -8,7 +8,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from analytics_builders import History, at
+from analytics_builders import History, at, stuck_in_qualify
 
 from dealgate.analytics import metrics
 from dealgate.analytics.history import Scope
@@ -180,23 +180,6 @@ def test_the_trailing_span_is_the_periods_just_before():
 # --- bottlenecks: every stage's comparison, and the sentences at their thresholds --------------------
 
 
-def _stuck_in_qualify(world, pipeline):
-    """Feb and May 2026: 6 deals each (created day 1-6) move qualify -> propose 5 days later and win 5
-    days after that. Q3: 6 deals created Jul 1-6 (1,000 each); only the Jul 1 one moves, to propose on
-    Aug 20 (50 days later)."""
-    h = History(world, pipeline)
-    for month in ("02", "05"):
-        for day in range(1, 7):
-            deal = h.deal(f"2026-{month}-{day:02d}", 1000)
-            h.move(deal, "propose", f"2026-{month}-{day + 5:02d}")
-            h.move(deal, "won", f"2026-{month}-{day + 10:02d}")
-    for day in range(1, 7):
-        deal = h.deal(f"2026-07-{day:02d}", 1000)
-        if day == 1:
-            h.move(deal, "propose", "2026-08-20")
-    return h
-
-
 def test_bottlenecks_compare_each_stage_with_the_four_quarters_before(world, pipeline):
     """Q3 as of Dec 1, 30-day window; trailing span Jul 1 2025 - Jul 1 2026.
     Qualify: 6 entered in Q3, none moved on within 30 days (the Jul 1 deal took 50): 0.0; before, 12 of
@@ -205,7 +188,7 @@ def test_bottlenecks_compare_each_stage_with_the_four_quarters_before(world, pip
     Propose: 1 entered (Aug 20), not moved on: 0.0 of 1; before 12 of 12 (won 5 days after): 1.0; no
     stay ended in Q3 (median None), so no change in days; 1 of 6 open deals.
     Negotiate: nothing now or before: no figures, 0 of the 6 open deals."""
-    _stuck_in_qualify(world, pipeline)
+    stuck_in_qualify(world, pipeline)
     result = metrics.bottlenecks(Scope(), Q3, LATER)
     assert (result["trailing"], result["window_days"]) == ("4 periods before 2026-Q3", 30)
     keys = ("stage", "window_days", "aged_entered", "aged_advanced", "aged_conversion", "trailing_conversion",
@@ -228,7 +211,7 @@ def test_bottlenecks_compare_each_stage_with_the_four_quarters_before(world, pip
 
 def test_bottlenecks_read_the_funnel_rows_they_are_given(world, pipeline):
     """The insights page passes the funnel it has already computed: no rows, no stages and nothing to say."""
-    _stuck_in_qualify(world, pipeline)
+    stuck_in_qualify(world, pipeline)
     result = metrics.bottlenecks(Scope(), Q3, LATER, funnel_rows=[])
     assert (result["stages"], result["sentences"]) == ([], ["No bottleneck: too few deals moved to compare "
                                                                "stages yet."])

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from analytics_builders import at
+from analytics_builders import Counted, at
 from django.core.serializers.json import DjangoJSONEncoder
 
 from dealgate.analytics import forecast
@@ -60,17 +60,6 @@ def test_the_forecast_and_its_backtest_are_what_they_were_before_the_sharing(pla
     assert made == expected
 
 
-class _Counted:
-    """Calls through to the real function and counts the calls."""
-
-    def __init__(self, real):
-        self.real, self.calls = real, 0
-
-    def __call__(self, *args, **kwargs):
-        self.calls += 1
-        return self.real(*args, **kwargs)
-
-
 @pytest.mark.django_db
 def test_a_cold_forecast_page_computes_each_window_once(planted, monkeypatch):
     """The page (as of 2026-10-15): October itself, its calibration's 6 windows (April-September as
@@ -81,7 +70,7 @@ def test_a_cold_forecast_page_computes_each_window_once(planted, monkeypatch):
     from django.core.cache import cache
 
     cache.clear()
-    simulated, tables = _Counted(forecast.open_deals), _Counted(forecast._tally)
+    simulated, tables = Counted(forecast.open_deals), Counted(forecast._tally)
     monkeypatch.setattr(forecast, "open_deals", simulated)
     monkeypatch.setattr(forecast, "_tally", tables)
     _page(planted)

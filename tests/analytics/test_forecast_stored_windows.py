@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from analytics_builders import History, at
+from analytics_builders import Counted, History, at
 from django.core.cache import cache
 
 from dealgate.analytics import cache as figure_cache
@@ -29,17 +29,6 @@ from bench_forecast_accuracy import plant  # noqa: E402
 OCTOBER, CUTOFF = parse_period("2026-10"), at("2026-10-15")
 
 
-class _Counted:
-    """Calls through to the real function and counts the calls."""
-
-    def __init__(self, real):
-        self.real, self.calls = real, 0
-
-    def __call__(self, *args, **kwargs):
-        self.calls += 1
-        return self.real(*args, **kwargs)
-
-
 @pytest.fixture
 def planted(db):
     pipeline_id, _ = plant(0, 0.5, 2.0, 15)
@@ -50,7 +39,7 @@ def _cold(scope: Scope, monkeypatch) -> tuple[dict, int]:
     """The forecast with the per-process cache emptied (as a new process sees it), and how many
     windows were computed (one timing table each)."""
     cache.clear()
-    tables = _Counted(forecast.timing_table)
+    tables = Counted(forecast.timing_table)
     monkeypatch.setattr(forecast, "timing_table", tables)
     made = forecast.forecast(scope, OCTOBER, CUTOFF)
     monkeypatch.undo()
@@ -114,7 +103,7 @@ def test_figures_stored_by_other_code_are_not_served(planted, monkeypatch):
     _cold(planted, monkeypatch)
     monkeypatch.setattr(figure_cache, "CODE", "another version of the analytics code")
     cache.clear()
-    tables = _Counted(forecast.timing_table)
+    tables = Counted(forecast.timing_table)
     monkeypatch.setattr(forecast, "timing_table", tables)
     forecast.forecast(planted, OCTOBER, CUTOFF)
     assert tables.calls == 7

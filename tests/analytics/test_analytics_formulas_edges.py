@@ -34,3 +34,11 @@ def test_mape_and_bias_are_undefined_when_nothing_was_won():
     assert formulas.mape([(100, 0), (50, 0)]) is None
     assert formulas.bias([(100, 0)]) is None
     assert formulas.mape([]) is None and formulas.bias([]) is None
+
+
+def test_attainment_is_won_over_quota_and_none_without_a_quota_above_zero():
+    # 80,000 won of a 100,000 quota is 0.8 (80%); 130,000 is 1.3; nothing won yet is 0.0, not "none"
+    assert formulas.attainment(80_000, 100_000) == 0.8
+    assert formulas.attainment(130_000, 100_000) == 1.3
+    assert formulas.attainment(0, 100_000) == 0.0
+    assert formulas.attainment(80_000, None) is None and formulas.attainment(80_000, 0) is None

@@ -1,4 +1,4 @@
-"""Pages over HTTP under the production server (issue 16): insights, forecast and the board drop.
+"""Pages over HTTP under the production server (issue 16): insights, forecast, board, deal page, board drop.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/dealgate_load \\
         .venv/bin/python bench/bench_pages.py --deals 100000 [--cold 3] [--warm 10] [--drops 40]
@@ -7,8 +7,9 @@ Uses the database bench_load.py fills (the demo up to --deals deals, generated o
 `dealgate serve` (gunicorn, --workers 2 --threads 4 by default, DEBUG off, the default per-process
 figure cache) on 127.0.0.1 and times, for a rep (the rep with the most open deals) and for the admin:
 
-  * cold: the first /insights/ and /insights/forecast/ of a freshly started server (nothing cached in
-    it), --cold times, each on a new server;
+  * cold: the first /insights/, /insights/forecast/, the board of the rep's busiest pipeline and the
+    page of the rep's deal with the longest stage history, on a freshly started server (nothing cached
+    in it), --cold times, each on a new server;
   * warm: the same pages again, --warm times each after every process has answered them once
     (median; nothing written in between, so the figures come from the cache as a manager's second
     look would);
@@ -62,7 +63,16 @@ for pk, pipeline_id, stage_id in Deal.objects.filter(owner=rep, stage__kind="ope
     order = previous[pipeline_id]
     if order.index(stage_id) > 0:
         drops.append([pk, stage_id, order[order.index(stage_id) - 1]])
-print(json.dumps({"rep": rep.username, "admin": admin.username, "password": DEMO_PASSWORD, "drops": drops[:400]}))
+from dealgate.deals.models import StageHistory
+# The board a rep opens (their busiest pipeline) and the deal page that costs most to draw (their deal with
+# the longest stage history): the same two paths for both roles, so rep and admin figures compare.
+busiest = Deal.objects.filter(owner=rep, stage__kind="open").values("pipeline__key").annotate(
+    n=Count("pk")).order_by("-n", "pipeline__key")[0]["pipeline__key"]
+longest = StageHistory.objects.filter(deal__owner=rep).values("deal_id").annotate(
+    n=Count("pk")).order_by("-n", "deal_id")[0]
+print(json.dumps({"rep": rep.username, "admin": admin.username, "password": DEMO_PASSWORD, "drops": drops[:400],
+                  "board": f"/board/{busiest}/", "deal": f"/deals/{longest['deal_id']}/",
+                  "deal_history": longest["n"]}))
 """
 
 
@@ -159,6 +169,7 @@ def main() -> int:
     deals = sql(url, "SELECT count(*) FROM deals_deal")
     setup = django_run(env, SETUP)
     roles = {"rep": setup["rep"], "admin": setup["admin"]}
+    pages = dict(PAGES, board=setup["board"], deal=setup["deal"])
     load_before = os.getloadavg()[0]
     times: dict[tuple[str, str, str], list[float]] = {}
     statuses: dict[int, int] = {}
@@ -172,7 +183,7 @@ def main() -> int:
         try:
             for role, username in roles.items():
                 session = Session(server.base, username, setup["password"])
-                for page, path in PAGES.items():
+                for page, path in pages.items():
                     record((role, page, "cold"), session.timed(path))
         finally:
             server.stop()
@@ -181,7 +192,7 @@ def main() -> int:
     try:
         sessions = {role: Session(server.base, username, setup["password"]) for role, username in roles.items()}
         for role, session in sessions.items():
-            for page, path in PAGES.items():
+            for page, path in pages.items():
                 for _ in range(2 * args.web_workers):  # every process computes (and caches) it once
                     session.get(path)
                 for _ in range(args.warm):
@@ -204,7 +215,7 @@ def main() -> int:
         for pk, here, before in setup["drops"][args.drops:args.drops + args.cold]:
             drop(pk, here, before)  # a write: the figures as of now are computed again
             for role, session in sessions.items():
-                for page, path in PAGES.items():
+                for page, path in pages.items():
                     record((role, page, "after a write"), session.timed(path))
     finally:
         server.stop()
@@ -212,7 +223,8 @@ def main() -> int:
     print(f"{deals:,} deals on PostgreSQL {sql(url, 'SHOW server_version')}; dealgate serve --workers "
           f"{args.web_workers} --threads {args.threads} (gunicorn, DEBUG off, per-process figure cache); "
           f"{os.cpu_count()} cores, load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after; "
-          f"rep {roles['rep']}, admin {roles['admin']}")
+          f"rep {roles['rep']}, admin {roles['admin']}; board {setup['board']}, deal page {setup['deal']} "
+          f"({setup['deal_history']} stage-history rows)")
     for (role, page, kind), samples in times.items():
         print(f"{role:<6}{page:<11}{kind:<14}{summary(samples)}")
     print("statuses: " + json.dumps(statuses))

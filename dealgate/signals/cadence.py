@@ -38,7 +38,8 @@ def day_sql(column: str) -> str:
     return f"CAST(julianday({column}) - 2440587.5 AS INTEGER)"
 
 
-SOURCES = ("rollup", "lines")  # "lines": the order lines themselves, the reference the rollups must equal
+SOURCES = ("rollup", "lines", "kept")  # "lines": the order lines themselves, the reference the rollups must equal;
+# "kept": the rollups and the totals the scan keeps (decision 048), valid as of the last scan's date only
 
 
 def days_sql(grain: str, where: str, source: str) -> str:
@@ -76,11 +77,37 @@ def keep_sql(where: str, source: str) -> str:
     ) units GROUP BY account_id, product {having}"""
 
 
+KEPT = {"account": "signals_accounttotal", "line": "signals_linetotal"}  # the scan's kept totals (decision 048)
+ROLLUP = {"account": "signals_orderday", "line": "signals_orderlineday"}
+
+
+def kept_days_sql(grain: str, where: str) -> str:
+    """The `days` CTE body for the kept totals (decision 048): only the order days from the unit's kept
+    `read_from` (its last `recent_gaps` + 1 order days) or the baseline's start, whichever is earlier: the
+    window functions need no older day, and the totals of the whole history come from the kept row."""
+    keys = GRAINS[grain]
+    match = " AND ".join(f"k.{k} = o.{k}" for k in keys)
+    return f"""SELECT {", ".join(f"o.{k}" for k in keys)}, o.d, o.day, o.revenue, o.margin FROM (
+            {days_sql(grain, where, "rollup")}) o
+        JOIN {KEPT[grain]} k ON {match}
+        WHERE o.d >= CASE WHEN k.read_from < %(baseline_date)s THEN k.read_from ELSE %(baseline_date)s END"""
+
+
 def cadence_sql(grain: str, where: str = "", *, source: str = "rollup") -> str:
+    """One row per unit with its cadence's figures. `source="kept"` (the scan, decision 048): the order days
+    from the rollups since the unit's kept `read_from`, and the whole history's totals from its kept row."""
     keys = ", ".join(GRAINS[grain])
+    kept = source == "kept"
+    match = " AND ".join(f"s.{k} = t.{k}" for k in GRAINS[grain])
+    whole = "" if kept else """COUNT(*) AS orders, MIN(day) AS first_day, SUM(revenue) AS revenue,
+               SUM(margin) AS margin, """
+    joined = (f"""SELECT t.*, k.orders, {day_sql('k.first_day')} AS first_day, k.revenue, k.margin, s.gaps,
+           s.median_gap, s.q1_gap, s.q3_gap
+    FROM totals t JOIN {KEPT.get(grain, "")} k ON {match.replace("s.", "k.")}""" if kept else
+              "SELECT t.*, s.gaps, s.median_gap, s.q1_gap, s.q3_gap\n    FROM totals t")
     return f"""
     WITH days AS (
-        {days_sql(grain, where, source)}
+        {kept_days_sql(grain, where) if kept else days_sql(grain, where, source)}
     ), ranked AS (
         SELECT {keys}, day, revenue, margin,
                day - LAG(day) OVER (PARTITION BY {keys} ORDER BY d) AS gap,
@@ -99,8 +126,7 @@ def cadence_sql(grain: str, where: str = "", *, source: str = "rollup") -> str:
                MAX(CASE WHEN rn = (3 * n + 3) / 4 THEN gap END) AS q3_gap
         FROM recent_gaps GROUP BY {keys}
     ), totals AS (
-        SELECT {keys}, COUNT(*) AS orders, MIN(day) AS first_day, MAX(day) AS last_day,
-               SUM(revenue) AS revenue, SUM(margin) AS margin,
+        SELECT {keys}, {whole}MAX(day) AS last_day,
                AVG(CASE WHEN recency <= %(recent_gaps)s + 1 THEN revenue END) AS typical_revenue,
                SUM(CASE WHEN day >= %(recent_start)s THEN 1 ELSE 0 END) AS recent_orders,
                SUM(CASE WHEN day >= %(recent_start)s THEN revenue ELSE 0 END) AS recent_revenue,
@@ -111,9 +137,25 @@ def cadence_sql(grain: str, where: str = "", *, source: str = "rollup") -> str:
                MIN(CASE WHEN day >= %(baseline_start)s AND day < %(recent_start)s THEN day END) AS oldest_baseline_day
         FROM ranked GROUP BY {keys}
     )
-    SELECT t.*, s.gaps, s.median_gap, s.q1_gap, s.q3_gap
-    FROM totals t LEFT JOIN gap_stats s ON {" AND ".join(f"s.{k} = t.{k}" for k in GRAINS[grain])}
+    {joined}
+    LEFT JOIN gap_stats s ON {match}
     """
+
+
+def kept_totals_sql(grain: str, where: str = "") -> str:
+    """The kept totals (decision 048) of the units `where` names, as of %(as_of)s, from the rollup: an
+    aggregate without a sort, and per unit one backward probe of the rollup's unique index for the oldest
+    of its last %(tail)s order days (None with fewer: then from its first day)."""
+    keys = GRAINS[grain]
+    match = " AND ".join(f"r.{k} = o.{k}" for k in keys)
+    table = ROLLUP[grain]
+    return f"""INSERT INTO {KEPT[grain]} ({", ".join(keys)}, orders, first_day, read_from, revenue, margin)
+    SELECT {", ".join(f"o.{k}" for k in keys)}, COUNT(*), MIN(o.day),
+           COALESCE((SELECT r.day FROM {table} r WHERE {match} AND r.day < %(as_of)s
+                     ORDER BY r.day DESC LIMIT 1 OFFSET %(tail)s), MIN(o.day)),
+           SUM(o.revenue), SUM(o.margin)
+    FROM {table} o WHERE o.day < %(as_of)s{where.replace("account_id", "o.account_id")}
+    GROUP BY {", ".join(f"o.{k}" for k in keys)}"""
 
 
 @dataclass
@@ -196,11 +238,14 @@ def cadences(as_of: dt.date, grain: str = "account", *, account_ids: list[int] |
     `source="lines"` computes it from the order lines alone (the reference the rollups must equal)."""
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}")
+    if source == "kept" and grain not in KEPT:
+        source = "rollup"  # the product grain reads the lines of its few high-margin units
     limits = thresholds()
     min_orders = min_orders or (limits["min_orders"] if grain == "account" else limits["line_min_orders"])
     recent_start, baseline_start = window_starts(as_of)
     params: dict[str, Any] = {"as_of": as_of, "recent_gaps": limits["recent_gaps"], "recent_start": recent_start,
-                              "baseline_start": baseline_start, "month_start": as_of.replace(day=1)}
+                              "baseline_start": baseline_start, "month_start": as_of.replace(day=1),
+                              "baseline_date": from_day_number(baseline_start)}
     where = ""
     if account_ids is not None and not account_ids:
         return []

@@ -19,7 +19,7 @@ from dealgate.inputs import storable_text
 from dealgate.people.access import role_of, team_id_of
 from dealgate.people.models import Role
 from dealgate.pipelines.models import Pipeline
-from dealgate.signals.cadence import thresholds
+from dealgate.signals.cadence import KEPT, kept_totals_sql, thresholds
 from dealgate.signals.detectors import Recheck, detect_for, quarter_of
 from dealgate.signals.models import (AccountRecheck, LineYear, LinesChanged, OrderLine, OrderLineDay, ScanState, Signal,
                                      SignalStatus, take_turns_with_order_writes)
@@ -60,6 +60,9 @@ class Rescan:
     accounts: list[int] | None
     units: list[int] | None
     why_full: str = ""
+    # the accounts whose order lines were added, changed or deleted since the last scan (a part of `units`):
+    # their kept sums are summed again (decisions 045, 048); the others' stand
+    changed: list[int] | None = None
 
 
 def accounts_to_rescan(as_of: dt.date, last: ScanState | None, marked: list[int] | None = None) -> Rescan:
@@ -82,9 +85,10 @@ def accounts_to_rescan(as_of: dt.date, last: ScanState | None, marked: list[int]
     changed |= set(OrderLine.objects.filter(ordered_at__gte=last.as_of, ordered_at__lt=as_of)
                    .values_list("account_id", flat=True).distinct())
     changed |= set(marked or ())
-    changed |= set(AccountRecheck.objects.filter(units_recheck_on__lte=as_of).values_list("account_id", flat=True))
+    units = changed | set(AccountRecheck.objects.filter(units_recheck_on__lte=as_of).values_list("account_id",
+                                                                                                   flat=True))
     due = set(AccountRecheck.objects.filter(recheck_on__lte=as_of).values_list("account_id", flat=True))
-    return Rescan(sorted(changed | due), sorted(changed))
+    return Rescan(sorted(units | due), sorted(units), changed=sorted(changed))
 
 
 def scan_signals(as_of: dt.date | None = None, *, by: Any = None, full: bool = False) -> ScanResult:
@@ -105,8 +109,9 @@ def scan_signals(as_of: dt.date | None = None, *, by: Any = None, full: bool = F
         # cleared once this scan has recomputed them.
         marked = list(LinesChanged.objects.values_list("account_id", flat=True))
         rescan = Rescan(None, None, "asked for") if full else accounts_to_rescan(as_of, last, marked)
-        keep_line_years(as_of, None if rescan.accounts is None else last, rescan.units)
-        candidates, rechecks = detect_for(as_of, rescan.accounts, unit_ids=rescan.units, cross_sell="kept")
+        keep_line_years(as_of, None if rescan.accounts is None else last, rescan.changed)
+        keep_totals(as_of, rescan.changed)
+        candidates, rechecks = detect_for(as_of, rescan.accounts, unit_ids=rescan.units, kept=True)
         result = ScanResult(as_of=as_of, candidates=len(candidates), full=rescan.accounts is None,
                             accounts_read=len(rechecks), why_full=rescan.why_full,
                             units_read=len(rechecks) if rescan.units is None else len(rescan.units))
@@ -155,6 +160,23 @@ def keep_line_years(as_of: dt.date, last: ScanState | None, recount: list[int] |
             cursor.execute(f"DELETE FROM {table} WHERE 1 = 1{only}", params)
             cursor.execute(f"INSERT INTO {table} (account_id, product_line, revenue, days) "
                            + YEAR_SUMS.format(only=only), {**params, "start": as_of - year, "end": as_of})
+
+
+def keep_totals(as_of: dt.date, recount: list[int] | None) -> None:
+    """`AccountTotal` and `LineTotal` made as of `as_of` (decision 048). `recount` None: summed again for
+    every unit. Else only the accounts named (those whose lines were added, changed or deleted since the
+    last scan): every other account has no order day from the last scan's date to this one's, so its
+    totals and its last order days before `as_of` are those before the last scan's date, which are kept."""
+    tail = thresholds()["recent_gaps"]
+    with connection.cursor() as cursor:
+        for grain, table in KEPT.items():
+            if recount is None:
+                cursor.execute(f"DELETE FROM {table}")
+                cursor.execute(kept_totals_sql(grain), {"as_of": as_of, "tail": tail})
+            for chunk in chunks(recount or []):
+                only, params = accounts_in(chunk)
+                cursor.execute(f"DELETE FROM {table} WHERE 1 = 1{only}", params)
+                cursor.execute(kept_totals_sql(grain, only), {**params, "as_of": as_of, "tail": tail})
 
 
 def accounts_in(ids: list[int]) -> tuple[str, dict[str, Any]]:

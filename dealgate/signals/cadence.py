@@ -81,34 +81,10 @@ KEPT = {"account": "signals_accounttotal", "line": "signals_linetotal"}  # the s
 ROLLUP = {"account": "signals_orderday", "line": "signals_orderlineday"}
 
 
-def kept_days_sql(grain: str, where: str) -> str:
-    """The `days` CTE body for the kept totals (decision 048): only the order days from the unit's kept
-    `read_from` (its last `recent_gaps` + 1 order days) or the baseline's start, whichever is earlier: the
-    window functions need no older day, and the totals of the whole history come from the kept row."""
-    keys = GRAINS[grain]
-    match = " AND ".join(f"k.{k} = o.{k}" for k in keys)
-    return f"""SELECT {", ".join(f"o.{k}" for k in keys)}, o.d, o.day, o.revenue, o.margin FROM (
-            {days_sql(grain, where, "rollup")}) o
-        JOIN {KEPT[grain]} k ON {match}
-        WHERE o.d >= CASE WHEN k.read_from < %(baseline_date)s THEN k.read_from ELSE %(baseline_date)s END"""
-
-
-def cadence_sql(grain: str, where: str = "", *, source: str = "rollup") -> str:
-    """One row per unit with its cadence's figures. `source="kept"` (the scan, decision 048): the order days
-    from the rollups since the unit's kept `read_from`, and the whole history's totals from its kept row."""
-    keys = ", ".join(GRAINS[grain])
-    kept = source == "kept"
-    match = " AND ".join(f"s.{k} = t.{k}" for k in GRAINS[grain])
-    whole = "" if kept else """COUNT(*) AS orders, MIN(day) AS first_day, SUM(revenue) AS revenue,
-               SUM(margin) AS margin, """
-    joined = (f"""SELECT t.*, k.orders, {day_sql('k.first_day')} AS first_day, k.revenue, k.margin, s.gaps,
-           s.median_gap, s.q1_gap, s.q3_gap
-    FROM totals t JOIN {KEPT.get(grain, "")} k ON {match.replace("s.", "k.")}""" if kept else
-              "SELECT t.*, s.gaps, s.median_gap, s.q1_gap, s.q3_gap\n    FROM totals t")
-    return f"""
-    WITH days AS (
-        {kept_days_sql(grain, where) if kept else days_sql(grain, where, source)}
-    ), ranked AS (
+def gap_ctes(keys: str) -> str:
+    """`ranked` (each order day's gap since the one before and its recency, 1 = the last), `recent_gaps` and
+    `gap_stats` (median and quartiles of the last %(recent_gaps)s gaps) over the `days` CTE."""
+    return f"""ranked AS (
         SELECT {keys}, day, revenue, margin,
                day - LAG(day) OVER (PARTITION BY {keys} ORDER BY d) AS gap,
                COUNT(*) OVER (PARTITION BY {keys}) - ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY d) + 1
@@ -125,20 +101,69 @@ def cadence_sql(grain: str, where: str = "", *, source: str = "rollup") -> str:
                MAX(CASE WHEN rn = (n + 3) / 4 THEN gap END) AS q1_gap,
                MAX(CASE WHEN rn = (3 * n + 3) / 4 THEN gap END) AS q3_gap
         FROM recent_gaps GROUP BY {keys}
-    ), totals AS (
-        SELECT {keys}, {whole}MAX(day) AS last_day,
-               AVG(CASE WHEN recency <= %(recent_gaps)s + 1 THEN revenue END) AS typical_revenue,
-               SUM(CASE WHEN day >= %(recent_start)s THEN 1 ELSE 0 END) AS recent_orders,
+    )"""
+
+
+# the recent window's and the baseline's order days and revenue, and their oldest day
+WINDOW_SUMS = """SUM(CASE WHEN day >= %(recent_start)s THEN 1 ELSE 0 END) AS recent_orders,
                SUM(CASE WHEN day >= %(recent_start)s THEN revenue ELSE 0 END) AS recent_revenue,
                SUM(CASE WHEN day >= %(baseline_start)s AND day < %(recent_start)s THEN 1 ELSE 0 END) AS baseline_orders,
                SUM(CASE WHEN day >= %(baseline_start)s AND day < %(recent_start)s THEN revenue ELSE 0 END)
                    AS baseline_revenue,
                MIN(CASE WHEN day >= %(recent_start)s THEN day END) AS oldest_recent_day,
-               MIN(CASE WHEN day >= %(baseline_start)s AND day < %(recent_start)s THEN day END) AS oldest_baseline_day
+               MIN(CASE WHEN day >= %(baseline_start)s AND day < %(recent_start)s THEN day END) AS oldest_baseline_day"""
+TYPICAL = "AVG(CASE WHEN recency <= %(recent_gaps)s + 1 THEN revenue END) AS typical_revenue"
+
+
+def cadence_sql(grain: str, where: str = "", *, source: str = "rollup") -> str:
+    """One row per unit with its cadence's figures, from all its order days before `as_of`."""
+    if source == "kept":
+        return kept_cadence_sql(grain, where)
+    keys = ", ".join(GRAINS[grain])
+    match = " AND ".join(f"s.{k} = t.{k}" for k in GRAINS[grain])
+    return f"""
+    WITH days AS (
+        {days_sql(grain, where, source)}
+    ), {gap_ctes(keys)}, totals AS (
+        SELECT {keys}, COUNT(*) AS orders, MIN(day) AS first_day, MAX(day) AS last_day,
+               SUM(revenue) AS revenue, SUM(margin) AS margin, {TYPICAL},
+               {WINDOW_SUMS}
         FROM ranked GROUP BY {keys}
     )
-    {joined}
-    LEFT JOIN gap_stats s ON {match}
+    SELECT t.*, s.gaps, s.median_gap, s.q1_gap, s.q3_gap
+    FROM totals t LEFT JOIN gap_stats s ON {match}
+    """
+
+
+def kept_cadence_sql(grain: str, where: str) -> str:
+    """The same figures from the scan's kept totals (decision 048): the whole history's order days, first
+    day, revenue and margin from the unit's kept row; the gaps, the last day and the typical order from its
+    order days since the kept `read_from` (its last %(recent_gaps)s + 1); the windows' sums from its order
+    days since the baseline's start. No unit's whole history is read or sorted."""
+    keys = GRAINS[grain]
+    columns = ", ".join(keys)
+
+    def match(a: str, b: str) -> str:
+        return " AND ".join(f"{a}.{k} = {b}.{k}" for k in keys)
+
+    return f"""
+    WITH days AS (
+        SELECT {", ".join(f"o.{k}" for k in keys)}, o.d, o.day, o.revenue, o.margin FROM (
+            {days_sql(grain, where, "rollup")}) o
+        JOIN {KEPT[grain]} k ON {match("k", "o")}
+        WHERE o.d >= k.read_from
+    ), {gap_ctes(columns)}, tail AS (
+        SELECT {columns}, MAX(day) AS last_day, {TYPICAL} FROM ranked GROUP BY {columns}
+    ), windows AS (
+        SELECT {columns}, {WINDOW_SUMS}
+        FROM ({days_sql(grain, where + " AND day >= %(baseline_date)s", "rollup")}) w GROUP BY {columns}
+    )
+    SELECT t.*, k.orders, {day_sql("k.first_day")} AS first_day, k.revenue, k.margin, w.recent_orders,
+           w.recent_revenue, w.baseline_orders, w.baseline_revenue, w.oldest_recent_day, w.oldest_baseline_day,
+           s.gaps, s.median_gap, s.q1_gap, s.q3_gap
+    FROM tail t JOIN {KEPT[grain]} k ON {match("k", "t")}
+    LEFT JOIN windows w ON {match("w", "t")}
+    LEFT JOIN gap_stats s ON {match("s", "t")}
     """
 
 

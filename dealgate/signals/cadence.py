@@ -81,6 +81,11 @@ KEPT = {"account": "signals_accounttotal", "line": "signals_linetotal"}  # the s
 ROLLUP = {"account": "signals_orderday", "line": "signals_orderlineday"}
 
 
+def on_alias(where: str, alias: str) -> str:
+    """` AND account_id IN (...)` (the accounts a cadence query reads) said of a table's alias."""
+    return where.replace(" AND account_id ", f" AND {alias}.account_id ", 1)
+
+
 def gap_ctes(keys: str) -> str:
     """`ranked` (each order day's gap since the one before and its recency, 1 = the last), `recent_gaps` and
     `gap_stats` (median and quartiles of the last %(recent_gaps)s gaps) over the `days` CTE."""
@@ -148,10 +153,9 @@ def kept_cadence_sql(grain: str, where: str) -> str:
 
     return f"""
     WITH days AS (
-        SELECT {", ".join(f"o.{k}" for k in keys)}, o.d, o.day, o.revenue, o.margin FROM (
-            {days_sql(grain, where, "rollup")}) o
-        JOIN {KEPT[grain]} k ON {match("k", "o")}
-        WHERE o.d >= k.read_from
+        SELECT {", ".join(f"o.{k}" for k in keys)}, o.day AS d, {day_sql("o.day")} AS day, o.revenue, o.margin
+        FROM {KEPT[grain]} k JOIN {ROLLUP[grain]} o ON {match("o", "k")} AND o.day >= k.read_from AND o.day < %(as_of)s
+        WHERE 1 = 1{on_alias(where, "k")}
     ), {gap_ctes(columns)}, tail AS (
         SELECT {columns}, MAX(day) AS last_day, {TYPICAL} FROM ranked GROUP BY {columns}
     ), windows AS (
@@ -167,20 +171,27 @@ def kept_cadence_sql(grain: str, where: str) -> str:
     """
 
 
-def kept_totals_sql(grain: str, where: str = "") -> str:
-    """The kept totals (decision 048) of the units `where` names, as of %(as_of)s, from the rollup: an
+def kept_totals_sql(grain: str, where: str = "", *, add: bool = False) -> str:
+    """The kept totals (decision 048) of the order days `where` names, as of %(as_of)s, from the rollup: an
     aggregate without a sort, and per unit one backward probe of the rollup's unique index for the oldest
-    of its last %(tail)s order days (None with fewer: then from its first day)."""
+    of its last %(tail)s + 1 order days (with fewer: its first day, one forward probe). `add`: added to
+    the units' kept rows (the order days since the last scan's date)."""
     keys = GRAINS[grain]
     match = " AND ".join(f"r.{k} = o.{k}" for k in keys)
     table = ROLLUP[grain]
-    return f"""INSERT INTO {KEPT[grain]} ({", ".join(keys)}, orders, first_day, read_from, revenue, margin)
+    columns = ", ".join(keys)
+    upsert = f"""
+    ON CONFLICT ({columns}) DO UPDATE SET orders = {KEPT[grain]}.orders + excluded.orders,
+        revenue = {KEPT[grain]}.revenue + excluded.revenue, margin = {KEPT[grain]}.margin + excluded.margin,
+        read_from = excluded.read_from""" if add else ""
+    return f"""INSERT INTO {KEPT[grain]} ({columns}, orders, first_day, read_from, revenue, margin)
     SELECT {", ".join(f"o.{k}" for k in keys)}, COUNT(*), MIN(o.day),
            COALESCE((SELECT r.day FROM {table} r WHERE {match} AND r.day < %(as_of)s
-                     ORDER BY r.day DESC LIMIT 1 OFFSET %(tail)s), MIN(o.day)),
+                     ORDER BY r.day DESC LIMIT 1 OFFSET %(tail)s),
+                    (SELECT r.day FROM {table} r WHERE {match} ORDER BY r.day LIMIT 1)),
            SUM(o.revenue), SUM(o.margin)
-    FROM {table} o WHERE o.day < %(as_of)s{where.replace("account_id", "o.account_id")}
-    GROUP BY {", ".join(f"o.{k}" for k in keys)}"""
+    FROM {table} o WHERE o.day < %(as_of)s{on_alias(where, "o")}
+    GROUP BY {", ".join(f"o.{k}" for k in keys)}{upsert}"""
 
 
 @dataclass

@@ -185,7 +185,11 @@ def keep_totals(as_of: dt.date, last: ScanState | None, recount: list[int] | Non
                     cursor.execute(f"ANALYZE {table}")
                 continue
             if last.as_of < as_of:
-                cursor.execute(kept_totals_sql(grain, " AND day >= %(since)s", add=True),
+                # the accounts with such days through the lines' (ordered_at, account) index: the order-day
+                # rollup has no index by day alone
+                cursor.execute(kept_totals_sql(grain, f" AND account_id IN (SELECT account_id FROM {OrderLine._meta.db_table}"
+                                               " WHERE ordered_at >= %(since)s AND ordered_at < %(as_of)s)"
+                                               " AND day >= %(since)s", add=True),
                                {"as_of": as_of, "tail": tail, "since": last.as_of})
             for chunk in chunks(recount or []):
                 only, params = accounts_in(chunk)

@@ -170,9 +170,9 @@ def load_bulk(accounts: int, seed: int, cutoff: dt.date, products: float, reuse:
     return truth, fates, lines, increment
 
 
-def incremental_scan(increment: list[tuple], cutoff: dt.date, write=None) -> None:
-    """The cutoff day's lines arrive; the next day's scan is incremental. Then its new signals are removed
-    and a full scan of the same day must raise exactly them again."""
+def incremental_scan(increment: list[tuple], cutoff: dt.date, write=None, compare: bool = True) -> None:
+    """The cutoff day's lines arrive; the next day's scan is incremental. Then (`compare`) its new signals are
+    removed and a full scan of the same day must raise exactly them again."""
     from django.db import transaction
 
     from dealgate.deals.bulk import BulkWriter
@@ -193,7 +193,10 @@ def incremental_scan(increment: list[tuple], cutoff: dt.date, write=None) -> Non
     raised = sorted(Signal.objects.filter(as_of=day).values_list("cause_key", "evidence"))
     print(f"incremental scan as of {day} after {len(increment):,} new lines for {accounts:,} accounts: "
           f"{result.total:,} signals in {seconds:.2f} s ({'FULL: ' + result.why_full if result.full else 'incremental'}, "
-          f"{result.accounts_read:,} accounts read, {result.units_read:,} with their product lines)", flush=True)
+          f"{result.accounts_read:,} accounts read, {result.units_read:,} with their product lines; "
+          f"load {__import__('os').getloadavg()[0]:.1f})", flush=True)
+    if not compare:
+        return
     Signal.objects.filter(as_of=day).delete()
     started = time.perf_counter()
     full = scan_signals(day, full=True)
@@ -203,8 +206,16 @@ def incremental_scan(increment: list[tuple], cutoff: dt.date, write=None) -> Non
           f"identical to the incremental: {'yes' if again == raised else 'NO'}", flush=True)
 
 
-def next_day() -> None:
-    """One more day of orders: the last scanned day's lines again, dated that day, as new lines."""
+def next_day(days: int = 1) -> None:
+    """One more day of orders: the last scanned day's lines again, dated that day, as new lines. `days` > 1:
+    as many days one after the other, each scanned incrementally after the one before (as a daily scan
+    runs), the last one compared with a full scan."""
+    for _ in range(days - 1):
+        one_more_day(compare=False)
+    one_more_day(compare=True)
+
+
+def one_more_day(compare: bool) -> None:
     from dealgate.deals.bulk import BulkWriter
     from dealgate.signals.models import OrderLine, ScanState
 
@@ -215,7 +226,7 @@ def next_day() -> None:
         ordered_at=last).values_list("account_id", "order_id", "line_key", "product", "product_line", "quantity",
                                      "revenue", "margin")]
     print(f"database: {database_label()}; machine: {machine_label()}")
-    incremental_scan(rows, day, write=lambda: BulkWriter(
+    incremental_scan(rows, day, compare=compare, write=lambda: BulkWriter(
         OrderLine, ["account_id", "order_id", "line_key", "ordered_at", "product", "product_line", "quantity",
                     "revenue", "margin"]).insert(rows))
 
@@ -268,6 +279,8 @@ def main() -> None:
     parser.add_argument("--next-day", action="store_true",
                         help="after a --load bulk run: copy the last day's order lines one day on and time the "
                              "incremental scan of the day after against a full one (no generation)")
+    parser.add_argument("--days", type=int, default=1,
+                        help="with --next-day: that many days, each scanned incrementally, the last compared")
     args = parser.parse_args()
     cutoff = dt.date.fromisoformat(args.cutoff)
     django_setup("signals")
@@ -280,7 +293,7 @@ def main() -> None:
     from dealgate.signals.services import scan_signals
 
     if args.next_day:
-        next_day()
+        next_day(args.days)
         return
     Signal.objects.all().delete()
     ScanState.objects.all().delete()

@@ -61,10 +61,16 @@ def main() -> None:
         marked = list(LinesChanged.objects.values_list("account_id", flat=True))
         rescan = timed("accounts to rescan", services.accounts_to_rescan, day, last, marked)
         assert rescan.accounts is not None, rescan.why_full
-        accounts = {c.account_id: c for c in timed(f"account cadences ({len(rescan.accounts):,} accounts)",
-                                                   cadences, day, "account", account_ids=rescan.accounts)}
-        lines = timed(f"line cadences ({len(rescan.units or ()):,} accounts)", cadences, day, "line",
-                      account_ids=rescan.units)
+        timed(f"account cadences, whole history (before 048, {len(rescan.accounts):,} accounts)",
+              cadences, day, "account", account_ids=rescan.accounts)
+        timed(f"line cadences, whole history (before 048, {len(rescan.units or ()):,} accounts)", cadences, day,
+              "line", account_ids=rescan.units)
+        timed(f"kept totals: new days added, {len(rescan.recount or ()):,} accounts summed again (048)",
+              services.keep_totals, day, last, rescan.recount)
+        accounts = {c.account_id: c for c in timed("account cadences from the kept totals (048)", cadences, day,
+                                                   "account", account_ids=rescan.accounts, source="kept")}
+        lines = timed("line cadences from the kept totals (048)", cadences, day, "line", account_ids=rescan.units,
+                      source="kept")
         products = timed("product cadences", cadences, day, "product", account_ids=rescan.units,
                          min_margin_pct=thresholds()["high_margin_pct"])
         timed("rules on the cadences", lambda: [r(c) for c in accounts.values() for r in (
@@ -72,7 +78,7 @@ def main() -> None:
             + detectors.dropped_lines(lines, accounts) + detectors.high_margin_stopped(products, accounts))
         timed("expired quotes", detectors.expired_quotes, day)
         timed("cross-sell gaps from a year of line-days (before 045)", detectors.cross_sell_gaps, day)
-        timed("year's sums slid and recounted (045)", services.keep_line_years, day, last, rescan.units)
+        timed("year's sums slid and recounted (045)", services.keep_line_years, day, last, rescan.recount)
         timed("cross-sell gaps from the year's sums (045)", detectors.cross_sell_gaps, day, source="kept")
         rechecks = timed("recheck dates", detectors.recheck_dates, day, accounts, [*lines, *products])
         timed("save recheck dates", services.save_rechecks, rechecks, rescan)

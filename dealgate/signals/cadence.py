@@ -38,7 +38,8 @@ def day_sql(column: str) -> str:
     return f"CAST(julianday({column}) - 2440587.5 AS INTEGER)"
 
 
-SOURCES = ("rollup", "lines")  # "lines": the order lines themselves, the reference the rollups must equal
+SOURCES = ("rollup", "lines", "kept")  # "lines": the order lines themselves, the reference the rollups must equal;
+# "kept": the rollups and the totals the scan keeps (decision 048), valid as of the last scan's date only
 
 
 def days_sql(grain: str, where: str, source: str) -> str:
@@ -76,12 +77,19 @@ def keep_sql(where: str, source: str) -> str:
     ) units GROUP BY account_id, product {having}"""
 
 
-def cadence_sql(grain: str, where: str = "", *, source: str = "rollup") -> str:
-    keys = ", ".join(GRAINS[grain])
-    return f"""
-    WITH days AS (
-        {days_sql(grain, where, source)}
-    ), ranked AS (
+KEPT = {"account": "signals_accounttotal", "line": "signals_linetotal"}  # the scan's kept totals (decision 048)
+ROLLUP = {"account": "signals_orderday", "line": "signals_orderlineday"}
+
+
+def on_alias(where: str, alias: str) -> str:
+    """` AND account_id IN (...)` (the accounts a cadence query reads) said of a table's alias."""
+    return where.replace(" AND account_id ", f" AND {alias}.account_id ", 1)
+
+
+def gap_ctes(keys: str) -> str:
+    """`ranked` (each order day's gap since the one before and its recency, 1 = the last), `recent_gaps` and
+    `gap_stats` (median and quartiles of the last %(recent_gaps)s gaps) over the `days` CTE."""
+    return f"""ranked AS (
         SELECT {keys}, day, revenue, margin,
                day - LAG(day) OVER (PARTITION BY {keys} ORDER BY d) AS gap,
                COUNT(*) OVER (PARTITION BY {keys}) - ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY d) + 1
@@ -98,22 +106,92 @@ def cadence_sql(grain: str, where: str = "", *, source: str = "rollup") -> str:
                MAX(CASE WHEN rn = (n + 3) / 4 THEN gap END) AS q1_gap,
                MAX(CASE WHEN rn = (3 * n + 3) / 4 THEN gap END) AS q3_gap
         FROM recent_gaps GROUP BY {keys}
-    ), totals AS (
-        SELECT {keys}, COUNT(*) AS orders, MIN(day) AS first_day, MAX(day) AS last_day,
-               SUM(revenue) AS revenue, SUM(margin) AS margin,
-               AVG(CASE WHEN recency <= %(recent_gaps)s + 1 THEN revenue END) AS typical_revenue,
-               SUM(CASE WHEN day >= %(recent_start)s THEN 1 ELSE 0 END) AS recent_orders,
+    )"""
+
+
+# the recent window's and the baseline's order days and revenue, and their oldest day
+WINDOW_SUMS = """SUM(CASE WHEN day >= %(recent_start)s THEN 1 ELSE 0 END) AS recent_orders,
                SUM(CASE WHEN day >= %(recent_start)s THEN revenue ELSE 0 END) AS recent_revenue,
                SUM(CASE WHEN day >= %(baseline_start)s AND day < %(recent_start)s THEN 1 ELSE 0 END) AS baseline_orders,
                SUM(CASE WHEN day >= %(baseline_start)s AND day < %(recent_start)s THEN revenue ELSE 0 END)
                    AS baseline_revenue,
                MIN(CASE WHEN day >= %(recent_start)s THEN day END) AS oldest_recent_day,
-               MIN(CASE WHEN day >= %(baseline_start)s AND day < %(recent_start)s THEN day END) AS oldest_baseline_day
+               MIN(CASE WHEN day >= %(baseline_start)s AND day < %(recent_start)s THEN day END) AS oldest_baseline_day"""
+TYPICAL = "AVG(CASE WHEN recency <= %(recent_gaps)s + 1 THEN revenue END) AS typical_revenue"
+
+
+def cadence_sql(grain: str, where: str = "", *, source: str = "rollup") -> str:
+    """One row per unit with its cadence's figures, from all its order days before `as_of`."""
+    if source == "kept":
+        return kept_cadence_sql(grain, where)
+    keys = ", ".join(GRAINS[grain])
+    match = " AND ".join(f"s.{k} = t.{k}" for k in GRAINS[grain])
+    return f"""
+    WITH days AS (
+        {days_sql(grain, where, source)}
+    ), {gap_ctes(keys)}, totals AS (
+        SELECT {keys}, COUNT(*) AS orders, MIN(day) AS first_day, MAX(day) AS last_day,
+               SUM(revenue) AS revenue, SUM(margin) AS margin, {TYPICAL},
+               {WINDOW_SUMS}
         FROM ranked GROUP BY {keys}
     )
     SELECT t.*, s.gaps, s.median_gap, s.q1_gap, s.q3_gap
-    FROM totals t LEFT JOIN gap_stats s ON {" AND ".join(f"s.{k} = t.{k}" for k in GRAINS[grain])}
+    FROM totals t LEFT JOIN gap_stats s ON {match}
     """
+
+
+def kept_cadence_sql(grain: str, where: str) -> str:
+    """The same figures from the scan's kept totals (decision 048): the whole history's order days, first
+    day, revenue and margin from the unit's kept row; the gaps, the last day and the typical order from its
+    order days since the kept `read_from` (its last %(recent_gaps)s + 1); the windows' sums from its order
+    days since the baseline's start. No unit's whole history is read or sorted."""
+    keys = GRAINS[grain]
+    columns = ", ".join(keys)
+
+    def match(a: str, b: str) -> str:
+        return " AND ".join(f"{a}.{k} = {b}.{k}" for k in keys)
+
+    return f"""
+    WITH days AS (
+        SELECT {", ".join(f"o.{k}" for k in keys)}, o.day AS d, {day_sql("o.day")} AS day, o.revenue, o.margin
+        FROM {KEPT[grain]} k JOIN {ROLLUP[grain]} o ON {match("o", "k")} AND o.day >= k.read_from AND o.day < %(as_of)s
+        WHERE 1 = 1{on_alias(where, "k")}
+    ), {gap_ctes(columns)}, tail AS (
+        SELECT {columns}, MAX(day) AS last_day, {TYPICAL} FROM ranked GROUP BY {columns}
+    ), windows AS (
+        SELECT {columns}, {WINDOW_SUMS}
+        FROM ({days_sql(grain, where + " AND day >= %(baseline_date)s", "rollup")}) w GROUP BY {columns}
+    )
+    SELECT t.*, k.orders, {day_sql("k.first_day")} AS first_day, k.revenue, k.margin, w.recent_orders,
+           w.recent_revenue, w.baseline_orders, w.baseline_revenue, w.oldest_recent_day, w.oldest_baseline_day,
+           s.gaps, s.median_gap, s.q1_gap, s.q3_gap
+    FROM tail t JOIN {KEPT[grain]} k ON {match("k", "t")}
+    LEFT JOIN windows w ON {match("w", "t")}
+    LEFT JOIN gap_stats s ON {match("s", "t")}
+    """
+
+
+def kept_totals_sql(grain: str, where: str = "", *, add: bool = False) -> str:
+    """The kept totals (decision 048) of the order days `where` names, as of %(as_of)s, from the rollup: an
+    aggregate without a sort, and per unit one backward probe of the rollup's unique index for the oldest
+    of its last %(tail)s + 1 order days (with fewer: its first day, one forward probe). `add`: added to
+    the units' kept rows (the order days since the last scan's date)."""
+    keys = GRAINS[grain]
+    match = " AND ".join(f"r.{k} = o.{k}" for k in keys)
+    table = ROLLUP[grain]
+    columns = ", ".join(keys)
+    upsert = f"""
+    ON CONFLICT ({columns}) DO UPDATE SET orders = {KEPT[grain]}.orders + excluded.orders,
+        revenue = {KEPT[grain]}.revenue + excluded.revenue, margin = {KEPT[grain]}.margin + excluded.margin,
+        read_from = excluded.read_from""" if add else ""
+    return f"""INSERT INTO {KEPT[grain]} ({columns}, orders, first_day, read_from, revenue, margin)
+    SELECT {", ".join(f"o.{k}" for k in keys)}, COUNT(*), MIN(o.day),
+           COALESCE((SELECT r.day FROM {table} r WHERE {match} AND r.day < %(as_of)s
+                     ORDER BY r.day DESC LIMIT 1 OFFSET %(tail)s),
+                    (SELECT r.day FROM {table} r WHERE {match} ORDER BY r.day LIMIT 1)),
+           SUM(o.revenue), SUM(o.margin)
+    FROM {table} o WHERE o.day < %(as_of)s{on_alias(where, "o")}
+    GROUP BY {", ".join(f"o.{k}" for k in keys)}{upsert}"""
 
 
 @dataclass
@@ -196,11 +274,14 @@ def cadences(as_of: dt.date, grain: str = "account", *, account_ids: list[int] |
     `source="lines"` computes it from the order lines alone (the reference the rollups must equal)."""
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}")
+    if source == "kept" and grain not in KEPT:
+        source = "rollup"  # the product grain reads the lines of its few high-margin units
     limits = thresholds()
     min_orders = min_orders or (limits["min_orders"] if grain == "account" else limits["line_min_orders"])
     recent_start, baseline_start = window_starts(as_of)
     params: dict[str, Any] = {"as_of": as_of, "recent_gaps": limits["recent_gaps"], "recent_start": recent_start,
-                              "baseline_start": baseline_start, "month_start": as_of.replace(day=1)}
+                              "baseline_start": baseline_start, "month_start": as_of.replace(day=1),
+                              "baseline_date": from_day_number(baseline_start)}
     where = ""
     if account_ids is not None and not account_ids:
         return []

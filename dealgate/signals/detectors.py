@@ -169,7 +169,7 @@ def detect(as_of: dt.date, *, source: str = "rollup") -> list[Candidate]:
 
 
 def detect_for(as_of: dt.date, account_ids: list[int] | None = None, *, source: str = "rollup",
-               unit_ids: list[int] | None = None, cross_sell: str | None = None
+               unit_ids: list[int] | None = None, kept: bool = False
                ) -> tuple[list[Candidate], dict[int, Recheck]]:
     """The candidates as of `as_of` of the accounts named (None: all), with the cross-sell gaps and
     expired quotes of all accounts (both compare or read beyond one account's order lines), and for
@@ -177,10 +177,12 @@ def detect_for(as_of: dt.date, account_ids: list[int] | None = None, *, source: 
     (`Recheck`). `unit_ids` (a part of `account_ids`; None: the same) are the accounts whose product
     lines and products are read too; the others' line and product candidates cannot have changed
     (decision 041), and their `Recheck.units` is None here (the caller keeps the one it had).
-    `cross_sell`: where the cross-sell gap reads the year's sums ("kept": the scan's table; default `source`)."""
-    accounts = {c.account_id: c for c in cadences(as_of, "account", account_ids=account_ids, source=source)}
+    `kept`: the scan, which has brought its kept tables to `as_of`: the account and line cadences read the
+    kept totals (decision 048) and the cross-sell gap the kept year's sums (decision 045)."""
+    grains = "kept" if kept else source
+    accounts = {c.account_id: c for c in cadences(as_of, "account", account_ids=account_ids, source=grains)}
     unit_ids = account_ids if unit_ids is None else unit_ids
-    lines = cadences(as_of, "line", account_ids=unit_ids, source=source)
+    lines = cadences(as_of, "line", account_ids=unit_ids, source=grains)
     high_margin = thresholds()["high_margin_pct"]
     # Only a high-margin product can raise "high-margin item stopped": the others are left out in SQL,
     # before their order days are sorted (the product grain is the largest); the rule checks again.
@@ -194,7 +196,7 @@ def detect_for(as_of: dt.date, account_ids: list[int] | None = None, *, source: 
     found += dropped_lines(lines, accounts)
     found += high_margin_stopped(products, accounts)
     found += expired_quotes(as_of)
-    found += cross_sell_gaps(as_of, source=cross_sell or source)
+    found += cross_sell_gaps(as_of, source=grains)
     return found, recheck_dates(as_of, accounts, [*lines, *products])
 
 

@@ -116,6 +116,44 @@ class LineYear(models.Model):
         constraints = [models.UniqueConstraint(fields=["account", "product_line"], name="line_year_unique")]
 
 
+class KeptTotal(models.Model):
+    """What the cadence of one unit needs from its whole history, summed over its order days before the last
+    scan's as-of date (decision 048): the number of order days, the first, revenue and margin, and
+    `read_from`, the day from which its window functions must read the order days (the oldest of its last
+    `recent_gaps` + 1, or its first day with fewer). Kept by the scan like `LineYear`: a full scan sums
+    every unit again, an incremental one only the accounts whose lines were added, changed or deleted
+    since (the others have no order day between the two scans' dates, so their totals stand). The
+    incremental scan then reads only each account's days from `read_from` or the baseline's start,
+    whichever is earlier, not its whole history."""
+
+    account = models.ForeignKey(Account, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False,
+                                related_name="+")
+    orders = models.IntegerField()
+    first_day = models.DateField()
+    read_from = models.DateField()
+    revenue = models.DecimalField(max_digits=18, decimal_places=2)
+    margin = models.DecimalField(max_digits=18, decimal_places=2)
+
+    class Meta:
+        abstract = True
+
+
+class AccountTotal(KeptTotal):
+    """Kept totals per account, from the order-day rollup (decision 048)."""
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account"], name="account_total_unique")]
+
+
+class LineTotal(KeptTotal):
+    """Kept totals per account and product line, from the line-day rollup (decision 048)."""
+
+    product_line = models.CharField(max_length=100)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "product_line"], name="line_total_unique")]
+
+
 class QuoteStatus(models.TextChoices):
     OPEN = "open", "Open"
     ACCEPTED = "accepted", "Accepted"

@@ -19,7 +19,7 @@ from dealgate.inputs import storable_text
 from dealgate.people.access import role_of, team_id_of
 from dealgate.people.models import Role
 from dealgate.pipelines.models import Pipeline
-from dealgate.signals.cadence import thresholds
+from dealgate.signals.cadence import KEPT, kept_totals_sql, thresholds
 from dealgate.signals.detectors import Recheck, detect_for, quarter_of
 from dealgate.signals.models import (AccountRecheck, LineYear, LinesChanged, OrderLine, OrderLineDay, ScanState, Signal,
                                      SignalStatus, take_turns_with_order_writes)
@@ -60,6 +60,10 @@ class Rescan:
     accounts: list[int] | None
     units: list[int] | None
     why_full: str = ""
+    # the accounts with order lines added dated before the last scan's date, or changed or deleted since it
+    # (a part of `units`): their kept sums are summed again (decisions 045, 048); the others' sums are
+    # those of the last scan plus the order days from its date to this one's
+    recount: list[int] | None = None
 
 
 def accounts_to_rescan(as_of: dt.date, last: ScanState | None, marked: list[int] | None = None) -> Rescan:
@@ -78,13 +82,17 @@ def accounts_to_rescan(as_of: dt.date, last: ScanState | None, marked: list[int]
         return Rescan(None, None, f"a new quarter since the last scan ({quarter_of(last.as_of)})")
     if last.thresholds != thresholds_key():
         return Rescan(None, None, "the signal settings changed")
-    changed = set(OrderLine.objects.filter(pk__gt=last.last_line_id).values_list("account_id", flat=True).distinct())
+    # new lines: by the id range above the last scan's highest (the primary key's index)
+    written = list(OrderLine.objects.filter(pk__gt=last.last_line_id).values_list("account_id", "ordered_at")
+                   .distinct())
+    changed = {account for account, _ in written}
     changed |= set(OrderLine.objects.filter(ordered_at__gte=last.as_of, ordered_at__lt=as_of)
                    .values_list("account_id", flat=True).distinct())
-    changed |= set(marked or ())
-    changed |= set(AccountRecheck.objects.filter(units_recheck_on__lte=as_of).values_list("account_id", flat=True))
+    recount = {account for account, day in written if day < last.as_of} | set(marked or ())
+    units = changed | recount | set(AccountRecheck.objects.filter(units_recheck_on__lte=as_of)
+                                    .values_list("account_id", flat=True))
     due = set(AccountRecheck.objects.filter(recheck_on__lte=as_of).values_list("account_id", flat=True))
-    return Rescan(sorted(changed | due), sorted(changed))
+    return Rescan(sorted(units | due), sorted(units), recount=sorted(recount))
 
 
 def scan_signals(as_of: dt.date | None = None, *, by: Any = None, full: bool = False) -> ScanResult:
@@ -105,8 +113,10 @@ def scan_signals(as_of: dt.date | None = None, *, by: Any = None, full: bool = F
         # cleared once this scan has recomputed them.
         marked = list(LinesChanged.objects.values_list("account_id", flat=True))
         rescan = Rescan(None, None, "asked for") if full else accounts_to_rescan(as_of, last, marked)
-        keep_line_years(as_of, None if rescan.accounts is None else last, rescan.units)
-        candidates, rechecks = detect_for(as_of, rescan.accounts, unit_ids=rescan.units, cross_sell="kept")
+        kept_since = None if rescan.accounts is None else last
+        keep_line_years(as_of, kept_since, rescan.recount)
+        keep_totals(as_of, kept_since, rescan.recount)
+        candidates, rechecks = detect_for(as_of, rescan.accounts, unit_ids=rescan.units, kept=True)
         result = ScanResult(as_of=as_of, candidates=len(candidates), full=rescan.accounts is None,
                             accounts_read=len(rechecks), why_full=rescan.why_full,
                             units_read=len(rechecks) if rescan.units is None else len(rescan.units))
@@ -134,7 +144,7 @@ def keep_line_years(as_of: dt.date, last: ScanState | None, recount: list[int] |
     year = dt.timedelta(days=365)
     with connection.cursor() as cursor:
         if last is None:
-            cursor.execute(f"DELETE FROM {table}")
+            cursor.execute(empty_sql(table))
             cursor.execute(f"INSERT INTO {table} (account_id, product_line, revenue, days) "
                            + YEAR_SUMS.format(only=""), {"start": as_of - year, "end": as_of})
             return
@@ -155,6 +165,43 @@ def keep_line_years(as_of: dt.date, last: ScanState | None, recount: list[int] |
             cursor.execute(f"DELETE FROM {table} WHERE 1 = 1{only}", params)
             cursor.execute(f"INSERT INTO {table} (account_id, product_line, revenue, days) "
                            + YEAR_SUMS.format(only=only), {**params, "start": as_of - year, "end": as_of})
+
+
+def keep_totals(as_of: dt.date, last: ScanState | None, recount: list[int] | None) -> None:
+    """`AccountTotal` and `LineTotal` made as of `as_of` (decision 048). `last` None: summed again for every
+    unit. Else they were made as of `last.as_of`: the order days from that date to `as_of` are added (with
+    each unit's `read_from` probed again), then the accounts in `recount` (lines added with an earlier
+    date, changed or deleted since) are summed again whole. Every other account's order days before
+    `last.as_of` are those the last scan summed."""
+    tail = thresholds()["recent_gaps"]
+    with connection.cursor() as cursor:
+        for grain, table in KEPT.items():
+            if last is None:
+                cursor.execute(empty_sql(table))
+                cursor.execute(kept_totals_sql(grain), {"as_of": as_of, "tail": tail})
+                if connection.vendor == "postgresql":
+                    # its statistics for the incremental scans' plans: each unit's few last days read
+                    # through the rollup's index, not every day of the units filtered afterwards
+                    cursor.execute(f"ANALYZE {table}")
+                continue
+            if last.as_of < as_of:
+                # the accounts with such days through the lines' (ordered_at, account) index: the order-day
+                # rollup has no index by day alone
+                cursor.execute(kept_totals_sql(grain, f" AND account_id IN (SELECT account_id FROM {OrderLine._meta.db_table}"
+                                               " WHERE ordered_at >= %(since)s AND ordered_at < %(as_of)s)"
+                                               " AND day >= %(since)s", add=True),
+                               {"as_of": as_of, "tail": tail, "since": last.as_of})
+            for chunk in chunks(recount or []):
+                only, params = accounts_in(chunk)
+                cursor.execute(f"DELETE FROM {table} WHERE 1 = 1{only}", params)
+                cursor.execute(kept_totals_sql(grain, only), {**params, "as_of": as_of, "tail": tail})
+
+
+def empty_sql(table: str) -> str:
+    """Empties a table the scan keeps before a full scan sums it again. PostgreSQL: TRUNCATE (in the scan's
+    transaction; only scans read these tables), so the next scan's index reads do not step over a whole
+    table of dead rows."""
+    return f"TRUNCATE {table}" if connection.vendor == "postgresql" else f"DELETE FROM {table}"
 
 
 def accounts_in(ids: list[int]) -> tuple[str, dict[str, Any]]:

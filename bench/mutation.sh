@@ -41,7 +41,7 @@ MODULES=(
   "metrics|dealgate/analytics/metrics.py|tests/analytics/test_analytics_metrics.py tests/analytics/test_analytics_period_edges.py tests/analytics/test_analytics_asof_cuts.py tests/analytics/test_analytics_cut_values.py tests/analytics/test_analytics_metrics_edges.py tests/analytics/test_analytics_together.py tests/analytics/test_analytics_cli_and_pages.py"
   "import-write|dealgate/imports/services.py|tests/imports"
   "rules|dealgate/automation/engine.py|tests/automation/test_automation_engine.py tests/automation/test_automation_rules.py tests/automation/test_automation_handoff.py tests/automation/test_automation_signal_trigger.py tests/automation/test_automation_scans.py"
-  "signals|dealgate/signals/detectors.py|tests/signals/test_signals_scan.py tests/signals/test_cadence.py tests/signals/test_retention_since_win.py tests/automation/test_automation_signal_trigger.py"
+  "signals|dealgate/signals/detectors.py|tests/signals/test_signals_scan.py tests/signals/test_cadence.py tests/signals/test_retention_since_win.py tests/signals/test_incremental_scan.py tests/signals/test_rollups.py tests/signals/test_signal_wording.py tests/signals/test_risk_and_commands.py tests/automation/test_automation_signal_trigger.py"
 )
 
 wanted=("$@")

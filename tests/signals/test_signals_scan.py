@@ -158,3 +158,84 @@ def test_it_raises_a_cross_sell_gap_against_similar_accounts(db):
     assert gap.account == retail[4] and gap.revenue == 2500
     assert gap.evidence == {"product_line": "Tools", "peers": 6, "peers_buying": 4, "share_pct": 67,
                             "segment": "Retail", "typical_yearly_revenue": 2500.0}
+
+
+# What the signals list shows of each kind (its title) and the cause it is raised once for, on the
+# histories above, worked out by hand.
+
+def test_a_missed_reorder_names_its_lateness_and_the_cycle_it_is_for(monthly):
+    scan_signals(d("2026-07-20"))
+    signal = Signal.objects.get(account=monthly)
+    assert signal.title == "Reorder 20 days late (usually every 30 days)"
+    assert signal.cause_key == f"missed_reorder:{monthly.pk}:2026-06-30"
+
+
+def test_a_frequency_decline_says_how_many_orders_against_the_usual_and_its_quarter(acme):
+    orders(acme, every("2025-07-10", 30, 9) + ["2026-05-15"])
+    scan_signals(d("2026-07-01"))
+    signal = Signal.objects.get(account=acme, kind="frequency_decline")
+    assert signal.title == "Orders down 67% (1 in the last 90 days, usually 3.0)"
+    assert signal.cause_key == f"frequency_decline:{acme.pk}:2026-Q3"
+    assert signal.evidence == {"window_days": 90, "orders_now": 1, "orders_baseline": 3.0, "baseline_days": 270,
+                               "baseline_orders_total": 9, "drop_pct": 67, "baseline_order_revenue": 1000.0}
+
+
+def test_a_size_decline_compares_the_average_orders_and_names_its_quarter(acme):
+    orders(acme, every("2025-08-01", 20, 12), revenue=1000)
+    orders(acme, every("2026-04-10", 20, 4), revenue=400, prefix="small-")
+    scan_signals(d("2026-06-30"))  # 30 June: the second quarter
+    signal = Signal.objects.get(account=acme)
+    assert signal.title == "Orders 60% smaller (400 against 1,000)"
+    assert signal.cause_key == f"size_decline:{acme.pk}:2026-Q2"
+    assert signal.evidence == {"average_order_now": 400.0, "average_order_baseline": 1000.0, "orders_now": 4,
+                               "orders_baseline": 12, "drop_pct": 60, "window_days": 90}
+
+
+def test_a_dropped_line_and_a_stopped_item_give_every_figure_of_their_evidence(acme):
+    orders(acme, every("2026-01-01", 14, 13), product="Bolt", product_line="Fasteners", margin=100)  # last 18 June
+    orders(acme, every("2026-01-01", 28, 3), product="Glue", product_line="Adhesives", revenue=500)  # last 26 Feb
+    orders(acme, every("2026-01-01", 14, 4), product="Titan bolt", product_line="Fasteners", revenue=800,
+           margin=360)  # last 12 February
+    scan_signals(d("2026-07-01"))
+    line = Signal.objects.get(account=acme, kind="dropped_line")
+    assert line.title == "Stopped buying Adhesives (4 cycles missed)"
+    assert line.cause_key == f"dropped_line:{acme.pk}:Adhesives:2026-02-26"
+    # 125 days since 26 Feb: 4 whole cycles of 28; a year: 500 x 365 / 28 = 6,517.857...
+    assert line.evidence == {"product_line": "Adhesives", "last_order": "2026-02-26", "typical_gap_days": 28.0,
+                             "days_since_last": 125, "cycles_missed": 4, "account_last_order": "2026-06-18",
+                             "orders": 3, "typical_order_revenue": 500.0, "yearly_revenue": 6517.86}
+    item = Signal.objects.get(account=acme, kind="high_margin_stopped")
+    assert item.title == "Stopped buying Titan bolt (45% margin)"
+    assert item.cause_key == f"high_margin_stopped:{acme.pk}:Titan bolt:2026-02-12"
+    # 360 / 800 = 45% margin; 139 days since 12 Feb: 9 cycles of 14; a year: 800 x 365 / 14 = 20,857.14
+    assert item.evidence == {"product": "Titan bolt", "margin_pct": 45.0, "last_order": "2026-02-12",
+                             "typical_gap_days": 14.0, "days_since_last": 139, "cycles_missed": 9,
+                             "account_last_order": "2026-06-18", "orders": 4, "typical_order_revenue": 800.0,
+                             "yearly_revenue": 20857.14}
+
+
+def test_an_expired_quote_gives_its_number_amount_currency_and_dates(acme):
+    q = quote(acme, number="Q-77")
+    scan_signals(d("2026-07-01"))
+    signal = Signal.objects.get(account=acme)
+    assert (signal.kind, signal.title, signal.cause_key) == (
+        "expired_quote", "Quote Q-77 expired without an order", f"expired_quote:{q.pk}")
+    assert signal.evidence == {"quote": "Q-77", "amount": 2500.0, "currency": "EUR", "issued": "2026-05-01",
+                               "expires": "2026-05-31", "days_since_expiry": 31}
+
+
+def test_the_dates_an_account_must_be_read_again_without_a_new_order(monthly):
+    """As of 10 June (orders 1 Jan ... 31 May, every 30 days; typical gap 30, band 8):
+    - the oldest order in the recent 90 days (from 12 March) is 1 April: it leaves them on 1 July
+      (1 April + 91 days); the oldest in the baseline, 1 January, leaves it on 28 December (+ 361);
+    - overdue after max(30 + 8, 1.5 x 30) = 45 days: read again on 16 July (31 May + 46);
+    - the product line (the same orders) stops after 3 cycles of 30 days: 30 August (31 May + 91)."""
+    from dealgate.signals.detectors import Recheck, detect_for
+
+    found, rechecks = detect_for(d("2026-06-10"))
+    assert found == [] and rechecks == {monthly.pk: Recheck(account=d("2026-07-01"), units=d("2026-08-30"))}
+    assert rechecks[monthly.pk].first == d("2026-07-01")
+    # Past the window change, the overdue date is the next; the line's stop date is kept apart.
+    _, rechecks = detect_for(d("2026-07-05"))
+    assert rechecks[monthly.pk] == Recheck(account=d("2026-07-16"), units=d("2026-08-30"))
+    assert Recheck(units=d("2026-08-01")).first == d("2026-08-01") and Recheck().first is None

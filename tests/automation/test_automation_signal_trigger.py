@@ -275,7 +275,7 @@ def test_a_signal_rules_run_log_names_the_account_and_the_manager_or_the_owner(w
     rule = signal_rule(actions=[
         {"type": "create_task", "title": "Call {account}", "due_in_days": 3, "business_days": True,
          "assignee": "manager"},
-        tell("manager")])
+        {**tell("manager"), "kind": "task"}])
     scan_signals(LATE)
     runs = [run_rule(rule, signal, trigger="signal_raised", occurrence=f"signal:{signal.pk}", now=FRIDAY_NOON)
             for signal in Signal.objects.order_by("account__name")]  # Acme Supply, Carol's Hardware
@@ -288,10 +288,10 @@ def test_a_signal_rules_run_log_names_the_account_and_the_manager_or_the_owner(w
         [f"task {carols_task.pk} 'Call Carol's Hardware' on account Carol's Hardware for carol due 2026-12-09",
          "notified carol"],
     ]
-    note = Notification.objects.get(user=world.carol, kind="alert")
+    note = Notification.objects.get(user=world.carol, title="Missed reorder at Carol's Hardware")
     signal = Signal.objects.get(account=carols)
-    assert (note.title, note.body, note.link) == (
-        "Missed reorder at Carol's Hardware", f"2,500 at risk: {signal.title}", f"/accounts/{carols.pk}/")
+    assert (note.kind, note.body, note.link) == (
+        "task", f"2,500 at risk: {signal.title}", f"/accounts/{carols.pk}/")
 
 
 def test_signal_rules_run_in_order_on_the_signals_named_once_each(world, acme, carols):

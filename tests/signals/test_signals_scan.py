@@ -239,3 +239,42 @@ def test_the_dates_an_account_must_be_read_again_without_a_new_order(monthly):
     _, rechecks = detect_for(d("2026-07-05"))
     assert rechecks[monthly.pk] == Recheck(account=d("2026-07-16"), units=d("2026-08-30"))
     assert Recheck(units=d("2026-08-01")).first == d("2026-08-01") and Recheck().first is None
+
+
+def test_the_reference_reads_the_order_lines_not_the_rollups(monthly):
+    """`detect(source="lines")` is what the rollups are checked against (test_rollups.py): with the
+    rollups emptied behind the triggers' back it still finds the missed reorder; the rollups find nothing."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for table in ("signals_orderday", "signals_orderlineday", "signals_productmonth"):
+            cursor.execute(f"DELETE FROM {table}")
+    assert [c.kind for c in detect(d("2026-07-20"), source="lines")] == ["missed_reorder"]
+    assert detect(d("2026-07-20")) == []
+
+
+def test_the_declines_at_their_thresholds(db):
+    """As of 1 July 2026: the recent 90 days start 2 April, the 270-day baseline 6 July 2025.
+    Frequency: a baseline of n orders is n x 90/270 a window; a decline is fewer than 60% of it.
+    Size: recent orders smaller on average than 70% of the baseline's, with two of each at least."""
+    base = every("2025-07-10", 27, 10)  # ten orders, the last on 10 March
+    a, b, c, e, f = (Account.objects.create(name=n) for n in "ABCEF")
+    orders(a, base + ["2026-05-15"])  # 1 against 10/3 = 3.33: down round(100 x (1 - 0.3)) = 70%
+    orders(b, base + ["2026-05-01", "2026-06-01"])  # 2 against 3.33 x 60% = 2.0: not fewer
+    orders(c, ["2025-09-01", "2025-11-01", "2026-01-01"])  # the fewest a baseline may have: 3 -> 1.0, now 0
+    orders(e, every("2025-08-01", 40, 6))  # six of 1,000 (6 x 90/270 = 2 a window, as now)
+    orders(e, ["2026-05-01", "2026-06-01"], revenue=500, prefix="small-")  # two of 500: 50% smaller
+    orders(f, every("2025-08-01", 40, 6))
+    orders(f, ["2026-05-01", "2026-06-01"], revenue=700, prefix="small-")  # 700 is 70% of 1,000: not smaller
+    scan_signals(d("2026-07-01"))
+    declines = {(s.account.name, s.kind): s for s in Signal.objects.filter(kind__in=["frequency_decline",
+                                                                                      "size_decline"])}
+    assert sorted(declines) == [("A", "frequency_decline"), ("C", "frequency_decline"), ("E", "size_decline")]
+    fewer = declines["A", "frequency_decline"]
+    assert fewer.title == "Orders down 70% (1 in the last 90 days, usually 3.3)"
+    assert (fewer.evidence["orders_baseline"], fewer.evidence["drop_pct"]) == (3.33, 70)
+    assert float(fewer.revenue) == 2333.33  # (3.33... - 1) orders of 1,000
+    none_now = declines["C", "frequency_decline"]
+    assert none_now.title == "Orders down 100% (0 in the last 90 days, usually 1.0)" and none_now.revenue == 1000
+    smaller = declines["E", "size_decline"]
+    assert smaller.title == "Orders 50% smaller (500 against 1,000)" and smaller.revenue == 1000  # 500 less, twice

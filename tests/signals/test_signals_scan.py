@@ -266,10 +266,18 @@ def test_the_declines_at_their_thresholds(db):
     orders(e, ["2026-05-01", "2026-06-01"], revenue=500, prefix="small-")  # two of 500: 50% smaller
     orders(f, every("2025-08-01", 40, 6))
     orders(f, ["2026-05-01", "2026-06-01"], revenue=700, prefix="small-")  # 700 is 70% of 1,000: not smaller
+    g, h, i = (Account.objects.create(name=n) for n in "GHI")
+    orders(g, ["2025-09-01", "2025-11-01"])  # the fewest a size baseline may have: 2 (too few for frequency)
+    orders(g, ["2026-05-01", "2026-06-01"], revenue=500, prefix="small-")
+    orders(h, ["2025-09-01", "2025-11-01"], revenue=0)  # free samples, then two credit notes: no average to
+    orders(h, ["2026-05-01", "2026-06-01"], revenue=-100, prefix="credit-")  # fall from
+    orders(i, ["2025-09-01", "2025-11-01"], revenue=1)  # an average of 1.00, then 0.50
+    orders(i, ["2026-05-01", "2026-06-01"], revenue=0.5, prefix="small-")
     scan_signals(d("2026-07-01"))
     declines = {(s.account.name, s.kind): s for s in Signal.objects.filter(kind__in=["frequency_decline",
                                                                                       "size_decline"])}
-    assert sorted(declines) == [("A", "frequency_decline"), ("C", "frequency_decline"), ("E", "size_decline")]
+    assert sorted(declines) == [("A", "frequency_decline"), ("C", "frequency_decline"), ("E", "size_decline"),
+                                ("G", "size_decline"), ("I", "size_decline")]
     fewer = declines["A", "frequency_decline"]
     assert fewer.title == "Orders down 70% (1 in the last 90 days, usually 3.3)"
     assert (fewer.evidence["orders_baseline"], fewer.evidence["drop_pct"]) == (3.33, 70)
@@ -278,3 +286,38 @@ def test_the_declines_at_their_thresholds(db):
     assert none_now.title == "Orders down 100% (0 in the last 90 days, usually 1.0)" and none_now.revenue == 1000
     smaller = declines["E", "size_decline"]
     assert smaller.title == "Orders 50% smaller (500 against 1,000)" and smaller.revenue == 1000  # 500 less, twice
+
+
+def test_a_line_stops_after_more_than_its_cycles_while_the_account_buys_on(db):
+    """Adhesives every 28 days (1 Jan, 29 Jan, 26 Feb): stopped after more than 3 x 28 = 84 days, while the
+    account's last order is more than one cycle (28 days) after the line's."""
+    from dealgate.signals.detectors import detect
+
+    on, short = Account.objects.create(name="Buys on"), Account.objects.create(name="Stopped a cycle later")
+    for account in (on, short):
+        orders(account, every("2026-01-01", 28, 3), product="Glue", product_line="Adhesives", revenue=500)
+    orders(on, every("2026-01-01", 14, 10), product="Bolt", product_line="Fasteners")  # last 7 May: 70 days later
+    orders(short, every("2026-01-01", 14, 7), product="Bolt", product_line="Fasteners")  # last 26 Mar: 28 days
+
+    def dropped(as_of):
+        return [(c.account_id, c.evidence["days_since_last"]) for c in detect(d(as_of)) if c.kind == "dropped_line"]
+
+    assert dropped("2026-05-21") == []  # 84 days: three cycles, not more
+    assert dropped("2026-05-22") == [(on.pk, 85)]
+    assert dropped("2026-06-01") == [(on.pk, 95)]  # the other account stopped one cycle after the line: no
+
+
+def test_a_high_margin_item_from_its_threshold_with_a_margin_in_tenths(acme):
+    """Bolt (10% margin) every 14 days to 18 June; three items, 4 orders 14 days apart to 12 February:
+    Hex at exactly 35% (1,400 / 4,000), Titan at 37.5% (1,200 / 3,200), Sample at 40% of a total of 1.00."""
+    from dealgate.signals.detectors import detect
+
+    orders(acme, every("2026-01-01", 14, 13), product="Bolt", margin=100)
+    orders(acme, every("2026-01-01", 14, 4), product="Hex", margin=350)
+    orders(acme, every("2026-01-01", 14, 4), product="Titan", revenue=800, margin=300)
+    orders(acme, every("2026-01-01", 14, 4), product="Sample", revenue=0.25, margin=0.1)
+    stopped = {c.evidence["product"]: c for c in detect(d("2026-07-01")) if c.kind == "high_margin_stopped"}
+    assert sorted(stopped) == ["Hex", "Sample", "Titan"]
+    assert [stopped[p].evidence["margin_pct"] for p in ("Hex", "Sample", "Titan")] == [35.0, 40.0, 37.5]
+    assert stopped["Titan"].title == "Stopped buying Titan (38% margin)"  # 37.5 to the even whole number
+    assert stopped["Sample"].revenue == 6.52  # 0.25 x 365 / 14 a year

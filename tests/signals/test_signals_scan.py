@@ -309,15 +309,26 @@ def test_a_line_stops_after_more_than_its_cycles_while_the_account_buys_on(db):
 
 def test_a_high_margin_item_from_its_threshold_with_a_margin_in_tenths(acme):
     """Bolt (10% margin) every 14 days to 18 June; three items, 4 orders 14 days apart to 12 February:
-    Hex at exactly 35% (1,400 / 4,000), Titan at 37.5% (1,200 / 3,200), Sample at 40% of a total of 1.00."""
+    Hex at exactly 35% (1,400 / 4,000), Titan at 37.625% (1,204 / 3,200), Sample at 40% of a total of 1.00."""
     from dealgate.signals.detectors import detect
 
     orders(acme, every("2026-01-01", 14, 13), product="Bolt", margin=100)
     orders(acme, every("2026-01-01", 14, 4), product="Hex", margin=350)
-    orders(acme, every("2026-01-01", 14, 4), product="Titan", revenue=800, margin=300)
+    orders(acme, every("2026-01-01", 14, 4), product="Titan", revenue=800, margin=301)
     orders(acme, every("2026-01-01", 14, 4), product="Sample", revenue=0.25, margin=0.1)
     stopped = {c.evidence["product"]: c for c in detect(d("2026-07-01")) if c.kind == "high_margin_stopped"}
     assert sorted(stopped) == ["Hex", "Sample", "Titan"]
-    assert [stopped[p].evidence["margin_pct"] for p in ("Hex", "Sample", "Titan")] == [35.0, 40.0, 37.5]
-    assert stopped["Titan"].title == "Stopped buying Titan (38% margin)"  # 37.5 to the even whole number
+    assert [stopped[p].evidence["margin_pct"] for p in ("Hex", "Sample", "Titan")] == [35.0, 40.0, 37.6]
+    assert stopped["Titan"].title == "Stopped buying Titan (38% margin)"
     assert stopped["Sample"].revenue == 6.52  # 0.25 x 365 / 14 a year
+
+
+def test_an_expired_quote_counts_only_its_accounts_orders_since_issue_and_its_open_deals(world, pipeline, acme):
+    """Acme's quote Q-1 (issued 1 May, expired 31 May), as of 1 July: an order of Acme's before the issue, one
+    on 1 July or later, and an open deal on another account leave it unanswered."""
+    quote(acme)
+    orders(acme, ["2026-04-20", "2026-07-01", "2026-07-05"])
+    other = Account.objects.create(name="Other")
+    deal_services.create_deal(by=world.alice, title="Other's deal", account=other, pipeline=pipeline)
+    assert [(c.kind, c.account_id) for c in detect(d("2026-07-01")) if c.kind == "expired_quote"] == [
+        ("expired_quote", acme.pk)]

@@ -325,3 +325,18 @@ def test_a_signal_rule_stored_with_a_deal_action_fails_its_run_with_the_reason(w
     (run,) = handle_signals([Signal.objects.get().pk])
     assert (run.outcome, run.error, run.actions) == ("failed", "ValueError: a signal rule cannot 'move_to_stage'", [])
     assert not Task.objects.exists()  # the task undone with the refused action
+
+
+def test_an_account_owner_without_a_profile_is_his_own_manager(world):
+    """A user made outside the people service (e.g. `createsuperuser`) has no profile, so no team."""
+    from django.contrib.auth import get_user_model
+
+    from dealgate.automation.engine import handle_signals
+
+    root = get_user_model().objects.create_user(username="root", password=world.password)
+    account = Account.objects.create(name="Root's account", owner=root)
+    orders(account, every("2026-01-01", 30, 6))
+    signal_rule(actions=[{**call_rep(), "assignee": "manager"}])
+    scan_signals(LATE)
+    (run,) = handle_signals([Signal.objects.get().pk])
+    assert (run.outcome, Task.objects.get().assignee) == ("done", root)

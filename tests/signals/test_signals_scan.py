@@ -246,10 +246,13 @@ def test_the_reference_reads_the_order_lines_not_the_rollups(monthly):
     rollups emptied behind the triggers' back it still finds the missed reorder; the rollups find nothing."""
     from django.db import connection
 
+    orders(monthly, every("2026-01-01", 14, 4), product="Titan bolt", revenue=800, margin=360)  # to 12 February
+    orders(monthly, every("2026-01-02", 28, 3), product="Glue", product_line="Adhesives", revenue=500)  # 27 Feb
     with connection.cursor() as cursor:
         for table in ("signals_orderday", "signals_orderlineday", "signals_productmonth"):
             cursor.execute(f"DELETE FROM {table}")
-    assert [c.kind for c in detect(d("2026-07-20"), source="lines")] == ["missed_reorder"]
+    assert sorted(c.kind for c in detect(d("2026-07-20"), source="lines")) == [
+        "dropped_line", "high_margin_stopped", "missed_reorder"]
     assert detect(d("2026-07-20")) == []
 
 
@@ -325,10 +328,39 @@ def test_a_high_margin_item_from_its_threshold_with_a_margin_in_tenths(acme):
 
 def test_an_expired_quote_counts_only_its_accounts_orders_since_issue_and_its_open_deals(world, pipeline, acme):
     """Acme's quote Q-1 (issued 1 May, expired 31 May), as of 1 July: an order of Acme's before the issue, one
-    on 1 July or later, and an open deal on another account leave it unanswered."""
+    on 1 July or later, a lost deal of Acme's and an open deal on another account leave it unanswered. Other's
+    quote expires on 1 July itself: not expired yet."""
     quote(acme)
     orders(acme, ["2026-04-20", "2026-07-01", "2026-07-05"])
+    lost = deal_services.create_deal(by=world.alice, title="Acme's lost deal", account=acme, pipeline=pipeline)
+    deal_services.move_deal(lost, "lost", by=world.alice, lost_reason="price")
     other = Account.objects.create(name="Other")
     deal_services.create_deal(by=world.alice, title="Other's deal", account=other, pipeline=pipeline)
+    Quote.objects.create(account=Account.objects.create(name="Valid"), number="Q-2", amount=100,
+                         issued=d("2026-06-01"), expires=d("2026-07-01"))
     assert [(c.kind, c.account_id) for c in detect(d("2026-07-01")) if c.kind == "expired_quote"] == [
         ("expired_quote", acme.pk)]
+
+
+def test_a_partial_read_gives_the_line_and_item_candidates_of_the_accounts_named_only(db):
+    """What an incremental scan reads (decision 041): every figure of the accounts named, and the product
+    lines and items of `unit_ids` (default: the same accounts); their recheck dates say the same."""
+    from dealgate.signals.detectors import detect_for
+
+    a, b, c = (Account.objects.create(name=n) for n in "ABC")
+    for account in (a, b, c):  # as in the dropped-line and high-margin tests above
+        orders(account, every("2026-01-01", 14, 13), product="Bolt", product_line="Fasteners", margin=100)
+        orders(account, every("2026-01-01", 28, 3), product="Glue", product_line="Adhesives", revenue=500)
+        orders(account, every("2026-01-01", 14, 4), product="Titan bolt", product_line="Fasteners", revenue=800,
+               margin=360)
+    each = ["dropped_line", "high_margin_stopped", "size_decline"]
+
+    def read(*args, **kwargs):
+        found, rechecks = detect_for(d("2026-07-01"), *args, **kwargs)
+        return sorted((x.account_id, x.kind) for x in found), rechecks
+
+    assert read()[0] == [(x.pk, kind) for x in (a, b, c) for kind in each]
+    assert read([a.pk])[0] == [(a.pk, kind) for kind in each]
+    found, rechecks = read([a.pk, b.pk], unit_ids=[a.pk])
+    assert found == [*((a.pk, kind) for kind in each), (b.pk, "size_decline")]
+    assert rechecks[a.pk].units is not None and rechecks[b.pk].units is None and c.pk not in rechecks

@@ -358,7 +358,7 @@ def test_handle_event_runs_matching_rules_in_order_of_creation_once(world, pipel
         handle_event("deleted", deal.pk, "created")
 
 
-def test_a_refused_move_and_a_broken_stored_rule_fail_the_run_with_the_reason(world, make_deal, make_rule):
+def test_a_refused_move_and_a_broken_stored_rule_fail_the_run_with_the_reason(world, make_deal, make_rule, caplog):
     from dealgate.automation.models import Rule
 
     gate = make_rule(trigger="deal_created", actions=[{"type": "move_to_stage", "stage": "propose"}])
@@ -374,6 +374,9 @@ def test_a_refused_move_and_a_broken_stored_rule_fail_the_run_with_the_reason(wo
     broken.refresh_from_db()
     run = _run(broken, deal)
     assert (run.outcome, run.error, run.actions) == ("failed", "ValueError: unknown action 'explode'", [])
+    # the server log names the rule and the deal, with the traceback, for whoever fixes the stored rule
+    (logged,) = [r for r in caplog.records if r.name == "dealgate.automation.engine"]
+    assert (logged.getMessage(), logged.exc_info[0]) == (f"Rule {broken.pk} failed on deal {deal.pk}", ValueError)
     assert not Task.objects.exists()  # the first action undone with the second
 
 

@@ -140,7 +140,9 @@ def test_it_never_lets_orders_on_or_after_as_of_change_what_a_scan_finds(monthly
     assert [c.__dict__ for c in detect(d("2026-07-20"))] == before and before
 
 
-def test_it_raises_a_cross_sell_gap_against_similar_accounts(db):
+def retail_with_a_tools_gap() -> list[Account]:
+    """Six retail shops: five buy Fasteners (1 March 2026) and Adhesives (2 March), four of them Tools
+    (3 March); the sixth buys Fasteners only. A wholesale depot buys Fasteners and Adhesives."""
     retail = [Account.objects.create(name=f"Shop {i}", segment="Retail") for i in range(6)]
     for shop in retail[:5]:
         orders(shop, ["2026-03-01"], product="Bolt", product_line="Fasteners")
@@ -151,6 +153,11 @@ def test_it_raises_a_cross_sell_gap_against_similar_accounts(db):
     wholesale = Account.objects.create(name="Depot", segment="Wholesale")
     orders(wholesale, ["2026-03-01"], product="Bolt", product_line="Fasteners")
     orders(wholesale, ["2026-03-02"], product="Glue", product_line="Adhesives")
+    return retail
+
+
+def test_it_raises_a_cross_sell_gap_against_similar_accounts(db):
+    retail = retail_with_a_tools_gap()
     scan_signals(d("2026-07-01"))
     gap = Signal.objects.get(kind="cross_sell_gap")
     # Tools: 4 of the 6 retail accounts (67% >= 60%); Shop 4 buys two lines but not Tools; the median
@@ -238,6 +245,10 @@ def test_the_dates_an_account_must_be_read_again_without_a_new_order(monthly):
     # Past the window change, the overdue date is the next; the line's stop date is kept apart.
     _, rechecks = detect_for(d("2026-07-05"))
     assert rechecks[monthly.pk] == Recheck(account=d("2026-07-16"), units=d("2026-08-30"))
+    # On 16 July itself the overdue date is today, not a date to come: the next is the window change,
+    # 1 May (the oldest order since 17 April) + 91 = 31 July.
+    _, rechecks = detect_for(d("2026-07-16"))
+    assert rechecks[monthly.pk] == Recheck(account=d("2026-07-31"), units=d("2026-08-30"))
     assert Recheck(units=d("2026-08-01")).first == d("2026-08-01") and Recheck().first is None
 
 
@@ -364,3 +375,49 @@ def test_a_partial_read_gives_the_line_and_item_candidates_of_the_accounts_named
     found, rechecks = read([a.pk, b.pk], unit_ids=[a.pk])
     assert found == [*((a.pk, kind) for kind in each), (b.pk, "size_decline")]
     assert rechecks[a.pk].units is not None and rechecks[b.pk].units is None and c.pk not in rechecks
+
+
+def test_the_overdue_date_of_a_buyer_whose_band_is_wider_than_half_a_gap(acme):
+    """Gaps 20, 60, 20, 60, 40 -> sorted 20 20 40 60 60: typical 40, quartiles 20 and 60, band 40 days. As of
+    15 September 2025 (last order 20 July) it is overdue after max(40 + 40, 1.5 x 40) = 80 days: read again on
+    9 October (+ 81), before the window change (20 July, the oldest order since 17 June, + 91 = 19 October)."""
+    from dealgate.signals.detectors import detect_for
+
+    orders(acme, ["2025-01-01", "2025-01-21", "2025-03-22", "2025-04-11", "2025-06-10", "2025-07-20"])
+    _, rechecks = detect_for(d("2025-09-15"))
+    assert rechecks[acme.pk].account == d("2025-10-09")
+
+
+def test_a_cross_sell_year_is_the_365_days_before_as_of(db):
+    """As of 2 March 2027 the year starts 2 March 2026: Shop 4 bought Adhesives only (one line), no gap;
+    as of 1 March 2027 its Fasteners count too, and it lacks the Tools four of the six shops buy."""
+    from dealgate.signals.detectors import cross_sell_gaps
+
+    retail = retail_with_a_tools_gap()
+    assert cross_sell_gaps(d("2027-03-02")) == []
+    assert [(c.account_id, c.evidence["product_line"]) for c in cross_sell_gaps(d("2027-03-01"))] == [
+        (retail[4].pk, "Tools")]
+
+
+def test_each_cross_sell_source_reads_its_own_table(db):
+    """"lines": the order lines (a blank product line is no line); the default: the line-day rollup; "kept":
+    the year's sums the scan keeps. Emptied one after the other behind the triggers' back."""
+    from django.db import connection
+
+    from dealgate.signals.detectors import cross_sell_gaps
+
+    retail = retail_with_a_tools_gap()
+    for shop in retail[:4]:
+        orders(shop, ["2026-03-04"], product="Gift card", product_line="")
+    scan_signals(d("2026-07-01"))  # keeps the year's sums
+    as_of, gap = d("2026-07-01"), [(retail[4].pk, "Tools")]
+
+    def found(source):
+        return [(c.account_id, c.evidence["product_line"]) for c in cross_sell_gaps(as_of, source=source)]
+
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM signals_orderlineday")
+    assert (found("lines"), found("rollup"), found("kept")) == (gap, [], gap)
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM signals_lineyear")
+    assert (found("lines"), found("kept")) == (gap, [])

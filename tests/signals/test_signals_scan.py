@@ -421,3 +421,28 @@ def test_each_cross_sell_source_reads_its_own_table(db):
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM signals_lineyear")
     assert (found("lines"), found("kept")) == (gap, [])
+
+
+def test_cross_sell_peers_at_their_thresholds_with_and_without_a_segment(db, settings):
+    """Two garden centres (too few to compare), then five accounts without a segment (exactly the five
+    peers needed): all buy Fasteners and Adhesives, three of them Tools (exactly 60%); then the retail
+    shops, where one also buys Abrasives (1 of 6: too few). As of 1 July 2026."""
+    from dealgate.signals.detectors import cross_sell_gaps
+
+    garden = [Account.objects.create(name=f"Garden {i}", segment="Garden") for i in range(2)]
+    plain = [Account.objects.create(name=f"Plain {i}") for i in range(5)]
+    for account in garden + plain:
+        orders(account, ["2026-03-01"], product="Bolt", product_line="Fasteners")
+        orders(account, ["2026-03-02"], product="Glue", product_line="Adhesives")
+    orders(garden[0], ["2026-03-03"], product="Drill", product_line="Tools")
+    for account in plain[:3]:
+        orders(account, ["2026-03-03"], product="Drill", product_line="Tools")
+    retail = retail_with_a_tools_gap()
+    orders(retail[0], ["2026-03-04"], product="Sandpaper", product_line="Abrasives")
+    gaps = sorted(((c.account_id, c.title, c.evidence["segment"], c.evidence["share_pct"], c.revenue)
+                   for c in cross_sell_gaps(d("2026-07-01"))), key=lambda g: g[0])
+    sixty = "Does not buy Tools, which 60% of similar accounts buy"
+    assert gaps == [(plain[3].pk, sixty, "(no segment)", 60, 1000.0), (plain[4].pk, sixty, "(no segment)", 60, 1000.0),
+                    (retail[4].pk, "Does not buy Tools, which 67% of similar accounts buy", "Retail", 67, 2500.0)]
+    settings.DEALGATE_SIGNALS = {**settings.DEALGATE_SIGNALS, "cross_sell_share_pct": 67}
+    assert cross_sell_gaps(d("2026-07-01")) == []  # 4 of 6 is 66.7%: under 67%

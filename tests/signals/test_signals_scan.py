@@ -372,7 +372,8 @@ def test_a_partial_read_gives_the_line_and_item_candidates_of_the_accounts_named
         return sorted((x.account_id, x.kind) for x in found), rechecks
 
     assert read()[0] == [(x.pk, kind) for x in (a, b, c) for kind in each]
-    assert read([a.pk])[0] == [(a.pk, kind) for kind in each]
+    found, rechecks = read([a.pk])
+    assert found == [(a.pk, kind) for kind in each] and list(rechecks) == [a.pk]
     found, rechecks = read([a.pk, b.pk], unit_ids=[a.pk])
     assert found == [*((a.pk, kind) for kind in each), (b.pk, "size_decline")]
     assert rechecks[a.pk].units is not None and rechecks[b.pk].units is None and c.pk not in rechecks

@@ -136,7 +136,7 @@ def test_an_account_without_an_owner_fails_the_run_with_a_reason(world, run_work
     scan_signals(LATE)
     run_worker()
     run = RuleRun.objects.get()
-    assert run.outcome == "failed" and "has no owner" in run.error
+    assert run.outcome == "failed" and run.error == "account: account \"Nobody's\" has no owner to act for"
 
 
 @pytest.mark.parametrize("fields, where", [
@@ -257,3 +257,86 @@ def test_the_form_shows_a_refused_signal_rule_with_the_message_next_to_the_actio
     page = response.content.decode()
     assert response.status_code == 422
     assert "a signal rule can only create_task, notify, convert_to_deal (there is no deal to move to stage)" in page
+
+
+FRIDAY_NOON = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture
+def carols(world):
+    account = Account.objects.create(name="Carol's Hardware", owner=world.carol)  # team West, which has no manager
+    orders(account, every("2026-01-01", 30, 6), revenue=2500)
+    return account
+
+
+def test_a_signal_rules_run_log_names_the_account_and_the_manager_or_the_owner(world, acme, carols):
+    from dealgate.automation.engine import run_rule
+
+    rule = signal_rule(actions=[
+        {"type": "create_task", "title": "Call {account}", "due_in_days": 3, "business_days": True,
+         "assignee": "manager"},
+        {**tell("manager"), "kind": "task"}])
+    scan_signals(LATE)
+    runs = [run_rule(rule, signal, trigger="signal_raised", occurrence=f"signal:{signal.pk}", now=FRIDAY_NOON)
+            for signal in Signal.objects.order_by("account__name")]  # Acme Supply, Carol's Hardware
+    acme_task, carols_task = (Task.objects.get(account=acme), Task.objects.get(account=carols))
+    # Friday + 3 business days is Wednesday 9 December; Acme's owner Alice has a manager (Bob), Carol has none.
+    assert (acme_task.assignee, acme_task.due, acme_task.title) == (world.bob, dt.date(2026, 12, 9), "Call Acme Supply")
+    assert (carols_task.assignee, carols_task.due) == (world.carol, dt.date(2026, 12, 9))
+    assert [run.actions for run in runs] == [
+        [f"task {acme_task.pk} 'Call Acme Supply' on account Acme Supply for bob due 2026-12-09", "notified bob"],
+        [f"task {carols_task.pk} 'Call Carol's Hardware' on account Carol's Hardware for carol due 2026-12-09",
+         "notified carol"],
+    ]
+    note = Notification.objects.get(user=world.carol, title="Missed reorder at Carol's Hardware")
+    signal = Signal.objects.get(account=carols)
+    assert (note.kind, note.body, note.link) == (
+        "task", f"2,500 at risk: {signal.title}", f"/accounts/{carols.pk}/")
+
+
+def test_signal_rules_run_in_order_on_the_signals_named_once_each(world, acme, carols):
+    from dealgate.automation.engine import handle_signals
+
+    first = signal_rule(name="First", actions=[call_rep()])
+    signal_rule(name="Quotes only", actions=[call_rep()], conditions={"signal_kinds": ["expired_quote"]})
+    off = signal_rule(name="Switched off", actions=[call_rep()])
+    services.set_rule_enabled(off, by=world.dave, enabled=False)
+    second = signal_rule(name="Second", actions=[tell("owner")])
+    deal_rule = services.create_rule(by=None, name="A deal rule", trigger="deal_created", actions=[follow_up()])
+    scan_signals(LATE)
+    acme_signal, carols_signal = Signal.objects.get(account=acme), Signal.objects.get(account=carols)
+    runs = handle_signals([acme_signal.pk])
+    assert [(run.rule, run.signal) for run in runs] == [(first, acme_signal), (second, acme_signal)]
+    by_id = sorted([acme_signal, carols_signal], key=lambda s: s.pk)
+    runs = handle_signals([carols_signal.pk, acme_signal.pk])  # Acme's already acted on
+    assert [(run.rule, run.signal) for run in runs] == [(first, carols_signal), (second, carols_signal)]
+    assert handle_signals([s.pk for s in by_id]) == []
+    assert [t.account for t in Task.objects.order_by("id")] == [acme, carols]
+    assert not RuleRun.objects.filter(rule__in=[off, deal_rule]).exists()
+
+
+def test_a_signal_rule_stored_with_a_deal_action_fails_its_run_with_the_reason(world, acme):
+    from dealgate.automation.engine import handle_signals
+    from dealgate.automation.models import Rule
+
+    rule = signal_rule(actions=[call_rep()])
+    Rule.objects.filter(pk=rule.pk).update(actions=[call_rep(), {"type": "move_to_stage", "stage": "propose"}])
+    scan_signals(LATE)
+    (run,) = handle_signals([Signal.objects.get().pk])
+    assert (run.outcome, run.error, run.actions) == ("failed", "ValueError: a signal rule cannot 'move_to_stage'", [])
+    assert not Task.objects.exists()  # the task undone with the refused action
+
+
+def test_an_account_owner_without_a_profile_is_his_own_manager(world):
+    """A user made outside the people service (e.g. `createsuperuser`) has no profile, so no team."""
+    from django.contrib.auth import get_user_model
+
+    from dealgate.automation.engine import handle_signals
+
+    root = get_user_model().objects.create_user(username="root", password=world.password)
+    account = Account.objects.create(name="Root's account", owner=root)
+    orders(account, every("2026-01-01", 30, 6))
+    signal_rule(actions=[{**call_rep(), "assignee": "manager"}])
+    scan_signals(LATE)
+    (run,) = handle_signals([Signal.objects.get().pk])
+    assert (run.outcome, Task.objects.get().assignee) == ("done", root)

@@ -71,3 +71,22 @@ def test_an_empty_value_never_meets_a_comparison():
     assert not met("eq", "", "") and not met("in", [""], "")
     assert not met("eq", "None", None) and not met("in", ["None"], None)
     assert met("eq", "web", "web")
+
+
+def test_the_missing_words_say_a_an_or_how_many(db):
+    """'an' before a vowel, 'a' before anything else, a number above one: what a rep reads under an
+    unmet criterion. No activity and no contact on the deal yet."""
+    def missing(kind, config):
+        spec = CriterionSpec("k", "Label", kind, parse_config(kind, config))
+        facts = DealFacts(fields={}, stage_entered_at=None, activities=[], contact_roles=Counter(), contact_count=0)
+        return evaluate_one(spec, facts).missing
+
+    assert missing("contact_role", {"role": "economic_buyer"}) == "Needs an economic buyer on the deal (none yet)"
+    assert missing("contact_role", {"role": "champion"}) == "Needs a champion on the deal (none yet)"
+    assert missing("contact_role", {"role": "influencer", "min_count": 2}) == \
+        "Needs 2 influencers on the deal (none yet)"
+    assert missing("activity", {"activity": "email", "scope": "ever"}) == "Needs an email (none yet)"
+    assert missing("activity", {"activity": "note"}) == "Needs a note in this stage (none yet)"
+    assert missing("activity", {"activity": "email", "min_count": 3}) == "Needs 3 emails in this stage (none yet)"
+    assert missing("activity", {"activity": "meeting", "outcome": "on_site"}) == \
+        "Needs a meeting marked “on site” in this stage (none yet)"

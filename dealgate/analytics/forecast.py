@@ -27,7 +27,7 @@ from dealgate.analytics.history import (
     Scope, amount_sql, days_between, fetch, is_postgres, money, open_deals, outcome_at_cutoff, percentiles,
     reopened_before_cutoff, spans, state_cte, ts, won_at_cutoff,
 )
-from dealgate.analytics.metrics import conversion, conversion_of, outcomes, stage_label, stages_of
+from dealgate.analytics.metrics import conversion, conversion_of, stage_label, stages_of, won_amounts
 from dealgate.analytics.periods import Period, month_period
 from dealgate.analytics.together import together
 
@@ -52,7 +52,7 @@ def _lookback(cutoff: dt.datetime, config: Settings) -> Period:
 def won_so_far(scope: Scope, period: Period, cutoff: dt.datetime) -> Decimal:
     if cutoff <= period.start:
         return Decimal("0.00")
-    return outcomes(scope, period, cutoff)["won_amount"]
+    return won_amounts(scope, (period,), cutoff)[0]
 
 
 @figure
@@ -367,11 +367,11 @@ def calibration(scope: Scope, period: Period, cutoff: dt.datetime, config: Setti
 
     {"widen", "periods" (judged), "error" (root mean square of e), "model" (of s)}."""
     pasts = calibration_windows(period, cutoff)
-    computed = together(*(call for past, made_at in pasts for call in (
-        lambda past=past, made_at=made_at: time_aware_forecast(scope, past, made_at, config, with_new=True),
-        lambda past=past: outcomes(scope, past, cutoff)["won_amount"])))
+    *made_then, actuals = together(*(
+        lambda past=past, made_at=made_at: time_aware_forecast(scope, past, made_at, config, with_new=True)
+        for past, made_at in pasts), lambda: won_amounts(scope, tuple(past for past, _ in pasts), cutoff))
     errors, spreads = [], []
-    for made, actual in zip(computed[::2], computed[1::2]):
+    for made, actual in zip(made_then, actuals):
         if actual > 0 and made["expected"] > 0 and made["p10"] > 0:
             errors.append(math.log(float(actual) / float(made["expected"])))
             spreads.append(math.log(float(made["p90"]) / float(made["p10"])) / (2 * Z90))

@@ -21,7 +21,7 @@ bench_insights.py times its forecast. Per run, three calls:
   warm        the same call again (the window as of now is computed again only if a span was written)
 Prints the median of `--repeat` runs of each, the machine load (1 minute, `uptime`) and the figures,
 so two trees can be compared number for number. `--page`: the same three for the forecast page
-(GET /insights/forecast/ through Django's test client, as admin).
+(GET /insights/forecast/ through Django's test client, as admin, or as `--user`).
 """
 
 from __future__ import annotations
@@ -100,14 +100,17 @@ def timed(call: Callable[[], object], first: Callable[[], None], runs: dict[str,
     return made
 
 
-def _page_getter(scope, period) -> Callable[[], None]:
-    """GET /insights/forecast/ for the scope's pipeline and the period, as the admin (Django's test client)."""
+def _page_getter(scope, period, username: str | None = None) -> Callable[[], None]:
+    """GET /insights/forecast/ for the scope's pipeline and the period, as the admin or `username`
+    (Django's test client)."""
+    from django.contrib.auth import get_user_model
     from django.test import Client
 
     from dealgate.people.models import Profile, Role
 
     client = Client()
-    client.force_login(Profile.objects.filter(role=Role.ADMIN).select_related("user").first().user)
+    client.force_login(get_user_model().objects.get(username=username) if username else
+                       Profile.objects.filter(role=Role.ADMIN).select_related("user").first().user)
     url = f"/insights/forecast/?pipeline={scope.pipeline_id}&period={period.label}"
 
     def get() -> None:
@@ -126,6 +129,7 @@ def main() -> None:
     parser.add_argument("--copy-from", type=int, metavar="M", help="generate M deals, copy them with SQL up to "
                         "--deals (PostgreSQL)")
     parser.add_argument("--page", action="store_true", help="also time GET /insights/forecast/ (first ever, cold, warm)")
+    parser.add_argument("--user", help="--page as this user (default: the admin), e.g. the bench_pages.py rep")
     parser.add_argument("--profile", type=int, metavar="N", help="print the N largest cumulative entries of one "
                         "cold run under cProfile, figures one at a time (DEALGATE_ANALYTICS_THREADS=1); with "
                         "--page, of the page (after one view that stores the past windows)")
@@ -158,7 +162,7 @@ def main() -> None:
 
         call = lambda: forecast(scope, period, cutoff)  # noqa: E731
         if args.page:  # the page, as a new process sees it: the past windows stored by a first view
-            call = _page_getter(scope, period)
+            call = _page_getter(scope, period, args.user)
             call()
         cache.clear()
         profiler = cProfile.Profile()
@@ -182,7 +186,7 @@ def main() -> None:
         f"{kind} median {statistics.median(times):.2f} s ({', '.join(f'{t:.2f}' for t in times)})"
         for kind, times in runs.items()) + f"; {machine_label()}")
     if args.page:
-        get = _page_getter(scope, period)
+        get = _page_getter(scope, period, args.user)
         url = f"/insights/forecast/?pipeline={scope.pipeline_id}&period={period.label}"
         pages: dict[str, list[float]] = {"first ever": [], "cold": [], "warm": []}
         for _ in range(args.repeat):

@@ -453,9 +453,14 @@ def forecast(scope: Scope, period: Period, cutoff: dt.datetime, methods: tuple[s
     # probabilities' cohorts, so the historical method comes after it.
     wanted = [m for m in calls if m in methods]
     if "time-aware" in wanted and not calibration.is_stored(scope, period, cutoff, config):
-        # cold: the shared new-business pass, beside two figures that do not need it
+        # cold: the shared new-business pass, beside figures that do not need it: two of the other
+        # methods' and, unless the period's own window is stored, that window's timing table and
+        # period spread (they would otherwise wait for the pass; decision 049)
+        window = [] if _time_aware_window.is_stored(scope, period, cutoff, config, True) else [
+            lambda: timing_table(scope, period, cutoff, config),
+            lambda: simulation.period_spread(scope, cutoff, config.lookback_days)]
         together(lambda: _new_business_together(scope, period, cutoff, config),
-                 lambda: won_so_far(scope, period, cutoff), lambda: due_deals(scope, period, cutoff, config))
+                 lambda: won_so_far(scope, period, cutoff), lambda: due_deals(scope, period, cutoff, config), *window)
     extra = together(lambda: won_so_far(scope, period, cutoff),
                      lambda: new_business.new_business(scope, period, cutoff, config.lookback_days),
                      lambda: due_deals(scope, period, cutoff, config), *(calls[m] for m in wanted))
@@ -480,7 +485,9 @@ def forecast_report(scope: Scope, period: Period, cutoff: dt.datetime, methods: 
                     config: Settings = Settings(), groups: tuple[str, ...] = ("owner",)) -> dict[str, Any]:
     """The forecast as the page, the CLI and the API show it: every method side by side, the
     categories per owner (and team) beside the model's number, and each stage's probabilities."""
-    result = forecast(scope, period, cutoff, methods, config)
+    # the categories' amounts do not need the forecast: read beside it (`categories` finds them cached)
+    result, *_ = together(lambda: forecast(scope, period, cutoff, methods, config),
+                          *(lambda group=group: _category_rows(scope, period, cutoff, group) for group in groups))
     time_aware = result["methods"].get("time-aware")
     result["categories"] = dict(zip(groups, together(*(
         lambda group=group: categories(scope, period, cutoff, group, config, time_aware=time_aware)
@@ -543,14 +550,6 @@ def commit_accuracy(scope: Scope, period: Period, cutoff: dt.datetime, periods: 
     deals in category commit expected to close by its end) against what the owner won in it."""
     from django.contrib.auth import get_user_model
 
-    def commits(past: Period) -> list[dict[str, Any]]:
-        cte, params = state_cte(scope, past.start)
-        params.update(due_by=past.last_day.isoformat())
-        return fetch(cte + """
-SELECT state.owner_id AS who, SUM(state.amount_cents) AS amount_cents FROM state
-WHERE state.kind = 'open' AND state.category = 'commit' AND state.close_date IS NOT NULL
-  AND state.close_date <= %(due_by)s GROUP BY state.owner_id""", params)
-
     def won(past: Period) -> list[dict[str, Any]]:
         cte, params = state_cte(scope, cutoff)
         params.update(start=ts(past.start), end=ts(past.end))
@@ -560,8 +559,8 @@ WHERE state.kind = 'won' AND state.stage_at >= %(start)s AND state.stage_at < %(
 GROUP BY state.owner_id""", params)
 
     pasts = [period.shifted(-step) for step in range(periods, 0, -1)]
-    fetched = together(*(call for past in pasts
-                         for call in (lambda past=past: commits(past), lambda past=past: won(past))))
+    fetched = together(*(call for past in pasts for call in (
+        lambda past=past: _commits_at(scope, past, past.start), lambda past=past: won(past))))
     result: dict[int, dict[str, Any]] = {}
     for past, commit_rows, won_rows in zip(pasts, fetched[::2], fetched[1::2]):
         for kind, rows in (("commit", commit_rows), ("won", won_rows)):
@@ -580,3 +579,16 @@ GROUP BY state.owner_id""", params)
             "mape": formulas.mape(pairs), "bias": formulas.bias(pairs),
         })
     return sorted(rows_out, key=lambda r: r["name"])
+
+
+@figure(durable=True)
+def _commits_at(scope: Scope, period: Period, cutoff: dt.datetime) -> list[dict[str, Any]]:
+    """Per owner: the commit at `cutoff` (open deals in category commit expected to close by the
+    period's end). `commit_accuracy` asks for it at past periods' starts, so it is kept in the
+    database (decision 044): a new process does not scan the deals as of each of them again."""
+    cte, params = state_cte(scope, cutoff)
+    params.update(due_by=period.last_day.isoformat())
+    return fetch(cte + """
+SELECT state.owner_id AS who, SUM(state.amount_cents) AS amount_cents FROM state
+WHERE state.kind = 'open' AND state.category = 'commit' AND state.close_date IS NOT NULL
+  AND state.close_date <= %(due_by)s GROUP BY state.owner_id""", params)

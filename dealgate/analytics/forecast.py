@@ -486,8 +486,8 @@ def forecast_report(scope: Scope, period: Period, cutoff: dt.datetime, methods: 
     """The forecast as the page, the CLI and the API show it: every method side by side, the
     categories per owner (and team) beside the model's number, and each stage's probabilities."""
     # the categories' amounts do not need the forecast: read beside it (`categories` finds them cached)
-    result, *_ = together(lambda: forecast(scope, period, cutoff, methods, config),
-                          *(lambda group=group: _category_rows(scope, period, cutoff, group) for group in groups))
+    result, _ = together(lambda: forecast(scope, period, cutoff, methods, config),
+                         lambda: _category_amounts(scope, period, cutoff))
     time_aware = result["methods"].get("time-aware")
     result["categories"] = dict(zip(groups, together(*(
         lambda group=group: categories(scope, period, cutoff, group, config, time_aware=time_aware)
@@ -529,19 +529,30 @@ def categories(scope: Scope, period: Period, cutoff: dt.datetime, by: str = "own
     return result
 
 
-@figure
 def _category_rows(scope: Scope, period: Period, cutoff: dt.datetime, by: str) -> list[dict[str, Any]]:
     """Amounts per owner (or team), kind and category: won in the period, open and due by its end.
-    A figure of its own, without the quotas `categories` adds (a quota set now must show at once)."""
+    Without the quotas `categories` adds (a quota set now must show at once)."""
     column = "owner_id" if by == "owner" else "team_id"
+    totals: dict[tuple, int] = {}
+    for row in _category_amounts(scope, period, cutoff):
+        key = (row[column], row["kind"], row["category"])
+        totals[key] = totals.get(key, 0) + (row["amount_cents"] or 0)
+    return [{"who": who, "kind": kind, "category": category, "amount_cents": cents}
+            for (who, kind, category), cents in totals.items()]
+
+
+@figure
+def _category_amounts(scope: Scope, period: Period, cutoff: dt.datetime) -> list[dict[str, Any]]:
+    """Amounts per owner, team, kind and category: won in the period, open and due by its end. One
+    scan for both of `categories`' groupings (per owner, per team), which add its rows up."""
     cte, params = state_cte(scope, cutoff)
     params.update(start=ts(period.start), end=ts(period.end), due_by=period.last_day.isoformat())
-    return fetch(cte + f"""
-SELECT state.{column} AS who, state.kind, state.category, SUM(state.amount_cents) AS amount_cents
+    return fetch(cte + """
+SELECT state.owner_id, state.team_id, state.kind, state.category, SUM(state.amount_cents) AS amount_cents
 FROM state
 WHERE (state.kind = 'open' AND state.close_date IS NOT NULL AND state.close_date <= %(due_by)s)
    OR (state.kind = 'won' AND state.stage_at >= %(start)s AND state.stage_at < %(end)s)
-GROUP BY state.{column}, state.kind, state.category""", params)
+GROUP BY state.owner_id, state.team_id, state.kind, state.category""", params)
 
 
 @figure

@@ -99,3 +99,36 @@ def test_a_rewrite_recomputes_the_backtested_forecasts_made_after_it(planted, wo
     cache.clear()
     assert made == backtest(planted, recent_periods(CUTOFF, 1), JUDGED_AT)
     assert made["rows"][2]["actual"] == first["rows"][2]["actual"] + Decimal("250000.00")  # June won it
+
+
+@pytest.mark.django_db
+def test_categories_per_owner_and_per_team_come_from_one_scan(world, pipeline, monkeypatch):
+    history = History(world, pipeline)
+    for owner, created, amount, close, category, won_on in (
+            (world.alice, "2026-09-01", 1000, "2026-11-20", "commit", None),
+            (world.alice, "2026-09-02", 2000, "2026-12-15", "best_case", None),
+            (world.alice, "2026-09-03", 500, "2026-10-31", "commit", "2026-10-10"),
+            (world.alice, "2026-09-04", 4000, "2027-01-15", "commit", None),  # due after the quarter
+            (world.carol, "2026-09-05", 3000, "2026-12-01", "commit", None),
+            (world.carol, "2026-09-06", 700, "2026-10-31", "pipeline", "2026-10-20"),
+            (world.bob, "2026-09-07", 800, "2026-11-30", "pipeline", None)):
+        deal = history.deal(created, amount, owner=owner, close_date=close, category=category)
+        if won_on:
+            history.move(deal, "won", won_on)
+    scope, q4, cutoff = Scope(pipeline_id=pipeline.pk), parse_period("2026-Q4"), at("2026-11-01")
+    scans = Counted(forecast.fetch)
+    monkeypatch.setattr(forecast, "fetch", scans)
+    rows = forecast._category_rows(scope, q4, cutoff, "owner") + forecast._category_rows(scope, q4, cutoff, "team")
+    assert scans.calls == 1 and rows
+    monkeypatch.undo()
+
+    def amounts(by: str) -> dict[str, tuple[Decimal, ...]]:
+        return {row["name"]: tuple(row[k] for k in ("won", "commit", "best_case", "pipeline"))
+                for row in forecast.categories(scope, q4, cutoff, by)}
+
+    d = Decimal
+    assert amounts("owner") == {"Alice": (d("500.00"), d("1000.00"), d("2000.00"), d("0.00")),
+                                "Bob": (d("0.00"), d("0.00"), d("0.00"), d("800.00")),
+                                "Carol": (d("700.00"), d("3000.00"), d("0.00"), d("0.00"))}
+    assert amounts("team") == {"East": (d("500.00"), d("1000.00"), d("2000.00"), d("800.00")),
+                               "West": (d("700.00"), d("3000.00"), d("0.00"), d("0.00"))}

@@ -111,7 +111,9 @@ SELECT stays.stage_id * 100 + b.j AS grp, stays.value FROM (
 
 
 def _date(value: Any) -> dt.date | None:
-    return None if value is None else dt.date.fromisoformat(str(value)[:10])
+    if value is None or type(value) is dt.date:  # PostgreSQL gives dates, SQLite text
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
 
 
 @figure
@@ -150,6 +152,7 @@ FROM {source} WHERE {where} AND s.starts_at < %(cutoff)s AND s.ends_at >= %(cuto
     typical = remaining_days(scope, cutoff, config) if any(
         r["close_date"] is None or r["deal_id"] in hindsight for r in rows) else {}
     due, undated, undated_due, unknown = [], 0, 0, 0
+    last_day = period.last_day
     for row in rows:
         if row["close_date"] is not None and row["deal_id"] not in hindsight:
             closes = _date(row["close_date"])
@@ -162,8 +165,8 @@ FROM {source} WHERE {where} AND s.starts_at < %(cutoff)s AND s.ends_at >= %(cuto
                 continue
             # max(0, typical - age): a deal already past its stage's typical time is due now
             closes = (cutoff + dt.timedelta(days=max(0.0, typical[(row["stage_id"], lo)] - age))).date()
-            undated_due += int(closes <= period.last_day)
-        if closes <= period.last_day:
+            undated_due += int(closes <= last_day)
+        if closes <= last_day:
             due.append((row["stage_id"], int(row["amount_cents"]), int(row["probability"])))
     return {"rows": due, "undated": undated, "undated_due": undated_due, "unknown": unknown}
 

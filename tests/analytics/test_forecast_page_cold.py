@@ -132,3 +132,22 @@ def test_categories_per_owner_and_per_team_come_from_one_scan(world, pipeline, m
                                 "Carol": (d("700.00"), d("3000.00"), d("0.00"), d("0.00"))}
     assert amounts("team") == {"East": (d("500.00"), d("1000.00"), d("2000.00"), d("800.00")),
                                "West": (d("700.00"), d("3000.00"), d("0.00"), d("0.00"))}
+
+
+@pytest.mark.django_db
+def test_fetch_floats_reads_the_numbers_the_rows_hold():
+    """PostgreSQL reads them from a binary COPY: the same doubles as the rows, NULL as nan."""
+    import numpy as np
+
+    from dealgate.analytics.history import days_between, fetch_floats, fetch_rows, ts
+
+    sql = (f"SELECT 1099511627776 AS a, {days_between('%(start)s', '%(end)s')} AS b, NULL AS c "
+           "UNION ALL SELECT 3, -0.125, 7")
+    params = {"start": ts(at("2026-01-01")), "end": ts(at("2026-03-04 05:06:07.123456"))}
+    made = fetch_floats(sql, params, 3)
+    rows = fetch_rows(sql, params)
+    assert made.shape == (2, 3)
+    assert np.array_equal(made, np.array(rows, dtype=float), equal_nan=True)
+    assert made[0, 0] == 2 ** 40 and np.isnan(made[0, 2]) and made[1, 2] == 7.0
+    assert made[0, 1] == pytest.approx(62 + (5 * 3600 + 6 * 60 + 7.123456) / 86400, abs=1e-6)  # SQLite: ms
+    assert fetch_floats(sql + " ORDER BY 1 LIMIT 0", params, 3).shape == (0, 3)

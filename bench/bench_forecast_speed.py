@@ -5,6 +5,7 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/forecast_1m python bench/bench_forecast_speed.py \
         --deals 1000000 --copy-from 100000          # 100,000 generated, then copied with SQL (PostgreSQL)
     DATABASE_URL=... python bench/bench_forecast_speed.py --deals 100000 --page   # also GET /insights/forecast/
+    DATABASE_URL=... python bench/bench_forecast_speed.py --deals 100000 --page --user diana --profile 70   # a rep's cold page
 
 Data: `generate(deals=N, seed=11, today=2026-11-24)` (generated once; `--deals` is the least the database
 must hold). With `--copy-from M` only M deals are generated (about 300 deals/s); the rest are copies

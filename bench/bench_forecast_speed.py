@@ -5,6 +5,7 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/forecast_1m python bench/bench_forecast_speed.py \
         --deals 1000000 --copy-from 100000          # 100,000 generated, then copied with SQL (PostgreSQL)
     DATABASE_URL=... python bench/bench_forecast_speed.py --deals 100000 --page   # also GET /insights/forecast/
+    DATABASE_URL=... python bench/bench_forecast_speed.py --deals 100000 --page --user diana --profile 70   # a rep's cold page
 
 Data: `generate(deals=N, seed=11, today=2026-11-24)` (generated once; `--deals` is the least the database
 must hold). With `--copy-from M` only M deals are generated (about 300 deals/s); the rest are copies
@@ -21,7 +22,7 @@ bench_insights.py times its forecast. Per run, three calls:
   warm        the same call again (the window as of now is computed again only if a span was written)
 Prints the median of `--repeat` runs of each, the machine load (1 minute, `uptime`) and the figures,
 so two trees can be compared number for number. `--page`: the same three for the forecast page
-(GET /insights/forecast/ through Django's test client, as admin).
+(GET /insights/forecast/ through Django's test client, as admin, or as `--user`).
 """
 
 from __future__ import annotations
@@ -100,6 +101,26 @@ def timed(call: Callable[[], object], first: Callable[[], None], runs: dict[str,
     return made
 
 
+def _page_getter(scope, period, username: str | None = None) -> Callable[[], None]:
+    """GET /insights/forecast/ for the scope's pipeline and the period, as the admin or `username`
+    (Django's test client)."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from dealgate.people.models import Profile, Role
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=username) if username else
+                       Profile.objects.filter(role=Role.ADMIN).select_related("user").first().user)
+    url = f"/insights/forecast/?pipeline={scope.pipeline_id}&period={period.label}"
+
+    def get() -> None:
+        response = client.get(url)
+        assert response.status_code == 200, response.status_code
+
+    return get
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deals", type=int, default=100_000)
@@ -109,8 +130,10 @@ def main() -> None:
     parser.add_argument("--copy-from", type=int, metavar="M", help="generate M deals, copy them with SQL up to "
                         "--deals (PostgreSQL)")
     parser.add_argument("--page", action="store_true", help="also time GET /insights/forecast/ (first ever, cold, warm)")
+    parser.add_argument("--user", help="--page as this user (default: the admin), e.g. the bench_pages.py rep")
     parser.add_argument("--profile", type=int, metavar="N", help="print the N largest cumulative entries of one "
-                        "cold run under cProfile, figures one at a time (DEALGATE_ANALYTICS_THREADS=1)")
+                        "cold run under cProfile, figures one at a time (DEALGATE_ANALYTICS_THREADS=1); with "
+                        "--page, of the page (after one view that stores the past windows)")
     args = parser.parse_args()
     if args.profile:
         import os
@@ -138,10 +161,14 @@ def main() -> None:
         import cProfile
         import pstats
 
+        call = lambda: forecast(scope, period, cutoff)  # noqa: E731
+        if args.page:  # the page, as a new process sees it: the past windows stored by a first view
+            call = _page_getter(scope, period, args.user)
+            call()
         cache.clear()
         profiler = cProfile.Profile()
         profiler.enable()
-        forecast(scope, period, cutoff)
+        call()
         profiler.disable()
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
         return
@@ -160,18 +187,8 @@ def main() -> None:
         f"{kind} median {statistics.median(times):.2f} s ({', '.join(f'{t:.2f}' for t in times)})"
         for kind, times in runs.items()) + f"; {machine_label()}")
     if args.page:
-        from django.test import Client
-
-        from dealgate.people.models import Profile, Role
-
-        client = Client()
-        client.force_login(Profile.objects.filter(role=Role.ADMIN).select_related("user").first().user)
+        get = _page_getter(scope, period, args.user)
         url = f"/insights/forecast/?pipeline={scope.pipeline_id}&period={period.label}"
-
-        def get() -> None:
-            response = client.get(url)
-            assert response.status_code == 200, response.status_code
-
         pages: dict[str, list[float]] = {"first ever": [], "cold": [], "warm": []}
         for _ in range(args.repeat):
             timed(get, forget, pages)

@@ -7,9 +7,10 @@ from decimal import Decimal
 from typing import Any
 
 from dealgate.analytics import formulas
+from dealgate.analytics.cache import figure
 from dealgate.analytics.forecast import METHODS, Settings, forecast
 from dealgate.analytics.history import Scope
-from dealgate.analytics.metrics import outcomes
+from dealgate.analytics.metrics import won_amounts
 from dealgate.analytics.periods import Period, period_containing
 from dealgate.analytics.together import together
 
@@ -54,16 +55,15 @@ def backtest(scope: Scope, periods: list[Period], cutoff: dt.datetime, methods: 
     """Per period: the forecast as of the period's start (only what was known then) and the amount
     actually won in it (as known at `cutoff`); per method: MAPE and bias over the periods."""
     # Every period's forecast and outcome at once (dealgate.analytics.together).
-    computed = together(*(call for period in periods for call in (
-        lambda period=period: forecast(scope, period, period.start, methods, config),
-        lambda period=period: outcomes(scope, period, cutoff)["won_amount"])))
+    *made_then, actuals = together(*(
+        lambda period=period: forecast_made(scope, period, period.start, methods, config) for period in periods),
+        lambda: won_amounts(scope, tuple(periods), cutoff))
     rows = []
-    for period, made, actual in zip(periods, computed[::2], computed[1::2]):
+    for period, made, actual in zip(periods, made_then, actuals):
         rows.append({
             "period": period.label, "actual": actual,
-            **{column(m): made["methods"][m]["expected"] for m in methods},
-            **({"p10": made["methods"]["time-aware"]["p10"], "p90": made["methods"]["time-aware"]["p90"]}
-               if "time-aware" in methods else {}),
+            **{column(m): made[m]["expected"] for m in methods},
+            **({"p10": made["time-aware"]["p10"], "p90": made["time-aware"]["p90"]} if "time-aware" in methods else {}),
         })
     summary = {}
     for method in methods:
@@ -73,3 +73,14 @@ def backtest(scope: Scope, periods: list[Period], cutoff: dt.datetime, methods: 
         inside = [r for r in rows if r["actual"] and r["p10"] <= r["actual"] <= r["p90"]]
         summary["time-aware"]["coverage"] = formulas.ratio(len(inside), len([r for r in rows if r["actual"]]))
     return {"rows": rows, "summary": summary, "total_actual": sum((r["actual"] for r in rows), Decimal("0.00"))}
+
+
+@figure(durable=True)
+def forecast_made(scope: Scope, period: Period, cutoff: dt.datetime, methods: tuple[str, ...] = METHODS,
+                  config: Settings = Settings()) -> dict[str, dict[str, Decimal]]:
+    """What the backtest reads of `forecast` made at `cutoff` (a period's start): per method its
+    expected value, and the time-aware P10 and P90. Its cutoff is past, so it is kept in the database
+    (decision 044) like the time-aware windows: a new process does not redo the due deals, the new
+    deals and the learned probabilities of every backtested period (decision 049)."""
+    made = forecast(scope, period, cutoff, methods, config)["methods"]
+    return {m: {key: made[m][key] for key in ("expected", "p10", "p90") if key in made[m]} for m in methods}

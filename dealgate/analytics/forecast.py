@@ -27,7 +27,7 @@ from dealgate.analytics.history import (
     Scope, amount_sql, days_between, fetch, is_postgres, money, open_deals, outcome_at_cutoff, percentiles,
     reopened_before_cutoff, spans, state_cte, ts, won_at_cutoff,
 )
-from dealgate.analytics.metrics import conversion, conversion_of, outcomes, stage_label, stages_of
+from dealgate.analytics.metrics import conversion, conversion_of, stage_label, stages_of, won_amounts
 from dealgate.analytics.periods import Period, month_period
 from dealgate.analytics.together import together
 
@@ -52,7 +52,7 @@ def _lookback(cutoff: dt.datetime, config: Settings) -> Period:
 def won_so_far(scope: Scope, period: Period, cutoff: dt.datetime) -> Decimal:
     if cutoff <= period.start:
         return Decimal("0.00")
-    return outcomes(scope, period, cutoff)["won_amount"]
+    return won_amounts(scope, (period,), cutoff)[0]
 
 
 @figure
@@ -111,7 +111,9 @@ SELECT stays.stage_id * 100 + b.j AS grp, stays.value FROM (
 
 
 def _date(value: Any) -> dt.date | None:
-    return None if value is None else dt.date.fromisoformat(str(value)[:10])
+    if value is None or type(value) is dt.date:  # PostgreSQL gives dates, SQLite text
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
 
 
 @figure
@@ -150,6 +152,7 @@ FROM {source} WHERE {where} AND s.starts_at < %(cutoff)s AND s.ends_at >= %(cuto
     typical = remaining_days(scope, cutoff, config) if any(
         r["close_date"] is None or r["deal_id"] in hindsight for r in rows) else {}
     due, undated, undated_due, unknown = [], 0, 0, 0
+    last_day = period.last_day
     for row in rows:
         if row["close_date"] is not None and row["deal_id"] not in hindsight:
             closes = _date(row["close_date"])
@@ -162,8 +165,8 @@ FROM {source} WHERE {where} AND s.starts_at < %(cutoff)s AND s.ends_at >= %(cuto
                 continue
             # max(0, typical - age): a deal already past its stage's typical time is due now
             closes = (cutoff + dt.timedelta(days=max(0.0, typical[(row["stage_id"], lo)] - age))).date()
-            undated_due += int(closes <= period.last_day)
-        if closes <= period.last_day:
+            undated_due += int(closes <= last_day)
+        if closes <= last_day:
             due.append((row["stage_id"], int(row["amount_cents"]), int(row["probability"])))
     return {"rows": due, "undated": undated, "undated_due": undated_due, "unknown": unknown}
 
@@ -367,11 +370,11 @@ def calibration(scope: Scope, period: Period, cutoff: dt.datetime, config: Setti
 
     {"widen", "periods" (judged), "error" (root mean square of e), "model" (of s)}."""
     pasts = calibration_windows(period, cutoff)
-    computed = together(*(call for past, made_at in pasts for call in (
-        lambda past=past, made_at=made_at: time_aware_forecast(scope, past, made_at, config, with_new=True),
-        lambda past=past: outcomes(scope, past, cutoff)["won_amount"])))
+    *made_then, actuals = together(*(
+        lambda past=past, made_at=made_at: time_aware_forecast(scope, past, made_at, config, with_new=True)
+        for past, made_at in pasts), lambda: won_amounts(scope, tuple(past for past, _ in pasts), cutoff))
     errors, spreads = [], []
-    for made, actual in zip(computed[::2], computed[1::2]):
+    for made, actual in zip(made_then, actuals):
         if actual > 0 and made["expected"] > 0 and made["p10"] > 0:
             errors.append(math.log(float(actual) / float(made["expected"])))
             spreads.append(math.log(float(made["p90"]) / float(made["p10"])) / (2 * Z90))
@@ -453,9 +456,14 @@ def forecast(scope: Scope, period: Period, cutoff: dt.datetime, methods: tuple[s
     # probabilities' cohorts, so the historical method comes after it.
     wanted = [m for m in calls if m in methods]
     if "time-aware" in wanted and not calibration.is_stored(scope, period, cutoff, config):
-        # cold: the shared new-business pass, beside two figures that do not need it
+        # cold: the shared new-business pass, beside figures that do not need it: two of the other
+        # methods' and, unless the period's own window is stored, that window's timing table and
+        # period spread (they would otherwise wait for the pass; decision 049)
+        window = [] if _time_aware_window.is_stored(scope, period, cutoff, config, True) else [
+            lambda: timing_table(scope, period, cutoff, config),
+            lambda: simulation.period_spread(scope, cutoff, config.lookback_days)]
         together(lambda: _new_business_together(scope, period, cutoff, config),
-                 lambda: won_so_far(scope, period, cutoff), lambda: due_deals(scope, period, cutoff, config))
+                 lambda: won_so_far(scope, period, cutoff), lambda: due_deals(scope, period, cutoff, config), *window)
     extra = together(lambda: won_so_far(scope, period, cutoff),
                      lambda: new_business.new_business(scope, period, cutoff, config.lookback_days),
                      lambda: due_deals(scope, period, cutoff, config), *(calls[m] for m in wanted))
@@ -480,7 +488,9 @@ def forecast_report(scope: Scope, period: Period, cutoff: dt.datetime, methods: 
                     config: Settings = Settings(), groups: tuple[str, ...] = ("owner",)) -> dict[str, Any]:
     """The forecast as the page, the CLI and the API show it: every method side by side, the
     categories per owner (and team) beside the model's number, and each stage's probabilities."""
-    result = forecast(scope, period, cutoff, methods, config)
+    # the categories' amounts do not need the forecast: read beside it (`categories` finds them cached)
+    result, _ = together(lambda: forecast(scope, period, cutoff, methods, config),
+                         lambda: _category_amounts(scope, period, cutoff))
     time_aware = result["methods"].get("time-aware")
     result["categories"] = dict(zip(groups, together(*(
         lambda group=group: categories(scope, period, cutoff, group, config, time_aware=time_aware)
@@ -522,19 +532,30 @@ def categories(scope: Scope, period: Period, cutoff: dt.datetime, by: str = "own
     return result
 
 
-@figure
 def _category_rows(scope: Scope, period: Period, cutoff: dt.datetime, by: str) -> list[dict[str, Any]]:
     """Amounts per owner (or team), kind and category: won in the period, open and due by its end.
-    A figure of its own, without the quotas `categories` adds (a quota set now must show at once)."""
+    Without the quotas `categories` adds (a quota set now must show at once)."""
     column = "owner_id" if by == "owner" else "team_id"
+    totals: dict[tuple, int] = {}
+    for row in _category_amounts(scope, period, cutoff):
+        key = (row[column], row["kind"], row["category"])
+        totals[key] = totals.get(key, 0) + (row["amount_cents"] or 0)
+    return [{"who": who, "kind": kind, "category": category, "amount_cents": cents}
+            for (who, kind, category), cents in totals.items()]
+
+
+@figure
+def _category_amounts(scope: Scope, period: Period, cutoff: dt.datetime) -> list[dict[str, Any]]:
+    """Amounts per owner, team, kind and category: won in the period, open and due by its end. One
+    scan for both of `categories`' groupings (per owner, per team), which add its rows up."""
     cte, params = state_cte(scope, cutoff)
     params.update(start=ts(period.start), end=ts(period.end), due_by=period.last_day.isoformat())
-    return fetch(cte + f"""
-SELECT state.{column} AS who, state.kind, state.category, SUM(state.amount_cents) AS amount_cents
+    return fetch(cte + """
+SELECT state.owner_id, state.team_id, state.kind, state.category, SUM(state.amount_cents) AS amount_cents
 FROM state
 WHERE (state.kind = 'open' AND state.close_date IS NOT NULL AND state.close_date <= %(due_by)s)
    OR (state.kind = 'won' AND state.stage_at >= %(start)s AND state.stage_at < %(end)s)
-GROUP BY state.{column}, state.kind, state.category""", params)
+GROUP BY state.owner_id, state.team_id, state.kind, state.category""", params)
 
 
 @figure
@@ -542,14 +563,6 @@ def commit_accuracy(scope: Scope, period: Period, cutoff: dt.datetime, periods: 
     """For each of the `periods` before `period`: per owner, the commit at the period's start (open
     deals in category commit expected to close by its end) against what the owner won in it."""
     from django.contrib.auth import get_user_model
-
-    def commits(past: Period) -> list[dict[str, Any]]:
-        cte, params = state_cte(scope, past.start)
-        params.update(due_by=past.last_day.isoformat())
-        return fetch(cte + """
-SELECT state.owner_id AS who, SUM(state.amount_cents) AS amount_cents FROM state
-WHERE state.kind = 'open' AND state.category = 'commit' AND state.close_date IS NOT NULL
-  AND state.close_date <= %(due_by)s GROUP BY state.owner_id""", params)
 
     def won(past: Period) -> list[dict[str, Any]]:
         cte, params = state_cte(scope, cutoff)
@@ -560,8 +573,8 @@ WHERE state.kind = 'won' AND state.stage_at >= %(start)s AND state.stage_at < %(
 GROUP BY state.owner_id""", params)
 
     pasts = [period.shifted(-step) for step in range(periods, 0, -1)]
-    fetched = together(*(call for past in pasts
-                         for call in (lambda past=past: commits(past), lambda past=past: won(past))))
+    fetched = together(*(call for past in pasts for call in (
+        lambda past=past: _commits_at(scope, past, past.start), lambda past=past: won(past))))
     result: dict[int, dict[str, Any]] = {}
     for past, commit_rows, won_rows in zip(pasts, fetched[::2], fetched[1::2]):
         for kind, rows in (("commit", commit_rows), ("won", won_rows)):
@@ -580,3 +593,16 @@ GROUP BY state.owner_id""", params)
             "mape": formulas.mape(pairs), "bias": formulas.bias(pairs),
         })
     return sorted(rows_out, key=lambda r: r["name"])
+
+
+@figure(durable=True)
+def _commits_at(scope: Scope, period: Period, cutoff: dt.datetime) -> list[dict[str, Any]]:
+    """Per owner: the commit at `cutoff` (open deals in category commit expected to close by the
+    period's end). `commit_accuracy` asks for it at past periods' starts, so it is kept in the
+    database (decision 044): a new process does not scan the deals as of each of them again."""
+    cte, params = state_cte(scope, cutoff)
+    params.update(due_by=period.last_day.isoformat())
+    return fetch(cte + """
+SELECT state.owner_id AS who, SUM(state.amount_cents) AS amount_cents FROM state
+WHERE state.kind = 'open' AND state.category = 'commit' AND state.close_date IS NOT NULL
+  AND state.close_date <= %(due_by)s GROUP BY state.owner_id""", params)

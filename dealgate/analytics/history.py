@@ -176,6 +176,44 @@ def fetch_rows(sql: str, params: dict[str, Any]) -> list[tuple]:
         return cursor.fetchall()
 
 
+def fetch_floats(sql: str, params: dict[str, Any], columns: int) -> "np.ndarray":
+    """The rows of a query of `columns` numbers as a float array (NULL as nan), in no particular
+    order, for many rows that go straight into numpy. PostgreSQL sends each column as one array
+    (`array_agg`) in a binary COPY, read with `np.frombuffer`: no Python object, and no round trip,
+    per value (at 1,000,000 deals the forecast's 688,000 creation spans took 1.4-2.4 s as rows, and
+    1.0 s as a binary COPY of rows); the values are the same doubles. SQLite: the rows, converted."""
+    import numpy as np
+
+    if not is_postgres():
+        return np.array(fetch_rows(sql, params), dtype=float).reshape(-1, columns)
+    names = ", ".join(f"c{i}" for i in range(columns))
+    arrays = ", ".join(f"array_agg(COALESCE(CAST(c{i} AS float8), 'NaN'))" for i in range(columns))
+    with connection.cursor() as cursor, cursor.cursor.copy(
+            f"COPY (SELECT {arrays} FROM ({sql}) AS numbers({names})) TO STDOUT (FORMAT BINARY)", params) as copy:
+        raw = b"".join(bytes(block) for block in copy)
+
+    def number(at: int) -> int:
+        return int.from_bytes(raw[at:at + 4], "big", signed=True)
+
+    # COPY: signature (11 bytes), flags (4), header extension length (4) and extension; the row: a
+    # 16-bit field count, then per field a 32-bit length (-1: NULL, array_agg of no rows) and the
+    # array: dimensions, flags, element type, then per dimension its size and lower bound, then per
+    # element a 32-bit length (8) and a big-endian double.
+    at = 19 + number(15) + 2
+    made = []
+    for _ in range(columns):
+        length = number(at)
+        if length < 0:
+            return np.empty((0, columns))
+        size = number(at + 16) if number(at + 4) else 0
+        element = np.dtype([("length", ">i4"), ("value", ">f8")])
+        values = np.frombuffer(raw, dtype=element, count=size, offset=at + 4 + 12 + 8 * number(at + 4))
+        assert (values["length"] == 8).all()
+        made.append(values["value"].astype(float))
+        at += 4 + length
+    return np.column_stack(made)
+
+
 def state_cte(scope: Scope, cutoff: dt.datetime) -> tuple[str, dict[str, Any]]:
     """WITH state: each in-scope deal as it stood at `cutoff`, i.e. its span holding that instant
     (events strictly before the cutoff count). Deals with no stage row yet are absent. Filters on

@@ -68,6 +68,26 @@ FROM state WHERE {closed_in_period} GROUP BY state.kind""", params)
     }
 
 
+@figure
+def won_amounts(scope: Scope, periods: tuple[Period, ...], cutoff: dt.datetime) -> tuple[Decimal, ...]:
+    """What was won in each of `periods` as known at `cutoff`: `outcomes(...)["won_amount"]` of each,
+    from one scan of the deals won in any of them (the forecast's calibration and the backtest judge
+    6 and 4 windows; one `outcomes` each was a scan and a percentile query apiece, decision 049)."""
+    if not periods:
+        return ()
+    cte, params = state_cte(scope, cutoff)
+    sums = []
+    for i, period in enumerate(periods):
+        params.update({f"start{i}": ts(period.start), f"end{i}": ts(period.end)})
+        sums.append(f"SUM(CASE WHEN state.stage_at >= %(start{i})s AND state.stage_at < %(end{i})s "
+                    f"THEN state.amount_cents END) AS won{i}")
+    params.update(first=ts(min(p.start for p in periods)), last=ts(max(p.end for p in periods)))
+    row = fetch(cte + f"""
+SELECT {', '.join(sums)} FROM state
+WHERE state.kind = 'won' AND state.stage_at >= %(first)s AND state.stage_at < %(last)s""", params)[0]
+    return tuple(money(row[f"won{i}"]) for i in range(len(periods)))
+
+
 def pipeline_summary(scope: Scope, cutoff: dt.datetime, *, due_by: dt.date | None = None) -> dict[str, Any]:
     rows = pipeline_by_stage(scope, cutoff, due_by=due_by)
     return {

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from dealgate.analytics.cache import figure
-from dealgate.analytics.history import Scope, amount_sql, days_between, fetch, fetch_rows, spans, ts
+from dealgate.analytics.history import Scope, amount_sql, days_between, fetch, fetch_floats, fetch_rows, spans, ts
 from dealgate.analytics.periods import Period
 
 RECENT_DAYS = 90
@@ -124,22 +124,25 @@ def new_business_of_windows(scope: Scope, windows: list[tuple[Period, dt.datetim
         source, where, params = spans(scope)
         params.update(ref=ts(ref), since=ts(first - dt.timedelta(days=max(lookback_days, YEAR_EDGES[0]))),
                       born_since=ts(first - dt.timedelta(days=lookback_days)))
-        born = np.array(fetch_rows(f"""
+        born = fetch_floats(f"""
 SELECT s.deal_id, {days_between('s.created_at', '%(ref)s')},
        CASE WHEN s.next_won_at < %(ref)s THEN {days_between('s.next_won_at', '%(ref)s')} END,
        {days_between('s.created_at', 's.next_won_at')}
-FROM {source} WHERE {where} AND {BORN} AND s.created_at >= %(since)s AND s.created_at < %(ref)s""", params),
-                        dtype=float).reshape(-1, 4)
-        won: dict[int, tuple[float, int]] = {}
-        for deal_id, before_ref, cents in fetch_rows(f"""
-SELECT s.deal_id, {days_between('s.starts_at', '%(ref)s')}, {amount_sql(scope, ref)} FROM {source}
-WHERE {where} AND {WON} AND s.created_at >= %(born_since)s AND s.starts_at < %(ref)s ORDER BY s.starts_at""", params):
-            won.setdefault(deal_id, (float(before_ref), int(cents or 0)))
+FROM {source} WHERE {where} AND {BORN} AND s.created_at >= %(since)s AND s.created_at < %(ref)s""", params, 4)
+        wins = fetch_floats(f"""
+SELECT s.deal_id, {days_between('s.starts_at', '%(ref)s')}, COALESCE({amount_sql(scope, ref)}, 0) FROM {source}
+WHERE {where} AND {WON} AND s.created_at >= %(born_since)s AND s.starts_at < %(ref)s""", params, 3)
         deal_ids, created, won_at, to_win = born.T
-        # each deal's first win (days before ref, cents): only a deal won before ref can have one
+        # each deal's first win (days before ref, cents: its row the longest before ref): only a
+        # deal won before ref can have one
+        wins = wins[np.lexsort((-wins[:, 1], wins[:, 0]))]
+        won_ids, first = np.unique(wins[:, 0], return_index=True)
         first_win = np.tile([-1.0, 0.0], (len(deal_ids), 1))
-        for i in np.flatnonzero(~np.isnan(won_at)):
-            first_win[i] = won.get(int(deal_ids[i]), (-1.0, 0))
+        if len(won_ids):
+            at = np.minimum(np.searchsorted(won_ids, deal_ids), len(won_ids) - 1)
+            has = ~np.isnan(won_at) & (won_ids[at] == deal_ids)
+            first_win[has, 0] = wins[first[at[has]], 1]
+            first_win[has, 1] = np.trunc(wins[first[at[has]], 2])
         for period, cutoff in live:
             back = days_to(cutoff, ref)  # the cutoff, in days before ref
             watched = created - back

@@ -406,6 +406,10 @@ class StateSpan(models.Model):
             # The rare spans whose deal was later reopened (their outcome needs a lookup).
             models.Index(fields=["pipeline_id", "starts_at"], name="span_reopened",
                          condition=models.Q(next_reopen_at__isnull=False)),
+            # Each deal's creation (the forecast's new deals, decision 049): one entry per deal.
+            models.Index(fields=["pipeline_id", "created_at", "currency", "owner_id", "team_id", "deal",
+                                 "next_won_at"], name="span_born",
+                         condition=models.Q(history_id__isnull=False, prev_stage_id__isnull=True)),
         ]
 
 

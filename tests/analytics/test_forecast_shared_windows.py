@@ -57,7 +57,7 @@ def _record_sql(monkeypatch, name: str) -> list[str]:
     """Every SQL text new_business sends through its `name` helper, still run for real."""
     sent: list[str] = []
     real = getattr(new_business, name)
-    monkeypatch.setattr(new_business, name, lambda sql, params: sent.append(sql) or real(sql, params))
+    monkeypatch.setattr(new_business, name, lambda sql, params, *rest: sent.append(sql) or real(sql, params, *rest))
     return sent
 
 
@@ -69,10 +69,10 @@ def test_a_cold_forecast_reads_the_creation_spans_once_for_all_its_windows(plant
 
     cache.clear()
     calls = _record_sql(monkeypatch, "fetch")
-    rows = _record_sql(monkeypatch, "fetch_rows")
+    rows, arrays = _record_sql(monkeypatch, "fetch_rows"), _record_sql(monkeypatch, "fetch_floats")
     made = forecast.forecast(planted, parse_period("2026-10"), at("2026-10-15"))
     assert made["new_business"]["expected"] > 0
     assert calls == []  # no per-cutoff query
-    assert len([sql for sql in rows if "deals_statespan" in sql]) == 2
+    assert len([sql for sql in rows + arrays if "deals_statespan" in sql]) == 2
     forecast.forecast(planted, parse_period("2026-10"), at("2026-10-15"))
-    assert len([sql for sql in rows if "deals_statespan" in sql]) == 2
+    assert len([sql for sql in rows + arrays if "deals_statespan" in sql]) == 2

@@ -501,6 +501,23 @@ def test_a_reassignment_across_teams_logs_the_team_too(world, make_deal):
         "", str(world.west.pk))
 
 
+def test_a_reassignment_queues_one_assigned_event_naming_the_deal_and_its_new_version(world, make_deal):
+    """A new deal is at version 1; the reassignment bumps it to 2 and queues exactly one rules job,
+    run_rules("assigned", <the deal's id>, "owner:v2"), in the database queue. A second
+    reassignment queues "owner:v3". (Kills reassign_deal 86-88, 92, 93: the event's arguments.)"""
+    from django_tasks_db.models import DBTaskResult
+
+    deal = make_deal(owner=world.alice)
+    DBTaskResult.objects.all().delete()
+    services.reassign_deal(deal, world.bob, by=world.bob)
+    jobs = list(DBTaskResult.objects.order_by("enqueued_at", "id"))
+    assert [(job.task_path, job.args_kwargs) for job in jobs] == [
+        ("dealgate.automation.jobs.run_rules", {"args": ["assigned", deal.pk, "owner:v2"], "kwargs": {}})]
+    services.reassign_deal(deal, world.alice, by=world.bob)
+    assert [job.args_kwargs["args"] for job in DBTaskResult.objects.order_by("enqueued_at", "id")] == [
+        ["assigned", deal.pk, "owner:v2"], ["assigned", deal.pk, "owner:v3"]]
+
+
 def test_an_activity_needs_a_deal_or_an_account(world):
     assert refusal(services.log_activity, by=world.alice, kind="call", subject="Intro") == (
         "deal: an activity belongs to a deal or an account", {"deal": ["an activity belongs to a deal or an account"]})

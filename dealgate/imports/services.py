@@ -1377,6 +1377,7 @@ class StagePlan:
     deal: dict[str, Any] | None = None
     stage: Stage | None = None
     known: bool = False  # already in the deal's history
+    repeat: bool = False  # names the stage the deal was already in at that time: no stage change
     bad: bool = False
 
 
@@ -1427,13 +1428,18 @@ class StageHistoryImporter(Importer):
                 self.fail_plan(plan, "stage", plan.stage_text, why)
         self.plans = [p for p in self.plans if not p.bad]
         self._place()
-        self.plans = [p for p in self.plans if not p.bad]
+        repeats = sum(1 for p in self.plans if p.repeat and not p.bad)
+        self.plans = [p for p in self.plans if not p.bad and not p.repeat]
         self.report.created = sum(1 for p in self.plans if not p.known)
         self.report.unchanged = sum(1 for p in self.plans if p.known)
         if self.skipped:
             where = ", ".join(f"{c} is {v!r}" for c, v in self.mapping.rows_where.items())
             self.report.warnings.append(f"{plural(self.skipped, 'row')} left out: only rows where {where} are "
                                         "stage changes")
+        if repeats:
+            self.report.warnings.append(
+                f"{plural(repeats, 'row')} left out as already known: the deal was already in the row's stage "
+                "at its date, so there is no stage change to record")
 
     def _place(self) -> None:
         """Each row against its deal's history: a row already there is known; a new one must fall
@@ -1473,7 +1479,7 @@ class StageHistoryImporter(Importer):
                                "another stage change of this deal is at the same instant")
                 continue
             if [stage_id for at, stage_id in rows if at < plan.entered_at][-1] == plan.stage.pk:
-                plan.known = True  # the deal was already in that stage then (an export repeating it): no move
+                plan.repeat = True  # the deal was already in that stage then (an export repeating it): no move
                 continue
             rows.append((plan.entered_at, plan.stage.pk))
             rows.sort(key=lambda pair: pair[0])

@@ -191,14 +191,33 @@ def test_a_stage_path_goes_back_and_forth_with_the_stays_amount_and_stage_probab
 def test_a_stage_row_repeating_the_stage_the_deal_is_in_adds_no_move(world, pipeline, csv_file):
     """Q-1: created Jan 1 in qualify, in negotiate since Mar 1. An export that lists qualify again on
     Jan 10 (the deal is still in qualify then) and propose on Jan 20: the qualify row is no move (it was
-    recorded as a qualify -> qualify "backward" move); the propose row is added, from qualify. The deals
-    file's own row into negotiate stays as it was (as in the test above)."""
+    recorded as a qualify -> qualify "backward" move): it is left out, and the report says so and why;
+    the propose row is added, from qualify. The deals file's own row into negotiate stays as it was
+    (as in the test above)."""
     _import(csv_file, "Q-1,Again,Acme,alice,negotiate,700,EUR,,2026-01-01,2026-03-01,,,,,,,,\n")
     report = import_file("stage-history", csv_file(STAGES + "Q-1,,qualify,2026-01-10\nQ-1,,propose,2026-01-20\n"),
                          "generic")
-    assert report.written and (report.created, report.unchanged, report.history_rows) == (1, 1, 1)
+    assert report.written and (report.created, report.unchanged, report.history_rows) == (1, 0, 1)
+    assert report.warnings == ["1 row left out as already known: the deal was already in the row's stage at its "
+                               "date, so there is no stage change to record"]
     assert [row[:3] for row in _history("Q-1")] == [
         ("created", None, "qualify"), ("forward", "qualify", "propose"), ("forward", "qualify", "negotiate")]
+
+
+def test_a_stage_row_repeating_a_row_of_the_same_file_is_left_out_too(world, pipeline, csv_file):
+    """Q-2: created Jan 1 in qualify, in negotiate since Mar 1. The file has propose on Jan 20 and again on
+    Feb 1, and qualify on Jan 5: qualify repeats the created row's stage, the Feb 1 propose repeats the
+    Jan 20 row of the same file. One move is written (qualify -> propose, forward), 2 rows left out."""
+    _import(csv_file, "Q-2,Twice,Acme,alice,negotiate,700,EUR,,2026-01-01,2026-03-01,,,,,,,,\n")
+    report = import_file("stage-history", csv_file(
+        STAGES + "Q-2,,propose,2026-02-01\nQ-2,,qualify,2026-01-05\nQ-2,,propose,2026-01-20\n"), "generic")
+    assert (report.created, report.unchanged, report.history_rows) == (1, 0, 1)
+    assert report.warnings == ["2 rows left out as already known: the deal was already in the row's stage at its "
+                               "date, so there is no stage change to record"]
+    assert [row[:4] for row in _history("Q-2")] == [
+        ("created", None, "qualify", dt.datetime(2026, 1, 1, tzinfo=UTC)),
+        ("forward", "qualify", "propose", dt.datetime(2026, 1, 20, tzinfo=UTC)),
+        ("forward", "qualify", "negotiate", dt.datetime(2026, 3, 1, tzinfo=UTC))]
 
 
 def test_a_stage_row_between_a_loss_and_a_reopening_reopens_the_deal(world, pipeline, csv_file):

@@ -13,6 +13,7 @@ import datetime as dt
 from decimal import Decimal
 
 from dealgate.audit.models import AuditEntry
+from dealgate.deals.bulk import CHUNK
 from dealgate.deals.models import Deal, FieldChange, StageHistory, StateSpan
 from dealgate.imports.services import import_file
 
@@ -161,6 +162,18 @@ def test_a_reimport_changing_a_field_records_it_as_the_importer(world, pipeline,
 
 
 # --- a stage-history file: the rows it adds between a deal's creation and its current stage ----------
+
+def test_the_history_row_count_adds_up_over_more_than_one_chunk_of_new_deals(world, pipeline, csv_file):
+    """1,001 new deals, written in chunks of 1,000: B-0000 to B-0999 in qualify (created there: one
+    history row each), then P-1 in propose (created Mar 1 in qualify, entered propose Mar 15: the
+    created row and the forward move). 1,000 x 1 + 2 = 1,002 history rows, not the last chunk's 2."""
+    assert CHUNK == 1000
+    rows = "".join(f"B-{n:04d},Bulk {n},Beta,carol,qualify,,EUR,,2026-03-02,,,,,,,,,\n" for n in range(1000))
+    rows += "P-1,Past,Acme,alice,propose,1200,EUR,,2026-03-01,2026-03-15,,,,,,,,\n"
+    report = _import(csv_file, rows)
+    assert report.written and not report.errors and (report.created, report.history_rows) == (1001, 1002)
+    assert StageHistory.objects.count() == 1002
+
 
 STAGES = "deal_external_id,deal_id,stage,entered_at\n"
 

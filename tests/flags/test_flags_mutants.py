@@ -117,6 +117,26 @@ def test_a_deal_exactly_at_a_whole_90th_percentile_is_not_slow(clock, make_deal,
     assert (slow.label, slow.since, slow.severity) == ("Slow, usual 8 days", day(11), "warning")
 
 
+def test_a_90th_percentile_of_exactly_one_day_reads_1_day_not_under_a_day(clock, make_deal, flags_on, world):
+    """Five past stays of exactly 1 day: the 90th percentile is 1.0 day, a whole day, so the usual stay
+    reads "1 day" (rounded half up: floor(1.0 + 0.5) = 1), not "under a day" (which is for stays under
+    1 day). The deal entered Qualify on Monday 2 Nov at noon: on Tuesday 3 Nov it is 1 day in (not
+    longer than 1), so not slow; on Wednesday 4 Nov it is 2 days in, slow since that day (2 Nov + 1 + 1).
+    Quiet only 2 days of its limit 7, and a next step planned, so the slow side alone makes the flag.
+    (Kills `_slow`'s `p90 > 1` and `p90 >= 2`, which read 1.0 day as "under a day".)"""
+    from tests.flags.test_flags_stuck import past_qualify_stays
+
+    past_qualify_stays(make_deal, clock, [1, 1, 1, 1, 1])
+    clock.now = dt.datetime(2026, 11, 2, 12, tzinfo=dt.timezone.utc)
+    deal = make_deal(title="Now")
+    services.set_next_step(deal, by=world.alice, text="Demo", due="2026-12-01")
+    assert "stale" not in flags_on(deal, day(3))  # 1 day: not longer than 1
+    slow = flags_on(deal, day(4))["stale"]
+    assert (slow.label, slow.reason, slow.since, slow.severity) == (
+        "Slow, usual 1 day", "in Qualify 2 days, usual 1 day at most (9 in 10 of the 5 past stays there)", day(4),
+        "warning")
+
+
 # --- plain data -----------------------------------------------------------------------------------
 
 

@@ -90,3 +90,91 @@ def test_the_missing_words_say_a_an_or_how_many(db):
     assert missing("activity", {"activity": "email", "min_count": 3}) == "Needs 3 emails in this stage (none yet)"
     assert missing("activity", {"activity": "meeting", "outcome": "on_site"}) == \
         "Needs a meeting marked “on site” in this stage (none yet)"
+
+
+def test_a_result_carries_the_criterions_key_label_kind_stage_and_phase():
+    """Every kind's result names the criterion it is about: key "k", label "Label", its kind, stage
+    "Propose", phase "entry"; met with no words, or unmet with the words below (no deal facts at all:
+    no approval, no contact). An approval names who confirms it: "a manager or admin"."""
+    import datetime as dt
+
+    from dealgate.pipelines.criteria import Result
+
+    def result(kind, config, **facts):
+        spec = CriterionSpec("k", "Label", kind, parse_config(kind, config), "Propose", "entry")
+        entered = dt.datetime(2026, 12, 4, 12, tzinfo=dt.timezone.utc)
+        return evaluate_one(spec, DealFacts(fields={}, stage_entered_at=entered, **facts))
+
+    assert result("approval", {"condition": "pricing"}) == Result(
+        "k", "Label", "approval", False, "“Label” is not confirmed yet (a manager or admin confirms it)",
+        "Propose", "entry")
+    assert result("approval", {"condition": "pricing"}, approvals={"pricing"}) == Result(
+        "k", "Label", "approval", True, "", "Propose", "entry")
+    assert result("contact_role", {}) == Result(
+        "k", "Label", "contact_role", False, "Needs a person from the buyer's side on the deal (none yet)",
+        "Propose", "entry")
+
+
+def test_an_activity_logged_at_the_instant_of_stage_entry_counts_in_the_stage():
+    """Stage entered at 12:00:00 on 4 December; a meeting held at that very instant is in the stage
+    (>=), one a microsecond earlier is not."""
+    import datetime as dt
+
+    entered = dt.datetime(2026, 12, 4, 12, tzinfo=dt.timezone.utc)
+    spec = CriterionSpec("k", "Label", "activity", parse_config("activity", {"activity": "meeting", "outcome": "held"}))
+
+    def met(when):
+        return evaluate_one(spec, DealFacts(fields={}, stage_entered_at=entered,
+                                            activities=[("meeting", "held", when)])).met
+
+    assert met(entered)
+    assert not met(entered - dt.timedelta(microseconds=1))
+
+
+def test_outcome_key_folds_case_separators_and_outer_underscores():
+    """"_No-Show_" -> "no_show" (outer underscores off), "  Left   Voicemail " -> "left_voicemail",
+    None and "" -> "" (no outcome, never the text "none")."""
+    from dealgate.pipelines.criteria import outcome_key
+
+    assert outcome_key("_No-Show_") == "no_show"
+    assert outcome_key("  Left   Voicemail ") == "left_voicemail"
+    assert outcome_key(None) == "" and outcome_key("") == ""
+
+
+def test_a_bad_config_says_each_problem_in_its_own_words_by_part():
+    """Two problems in one field config: the field "custom." without a key and operator gt without a
+    value. The message joins both, each after its part and without pydantic's "Value error, "; the
+    details hold the same words under each part, for the form."""
+    from dealgate.pipelines.criteria import CriterionConfigError
+
+    with pytest.raises(CriterionConfigError) as excinfo:
+        parse_config("field", {"field": "custom.", "op": "gt"})
+    assert str(excinfo.value) == ("field criterion: field: 'custom.' must be followed by the custom field's key; "
+                                  "value: operator 'gt' needs a value")
+    assert excinfo.value.details == {"field": ["'custom.' must be followed by the custom field's key"],
+                                     "value": ["operator 'gt' needs a value"]}
+
+
+@pytest.mark.parametrize(("field", "op", "value", "actual", "words"), [
+    ("expected_close_date", "set", None, None, "expected close date is not filled in"),
+    ("custom.security_review", "true", None, False, "security review is not ticked"),
+    ("source", "eq", "web", None, "source is empty; needs equal to web"),
+    ("source", "eq", "web", "", "source is empty; needs equal to web"),
+    ("source", "in", ["referral", "inbound"], "outbound", "source is outbound; needs one of referral, inbound"),
+    ("custom.renewal", "in", [True], False, "renewal is false; needs one of true"),
+    ("amount", "gt", 0, 0, "amount is 0; needs greater than 0"),
+    ("amount", "gte", 1000, "999.99", "amount is 999.99; needs at least 1000"),
+    ("probability_override", "lt", 50, 50, "probability override is 50; needs less than 50"),
+    ("probability_override", "lte", 50, 51, "probability override is 51; needs at most 50"),
+])
+def test_an_unmet_field_criterion_says_the_value_and_what_it_needs(field, op, value, actual, words):
+    """The field's name with spaces (no "custom."), its value as a rep reads it ("empty" for none or "",
+    "false" for an unticked box) and the operator's words with the configured value."""
+    config = {"field": field, "op": op} | ({} if value is None else {"value": value})
+    if field.startswith("custom."):
+        fields = {"custom_fields": {field.removeprefix("custom."): actual}}
+    else:
+        fields = {field: actual}
+    result = evaluate_one(CriterionSpec("k", "Label", "field", parse_config("field", config)),
+                          DealFacts(fields=fields, stage_entered_at=None))
+    assert (result.met, result.missing) == (False, words)

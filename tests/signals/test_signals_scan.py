@@ -425,6 +425,29 @@ def test_each_cross_sell_source_reads_its_own_table(db):
     assert (found("lines"), found("kept")) == (gap, [])
 
 
+
+def test_the_scan_reads_the_kept_year_sums_for_its_cross_sell_gaps(db):
+    """`detect_for(kept=True)` (what the scan calls) takes the cross-sell gap from the year's sums the scan
+    keeps, not from the line-day rollup: with the rollup emptied behind the triggers' back after a scan on
+    1 July 2026, the kept sums still show the fifth retail shop lacking the Tools four of the six buy; the
+    default (rollup) source finds nothing."""
+    from django.db import connection
+
+    from dealgate.signals.detectors import detect_for
+
+    retail = retail_with_a_tools_gap()
+    as_of = d("2026-07-01")
+    scan_signals(as_of)  # keeps the year's sums
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM signals_orderlineday")
+
+    def gaps(**kept):
+        return [(c.account_id, c.evidence["product_line"]) for c in detect_for(as_of, **kept)[0]
+                if c.kind == "cross_sell_gap"]
+
+    assert gaps(kept=True) == [(retail[4].pk, "Tools")]
+    assert gaps() == []
+
 def test_cross_sell_peers_at_their_thresholds_with_and_without_a_segment(db, settings):
     """Two garden centres (too few to compare), then five accounts without a segment (exactly the five
     peers needed): all buy Fasteners and Adhesives, three of them Tools (exactly 60%); then the retail

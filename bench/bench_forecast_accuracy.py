@@ -1,10 +1,10 @@
 """Forecast accuracy on pipeline histories with a planted truth, and on the demo data (issue 15).
 
-    python bench/bench_forecast_accuracy.py [--per-day 8] [--shares 0.1,0.3,0.5,0.8] [--demo-deals 3000]
+    python bench/bench_forecast_accuracy.py [--per-day 8] [--shares 0.1,0.3,0.5,0.8] [--demo-deals 3000] [--years 4]
 
-Each generated set is one pipeline (qualify 20%, propose 50%, negotiate 75%, won, lost) with two
-years of history, 2024-12-01 to 2026-12-01, written the way an import of past deals is (bulk rows,
-spans rebuilt), with a known truth:
+Each generated set is one pipeline (qualify 20%, propose 50%, negotiate 75%, won, lost) with
+`--years` of history up to 2026-12-01 (4: from 2022-12-01), written the way an import of past deals
+is (bulk rows, spans rebuilt), with a known truth:
 
   * new deals a day: `--per-day` x (1 + 30% a year of trend) x (1 + 25% seasonality, peak in spring);
   * fast deals (won 50%, closed after 1 + Exp(4) days: mostly inside the month they were created
@@ -16,8 +16,9 @@ spans rebuilt), with a known truth:
   * amounts LogNormal(median 10,000, sigma 0.8); the rep's expected close date is the true close
     day x a random 0.6-1.6 stretch, missing for one deal in five, never logged as changed.
 
-Every method is backtested month-ahead (2025-12 .. 2026-11, forecast at each month's start) and
-quarter-ahead (2025-Q4 .. 2026-Q3), as `dealgate backtest` does, on each set and on the demo data
+Every method is backtested month-ahead (from the month a year after the history starts to 2026-10,
+forecast at each month's start) and quarter-ahead (from the first quarter starting 10 months after
+it to 2026-Q3), as `dealgate backtest` does, on each set and on the demo data
 (`--demo-deals` deals, seed 7, today 2026-11-24, each demo pipeline). Prints MAPE, bias and range
 coverage per method, and the accuracy of the number the forecast page leads with: at each
 period's start, the method with the lowest MAPE over the 6 months (4 quarters) before it.
@@ -40,7 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _setup import ROOT, database_label, django_setup, machine_label  # noqa: E402
 
 UTC = dt.timezone.utc
-START, END = dt.datetime(2024, 12, 1, tzinfo=UTC), dt.datetime(2026, 12, 1, tzinfo=UTC)
+END = dt.datetime(2026, 12, 1, tzinfo=UTC)
+START = END.replace(year=END.year - 4)  # --years sets it before anything is planted or judged
 BOTTLENECK = (dt.datetime(2026, 5, 1, tzinfo=UTC), dt.datetime(2026, 8, 1, tzinfo=UTC))
 
 
@@ -159,7 +161,16 @@ def leading(rows: list[dict], methods: tuple[str, ...], window: int) -> list[tup
     return picks
 
 
-def judge(pipeline_id: int, label: str, share: str) -> list[list[str]]:
+def backtested_range(start: dt.datetime, warm_up_months: int, months: int) -> tuple[str, str]:
+    """First and last period backtested: the first that starts `warm_up_months` or more after the
+    history does (and on a period boundary), the last that ends before 2026-11."""
+    index = start.year * 12 + start.month - 1 + warm_up_months
+    index += -index % months
+    last = {1: "2026-10", 3: "2026-09"}[months]
+    return f"{index // 12}-{index % 12 + 1:02d}", last
+
+
+def judge(pipeline_id: int, label: str, share: str, start: dt.datetime) -> list[list[str]]:
     from dealgate.analytics import formulas
     from dealgate.analytics.backtest import backtest, column
     from dealgate.analytics.forecast import METHODS
@@ -167,8 +178,8 @@ def judge(pipeline_id: int, label: str, share: str) -> list[list[str]]:
     from dealgate.analytics.periods import parse_as_of, periods_between
 
     lines = []
-    for horizon, first, last, months, window in (("month", "2025-12", "2026-10", 1, 6),
-                                                 ("quarter", "2025-10", "2026-09", 3, 4)):
+    for horizon, first, last, months, window in (("month", *backtested_range(start, 12, 1), 1, 6),
+                                                 ("quarter", *backtested_range(start, 10, 3), 3, 4)):
         began = time.perf_counter()
         tested = backtest(Scope(pipeline_id=pipeline_id), periods_between(first, last, months), parse_as_of(None))
         took = time.perf_counter() - began
@@ -245,6 +256,8 @@ def main() -> None:
     parser.add_argument("--shares", default="0.1,0.3,0.5,0.8")
     parser.add_argument("--demo-deals", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument("--years", type=int, default=4,
+                        help="history of each planted set, up to 2026-12-01 (with --reuse: the same as when generated)")
     parser.add_argument("--reuse", action="store_true", help="backtest the sets an earlier run generated")
     parser.add_argument("--cost", metavar="PIPELINE_KEY",
                         help="with --reuse: only time a cold forecast with and without the range calibration, and the "
@@ -252,6 +265,8 @@ def main() -> None:
     args = parser.parse_args()
     import os
 
+    global START
+    START = END.replace(year=END.year - args.years)
     if "DATABASE_URL" not in os.environ and not args.reuse:
         shutil.rmtree(ROOT / "bench" / ".data" / "forecast_accuracy", ignore_errors=True)
     django_setup("forecast_accuracy")
@@ -279,7 +294,10 @@ def main() -> None:
     header = ["Data", "New-business share", "Horizon", "Periods", "Weighted MAPE / bias", "Historical MAPE / bias",
               "Time-aware MAPE / bias", "Time-aware P10-P90 coverage", "Led with", "Lead MAPE / bias", "Backtest s"]
     print(" | ".join(header))
-    rows = [line for pipeline_id, label, share in sets + demo for line in judge(pipeline_id, label, share)]
+    # the demo's history is about two years long: its periods are those of a 2-year planted set
+    demo_start = END.replace(year=END.year - 2)
+    rows = [line for pipeline_id, label, share, start in [(*s, START) for s in sets] + [(*d, demo_start) for d in demo]
+            for line in judge(pipeline_id, label, share, start)]
     print("\n| " + " | ".join(header) + " |\n|" + "---|" * len(header))
     for row in rows:
         print("| " + " | ".join(row) + " |")

@@ -280,3 +280,72 @@ def test_a_next_move_with_one_criterion_shows_0_of_1(clock, make_deal, flags_on,
     deal = make_deal()
     services.move_deal(deal, "propose", by=world.bob, override_reason="customer asked for a proposal")
     assert flags_on(deal, day(3))["missing_criteria"].label == "0 of 1 for Negotiate"
+
+
+# --- flags as of a day in another year than the clock's, and the slow side's edges ---------------
+
+
+def test_flags_as_of_a_day_in_the_next_year_give_last_years_dates_their_year(clock, make_deal, flags_on):
+    """Flags computed for Monday 4 January 2027 (a catch-up run, `worker --now`) while the clock still
+    says 2 Nov 2026: dates are shown against the day the flags are for, not the clock. Both deals were
+    created Mon 2 Nov 2026 and never touched since: 63 days idle on 4 Jan (30 to 2 Dec, 31 to 2 Jan,
+    2 more), limit 7.
+    - Overdue: next step due Mon 28 Dec 2026 (7 days before), close date Wed 30 Dec 2026 (5 days
+      before, passed since 31 Dec): both dates with their year, since 2026 is not the flags' year.
+    - Planned: next step due Fri 8 Jan 2027, the flags' own year: no year ("8 Jan")."""
+    overdue, planned = make_deal(title="Overdue"), make_deal(title="Planned")
+    Deal.objects.filter(pk=overdue.pk).update(next_step="Call", next_step_due=dt.date(2026, 12, 28),
+                                              expected_close_date=dt.date(2026, 12, 30))
+    Deal.objects.filter(pk=planned.pk).update(next_step="Demo", next_step_due=dt.date(2027, 1, 8))
+    new_year = dt.date(2027, 1, 4)
+    flags = flags_on(overdue, new_year)
+    assert flags["next_step_overdue"].reason == "next step 'Call' was due 28 Dec 2026 (7 days ago)"
+    assert flags["close_date_passed"].reason == (
+        "expected close date 30 Dec 2026 passed 5 days ago; update it or close the deal")
+    assert flags["close_date_passed"].since == dt.date(2026, 12, 31)
+    assert flags["stale"].reason == "quiet 63 days (limit 7), next step overdue since 28 Dec 2026"
+    assert flags_on(planned, new_year)["waiting"].reason == "quiet 63 days (limit 7), next step due 8 Jan"
+
+
+def test_a_90th_percentile_between_half_a_day_and_a_day_reads_under_a_day(clock, make_deal, flags_on):
+    """Five past stays of 18 hours: the 90th percentile is 0.75 day, under a whole day, so the usual
+    stay reads "under a day" and a deal is slow from its first day (rounding 0.75 half up to 1 would
+    wait a day more). Entered Qualify Mon 2 Nov at noon: on Tue 3 Nov it is 1 day in, slow since
+    that day; idle 1 day of its limit 7, so the slow side alone makes the flag."""
+    from tests.flags.test_flags_stuck import past_qualify_stays
+
+    past_qualify_stays(make_deal, clock, [0.75] * 5)
+    clock.now = dt.datetime(2026, 11, 2, 12, tzinfo=dt.timezone.utc)
+    deal = make_deal(title="Now")
+    slow = flags_on(deal, day(3))["stale"]
+    assert (slow.label, slow.reason, slow.since, slow.severity) == (
+        "Slow, usual under a day", "in Qualify 1 day, usual under a day (9 in 10 of the 5 past stays there)",
+        day(3), "warning")
+
+
+def test_a_quiet_and_slow_deal_is_flagged_since_the_earlier_of_the_two(clock, make_deal, flags_on):
+    """Five past stays of 2 days: usual 2 days, so a deal that entered Qualify Mon 2 Nov is slow since
+    Thu 5 Nov (2 Nov + 2 + 1). With no next step and no activity it is quiet since Tue 10 Nov
+    (2 Nov + 7 + 1). On Wed 11 Nov both hold (9 days): one alarm, quiet first, and the episode began
+    on 5 Nov, the earlier start."""
+    from tests.flags.test_flags_stuck import past_qualify_stays
+
+    past_qualify_stays(make_deal, clock, [2] * 5)
+    clock.now = dt.datetime(2026, 11, 2, 12, tzinfo=dt.timezone.utc)
+    deal = make_deal(title="Now")
+    stale = flags_on(deal, day(11))["stale"]
+    assert (stale.label, stale.reason, stale.since, stale.severity) == (
+        "Quiet 9d", "quiet 9 days (limit 7), no next step; in Qualify 9 days, usual 2 days at most "
+        "(9 in 10 of the 5 past stays there)", day(5), "alarm")
+
+
+def test_a_next_move_whose_criteria_all_hold_has_no_missing_criteria_flag(clock, make_deal, flags_on, world):
+    """The move Qualify -> Propose needs an amount, the budget ticked with a note (Qualify's exit) and a decision
+    maker (Propose's entry). With the first two: "2 of 3 for Propose". With the decision maker linked
+    too, 3 of 3 hold: nothing is missing, so there is no flag (not a "3 of 3" flag missing nothing)."""
+    deal = make_deal(amount="5000")
+    services.record_checklist_answer(deal, "budget", by=world.alice, evidence="CFO said so on the call")
+    assert flags_on(deal, day(3))["missing_criteria"].label == "2 of 3 for Propose"
+    contact = services.create_contact(by=world.alice, name="Dana Buyer", account=deal.account)
+    services.link_contact(deal, contact, "decision_maker", by=world.alice)
+    assert "missing_criteria" not in flags_on(deal, day(3))

@@ -54,8 +54,9 @@ def fast_share_for(target: float) -> float:
     return min(1.0, target * c / (a - target * (b - c)))
 
 
-def plant(index: int, share: float, per_day: float, seed: int) -> tuple[int, float]:
-    """One planted pipeline; returns its id and the measured new-business share."""
+def plant(index: int, share: float, per_day: float, seed: int, years: int = 2) -> tuple[int, float]:
+    """One planted pipeline with `years` of history up to END; returns its id and the measured
+    new-business share. (The tests that plant a set keep the two years their figures were made with.)"""
     from dealgate.deals.models import Account, Deal, StageHistory
     from dealgate.deals.timeline import refresh_spans
     from dealgate.people.models import Profile
@@ -75,10 +76,11 @@ def plant(index: int, share: float, per_day: float, seed: int) -> tuple[int, flo
     account = Account.objects.create(name=f"Planted {index}", owner=user)
     fast = fast_share_for(share)
     plans = []
-    day = START
+    start = END.replace(year=END.year - years)
+    day = start
     while day < END:
-        years = (day - START).days / 365
-        rate = per_day * (1 + 0.3 * years) * (1 + 0.25 * math.sin(2 * math.pi * (day.month - 1) / 12))
+        elapsed = (day - start).days / 365
+        rate = per_day * (1 + 0.3 * elapsed) * (1 + 0.25 * math.sin(2 * math.pi * (day.month - 1) / 12))
         for _ in range(_poisson(rng, rate)):
             created = day + dt.timedelta(seconds=rng.uniform(0, 86400))
             is_fast = rng.random() < fast
@@ -283,7 +285,7 @@ def main() -> None:
             pipeline = Pipeline.objects.get(key=f"planted-{index}")
             sets.append((pipeline.pk, f"planted {share:.0%}", f"{measured_share(pipeline.pk):.0%}"))
             continue
-        pipeline_id, measured = plant(index, share, args.per_day, args.seed + index)
+        pipeline_id, measured = plant(index, share, args.per_day, args.seed + index, args.years)
         sets.append((pipeline_id, f"planted {share:.0%}", f"{measured:.0%}"))
     demo = []
     if args.demo_deals and not args.reuse:

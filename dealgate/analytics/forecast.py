@@ -25,7 +25,7 @@ from dealgate.analytics import formulas, new_business, simulation
 from dealgate.analytics.cache import figure
 from dealgate.analytics.history import (
     Scope, amount_sql, days_between, fetch, is_postgres, money, open_deals, outcome_at_cutoff, percentiles,
-    reopened_before_cutoff, spans, state_cte, ts, won_at_cutoff,
+    reopened_before_cutoff, spans, spans_holding, state_cte, ts, won_at_cutoff,
 )
 from dealgate.analytics.metrics import conversion, conversion_of, stage_label, stages_of, won_amounts
 from dealgate.analytics.periods import Period, month_period
@@ -132,7 +132,7 @@ def due_deals(scope: Scope, period: Period, cutoff: dt.datetime, config: Setting
     Returns rows (stage_id, amount cents, probability) of the due deals and the counts: `undated`
     (deals that took the typical time), `undated_due` (of them, due in the period), `unknown`
     (undated, and no typical time learned for their stage: left out)."""
-    source, where, params = spans(scope)
+    source, where, params = spans_holding(scope)
     params["cutoff"] = ts(cutoff)
     rows = fetch(f"""
 SELECT s.deal_id, s.stage_id, {amount_sql(scope, cutoff)} AS amount_cents, s.probability, s.close_date,

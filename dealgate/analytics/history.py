@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import connection
 
 from dealgate.analytics.cache import figure
-from dealgate.deals.timeline import stored_timestamp
+from dealgate.deals.timeline import FOREVER_AT, stored_timestamp
 from dealgate.people.access import role_of, team_id_of
 from dealgate.pipelines.models import Pipeline
 
@@ -87,12 +87,27 @@ def amount_sql(scope: Scope, cutoff: dt.datetime, *, span: str = "s") -> str:
                        open_sql=f"{span}.stage_kind = 'open'", open_day=as_of_day(cutoff))
 
 
-def _scope_where(scope: Scope, *, before: bool = False, parts: str = "all") -> tuple[str, dict[str, Any]]:
+# Who may see a deal is decided by its current owner and team. A deal's current span (the one that
+# never ends) carries them: every reassignment logs the owner and team it changes, and a logged change
+# rebuilds the deal's spans (dealgate.deals.timeline). So a span holding a cutoff of about now answers
+# from its own columns, through the span indexes, and only a span that has ended looks its deal up. A
+# rep's figures of the state at a cutoff joined every span with the deals table instead, which kept
+# PostgreSQL from the span indexes (open deals at 100,000 deals: 65 ms for a rep, 11 ms for an admin).
+# The lookup is under an OR, so PostgreSQL makes it a hashed subplan, built only if a span needs it.
+VISIBLE_AT_CUTOFF = (
+    "((s.ends_at = %(vis_forever)s AND (s.owner_id = %(viewer)s OR s.team_id = %(viewer_team)s)) "
+    "OR (s.ends_at < %(vis_forever)s AND s.deal_id IN ("
+    "SELECT v.id FROM deals_deal v WHERE v.owner_id = %(viewer)s OR v.team_id = %(viewer_team)s)))")
+
+
+def _scope_where(scope: Scope, *, before: bool = False, parts: str = "all",
+                 holding: bool = False) -> tuple[str, dict[str, Any]]:
     """The scope as a condition on a span (`before`: on the state just before the span's event).
 
     Currency, owner and team are read as of the span ("as_of" part: they are logged when they
     change); the pipeline, source, segment and who may see the deal are fixed or current values
-    ("fixed" part; source, segment and visibility joined as `d` and `a`).
+    ("fixed" part; source, segment and visibility joined as `d` and `a`). `holding`: the spans are
+    those holding a cutoff (`state_cte`), whose visibility needs no join (VISIBLE_AT_CUTOFF).
     """
     prev = "prev_" if before else ""
     clauses: list[str] = []
@@ -119,15 +134,20 @@ def _scope_where(scope: Scope, *, before: bool = False, parts: str = "all") -> t
                 clauses.append(f"{column} = %(cut_{column[2:]})s")
                 params[f"cut_{column[2:]}"] = value
         if scope.viewer_id is not None:
-            clauses.append("(d.owner_id = %(viewer)s OR d.team_id = %(viewer_team)s)")
             params.update(viewer=scope.viewer_id, viewer_team=scope.viewer_team_id if scope.viewer_team_id else -1)
+            if holding and not _joins(scope, holding=True):
+                clauses.append(VISIBLE_AT_CUTOFF)
+                params["vis_forever"] = ts(FOREVER_AT)
+            else:
+                clauses.append("(d.owner_id = %(viewer)s OR d.team_id = %(viewer_team)s)")
     return " AND ".join(clauses), params
 
 
-def _joins(scope: Scope) -> str:
-    """The deal (and account) joins that the current-value cuts need; none for the common case."""
+def _joins(scope: Scope, *, holding: bool = False) -> str:
+    """The deal (and account) joins that the current-value cuts need; none for the common case (nor
+    for a viewer's spans holding a cutoff: VISIBLE_AT_CUTOFF)."""
     joins = ""
-    if scope.source is not None or scope.segment is not None or scope.viewer_id is not None:
+    if scope.source is not None or scope.segment is not None or (scope.viewer_id is not None and not holding):
         joins += " JOIN deals_deal d ON d.id = s.deal_id"
     if scope.segment is not None:
         joins += " JOIN deals_account a ON a.id = d.account_id"
@@ -138,6 +158,14 @@ def spans(scope: Scope) -> tuple[str, str, dict[str, Any]]:
     """(FROM clause, WHERE condition, params) for the scope's spans: the start of every query here."""
     where, params = _scope_where(scope)
     return f"deals_statespan s{_joins(scope)}", where, params
+
+
+def spans_holding(scope: Scope) -> tuple[str, str, dict[str, Any]]:
+    """`spans`, for a query of the spans holding one cutoff (the deals as they stood then), which are
+    mostly current spans: a viewer's visibility is checked without a join (VISIBLE_AT_CUTOFF). Not
+    for scans of a time range, whose spans have mostly ended: each would look its deal up."""
+    where, params = _scope_where(scope, holding=True)
+    return f"deals_statespan s{_joins(scope, holding=True)}", where, params
 
 
 # --- dialect: the few expressions SQLite and PostgreSQL spell differently ------------------------
@@ -218,7 +246,7 @@ def state_cte(scope: Scope, cutoff: dt.datetime) -> tuple[str, dict[str, Any]]:
     """WITH state: each in-scope deal as it stood at `cutoff`, i.e. its span holding that instant
     (events strictly before the cutoff count). Deals with no stage row yet are absent. Filters on
     `state` in the caller's query reach the span indexes (the CTE is inlined)."""
-    source, where, params = spans(scope)
+    source, where, params = spans_holding(scope)
     params["cutoff"] = ts(cutoff)
     return f"""WITH state AS (
   SELECT s.deal_id, s.stage_id, s.stage_kind AS kind, s.probability, s.stage_entered_at AS stage_at,

@@ -14,6 +14,7 @@ from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
 from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.management.commands.db_worker import Worker
 
+from dealgate.analytics.warm import warm_forecasts
 from dealgate.automation.scans import run_scans, send_weekly_reviews
 from dealgate.cli_support import DealgateCommand
 
@@ -23,7 +24,8 @@ logger = logging.getLogger(__name__)
 class Command(DealgateCommand):
     help = (
         "Run background jobs: automation rules, their emails and webhooks, and the periodic scans (idle deals, "
-        "passed close dates, overdue tasks, the weekly review for managers). Runs until stopped (Ctrl+C); with "
+        "passed close dates, overdue tasks, the weekly review for managers) and, between scans, the day's past "
+        "forecasts for the forecast page. Runs until stopped (Ctrl+C); with "
         "--batch, runs the scans once and "
         "every job due, and exits when nothing is left (for cron and tests)."
     )
@@ -120,12 +122,14 @@ def requeue_abandoned(older_than: dt.timedelta) -> int:
 
 
 def _scan_forever(every: float) -> None:
-    """Beside the job loop: the periodic scans, on their own database connection."""
+    """Beside the job loop: the periodic scans, then the day's past forecasts where they are missing
+    (dealgate.analytics.warm: once a day, a few lookups otherwise), on their own database connection."""
     stop = threading.Event()
     while not stop.is_set():
         try:
             run_scans()
             send_weekly_reviews()
+            warm_forecasts()
         except Exception:  # a failed scan is logged and tried again next time
             logger.exception("Periodic scan failed")
         finally:

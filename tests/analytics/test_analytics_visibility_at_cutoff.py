@@ -1,6 +1,6 @@
 """Who may see a deal in the figures of a cutoff: its current owner and team, whether the deal's span
-holding the cutoff is its current one (read from the span) or one that has ended (looked up);
-dealgate.analytics.history.VISIBLE_AT_CUTOFF. Hand-made histories: Qualify deals created on
+holding the cutoff is its current one (read from the span) or one that has ended (joined with its deal);
+dealgate.analytics.history.spans_holding, decision 052. Hand-made histories: Qualify deals created on
 1 July 2026 (100 alice's, 200 carol's, 400 zed's, who has no team), then carol's reassigned to alice
 today, after every cutoff below but "now"."""
 
@@ -47,7 +47,7 @@ def test_as_of_now_the_new_owner_and_their_team_see_a_handed_over_deal_and_the_o
 
 def test_before_the_handover_the_deal_is_seen_by_whoever_may_see_it_now(handed_over):
     """As of 1 August the handed-over deal stood in a span that has since ended (carol's): it is
-    looked up, and counted for its current owner, as the deal list shows it."""
+    joined with its deal, and counted for its current owner, as the deal list shows it."""
     w, august = handed_over, at("2026-08-01")
     holding = StateSpan.objects.get(deal_id=w.handed.pk, starts_at__lt=august, ends_at__gte=august)
     assert holding.ends_at != FOREVER_AT and holding.owner_id == w.carol.pk  # the ended span, as of then

@@ -1153,16 +1153,17 @@ class RecordImporter(Importer):
                for p in self.plans if p.existing_id is None]
         self.model.objects.bulk_create(new, batch_size=CHUNK)
         write_entries([audit_entry(row, "created", by=None) for row in new])
-        changed = []
-        names: set[str] = set()
+        # Records that changed the same fields are updated together, with those fields only: a row
+        # built from its own changes holds the model's defaults in every other field, so one
+        # bulk_update of every field any record changed blanked what the others had kept.
+        changed: dict[tuple[str, ...], list[Any]] = {}
         for plan in self.plans:
             if plan.existing_id is not None and plan.changes:
-                values = self.finish_values(plan)
-                changed.append(self.model(id=plan.existing_id, **{k: values[k] for k in plan.changes}))
-                names.update(plan.changes)
-        if changed:
-            self._audit_changes(changed, sorted(names))
-            self.model.objects.bulk_update(changed, sorted(names), batch_size=CHUNK)
+                values, names = self.finish_values(plan), tuple(sorted(plan.changes))
+                changed.setdefault(names, []).append(self.model(id=plan.existing_id, **{k: values[k] for k in names}))
+        for names, rows in changed.items():
+            self._audit_changes(rows, list(names))
+            self.model.objects.bulk_update(rows, list(names), batch_size=CHUNK)
 
     def _audit_changes(self, changed: list[Any], names: list[str]) -> None:
         """One audit entry per changed field, the old values read in one query per chunk. A

@@ -7,11 +7,10 @@ key written by someone else during the write; ran an import without choosing `ru
 file through the mapping's own delimiter and encoding; read the report's kind and time; or
 re-imported two records that changed different fields. Expected values come from the rows below.
 
-That last case shows a real bug, left to a fix (no product code changed here): a re-import writes
-the union of the changed fields to every changed record, so a field one record kept is overwritten
-with the model's default when another record changed it. The test of that is a strict xfail
-until the fix; the audit test before it keeps clear of the bug (the fields kept there are empty,
-which is also their default).
+That last case showed a real bug, fixed since: a re-import wrote the union of the changed fields to
+every changed record, so a field one record kept was overwritten with the model's default when
+another record changed it (accounts and contacts alike). The audit test before it keeps clear of
+it (the fields kept there are empty, which is also their default).
 """
 
 from __future__ import annotations
@@ -147,13 +146,11 @@ def test_a_reimport_audits_only_the_fields_each_record_changed(world, csv_file):
         ("A1", "SMB", None), ("A2", "", "bob")]
 
 
-@pytest.mark.xfail(strict=True, reason="real bug: bulk_update writes every changed field to every changed "
-                                       "record, the fields a record kept at the model's defaults")
 def test_a_reimport_keeps_the_fields_a_record_did_not_change(world, csv_file):
     """First file: A1 Acme (SMB, alice), A2 Globex (Enterprise, bob). Second file: A1 moves to
     Enterprise (owner kept), A2 goes to carol (segment kept). Acme must keep alice and Globex must keep
-    Enterprise; two audit entries: Acme's segment and Globex's owner. Today Acme loses its owner and
-    Globex its segment (written as None and ""), and the audit log says so in two more entries."""
+    Enterprise; two audit entries: Acme's segment and Globex's owner. (Before the fix Acme lost its
+    owner and Globex its segment, written as None and "", and the audit log said so in two more entries.)"""
     import_file("accounts", csv_file("id,name,segment,owner\nA1,Acme,SMB,alice\nA2,Globex,Enterprise,bob\n"),
                 ACCOUNTS, by=world.dave)
     import_file("accounts", csv_file("id,name,segment,owner\nA1,Acme,Enterprise,alice\n"
@@ -164,3 +161,19 @@ def test_a_reimport_keeps_the_fields_a_record_did_not_change(world, csv_file):
         ("Acme", "segment", "SMB", "Enterprise", "dave", "import"),
         ("Globex", "owner", "bob", "carol", "dave", "import"),
     ]
+
+
+def test_a_contacts_reimport_keeps_the_fields_each_contact_did_not_change(world, csv_file):
+    """First file: Jane (phone 111, CFO) and John (phone 222, CTO), matched by e-mail. Second file:
+    Jane's phone is 333 (title kept), John's title is VP (phone kept). Jane keeps CFO and John keeps
+    222; one audit entry each, for the field that changed."""
+    mapping = {"columns": {"Name": "name", "Email": "email", "Phone": "phone", "Title": "title"}}
+    import_file("contacts", csv_file("Name,Email,Phone,Title\nJane,jane@acme.test,111,CFO\nJohn,john@acme.test,222,CTO\n"),
+                mapping, by=world.dave)
+    import_file("contacts", csv_file("Name,Email,Phone,Title\nJane,jane@acme.test,333,CFO\nJohn,john@acme.test,222,VP\n"),
+                mapping, by=world.dave)
+    from dealgate.deals.models import Contact
+
+    assert sorted(Contact.objects.values_list("name", "phone", "title")) == [("Jane", "333", "CFO"), ("John", "222", "VP")]
+    assert sorted((e.object_name, e.field, e.before, e.after) for e in AuditEntry.objects.filter(
+        object_type="contact", action="changed")) == [("Jane", "phone", "111", "333"), ("John", "title", "CTO", "VP")]

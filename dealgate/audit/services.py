@@ -33,7 +33,9 @@ def readable_name(obj: Any) -> str:
     """The name a person knows the object by: a deal's title, a user's username, else str()."""
     if getattr(obj, "_meta", None) is not None and obj._meta.model_name == "profile":
         obj = obj.user
-    for attribute in ("title", "username", "label", "name"):
+    # A contact's `title` is their job title ("CFO"), not what people call them.
+    first = ("name",) if getattr(getattr(obj, "_meta", None), "model_name", "") == "contact" else ()
+    for attribute in (*first, "title", "username", "label", "name"):
         value = getattr(obj, attribute, None)
         if isinstance(value, str) and value:
             return value[:200]

@@ -119,3 +119,16 @@ def test_it_logs_stage_and_criterion_edits_from_the_settings(world, pipeline):
     deleted = AuditEntry.objects.get(object_type="criterion", action="deleted")
     assert (deleted.object_name, deleted.note) == ("Proposal meeting held", "Proposal exit")
     assert '"activity": "meeting"' in deleted.before
+
+
+def test_a_contact_is_named_by_their_name_not_their_job_title(world):
+    """Jane Roe, CFO at Acme: the log names her "Jane Roe" (a deal is named by its title, but a
+    contact's title is a job title), on her creation and on a change of her phone."""
+    from dealgate.audit.models import AuditEntry
+    from dealgate.deals import services as deal_services
+
+    account = deal_services.create_account(by=world.alice, name="Acme")
+    jane = deal_services.create_contact(by=world.alice, name="Jane Roe", account=account, title="CFO")
+    deal_services.update_contact(jane, by=world.alice, phone="+1 555 0100")
+    assert list(AuditEntry.objects.filter(object_type="contact").order_by("id").values_list(
+        "object_name", "action", "field")) == [("Jane Roe", "created", ""), ("Jane Roe", "changed", "phone")]

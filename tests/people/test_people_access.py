@@ -79,3 +79,43 @@ def test_only_managers_admins_and_holders_of_the_permission_override(world):
     world.carol.user_permissions.add(Permission.objects.get(codename="override_gate"))
     carol = get_user_model().objects.get(pk=world.carol.pk)  # permissions are cached per user object
     assert can_override(carol)
+
+
+# --- who may create a deal for whom, and whom the new-deal form offers -----------------------------
+
+
+def test_who_may_create_a_deal_for_whom(world):
+    """A rep only for themselves (not for a colleague, not for no one); a manager and an admin for
+    anyone, another team's rep included; the system (None) for anyone; an anonymous visitor for
+    nobody, not even for a user it is handed."""
+    from dealgate.people.access import can_create_deal_for
+
+    w = world
+    assert (can_create_deal_for(w.alice, w.alice), can_create_deal_for(w.alice, w.carol),
+            can_create_deal_for(w.alice, None)) == (True, False, False)
+    assert (can_create_deal_for(w.bob, w.carol), can_create_deal_for(w.bob, None)) == (True, True)
+    assert (can_create_deal_for(w.dave, w.carol), can_create_deal_for(None, w.carol)) == (True, True)
+    assert can_create_deal_for(AnonymousUser(), w.alice) is False
+
+
+def test_the_new_deal_form_offers_each_role_its_owners_by_name(world):
+    """Active users by first name: Alice, Bob (East's manager), Carol (West), Dave (admin), and Erin
+    (East, deactivated: never offered). An admin is offered every active user; East's manager himself
+    and East (Alice); a rep herself; a manager of no team only himself; an anonymous visitor no one."""
+    from dealgate.people.access import owners_for_new_deals
+    from dealgate.people.services import create_user, set_active
+
+    w = world
+    erin = create_user(username="erin", password=None, role="rep", team=w.east, first_name="Erin")
+    set_active(erin, False, by=w.dave)
+    loner = create_user(username="lee", password=None, role="manager", first_name="Lee")
+
+    def offered(user) -> list[str]:
+        return list(owners_for_new_deals(user).values_list("username", flat=True))
+
+    assert offered(w.dave) == ["alice", "bob", "carol", "dave", "lee"]
+    assert offered(w.bob) == ["alice", "bob"]
+    assert offered(w.alice) == ["alice"]
+    assert offered(w.carol) == ["carol"]
+    assert offered(loner) == ["lee"]
+    assert offered(AnonymousUser()) == []

@@ -119,3 +119,17 @@ def test_the_new_deal_form_offers_each_role_its_owners_by_name(world):
     assert offered(w.carol) == ["carol"]
     assert offered(loner) == ["lee"]
     assert offered(AnonymousUser()) == []
+
+
+def test_the_owners_offered_are_ordered_by_first_name_then_last_name_then_username(world):
+    """Ann Zeta before Bea Alpha (first name first, though Alpha < Zeta); Sam Adams (sam_z) before Sam
+    Young (sam_a) (then last name, though sam_a < sam_z); Kim Lee kim_a before Kim Lee kim_b (then
+    username; kim_b is created first). The world's Alice, Bob, Carol and Dave fall in between."""
+    from dealgate.people.access import owners_for_new_deals
+    from dealgate.people.services import create_user
+
+    for username, first, last in (("ann", "Ann", "Zeta"), ("bea", "Bea", "Alpha"), ("sam_z", "Sam", "Adams"),
+                                  ("sam_a", "Sam", "Young"), ("kim_b", "Kim", "Lee"), ("kim_a", "Kim", "Lee")):
+        create_user(username=username, password=None, role="rep", first_name=first, last_name=last)
+    assert list(owners_for_new_deals(world.dave).values_list("username", flat=True)) == [
+        "alice", "ann", "bea", "bob", "carol", "dave", "kim_a", "kim_b", "sam_z", "sam_a"]

@@ -167,7 +167,9 @@ class PipelineRules:
         if from_stage is None:
             first = open_stages[0]
             return list(self.entry[first.id]) + self._path(first, end)
-        return self._path(from_stage, end)
+        # The stage a deal closed from may have been retired since, and may lie past every stage
+        # still in use: its exit criteria are asked all the same, as for a retired stage in between.
+        return self._path(from_stage, max(end, from_stage.position + 1))
 
     def post_sale_phases(self) -> list[tuple[Stage, str, list[CriterionSpec]]]:
         """What a won deal works through after the signature (decision 010), as (stage, title, criteria):

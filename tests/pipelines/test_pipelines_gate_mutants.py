@@ -169,3 +169,15 @@ def test_without_a_won_stage_the_last_open_stage_has_no_next_move_only_its_exit_
 def test_without_a_won_stage_there_is_no_post_sale_phase(no_won_rules):
     """No Won stage, so no handoff record, and no post-sale stage: no phases."""
     assert no_won_rules.post_sale_phases() == []
+
+
+def test_a_deal_lost_from_a_stage_retired_since_at_the_end_meets_its_exit_criteria_when_won(pipeline):
+    """negotiate, the last open stage, given an exit criterion (signed) and then retired. A deal lost
+    from it, then won, is asked negotiate's exit (signed) and Won's entry (pricing), as a deal lost
+    from a retired stage in between is (the test before). Before the fix, the path to Won stopped at
+    the last open stage still in use (propose), so negotiate's exit was never asked: [pricing]."""
+    checklist(pipeline.stages.get(key="negotiate"), "exit", "signed")
+    Stage.objects.filter(pipeline=pipeline, key="negotiate").update(retired_at=timezone.now())
+    rules = PipelineRules.load(pipeline.pk)
+    s = stages(rules)
+    assert keys(rules.required(s["lost"], s["won"], reopened_from=s["negotiate"])) == ["signed", "pricing"]

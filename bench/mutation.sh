@@ -34,7 +34,7 @@ JOBS=${MUTATION_JOBS:-1}
 # signals leave out the incremental-equals-full scan test, 20-30 s a mutant on a busy machine; its
 # recheck dates have a test of their own in test_signals_scan.py)
 MODULES=(
-  "gate|dealgate/pipelines/gate.py|tests/pipelines/test_pipelines_gate_rules.py tests/core/test_rules_cache.py tests/core/test_core_moves.py tests/core/test_core_criteria.py tests/web/test_web_move.py tests/core/test_core_deal_writes.py"
+  "gate|dealgate/pipelines/gate.py|tests/pipelines/test_pipelines_gate_rules.py tests/pipelines/test_pipelines_gate_mutants.py tests/core/test_rules_cache.py tests/core/test_core_moves.py tests/core/test_core_criteria.py tests/web/test_web_move.py tests/core/test_core_deal_writes.py"
   "criteria|dealgate/pipelines/criteria.py|tests/core/test_core_criteria.py tests/core/test_criteria_mutants.py tests/core/test_core_criteria_properties.py tests/core/test_criteria_facts_aggregate.py tests/core/test_core_moves.py"
   "access|dealgate/people/access.py|tests/people/test_people_access.py tests/web/test_web_access.py tests/web/test_web_manager_scope.py tests/api/test_api_manager_scope.py tests/cli/test_cli_manager_scope.py tests/web/test_web_board.py"
   "deal-services|dealgate/deals/services.py|tests/core tests/test_smoke_services.py"

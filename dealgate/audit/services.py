@@ -30,12 +30,12 @@ def object_type_of(obj: Any) -> str:
 
 
 def readable_name(obj: Any) -> str:
-    """The name a person knows the object by: a deal's title, a user's username, else str()."""
+    """The name a person knows the object by: its name (an account, a contact, a stage), else a deal's
+    title, a user's username, a criterion's label, else str(). The name comes first: a contact also
+    has a `title`, their job title ("CFO")."""
     if getattr(obj, "_meta", None) is not None and obj._meta.model_name == "profile":
         obj = obj.user
-    # A contact's `title` is their job title ("CFO"), not what people call them.
-    first = ("name",) if getattr(getattr(obj, "_meta", None), "model_name", "") == "contact" else ()
-    for attribute in (*first, "title", "username", "label", "name"):
+    for attribute in ("name", "title", "username", "label"):
         value = getattr(obj, attribute, None)
         if isinstance(value, str) and value:
             return value[:200]

@@ -22,15 +22,20 @@ def warm_forecasts(now: dt.datetime | None = None) -> list[int]:
     """Compute the stored past windows of each pipeline's forecast page (the current quarter, as of
     now, every deal) where they are missing; returns the ids of the pipelines computed. Cheap when
     nothing is missing: a lookup of the stored windows per pipeline."""
+    from django.db.models import Exists, OuterRef
+
     from dealgate.deals.models import Deal
+    from dealgate.pipelines.models import Pipeline
 
     cutoff = page_now(now)
     period = period_containing(cutoff.date(), 3)
+    windows = forecast.calibration_windows(period, cutoff)
     config = forecast.Settings()
     computed = []
-    for pipeline_id in Deal.objects.order_by("pipeline_id").values_list("pipeline_id", flat=True).distinct():
+    # Pipelines with a deal, found through the deals' pipeline index: not a scan of every deal each round.
+    with_deals = Pipeline.objects.filter(Exists(Deal.objects.filter(pipeline=OuterRef("pk")))).order_by("pk")
+    for pipeline_id in with_deals.values_list("pk", flat=True):
         scope = with_rates(Scope(pipeline_id=pipeline_id))
-        windows = forecast.calibration_windows(period, cutoff)
         if all(forecast._time_aware_window.is_stored(scope, past, at, config, True) for past, at in windows):
             continue
         forecast.forecast_report(scope, period, cutoff, groups=("owner", "team"))

@@ -71,8 +71,12 @@ def main() -> None:
                                                    "account", account_ids=rescan.accounts, source="kept")}
         lines = timed("line cadences from the kept totals (048)", cadences, day, "line", account_ids=rescan.units,
                       source="kept")
-        products = timed("product cadences", cadences, day, "product", account_ids=rescan.units,
-                         min_margin_pct=thresholds()["high_margin_pct"])
+        high_margin = thresholds()["high_margin_pct"]
+        timed("product cadences, high-margin pick from the product months (before 054)", cadences, day, "product",
+              account_ids=rescan.units, min_margin_pct=high_margin)
+        timed("product totals: new lines added (054)", services.keep_product_totals, day, last, rescan.recount)
+        products = timed("product cadences, high-margin pick from the kept totals (054)", cadences, day, "product",
+                         account_ids=rescan.units, min_margin_pct=high_margin, source="kept")
         timed("rules on the cadences", lambda: [r(c) for c in accounts.values() for r in (
             detectors.missed_reorder, detectors.frequency_decline, detectors.size_decline)]
             + detectors.dropped_lines(lines, accounts) + detectors.high_margin_stopped(products, accounts))

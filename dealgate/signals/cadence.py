@@ -62,22 +62,38 @@ def days_sql(grain: str, where: str, source: str) -> str:
         GROUP BY {keys}, ordered_at"""
 
 
-def keep_sql(where: str, source: str) -> str:
-    """The (account, product) units whose margin is at least %(min_margin_pct)s percent of their revenue
-    before `as_of`: from the product-month rollup for the months before as_of's, and the lines of its month."""
-    having = "HAVING SUM(revenue) > 0 AND 100 * SUM(margin) >= %(min_margin_pct)s * SUM(revenue)"
-    if source == "lines":
-        return f"""SELECT account_id, product FROM (SELECT account_id, product, revenue, COALESCE(margin, 0) AS margin
-        FROM signals_orderline WHERE ordered_at < %(as_of)s{where}) units GROUP BY account_id, product {having}"""
-    return f"""SELECT account_id, product FROM (
+# A product's margin is high when it is at least %(min_margin_pct)s percent of its revenue, compared in whole
+# cents: SQLite sums decimals as floats, so the rollup's sums and the kept totals may differ below a cent
+HIGH_MARGIN = "{revenue} > 0 AND ROUND(100 * {margin}) * 100 >= %(min_margin_pct)s * ROUND(100 * {revenue})"
+
+
+def product_sums_sql(where: str) -> str:
+    """Per (account, product): revenue and margin of its lines before `as_of`, from the product-month rollup
+    for the months before as_of's and the lines of its month."""
+    return f"""SELECT account_id, product, SUM(revenue) AS revenue, SUM(margin) AS margin FROM (
         SELECT account_id, product, revenue, margin FROM signals_productmonth WHERE month < %(month_start)s{where}
         UNION ALL
         SELECT account_id, product, revenue, COALESCE(margin, 0) FROM signals_orderline
         WHERE ordered_at >= %(month_start)s AND ordered_at < %(as_of)s{where}
-    ) units GROUP BY account_id, product {having}"""
+    ) units GROUP BY account_id, product"""
+
+
+def keep_sql(where: str, source: str) -> str:
+    """The (account, product) units whose margin is high (HIGH_MARGIN) before `as_of`: from the scan's kept
+    product totals (decision 054), the rollup (`product_sums_sql`) or the lines."""
+    if source == "kept":
+        return f"""SELECT account_id, product FROM {PRODUCT_TOTALS}
+        WHERE {HIGH_MARGIN.format(revenue="revenue", margin="margin")}{where}"""
+    having = "HAVING " + HIGH_MARGIN.format(revenue="SUM(revenue)", margin="SUM(margin)")
+    if source == "lines":
+        return f"""SELECT account_id, product FROM (SELECT account_id, product, revenue, COALESCE(margin, 0) AS margin
+        FROM signals_orderline WHERE ordered_at < %(as_of)s{where}) units GROUP BY account_id, product {having}"""
+    return f"SELECT account_id, product FROM ({product_sums_sql(where)}) sums WHERE " + HIGH_MARGIN.format(
+        revenue="revenue", margin="margin")
 
 
 KEPT = {"account": "signals_accounttotal", "line": "signals_linetotal"}  # the scan's kept totals (decision 048)
+PRODUCT_TOTALS = "signals_producttotal"  # and its product totals, for the high-margin pick (decision 054)
 ROLLUP = {"account": "signals_orderday", "line": "signals_orderlineday"}
 
 
@@ -274,8 +290,8 @@ def cadences(as_of: dt.date, grain: str = "account", *, account_ids: list[int] |
     `source="lines"` computes it from the order lines alone (the reference the rollups must equal)."""
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}")
-    if source == "kept" and grain not in KEPT:
-        source = "rollup"  # the product grain reads the lines of its few high-margin units
+    # the product grain reads the lines of its few high-margin units, which "kept" picks from the kept totals
+    cadence_source = "rollup" if source == "kept" and grain not in KEPT else source
     limits = thresholds()
     min_orders = min_orders or (limits["min_orders"] if grain == "account" else limits["line_min_orders"])
     recent_start, baseline_start = window_starts(as_of)
@@ -312,7 +328,7 @@ def cadences(as_of: dt.date, grain: str = "account", *, account_ids: list[int] |
                 where = (" AND (account_id, product) IN (SELECT json_extract(value, '$[0]'), "
                          "json_extract(value, '$[1]') FROM json_each(%(keep)s))")
                 params["keep"] = json.dumps(keep)
-        cursor.execute(cadence_sql(grain, where, source=source), params)
+        cursor.execute(cadence_sql(grain, where, source=cadence_source), params)
         names = [c[0] for c in cursor.description]
         rows = [dict(zip(names, row)) for row in cursor.fetchall()]
     found = [to_cadence(row, grain, as_of, min_orders) for row in rows]

@@ -178,7 +178,8 @@ def detect_for(as_of: dt.date, account_ids: list[int] | None = None, *, source: 
     lines and products are read too; the others' line and product candidates cannot have changed
     (decision 041), and their `Recheck.units` is None here (the caller keeps the one it had).
     `kept`: the scan, which has brought its kept tables to `as_of`: the account and line cadences read the
-    kept totals (decision 048) and the cross-sell gap the kept year's sums (decision 045)."""
+    kept totals (decision 048), the high-margin pick the kept product totals (decision 054) and the
+    cross-sell gap the kept year's sums (decision 045)."""
     grains = "kept" if kept else source
     accounts = {c.account_id: c for c in cadences(as_of, "account", account_ids=account_ids, source=grains)}
     unit_ids = account_ids if unit_ids is None else unit_ids
@@ -186,7 +187,7 @@ def detect_for(as_of: dt.date, account_ids: list[int] | None = None, *, source: 
     high_margin = thresholds()["high_margin_pct"]
     # Only a high-margin product can raise "high-margin item stopped": the others are left out in SQL,
     # before their order days are sorted (the product grain is the largest); the rule checks again.
-    products = cadences(as_of, "product", account_ids=unit_ids, min_margin_pct=high_margin, source=source)
+    products = cadences(as_of, "product", account_ids=unit_ids, min_margin_pct=high_margin, source=grains)
     found: list[Candidate] = []
     for cadence in accounts.values():
         for rule in (missed_reorder, frequency_decline, size_decline):

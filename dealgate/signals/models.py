@@ -154,6 +154,22 @@ class LineTotal(KeptTotal):
         constraints = [models.UniqueConstraint(fields=["account", "product_line"], name="line_total_unique")]
 
 
+class ProductTotal(models.Model):
+    """Per account and product: revenue and margin of its order lines before the last scan's as-of date, kept
+    by the scan like `KeptTotal` (decision 054). The high-margin pick reads them: only the products whose
+    margin share reaches the threshold have their order days read, and an incremental scan need not sum
+    every product month of the accounts it reads to find them."""
+
+    account = models.ForeignKey(Account, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False,
+                                related_name="+")
+    product = models.CharField(max_length=200)
+    revenue = models.DecimalField(max_digits=18, decimal_places=2)
+    margin = models.DecimalField(max_digits=18, decimal_places=2)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "product"], name="product_total_unique")]
+
+
 class QuoteStatus(models.TextChoices):
     OPEN = "open", "Open"
     ACCEPTED = "accepted", "Accepted"

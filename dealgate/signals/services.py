@@ -19,10 +19,10 @@ from dealgate.inputs import storable_text
 from dealgate.people.access import role_of, team_id_of
 from dealgate.people.models import Role
 from dealgate.pipelines.models import Pipeline
-from dealgate.signals.cadence import KEPT, kept_totals_sql, thresholds
+from dealgate.signals.cadence import KEPT, kept_totals_sql, product_sums_sql, thresholds
 from dealgate.signals.detectors import Recheck, detect_for, quarter_of
-from dealgate.signals.models import (AccountRecheck, LineYear, LinesChanged, OrderLine, OrderLineDay, ScanState, Signal,
-                                     SignalStatus, take_turns_with_order_writes)
+from dealgate.signals.models import (AccountRecheck, LineYear, LinesChanged, OrderLine, OrderLineDay, ProductTotal,
+                                     ScanState, Signal, SignalStatus, take_turns_with_order_writes)
 from dealgate.signals.wording import evidence_sentence, signal_currency
 
 DISTRIBUTOR_TEMPLATE = "distributor-5"
@@ -116,6 +116,7 @@ def scan_signals(as_of: dt.date | None = None, *, by: Any = None, full: bool = F
         kept_since = None if rescan.accounts is None else last
         keep_line_years(as_of, kept_since, rescan.recount)
         keep_totals(as_of, kept_since, rescan.recount)
+        keep_product_totals(as_of, kept_since, rescan.recount)
         candidates, rechecks = detect_for(as_of, rescan.accounts, unit_ids=rescan.units, kept=True)
         result = ScanResult(as_of=as_of, candidates=len(candidates), full=rescan.accounts is None,
                             accounts_read=len(rechecks), why_full=rescan.why_full,
@@ -195,6 +196,32 @@ def keep_totals(as_of: dt.date, last: ScanState | None, recount: list[int] | Non
                 only, params = accounts_in(chunk)
                 cursor.execute(f"DELETE FROM {table} WHERE 1 = 1{only}", params)
                 cursor.execute(kept_totals_sql(grain, only), {**params, "as_of": as_of, "tail": tail})
+
+
+def keep_product_totals(as_of: dt.date, last: ScanState | None, recount: list[int] | None) -> None:
+    """`ProductTotal` made as of `as_of` (decision 054), as `keep_totals`: `last` None, summed again for every
+    account; else the lines dated from `last.as_of` to `as_of` are added (through the lines' date index),
+    then the accounts in `recount` are summed again whole."""
+    table = ProductTotal._meta.db_table
+    insert = f"INSERT INTO {table} (account_id, product, revenue, margin) "
+    params = {"as_of": as_of, "month_start": as_of.replace(day=1)}
+    with connection.cursor() as cursor:
+        if last is None:
+            cursor.execute(empty_sql(table))
+            cursor.execute(insert + product_sums_sql(""), params)
+            if connection.vendor == "postgresql":
+                cursor.execute(f"ANALYZE {table}")  # as keep_totals: the picks probe its index by account
+            return
+        if last.as_of < as_of:
+            cursor.execute(insert + f"""SELECT account_id, product, SUM(revenue), SUM(COALESCE(margin, 0))
+                FROM {OrderLine._meta.db_table} WHERE ordered_at >= %(since)s AND ordered_at < %(as_of)s
+                GROUP BY account_id, product
+                ON CONFLICT (account_id, product) DO UPDATE SET revenue = {table}.revenue + excluded.revenue,
+                    margin = {table}.margin + excluded.margin""", {**params, "since": last.as_of})
+        for chunk in chunks(recount or []):
+            only, accounts = accounts_in(chunk)
+            cursor.execute(f"DELETE FROM {table} WHERE 1 = 1{only}", accounts)
+            cursor.execute(insert + product_sums_sql(only), {**params, **accounts})
 
 
 def empty_sql(table: str) -> str:

@@ -20,8 +20,8 @@ from decimal import Decimal
 import pytest
 
 from dealgate.deals.models import Account
-from dealgate.signals.cadence import cadences
-from dealgate.signals.models import AccountRecheck, LineYear, OrderLine, Quote, ScanState, Signal
+from dealgate.signals.cadence import cadences, thresholds
+from dealgate.signals.models import AccountRecheck, LineYear, OrderLine, ProductTotal, Quote, ScanState, Signal
 from dealgate.signals.services import scan_signals
 
 START, FIRST_SCAN, LAST_SCAN = dt.date(2025, 1, 6), dt.date(2026, 8, 1), dt.date(2026, 10, 12)
@@ -73,6 +73,23 @@ def kept_years() -> dict[tuple, tuple]:
             LineYear.objects.values_list("account_id", "product_line", "revenue", "days")}
 
 
+def kept_products() -> dict[tuple, tuple]:
+    cents = Decimal("0.01")
+    return {(a, product): (Decimal(str(revenue)).quantize(cents), Decimal(str(margin)).quantize(cents))
+            for a, product, revenue, margin in ProductTotal.objects.values_list("account_id", "product", "revenue",
+                                                                                "margin")}
+
+
+def products_from_the_lines(as_of: dt.date) -> dict[tuple, tuple]:
+    """Per account and product, the revenue and margin of its lines before `as_of`."""
+    sums: dict[tuple, tuple] = {}
+    for a, product, revenue, margin in OrderLine.objects.filter(ordered_at__lt=as_of).values_list(
+            "account_id", "product", "revenue", "margin"):
+        before = sums.get((a, product), (Decimal(0), Decimal(0)))
+        sums[(a, product)] = (before[0] + revenue, before[1] + (margin or 0))
+    return sums
+
+
 def years_from_the_lines(as_of: dt.date) -> dict[tuple, tuple]:
     """Per account and line, the revenue and number of order days in the 365 days before `as_of`."""
     sums: dict[tuple, list] = {}
@@ -122,9 +139,14 @@ def test_incremental_scans_raise_exactly_what_full_scans_raise():
             # the totals the scans keep give the cadences of the whole history (decision 048)
             for grain in ("account", "line"):
                 assert cadences(day, grain, source="kept") == cadences(day, grain, source="rollup"), (day, grain)
+            high = thresholds()["high_margin_pct"]  # and the high-margin products (decision 054)
+            assert (cadences(day, "product", min_margin_pct=high, source="kept")
+                    == cadences(day, "product", min_margin_pct=high, source="rollup") != []), day
     incremental = signals()
-    # the year's sums the incremental scans slid day by day are the year's sums (decision 045)
+    # the year's sums the incremental scans slid day by day are the year's sums (decision 045), the product
+    # totals they added to are the lines' (decision 054)
     assert kept_years() == years_from_the_lines(LAST_SCAN) != {}
+    assert kept_products() == products_from_the_lines(LAST_SCAN) != {}
 
     Signal.objects.all().delete()
     ScanState.objects.all().delete()

@@ -16,7 +16,7 @@ from dealgate.audit.models import AuditEntry, Surface
 from dealgate.errors import ValidationFailed
 
 OBJECT_TYPES = ("deal", "account", "contact", "pipeline", "stage", "criterion", "user", "team", "token",
-                "lost reason", "custom field", "rule")
+                "lost reason", "custom field", "rule", "signal", "quote")
 FILTERS = ("object_type", "object_id", "person", "surface", "since", "until")
 MAX_ID = 2**63 - 1
 
@@ -130,4 +130,6 @@ def _link(row: AuditEntry, keys: dict[str, dict[int, str]]) -> str:
         return reverse("web:settings_users")
     if kind == "rule":
         return reverse("automation:rules")
+    if kind == "signal":
+        return reverse("signals:inbox")
     return ""

@@ -17,7 +17,10 @@ from typing import IO, Any, Callable, Iterator
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Sum
 
+from dealgate.audit.context import Surface, acting_from
+from dealgate.audit.services import entry, write_entries
 from dealgate.deals.models import Account
 from dealgate.errors import NotAllowed, ValidationFailed
 from dealgate.imports.parsers import open_table
@@ -25,9 +28,10 @@ from dealgate.inputs import unstorable_reason
 from dealgate.imports.report import ImportReport, RowError
 from dealgate.people.access import role_of
 from dealgate.people.models import Role
-from dealgate.signals.models import OrderLine, Quote, QuoteStatus, take_turns_with_order_writes
+from dealgate.signals.models import OrderDay, OrderLine, Quote, QuoteStatus, take_turns_with_order_writes
 
 CHUNK = 5000
+CENTS = Decimal("0.01")
 MAX_ERRORS_KEPT = 1000  # a 10M-line file with a systematic error must not fill memory with messages
 MAPPINGS = ("generic",)
 
@@ -77,10 +81,14 @@ class Accounts:
                                            "with --create-accounts")
         self.missing[key] = None
 
-    def create_missing(self, names: dict[str, str]) -> int:
+    def create_missing(self, names: dict[str, str], by: Any) -> int:
+        """The file's unknown accounts, each with its "created" entry in the audit log (surface: import)."""
+        created = []
         for key in list(self.missing):
             account = Account.objects.create(name=names[key])
             self.by_key[key] = account.pk
+            created.append(entry(account, "created", by=by))
+        write_entries(created)
         return len(self.missing)
 
     def id_of(self, text: str) -> int:
@@ -158,6 +166,8 @@ def read_quote_row(cell: Callable[[str], str]) -> dict[str, Any]:
     if status_text not in QUOTE_STATUS_WORDS:
         raise BadCell("status", cell("status"), "is not a quote status; use open, accepted, declined or expired")
     amount = parse_number("amount", cell("amount"))
+    assert amount is not None
+    amount = amount.quantize(CENTS)  # as stored: a re-import compares and logs it as the database has it
     currency = (cell("currency").strip() or settings.DEALGATE_CURRENCY).upper()
     if len(currency) != 3 or not currency.isalpha():
         raise BadCell("currency", cell("currency"), "is not a three-letter currency code")
@@ -236,10 +246,11 @@ def import_orders(source: IO[bytes] | str, *, by: Any = None, mapping: str = "ge
     accounts = Accounts.load(create_accounts)
     names = check_rows(source, report, accounts, ORDER_COLUMNS, ORDER_REQUIRED, read_order_row)
     if not report.blocked and not dry_run:
-        with transaction.atomic():
+        with transaction.atomic(), acting_from(Surface.IMPORT, actor=by):
             take_turns_with_order_writes()
-            report.accounts_created = accounts.create_missing(names)
-            before = OrderLine.objects.count()
+            report.accounts_created = accounts.create_missing(names, by)
+            in_file = sorted({accounts.id_of(name) for name in names})
+            before = lines_per_account(in_file)
             batch: list[OrderLine] = []
             for _, cell in rows_of(source, ORDER_COLUMNS, ORDER_REQUIRED):
                 batch.append(OrderLine(account_id=accounts.id_of(cell("account")), **read_order_row(cell)))
@@ -247,7 +258,7 @@ def import_orders(source: IO[bytes] | str, *, by: Any = None, mapping: str = "ge
                     OrderLine.objects.bulk_create(batch, ignore_conflicts=True)
                     batch = []
             OrderLine.objects.bulk_create(batch, ignore_conflicts=True)
-            report.created = OrderLine.objects.count() - before
+            report.created = record_lines_added(before, lines_per_account(in_file), by)
         report.unchanged = report.rows - report.created
         report.written = True
     elif dry_run:
@@ -258,6 +269,29 @@ def import_orders(source: IO[bytes] | str, *, by: Any = None, mapping: str = "ge
                                    + ", ".join(names[key] for key in list(accounts.missing)[:20]))
     report.seconds = time.perf_counter() - started
     return report
+
+
+def lines_per_account(ids: list[int]) -> dict[int, int]:
+    """How many order lines each account has, from the order-day rollup (decision 037), not the lines."""
+    counts: dict[int, int] = {}
+    for start in range(0, len(ids), CHUNK):
+        counts.update(OrderDay.objects.filter(account_id__in=ids[start:start + CHUNK]).values("account_id")
+                      .annotate(lines=Sum("lines")).values_list("account_id", "lines"))
+    return counts
+
+
+def record_lines_added(before: dict[int, int], after: dict[int, int], by: Any) -> int:
+    """One audit entry per account the import added order lines to ("order lines: 120 -> 135"); the number
+    of lines added in all."""
+    added = {pk: count - before.get(pk, 0) for pk, count in after.items() if count > before.get(pk, 0)}
+    names: dict[int, str] = {}
+    ids = sorted(added)
+    for start in range(0, len(ids), CHUNK):
+        names.update(Account.objects.filter(pk__in=ids[start:start + CHUNK]).values_list("pk", "name"))
+    write_entries([entry(None, "order lines imported", by=by, object_type="account", object_id=pk,
+                         name=names.get(pk, ""), field="order lines", before=before.get(pk, 0), after=after[pk])
+                   for pk in ids])
+    return sum(added.values())
 
 
 def import_quotes(source: IO[bytes] | str, *, by: Any = None, mapping: str = "generic", create_accounts: bool = False,
@@ -271,15 +305,15 @@ def import_quotes(source: IO[bytes] | str, *, by: Any = None, mapping: str = "ge
     accounts = Accounts.load(create_accounts)
     names = check_rows(source, report, accounts, QUOTE_COLUMNS, QUOTE_REQUIRED, read_quote_row)
     if not report.blocked and not dry_run:
-        with transaction.atomic():
-            report.accounts_created = accounts.create_missing(names)
+        with transaction.atomic(), acting_from(Surface.IMPORT, actor=by):
+            report.accounts_created = accounts.create_missing(names, by)
             batch: list[Quote] = []
             for _, cell in rows_of(source, QUOTE_COLUMNS, QUOTE_REQUIRED):
                 batch.append(Quote(account_id=accounts.id_of(cell("account")), **read_quote_row(cell)))
                 if len(batch) >= CHUNK:
-                    write_quotes(batch, report)
+                    write_quotes(batch, report, by)
                     batch = []
-            write_quotes(batch, report)
+            write_quotes(batch, report, by)
         report.written = True
     report.seconds = time.perf_counter() - started
     return report
@@ -288,25 +322,32 @@ def import_quotes(source: IO[bytes] | str, *, by: Any = None, mapping: str = "ge
 QUOTE_FIELDS = ("amount", "currency", "issued", "expires", "status")
 
 
-def write_quotes(batch: list[Quote], report: ImportReport) -> None:
-    """New quotes are created; known ones (account + number) take the file's values when they differ."""
+def write_quotes(batch: list[Quote], report: ImportReport, by: Any) -> None:
+    """New quotes are created; known ones (account + number) take the file's values when they differ. Each
+    creation and each changed value has its audit entry (surface: import)."""
     if not batch:
         return
     existing = {(q.account_id, q.number): q for q in Quote.objects.filter(
         number__in={q.number for q in batch}, account_id__in={q.account_id for q in batch})}
-    new, changed = {}, []
+    new, changed, entries = {}, [], []
     for quote in batch:
         known = existing.get((quote.account_id, quote.number))
         if known is None:
             new[(quote.account_id, quote.number)] = quote  # a number repeated in the file: its last row wins
         elif any(getattr(known, f) != getattr(quote, f) for f in QUOTE_FIELDS):
             for f in QUOTE_FIELDS:
-                setattr(known, f, getattr(quote, f))
+                if getattr(known, f) != getattr(quote, f):
+                    entries.append(entry(known, "changed", by=by, field=f, before=getattr(known, f),
+                                         after=getattr(quote, f)))
+                    setattr(known, f, getattr(quote, f))
             changed.append(known)
         else:
             report.unchanged += 1
-    Quote.objects.bulk_create(list(new.values()))
+    created = Quote.objects.bulk_create(list(new.values()))
     Quote.objects.bulk_update(changed, QUOTE_FIELDS)
+    entries += [entry(quote, "created", by=by, after=f"{quote.amount} {quote.currency}, expires {quote.expires}")
+                for quote in created]
+    write_entries(entries)
     report.created += len(new)
     report.updated += len(changed)
 

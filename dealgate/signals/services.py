@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from dealgate.audit.services import record
 from dealgate.automation.events import signals_raised
 from dealgate.deals.models import Account, Deal, Source
 from dealgate.deals.services import create_deal, log_activity
@@ -324,8 +325,11 @@ def snooze_signal(signal: Signal, until: dt.date, *, by: Any) -> Signal:
     locked = _checked(signal, by)
     if until <= timezone.localdate():
         raise ValidationFailed.for_field("until", "a snooze ends on a later day than today")
+    before = locked.get_status_display()
     locked.status, locked.snoozed_until, locked.changed_by = SignalStatus.SNOOZED, until, by
     locked.save(update_fields=["status", "snoozed_until", "changed_by"])
+    record(locked, "snoozed", by=by, field="status", before=before, after=locked.get_status_display(),
+           note=f"until {until.isoformat()}")
     return locked
 
 
@@ -337,8 +341,10 @@ def dismiss_signal(signal: Signal, reason: str, *, by: Any) -> Signal:
         raise ValidationFailed.for_field("reason", "say why the signal is dismissed")
     if len(reason) > 300:
         raise ValidationFailed.for_field("reason", "is longer than 300 characters")
+    before = locked.get_status_display()
     locked.status, locked.dismissed_reason, locked.changed_by = SignalStatus.DISMISSED, reason, by
     locked.save(update_fields=["status", "dismissed_reason", "changed_by"])
+    record(locked, "dismissed", by=by, field="status", before=before, after=locked.get_status_display(), note=reason)
     return locked
 
 
@@ -368,8 +374,11 @@ def convert_signal(signal: Signal, *, by: Any, pipeline: Pipeline | None = None)
     )
     log_activity(by=by, kind="note", deal=deal, subject=f"From signal: {locked.title}"[:200],
                  notes=evidence_text(locked))
+    before = locked.get_status_display()
     locked.status, locked.deal, locked.changed_by = SignalStatus.CONVERTED, deal, by
     locked.save(update_fields=["status", "deal", "changed_by"])
+    record(locked, "converted", by=by, field="status", before=before, after=locked.get_status_display(),
+           note=f"deal #{deal.pk}: {deal.title}")
     return deal
 
 

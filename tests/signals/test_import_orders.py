@@ -113,3 +113,39 @@ def test_it_imports_orders_from_the_command_line_and_exits_1_on_bad_rows(acme, t
         call_command("import", "orders", str(bad), "--mapping", "generic")
     assert "row 2, column 'ordered_at'" in capsys.readouterr().out
     assert OrderLine.objects.count() == 1
+
+
+def test_the_audit_log_names_who_imported_what_from_the_import(acme, world):
+    """Each account created, each account given order lines (how many before and after), each quote created
+    or changed: by the importing manager, surface "import". A re-import that adds nothing logs nothing."""
+    from dealgate.audit.models import AuditEntry
+
+    start = AuditEntry.objects.order_by("-id").values_list("id", flat=True).first() or 0  # the world's users
+
+    def log():
+        return list(AuditEntry.objects.filter(id__gt=start).order_by("id").values_list(
+            "object_type", "object_name", "by", "surface", "action", "field", "before", "after"))
+
+    rows = ("Acme Supply,O1,2026-01-05,Bolt,Fasteners,10,100,30", "Acme Supply,O1,2026-01-05,Nut,Fasteners,5,50,",
+            "New Trading,N1,2026-01-06,Bolt,Fasteners,1,10,")
+    import_orders(csv(*rows), by=world.bob, create_accounts=True)
+    bob = world.bob.pk
+    assert log() == [
+        ("account", "New Trading", bob, "import", "created", "", "", ""),
+        ("account", "Acme Supply", bob, "import", "order lines imported", "order lines", "0", "2"),
+        ("account", "New Trading", bob, "import", "order lines imported", "order lines", "0", "1"),
+    ]
+    before = len(log())
+    import_orders(csv(*rows), by=world.bob)
+    assert len(log()) == before
+    import_orders(csv(*rows, "Acme Supply,O2,2026-02-05,Bolt,Fasteners,12,120,36"), by=world.bob)
+    assert log()[before:] == [("account", "Acme Supply", bob, "import", "order lines imported", "order lines", "2", "3")]
+
+    quotes = "account,number,amount,issued,expires,status\nAcme Supply,Q-1,2500,2026-07-01,2026-07-31,open\n"
+    import_quotes(io.BytesIO(quotes.encode()), by=world.bob)
+    import_quotes(io.BytesIO(quotes.replace("2500", "2750").encode()), by=world.bob)
+    import_quotes(io.BytesIO(quotes.replace("2500", "2750").encode()), by=world.bob)  # unchanged: nothing logged
+    assert log()[before + 1:] == [
+        ("quote", "Q-1", bob, "import", "created", "", "", "2500.00 EUR, expires 2026-07-31"),
+        ("quote", "Q-1", bob, "import", "changed", "amount", "2500.00", "2750.00"),
+    ]

@@ -98,3 +98,29 @@ def test_it_dismisses_only_with_a_reason(world, signals):
     small.refresh_from_db()
     assert small.status == "dismissed" and small.dismissed_reason == "Moved to a competitor for good"
     assert list(inbox(world.alice)) == [big]
+
+
+def test_every_action_on_a_signal_is_in_the_audit_log_with_its_author_and_surface(client, world, signals):
+    """Snooze, dismiss and convert from the inbox page: the log names the rep, the web, the status change."""
+    from dealgate.audit.models import AuditEntry
+
+    small, big, _ = signals
+    client.login(username=world.alice.username, password=world.password)
+    until = dt.date.today() + dt.timedelta(days=7)
+    assert client.post(f"/signals/{big.pk}/snooze/", {"until": until.isoformat()}).status_code == 302
+    assert client.post(f"/signals/{big.pk}/dismiss/", {"reason": "Buys from the parent company now"}).status_code == 302
+    assert client.post(f"/signals/{small.pk}/convert/").status_code == 302
+    deal = Signal.objects.get(pk=small.pk).deal
+    rows = list(AuditEntry.objects.filter(object_type="signal").order_by("id").values_list(
+        "object_id", "object_name", "by", "surface", "action", "field", "before", "after", "note"))
+    assert rows == [
+        (big.pk, "Reorder late a2", world.alice.pk, "web", "snoozed", "status", "New", "Snoozed",
+         f"until {until.isoformat()}"),
+        (big.pk, "Reorder late a2", world.alice.pk, "web", "dismissed", "status", "Snoozed", "Dismissed",
+         "Buys from the parent company now"),
+        (small.pk, "Reorder late a1", world.alice.pk, "web", "converted", "status", "New", "Converted",
+         f"deal #{deal.pk}: {deal.title}"),
+    ]
+    # a refused action writes nothing
+    assert client.post(f"/signals/{big.pk}/dismiss/", {"reason": "again"}).status_code == 302
+    assert AuditEntry.objects.filter(object_type="signal").count() == 3

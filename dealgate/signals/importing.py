@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import IO, Any, Callable, Iterator
 
 from django.conf import settings
-from django.db import transaction
+from django.db import reset_queries, transaction
 from django.db.models import Sum
 
 from dealgate.audit.context import Surface, acting_from
@@ -255,9 +255,9 @@ def import_orders(source: IO[bytes] | str, *, by: Any = None, mapping: str = "ge
             for _, cell in rows_of(source, ORDER_COLUMNS, ORDER_REQUIRED):
                 batch.append(OrderLine(account_id=accounts.id_of(cell("account")), **read_order_row(cell)))
                 if len(batch) >= CHUNK:
-                    OrderLine.objects.bulk_create(batch, ignore_conflicts=True)
+                    write_lines(batch)
                     batch = []
-            OrderLine.objects.bulk_create(batch, ignore_conflicts=True)
+            write_lines(batch)
             report.created = record_lines_added(before, lines_per_account(in_file), by)
         report.unchanged = report.rows - report.created
         report.written = True
@@ -269,6 +269,14 @@ def import_orders(source: IO[bytes] | str, *, by: Any = None, mapping: str = "ge
                                    + ", ".join(names[key] for key in list(accounts.missing)[:20]))
     report.seconds = time.perf_counter() - started
     return report
+
+
+def write_lines(batch: list[OrderLine]) -> None:
+    """One chunk of order lines; those already imported (account, order id, line) are skipped."""
+    OrderLine.objects.bulk_create(batch, ignore_conflicts=True)
+    # With DEBUG on (the default outside production) Django keeps the text of every query it ran: at
+    # 12M lines, 2,400 inserts of 5,000 lines took the import's memory to 1.2 GB. Only the last chunk's.
+    reset_queries()
 
 
 def lines_per_account(ids: list[int]) -> dict[int, int]:
@@ -313,6 +321,7 @@ def import_quotes(source: IO[bytes] | str, *, by: Any = None, mapping: str = "ge
                 if len(batch) >= CHUNK:
                     write_quotes(batch, report, by)
                     batch = []
+                    reset_queries()  # as write_lines
             write_quotes(batch, report, by)
         report.written = True
     report.seconds = time.perf_counter() - started

@@ -149,3 +149,19 @@ def test_the_audit_log_names_who_imported_what_from_the_import(acme, world):
         ("quote", "Q-1", bob, "import", "created", "", "", "2500.00 EUR, expires 2026-07-31"),
         ("quote", "Q-1", bob, "import", "changed", "amount", "2500.00", "2750.00"),
     ]
+
+
+def test_a_long_import_does_not_keep_the_text_of_every_insert(acme, monkeypatch, settings):
+    """With DEBUG on (the default outside production) Django logs each query's text: an import of millions
+    of lines must forget each chunk's once written, or its memory grows with the file (1.2 GB at 12M lines)."""
+    from django.db import connection, reset_queries
+
+    from dealgate.signals import importing
+
+    settings.DEBUG = True
+    monkeypatch.setattr(importing, "CHUNK", 10)
+    reset_queries()
+    report = import_orders(csv(*(f"Acme Supply,O{n},2026-01-05,Bolt,Fasteners,1,10,3" for n in range(45))))
+    assert report.created == 45
+    inserts = [q for q in connection.queries if q["sql"].startswith("INSERT") and '"signals_orderline"' in q["sql"]]
+    assert len(inserts) <= 1  # the last chunk's, not the five

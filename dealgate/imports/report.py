@@ -78,7 +78,7 @@ class ImportReport:
                        else " and import the file again."))
         else:
             head = f"{'Dry run: nothing written. ' if self.dry_run else ''}{plural(self.rows, 'row')} read."
-        counts = (f"{self.kind}: {self.created} {verb} created, {self.updated} updated, {self.unchanged} unchanged"
+        counts = (f"{self.kind}: {self.created:,} {verb} created, {self.updated:,} updated, {self.unchanged:,} unchanged"
                   + (f", {plural(len(self.bad_rows), 'bad row')} skipped" if self.skip_bad_rows and self.errors else "")
                   + (f"; {plural(self.accounts_created, 'account')} created" if self.accounts_created else "")
                   + (f"; {plural(self.history_rows, 'history row')} (imported)" if self.history_rows else "")
@@ -120,7 +120,7 @@ class ImportReport:
             lines.append(f"Problems ({len(self.errors):,} in {plural(len(self.bad_rows), 'row')}; the header is row 1):")
             lines.extend(f"  {e}" for e in self.errors[:max_errors])
             if len(self.errors) > max_errors:
-                lines.append(f"  ... and {len(self.errors) - max_errors} more (use --json for all of them)")
+                lines.append(f"  ... and {len(self.errors) - max_errors:,} more (use --json for all of them)")
         lines.extend(self.notes)
         if self.warnings:
             lines.append("Warnings:")

@@ -165,3 +165,12 @@ def test_a_long_import_does_not_keep_the_text_of_every_insert(acme, monkeypatch,
     assert report.created == 45
     inserts = [q for q in connection.queries if q["sql"].startswith("INSERT") and '"signals_orderline"' in q["sql"]]
     assert len(inserts) <= 1  # the last chunk's, not the five
+
+
+def test_the_summary_writes_large_counts_with_separators():
+    from dealgate.imports.report import ImportReport
+
+    report = ImportReport(kind="order lines", rows=11_992_167, created=11_982_155, unchanged=10_012,
+                          accounts_created=50_000, can_skip_bad_rows=False)
+    assert report.summary() == ("11,992,167 rows read.\norder lines: 11,982,155 were created, 0 updated, "
+                                "10,012 unchanged; 50,000 accounts created.")

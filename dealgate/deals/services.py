@@ -399,7 +399,8 @@ def move_deal(
         if locked.stage_id == target.pk:
             raise Conflict(f"Deal {locked.pk} is already in {target.name}.",
                            details={"deal": locked.pk, "current_stage": target.key})
-        reason_text = (override_reason or "").strip()
+        # the history row keeps it whole (500 characters), on every path: the API's schema says so too
+        reason_text = _text(override_reason or "", "override_reason", max_length=500)
         rules = PipelineRules.load(locked.pipeline_id, version=locked.rules_version)
         from_stage = rules.stages[locked.stage_id]
         kind = rules.direction(from_stage, target)

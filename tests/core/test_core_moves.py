@@ -279,6 +279,24 @@ def test_a_manager_overrides_with_a_reason_and_history_marks_it(make_deal, world
         True, "Signed LOI in hand", world.bob, "forward")
 
 
+def test_an_override_reason_too_long_to_keep_whole_is_refused_on_every_path(make_deal, world, snapshot, client):
+    """The history row keeps 500 characters: a longer reason is refused with its field, never cut, never a
+    database error (PostgreSQL refused the row with a 500 from the board's form, the API's schema already
+    said 500)."""
+    deal = make_deal()
+    before = snapshot(deal)
+    with pytest.raises(ValidationFailed) as refused:
+        move_deal(deal, "negotiate", by=world.bob, override_reason="x" * 501)
+    assert "override_reason" in str(refused.value.as_dict())
+    client.login(username=world.dave.username, password=world.password)
+    response = client.post(f"/deals/{deal.pk}/move/", {"to": deal.pipeline.stages.get(key="negotiate").pk,
+                                                      "override_reason": "x" * 5000})
+    assert response.status_code < 500
+    assert snapshot(deal) == before
+    row = move_deal(deal, "negotiate", by=world.bob, override_reason="y" * 500)
+    assert StageHistory.objects.get(pk=row.pk).override_reason == "y" * 500
+
+
 def test_a_manager_without_a_reason_is_blocked_like_anyone(make_deal, world, snapshot):
     deal = make_deal()
     before = snapshot(deal)

@@ -321,7 +321,6 @@ def import_quotes(source: IO[bytes] | str, *, by: Any = None, mapping: str = "ge
                 if len(batch) >= CHUNK:
                     write_quotes(batch, report, by)
                     batch = []
-                    reset_queries()  # as write_lines
             write_quotes(batch, report, by)
         report.written = True
     report.seconds = time.perf_counter() - started
@@ -359,6 +358,7 @@ def write_quotes(batch: list[Quote], report: ImportReport, by: Any) -> None:
     write_entries(entries)
     report.created += len(new)
     report.updated += len(changed)
+    reset_queries()  # as write_lines
 
 
 IMPORTERS = {"orders": import_orders, "quotes": import_quotes}  # the CLI, the import page and the API take these
